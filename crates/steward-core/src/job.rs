@@ -1,0 +1,108 @@
+//! Work the server sends to a device, and the rules for how a job's state may move.
+
+use serde::{Deserialize, Serialize};
+
+/// What a job asks the agent to do. Later capabilities add kinds (checks, backups, restores,
+/// patches, scripts); an agent that does not know a kind reports the job failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// Collect the inventory now and report it.
+    CollectInventory,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::CollectInventory => "collect_inventory",
+        }
+    }
+    pub fn parse(s: &str) -> Option<JobKind> {
+        match s {
+            "collect_inventory" => Some(JobKind::CollectInventory),
+            _ => None,
+        }
+    }
+    pub fn describe(self) -> &'static str {
+        match self {
+            JobKind::CollectInventory => "Collect inventory",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for the agent to pick it up.
+    Queued,
+    /// Handed to the agent.
+    Dispatched,
+    /// The agent reported progress.
+    Running,
+    Succeeded,
+    Failed,
+    /// Not picked up or not finished in time.
+    Expired,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Dispatched => "dispatched",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Expired => "expired",
+        }
+    }
+    pub fn parse(s: &str) -> Option<JobState> {
+        [
+            JobState::Queued,
+            JobState::Dispatched,
+            JobState::Running,
+            JobState::Succeeded,
+            JobState::Failed,
+            JobState::Expired,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Expired
+        )
+    }
+
+    /// Whether an agent's report may move a job from `self` to `next`. Final states never
+    /// change, and a job never goes back to the queue.
+    pub fn may_become(self, next: JobState) -> bool {
+        use JobState::*;
+        match (self, next) {
+            (s, _) if s.is_final() => false,
+            (Queued | Dispatched | Running, Running | Succeeded | Failed) => true,
+            (Queued | Dispatched | Running, Expired) => true,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn final_states_are_final() {
+        assert!(!JobState::Succeeded.may_become(JobState::Running));
+        assert!(!JobState::Failed.may_become(JobState::Succeeded));
+        assert!(JobState::Dispatched.may_become(JobState::Running));
+        assert!(JobState::Running.may_become(JobState::Succeeded));
+        assert!(!JobState::Running.may_become(JobState::Queued));
+        for s in ["queued", "running", "expired"] {
+            assert_eq!(JobState::parse(s).map(JobState::as_str), Some(s));
+        }
+    }
+}

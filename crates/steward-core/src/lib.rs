@@ -1,0 +1,27 @@
+//! Steward's domain core: what a device is, what its inventory holds, how two inventories
+//! differ, which differences are worth a line in the device's timeline, and the rules for
+//! device status and jobs.
+//!
+//! Architecture invariant: this crate does no IO. No files, no SQL, no HTTP, no clock and no
+//! randomness: time comes in as a [`Timestamp`] parameter, identifiers are made by the caller.
+//! Everything here is a pure function of its inputs, so it is tested without a server.
+
+pub mod changes;
+pub mod device;
+pub mod diff;
+pub mod inventory;
+pub mod job;
+pub mod metrics;
+pub mod time;
+pub mod version;
+
+pub use changes::{ChangeEvent, ChangeKind, changes_between};
+pub use device::{DeviceName, DeviceStatus, InvalidDeviceName};
+pub use diff::{ApplyError, InventoryDelta, KeyedDelta};
+pub use inventory::{
+    Account, Filesystem, Hardware, Inventory, InventoryHash, Listener, NetInterface, OsInfo,
+    Package, PackageSource, Protocol,
+};
+pub use job::{JobKind, JobState};
+pub use metrics::{FilesystemUsage, Metrics};
+pub use time::Timestamp;

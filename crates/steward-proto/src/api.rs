@@ -1,0 +1,158 @@
+//! Types of the REST API (`/api/v1`).
+
+use serde::{Deserialize, Serialize};
+use steward_core::{
+    Account, ChangeKind, DeviceStatus, Filesystem, FilesystemUsage, Hardware, JobKind, JobState,
+    Listener, NetInterface, OsInfo, Timestamp,
+};
+use utoipa::{IntoParams, ToSchema};
+
+/// Every error the API returns.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiError {
+    /// Stable machine-readable code, e.g. `not_found`, `bad_request`, `unauthorized`.
+    pub error: String,
+    /// What happened and what to do, for a person.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+    /// `sqlite` or `postgres`.
+    pub database: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Total matching items, over all pages.
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceSort {
+    #[default]
+    Name,
+    LastSeen,
+    Os,
+    Enrolled,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeviceQuery {
+    /// Substring of the device name (case-insensitive).
+    pub name: Option<String>,
+    /// Substring of the OS name or version.
+    pub os: Option<String>,
+    /// Exact tag.
+    pub tag: Option<String>,
+    pub sort: Option<DeviceSort>,
+    /// Sort descending.
+    pub desc: Option<bool>,
+    /// 1-based.
+    pub page: Option<u32>,
+    /// 1–500, default 50.
+    pub per_page: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeviceSummary {
+    pub id: String,
+    pub name: String,
+    pub status: DeviceStatus,
+    pub os_name: String,
+    pub os_version: String,
+    pub tags: Vec<String>,
+    pub enrolled_at: Timestamp,
+    pub last_seen_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeviceDetail {
+    #[serde(flatten)]
+    pub summary: DeviceSummary,
+    pub hostname: String,
+    pub os: OsInfo,
+    pub boot_time: i64,
+    pub hardware: Hardware,
+    pub filesystems: Vec<Filesystem>,
+    pub interfaces: Vec<NetInterface>,
+    pub accounts: Vec<Account>,
+    pub listeners: Vec<Listener>,
+    pub package_count: u64,
+    pub metrics: Option<MetricsSnapshot>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MetricsSnapshot {
+    pub collected_at: Timestamp,
+    pub cpu_percent: f32,
+    pub memory_used_bytes: u64,
+    pub memory_total_bytes: u64,
+    pub load_1m: f32,
+    pub uptime_secs: u64,
+    pub filesystems: Vec<FilesystemUsage>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SoftwareQuery {
+    /// Substring of the package name.
+    pub search: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SoftwareItem {
+    pub name: String,
+    pub version: String,
+    pub arch: String,
+    /// `dpkg` or `rpm`.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChangeQuery {
+    /// Only this kind of change, e.g. `package_upgraded`.
+    pub kind: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChangeEntry {
+    pub id: i64,
+    pub device_id: String,
+    pub at: Timestamp,
+    pub kind: ChangeKind,
+    pub subject: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// One line for people.
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateJob {
+    pub kind: JobKind,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Job {
+    pub id: String,
+    pub device_id: String,
+    pub kind: JobKind,
+    pub state: JobState,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub message: String,
+    pub output: String,
+}
