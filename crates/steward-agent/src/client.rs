@@ -1,1 +1,253 @@
-//! TODO
+//! HTTP client for the agent protocol ([`steward_proto::agent`]).
+//!
+//! A thin wrapper over reqwest (rustls with the ring provider) that turns every failure into
+//! one of a few [`ClientError`]s the runner can act on: the server is unreachable (queue and
+//! retry), it rejected the request (show its message), or it rejected the credential (the
+//! device was revoked). The credential is sent only as a bearer header marked sensitive; it
+//! never appears in errors, logs or `Debug` output.
+
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+use reqwest::{RequestBuilder, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use steward_proto::agent::{
+    EnrollRequest, EnrollResponse, JobAssignment, JobUpdate, ReportAck, ReportBatch,
+};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// For ordinary requests; a report batch is at most a few MiB.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Added to the long-poll wait before the client gives up on the server.
+const LONG_POLL_GRACE: Duration = Duration::from_secs(10);
+/// How much of a non-JSON error body ends up in a message.
+const MAX_ERROR_TEXT: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No answer: connection refused or reset, DNS failure, TLS failure, timeout. The agent
+    /// keeps its reports queued and retries later.
+    #[error("server unreachable: {0}")]
+    Unreachable(String),
+    /// The server answered with an error; `message` is its explanation.
+    #[error("{message} (HTTP {status})")]
+    Rejected { status: u16, message: String },
+    /// HTTP 401: the credential (or, when enrolling, the token) was refused.
+    #[error("{0} (HTTP 401)")]
+    Unauthorized(String),
+    /// The server answered success with a body the agent cannot read (wrong server or
+    /// incompatible version).
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+}
+
+impl ClientError {
+    /// Short name of the kind of failure, to log an outage once rather than every retry.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientError::Unreachable(_) => "unreachable",
+            ClientError::Rejected { .. } => "rejected",
+            ClientError::Unauthorized(_) => "unauthorized",
+            ClientError::Protocol(_) => "protocol",
+        }
+    }
+}
+
+/// The error body the server sends: `{"error": "...", "message": "..."}`.
+#[derive(serde::Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    /// Server base URL without a trailing slash.
+    base: String,
+    /// `Bearer <credential>`, marked sensitive.
+    auth: Option<HeaderValue>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.base)
+            .field("has_credential", &self.auth.is_some())
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client for the server at `server_url` (`https://host[:port][/prefix]`), sending
+    /// `credential` as a bearer token when given.
+    pub fn new(server_url: &str, credential: Option<String>) -> anyhow::Result<Client> {
+        // Fails only when a provider is already installed, which is what we want anyway.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let base = server_url.trim().trim_end_matches('/').to_owned();
+        let url =
+            Url::parse(&base).map_err(|e| anyhow::anyhow!("invalid server URL {base:?}: {e}"))?;
+        anyhow::ensure!(
+            matches!(url.scheme(), "http" | "https") && url.host().is_some(),
+            "invalid server URL {base:?}: expected http(s)://host[:port]"
+        );
+        let auth = match credential {
+            Some(cred) => {
+                let mut value = HeaderValue::try_from(format!("Bearer {cred}"))
+                    .map_err(|_| anyhow::anyhow!("the stored credential has invalid characters"))?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("steward-agent/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| anyhow::anyhow!("setting up the HTTP client: {e}"))?;
+        Ok(Client { http, base, auth })
+    }
+
+    /// The server's base URL, as used for requests.
+    pub fn server_url(&self) -> &str {
+        &self.base
+    }
+
+    /// `POST /agent/v1/enroll`: exchanges an enrollment token for an identity.
+    pub async fn enroll(&self, req: &EnrollRequest) -> Result<EnrollResponse, ClientError> {
+        let request = self
+            .http
+            .post(self.url("/agent/v1/enroll"))
+            .timeout(REQUEST_TIMEOUT)
+            .json(req);
+        json(send(request).await?).await
+    }
+
+    /// `POST /agent/v1/reports`: delivers a batch, oldest first.
+    pub async fn send_reports(&self, batch: &ReportBatch) -> Result<ReportAck, ClientError> {
+        let request = self
+            .authed(self.http.post(self.url("/agent/v1/reports")))
+            .timeout(REQUEST_TIMEOUT)
+            .json(batch);
+        json(send(request).await?).await
+    }
+
+    /// `GET /agent/v1/jobs/next?wait=SECS`: waits up to `wait_secs` for a job.
+    pub async fn next_job(&self, wait_secs: u64) -> Result<Option<JobAssignment>, ClientError> {
+        let request = self
+            .authed(self.http.get(self.url("/agent/v1/jobs/next")))
+            .query(&[("wait", wait_secs)])
+            .timeout(Duration::from_secs(wait_secs) + LONG_POLL_GRACE);
+        let response = send(request).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        json(response).await.map(Some)
+    }
+
+    /// `POST /agent/v1/jobs/{id}`: reports a job's progress or result.
+    pub async fn update_job(&self, id: &str, update: &JobUpdate) -> Result<(), ClientError> {
+        let mut url = Url::parse(&self.url("/agent/v1/jobs"))
+            .map_err(|e| ClientError::Protocol(format!("building the job URL: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| ClientError::Protocol("the server URL cannot have a path".into()))?
+            .push(id);
+        let request = self
+            .authed(self.http.post(url))
+            .timeout(REQUEST_TIMEOUT)
+            .json(update);
+        send(request).await.map(drop)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn authed(&self, request: RequestBuilder) -> RequestBuilder {
+        match &self.auth {
+            Some(value) => request.header(AUTHORIZATION, value.clone()),
+            None => request,
+        }
+    }
+}
+
+/// Sends the request; any non-success status becomes an error carrying the server's message.
+async fn send(request: RequestBuilder) -> Result<reqwest::Response, ClientError> {
+    let response = request.send().await.map_err(transport_error)?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body = response.bytes().await.unwrap_or_default();
+    let message = match serde_json::from_slice::<ErrorBody>(&body) {
+        Ok(err) if !err.message.is_empty() => err.message,
+        Ok(err) if !err.error.is_empty() => err.error,
+        _ => {
+            let text = String::from_utf8_lossy(&body);
+            let text = text.trim();
+            let reason = status.canonical_reason().unwrap_or("error");
+            if text.is_empty() {
+                reason.to_owned()
+            } else {
+                let cut: String = text.chars().take(MAX_ERROR_TEXT).collect();
+                format!("{reason}: {cut}")
+            }
+        }
+    };
+    Err(if status == StatusCode::UNAUTHORIZED {
+        ClientError::Unauthorized(message)
+    } else {
+        ClientError::Rejected {
+            status: status.as_u16(),
+            message,
+        }
+    })
+}
+
+async fn json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
+    let body = response.bytes().await.map_err(transport_error)?;
+    serde_json::from_slice(&body).map_err(|e| ClientError::Protocol(e.to_string()))
+}
+
+/// Describes a transport failure. reqwest's message names the URL (never the headers); the
+/// source chain says why (refused, timed out, certificate).
+fn transport_error(err: reqwest::Error) -> ClientError {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    ClientError::Unreachable(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_credential() {
+        let client = Client::new("https://steward.example/", Some("dev.s3cret".into())).unwrap();
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert_eq!(client.server_url(), "https://steward.example");
+    }
+
+    #[test]
+    fn rejects_bad_urls() {
+        assert!(Client::new("steward.example", None).is_err());
+        assert!(Client::new("ftp://steward.example", None).is_err());
+    }
+
+    #[tokio::test]
+    async fn refused_connection_is_unreachable() {
+        // Port 1 on loopback: nothing listens there.
+        let client = Client::new("http://127.0.0.1:1", Some("dev.s3cret".into())).unwrap();
+        let err = client.next_job(1).await.unwrap_err();
+        assert!(matches!(err, ClientError::Unreachable(_)), "{err:?}");
+        assert!(!err.to_string().contains("s3cret"));
+    }
+}

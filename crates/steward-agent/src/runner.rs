@@ -1,1 +1,565 @@
-//! TODO
+//! The agent's main loops: enrollment, periodic check-ins, and jobs.
+//!
+//! - Check-in loop, every check-in interval: collect metrics (and the inventory every
+//!   `inventory_every`), queue one report in the outbox, then flush the outbox to the server.
+//! - Job loop, in parallel: long-poll the server for a job, run it, report the result.
+//!
+//! Inventory updates form a chain: the first report carries the full inventory, each later
+//! one a delta against the last inventory *queued* (`inventory.json`), so the chain is
+//! unbroken as long as the server applies the queued reports in order. When it cannot (the
+//! ack says `need_full_inventory`), every queued delta is useless to it: they are stripped
+//! from the queue (their metrics stay) and a full copy of the last queued inventory is
+//! queued after them. That takes the server straight to the agent's current state without
+//! having to rebuild intermediate inventories.
+//!
+//! Collection is blocking work and runs on tokio's blocking pool; everything else is a few
+//! timers and sockets, so a current-thread runtime is enough. On shutdown both loops are
+//! dropped at their next await point; every queue change is already on disk.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::Context;
+use rand::Rng;
+use steward_core::{Inventory, InventoryDelta, JobKind, JobState, Metrics, Timestamp};
+use steward_proto::agent::{
+    EnrollRequest, InventoryUpdate, JobAssignment, JobUpdate, Report, ReportAck, ReportBatch,
+};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::client::{Client, ClientError};
+use crate::collect::Collector;
+use crate::outbox::Outbox;
+use crate::state::{self, AgentState, StateLock};
+
+pub const DEFAULT_INVENTORY_EVERY: Duration = Duration::from_secs(15 * 60);
+/// A day of reports at the default 60 s interval; older ones are summarised.
+pub const OUTBOX_MAX_REPORTS: usize = 1440;
+const BATCH_SIZE: usize = 100;
+const JOB_WAIT_SECS: u64 = 25;
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Least time between two job polls, in case a server answers 204 without waiting.
+const MIN_POLL_SPACING: Duration = Duration::from_secs(2);
+/// Times a failed job result is re-sent before giving up (the server expires the job).
+const JOB_RESULT_ATTEMPTS: u32 = 5;
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub state_dir: PathBuf,
+    /// How often the inventory is collected (it also is on start and on request).
+    pub inventory_every: Duration,
+    /// Check-in interval; the server's (from enrollment) when `None`.
+    pub interval: Option<Duration>,
+}
+
+impl AgentConfig {
+    pub fn new(state_dir: impl Into<PathBuf>) -> AgentConfig {
+        AgentConfig {
+            state_dir: state_dir.into(),
+            inventory_every: DEFAULT_INVENTORY_EVERY,
+            interval: None,
+        }
+    }
+}
+
+/// Enrolls this machine with the server using a one-time `token`, and saves the identity in
+/// `state_dir`. Refuses if the directory already holds an enrolled agent.
+pub async fn enroll(state_dir: &Path, server_url: &str, token: &str) -> anyhow::Result<AgentState> {
+    if AgentState::exists(state_dir) {
+        let current = AgentState::load(state_dir)?;
+        anyhow::bail!(
+            "this agent is already enrolled (device {} on {}); to enroll again, stop the agent \
+             and remove {}",
+            current.device_id,
+            current.server_url,
+            AgentState::path(state_dir).display()
+        );
+    }
+    let _lock = StateLock::acquire(state_dir)?;
+    let client = Client::new(server_url, None)?;
+    if client.server_url().starts_with("http://") {
+        tracing::warn!(
+            server = client.server_url(),
+            "enrolling over plain HTTP: the credential travels unencrypted"
+        );
+    }
+    let hostname = sysinfo::System::host_name().unwrap_or_else(|_| "unnamed-device".to_owned());
+    let request = EnrollRequest {
+        token: token.trim().to_owned(),
+        hostname: hostname.clone(),
+    };
+    let response = client.enroll(&request).await.map_err(|e| match e {
+        ClientError::Unreachable(why) => {
+            anyhow::anyhow!(
+                "could not reach the server at {}: {why}",
+                client.server_url()
+            )
+        }
+        other => anyhow::anyhow!("enrollment refused: {other}"),
+    })?;
+    // Leftovers of an earlier identity would be sent under the new one: start clean.
+    state::remove_inventory(state_dir)?;
+    let outbox = outbox_dir(state_dir);
+    if outbox.exists() {
+        std::fs::remove_dir_all(&outbox)
+            .with_context(|| format!("removing the old outbox {}", outbox.display()))?;
+    }
+    let agent = AgentState {
+        server_url: client.server_url().to_owned(),
+        device_id: response.device_id,
+        credential: response.credential,
+        checkin_interval_secs: response.checkin_interval_secs,
+        next_seq: 1,
+    };
+    agent.save(state_dir)?;
+    tracing::info!(device_id = %agent.device_id, %hostname, server = %agent.server_url, "enrolled");
+    Ok(agent)
+}
+
+/// Runs the agent until `shutdown` resolves. Errors only if it cannot start (not enrolled,
+/// state unreadable, another agent running); later failures are logged and retried.
+pub async fn run(
+    config: AgentConfig,
+    collector: Box<dyn Collector>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let dir = config.state_dir.clone();
+    let state = AgentState::load(&dir)?;
+    let _lock = StateLock::acquire(&dir)?;
+    let client = Client::new(&state.server_url, Some(state.credential.clone()))?;
+    let outbox = Outbox::open(outbox_dir(&dir), OUTBOX_MAX_REPORTS)?;
+    let interval = config
+        .interval
+        .unwrap_or(Duration::from_secs(state.checkin_interval_secs))
+        .max(MIN_INTERVAL);
+    tracing::info!(device_id = %state.device_id, server = %state.server_url,
+        interval_secs = interval.as_secs(), queued = outbox.len(), "agent started");
+    let agent = Agent {
+        client,
+        collector: Arc::new(Mutex::new(collector)),
+        inventory_every: config.inventory_every,
+        core: tokio::sync::Mutex::new(Core {
+            dir,
+            state,
+            outbox,
+            inventory_at: None,
+            delivered: false,
+        }),
+    };
+    tokio::select! {
+        () = shutdown => tracing::info!("agent stopping"),
+        () = agent.checkin_loop(interval) => {}
+        () = agent.job_loop() => {}
+    }
+    Ok(())
+}
+
+fn outbox_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("outbox")
+}
+
+struct Agent {
+    client: Client,
+    collector: Arc<Mutex<Box<dyn Collector>>>,
+    inventory_every: Duration,
+    /// Queue and sequence numbers, shared by both loops; held across a flush.
+    core: tokio::sync::Mutex<Core>,
+}
+
+/// Whether everything queued reached the server.
+#[derive(Debug, PartialEq, Eq)]
+enum Delivery {
+    Done,
+    Pending,
+}
+
+impl Agent {
+    async fn checkin_loop(&self, every: Duration) {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut health = Health::new("reports");
+        loop {
+            ticker.tick().await;
+            if let Err(e) = self.checkin(&mut health).await {
+                tracing::error!(error = format!("{e:#}"), "check-in failed");
+            }
+        }
+    }
+
+    async fn checkin(&self, health: &mut Health) -> anyhow::Result<()> {
+        let want_inventory = self.core.lock().await.inventory_due(self.inventory_every);
+        let (metrics, inventory) = self
+            .with_collector(move |c| (c.metrics(), want_inventory.then(|| c.inventory())))
+            .await?;
+        let inventory = match inventory {
+            Some(Err(e)) => {
+                tracing::warn!(error = format!("{e:#}"), "collecting the inventory failed");
+                None
+            }
+            Some(Ok(inv)) => Some(inv),
+            None => None,
+        };
+        let mut core = self.core.lock().await;
+        if want_inventory {
+            core.inventory_at = Some(Instant::now());
+        }
+        core.queue(Some(metrics), inventory)?;
+        self.flush(&mut core, health).await?;
+        Ok(())
+    }
+
+    async fn job_loop(&self) {
+        let mut health = Health::new("jobs");
+        let mut backoff = Backoff::default();
+        loop {
+            let started = Instant::now();
+            match health.record(self.client.next_job(JOB_WAIT_SECS).await) {
+                Ok(Some(job)) => {
+                    backoff.reset();
+                    self.run_job(job, &mut health).await;
+                }
+                Ok(None) => {
+                    backoff.reset();
+                    tokio::time::sleep_until(started + MIN_POLL_SPACING).await;
+                }
+                Err(_) => tokio::time::sleep(backoff.next_delay()).await,
+            }
+        }
+    }
+
+    async fn run_job(&self, job: JobAssignment, health: &mut Health) {
+        tracing::info!(job = %job.id, kind = job.kind.as_str(), "job received");
+        let running = update(JobState::Running, String::new());
+        if let Err(e) = health.record(self.client.update_job(&job.id, &running).await) {
+            tracing::debug!(job = %job.id, error = %e, "could not report the job as running");
+        }
+        let result = match job.kind {
+            JobKind::CollectInventory => self.collect_inventory_now(health).await,
+        };
+        let done = match result {
+            Ok(message) => update(JobState::Succeeded, message),
+            Err(e) => update(JobState::Failed, format!("{e:#}")),
+        };
+        tracing::info!(job = %job.id, state = done.state.as_str(), message = %done.message, "job finished");
+        let mut backoff = Backoff::default();
+        for attempt in 1..=JOB_RESULT_ATTEMPTS {
+            match health.record(self.client.update_job(&job.id, &done).await) {
+                Ok(()) => return,
+                Err(ClientError::Unreachable(_)) if attempt < JOB_RESULT_ATTEMPTS => {
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
+                Err(e) => {
+                    tracing::warn!(job = %job.id, error = %e, "could not report the job's result");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The `collect_inventory` job: collect, queue, deliver at once.
+    async fn collect_inventory_now(&self, health: &mut Health) -> anyhow::Result<String> {
+        let inventory = self.with_collector(|c| c.inventory()).await??;
+        let packages = inventory.packages.len();
+        let mut core = self.core.lock().await;
+        core.inventory_at = Some(Instant::now());
+        let queued = core.queue(None, Some(inventory))?;
+        let delivery = self.flush(&mut core, health).await?;
+        let mut message = format!("inventory collected: {packages} packages, {queued}");
+        if delivery == Delivery::Pending {
+            message.push_str(" (queued: the server has not acknowledged it yet)");
+        }
+        Ok(message)
+    }
+
+    /// Sends the outbox, oldest first, until it is empty or the server stops accepting.
+    async fn flush(&self, core: &mut Core, health: &mut Health) -> anyhow::Result<Delivery> {
+        let mut full_requests = 0;
+        loop {
+            let reports = core.outbox.peek_batch(BATCH_SIZE)?;
+            let (Some(first), Some(last)) = (reports.first(), reports.last()) else {
+                return Ok(Delivery::Done);
+            };
+            let (first, last) = (first.seq, last.seq);
+            let batch = ReportBatch { reports };
+            let Ok(ack) = health.record(self.client.send_reports(&batch).await) else {
+                return Ok(Delivery::Pending);
+            };
+            drop(batch);
+            if !core.delivered {
+                core.delivered = true;
+                tracing::info!(acked_seq = ack.acked_seq, "reports delivered to the server");
+            }
+            core.acknowledge(&ack)?;
+            if ack.need_full_inventory {
+                full_requests += 1;
+                if full_requests > 2 {
+                    tracing::warn!(
+                        "the server keeps refusing the inventory; retrying at the next check-in"
+                    );
+                    return Ok(Delivery::Pending);
+                }
+                tracing::info!("the server asked for a full inventory");
+                core.requeue_full()?;
+            } else if ack.acked_seq < first {
+                tracing::warn!(
+                    sent_from = first,
+                    sent_to = last,
+                    acked_seq = ack.acked_seq,
+                    "the server stored none of the reports; retrying at the next check-in"
+                );
+                return Ok(Delivery::Pending);
+            }
+        }
+    }
+
+    /// Runs `f` on the collector in the blocking pool.
+    async fn with_collector<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Collector) -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let collector = Arc::clone(&self.collector);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = collector.lock().unwrap_or_else(PoisonError::into_inner);
+            f(guard.as_mut())
+        })
+        .await
+        .context("the collector crashed")
+    }
+}
+
+/// The queue, the identity, and the inventory schedule.
+struct Core {
+    dir: PathBuf,
+    state: AgentState,
+    outbox: Outbox,
+    /// When the inventory was last collected; `None` means at the next check-in.
+    inventory_at: Option<Instant>,
+    /// Whether a report reached the server since start (logged once).
+    delivered: bool,
+}
+
+/// What a queued report says about the inventory, for the job's message.
+#[derive(Debug, PartialEq, Eq)]
+enum Queued {
+    Nothing,
+    Unchanged,
+    Full,
+    Changes(usize),
+}
+
+impl std::fmt::Display for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Queued::Nothing | Queued::Unchanged => f.write_str("no changes"),
+            Queued::Full => f.write_str("full inventory sent"),
+            Queued::Changes(n) => write!(f, "{n} changes"),
+        }
+    }
+}
+
+impl Core {
+    fn inventory_due(&self, every: Duration) -> bool {
+        self.inventory_at.is_none_or(|at| at.elapsed() >= every)
+    }
+
+    /// Queues a report with `metrics` and the update from the last queued inventory to
+    /// `inventory`, which then becomes the last queued inventory. Queues nothing when there
+    /// is nothing to say.
+    fn queue(
+        &mut self,
+        metrics: Option<Metrics>,
+        inventory: Option<Inventory>,
+    ) -> anyhow::Result<Queued> {
+        let (update, current, queued) = match inventory {
+            None => (None, None, Queued::Nothing),
+            Some(mut current) => {
+                current.normalize();
+                let base = state::load_inventory(&self.dir)?;
+                let update = inventory_update(base.as_ref(), &current);
+                let queued = match &update {
+                    None => Queued::Unchanged,
+                    Some(InventoryUpdate::Full { .. }) => Queued::Full,
+                    Some(InventoryUpdate::Delta { delta }) => Queued::Changes(delta_size(delta)),
+                };
+                (update, Some(current), queued)
+            }
+        };
+        if metrics.is_none() && update.is_none() {
+            return Ok(queued);
+        }
+        let changed = update.is_some();
+        self.push(metrics, update)?;
+        if let (true, Some(current)) = (changed, current) {
+            // Saved after the push: a crash in between leaves a delta whose successor the
+            // server refuses; it then asks for a full inventory, which repairs the chain.
+            state::save_inventory(&self.dir, &current)?;
+        }
+        Ok(queued)
+    }
+
+    fn push(
+        &mut self,
+        metrics: Option<Metrics>,
+        inventory: Option<InventoryUpdate>,
+    ) -> anyhow::Result<()> {
+        let seq = self.state.take_seq(&self.dir)?;
+        self.outbox.push(Report {
+            seq,
+            collected_at: now(),
+            metrics,
+            inventory,
+            summarised: 0,
+        })
+    }
+
+    /// Drops what the server stored. If the server knows later sequence numbers than this
+    /// agent (state restored from a backup), new reports jump past them instead of being
+    /// ignored as duplicates.
+    fn acknowledge(&mut self, ack: &ReportAck) -> anyhow::Result<()> {
+        self.outbox.ack_through(ack.acked_seq)?;
+        if ack.acked_seq >= self.state.next_seq {
+            tracing::warn!(
+                acked_seq = ack.acked_seq,
+                next_seq = self.state.next_seq,
+                "the server knows later reports than this agent; skipping ahead"
+            );
+            self.state.next_seq = ack.acked_seq.saturating_add(1);
+            self.state.save(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// The server lost the inventory chain: strip the queued inventory updates and queue the
+    /// last queued inventory whole (or collect a new one at the next check-in).
+    fn requeue_full(&mut self) -> anyhow::Result<()> {
+        let stripped = self.outbox.strip_inventory_updates()?;
+        tracing::debug!(stripped, "dropped queued inventory updates");
+        match state::load_inventory(&self.dir)? {
+            Some(inventory) => {
+                let full = InventoryUpdate::Full {
+                    inventory: Box::new(inventory),
+                };
+                self.push(None, Some(full))
+            }
+            None => {
+                self.inventory_at = None;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The update that brings the server from `base` (the last queued inventory, if any) to
+/// `current`; `None` when nothing changed.
+fn inventory_update(base: Option<&Inventory>, current: &Inventory) -> Option<InventoryUpdate> {
+    match base {
+        None => Some(InventoryUpdate::Full {
+            inventory: Box::new(current.clone()),
+        }),
+        Some(base) => {
+            let delta = InventoryDelta::between(base, current);
+            (!delta.is_empty()).then(|| InventoryUpdate::Delta {
+                delta: Box::new(delta),
+            })
+        }
+    }
+}
+
+fn delta_size(d: &InventoryDelta) -> usize {
+    let scalars = [
+        d.hostname.is_some(),
+        d.os.is_some(),
+        d.boot_time.is_some(),
+        d.hardware.is_some(),
+    ];
+    scalars.iter().filter(|&&changed| changed).count()
+        + d.filesystems.upsert.len()
+        + d.filesystems.remove.len()
+        + d.interfaces.upsert.len()
+        + d.interfaces.remove.len()
+        + d.packages.upsert.len()
+        + d.packages.remove.len()
+        + d.accounts.upsert.len()
+        + d.accounts.remove.len()
+        + d.listeners.upsert.len()
+        + d.listeners.remove.len()
+}
+
+fn update(state: JobState, message: String) -> JobUpdate {
+    JobUpdate {
+        state,
+        message,
+        output: String::new(),
+    }
+}
+
+fn now() -> Timestamp {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_millis(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Logs a loop's trouble once when it starts (or changes kind) and once when it ends.
+struct Health {
+    what: &'static str,
+    failing: Option<&'static str>,
+}
+
+impl Health {
+    fn new(what: &'static str) -> Health {
+        Health {
+            what,
+            failing: None,
+        }
+    }
+
+    fn record<T>(&mut self, result: Result<T, ClientError>) -> Result<T, ClientError> {
+        match &result {
+            Ok(_) => {
+                if self.failing.take().is_some() {
+                    tracing::info!(loop_ = self.what, "server reachable again");
+                }
+            }
+            Err(e) if self.failing != Some(e.kind()) => {
+                self.failing = Some(e.kind());
+                match e {
+                    ClientError::Unauthorized(_) => tracing::error!(loop_ = self.what, error = %e,
+                        "the server rejected this agent's credential (device revoked?); retrying"),
+                    _ => tracing::warn!(loop_ = self.what, error = %e,
+                        "server unavailable; reports stay queued and are retried"),
+                }
+            }
+            Err(_) => {}
+        }
+        result
+    }
+}
+
+/// Retry delays: 1 s doubling to 60 s, each drawn between half and all of the current step.
+struct Backoff {
+    step: Duration,
+}
+
+impl Backoff {
+    const MIN: Duration = Duration::from_secs(1);
+    const MAX: Duration = Duration::from_secs(60);
+
+    fn reset(&mut self) {
+        self.step = Self::MIN;
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let step = self.step;
+        self.step = (step * 2).min(Self::MAX);
+        step.mul_f64(rand::rng().random_range(0.5..=1.0))
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { step: Self::MIN }
+    }
+}

@@ -60,6 +60,11 @@ pub enum DeviceStatus {
     Revoked,
 }
 
+/// A device stays online for this many milliseconds per second of its check-in interval
+/// after its last check-in (two and a half intervals). Stores use it to count online devices
+/// without loading them.
+pub const ONLINE_GRACE_MILLIS_PER_INTERVAL_SEC: i64 = 2500;
+
 impl DeviceStatus {
     /// A device is online while its last check-in is younger than two and a half check-in
     /// intervals: one missed check-in is tolerated, two are not.
@@ -74,7 +79,11 @@ impl DeviceStatus {
         }
         match last_seen {
             None => DeviceStatus::Pending,
-            Some(seen) if now.since(seen) <= checkin_interval_secs.saturating_mul(2500) => {
+            Some(seen)
+                if now.since(seen)
+                    <= checkin_interval_secs
+                        .saturating_mul(ONLINE_GRACE_MILLIS_PER_INTERVAL_SEC) =>
+            {
                 DeviceStatus::Online
             }
             Some(_) => DeviceStatus::Offline,

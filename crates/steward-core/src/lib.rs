@@ -9,6 +9,7 @@
 pub mod changes;
 pub mod device;
 pub mod diff;
+pub mod enroll;
 pub mod inventory;
 pub mod job;
 pub mod metrics;

@@ -9,7 +9,9 @@
 //!    reports progress and the result.
 
 use serde::{Deserialize, Serialize};
-use steward_core::{Inventory, InventoryDelta, InventoryHash, JobKind, JobState, Metrics, Timestamp};
+use steward_core::{
+    Inventory, InventoryDelta, InventoryHash, JobKind, JobState, Metrics, Timestamp,
+};
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

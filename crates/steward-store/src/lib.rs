@@ -1,1 +1,201 @@
-//! placeholder
+//! Steward's storage: one [`Store`] over SQLite (embedded, the default) and PostgreSQL (for
+//! larger fleets and several server replicas), chosen once from the database URL.
+//!
+//! Both backends run through sqlx's `Any` driver with runtime queries, so every query is
+//! written once; the schema keeps to types both dialects share (BIGINT unix milliseconds,
+//! TEXT, JSON as TEXT). Where dialects differ (identity columns) each backend has its own
+//! migration file. The contract tests in `tests/contract.rs` run every method on both.
+//!
+//! Architecture invariant: the store persists and reads; it makes no domain decisions (which
+//! token is valid, what a delta means, which changes matter) — those arrive already decided
+//! from `steward-core` through the server. Every multi-row write is one transaction.
+
+/// `format!` for SQL text built only from constants in this crate (column lists, numbered
+/// placeholders, sort keys chosen from an enum): never from user input, which is always bound.
+macro_rules! safe_sql {
+    ($($t:tt)*) => { sqlx::AssertSqlSafe(format!($($t)*)) };
+}
+
+mod accounts;
+mod devices;
+mod enrollment;
+mod error;
+mod ingest;
+mod jobs;
+mod migrate;
+mod rows;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use accounts::{ApiTokenRecord, NewUser, SessionRecord, UserRecord};
+pub use devices::{DeviceFilter, DeviceRecord, DeviceSortKey, FleetStats, SoftwareRecord};
+pub use enrollment::{EnrollTokenRecord, NewDevice};
+pub use error::StoreError;
+pub use ingest::{ChangeRecord, DeviceIngestState, IngestCommit, InventoryWrite, SoftwareWrite};
+pub use jobs::{JobRecord, JobUpdateOutcome};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::BadUrl(format!(
+                "unsupported database URL (expected sqlite://PATH or postgres://…): {}",
+                redact(url)
+            )))
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A URL with any password replaced, safe for logs and error messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The storage handle, cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    /// Reads. For SQLite a pool of readers (WAL lets them run beside the writer).
+    read: AnyPool,
+    /// Writes. For SQLite exactly one connection, so writers queue in the pool instead of
+    /// fighting over the database lock; for PostgreSQL the same pool as `read`.
+    write: AnyPool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+/// How to size the pools.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Store {
+    /// Connects and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Store> {
+        Self::connect_with(url, PoolOptions::default()).await
+    }
+
+    pub async fn connect_with(url: &str, opts: PoolOptions) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let connect_opts = AnyConnectOptions::from_str(url).map_err(|e| {
+            StoreError::BadUrl(format!("cannot parse database URL {}: {e}", redact(url)))
+        })?;
+        let store = match backend {
+            Backend::Sqlite => {
+                let write = sqlite_pool(1, &opts)
+                    .connect_with(connect_opts.clone())
+                    .await
+                    .map_err(|e| StoreError::connect(url, e))?;
+                let read = sqlite_pool(opts.max_connections.clamp(1, 8), &opts)
+                    .connect_with(connect_opts)
+                    .await
+                    .map_err(|e| StoreError::connect(url, e))?;
+                Store {
+                    backend,
+                    read,
+                    write,
+                }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(opts.max_connections)
+                    .acquire_timeout(opts.acquire_timeout)
+                    .connect_with(connect_opts)
+                    .await
+                    .map_err(|e| StoreError::connect(url, e))?;
+                Store {
+                    backend,
+                    read: pool.clone(),
+                    write: pool,
+                }
+            }
+        };
+        migrate::run(&store.write, backend).await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A trivial query: is the database answering?
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+fn sqlite_pool(max: u32, opts: &PoolOptions) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(opts.acquire_timeout)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // WAL: readers never block the writer. synchronous=NORMAL in WAL mode keeps
+                // every committed transaction across a process crash (only an OS crash or
+                // power loss may lose the last ones). busy_timeout covers the CLI writing
+                // while a server runs.
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+}

@@ -1,1 +1,34 @@
-//! placeholder
+//! Test support: a real Steward server on an ephemeral port over a fresh database (SQLite in
+//! a temporary directory, or a fresh PostgreSQL database when `STEWARD_TEST_PG_URL` is set),
+//! real agents against it, and typed helpers for the API and the agent protocol.
+//!
+//! Architecture invariant: nothing here is mocked except the platform collector (a scripted
+//! inventory, so tests can change the "machine"); HTTP, database and agent code are real.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod agent;
+pub mod db;
+pub mod server;
+
+pub use agent::{ScriptedCollector, TestAgent, sample_inventory};
+pub use db::TestDb;
+pub use server::TestServer;
+
+/// Polls `check` every 50 ms until it returns `Some`, or fails the test after `timeout`.
+/// Tests wait on conditions, never on fixed sleeps.
+pub async fn eventually<T, F, Fut>(timeout: std::time::Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

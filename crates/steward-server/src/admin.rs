@@ -1,0 +1,132 @@
+//! Administrative operations shared by the CLI (`steward admin …`), the console and the API,
+//! so that each is written once.
+
+use steward_core::{JobKind, JobState, Timestamp};
+use steward_store::{ApiTokenRecord, EnrollTokenRecord, JobRecord, NewUser, Store};
+
+use crate::error::{AppError, AppResult};
+use crate::secrets::{PasswordHashing, new_id, random_password, random_token, token_hash};
+use crate::state::AppState;
+
+pub const ENROLL_TOKEN_PREFIX: &str = "stw_enr_";
+
+/// Creates an enrollment token good for `uses` enrollments until `expires_at`; returns the
+/// token, which is shown once and stored only as a hash.
+pub async fn create_enroll_token(
+    store: &Store,
+    uses: u32,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> anyhow::Result<String> {
+    anyhow::ensure!(uses >= 1, "a token needs at least one use");
+    anyhow::ensure!(expires_at > now, "the expiry must be in the future");
+    let token = random_token(ENROLL_TOKEN_PREFIX);
+    store
+        .create_enroll_token(&EnrollTokenRecord {
+            id: new_id(),
+            token_hash: token_hash(&token),
+            uses_left: i64::from(uses),
+            expires_at,
+            created_at: now,
+        })
+        .await?;
+    Ok(token)
+}
+
+/// Creates an API token; returns it (shown once).
+pub async fn create_api_token(store: &Store, name: &str, now: Timestamp) -> anyhow::Result<String> {
+    let name = name.trim();
+    anyhow::ensure!(
+        !name.is_empty() && name.len() <= 100,
+        "a token name must be 1 to 100 characters"
+    );
+    let token = random_token(crate::auth::API_TOKEN_PREFIX);
+    store
+        .create_api_token(&ApiTokenRecord {
+            id: new_id(),
+            name: name.to_string(),
+            token_hash: token_hash(&token),
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+        })
+        .await?;
+    Ok(token)
+}
+
+/// Creates the first administrator if there is no user at all. Returns the username and a
+/// one-time password, printed once by the caller; only its Argon2id hash is stored.
+pub async fn ensure_first_admin(
+    store: &Store,
+    hashing: PasswordHashing,
+    now: Timestamp,
+) -> anyhow::Result<Option<(String, String)>> {
+    if store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let password = random_password();
+    let user = NewUser {
+        id: new_id(),
+        username: "admin".into(),
+        password_hash: hashing.hash(&password)?,
+        role: "admin".into(),
+    };
+    store.create_user(&user, now).await?;
+    Ok(Some((user.username, password)))
+}
+
+/// Sets a new random password for a user and ends their sessions; returns the password.
+pub async fn reset_password(
+    store: &Store,
+    username: &str,
+    hashing: PasswordHashing,
+) -> anyhow::Result<String> {
+    let user = store
+        .user_by_username(username)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user named {username}"))?;
+    let password = random_password();
+    store
+        .set_password(&user.id, &hashing.hash(&password)?)
+        .await?;
+    Ok(password)
+}
+
+/// Queues a job for a device and wakes its agent if it is connected to this server.
+pub async fn queue_job(
+    state: &AppState,
+    device_id: &str,
+    kind: JobKind,
+    requested_by: &str,
+) -> AppResult<JobRecord> {
+    let device = state
+        .store
+        .device(device_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("device"))?;
+    if device.revoked_at.is_some() {
+        return Err(AppError::conflict(
+            "this device is revoked and takes no jobs",
+        ));
+    }
+    let job = new_job(device_id, kind, requested_by, state.now());
+    state.store.create_job(&job).await?;
+    state.dispatcher.notify(device_id);
+    Ok(job)
+}
+
+/// A job record in the `queued` state.
+pub fn new_job(device_id: &str, kind: JobKind, requested_by: &str, now: Timestamp) -> JobRecord {
+    JobRecord {
+        id: new_id(),
+        device_id: device_id.to_string(),
+        kind,
+        params: serde_json::Value::Null,
+        state: JobState::Queued,
+        message: String::new(),
+        output: String::new(),
+        requested_by: requested_by.to_string(),
+        created_at: now,
+        updated_at: now,
+    }
+}

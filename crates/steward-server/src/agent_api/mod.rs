@@ -1,0 +1,165 @@
+//! The agent protocol's endpoints (`/agent/v1`). Every route but enrollment takes an
+//! [`AgentIdentity`], and every query is keyed by that identity's device id: an agent can
+//! reach its own device's data and nothing else.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use steward_core::{DeviceName, JobState};
+use steward_proto::agent::{
+    EnrollRequest, EnrollResponse, JobAssignment, JobUpdate, ReportAck, ReportBatch,
+};
+use steward_proto::api::ApiError;
+use steward_store::{JobUpdateOutcome, NewDevice};
+
+use crate::auth::AgentIdentity;
+use crate::error::{ApiJson, ApiQuery, AppError, AppResult};
+use crate::secrets::{new_id, random_token, token_hash};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/agent/v1/enroll", post(enroll))
+        .route("/agent/v1/reports", post(reports))
+        .route("/agent/v1/jobs/next", get(next_job))
+        .route("/agent/v1/jobs/{id}", post(update_job))
+}
+
+/// Enroll a device with a one-time enrollment token.
+#[utoipa::path(post, path = "/agent/v1/enroll", tag = "agent", request_body = EnrollRequest,
+    responses((status = 200, body = EnrollResponse), (status = 401, body = ApiError), (status = 400, body = ApiError)))]
+pub async fn enroll(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<EnrollRequest>,
+) -> AppResult<Json<EnrollResponse>> {
+    let name = DeviceName::parse(&req.hostname)
+        .map_err(|e| AppError::bad_request(format!("hostname: {e}")))?;
+    let device_id = new_id();
+    let credential = format!("{device_id}.{}", random_token(""));
+    let new = NewDevice {
+        id: device_id.clone(),
+        name: name.to_string(),
+        credential_hash: token_hash(&credential),
+        checkin_interval_secs: state.config.checkin_interval_secs as i64,
+    };
+    match state
+        .store
+        .enroll_device(&token_hash(req.token.trim()), &new, state.now())
+        .await?
+    {
+        Ok(device) => {
+            tracing::info!(device = %device.name, id = %device.id, "device enrolled");
+            Ok(Json(EnrollResponse {
+                device_id,
+                credential,
+                checkin_interval_secs: state.config.checkin_interval_secs,
+            }))
+        }
+        Err(problem) => {
+            tracing::warn!(%problem, "enrollment refused");
+            Err(AppError::unauthorized(problem.to_string()))
+        }
+    }
+}
+
+/// Deliver queued reports, oldest first.
+#[utoipa::path(post, path = "/agent/v1/reports", tag = "agent", request_body = ReportBatch,
+    security(("device_credential" = [])),
+    responses((status = 200, body = ReportAck), (status = 401, body = ApiError), (status = 400, body = ApiError)))]
+pub async fn reports(
+    State(state): State<AppState>,
+    agent: AgentIdentity,
+    ApiJson(batch): ApiJson<ReportBatch>,
+) -> AppResult<Json<ReportAck>> {
+    crate::ingest::ingest(&state, agent.device, batch.reports)
+        .await
+        .map(Json)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WaitQuery {
+    /// Seconds to wait for a job (long-poll); 0 answers at once.
+    wait: Option<u64>,
+}
+
+/// Take the next job for this device, waiting up to `wait` seconds for one.
+#[utoipa::path(get, path = "/agent/v1/jobs/next", tag = "agent", params(WaitQuery),
+    security(("device_credential" = [])),
+    responses((status = 200, body = JobAssignment), (status = 204, description = "no job arrived in time"), (status = 401, body = ApiError)))]
+pub async fn next_job(
+    State(state): State<AppState>,
+    agent: AgentIdentity,
+    ApiQuery(q): ApiQuery<WaitQuery>,
+) -> AppResult<Response> {
+    let wait = Duration::from_secs(q.wait.unwrap_or(0).min(state.config.max_job_wait_secs));
+    match crate::dispatch::next_job(&state, &agent.device.device_id, wait).await? {
+        Some(job) => Ok(Json(JobAssignment {
+            id: job.id,
+            kind: job.kind,
+            params: job.params,
+        })
+        .into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+/// Report progress or the result of one of this device's jobs.
+#[utoipa::path(post, path = "/agent/v1/jobs/{id}", tag = "agent", request_body = JobUpdate,
+    params(("id" = String, Path, description = "job id")),
+    security(("device_credential" = [])),
+    responses((status = 204), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn update_job(
+    State(state): State<AppState>,
+    agent: AgentIdentity,
+    Path(id): Path<String>,
+    ApiJson(update): ApiJson<JobUpdate>,
+) -> AppResult<StatusCode> {
+    if matches!(
+        update.state,
+        JobState::Queued | JobState::Dispatched | JobState::Expired
+    ) {
+        return Err(AppError::bad_request(
+            "an agent reports a job as running, succeeded or failed",
+        ));
+    }
+    // Bound what an agent may store: output beyond 1 MiB is cut.
+    let output = truncate(&update.output, 1 << 20);
+    let message = truncate(&update.message, 4096);
+    match state
+        .store
+        .update_job(
+            &agent.device.device_id,
+            &id,
+            update.state,
+            message,
+            output,
+            state.now(),
+        )
+        .await?
+    {
+        JobUpdateOutcome::Updated(_) => Ok(StatusCode::NO_CONTENT),
+        JobUpdateOutcome::NotFound => Err(AppError::not_found("job")),
+        JobUpdateOutcome::InvalidTransition { current } => Err(AppError::conflict(format!(
+            "the job is already {}",
+            current.as_str()
+        ))),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}

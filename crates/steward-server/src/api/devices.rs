@@ -1,0 +1,201 @@
+//! Devices over the API: list, detail, software, changes, jobs, revocation.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use steward_proto::api::{
+    ApiError, ChangeEntry, ChangeQuery, CreateJob, DeviceDetail, DeviceQuery, DeviceSort,
+    DeviceSummary, Job, Page, SoftwareItem, SoftwareQuery,
+};
+use steward_store::{DeviceFilter, DeviceRecord, DeviceSortKey};
+
+use super::views;
+use crate::auth::Principal;
+use crate::error::{ApiJson, ApiQuery, AppError, AppResult};
+use crate::state::AppState;
+
+pub(crate) async fn find_device(state: &AppState, id: &str) -> AppResult<DeviceRecord> {
+    state
+        .store
+        .device(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("device"))
+}
+
+pub(crate) fn filter_from(q: &DeviceQuery, offset: u64, limit: u64) -> DeviceFilter {
+    DeviceFilter {
+        name: q.name.clone(),
+        os: q.os.clone(),
+        tag: q.tag.clone(),
+        sort: match q.sort.unwrap_or_default() {
+            DeviceSort::Name => DeviceSortKey::Name,
+            DeviceSort::LastSeen => DeviceSortKey::LastSeen,
+            DeviceSort::Os => DeviceSortKey::Os,
+            DeviceSort::Enrolled => DeviceSortKey::Enrolled,
+        },
+        desc: q.desc.unwrap_or(false),
+        offset,
+        limit,
+    }
+}
+
+/// List devices: filter by name, OS or tag; sort; paginate.
+#[utoipa::path(get, path = "/api/v1/devices", tag = "devices", params(DeviceQuery),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 200, body = Page<DeviceSummary>), (status = 401, body = ApiError), (status = 400, body = ApiError)))]
+pub async fn list(
+    State(state): State<AppState>,
+    _who: Principal,
+    ApiQuery(q): ApiQuery<DeviceQuery>,
+) -> AppResult<Json<Page<DeviceSummary>>> {
+    let (page, per_page, offset) = views::paging(q.page, q.per_page, 50, 500);
+    let (devices, total) = state
+        .store
+        .list_devices(&filter_from(&q, offset, u64::from(per_page)))
+        .await?;
+    let now = state.now();
+    Ok(Json(Page {
+        items: devices
+            .iter()
+            .map(|d| views::device_summary(d, now))
+            .collect(),
+        total,
+        page,
+        per_page,
+    }))
+}
+
+/// One device with its hardware, OS, disks, interfaces, accounts and listening sockets.
+#[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "devices",
+    params(("id" = String, Path, description = "device id")),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 200, body = DeviceDetail), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn detail(
+    State(state): State<AppState>,
+    _who: Principal,
+    Path(id): Path<String>,
+) -> AppResult<Json<DeviceDetail>> {
+    Ok(Json(device_detail(&state, &id).await?))
+}
+
+pub(crate) async fn device_detail(state: &AppState, id: &str) -> AppResult<DeviceDetail> {
+    let device = find_device(state, id).await?;
+    let inventory = state.store.inventory(id).await?.unwrap_or_default();
+    let metrics = state.store.metrics(id).await?;
+    Ok(DeviceDetail {
+        summary: views::device_summary(&device, state.now()),
+        hostname: inventory.hostname,
+        os: inventory.os,
+        boot_time: inventory.boot_time,
+        hardware: inventory.hardware,
+        filesystems: inventory.filesystems,
+        interfaces: inventory.interfaces,
+        accounts: inventory.accounts,
+        listeners: inventory.listeners,
+        package_count: inventory.packages.len() as u64,
+        metrics: metrics.map(|(at, m)| views::metrics(at, m)),
+    })
+}
+
+/// The device's installed software.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/software", tag = "devices",
+    params(("id" = String, Path, description = "device id"), SoftwareQuery),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 200, body = Page<SoftwareItem>), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn software(
+    State(state): State<AppState>,
+    _who: Principal,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<SoftwareQuery>,
+) -> AppResult<Json<Page<SoftwareItem>>> {
+    find_device(&state, &id).await?;
+    let (page, per_page, offset) = views::paging(q.page, q.per_page, 100, 1000);
+    let (items, total) = state
+        .store
+        .software(&id, q.search.as_deref(), offset, u64::from(per_page))
+        .await?;
+    Ok(Json(Page {
+        items: items.iter().map(views::software_item).collect(),
+        total,
+        page,
+        per_page,
+    }))
+}
+
+/// The device's change timeline, newest first.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/changes", tag = "devices",
+    params(("id" = String, Path, description = "device id"), ChangeQuery),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 200, body = Page<ChangeEntry>), (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 400, body = ApiError)))]
+pub async fn changes(
+    State(state): State<AppState>,
+    _who: Principal,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<ChangeQuery>,
+) -> AppResult<Json<Page<ChangeEntry>>> {
+    find_device(&state, &id).await?;
+    let kind = match q.kind.as_deref().filter(|k| !k.is_empty()) {
+        Some(k) => Some(
+            steward_core::ChangeKind::parse(k)
+                .ok_or_else(|| AppError::bad_request(format!("unknown change kind {k:?}")))?,
+        ),
+        None => None,
+    };
+    let (page, per_page, offset) = views::paging(q.page, q.per_page, 50, 500);
+    let (items, total) = state
+        .store
+        .changes(&id, kind.map(|k| k.as_str()), offset, u64::from(per_page))
+        .await?;
+    Ok(Json(Page {
+        items: items.iter().map(views::change_entry).collect(),
+        total,
+        page,
+        per_page,
+    }))
+}
+
+/// The device's jobs, newest first.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/jobs", tag = "jobs",
+    params(("id" = String, Path, description = "device id")),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 200, body = Vec<Job>), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn jobs(
+    State(state): State<AppState>,
+    _who: Principal,
+    Path(id): Path<String>,
+) -> AppResult<Json<Vec<Job>>> {
+    find_device(&state, &id).await?;
+    let jobs = state.store.jobs_for_device(&id, 100).await?;
+    Ok(Json(jobs.iter().map(views::job).collect()))
+}
+
+/// Queue a job for the device; its agent picks it up at once if connected.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/jobs", tag = "jobs", request_body = CreateJob,
+    params(("id" = String, Path, description = "device id")),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 201, body = Job), (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 400, body = ApiError)))]
+pub async fn create_job(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<CreateJob>,
+) -> AppResult<(StatusCode, Json<Job>)> {
+    let job = crate::admin::queue_job(&state, &id, req.kind, &who.label()).await?;
+    Ok((StatusCode::CREATED, Json(views::job(&job))))
+}
+
+/// Revoke the device: its credential stops working at once.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/revoke", tag = "devices",
+    params(("id" = String, Path, description = "device id")),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 204), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    find_device(&state, &id).await?;
+    state.store.revoke_device(&id, state.now()).await?;
+    tracing::info!(device = %id, by = %who.label(), "device revoked");
+    Ok(StatusCode::NO_CONTENT)
+}

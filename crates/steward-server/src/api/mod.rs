@@ -1,0 +1,44 @@
+//! The REST API (`/api/v1`). Handlers parse the request, authenticate a [`Principal`], and
+//! call the store; the mapping from stored records to wire types lives in [`views`].
+
+pub mod devices;
+pub mod openapi;
+pub mod views;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{get, post};
+use steward_proto::api::Health;
+
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/openapi.json", get(openapi::serve))
+        .route("/api/v1/devices", get(devices::list))
+        .route("/api/v1/devices/{id}", get(devices::detail))
+        .route("/api/v1/devices/{id}/software", get(devices::software))
+        .route("/api/v1/devices/{id}/changes", get(devices::changes))
+        .route(
+            "/api/v1/devices/{id}/jobs",
+            get(devices::jobs).post(devices::create_job),
+        )
+        .route("/api/v1/devices/{id}/revoke", post(devices::revoke))
+}
+
+/// Liveness and database reachability. No authentication.
+#[utoipa::path(get, path = "/api/v1/health", tag = "system",
+    responses((status = 200, body = Health), (status = 503, body = steward_proto::api::ApiError)))]
+pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, crate::error::AppError> {
+    state.store.ping().await.map_err(|e| {
+        tracing::error!(error = %e, "health check: database unreachable");
+        crate::error::AppError::unavailable("the database is unreachable")
+    })?;
+    Ok(Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        database: state.store.backend().as_str().into(),
+    }))
+}

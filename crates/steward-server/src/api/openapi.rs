@@ -1,0 +1,67 @@
+//! The OpenAPI document, generated from the handlers' annotations and served as JSON.
+
+use axum::Json;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("API token from `steward admin api-token create`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::SESSION_COOKIE,
+            ))),
+        );
+        components.add_security_scheme(
+            "device_credential",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("the device credential issued at enrollment"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Steward API", description = "Steward's REST API and agent protocol."),
+    paths(
+        super::health,
+        super::devices::list,
+        super::devices::detail,
+        super::devices::software,
+        super::devices::changes,
+        super::devices::jobs,
+        super::devices::create_job,
+        super::devices::revoke,
+        crate::agent_api::enroll,
+        crate::agent_api::reports,
+        crate::agent_api::next_job,
+        crate::agent_api::update_job,
+    ),
+    modifiers(&Security)
+)]
+struct ApiDoc;
+
+/// The OpenAPI document as JSON text.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

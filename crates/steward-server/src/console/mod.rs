@@ -1,0 +1,6 @@
+//! The web console (placeholder, replaced below).
+use crate::state::AppState;
+use axum::Router;
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}

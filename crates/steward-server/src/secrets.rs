@@ -1,0 +1,129 @@
+//! Making and checking secrets: random tokens, their hashes, passwords.
+//!
+//! Random tokens (sessions, API tokens, enrollment tokens, agent credentials) carry 256 bits
+//! of entropy, so a fast SHA-256 hash is enough to store them: the database alone never lets
+//! anyone present one. Passwords are people-chosen and get Argon2id.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// A new random token: 32 bytes, URL-safe base64, with a prefix saying what it is for
+/// (`stw_api_`, `stw_enr_`, …) so a leaked one is recognisable.
+pub fn random_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// A random identifier (UUID v4 text).
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Hex SHA-256 of a token, as stored.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Constant-time equality of two secrets or hashes.
+pub fn secrets_equal(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// A readable one-time password: 20 characters from an alphabet without look-alikes
+/// (about 110 bits).
+pub fn random_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    let chars: String = (0..20)
+        .map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char)
+        .collect();
+    format!(
+        "{}-{}-{}-{}",
+        &chars[0..5],
+        &chars[5..10],
+        &chars[10..15],
+        &chars[15..20]
+    )
+}
+
+/// Argon2id cost settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordHashing {
+    /// OWASP's recommended minimum for Argon2id: m = 19 MiB, t = 2, p = 1.
+    Production,
+    /// Fast and weak, for tests only.
+    TestOnlyCheap,
+}
+
+impl PasswordHashing {
+    fn argon2(self) -> Argon2<'static> {
+        let (m, t) = match self {
+            PasswordHashing::Production => (19 * 1024, 2),
+            PasswordHashing::TestOnlyCheap => (256, 1),
+        };
+        // Both parameter sets are within Argon2's valid ranges.
+        let params = Params::new(m, t, 1, None).unwrap_or_default();
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    }
+
+    /// PHC string (`$argon2id$v=19$m=…`), salt included.
+    pub fn hash(self, password: &str) -> anyhow::Result<String> {
+        let mut salt = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+        let hash = self
+            .argon2()
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(|e| anyhow::anyhow!("hashing password: {e}"))?;
+        Ok(hash.to_string())
+    }
+}
+
+/// Checks a password against a stored PHC string; the parameters come from the string.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    match PasswordHash::new(stored) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A stored hash to verify against when the user does not exist, so that a login for an
+/// unknown name costs the same time as one for a known name.
+pub fn dummy_hash(hashing: PasswordHashing) -> String {
+    hashing.hash("steward-dummy-password").unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_and_use_argon2id() {
+        let h = PasswordHashing::TestOnlyCheap
+            .hash("correct horse battery")
+            .unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("wrong", &h));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn tokens_are_unique_and_hash_stably() {
+        let a = random_token("stw_api_");
+        assert!(a.starts_with("stw_api_") && a.len() > 40);
+        assert_ne!(a, random_token("stw_api_"));
+        assert_eq!(token_hash(&a), token_hash(&a));
+        assert!(secrets_equal(&token_hash(&a), &token_hash(&a)));
+        assert!(!secrets_equal("abc", "abd"));
+        assert_eq!(random_password().len(), 23);
+    }
+}

@@ -1,0 +1,65 @@
+use std::sync::Arc;
+
+use steward_core::Timestamp;
+use steward_store::Store;
+
+use crate::clock::Clock;
+use crate::dispatch::Dispatcher;
+
+/// Server settings that handlers need. The binary builds it from flags, environment and the
+/// config file.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// How often agents check in.
+    pub checkin_interval_secs: u64,
+    /// A console session ends after this long without a request…
+    pub session_idle_secs: i64,
+    /// …and after this long in any case.
+    pub session_max_secs: i64,
+    /// Mark cookies `Secure` (the console is served over HTTPS or not from loopback).
+    pub secure_cookies: bool,
+    /// Largest request body accepted (agent inventories are the largest).
+    pub max_body_bytes: usize,
+    /// Longest long-poll an agent may ask for.
+    pub max_job_wait_secs: u64,
+    /// Argon2id cost; production values unless a test asks for cheap ones.
+    pub password_hashing: crate::secrets::PasswordHashing,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            checkin_interval_secs: 60,
+            session_idle_secs: 30 * 60,
+            session_max_secs: 12 * 3600,
+            secure_cookies: false,
+            max_body_bytes: 32 * 1024 * 1024,
+            max_job_wait_secs: 60,
+            password_hashing: crate::secrets::PasswordHashing::Production,
+        }
+    }
+}
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<ServerConfig>,
+    pub(crate) dispatcher: Arc<Dispatcher>,
+}
+
+impl AppState {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, config: ServerConfig) -> Self {
+        Self {
+            store,
+            clock,
+            config: Arc::new(config),
+            dispatcher: Arc::new(Dispatcher::default()),
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,267 @@
+//! Console users, their sessions, and API tokens. Secrets are stored only as hashes made by
+//! the server (Argon2id for passwords, SHA-256 for random high-entropy tokens).
+
+use sqlx::any::AnyRow;
+use steward_core::Timestamp;
+
+use crate::rows::{int, opt_int, text};
+use crate::{Result, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub created_at: Timestamp,
+    pub disabled_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub token_hash: String,
+    pub user_id: String,
+    pub csrf_token: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTokenRecord {
+    pub id: String,
+    pub name: String,
+    pub token_hash: String,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+fn user(row: &AnyRow) -> Result<UserRecord> {
+    Ok(UserRecord {
+        id: text(row, "id")?,
+        username: text(row, "username")?,
+        password_hash: text(row, "password_hash")?,
+        role: text(row, "role")?,
+        created_at: Timestamp(int(row, "created_at")?),
+        disabled_at: opt_int(row, "disabled_at")?.map(Timestamp),
+    })
+}
+
+fn session(row: &AnyRow) -> Result<SessionRecord> {
+    Ok(SessionRecord {
+        token_hash: text(row, "token_hash")?,
+        user_id: text(row, "user_id")?,
+        csrf_token: text(row, "csrf_token")?,
+        created_at: Timestamp(int(row, "created_at")?),
+        last_seen_at: Timestamp(int(row, "last_seen_at")?),
+        expires_at: Timestamp(int(row, "expires_at")?),
+        source: text(row, "source")?,
+    })
+}
+
+fn api_token(row: &AnyRow) -> Result<ApiTokenRecord> {
+    Ok(ApiTokenRecord {
+        id: text(row, "id")?,
+        name: text(row, "name")?,
+        token_hash: text(row, "token_hash")?,
+        created_at: Timestamp(int(row, "created_at")?),
+        last_used_at: opt_int(row, "last_used_at")?.map(Timestamp),
+        revoked_at: opt_int(row, "revoked_at")?.map(Timestamp),
+    })
+}
+
+const USER_COLS: &str = "id, username, password_hash, role, created_at, disabled_at";
+const SESSION_COLS: &str =
+    "token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, source";
+
+impl Store {
+    pub async fn count_users(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(n as u64)
+    }
+
+    /// Creates a user; `Conflict` if the username is taken.
+    pub async fn create_user(&self, new: &NewUser, now: Timestamp) -> Result<UserRecord> {
+        let res = sqlx::query(
+            "INSERT INTO users (id, username, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&new.id)
+        .bind(&new.username)
+        .bind(&new.password_hash)
+        .bind(&new.role)
+        .bind(now.0)
+        .execute(&self.write)
+        .await;
+        match res {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::Conflict(format!(
+                    "a user named {} already exists",
+                    new.username
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.user_by_id(&new.id).await?.ok_or(StoreError::NotFound)
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>> {
+        let row = sqlx::query(safe_sql!("SELECT {USER_COLS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(user).transpose()
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
+        let row = sqlx::query(safe_sql!(
+            "SELECT {USER_COLS} FROM users WHERE username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(user).transpose()
+    }
+
+    /// Sets a new password hash and ends every session of the user.
+    pub async fn set_password(&self, user_id: &str, password_hash: &str) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let res = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn create_session(&self, s: &SessionRecord) -> Result<()> {
+        sqlx::query(safe_sql!(
+            "INSERT INTO sessions ({SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&s.token_hash)
+        .bind(&s.user_id)
+        .bind(&s.csrf_token)
+        .bind(s.created_at.0)
+        .bind(s.last_seen_at.0)
+        .bind(s.expires_at.0)
+        .bind(&s.source)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// The session and its user, if the session exists (expiry is the caller's decision).
+    pub async fn session(&self, token_hash: &str) -> Result<Option<(SessionRecord, UserRecord)>> {
+        let Some(row) = sqlx::query(safe_sql!(
+            "SELECT {SESSION_COLS} FROM sessions WHERE token_hash = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.read)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let s = session(&row)?;
+        Ok(self.user_by_id(&s.user_id).await?.map(|u| (s, u)))
+    }
+
+    pub async fn touch_session(&self, token_hash: &str, now: Timestamp) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+            .bind(now.0)
+            .bind(token_hash)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_sessions_before(&self, now: Timestamp) -> Result<u64> {
+        let res = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now.0)
+            .execute(&self.write)
+            .await?;
+        Ok(res.rows_affected())
+    }
+
+    pub async fn create_api_token(&self, t: &ApiTokenRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(&t.token_hash)
+        .bind(t.created_at.0)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiTokenRecord>> {
+        let row = sqlx::query(
+            "SELECT id, name, token_hash, created_at, last_used_at, revoked_at FROM api_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(api_token).transpose()
+    }
+
+    pub async fn list_api_tokens(&self) -> Result<Vec<ApiTokenRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, name, token_hash, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY created_at",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(api_token).collect()
+    }
+
+    pub async fn touch_api_token(&self, id: &str, now: Timestamp) -> Result<()> {
+        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+            .bind(now.0)
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn revoke_api_token(&self, id: &str, now: Timestamp) -> Result<()> {
+        let res = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now.0)
+        .bind(id)
+        .execute(&self.write)
+        .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,246 @@
+//! Storing what agents report. The server decides (in `steward-core`) what a batch of reports
+//! means — the new inventory, its software changes, the timeline events — and hands the
+//! result here as one [`IngestCommit`], written in one transaction guarded by the device's
+//! last sequence number: two concurrent deliveries of the same reports cannot both land.
+
+use sqlx::any::AnyRow;
+use steward_core::{
+    ChangeEvent, ChangeKind, Inventory, Metrics, Package, PackageSource, Timestamp,
+};
+
+use crate::rows::{int, opt_int, opt_text, text};
+use crate::{Result, Store, StoreError};
+
+/// What the server needs to authenticate a device and apply its reports.
+#[derive(Debug, Clone)]
+pub struct DeviceIngestState {
+    pub device_id: String,
+    pub credential_hash: String,
+    pub revoked_at: Option<Timestamp>,
+    pub last_seq: u64,
+    /// Empty until the first inventory arrives.
+    pub inventory_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum SoftwareWrite {
+    /// Replace the device's software list with the inventory's packages.
+    Replace,
+    /// Apply these changes.
+    Delta {
+        upsert: Vec<Package>,
+        remove: Vec<(String, String, PackageSource)>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct InventoryWrite {
+    pub inventory: Inventory,
+    pub software: SoftwareWrite,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestCommit {
+    pub device_id: String,
+    /// The `last_seq` the decision was made against.
+    pub expected_last_seq: u64,
+    pub new_last_seq: u64,
+    pub seen_at: Timestamp,
+    pub inventory: Option<InventoryWrite>,
+    pub metrics: Option<(Timestamp, Metrics)>,
+    pub changes: Vec<(Timestamp, ChangeEvent)>,
+}
+
+/// A stored timeline line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRecord {
+    pub id: i64,
+    pub device_id: String,
+    pub device_name: String,
+    pub at: Timestamp,
+    pub event: ChangeEvent,
+}
+
+pub(crate) fn change(row: &AnyRow) -> Result<ChangeRecord> {
+    let kind = text(row, "kind")?;
+    Ok(ChangeRecord {
+        id: int(row, "id")?,
+        device_id: text(row, "device_id")?,
+        device_name: text(row, "device_name")?,
+        at: Timestamp(int(row, "at")?),
+        event: ChangeEvent {
+            kind: ChangeKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown change kind {kind}")))?,
+            subject: text(row, "subject")?,
+            from: opt_text(row, "from_value")?,
+            to: opt_text(row, "to_value")?,
+        },
+    })
+}
+
+/// Rows per multi-row INSERT: 5 parameters each stays far below both backends' limits.
+const SOFTWARE_CHUNK: usize = 200;
+
+impl Store {
+    pub async fn device_ingest_state(&self, device_id: &str) -> Result<Option<DeviceIngestState>> {
+        let row = sqlx::query(
+            "SELECT id, credential_hash, revoked_at, last_seq, inventory_hash FROM devices WHERE id = $1",
+        )
+        .bind(device_id)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| {
+            Ok(DeviceIngestState {
+                device_id: text(&r, "id")?,
+                credential_hash: text(&r, "credential_hash")?,
+                revoked_at: opt_int(&r, "revoked_at")?.map(Timestamp),
+                last_seq: int(&r, "last_seq")?.max(0) as u64,
+                inventory_hash: text(&r, "inventory_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Writes one decided batch. `Conflict` when another delivery moved the device's
+    /// sequence number first (nothing is written; the caller re-reads and decides again).
+    pub async fn commit_ingest(&self, c: &IngestCommit) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let inv = c.inventory.as_ref().map(|w| &w.inventory);
+        let hash = inv.map(Inventory::hash);
+        let updated = sqlx::query(
+            "UPDATE devices SET last_seq = $1, last_seen_at = $2, \
+             inventory_hash = COALESCE($3, inventory_hash), \
+             os_name = COALESCE($4, os_name), os_version = COALESCE($5, os_version) \
+             WHERE id = $6 AND last_seq = $7 AND revoked_at IS NULL",
+        )
+        .bind(c.new_last_seq as i64)
+        .bind(c.seen_at.0)
+        .bind(hash.as_ref().map(|h| h.0.clone()))
+        .bind(inv.map(|i| i.os.name.clone()))
+        .bind(inv.map(|i| i.os.version.clone()))
+        .bind(&c.device_id)
+        .bind(c.expected_last_seq as i64)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!(
+                "device {} moved past sequence {}",
+                c.device_id, c.expected_last_seq
+            )));
+        }
+        if let (Some(write), Some(hash)) = (&c.inventory, &hash) {
+            let doc = serde_json::to_string(&write.inventory)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO device_inventory (device_id, hash, doc, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (device_id) DO UPDATE SET hash = excluded.hash, doc = excluded.doc, updated_at = excluded.updated_at",
+            )
+            .bind(&c.device_id)
+            .bind(&hash.0)
+            .bind(doc)
+            .bind(c.seen_at.0)
+            .execute(&mut *tx)
+            .await?;
+            match &write.software {
+                SoftwareWrite::Replace => {
+                    sqlx::query("DELETE FROM device_software WHERE device_id = $1")
+                        .bind(&c.device_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    insert_software(&mut tx, &c.device_id, &write.inventory.packages).await?;
+                }
+                SoftwareWrite::Delta { upsert, remove } => {
+                    for (name, arch, source) in remove {
+                        sqlx::query(
+                            "DELETE FROM device_software WHERE device_id = $1 AND name = $2 AND arch = $3 AND source = $4",
+                        )
+                        .bind(&c.device_id)
+                        .bind(name)
+                        .bind(arch)
+                        .bind(source.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    for p in upsert {
+                        sqlx::query(
+                            "INSERT INTO device_software (device_id, name, arch, source, version) VALUES ($1, $2, $3, $4, $5) \
+                             ON CONFLICT (device_id, name, arch, source) DO UPDATE SET version = excluded.version",
+                        )
+                        .bind(&c.device_id)
+                        .bind(&p.name)
+                        .bind(&p.arch)
+                        .bind(p.source.as_str())
+                        .bind(&p.version)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+            }
+        }
+        if let Some((at, metrics)) = &c.metrics {
+            let doc =
+                serde_json::to_string(metrics).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO device_metrics (device_id, collected_at, doc) VALUES ($1, $2, $3) \
+                 ON CONFLICT (device_id) DO UPDATE SET collected_at = excluded.collected_at, doc = excluded.doc",
+            )
+            .bind(&c.device_id)
+            .bind(at.0)
+            .bind(doc)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (at, ev) in &c.changes {
+            sqlx::query(
+                "INSERT INTO device_changes (device_id, at, kind, subject, from_value, to_value) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&c.device_id)
+            .bind(at.0)
+            .bind(ev.kind.as_str())
+            .bind(&ev.subject)
+            .bind(ev.from.clone())
+            .bind(ev.to.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn insert_software(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    device_id: &str,
+    packages: &[Package],
+) -> Result<()> {
+    for chunk in packages.chunks(SOFTWARE_CHUNK) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = i * 5;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO device_software (device_id, name, arch, source, version) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for p in chunk {
+            q = q
+                .bind(device_id.to_string())
+                .bind(p.name.clone())
+                .bind(p.arch.clone())
+                .bind(p.source.as_str())
+                .bind(p.version.clone());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! Jobs: work queued for a device, claimed by its agent, and the history of each.
+//! A device only ever sees and changes its own jobs: every agent-side query is keyed by the
+//! authenticated device id as well as the job id.
+
+use sqlx::any::AnyRow;
+use steward_core::{JobKind, JobState, Timestamp};
+
+use crate::rows::{int, text};
+use crate::{Result, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    pub id: String,
+    pub device_id: String,
+    pub kind: JobKind,
+    pub params: serde_json::Value,
+    pub state: JobState,
+    pub message: String,
+    pub output: String,
+    pub requested_by: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobUpdateOutcome {
+    Updated(JobRecord),
+    /// No such job for this device.
+    NotFound,
+    /// The job is already in `current`, which may not become the requested state.
+    InvalidTransition {
+        current: JobState,
+    },
+}
+
+const JOB_COLS: &str =
+    "id, device_id, kind, params, state, message, output, requested_by, created_at, updated_at";
+
+fn job(row: &AnyRow) -> Result<JobRecord> {
+    let kind = text(row, "kind")?;
+    let state = text(row, "state")?;
+    Ok(JobRecord {
+        id: text(row, "id")?,
+        device_id: text(row, "device_id")?,
+        kind: JobKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown job kind {kind}")))?,
+        params: crate::rows::json(row, "params")?,
+        state: JobState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown job state {state}")))?,
+        message: text(row, "message")?,
+        output: text(row, "output")?,
+        requested_by: text(row, "requested_by")?,
+        created_at: Timestamp(int(row, "created_at")?),
+        updated_at: Timestamp(int(row, "updated_at")?),
+    })
+}
+
+impl Store {
+    pub async fn create_job(&self, j: &JobRecord) -> Result<()> {
+        sqlx::query(safe_sql!(
+            "INSERT INTO jobs ({JOB_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(&j.id)
+        .bind(&j.device_id)
+        .bind(j.kind.as_str())
+        .bind(j.params.to_string())
+        .bind(j.state.as_str())
+        .bind(&j.message)
+        .bind(&j.output)
+        .bind(&j.requested_by)
+        .bind(j.created_at.0)
+        .bind(j.updated_at.0)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn job(&self, id: &str) -> Result<Option<JobRecord>> {
+        let row = sqlx::query(safe_sql!("SELECT {JOB_COLS} FROM jobs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(job).transpose()
+    }
+
+    /// The device's jobs, newest first.
+    pub async fn jobs_for_device(&self, device_id: &str, limit: u64) -> Result<Vec<JobRecord>> {
+        let rows = sqlx::query(safe_sql!(
+            "SELECT {JOB_COLS} FROM jobs WHERE device_id = $1 ORDER BY created_at DESC, id DESC LIMIT {}",
+            limit.min(1000)
+        ))
+        .bind(device_id)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(job).collect()
+    }
+
+    /// Hands the oldest queued job of the device to its agent (state `dispatched`). Safe to
+    /// call concurrently: a job is claimed once.
+    pub async fn claim_next_job(
+        &self,
+        device_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<JobRecord>> {
+        loop {
+            let Some(row) = sqlx::query(safe_sql!(
+                "SELECT {JOB_COLS} FROM jobs WHERE device_id = $1 AND state = 'queued' \
+                 ORDER BY created_at, id LIMIT 1"
+            ))
+            .bind(device_id)
+            .fetch_optional(&self.write)
+            .await?
+            else {
+                return Ok(None);
+            };
+            let mut j = job(&row)?;
+            let claimed = sqlx::query(
+                "UPDATE jobs SET state = 'dispatched', updated_at = $1 WHERE id = $2 AND state = 'queued'",
+            )
+            .bind(now.0)
+            .bind(&j.id)
+            .execute(&self.write)
+            .await?;
+            if claimed.rows_affected() == 1 {
+                j.state = JobState::Dispatched;
+                j.updated_at = now;
+                return Ok(Some(j));
+            }
+            // Another server replica claimed it first: look again.
+        }
+    }
+
+    /// Records an agent's report on its own job.
+    pub async fn update_job(
+        &self,
+        device_id: &str,
+        job_id: &str,
+        state: JobState,
+        message: &str,
+        output: &str,
+        now: Timestamp,
+    ) -> Result<JobUpdateOutcome> {
+        let Some(row) = sqlx::query(safe_sql!(
+            "SELECT {JOB_COLS} FROM jobs WHERE id = $1 AND device_id = $2"
+        ))
+        .bind(job_id)
+        .bind(device_id)
+        .fetch_optional(&self.write)
+        .await?
+        else {
+            return Ok(JobUpdateOutcome::NotFound);
+        };
+        let mut j = job(&row)?;
+        if !j.state.may_become(state) {
+            return Ok(JobUpdateOutcome::InvalidTransition { current: j.state });
+        }
+        let res = sqlx::query(
+            "UPDATE jobs SET state = $1, message = $2, output = $3, updated_at = $4 \
+             WHERE id = $5 AND device_id = $6 AND state = $7",
+        )
+        .bind(state.as_str())
+        .bind(message)
+        .bind(output)
+        .bind(now.0)
+        .bind(job_id)
+        .bind(device_id)
+        .bind(j.state.as_str())
+        .execute(&self.write)
+        .await?;
+        if res.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!(
+                "job {job_id} changed meanwhile"
+            )));
+        }
+        j.state = state;
+        j.message = message.to_string();
+        j.output = output.to_string();
+        j.updated_at = now;
+        Ok(JobUpdateOutcome::Updated(j))
+    }
+
+    /// Devices with jobs queued at or after `since`: the dispatcher polls this to wake agents
+    /// waiting on another server replica, or for jobs queued from the CLI.
+    pub async fn devices_with_jobs_queued_since(&self, since: Timestamp) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT device_id FROM jobs WHERE state = 'queued' AND created_at >= $1",
+        )
+        .bind(since.0)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(|r| text(r, "device_id")).collect()
+    }
+}

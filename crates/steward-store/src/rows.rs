@@ -1,0 +1,42 @@
+//! Small helpers for reading rows by hand (sqlx's derive feature is off: see CRATES.md).
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, StoreError};
+
+pub(crate) fn text(row: &AnyRow, col: &str) -> Result<String> {
+    Ok(row.try_get::<String, _>(col)?)
+}
+
+pub(crate) fn opt_text(row: &AnyRow, col: &str) -> Result<Option<String>> {
+    Ok(row.try_get::<Option<String>, _>(col)?)
+}
+
+pub(crate) fn int(row: &AnyRow, col: &str) -> Result<i64> {
+    Ok(row.try_get::<i64, _>(col)?)
+}
+
+pub(crate) fn opt_int(row: &AnyRow, col: &str) -> Result<Option<i64>> {
+    Ok(row.try_get::<Option<i64>, _>(col)?)
+}
+
+pub(crate) fn json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T> {
+    let raw = text(row, col)?;
+    serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern and wraps it in `%…%`,
+/// lower-cased (the column side is compared with `LOWER(…)` on both backends).
+pub(crate) fn contains_pattern(needle: &str) -> String {
+    let mut out = String::with_capacity(needle.len() + 2);
+    out.push('%');
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}

@@ -1,0 +1,161 @@
+//! A real server on 127.0.0.1:0 with its own database.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use steward_core::Timestamp;
+use steward_server::secrets::PasswordHashing;
+use steward_server::{AppState, ServerConfig, SystemClock};
+use steward_store::{Backend, Store};
+use tokio::sync::oneshot;
+
+use crate::TestDb;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub store: Store,
+    pub state: AppState,
+    pub db: Option<TestDb>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub http: reqwest::Client,
+}
+
+pub fn test_config() -> ServerConfig {
+    ServerConfig {
+        checkin_interval_secs: 60,
+        password_hashing: PasswordHashing::TestOnlyCheap,
+        ..ServerConfig::default()
+    }
+}
+
+impl TestServer {
+    /// A server over a fresh SQLite database.
+    pub async fn sqlite() -> TestServer {
+        Self::start(TestDb::sqlite(), "127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// A server over a fresh PostgreSQL database, if `STEWARD_TEST_PG_URL` is set.
+    pub async fn postgres() -> Option<TestServer> {
+        Some(Self::start(TestDb::postgres().await?, "127.0.0.1:0".parse().unwrap()).await)
+    }
+
+    pub async fn on(backend: Backend) -> Option<TestServer> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite().await),
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
+    pub async fn start(db: TestDb, addr: SocketAddr) -> TestServer {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let store = Store::connect(&db.url).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = AppState::new(store.clone(), Arc::new(SystemClock), test_config());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(steward_server::serve(listener, state.clone(), async move {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            url: format!("http://{addr}"),
+            store,
+            state,
+            db: Some(db),
+            stop: Some(stop),
+            task: Some(task),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Stops serving (in-flight requests finish) and returns the database for a restart.
+    pub async fn stop(mut self) -> TestDb {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        self.store.close().await;
+        self.db.take().unwrap()
+    }
+
+    pub async fn cleanup(self) {
+        let db = self.stop().await;
+        db.cleanup().await;
+    }
+
+    pub fn now(&self) -> Timestamp {
+        steward_server::clock::Clock::now(&SystemClock)
+    }
+
+    pub async fn enroll_token(&self, uses: u32) -> String {
+        let now = self.now();
+        steward_server::admin::create_enroll_token(
+            &self.store,
+            uses,
+            now.plus_millis(3_600_000),
+            now,
+        )
+        .await
+        .unwrap()
+    }
+
+    pub async fn api_token(&self) -> String {
+        steward_server::admin::create_api_token(&self.store, "test", self.now())
+            .await
+            .unwrap()
+    }
+
+    /// GET `path` with an API token; returns status and JSON body (Null if not JSON).
+    pub async fn api_get(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn api_post(
+        &self,
+        token: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Enrolls a device over the protocol; returns (device id, credential).
+    pub async fn enroll_raw(&self, hostname: &str) -> (String, String) {
+        let token = self.enroll_token(1).await;
+        let resp = self
+            .http
+            .post(format!("{}/agent/v1/enroll", self.url))
+            .json(&serde_json::json!({"token": token, "hostname": hostname}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        (
+            body["device_id"].as_str().unwrap().to_string(),
+            body["credential"].as_str().unwrap().to_string(),
+        )
+    }
+}

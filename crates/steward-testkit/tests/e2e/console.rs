@@ -1,0 +1,83 @@
+//! The console over HTTP (the browser test drives it in Chromium; this checks the plumbing).
+
+use steward_testkit::TestServer;
+
+async fn create_user(server: &TestServer, password: &str) {
+    let hash = steward_server::secrets::PasswordHashing::TestOnlyCheap
+        .hash(password)
+        .unwrap();
+    server
+        .store
+        .create_user(
+            &steward_store::NewUser {
+                id: "u1".into(),
+                username: "john".into(),
+                password_hash: hash,
+                role: "admin".into(),
+            },
+            server.now(),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn console_requires_sign_in_and_sign_in_works() {
+    let server = TestServer::sqlite().await;
+    create_user(&server, "a long enough password").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Pages redirect to the login page.
+    let resp = http
+        .get(format!("{}/devices", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    assert!(
+        resp.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login")
+    );
+    // Wrong password.
+    let resp = http
+        .post(format!("{}/login", server.url))
+        .form(&[("username", "john"), ("password", "wrong password!!")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    assert!(resp.headers().get("set-cookie").is_none());
+    // Right password: a session cookie, HttpOnly, and the dashboard opens.
+    let resp = http
+        .post(format!("{}/login", server.url))
+        .form(&[("username", "john"), ("password", "a long enough password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    let session = cookie.split(';').next().unwrap().to_string();
+    let resp = http
+        .get(format!("{}/", server.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("john"));
+    // The session also works for the API (the console's own scripts use it).
+    let resp = http
+        .get(format!("{}/api/v1/devices", server.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    server.cleanup().await;
+}

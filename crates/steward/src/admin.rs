@@ -1,0 +1,132 @@
+//! `steward admin …`: administration straight against the installation's database, so it
+//! works whether or not the server is running.
+
+use anyhow::{Context, bail};
+use steward_core::{DeviceStatus, JobKind};
+use steward_server::secrets::PasswordHashing;
+use steward_server::{SystemClock, clock::Clock};
+use steward_store::{DeviceFilter, DeviceRecord, Store};
+
+use crate::cli::{
+    AdminArgs, AdminCommand, ApiTokenCommand, DeviceCommand, EnrollTokenCommand, UserCommand,
+};
+
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    crate::logging::init("warn");
+    let url = crate::config::resolve_admin(&args.target)?;
+    let store = Store::connect(&url).await?;
+    let now = SystemClock.now();
+    match args.command {
+        AdminCommand::EnrollToken(EnrollTokenCommand::Create { uses, expires }) => {
+            let ttl = humantime::parse_duration(&expires).with_context(|| {
+                format!("--expires takes a duration such as 30m, 24h or 7d, not {expires:?}")
+            })?;
+            let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+            let token = steward_server::admin::create_enroll_token(
+                &store,
+                uses,
+                now.plus_millis(ttl_ms),
+                now,
+            )
+            .await?;
+            println!("{token}");
+            eprintln!(
+                "Enrollment token for {uses} device(s), valid for {}. On each machine run:\n  steward agent enroll --server URL --token {token}",
+                humantime::format_duration(ttl)
+            );
+        }
+        AdminCommand::ApiToken(ApiTokenCommand::Create { name }) => {
+            let token = steward_server::admin::create_api_token(&store, &name, now).await?;
+            println!("{token}");
+            eprintln!(
+                "API token {name:?} created. Use it as `Authorization: Bearer {token}`; it is shown only once."
+            );
+        }
+        AdminCommand::ApiToken(ApiTokenCommand::List) => {
+            for t in store.list_api_tokens().await? {
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!("{}\t{}\t{}", t.id, t.name, state);
+            }
+        }
+        AdminCommand::Device(DeviceCommand::List) => {
+            let (devices, _) = store
+                .list_devices(&DeviceFilter {
+                    limit: 10_000,
+                    ..Default::default()
+                })
+                .await?;
+            for d in devices {
+                let status = DeviceStatus::derive(
+                    now,
+                    d.last_seen_at,
+                    d.checkin_interval_secs,
+                    d.revoked_at.is_some(),
+                );
+                println!(
+                    "{}\t{}\t{}\t{} {}",
+                    d.id,
+                    d.name,
+                    status.as_str(),
+                    d.os_name,
+                    d.os_version
+                );
+            }
+        }
+        AdminCommand::Device(DeviceCommand::Refresh { name }) => {
+            let device = find_device(&store, &name).await?;
+            if device.revoked_at.is_some() {
+                bail!("device {} is revoked and takes no jobs", device.name);
+            }
+            let job =
+                steward_server::admin::new_job(&device.id, JobKind::CollectInventory, "cli", now);
+            store.create_job(&job).await?;
+            println!("{}", job.id);
+            eprintln!(
+                "Queued inventory collection for {}; a connected agent picks it up within a second.",
+                device.name
+            );
+        }
+        AdminCommand::Device(DeviceCommand::Revoke { name }) => {
+            let device = find_device(&store, &name).await?;
+            store.revoke_device(&device.id, now).await?;
+            eprintln!(
+                "Device {} revoked: its agent can no longer report.",
+                device.name
+            );
+        }
+        AdminCommand::User(UserCommand::ResetPassword { name }) => {
+            let password =
+                steward_server::admin::reset_password(&store, &name, PasswordHashing::Production)
+                    .await?;
+            println!("{password}");
+            eprintln!("New password for {name} (shown once); their sessions were ended.");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// A device by exact name, or by id; an ambiguous name is an error listing the candidates.
+async fn find_device(store: &Store, name_or_id: &str) -> anyhow::Result<DeviceRecord> {
+    if let Some(d) = store.device(name_or_id).await? {
+        return Ok(d);
+    }
+    let mut found = store.devices_named(name_or_id).await?;
+    match found.len() {
+        0 => bail!("no device named {name_or_id:?}; `steward admin device list` shows them"),
+        1 => Ok(found.remove(0)),
+        _ => bail!(
+            "{} devices are named {name_or_id:?}; use an id instead: {}",
+            found.len(),
+            found
+                .iter()
+                .map(|d| d.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}

@@ -1,0 +1,81 @@
+//! `steward agent …`: enroll, run, or print the inventory. The agent runs on a
+//! current-thread runtime: it has little to do, and one thread keeps it light.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::cli::{AgentCommand, AgentStateArgs};
+
+pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
+    crate::logging::init("info");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cmd {
+            AgentCommand::Enroll {
+                server,
+                token,
+                state,
+            } => {
+                let dir = state_dir(&state)?;
+                let st = steward_agent::runner::enroll(&dir, &server, &token).await?;
+                println!(
+                    "Enrolled as device {} with {}. Start reporting with: steward agent run{}",
+                    st.device_id,
+                    st.server_url,
+                    state
+                        .state_dir
+                        .as_ref()
+                        .map(|d| format!(" --state-dir {}", d.display()))
+                        .unwrap_or_default()
+                );
+                Ok(())
+            }
+            AgentCommand::Run { state, interval } => {
+                let dir = state_dir(&state)?;
+                let mut config = steward_agent::runner::AgentConfig::new(dir);
+                config.interval = interval.map(std::time::Duration::from_secs);
+                steward_agent::runner::run(
+                    config,
+                    steward_agent::collect::platform_collector(),
+                    crate::shutdown::signal(),
+                )
+                .await
+            }
+            AgentCommand::Inventory => {
+                let mut collector = steward_agent::collect::platform_collector();
+                let inventory = tokio::task::spawn_blocking(move || collector.inventory())
+                    .await
+                    .context("collector task")??;
+                println!("{}", serde_json::to_string_pretty(&inventory)?);
+                Ok(())
+            }
+        }
+    })
+}
+
+fn state_dir(args: &AgentStateArgs) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = &args.state_dir {
+        return Ok(dir.clone());
+    }
+    if is_root() {
+        return Ok(PathBuf::from("/var/lib/steward/agent"));
+    }
+    let home = std::env::var_os("HOME")
+        .context("cannot find a state directory: set --state-dir or HOME")?;
+    Ok(PathBuf::from(home).join(".local/state/steward/agent"))
+}
+
+fn is_root() -> bool {
+    // Reading our own uid without unsafe code: /proc/self/status has "Uid: real effective …".
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}

@@ -1,0 +1,136 @@
+//! The agent's own cost: how long a full inventory takes, and — over a run of a real
+//! `steward agent run` process against a real server — its memory and CPU use.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::stats::{cpu_time, ms, percentile, rss_kib};
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Full inventory collections to time.
+    #[arg(long, default_value_t = 20)]
+    collections: u32,
+    /// How long to watch a running agent, in seconds (0: skip).
+    #[arg(long, default_value_t = 120)]
+    watch_secs: u64,
+    /// The agent's check-in interval during the watch.
+    #[arg(long, default_value_t = 60)]
+    interval: u64,
+}
+
+pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
+    let mut collector = steward_agent::collect::platform_collector();
+    let mut times = Vec::new();
+    let mut packages = 0;
+    for _ in 0..args.collections {
+        let t = Instant::now();
+        let inv = collector.inventory()?;
+        times.push(t.elapsed());
+        packages = inv.packages.len();
+    }
+    times.sort();
+    println!(
+        "agent bench: full inventory ({packages} packages), {} collections",
+        args.collections
+    );
+    println!("  first        {}", ms(times[0].max(Duration::ZERO)));
+    println!("  p50          {}", ms(percentile(&times, 50.0)));
+    println!("  max          {}", ms(percentile(&times, 100.0)));
+    if args.watch_secs == 0 {
+        return Ok(());
+    }
+
+    let dir = super::ingest::tempfile_dir()?;
+    let exe = std::env::current_exe()?;
+    let mut server = tokio::process::Command::new(&exe)
+        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("server"))
+        .env("STEWARD_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = BufReader::new(server.stderr.take().context("stderr")?).lines();
+    let url = loop {
+        let Some(line) = lines.next_line().await? else {
+            bail!("the server exited before listening");
+        };
+        if let Some(i) = line.find("listening on ") {
+            break line[i + 13..].trim().trim_end_matches('/').to_string();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let store =
+        steward_store::Store::connect(&crate::config::sqlite_url(&dir.join("server"))).await?;
+    let now = steward_server::clock::Clock::now(&steward_server::SystemClock);
+    let token =
+        steward_server::admin::create_enroll_token(&store, 1, now.plus_millis(600_000), now)
+            .await?;
+    let state_dir = dir.join("agent");
+    let status = tokio::process::Command::new(&exe)
+        .args([
+            "agent",
+            "enroll",
+            "--server",
+            &url,
+            "--token",
+            &token,
+            "--state-dir",
+        ])
+        .arg(&state_dir)
+        .stdout(Stdio::null())
+        .status()
+        .await?;
+    anyhow::ensure!(status.success(), "agent enroll failed");
+    let mut agent = tokio::process::Command::new(&exe)
+        .args([
+            "agent",
+            "run",
+            "--interval",
+            &args.interval.to_string(),
+            "--state-dir",
+        ])
+        .arg(&state_dir)
+        .env("STEWARD_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = agent.id().context("agent pid")?;
+    // Skip start-up (first full inventory), then measure the steady state.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let cpu0 = cpu_time(pid).unwrap_or_default();
+    let t0 = Instant::now();
+    let mut rss_max = 0;
+    while t0.elapsed() < Duration::from_secs(args.watch_secs) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        rss_max = rss_max.max(rss_kib(pid).map_or(0, |r| r.0));
+    }
+    let cpu = cpu_time(pid).unwrap_or_default().saturating_sub(cpu0);
+    let wall = t0.elapsed();
+    let (rss, peak) = rss_kib(pid).unwrap_or_default();
+    println!(
+        "agent process over {} s at a {} s interval",
+        wall.as_secs(),
+        args.interval
+    );
+    println!(
+        "  CPU          {:.3} % of one core ({} ms)",
+        cpu.as_secs_f64() * 100.0 / wall.as_secs_f64(),
+        cpu.as_millis()
+    );
+    println!(
+        "  RSS          {:.1} MiB now, {:.1} MiB max steady, {:.1} MiB peak incl. start",
+        rss as f64 / 1024.0,
+        rss_max as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
+    let _ = agent.kill().await;
+    let _ = server.kill().await;
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

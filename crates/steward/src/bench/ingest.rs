@@ -1,0 +1,204 @@
+//! Ingest: simulated agents checking in concurrently against a real `steward server`
+//! process. A check-in is what an agent sends every interval: one report with its metrics.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use steward_core::{FilesystemUsage, Metrics, Timestamp};
+use steward_proto::agent::{Report, ReportBatch};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::stats::{ms, percentile, rss_kib};
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Simulated devices.
+    #[arg(long, default_value_t = 2000)]
+    devices: u32,
+    /// Check-ins in flight at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: u32,
+    /// Measured duration in seconds (after a 3 s warm-up).
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Database for the server: empty for SQLite in a temporary directory, or postgres://….
+    #[arg(long, default_value = "")]
+    database: String,
+}
+
+pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
+    let dir = tempfile_dir()?;
+    let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+    cmd.arg("server")
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .env("STEWARD_LOG", "warn,steward_server=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if !args.database.is_empty() {
+        cmd.arg("--database").arg(&args.database);
+    }
+    let mut server = cmd.spawn().context("starting steward server")?;
+    let pid = server.id().context("server pid")?;
+    let mut lines = BufReader::new(server.stderr.take().context("stderr")?).lines();
+    let url = loop {
+        let Some(line) = lines.next_line().await? else {
+            bail!("the server exited before listening");
+        };
+        if let Some(i) = line.find("listening on ") {
+            break line[i + 13..].trim().trim_end_matches('/').to_string();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    // Enroll the simulated fleet through the real endpoint.
+    let store = steward_store::Store::connect(&database_url(&args.database, &dir)).await?;
+    let now = steward_server::clock::Clock::now(&steward_server::SystemClock);
+    let token = steward_server::admin::create_enroll_token(
+        &store,
+        args.devices,
+        now.plus_millis(3_600_000),
+        now,
+    )
+    .await?;
+    store.close().await;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency as usize)
+        .build()?;
+    let mut creds = Vec::new();
+    for i in 0..args.devices {
+        let resp: serde_json::Value = http
+            .post(format!("{url}/agent/v1/enroll"))
+            .json(&serde_json::json!({"token": token, "hostname": format!("sim-{i:06}")}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        creds.push(resp["credential"].as_str().unwrap_or_default().to_string());
+    }
+    let creds = Arc::new(creds);
+    let seqs: Arc<Vec<AtomicU64>> =
+        Arc::new((0..args.devices).map(|_| AtomicU64::new(0)).collect());
+    let next_device = Arc::new(AtomicU64::new(0));
+    let warmup = Duration::from_secs(3);
+    let start = Instant::now();
+    let end = start + warmup + Duration::from_secs(args.seconds);
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency {
+        let (http, url, creds, seqs, next_device) = (
+            http.clone(),
+            url.clone(),
+            creds.clone(),
+            seqs.clone(),
+            next_device.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut samples = Vec::new();
+            let mut errors = 0u64;
+            while Instant::now() < end {
+                let d = (next_device.fetch_add(1, Ordering::Relaxed) % creds.len() as u64) as usize;
+                let seq = seqs[d].fetch_add(1, Ordering::Relaxed) + 1;
+                let batch = ReportBatch {
+                    reports: vec![check_in(seq)],
+                };
+                let t = Instant::now();
+                let ok = http
+                    .post(format!("{url}/agent/v1/reports"))
+                    .bearer_auth(&creds[d])
+                    .json(&batch)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if t >= start + warmup {
+                    if ok {
+                        samples.push(t.elapsed());
+                    } else {
+                        errors += 1;
+                    }
+                }
+            }
+            (samples, errors)
+        }));
+    }
+    let mut samples = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (s, e) = w.await?;
+        samples.extend(s);
+        errors += e;
+    }
+    samples.sort();
+    let (rss, peak) = rss_kib(pid).unwrap_or_default();
+    let backend = if args.database.is_empty() {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    println!(
+        "ingest bench: {backend}, {} devices, {} in flight, {} s",
+        args.devices, args.concurrency, args.seconds
+    );
+    println!(
+        "  check-ins/s  {:.0}",
+        samples.len() as f64 / args.seconds as f64
+    );
+    println!("  p50          {}", ms(percentile(&samples, 50.0)));
+    println!("  p99          {}", ms(percentile(&samples, 99.0)));
+    println!("  errors       {errors}");
+    println!(
+        "  server RSS   {} MiB (peak {} MiB)",
+        rss / 1024,
+        peak / 1024
+    );
+    let _ = server.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn check_in(seq: u64) -> Report {
+    Report {
+        seq,
+        collected_at: steward_server::clock::Clock::now(&steward_server::SystemClock),
+        metrics: Some(Metrics {
+            cpu_percent: 4.2,
+            memory_used_bytes: 5 << 30,
+            memory_total_bytes: 16 << 30,
+            swap_used_bytes: 0,
+            load_1m: 0.3,
+            uptime_secs: seq * 60,
+            filesystems: vec![FilesystemUsage {
+                mount_point: "/".into(),
+                total_bytes: 256 << 30,
+                used_bytes: 120 << 30,
+            }],
+        }),
+        inventory: None,
+        summarised: 0,
+    }
+}
+
+fn database_url(database: &str, dir: &std::path::Path) -> String {
+    if database.is_empty() {
+        crate::config::sqlite_url(dir)
+    } else {
+        database.to_string()
+    }
+}
+
+pub fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "steward-bench-{}-{}",
+        std::process::id(),
+        Timestamp::default().0
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,188 @@
+//! Every subcommand and flag, with the help text users see.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "steward",
+    version,
+    about = "Steward: a self-hosted IT department in one binary",
+    long_about = "Steward knows every device, watches it, and keeps its inventory and history.\n\n\
+                  Start here: `steward up` runs everything on this machine (server, web console \
+                  and an agent for this machine) on an embedded database in ./steward-data."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run everything on this machine: server, console, and an agent for this machine.
+    Up(ServerArgs),
+    /// Run the control plane: web console, REST API, agent endpoints.
+    Server(ServerArgs),
+    /// Enroll this machine or run its agent.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Administer a Steward installation from the shell.
+    Admin(AdminArgs),
+    /// Measure performance (see docs/PERFORMANCE.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// Flags shared by `up` and `server`. Each flag can also be set by an environment variable
+/// or in the config file; flags win over the environment, which wins over the file.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServerArgs {
+    /// TOML config file (see docs/CONFIGURATION.md).
+    #[arg(long, env = "STEWARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory for the embedded database and the local agent's state [default: ./steward-data].
+    #[arg(long, env = "STEWARD_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to serve the console, API and agent endpoints on [default: 127.0.0.1:8080].
+    #[arg(long, env = "STEWARD_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir].
+    #[arg(long, env = "STEWARD_DATABASE_URL", value_name = "URL")]
+    pub database: Option<String>,
+    /// Seconds between agent check-ins [default: 60].
+    #[arg(long, env = "STEWARD_CHECKIN_INTERVAL", value_name = "SECS")]
+    pub checkin_interval: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Enroll this machine with a server using a one-time enrollment token.
+    Enroll {
+        /// The server's URL, e.g. http://steward.example.lan:8080
+        #[arg(long, value_name = "URL")]
+        server: String,
+        /// The enrollment token from `steward admin enroll-token create`.
+        #[arg(long, value_name = "TOKEN", env = "STEWARD_ENROLL_TOKEN")]
+        token: String,
+        #[command(flatten)]
+        state: AgentStateArgs,
+    },
+    /// Run the agent: report inventory and metrics, run jobs. Runs until stopped.
+    Run {
+        #[command(flatten)]
+        state: AgentStateArgs,
+        /// Check-in interval override in seconds (default: what the server said at enrollment).
+        #[arg(long, value_name = "SECS")]
+        interval: Option<u64>,
+    },
+    /// Print the inventory this agent would report, as JSON, and exit.
+    Inventory,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct AgentStateArgs {
+    /// Where the agent keeps its identity and queued reports
+    /// [default: /var/lib/steward/agent as root, else ~/.local/state/steward/agent].
+    #[arg(long, env = "STEWARD_AGENT_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    pub target: AdminTarget,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// Which installation to administer: its data directory (the default deployment) or its
+/// database URL.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AdminTarget {
+    /// TOML config file of the installation.
+    #[arg(long, global = true, env = "STEWARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory of the installation [default: ./steward-data].
+    #[arg(long, global = true, env = "STEWARD_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL of the installation (instead of --data-dir).
+    #[arg(long, global = true, env = "STEWARD_DATABASE_URL", value_name = "URL")]
+    pub database: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Enrollment tokens, for `steward agent enroll`.
+    #[command(name = "enroll-token", subcommand)]
+    EnrollToken(EnrollTokenCommand),
+    /// API tokens, for the REST API.
+    #[command(name = "api-token", subcommand)]
+    ApiToken(ApiTokenCommand),
+    /// Devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Console users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnrollTokenCommand {
+    /// Create a token and print it (it is shown only once).
+    Create {
+        /// How many devices may enroll with it.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        uses: u32,
+        /// How long it stays valid, e.g. 30m, 24h, 7d.
+        #[arg(long, default_value = "24h", value_name = "DURATION")]
+        expires: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiTokenCommand {
+    /// Create an API token and print it (it is shown only once).
+    Create {
+        /// What the token is for, e.g. "backup-script".
+        #[arg(long, value_name = "NAME")]
+        name: String,
+    },
+    /// List API tokens (never their secrets).
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// List enrolled devices.
+    List,
+    /// Ask a device's agent to collect and report its inventory now.
+    Refresh {
+        /// Device name (or id).
+        name: String,
+    },
+    /// Cut a device off: its agent's credential stops working at once.
+    Revoke {
+        /// Device name (or id).
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Set a new random password for a user and print it; ends the user's sessions.
+    ResetPassword {
+        /// Username.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Simulated agents checking in concurrently against a real server.
+    Ingest(crate::bench::IngestArgs),
+    /// The agent's own cost: inventory collection time, memory.
+    Agent(crate::bench::AgentArgs),
+    /// Console device list rendering with many devices, and job delivery latency.
+    Console(crate::bench::ConsoleArgs),
+}

@@ -1,0 +1,56 @@
+//! `steward server`: the control plane alone.
+
+use anyhow::Context;
+use steward_server::{SystemClock, clock::Clock};
+use tokio::net::TcpListener;
+
+use crate::cli::ServerArgs;
+use crate::config::{self, Resolved};
+
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    crate::logging::init("info");
+    let cfg = config::resolve_server(&args)?;
+    let (listener, state) = start(&cfg).await?;
+    print_first_admin(&state).await?;
+    let addr = listener.local_addr()?;
+    eprintln!("Steward server listening on http://{addr}/");
+    steward_server::serve(listener, state, crate::shutdown::signal()).await
+}
+
+/// Opens the database (running migrations) and binds the listener.
+pub async fn start(cfg: &Resolved) -> anyhow::Result<(TcpListener, steward_server::AppState)> {
+    if cfg.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
+    }
+    let store = steward_store::Store::connect(&cfg.database_url).await?;
+    tracing::info!(database = store.backend().as_str(), "database ready");
+    let listener = TcpListener::bind(cfg.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {}: is another Steward (or another program) using it? Choose another with --listen",
+            cfg.listen
+        )
+    })?;
+    Ok((listener, steward_server::state(store, cfg.server.clone())))
+}
+
+/// Creates the first administrator on an empty installation and prints its one-time
+/// password. Returns whether one was created.
+pub async fn print_first_admin(state: &steward_server::AppState) -> anyhow::Result<bool> {
+    let created = steward_server::admin::ensure_first_admin(
+        &state.store,
+        state.config.password_hashing,
+        SystemClock.now(),
+    )
+    .await?;
+    if let Some((user, password)) = created {
+        println!();
+        println!("  First administrator created. This password is shown only once:");
+        println!("    username: {user}");
+        println!("    password: {password}");
+        println!("  (lost it? `steward admin user reset-password {user}`)");
+        println!();
+        return Ok(true);
+    }
+    Ok(false)
+}

@@ -1,0 +1,92 @@
+//! `steward up`: everything on this machine — the server on an embedded SQLite database,
+//! the console, and an agent for this machine that enrolls itself over real HTTP.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use steward_server::{SystemClock, clock::Clock};
+use tokio::sync::watch;
+
+use crate::cli::ServerArgs;
+use crate::config;
+
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    crate::logging::init("info,sqlx=warn");
+    let cfg = config::resolve_server(&args)?;
+    let (listener, state) = crate::server::start(&cfg).await?;
+    let addr = listener.local_addr()?;
+    let console = format!("http://{}/", connectable(addr));
+    let created_admin = crate::server::print_first_admin(&state).await?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let server_stop = wait_for(stop_rx.clone());
+    let server = tokio::spawn(steward_server::serve(listener, state.clone(), server_stop));
+
+    let agent_dir = cfg.data_dir.join("agent");
+    if steward_agent::state::AgentState::load(&agent_dir).is_err() {
+        let now = SystemClock.now();
+        let token = steward_server::admin::create_enroll_token(
+            &state.store,
+            1,
+            now.plus_millis(10 * 60 * 1000),
+            now,
+        )
+        .await?;
+        steward_agent::runner::enroll(&agent_dir, &console, &token)
+            .await
+            .context("enrolling this machine's agent with the local server")?;
+    }
+    let agent = tokio::spawn(steward_agent::runner::run(
+        steward_agent::runner::AgentConfig::new(agent_dir),
+        steward_agent::collect::platform_collector(),
+        wait_for(stop_rx),
+    ));
+
+    println!("Steward is running.");
+    println!("  Console:  {console}");
+    if created_admin {
+        println!("  Sign in as admin with the password above.");
+    } else {
+        println!(
+            "  Sign in with your existing account (forgot it? `steward admin user reset-password admin --data-dir {}`).",
+            cfg.data_dir.display()
+        );
+    }
+    println!("  Data:     {}", cfg.data_dir.display());
+    println!(
+        "  Enroll other machines: steward admin enroll-token create --data-dir {}",
+        cfg.data_dir.display()
+    );
+    println!("  Stop with Ctrl-C.");
+
+    crate::shutdown::signal().await;
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), agent).await;
+    match tokio::time::timeout(Duration::from_secs(10), server).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(join.into()),
+        Err(_) => Ok(()),
+    }
+}
+
+/// An address a local client can connect to: a wildcard bind is reached over loopback.
+fn connectable(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => {
+            SocketAddr::from(([127, 0, 0, 1], a.port()))
+        }
+        SocketAddr::V6(a) if a.ip().is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port()))
+        }
+        other => other,
+    }
+}
+
+async fn wait_for(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}

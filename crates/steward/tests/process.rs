@@ -1,0 +1,303 @@
+//! The real binary as a process: `steward up` end to end, and a server killed with SIGKILL
+//! in the middle of ingesting losing nothing it acknowledged.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use steward_core::{Inventory, InventoryDelta, Package, PackageSource, Timestamp};
+use steward_proto::agent::{InventoryUpdate, Report, ReportBatch};
+
+const BIN: &str = env!("CARGO_BIN_EXE_steward");
+
+/// Starts the binary and collects lines from stdout and stderr until `want` has matched.
+fn spawn(args: &[&str], want: &[&str]) -> (Child, Vec<String>) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("STEWARD_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let mut lines = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !want
+        .iter()
+        .all(|w| lines.iter().any(|l: &String| l.contains(w)))
+    {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => lines.push(line),
+            Err(_) => panic!(
+                "steward {args:?} did not print {want:?}; got:\n{}",
+                lines.join("\n")
+            ),
+        }
+    }
+    // Keep draining so the child never blocks on a full pipe.
+    std::thread::spawn(move || while rx.recv().is_ok() {});
+    (child, lines)
+}
+
+fn after<'a>(lines: &'a [String], marker: &str) -> &'a str {
+    let line = lines.iter().find(|l| l.contains(marker)).unwrap();
+    line[line.find(marker).unwrap() + marker.len()..].trim()
+}
+
+fn admin(data_dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .arg("admin")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn steward_up_shows_this_machine_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (child, lines) = spawn(
+        &["up", "--data-dir", data, "--listen", "127.0.0.1:0"],
+        &["Console:", "password:"],
+    );
+    let console = after(&lines, "Console:").trim_end_matches('/').to_string();
+    let password = after(&lines, "password:").to_string();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = http
+        .post(format!("{console}/login"))
+        .form(&[("username", "admin"), ("password", password.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        303,
+        "sign-in with the printed password"
+    );
+    let cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    let device = steward_testkit::eventually(
+        Duration::from_secs(10),
+        "this machine in the console",
+        || async {
+            let list: Value = http
+                .get(format!("{console}/api/v1/devices"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let d = list["items"].get(0)?.clone();
+            (d["name"] == hostname.as_str() && d["status"] == "online").then_some(d)
+        },
+    )
+    .await;
+    let id = device["id"].as_str().unwrap();
+    let detail: Value = http
+        .get(format!("{console}/api/v1/devices/{id}"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(detail["hardware"]["cpu_cores"].as_u64().unwrap() > 0);
+    assert!(
+        detail["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "root" && a["is_admin"] == true)
+    );
+    // The password is stored only as an Argon2id hash.
+    let db = std::fs::read(dir.path().join("steward.db")).unwrap();
+    assert!(!db.windows(password.len()).any(|w| w == password.as_bytes()));
+    stop(child);
+
+    // A second start reuses everything: no new password, the same single device.
+    let (child, lines) = spawn(
+        &["up", "--data-dir", data, "--listen", "127.0.0.1:0"],
+        &["Console:"],
+    );
+    assert!(!lines.iter().any(|l| l.contains("password:")));
+    let listed = admin(dir.path(), &["device", "list"]);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    stop(child);
+}
+
+fn package(i: u64) -> Package {
+    Package {
+        name: format!("pkg-{i:05}"),
+        version: "1.0".into(),
+        arch: "amd64".into(),
+        source: PackageSource::Dpkg,
+    }
+}
+
+/// One simulated agent: sends one report per request, each adding a package, and returns the
+/// highest sequence number the server acknowledged before it stopped answering.
+async fn report_until_gone(url: String, credential: String) -> u64 {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut inv = Inventory::default();
+    let mut acked = 0;
+    for seq in 1..=100_000u64 {
+        let mut next = inv.clone();
+        next.packages.push(package(seq));
+        next.normalize();
+        let update = if seq == 1 {
+            InventoryUpdate::Full {
+                inventory: Box::new(next.clone()),
+            }
+        } else {
+            InventoryUpdate::Delta {
+                delta: Box::new(InventoryDelta::between(&inv, &next)),
+            }
+        };
+        let batch = ReportBatch {
+            reports: vec![Report {
+                seq,
+                collected_at: Timestamp(seq as i64),
+                metrics: None,
+                inventory: Some(update),
+                summarised: 0,
+            }],
+        };
+        match http
+            .post(format!("{url}/agent/v1/reports"))
+            .bearer_auth(&credential)
+            .json(&batch)
+            .send()
+            .await
+        {
+            Ok(resp) if resp.status().is_success() => {
+                let ack: Value = resp.json().await.unwrap();
+                assert_eq!(ack["acked_seq"], seq);
+                acked = seq;
+                inv = next;
+            }
+            _ => return acked,
+        }
+    }
+    acked
+}
+
+#[tokio::test]
+async fn sigkill_mid_ingest_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let (server, lines) = spawn(
+        &["server", "--data-dir", data, "--listen", "127.0.0.1:0"],
+        &["listening on"],
+    );
+    let url = after(&lines, "listening on")
+        .trim_end_matches('/')
+        .to_string();
+    let token = admin(dir.path(), &["enroll-token", "create", "--uses", "4"]);
+    let http = reqwest::Client::new();
+    let mut agents = Vec::new();
+    for i in 0..4 {
+        let body: Value = http
+            .post(format!("{url}/agent/v1/enroll"))
+            .json(&json!({"token": token, "hostname": format!("crash-{i}")}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let device = body["device_id"].as_str().unwrap().to_string();
+        let credential = body["credential"].as_str().unwrap().to_string();
+        agents.push((
+            device,
+            tokio::spawn(report_until_gone(url.clone(), credential)),
+        ));
+    }
+    // Let them ingest for a while, then kill the server without warning.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut server = server;
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    let mut acked = Vec::new();
+    for (device, task) in agents {
+        acked.push((device, task.await.unwrap()));
+    }
+    assert!(
+        acked.iter().all(|(_, n)| *n > 0),
+        "every agent got reports in: {acked:?}"
+    );
+
+    // Everything acknowledged is there after the crash.
+    let store = steward_store::Store::connect(&format!("sqlite://{}/steward.db", data))
+        .await
+        .unwrap();
+    for (device, n) in &acked {
+        let state = store.device_ingest_state(device).await.unwrap().unwrap();
+        assert!(
+            state.last_seq >= *n,
+            "device {device}: acked {n}, stored {}",
+            state.last_seq
+        );
+        let (software, total) = store.software(device, None, 0, 100_000).await.unwrap();
+        assert!(
+            total >= *n,
+            "device {device}: acked {n} packages, stored {total}"
+        );
+        for i in 1..=*n {
+            assert!(
+                software.iter().any(|s| s.name == package(i).name),
+                "pkg {i} of {device} lost"
+            );
+        }
+    }
+    eprintln!("acknowledged before SIGKILL: {acked:?}");
+}

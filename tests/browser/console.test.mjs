@@ -1,0 +1,91 @@
+// The console in a real browser: `steward up` on a fresh data directory, sign in with the
+// printed one-time password, find this machine on the dashboard and open its device page.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir, hostname } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const bin = process.env.STEWARD_BIN ?? new URL('../../target/debug/steward', import.meta.url).pathname;
+const shots = new URL('../../target/browser/', import.meta.url).pathname;
+let server, dataDir, consoleUrl, password, browser;
+
+// Starts `steward up` and resolves once it has printed the console address and password.
+function startSteward() {
+  dataDir = mkdtempSync(join(tmpdir(), 'steward-browser-'));
+  server = spawn(bin, ['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, STEWARD_LOG: 'warn' },
+  });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`steward up did not start:\n${out}`)), 60_000);
+    server.stderr.on('data', (d) => { out += d; });
+    server.stdout.on('data', (d) => {
+      out += d;
+      const url = out.match(/Console:\s+(http:\/\/\S+)/);
+      const pw = out.match(/password:\s+(\S+)/);
+      if (url && pw) {
+        clearTimeout(timer);
+        resolve({ url: url[1].replace(/\/$/, ''), password: pw[1] });
+      }
+    });
+    server.on('exit', (code) => reject(new Error(`steward up exited with ${code}:\n${out}`)));
+  });
+}
+
+before(async () => {
+  ({ url: consoleUrl, password } = await startSteward());
+  mkdirSync(shots, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('sign in and open this machine\'s device page', async () => {
+  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+  await page.goto(`${consoleUrl}/devices`);
+  // Not signed in: the login page, which comes back to /devices afterwards.
+  await page.waitForURL(/\/login/);
+  await page.fill('input[name=username]', 'admin');
+  await page.fill('input[name=password]', password);
+  await page.screenshot({ path: join(shots, 'login.png') });
+  await Promise.all([page.waitForURL(/\/devices/), page.click('button[type=submit]')]);
+
+  // This machine enrolled itself; it shows up within seconds.
+  const name = hostname();
+  const link = page.locator(`a:has-text("${name}")`).first();
+  for (let i = 0; i < 40 && !(await link.count()); i++) {
+    await page.waitForTimeout(250);
+    await page.reload();
+  }
+  await page.screenshot({ path: join(shots, 'devices.png') });
+  assert.ok(await link.count(), `device ${name} is listed`);
+  await Promise.all([page.waitForURL(/\/devices\/[0-9a-f-]{36}/), link.click()]);
+
+  // The device page shows real inventory of this machine.
+  const body = await page.textContent('body');
+  assert.match(body, new RegExp(name));
+  for (const section of ['Disks', 'Software', 'Accounts', 'Listening', 'Changes']) {
+    assert.match(body, new RegExp(section), `section ${section}`);
+  }
+  assert.match(body, /root/, 'the root account is listed');
+  await page.screenshot({ path: join(shots, 'device.png'), fullPage: true });
+
+  await page.goto(`${consoleUrl}/`);
+  await page.screenshot({ path: join(shots, 'dashboard.png') });
+  // Sign out ends the session: pages go back to the login.
+  await Promise.all([page.waitForURL(/\/login/), page.click('form[action="/logout"] button')]);
+  await page.goto(`${consoleUrl}/devices`);
+  await page.waitForURL(/\/login/);
+});
