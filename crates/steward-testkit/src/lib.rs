@@ -14,6 +14,12 @@ pub use agent::{ScriptedCollector, TestAgent, sample_inventory};
 pub use db::TestDb;
 pub use server::TestServer;
 
+/// Installs the ring TLS provider that reqwest needs (idempotent). [`TestServer`] calls it;
+/// tests that only use HTTP clients call it themselves.
+pub fn init_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Polls `check` every 50 ms until it returns `Some`, or fails the test after `timeout`.
 /// Tests wait on conditions, never on fixed sleeps.
 pub async fn eventually<T, F, Fut>(timeout: std::time::Duration, what: &str, mut check: F) -> T

@@ -86,6 +86,7 @@ fn stop(mut child: Child) {
 
 #[tokio::test]
 async fn steward_up_shows_this_machine_within_seconds() {
+    steward_testkit::init_tls();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
     let (child, lines) = spawn(
@@ -233,6 +234,7 @@ async fn report_until_gone(url: String, credential: String) -> u64 {
 
 #[tokio::test]
 async fn sigkill_mid_ingest_loses_nothing_acknowledged() {
+    steward_testkit::init_tls();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
     let (server, lines) = spawn(
