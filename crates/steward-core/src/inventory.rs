@@ -192,7 +192,7 @@ impl Inventory {
 
 fn normalize_by_key<T, K: Ord>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {
     // A stable sort keeps collection order among equal keys; keep the last of each run.
-    items.sort_by(|a, b| key(a).cmp(&key(b)));
+    items.sort_by_key(&key);
     let mut out: Vec<T> = Vec::with_capacity(items.len());
     for item in items.drain(..) {
         if out.last().is_some_and(|last| key(last) == key(&item)) {
