@@ -64,9 +64,10 @@ pub fn parse_accounts(passwd: &str, group: &str) -> Vec<Account> {
         .collect()
 }
 
-/// Whether a login shell lets the account log in interactively.
+/// Whether a login shell lets the account log in interactively. An empty shell field means
+/// `/bin/sh` (passwd(5)), so such an account can log in.
 pub fn shell_allows_login(shell: &str) -> bool {
-    !(shell.is_empty() || shell.ends_with("nologin") || shell.ends_with("false"))
+    !(shell.ends_with("nologin") || shell.ends_with("false"))
 }
 
 /// The administrators groups found in a group file: their gids and their listed members.
@@ -186,7 +187,8 @@ carol:x:1002:
         assert!(find(&accounts, "sync").can_login);
         assert!(!find(&accounts, "daemon").can_login);
         assert!(!find(&accounts, "systemd-network").can_login);
-        assert!(!find(&accounts, "carol").can_login);
+        // An empty shell field means /bin/sh.
+        assert!(find(&accounts, "carol").can_login);
     }
 
     #[test]

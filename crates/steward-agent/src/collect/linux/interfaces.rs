@@ -18,6 +18,9 @@ pub fn collect() -> Vec<NetInterface> {
     let sys = Path::new(SYS_CLASS_NET);
     let mut out: Vec<NetInterface> = networks
         .iter()
+        // Container veth pairs come and go with every container restart: listing them would
+        // fill the timeline with noise and says nothing about the machine.
+        .filter(|(name, _)| !name.to_string_lossy().starts_with("veth"))
         .map(|(name, data)| {
             let mut addresses: Vec<String> = data
                 .ip_networks()

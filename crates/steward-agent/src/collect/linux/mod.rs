@@ -2,8 +2,9 @@
 //! keeps the little state that must live between calls (CPU counters for the CPU percentage,
 //! the mount list).
 //!
-//! Cost, measured on a small Debian VM: an inventory takes a few milliseconds plus the
-//! `/proc/*/fd` scan (one pass per inventory) and, on RPM systems, the `rpm -qa` run.
+//! Cost, measured on a 2-core Debian 12 VM (870 packages, about 90 processes, debug build of
+//! this crate): an inventory takes 20 to 30 ms, with one `/proc/*/fd` pass per call; on RPM
+//! systems add the `rpm -qa` run. A metrics sample takes under 0.1 ms.
 
 pub mod accounts;
 pub mod filesystems;
