@@ -235,7 +235,7 @@ impl Store {
 
     pub async fn list_api_tokens(&self) -> Result<Vec<ApiTokenRecord>> {
         let rows = sqlx::query(
-            "SELECT id, name, token_hash, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY created_at",
+            "SELECT id, name, token_hash, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY created_at, id",
         )
         .fetch_all(&self.read)
         .await?;

@@ -125,12 +125,14 @@ impl Store {
     /// Devices with exactly this name (names need not be unique).
     pub async fn devices_named(&self, name: &str) -> Result<Vec<DeviceRecord>> {
         let rows = sqlx::query(safe_sql!(
-            "SELECT {DEVICE_COLS} FROM devices d WHERE d.name = $1 ORDER BY d.enrolled_at"
+            "SELECT {DEVICE_COLS} FROM devices d WHERE d.name = $1 ORDER BY d.enrolled_at, d.id"
         ))
         .bind(name)
         .fetch_all(&self.read)
         .await?;
-        rows.iter().map(device).collect()
+        let mut devices: Vec<DeviceRecord> = rows.iter().map(device).collect::<Result<_>>()?;
+        self.attach_tags(&mut devices).await?;
+        Ok(devices)
     }
 
     /// One page of devices and the total number matching the filter.
@@ -203,7 +205,10 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        for tag in tags {
+        let mut unique: Vec<&String> = tags.iter().collect();
+        unique.sort();
+        unique.dedup();
+        for tag in unique {
             sqlx::query("INSERT INTO device_tags (device_id, tag) VALUES ($1, $2)")
                 .bind(id)
                 .bind(tag)
@@ -271,7 +276,7 @@ impl Store {
         let total = count.fetch_one(&self.read).await? as u64;
         let mut q = sqlx::query(safe_sql!(
             "SELECT name, version, arch, source FROM device_software WHERE device_id = $1 {cond} \
-             ORDER BY name, arch LIMIT {} OFFSET {offset}",
+             ORDER BY name, arch, source LIMIT {} OFFSET {offset}",
             limit.min(10_000)
         ))
         .bind(id);

@@ -5,7 +5,7 @@
 //! a dozen lines. Each migration runs in its own transaction and is recorded with its
 //! version; a database newer than the binary is refused rather than touched.
 
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool, Connection};
 
 use crate::{Backend, Result, StoreError};
 
@@ -23,7 +23,39 @@ const MIGRATIONS: &[Migration] = &[Migration {
     postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
 }];
 
+/// Key of the PostgreSQL advisory lock held while migrating ("stewmigr" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x7374_6577_6d69_6772;
+
+/// Brings the schema up to date. Safe when several processes start at once against one
+/// database (server replicas, or the CLI beside a server): on PostgreSQL they queue on an
+/// advisory lock, on SQLite on the write lock of an `IMMEDIATE` transaction, and whoever comes
+/// second finds the migration already applied.
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
+    let mut conn = pool.acquire().await?;
+    match backend {
+        Backend::Sqlite => migrate(&mut conn, backend).await,
+        Backend::Postgres => {
+            // Even `CREATE TABLE IF NOT EXISTS` fails on PostgreSQL's catalog when run
+            // concurrently, so the whole run is serialised, not just each migration.
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(MIGRATION_LOCK_KEY)
+                .execute(&mut *conn)
+                .await?;
+            let result = migrate(&mut conn, backend).await;
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(MIGRATION_LOCK_KEY)
+                .execute(&mut *conn)
+                .await;
+            if unlocked.is_err() {
+                // Ending the session releases its lock; never pool a connection holding it.
+                let _ = conn.close().await;
+            }
+            result
+        }
+    }
+}
+
+async fn migrate(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS steward_migrations (
             version BIGINT PRIMARY KEY,
@@ -31,13 +63,10 @@ pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
             applied_at BIGINT NOT NULL
         )",
     )
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
-    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM steward_migrations")
-        .fetch_one(pool)
-        .await?;
-    let current = current.unwrap_or(0);
     let known = MIGRATIONS.last().map_or(0, |m| m.version);
+    let current = current_version(conn).await?;
     if current > known {
         return Err(StoreError::SchemaTooNew {
             found: current,
@@ -45,16 +74,22 @@ pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
         });
     }
     for m in MIGRATIONS.iter().filter(|m| m.version > current) {
-        let sql = match backend {
-            Backend::Sqlite => m.sqlite,
-            Backend::Postgres => m.postgres,
+        let (sql, begin) = match backend {
+            // IMMEDIATE takes the write lock now, so the version read below cannot go stale.
+            Backend::Sqlite => (m.sqlite, "BEGIN IMMEDIATE"),
+            Backend::Postgres => (m.postgres, "BEGIN"),
         };
         let fail = |source| StoreError::Migration {
             version: m.version,
             name: m.name.to_string(),
             source,
         };
-        let mut tx = pool.begin().await.map_err(fail)?;
+        let mut tx = conn.begin_with(begin).await.map_err(fail)?;
+        if current_version(&mut tx).await? >= m.version {
+            // Another process applied it since we looked.
+            tx.rollback().await.map_err(fail)?;
+            continue;
+        }
         sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(fail)?;
         sqlx::query(
             "INSERT INTO steward_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
@@ -73,6 +108,13 @@ pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
         );
     }
     Ok(())
+}
+
+async fn current_version(conn: &mut AnyConnection) -> Result<i64> {
+    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM steward_migrations")
+        .fetch_one(conn)
+        .await?;
+    Ok(current.unwrap_or(0))
 }
 
 /// The only clock read in the store: the bookkeeping time a migration was applied.
