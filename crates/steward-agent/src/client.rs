@@ -137,8 +137,10 @@ impl Client {
     /// `GET /agent/v1/jobs/next?wait=SECS`: waits up to `wait_secs` for a job.
     pub async fn next_job(&self, wait_secs: u64) -> Result<Option<JobAssignment>, ClientError> {
         let request = self
-            .authed(self.http.get(self.url("/agent/v1/jobs/next")))
-            .query(&[("wait", wait_secs)])
+            .authed(
+                self.http
+                    .get(self.url(&format!("/agent/v1/jobs/next?wait={wait_secs}"))),
+            )
             .timeout(Duration::from_secs(wait_secs) + LONG_POLL_GRACE);
         let response = send(request).await?;
         if response.status() == StatusCode::NO_CONTENT {

@@ -38,6 +38,22 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The id of the user or API token.
+    pub fn id(&self) -> &str {
+        match &self.kind {
+            PrincipalKind::User { id, .. } | PrincipalKind::ApiToken { id } => id,
+        }
+    }
+
+    /// The role the principal acts with. API tokens act as administrators until tokens get
+    /// roles of their own.
+    pub fn role(&self) -> &str {
+        match &self.kind {
+            PrincipalKind::User { role, .. } => role,
+            PrincipalKind::ApiToken { .. } => "admin",
+        }
+    }
+
     /// How this principal is named in job and audit records.
     pub fn label(&self) -> String {
         match &self.kind {

@@ -16,6 +16,7 @@ mod dispatch;
 mod error;
 mod ingest;
 pub mod secrets;
+mod sessions;
 mod state;
 
 use std::future::Future;

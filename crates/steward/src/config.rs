@@ -153,7 +153,7 @@ mod tests {
     fn bad_config_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("steward.toml");
-        std::fs::write(&file, "listen = \"x\"\n").unwrap();
+        std::fs::write(&file, "lisen = \"127.0.0.1:1\"\n").unwrap();
         let args = ServerArgs {
             config: Some(file),
             ..Default::default()

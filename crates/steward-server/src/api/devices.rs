@@ -196,6 +196,6 @@ pub async fn revoke(
 ) -> AppResult<StatusCode> {
     find_device(&state, &id).await?;
     state.store.revoke_device(&id, state.now()).await?;
-    tracing::info!(device = %id, by = %who.label(), "device revoked");
+    tracing::info!(device = %id, by = %who.label(), by_id = %who.id(), "device revoked");
     Ok(StatusCode::NO_CONTENT)
 }

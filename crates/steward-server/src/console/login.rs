@@ -1,0 +1,142 @@
+//! Signing in and out.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{csrf_ok, csrf_rejected, render};
+use crate::auth::ConsoleUser;
+use crate::secrets::{dummy_hash, verify_password};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    css: &'static str,
+    next: String,
+    username: String,
+    error: String,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Only local paths: `/devices`, never `//evil.example` or `https://…`.
+pub fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/"
+    }
+}
+
+pub async fn page(Query(q): Query<NextQuery>) -> Response {
+    render(
+        StatusCode::OK,
+        &LoginPage {
+            css: super::assets::CSS_PATH,
+            next: safe_next(q.next.as_deref().unwrap_or("/")).to_string(),
+            username: String::new(),
+            error: String::new(),
+        },
+    )
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let user = match state.store.user_by_username(form.username.trim()).await {
+        Ok(u) => u.filter(|u| u.disabled_at.is_none()),
+        Err(e) => return crate::error::AppError::from(e).into_response(),
+    };
+    // Verify against a dummy hash for unknown users, so the time taken reveals nothing.
+    let stored = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| dummy_hash(state.config.password_hashing));
+    let password = form.password;
+    let valid = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+        .await
+        .unwrap_or(false);
+    match user {
+        Some(user) if valid => {
+            match crate::sessions::start(&state, &user, &peer.ip().to_string()).await {
+                Ok(cookie) => {
+                    tracing::info!(user = %user.username, from = %peer.ip(), "signed in");
+                    (
+                        [(header::SET_COOKIE, cookie)],
+                        Redirect::to(safe_next(&form.next)),
+                    )
+                        .into_response()
+                }
+                Err(e) => crate::error::AppError::internal(e).into_response(),
+            }
+        }
+        _ => {
+            tracing::warn!(user = %form.username, from = %peer.ip(), "failed sign-in");
+            render(
+                StatusCode::UNAUTHORIZED,
+                &LoginPage {
+                    css: super::assets::CSS_PATH,
+                    next: safe_next(&form.next).to_string(),
+                    username: form.username,
+                    error: "Wrong username or password.".into(),
+                },
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !csrf_ok(&user.0, &form.csrf) {
+        return csrf_rejected(&user);
+    }
+    let Some(hash) = user.0.session_hash.as_deref() else {
+        return Redirect::to("/login").into_response();
+    };
+    match crate::sessions::end(&state, hash).await {
+        Ok(cookie) => ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response(),
+        Err(e) => crate::error::AppError::internal(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_only_a_local_path() {
+        assert_eq!(safe_next("/devices?x=1"), "/devices?x=1");
+        assert_eq!(safe_next("//evil.example"), "/");
+        assert_eq!(safe_next("https://evil.example"), "/");
+        assert_eq!(safe_next("/\\evil.example"), "/");
+        assert_eq!(safe_next(""), "/");
+    }
+}
