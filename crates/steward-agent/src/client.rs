@@ -4,9 +4,12 @@
 //! one of a few [`ClientError`]s the runner can act on: the server is unreachable (queue and
 //! retry), it rejected the request (show its message), or it rejected the credential (the
 //! device was revoked). The credential is sent only as a bearer header marked sensitive; it
-//! never appears in errors, logs or `Debug` output.
+//! never appears in errors, logs or `Debug` output. [`Backoff`] and [`Health`] are the retry
+//! policy around it: jittered exponential delays, and an outage logged once, not per retry.
 
 use std::time::Duration;
+
+use rand::Rng;
 
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use reqwest::{RequestBuilder, StatusCode, Url};
@@ -226,6 +229,69 @@ fn transport_error(err: reqwest::Error) -> ClientError {
     ClientError::Unreachable(text)
 }
 
+/// Logs a loop's trouble with the server once when it starts (or changes kind) and once when
+/// it ends, instead of at every retry. `what` names the loop in the log.
+pub struct Health {
+    what: &'static str,
+    failing: Option<&'static str>,
+}
+
+impl Health {
+    pub fn new(what: &'static str) -> Health {
+        Health {
+            what,
+            failing: None,
+        }
+    }
+
+    pub fn record<T>(&mut self, result: Result<T, ClientError>) -> Result<T, ClientError> {
+        match &result {
+            Ok(_) => {
+                if self.failing.take().is_some() {
+                    tracing::info!(task = self.what, "server reachable again");
+                }
+            }
+            Err(e) if self.failing != Some(e.kind()) => {
+                self.failing = Some(e.kind());
+                match e {
+                    ClientError::Unauthorized(_) => tracing::error!(task = self.what, error = %e,
+                        "the server rejected this agent's credential (device revoked?); retrying"),
+                    _ => tracing::warn!(task = self.what, error = %e,
+                        "server unavailable; reports stay queued and are retried"),
+                }
+            }
+            Err(_) => {}
+        }
+        result
+    }
+}
+
+/// Retry delays: 1 s doubling to 60 s, each drawn between half and all of the current step.
+pub struct Backoff {
+    step: Duration,
+}
+
+impl Backoff {
+    pub const MIN: Duration = Duration::from_secs(1);
+    pub const MAX: Duration = Duration::from_secs(60);
+
+    pub fn reset(&mut self) {
+        self.step = Self::MIN;
+    }
+
+    pub fn next_delay(&mut self) -> Duration {
+        let step = self.step;
+        self.step = (step * 2).min(Self::MAX);
+        step.mul_f64(rand::rng().random_range(0.5..=1.0))
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { step: Self::MIN }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,5 +317,16 @@ mod tests {
         let err = client.next_job(1).await.unwrap_err();
         assert!(matches!(err, ClientError::Unreachable(_)), "{err:?}");
         assert!(!err.to_string().contains("s3cret"));
+    }
+
+    #[test]
+    fn backoff_grows_to_a_minute_with_jitter() {
+        let mut backoff = Backoff::default();
+        let delays: Vec<_> = (0..10).map(|_| backoff.next_delay()).collect();
+        assert!(delays[0] >= Duration::from_millis(500) && delays[0] <= Duration::from_secs(1));
+        assert!(delays.iter().all(|d| *d <= Backoff::MAX));
+        assert!(delays[9] >= Backoff::MAX / 2);
+        backoff.reset();
+        assert!(backoff.next_delay() <= Backoff::MIN);
     }
 }

@@ -22,14 +22,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
-use rand::Rng;
 use steward_core::{Inventory, InventoryDelta, JobKind, JobState, Metrics, Timestamp};
 use steward_proto::agent::{
     EnrollRequest, InventoryUpdate, JobAssignment, JobUpdate, Report, ReportAck, ReportBatch,
 };
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::client::{Client, ClientError};
+use crate::client::{Backoff, Client, ClientError, Health};
 use crate::collect::Collector;
 use crate::outbox::Outbox;
 use crate::state::{self, AgentState, StateLock};
@@ -85,7 +84,10 @@ pub async fn enroll(state_dir: &Path, server_url: &str, token: &str) -> anyhow::
             "enrolling over plain HTTP: the credential travels unencrypted"
         );
     }
-    let hostname = sysinfo::System::host_name().unwrap_or_else(|_| "unnamed-device".to_owned());
+    let hostname = sysinfo::System::host_name()
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .unwrap_or_else(|| "unnamed-device".to_owned());
     let request = EnrollRequest {
         token: token.trim().to_owned(),
         hostname: hostname.clone(),
@@ -502,68 +504,6 @@ fn now() -> Timestamp {
     Timestamp::from_millis(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Logs a loop's trouble once when it starts (or changes kind) and once when it ends.
-struct Health {
-    what: &'static str,
-    failing: Option<&'static str>,
-}
-
-impl Health {
-    fn new(what: &'static str) -> Health {
-        Health {
-            what,
-            failing: None,
-        }
-    }
-
-    fn record<T>(&mut self, result: Result<T, ClientError>) -> Result<T, ClientError> {
-        match &result {
-            Ok(_) => {
-                if self.failing.take().is_some() {
-                    tracing::info!(loop_ = self.what, "server reachable again");
-                }
-            }
-            Err(e) if self.failing != Some(e.kind()) => {
-                self.failing = Some(e.kind());
-                match e {
-                    ClientError::Unauthorized(_) => tracing::error!(loop_ = self.what, error = %e,
-                        "the server rejected this agent's credential (device revoked?); retrying"),
-                    _ => tracing::warn!(loop_ = self.what, error = %e,
-                        "server unavailable; reports stay queued and are retried"),
-                }
-            }
-            Err(_) => {}
-        }
-        result
-    }
-}
-
-/// Retry delays: 1 s doubling to 60 s, each drawn between half and all of the current step.
-struct Backoff {
-    step: Duration,
-}
-
-impl Backoff {
-    const MIN: Duration = Duration::from_secs(1);
-    const MAX: Duration = Duration::from_secs(60);
-
-    fn reset(&mut self) {
-        self.step = Self::MIN;
-    }
-
-    fn next_delay(&mut self) -> Duration {
-        let step = self.step;
-        self.step = (step * 2).min(Self::MAX);
-        step.mul_f64(rand::rng().random_range(0.5..=1.0))
-    }
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff { step: Self::MIN }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -728,17 +668,6 @@ mod tests {
         core.queue(Some(Metrics::default()), None).unwrap();
         assert_eq!(core.outbox.last_seq(), Some(42));
         assert_eq!(AgentState::load(dir.path()).unwrap().next_seq, 43);
-    }
-
-    #[test]
-    fn backoff_grows_to_a_minute_with_jitter() {
-        let mut backoff = Backoff::default();
-        let delays: Vec<_> = (0..10).map(|_| backoff.next_delay()).collect();
-        assert!(delays[0] >= Duration::from_millis(500) && delays[0] <= Duration::from_secs(1));
-        assert!(delays.iter().all(|d| *d <= Backoff::MAX));
-        assert!(delays[9] >= Backoff::MAX / 2);
-        backoff.reset();
-        assert!(backoff.next_delay() <= Backoff::MIN);
     }
 
     /// Resolves once the outbox holds `n` reports (or after 20 s, failing the test later).

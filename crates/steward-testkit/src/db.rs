@@ -58,15 +58,15 @@ impl TestDb {
 
     /// Drops a PostgreSQL test database (best effort).
     pub async fn cleanup(self) {
-        if let Some((admin_url, name)) = self.pg_admin {
-            if let Ok(pool) = sqlx::AnyPool::connect(&admin_url).await {
-                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&pool)
-                .await;
-                pool.close().await;
-            }
+        if let Some((admin_url, name)) = self.pg_admin
+            && let Ok(pool) = sqlx::AnyPool::connect(&admin_url).await
+        {
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&pool)
+            .await;
+            pool.close().await;
         }
     }
 }
