@@ -157,6 +157,26 @@ async fn steward_up_shows_this_machine_within_seconds() {
             .iter()
             .any(|a| a["name"] == "root" && a["is_admin"] == true)
     );
+    // `steward admin device refresh` queues a job from the shell; the running agent takes it
+    // and reports success.
+    let job = admin(dir.path(), &["device", "refresh", &hostname]);
+    steward_testkit::eventually(
+        Duration::from_secs(10),
+        "the CLI's job to succeed",
+        || async {
+            let jobs: Value = http
+                .get(format!("{console}/api/v1/devices/{id}/jobs"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (jobs[0]["id"] == job.as_str() && jobs[0]["state"] == "succeeded").then_some(())
+        },
+    )
+    .await;
     // The password is stored only as an Argon2id hash.
     let db = std::fs::read(dir.path().join("steward.db")).unwrap();
     assert!(!db.windows(password.len()).any(|w| w == password.as_bytes()));
