@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::inventory::{Inventory, Keyed};
+use crate::inventory::{Inventory, Step, walk};
 
 /// What kind of change happened. The string form (snake_case) is stored and filtered on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -192,47 +192,6 @@ fn bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-enum Step<'a, T> {
-    Added(&'a T),
-    Removed(&'a T),
-    Changed(&'a T, &'a T),
-}
-
-/// Walks two key-sorted collections and reports added, removed and changed elements.
-fn walk<'a, T: Keyed + PartialEq>(old: &'a [T], new: &'a [T], mut step: impl FnMut(Step<'a, T>)) {
-    let (mut i, mut j) = (0, 0);
-    loop {
-        match (old.get(i), new.get(j)) {
-            (Some(o), Some(n)) => match o.key().cmp(&n.key()) {
-                std::cmp::Ordering::Less => {
-                    step(Step::Removed(o));
-                    i += 1;
-                }
-                std::cmp::Ordering::Greater => {
-                    step(Step::Added(n));
-                    j += 1;
-                }
-                std::cmp::Ordering::Equal => {
-                    if o != n {
-                        step(Step::Changed(o, n));
-                    }
-                    i += 1;
-                    j += 1;
-                }
-            },
-            (Some(o), None) => {
-                step(Step::Removed(o));
-                i += 1;
-            }
-            (None, Some(n)) => {
-                step(Step::Added(n));
-                j += 1;
-            }
-            (None, None) => break,
-        }
     }
 }
 

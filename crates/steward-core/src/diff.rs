@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::inventory::{
     Account, Filesystem, Hardware, Inventory, InventoryHash, Keyed, Listener, NetInterface, OsInfo,
-    Package,
+    Package, Step, walk,
 };
 
 /// Changes to one keyed collection: elements added or changed (whole, new state) and the keys
@@ -43,37 +43,10 @@ impl<T: Keyed + Clone + PartialEq> KeyedDelta<T> {
     /// Both inputs sorted by key (see [`Inventory::normalize`]).
     fn between(old: &[T], new: &[T]) -> Self {
         let mut delta = Self::default();
-        let (mut i, mut j) = (0, 0);
-        while i < old.len() || j < new.len() {
-            match (old.get(i), new.get(j)) {
-                (Some(o), Some(n)) => match o.key().cmp(&n.key()) {
-                    std::cmp::Ordering::Less => {
-                        delta.remove.push(o.key());
-                        i += 1;
-                    }
-                    std::cmp::Ordering::Greater => {
-                        delta.upsert.push(n.clone());
-                        j += 1;
-                    }
-                    std::cmp::Ordering::Equal => {
-                        if o != n {
-                            delta.upsert.push(n.clone());
-                        }
-                        i += 1;
-                        j += 1;
-                    }
-                },
-                (Some(o), None) => {
-                    delta.remove.push(o.key());
-                    i += 1;
-                }
-                (None, Some(n)) => {
-                    delta.upsert.push(n.clone());
-                    j += 1;
-                }
-                (None, None) => break,
-            }
-        }
+        walk(old, new, |step| match step {
+            Step::Added(n) | Step::Changed(_, n) => delta.upsert.push(n.clone()),
+            Step::Removed(o) => delta.remove.push(o.key()),
+        });
         delta
     }
 

@@ -242,6 +242,51 @@ impl Keyed for Listener {
     }
 }
 
+pub(crate) enum Step<'a, T> {
+    Added(&'a T),
+    Removed(&'a T),
+    Changed(&'a T, &'a T),
+}
+
+/// Walks two key-sorted collections and reports added, removed and changed elements.
+pub(crate) fn walk<'a, T: Keyed + PartialEq>(
+    old: &'a [T],
+    new: &'a [T],
+    mut step: impl FnMut(Step<'a, T>),
+) {
+    let (mut i, mut j) = (0, 0);
+    loop {
+        match (old.get(i), new.get(j)) {
+            (Some(o), Some(n)) => match o.key().cmp(&n.key()) {
+                std::cmp::Ordering::Less => {
+                    step(Step::Removed(o));
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    step(Step::Added(n));
+                    j += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    if o != n {
+                        step(Step::Changed(o, n));
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            },
+            (Some(o), None) => {
+                step(Step::Removed(o));
+                i += 1;
+            }
+            (None, Some(n)) => {
+                step(Step::Added(n));
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,8 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::stats::{cpu_time, ms, percentile, rss_kib};
 
@@ -47,24 +46,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
 
     let dir = super::ingest::tempfile_dir()?;
     let exe = std::env::current_exe()?;
-    let mut server = tokio::process::Command::new(&exe)
-        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.join("server"))
-        .env("STEWARD_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut lines = BufReader::new(server.stderr.take().context("stderr")?).lines();
-    let url = loop {
-        let Some(line) = lines.next_line().await? else {
-            bail!("the server exited before listening");
-        };
-        if let Some(i) = line.find("listening on ") {
-            break line[i + 13..].trim().trim_end_matches('/').to_string();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (mut server, url) = super::server::spawn(&dir.join("server"), None).await?;
     let store =
         steward_store::Store::connect(&crate::config::sqlite_url(&dir.join("server"))).await?;
     let now = steward_server::clock::Clock::now(&steward_server::SystemClock);

@@ -1,16 +1,14 @@
 //! Ingest: simulated agents checking in concurrently against a real `steward server`
 //! process. A check-in is what an agent sends every interval: one report with its metrics.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
 use steward_core::{FilesystemUsage, Metrics, Timestamp};
 use steward_proto::agent::{Report, ReportBatch};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::stats::{ms, percentile, rss_kib};
 
@@ -32,31 +30,9 @@ pub struct IngestArgs {
 
 pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
-    let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
-    cmd.arg("server")
-        .arg("--data-dir")
-        .arg(&dir)
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .env("STEWARD_LOG", "warn,steward_server=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    if !args.database.is_empty() {
-        cmd.arg("--database").arg(&args.database);
-    }
-    let mut server = cmd.spawn().context("starting steward server")?;
+    let database = Some(args.database.as_str()).filter(|d| !d.is_empty());
+    let (mut server, url) = super::server::spawn(&dir, database).await?;
     let pid = server.id().context("server pid")?;
-    let mut lines = BufReader::new(server.stderr.take().context("stderr")?).lines();
-    let url = loop {
-        let Some(line) = lines.next_line().await? else {
-            bail!("the server exited before listening");
-        };
-        if let Some(i) = line.find("listening on ") {
-            break line[i + 13..].trim().trim_end_matches('/').to_string();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
     // Enroll the simulated fleet through the real endpoint.
     let store = steward_store::Store::connect(&database_url(&args.database, &dir)).await?;

@@ -5,6 +5,7 @@
 mod agent;
 mod console;
 mod ingest;
+mod server;
 mod stats;
 
 pub use agent::AgentArgs;
