@@ -6,6 +6,7 @@
 //! randomness: time comes in as a [`Timestamp`] parameter, identifiers are made by the caller.
 //! Everything here is a pure function of its inputs, so it is tested without a server.
 
+pub mod access;
 pub mod changes;
 pub mod device;
 pub mod diff;
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod time;
 pub mod version;
 
+pub use access::{Action, Role, permits};
 pub use changes::{ChangeEvent, ChangeKind, changes_between};
 pub use device::{DeviceName, DeviceStatus, InvalidDeviceName};
 pub use diff::{ApplyError, InventoryDelta, KeyedDelta};

@@ -1,7 +1,7 @@
 //! Administrative operations shared by the CLI (`steward admin …`), the console and the API,
 //! so that each is written once.
 
-use steward_core::{JobKind, JobState, Timestamp};
+use steward_core::{JobKind, JobState, Role, Timestamp};
 use steward_store::{ApiTokenRecord, EnrollTokenRecord, JobRecord, NewUser, Store};
 
 use crate::error::{AppError, AppResult};
@@ -33,8 +33,15 @@ pub async fn create_enroll_token(
     Ok(token)
 }
 
-/// Creates an API token; returns it (shown once).
-pub async fn create_api_token(store: &Store, name: &str, now: Timestamp) -> anyhow::Result<String> {
+/// Creates an API token acting with `role`, valid until `expires_at` (forever if `None`);
+/// returns it (shown once).
+pub async fn create_api_token(
+    store: &Store,
+    name: &str,
+    role: Role,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> anyhow::Result<String> {
     let name = name.trim();
     anyhow::ensure!(
         !name.is_empty() && name.len() <= 100,
@@ -46,6 +53,8 @@ pub async fn create_api_token(store: &Store, name: &str, now: Timestamp) -> anyh
             id: new_id(),
             name: name.to_string(),
             token_hash: token_hash(&token),
+            role: role.as_str().to_string(),
+            expires_at,
             created_at: now,
             last_used_at: None,
             revoked_at: None,

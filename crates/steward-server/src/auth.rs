@@ -1,15 +1,21 @@
-//! Who is asking. Three kinds of caller, each with its own extractor:
-//! - [`Principal`]: a console user (session cookie) or an API token (bearer), for `/api/v1`;
-//! - [`ConsoleUser`]: the same for console pages, redirecting to the login page instead of
-//!   answering 401;
+//! Who is asking, and may they. Three extractors:
+//! - [`Authorized<P>`]: a console user (session cookie) or an API token (bearer) whose role
+//!   permits the action `P`, for `/api/v1`; 401 without credentials, 403 without permission;
+//! - [`ConsoleUser<P>`]: the same for console pages, redirecting to the login page;
 //! - [`AgentIdentity`]: an enrolled, non-revoked device proving itself with its credential.
 //!
-//! A handler that takes none of them is public; there are three (health, login, enroll).
+//! There is no other way for a handler to get a [`Principal`]: a route cannot be written that
+//! acts for someone without naming the [`Action`] it performs, and `steward_core::permits`
+//! denies whatever its table does not allow. A handler that takes none of the extractors is
+//! public; there are three (health, login, enroll).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
+use std::marker::PhantomData;
+
+use steward_core::{Action, Role, permits};
 use steward_store::DeviceIngestState;
 
 use crate::error::AppError;
@@ -21,7 +27,7 @@ pub const API_TOKEN_PREFIX: &str = "stw_api_";
 
 #[derive(Debug, Clone)]
 pub enum PrincipalKind {
-    User { id: String, role: String },
+    User { id: String },
     ApiToken { id: String },
 }
 
@@ -31,6 +37,7 @@ pub struct Principal {
     pub kind: PrincipalKind,
     /// Username or token name, for audit and display.
     pub name: String,
+    pub role: Role,
     /// The session's CSRF token (console sessions only).
     pub csrf_token: Option<String>,
     /// Hash of the session token (console sessions only), to log out.
@@ -41,17 +48,13 @@ impl Principal {
     /// The id of the user or API token.
     pub fn id(&self) -> &str {
         match &self.kind {
-            PrincipalKind::User { id, .. } | PrincipalKind::ApiToken { id } => id,
+            PrincipalKind::User { id } | PrincipalKind::ApiToken { id } => id,
         }
     }
 
-    /// The role the principal acts with. API tokens act as administrators until tokens get
-    /// roles of their own.
-    pub fn role(&self) -> &str {
-        match &self.kind {
-            PrincipalKind::User { role, .. } => role,
-            PrincipalKind::ApiToken { .. } => "admin",
-        }
+    /// Whether the principal's role permits `action`.
+    pub fn may(&self, action: Action) -> bool {
+        permits(self.role, action)
     }
 
     /// How this principal is named in job and audit records.
@@ -96,6 +99,15 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
         if record.revoked_at.is_some() {
             return Err(AppError::unauthorized("this API token has been revoked"));
         }
+        if record.expires_at.is_some_and(|e| now >= e) {
+            return Err(AppError::unauthorized(
+                "this API token has expired: create a new one with `steward admin api-token create`",
+            ));
+        }
+        // An unknown role in the database grants nothing.
+        let Some(role) = Role::parse(&record.role) else {
+            return Err(AppError::forbidden("this API token has no valid role"));
+        };
         // Recording use is bookkeeping: refresh it at most once a minute per token.
         if record.last_used_at.is_none_or(|t| now.since(t) > 60_000) {
             state.store.touch_api_token(&record.id, now).await?;
@@ -103,6 +115,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
         return Ok(Some(Principal {
             kind: PrincipalKind::ApiToken { id: record.id },
             name: record.name,
+            role,
             csrf_token: None,
             session_hash: None,
         }));
@@ -124,31 +137,65 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
     if now.since(session.last_seen_at) > 60_000 {
         state.store.touch_session(&hash, now).await?;
     }
+    let Some(role) = Role::parse(&user.role) else {
+        return Err(AppError::forbidden(
+            "your account has no valid role; ask an administrator",
+        ));
+    };
     Ok(Some(Principal {
-        kind: PrincipalKind::User {
-            id: user.id,
-            role: user.role,
-        },
+        kind: PrincipalKind::User { id: user.id },
         name: user.username,
+        role,
         csrf_token: Some(session.csrf_token),
         session_hash: Some(hash),
     }))
 }
 
-impl FromRequestParts<AppState> for Principal {
+/// An action, as a type, so that an extractor can demand it.
+pub trait Permission: Send + Sync + 'static {
+    const ACTION: Action;
+}
+
+macro_rules! permissions {
+    ($($name:ident),* $(,)?) => {$(
+        #[doc = concat!("Marker for [`Action::", stringify!($name), "`].")]
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name;
+        impl Permission for $name {
+            const ACTION: Action = Action::$name;
+        }
+    )*};
+}
+// One marker per action some route performs; add one with the first route that needs it.
+permissions!(ViewDevices, OperateDevices, RevokeDevices);
+
+/// A principal allowed to perform `P`.
+#[derive(Debug, Clone)]
+pub struct Authorized<P: Permission>(pub Principal, PhantomData<P>);
+
+impl<P: Permission> FromRequestParts<AppState> for Authorized<P> {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        authenticate(parts, state).await?.ok_or_else(|| {
+        let principal = authenticate(parts, state).await?.ok_or_else(|| {
             AppError::unauthorized(
                 "sign in, or send an API token as `Authorization: Bearer stw_api_…`",
             )
-        })
+        })?;
+        if !principal.may(P::ACTION) {
+            tracing::warn!(who = %principal.label(), action = ?P::ACTION, path = %parts.uri.path(), "authorisation denied");
+            return Err(AppError::forbidden(format!(
+                "your role ({}) does not allow this",
+                principal.role.as_str()
+            )));
+        }
+        Ok(Authorized(principal, PhantomData))
     }
 }
 
-/// A signed-in console user; anyone else is sent to the login page.
+/// A signed-in console user allowed to perform `P`; anyone not signed in is sent to the
+/// login page.
 #[derive(Debug, Clone)]
-pub struct ConsoleUser(pub Principal);
+pub struct ConsoleUser<P: Permission = ViewDevices>(pub Principal, PhantomData<P>);
 
 pub struct LoginRedirect(Response);
 
@@ -158,14 +205,21 @@ impl IntoResponse for LoginRedirect {
     }
 }
 
-impl FromRequestParts<AppState> for ConsoleUser {
+impl<P: Permission> FromRequestParts<AppState> for ConsoleUser<P> {
     type Rejection = LoginRedirect;
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, LoginRedirect> {
         match authenticate(parts, state).await {
-            Ok(Some(p)) if p.session_hash.is_some() => Ok(ConsoleUser(p)),
+            Ok(Some(p)) if p.session_hash.is_some() => {
+                if p.may(P::ACTION) {
+                    return Ok(ConsoleUser(p, PhantomData));
+                }
+                tracing::warn!(who = %p.label(), action = ?P::ACTION, path = %parts.uri.path(), "authorisation denied");
+                let page = crate::console::forbidden(&p);
+                Err(LoginRedirect(page))
+            }
             Ok(_) => {
                 let next = parts
                     .uri

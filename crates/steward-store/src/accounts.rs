@@ -41,6 +41,9 @@ pub struct ApiTokenRecord {
     pub id: String,
     pub name: String,
     pub token_hash: String,
+    /// `admin`, `technician` or `viewer`.
+    pub role: String,
+    pub expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub last_used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
@@ -74,6 +77,8 @@ fn api_token(row: &AnyRow) -> Result<ApiTokenRecord> {
         id: text(row, "id")?,
         name: text(row, "name")?,
         token_hash: text(row, "token_hash")?,
+        role: text(row, "role")?,
+        expires_at: opt_int(row, "expires_at")?.map(Timestamp),
         created_at: Timestamp(int(row, "created_at")?),
         last_used_at: opt_int(row, "last_used_at")?.map(Timestamp),
         revoked_at: opt_int(row, "revoked_at")?.map(Timestamp),
@@ -212,11 +217,13 @@ impl Store {
 
     pub async fn create_api_token(&self, t: &ApiTokenRecord) -> Result<()> {
         sqlx::query(
-            "INSERT INTO api_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO api_tokens (id, name, token_hash, role, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&t.id)
         .bind(&t.name)
         .bind(&t.token_hash)
+        .bind(&t.role)
+        .bind(t.expires_at.map(|t| t.0))
         .bind(t.created_at.0)
         .execute(&self.write)
         .await?;
@@ -225,7 +232,7 @@ impl Store {
 
     pub async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiTokenRecord>> {
         let row = sqlx::query(
-            "SELECT id, name, token_hash, created_at, last_used_at, revoked_at FROM api_tokens WHERE token_hash = $1",
+            "SELECT id, name, token_hash, role, expires_at, created_at, last_used_at, revoked_at FROM api_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.read)
@@ -235,7 +242,7 @@ impl Store {
 
     pub async fn list_api_tokens(&self) -> Result<Vec<ApiTokenRecord>> {
         let rows = sqlx::query(
-            "SELECT id, name, token_hash, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY created_at, id",
+            "SELECT id, name, token_hash, role, expires_at, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY created_at, id",
         )
         .fetch_all(&self.read)
         .await?;

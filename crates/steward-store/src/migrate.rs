@@ -16,12 +16,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "token_roles",
+        sqlite: include_str!("../migrations/sqlite/0002_token_roles.sql"),
+        postgres: include_str!("../migrations/postgres/0002_token_roles.sql"),
+    },
+];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("stewmigr" in ASCII).
 const MIGRATION_LOCK_KEY: i64 = 0x7374_6577_6d69_6772;

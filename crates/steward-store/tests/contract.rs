@@ -241,6 +241,9 @@ fn api_token(id: &str, created_at: i64) -> ApiTokenRecord {
         id: id.to_string(),
         name: format!("token {id}"),
         token_hash: format!("sha-{id}"),
+        // Round-trip a role and an expiry on one of them.
+        role: if id == "t1" { "viewer" } else { "admin" }.to_string(),
+        expires_at: (id == "t1").then(|| ts(99_000)),
         created_at: ts(created_at),
         last_used_at: None,
         revoked_at: None,

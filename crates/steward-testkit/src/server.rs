@@ -104,8 +104,13 @@ impl TestServer {
         .unwrap()
     }
 
+    /// An administrator's API token.
     pub async fn api_token(&self) -> String {
-        steward_server::admin::create_api_token(&self.store, "test", self.now())
+        self.api_token_with(steward_core::Role::Admin).await
+    }
+
+    pub async fn api_token_with(&self, role: steward_core::Role) -> String {
+        steward_server::admin::create_api_token(&self.store, role.as_str(), role, None, self.now())
             .await
             .unwrap()
     }

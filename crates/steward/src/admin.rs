@@ -2,7 +2,7 @@
 //! works whether or not the server is running.
 
 use anyhow::{Context, bail};
-use steward_core::{DeviceStatus, JobKind};
+use steward_core::{DeviceStatus, JobKind, Role};
 use steward_server::secrets::PasswordHashing;
 use steward_server::{SystemClock, clock::Clock};
 use steward_store::{DeviceFilter, DeviceRecord, Store};
@@ -35,21 +35,44 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 humantime::format_duration(ttl)
             );
         }
-        AdminCommand::ApiToken(ApiTokenCommand::Create { name }) => {
-            let token = steward_server::admin::create_api_token(&store, &name, now).await?;
+        AdminCommand::ApiToken(ApiTokenCommand::Create {
+            name,
+            role,
+            expires,
+        }) => {
+            let role = Role::parse(&role).with_context(|| {
+                format!("--role must be viewer, technician or admin, not {role:?}")
+            })?;
+            let expires_at = match expires.as_str() {
+                "never" => None,
+                text => {
+                    let ttl = humantime::parse_duration(text).with_context(|| {
+                        format!("--expires takes a duration such as 30d, or never, not {text:?}")
+                    })?;
+                    Some(now.plus_millis(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)))
+                }
+            };
+            let token =
+                steward_server::admin::create_api_token(&store, &name, role, expires_at, now)
+                    .await?;
             println!("{token}");
+            let validity = match expires_at {
+                Some(_) => format!("expires in {expires}"),
+                None => "never expires".to_string(),
+            };
             eprintln!(
-                "API token {name:?} created. Use it as `Authorization: Bearer {token}`; it is shown only once."
+                "API token {name:?} ({}, {validity}) created. Use it as `Authorization: Bearer {token}`; it is shown only once.",
+                role.as_str()
             );
         }
         AdminCommand::ApiToken(ApiTokenCommand::List) => {
             for t in store.list_api_tokens().await? {
-                let state = if t.revoked_at.is_some() {
-                    "revoked"
-                } else {
-                    "active"
+                let state = match (t.revoked_at, t.expires_at) {
+                    (Some(_), _) => "revoked",
+                    (None, Some(e)) if e <= now => "expired",
+                    _ => "active",
                 };
-                println!("{}\t{}\t{}", t.id, t.name, state);
+                println!("{}\t{}\t{}\t{}", t.id, t.name, t.role, state);
             }
         }
         AdminCommand::Device(DeviceCommand::List) => {

@@ -147,6 +147,12 @@ pub enum ApiTokenCommand {
         /// What the token is for, e.g. "backup-script".
         #[arg(long, value_name = "NAME")]
         name: String,
+        /// What the token may do: viewer (read only), technician (operate devices) or admin.
+        #[arg(long, default_value = "viewer", value_name = "ROLE")]
+        role: String,
+        /// How long it stays valid, e.g. 30d, or "never".
+        #[arg(long, default_value = "90d", value_name = "DURATION")]
+        expires: String,
     },
     /// List API tokens (never their secrets).
     List,

@@ -10,7 +10,7 @@ use steward_proto::api::{
 use steward_store::{DeviceFilter, DeviceRecord, DeviceSortKey};
 
 use super::views;
-use crate::auth::Principal;
+use crate::auth::{Authorized, OperateDevices, RevokeDevices, ViewDevices};
 use crate::error::{ApiJson, ApiQuery, AppError, AppResult};
 use crate::state::AppState;
 
@@ -45,7 +45,7 @@ pub(crate) fn filter_from(q: &DeviceQuery, offset: u64, limit: u64) -> DeviceFil
     responses((status = 200, body = Page<DeviceSummary>), (status = 401, body = ApiError), (status = 400, body = ApiError)))]
 pub async fn list(
     State(state): State<AppState>,
-    _who: Principal,
+    _who: Authorized<ViewDevices>,
     ApiQuery(q): ApiQuery<DeviceQuery>,
 ) -> AppResult<Json<Page<DeviceSummary>>> {
     let (page, per_page, offset) = views::paging(q.page, q.per_page, 50, 500);
@@ -72,7 +72,7 @@ pub async fn list(
     responses((status = 200, body = DeviceDetail), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn detail(
     State(state): State<AppState>,
-    _who: Principal,
+    _who: Authorized<ViewDevices>,
     Path(id): Path<String>,
 ) -> AppResult<Json<DeviceDetail>> {
     Ok(Json(device_detail(&state, &id).await?))
@@ -104,7 +104,7 @@ pub(crate) async fn device_detail(state: &AppState, id: &str) -> AppResult<Devic
     responses((status = 200, body = Page<SoftwareItem>), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn software(
     State(state): State<AppState>,
-    _who: Principal,
+    _who: Authorized<ViewDevices>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<SoftwareQuery>,
 ) -> AppResult<Json<Page<SoftwareItem>>> {
@@ -129,7 +129,7 @@ pub async fn software(
     responses((status = 200, body = Page<ChangeEntry>), (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 400, body = ApiError)))]
 pub async fn changes(
     State(state): State<AppState>,
-    _who: Principal,
+    _who: Authorized<ViewDevices>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ChangeQuery>,
 ) -> AppResult<Json<Page<ChangeEntry>>> {
@@ -161,7 +161,7 @@ pub async fn changes(
     responses((status = 200, body = Vec<Job>), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn jobs(
     State(state): State<AppState>,
-    _who: Principal,
+    _who: Authorized<ViewDevices>,
     Path(id): Path<String>,
 ) -> AppResult<Json<Vec<Job>>> {
     find_device(&state, &id).await?;
@@ -176,11 +176,11 @@ pub async fn jobs(
     responses((status = 201, body = Job), (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 400, body = ApiError)))]
 pub async fn create_job(
     State(state): State<AppState>,
-    who: Principal,
+    who: Authorized<OperateDevices>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CreateJob>,
 ) -> AppResult<(StatusCode, Json<Job>)> {
-    let job = crate::admin::queue_job(&state, &id, req.kind, &who.label()).await?;
+    let job = crate::admin::queue_job(&state, &id, req.kind, &who.0.label()).await?;
     Ok((StatusCode::CREATED, Json(views::job(&job))))
 }
 
@@ -191,11 +191,11 @@ pub async fn create_job(
     responses((status = 204), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn revoke(
     State(state): State<AppState>,
-    who: Principal,
+    who: Authorized<RevokeDevices>,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
     find_device(&state, &id).await?;
     state.store.revoke_device(&id, state.now()).await?;
-    tracing::info!(device = %id, by = %who.label(), by_id = %who.id(), "device revoked");
+    tracing::info!(device = %id, by = %who.0.label(), by_id = %who.0.id(), "device revoked");
     Ok(StatusCode::NO_CONTENT)
 }

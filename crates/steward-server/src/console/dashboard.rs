@@ -60,7 +60,7 @@ async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<
     let active = stats.total - stats.revoked;
     let offline = active.saturating_sub(stats.online + stats.never_seen);
     Ok(DashboardPage {
-        chrome: Chrome::new(user, "dashboard"),
+        chrome: Chrome::new(&user.0, "dashboard"),
         total: active,
         online: stats.online,
         offline,

@@ -14,7 +14,7 @@ use super::format::{bytes, duration_secs, percent, relative, utc};
 use super::{Chrome, csrf_ok, csrf_rejected, error_page, render};
 use crate::api::devices::filter_from;
 use crate::api::views::paging;
-use crate::auth::{ConsoleUser, urlencode};
+use crate::auth::{ConsoleUser, OperateDevices, urlencode};
 use crate::error::AppResult;
 use crate::state::AppState;
 
@@ -130,7 +130,7 @@ pub async fn list(
 ) -> Response {
     let Ok(Query(q)) = q else {
         return error_page(
-            &user,
+            &user.0,
             StatusCode::BAD_REQUEST,
             "Bad request",
             "That filter or sort order is not one Steward knows.",
@@ -174,7 +174,7 @@ async fn build_list(
     .collect();
     let pages = total.div_ceil(u64::from(per_page)).max(1) as u32;
     Ok(DevicesPage {
-        chrome: Chrome::new(user, "devices"),
+        chrome: Chrome::new(&user.0, "devices"),
         rows: devices.iter().map(|d| DeviceRow::new(d, now)).collect(),
         total,
         name: q.name.clone().unwrap_or_default(),
@@ -283,7 +283,7 @@ pub async fn detail(
     match build_detail(&state, &user, &id, q).await {
         Ok(Some(page)) => render(StatusCode::OK, &page),
         Ok(None) => error_page(
-            &user,
+            &user.0,
             StatusCode::NOT_FOUND,
             "Device not found",
             "No device has this address. It may have been removed; the device list shows the ones Steward knows.",
@@ -419,7 +419,7 @@ async fn build_detail(
         .partition(|a| a.is_admin || a.can_login);
     accounts.sort_by_key(|a| (!a.is_admin, a.uid));
     Ok(Some(DevicePage {
-        chrome: Chrome::new(user, "devices"),
+        chrome: Chrome::new(&user.0, "devices"),
         device: DeviceRow::new(&device, now),
         has_inventory,
         overview,
@@ -449,23 +449,23 @@ pub struct RefreshForm {
 
 pub async fn refresh(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    user: ConsoleUser<OperateDevices>,
     Path(id): Path<String>,
     Form(form): Form<RefreshForm>,
 ) -> Response {
     if !csrf_ok(&user.0, &form.csrf) {
-        return csrf_rejected(&user);
+        return csrf_rejected(&user.0);
     }
     match crate::admin::queue_job(&state, &id, JobKind::CollectInventory, &user.0.label()).await {
         Ok(_) => {
             Redirect::to(&format!("/devices/{}?queued=1#jobs", urlencode(&id))).into_response()
         }
         Err(e) if e.status == StatusCode::NOT_FOUND => error_page(
-            &user,
+            &user.0,
             StatusCode::NOT_FOUND,
             "Device not found",
             "No device has this address.",
         ),
-        Err(e) => error_page(&user, e.status, "Could not queue the job", &e.message),
+        Err(e) => error_page(&user.0, e.status, "Could not queue the job", &e.message),
     }
 }

@@ -116,7 +116,7 @@ pub async fn logout(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     if !csrf_ok(&user.0, &form.csrf) {
-        return csrf_rejected(&user);
+        return csrf_rejected(&user.0);
     }
     let Some(hash) = user.0.session_hash.as_deref() else {
         return Redirect::to("/login").into_response();

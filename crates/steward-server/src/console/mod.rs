@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::auth::{ConsoleUser, Principal};
+use crate::auth::Principal;
 use crate::secrets::secrets_equal;
 use crate::state::AppState;
 
@@ -33,7 +33,9 @@ pub fn routes() -> Router<AppState> {
 /// navigation item is active.
 pub struct Chrome {
     pub username: String,
-    pub role: String,
+    pub role: &'static str,
+    /// May queue jobs (shows the buttons that do).
+    pub can_operate: bool,
     pub csrf: String,
     pub nav: &'static str,
     pub css: &'static str,
@@ -41,11 +43,12 @@ pub struct Chrome {
 }
 
 impl Chrome {
-    pub fn new(user: &ConsoleUser, nav: &'static str) -> Self {
+    pub fn new(user: &Principal, nav: &'static str) -> Self {
         Self {
-            username: user.0.name.clone(),
-            role: user.0.role().to_string(),
-            csrf: user.0.csrf_token.clone().unwrap_or_default(),
+            username: user.name.clone(),
+            role: user.role.as_str(),
+            can_operate: user.may(steward_core::Action::OperateDevices),
+            csrf: user.csrf_token.clone().unwrap_or_default(),
             nav,
             css: assets::CSS_PATH,
             js: assets::JS_PATH,
@@ -70,7 +73,7 @@ pub struct ErrorPage {
 }
 
 /// A page-shaped error (in the layout) for console routes.
-pub fn error_page(user: &ConsoleUser, status: StatusCode, title: &str, message: &str) -> Response {
+pub fn error_page(user: &Principal, status: StatusCode, title: &str, message: &str) -> Response {
     render(
         status,
         &ErrorPage {
@@ -90,11 +93,24 @@ pub fn csrf_ok(principal: &Principal, submitted: &str) -> bool {
 }
 
 /// The response to a POST whose CSRF token is missing or wrong.
-pub fn csrf_rejected(user: &ConsoleUser) -> Response {
+pub fn csrf_rejected(user: &Principal) -> Response {
     error_page(
         user,
         StatusCode::FORBIDDEN,
         "Request refused",
         "This form was stale or did not come from Steward. Reload the page and try again.",
+    )
+}
+
+/// The page for a signed-in user whose role does not allow what they asked for.
+pub fn forbidden(user: &Principal) -> Response {
+    error_page(
+        user,
+        StatusCode::FORBIDDEN,
+        "Not allowed",
+        &format!(
+            "Your role ({}) does not allow this. Ask an administrator if you need it.",
+            user.role.as_str()
+        ),
     )
 }

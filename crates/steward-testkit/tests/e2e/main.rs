@@ -1,6 +1,7 @@
 //! End-to-end: a real server on an ephemeral port, real agents over HTTP, a real database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod access;
 mod agent_protocol;
 mod api;
 mod console;

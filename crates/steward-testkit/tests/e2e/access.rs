@@ -1,0 +1,251 @@
+//! Every route in the OpenAPI document and every console page, walked unauthenticated and
+//! with each role, against the access table. A route added without a decision here fails.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use steward_core::{Action, Role, permits};
+use steward_testkit::TestServer;
+
+/// What each documented route needs: `None` for the public ones.
+fn decisions() -> BTreeMap<&'static str, Option<Action>> {
+    BTreeMap::from([
+        ("GET /api/v1/health", None),
+        ("GET /api/v1/devices", Some(Action::ViewDevices)),
+        ("GET /api/v1/devices/{id}", Some(Action::ViewDevices)),
+        (
+            "GET /api/v1/devices/{id}/software",
+            Some(Action::ViewDevices),
+        ),
+        (
+            "GET /api/v1/devices/{id}/changes",
+            Some(Action::ViewDevices),
+        ),
+        ("GET /api/v1/devices/{id}/jobs", Some(Action::ViewDevices)),
+        (
+            "POST /api/v1/devices/{id}/jobs",
+            Some(Action::OperateDevices),
+        ),
+        (
+            "POST /api/v1/devices/{id}/revoke",
+            Some(Action::RevokeDevices),
+        ),
+        // The agent protocol: enrollment is public (the token is the credential); the rest
+        // takes a device credential, never a user or API token (checked below).
+        ("POST /agent/v1/enroll", None),
+        ("POST /agent/v1/reports", None),
+        ("GET /agent/v1/jobs/next", None),
+        ("POST /agent/v1/jobs/{id}", None),
+    ])
+}
+
+fn body_for(route: &str) -> Value {
+    match route {
+        "POST /api/v1/devices/{id}/jobs" => serde_json::json!({"kind": "collect_inventory"}),
+        _ => serde_json::json!({}),
+    }
+}
+
+#[tokio::test]
+async fn every_api_route_allows_and_denies_by_role() {
+    let server = TestServer::sqlite().await;
+    let (device, _) = server.enroll_raw("target").await;
+    let spec: Value = server
+        .http
+        .get(format!("{}/api/openapi.json", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let decisions = decisions();
+    let mut tokens = vec![(None, None)];
+    for role in Role::ALL {
+        tokens.push((Some(role), Some(server.api_token_with(role).await)));
+    }
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let route = format!("{} {path}", method.to_uppercase());
+            let decision = decisions
+                .get(route.as_str())
+                .unwrap_or_else(|| panic!("{route} has no access decision in tests/e2e/access.rs"));
+            let url = format!("{}{}", server.url, path.replace("{id}", &device));
+            for (role, token) in &tokens {
+                let mut req = match method.as_str() {
+                    "get" => server.http.get(&url),
+                    "post" => server.http.post(&url).json(&body_for(&route)),
+                    other => panic!("unexpected method {other}"),
+                };
+                if let Some(t) = token {
+                    req = req.bearer_auth(t);
+                }
+                // Revocation last: it changes the device for the following requests.
+                let status = req.send().await.unwrap().status().as_u16();
+                match (decision, role) {
+                    (None, _) if route.starts_with("GET /api/v1/health") => {
+                        assert_eq!(status, 200, "{route}")
+                    }
+                    // Agent routes refuse user and API credentials (401) and bad bodies (400).
+                    (None, _) => assert!(
+                        matches!(status, 400 | 401 | 415),
+                        "{route} as {role:?}: {status}"
+                    ),
+                    (Some(_), None) => assert_eq!(status, 401, "{route} anonymous"),
+                    (Some(action), Some(role)) if permits(*role, *action) => {
+                        assert!(
+                            !matches!(status, 401 | 403),
+                            "{route} as {role:?}: {status}"
+                        )
+                    }
+                    (Some(_), Some(role)) => assert_eq!(status, 403, "{route} as {role:?}"),
+                }
+            }
+        }
+    }
+    server.cleanup().await;
+}
+
+async fn session_for(server: &TestServer, role: Role) -> String {
+    let password = "correct horse battery staple";
+    let hash = steward_server::secrets::PasswordHashing::TestOnlyCheap
+        .hash(password)
+        .unwrap();
+    server
+        .store
+        .create_user(
+            &steward_store::NewUser {
+                id: format!("user-{}", role.as_str()),
+                username: role.as_str().into(),
+                password_hash: hash,
+                role: role.as_str().into(),
+            },
+            server.now(),
+        )
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = http
+        .post(format!("{}/login", server.url))
+        .form(&[("username", role.as_str()), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn console_pages_allow_and_deny_by_role() {
+    let server = TestServer::sqlite().await;
+    let (device, _) = server.enroll_raw("target").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let pages: [(&str, String, Action); 4] = [
+        ("GET", "/".into(), Action::ViewDevices),
+        ("GET", "/devices".into(), Action::ViewDevices),
+        ("GET", format!("/devices/{device}"), Action::ViewDevices),
+        (
+            "POST",
+            format!("/devices/{device}/refresh"),
+            Action::OperateDevices,
+        ),
+    ];
+    // Anonymous: every page goes to the login.
+    for (method, path, _) in &pages {
+        let req = if *method == "GET" {
+            http.get(format!("{}{path}", server.url))
+        } else {
+            http.post(format!("{}{path}", server.url))
+        };
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 303, "{method} {path}");
+    }
+    for role in Role::ALL {
+        let cookie = session_for(&server, role).await;
+        // The CSRF token of this session, from a page's sign-out form.
+        let html = http
+            .get(format!("{}/devices", server.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        for (method, path, action) in &pages {
+            let req = if *method == "GET" {
+                http.get(format!("{}{path}", server.url))
+            } else {
+                http.post(format!("{}{path}", server.url))
+                    .form(&[("csrf", csrf.as_str())])
+            };
+            let status = req
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            if permits(role, *action) {
+                assert!(
+                    matches!(status, 200 | 303),
+                    "{method} {path} as {role:?}: {status}"
+                );
+            } else {
+                assert_eq!(status, 403, "{method} {path} as {role:?}");
+            }
+        }
+        // A POST without the CSRF token is refused even for an administrator.
+        let status = http
+            .post(format!("{}/devices/{device}/refresh", server.url))
+            .header("cookie", &cookie)
+            .form(&[("csrf", "forged")])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        assert_eq!(status, 403, "forged CSRF as {role:?}");
+    }
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn expired_api_tokens_are_refused() {
+    let server = TestServer::sqlite().await;
+    let now = server.now();
+    let token = steward_server::admin::create_api_token(
+        &server.store,
+        "short",
+        Role::Viewer,
+        Some(now.plus_millis(1)),
+        now,
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let (status, body) = server.api_get(&token, "/api/v1/devices").await;
+    assert_eq!(status, 401);
+    assert!(body["message"].as_str().unwrap().contains("expired"));
+    server.cleanup().await;
+}
