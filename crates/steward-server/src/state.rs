@@ -47,6 +47,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<ServerConfig>,
     pub(crate) dispatcher: Arc<Dispatcher>,
+    /// Password checks running at once: each takes 64 MiB, so a burst of sign-ins cannot
+    /// take the server's memory.
+    pub(crate) password_checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
             clock,
             config: Arc::new(config),
             dispatcher: Arc::new(Dispatcher::default()),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(4)),
         }
     }
 

@@ -191,4 +191,6 @@ pub enum BenchCommand {
     Agent(crate::bench::AgentArgs),
     /// Console device list rendering with many devices, and job delivery latency.
     Console(crate::bench::ConsoleArgs),
+    /// A sign-in's password check with production Argon2id parameters.
+    Login(crate::bench::LoginArgs),
 }

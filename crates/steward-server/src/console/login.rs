@@ -72,6 +72,9 @@ pub async fn submit(
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| dummy_hash(state.config.password_hashing));
     let password = form.password;
+    let Ok(_permit) = state.password_checks.acquire().await else {
+        return crate::error::AppError::unavailable("the server is shutting down").into_response();
+    };
     let valid = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
         .await
         .unwrap_or(false);

@@ -5,12 +5,14 @@
 mod agent;
 mod console;
 mod ingest;
+mod login;
 mod server;
 mod stats;
 
 pub use agent::AgentArgs;
 pub use console::ConsoleArgs;
 pub use ingest::IngestArgs;
+pub use login::LoginArgs;
 
 use crate::cli::BenchCommand;
 
@@ -20,5 +22,6 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ingest(args) => ingest::run(args).await,
         BenchCommand::Agent(args) => agent::run(args).await,
         BenchCommand::Console(args) => console::run(args).await,
+        BenchCommand::Login(args) => login::run(args).await,
     }
 }
