@@ -14,6 +14,7 @@ pub mod enroll;
 pub mod inventory;
 pub mod job;
 pub mod metrics;
+pub mod throttle;
 pub mod time;
 pub mod version;
 

@@ -24,6 +24,7 @@ mod ingest;
 mod jobs;
 mod migrate;
 mod rows;
+mod throttle;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -37,6 +38,7 @@ pub use enrollment::{EnrollTokenRecord, NewDevice};
 pub use error::StoreError;
 pub use ingest::{ChangeRecord, DeviceIngestState, IngestCommit, InventoryWrite, SoftwareWrite};
 pub use jobs::{JobRecord, JobUpdateOutcome};
+pub use throttle::FailureWindow;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

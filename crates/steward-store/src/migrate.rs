@@ -29,6 +29,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_token_roles.sql"),
         postgres: include_str!("../migrations/postgres/0002_token_roles.sql"),
     },
+    Migration {
+        version: 3,
+        name: "login_failures",
+        sqlite: include_str!("../migrations/sqlite/0003_login_failures.sql"),
+        postgres: include_str!("../migrations/postgres/0003_login_failures.sql"),
+    },
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("stewmigr" in ASCII).

@@ -9,6 +9,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use steward_core::throttle::{self, Verdict};
+
 use super::{csrf_ok, csrf_rejected, render};
 use crate::auth::ConsoleUser;
 use crate::secrets::{dummy_hash, verify_password};
@@ -62,7 +64,47 @@ pub async fn submit(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let user = match state.store.user_by_username(form.username.trim()).await {
+    let username = form.username.trim().to_string();
+    let failed = |status: StatusCode, error: String| {
+        render(
+            status,
+            &LoginPage {
+                css: super::assets::CSS_PATH,
+                next: safe_next(&form.next).to_string(),
+                username: username.clone(),
+                error,
+            },
+        )
+    };
+    let now = state.now();
+    let hour_ago = now.plus_millis(-3_600_000);
+    let keys = [
+        format!("user:{}", username.to_lowercase()),
+        format!("ip:{}", peer.ip()),
+    ];
+    // Throttled keys are refused before the password is even looked at.
+    for (key, policy) in keys
+        .iter()
+        .zip([throttle::PER_ACCOUNT, throttle::PER_SOURCE])
+    {
+        let window = match state.store.login_failures(key, hour_ago).await {
+            Ok(w) => w,
+            Err(e) => return crate::error::AppError::from(e).into_response(),
+        };
+        if let Verdict::Wait { secs } =
+            throttle::decide(policy, window.count, window.newest, window.oldest, now)
+        {
+            tracing::warn!(user = %username, from = %peer.ip(), failures = window.count, "sign-in throttled");
+            return failed(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many failed sign-ins. Try again in {}.",
+                    super::format::duration_secs(secs.max(1) as u64)
+                ),
+            );
+        }
+    }
+    let user = match state.store.user_by_username(&username).await {
         Ok(u) => u.filter(|u| u.disabled_at.is_none()),
         Err(e) => return crate::error::AppError::from(e).into_response(),
     };
@@ -71,7 +113,7 @@ pub async fn submit(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| dummy_hash(state.config.password_hashing));
-    let password = form.password;
+    let password = form.password.clone();
     let Ok(_permit) = state.password_checks.acquire().await else {
         return crate::error::AppError::unavailable("the server is shutting down").into_response();
     };
@@ -80,6 +122,9 @@ pub async fn submit(
         .unwrap_or(false);
     match user {
         Some(user) if valid => {
+            if let Err(e) = state.store.clear_login_failures(&keys[0]).await {
+                return crate::error::AppError::from(e).into_response();
+            }
             match crate::sessions::start(&state, &user, &peer.ip().to_string()).await {
                 Ok(cookie) => {
                     tracing::info!(user = %user.username, from = %peer.ip(), "signed in");
@@ -93,15 +138,13 @@ pub async fn submit(
             }
         }
         _ => {
-            tracing::warn!(user = %form.username, from = %peer.ip(), "failed sign-in");
-            render(
+            tracing::warn!(user = %username, from = %peer.ip(), "failed sign-in");
+            if let Err(e) = state.store.record_login_failure(&keys, now, hour_ago).await {
+                return crate::error::AppError::from(e).into_response();
+            }
+            failed(
                 StatusCode::UNAUTHORIZED,
-                &LoginPage {
-                    css: super::assets::CSS_PATH,
-                    next: safe_next(&form.next).to_string(),
-                    username: form.username,
-                    error: "Wrong username or password.".into(),
-                },
+                "Wrong username or password.".into(),
             )
         }
     }

@@ -81,3 +81,42 @@ async fn console_requires_sign_in_and_sign_in_works() {
     assert_eq!(resp.status().as_u16(), 200);
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_are_throttled() {
+    let server = TestServer::sqlite().await;
+    create_user(&server, "a long enough password").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let attempt = |password: &'static str| {
+        http.post(format!("{}/login", server.url))
+            .form(&[("username", "john"), ("password", password)])
+            .send()
+    };
+    // Five free mistakes…
+    for _ in 0..5 {
+        assert_eq!(
+            attempt("not the password").await.unwrap().status().as_u16(),
+            401
+        );
+    }
+    // …then even the right password must wait, with a clear message.
+    let resp = attempt("a long enough password").await.unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("Too many failed sign-ins. Try again in"),
+        "{html}"
+    );
+    // Another account from the same address is not locked by john's failures.
+    let resp = http
+        .post(format!("{}/login", server.url))
+        .form(&[("username", "someone-else"), ("password", "whatever it is")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    server.cleanup().await;
+}
