@@ -121,6 +121,16 @@ pub async fn queue_job(
     let job = new_job(device_id, kind, requested_by, state.now());
     state.store.create_job(&job).await?;
     state.dispatcher.notify(device_id);
+    crate::audit::record(
+        &state.store,
+        job.created_at,
+        requested_by,
+        "job_queued",
+        device_id,
+        &format!("{} ({}) on {}", kind.as_str(), job.id, device.name),
+        "",
+    )
+    .await;
     Ok(job)
 }
 

@@ -151,6 +151,26 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
     }))
 }
 
+/// Logs and audits a refused request.
+async fn audit_denial(state: &AppState, parts: &Parts, who: &Principal, action: Action) {
+    let source = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    tracing::warn!(who = %who.label(), ?action, path = %parts.uri.path(), "authorisation denied");
+    crate::audit::record(
+        &state.store,
+        state.now(),
+        &who.label(),
+        "authorisation_denied",
+        &format!("{} {}", parts.method, parts.uri.path()),
+        &format!("{action:?} needs more than the {} role", who.role.as_str()),
+        &source,
+    )
+    .await;
+}
+
 /// An action, as a type, so that an extractor can demand it.
 pub trait Permission: Send + Sync + 'static {
     const ACTION: Action;
@@ -182,7 +202,7 @@ impl<P: Permission> FromRequestParts<AppState> for Authorized<P> {
             )
         })?;
         if !principal.may(P::ACTION) {
-            tracing::warn!(who = %principal.label(), action = ?P::ACTION, path = %parts.uri.path(), "authorisation denied");
+            audit_denial(state, parts, &principal, P::ACTION).await;
             return Err(AppError::forbidden(format!(
                 "your role ({}) does not allow this",
                 principal.role.as_str()
@@ -216,7 +236,7 @@ impl<P: Permission> FromRequestParts<AppState> for ConsoleUser<P> {
                 if p.may(P::ACTION) {
                     return Ok(ConsoleUser(p, PhantomData));
                 }
-                tracing::warn!(who = %p.label(), action = ?P::ACTION, path = %parts.uri.path(), "authorisation denied");
+                audit_denial(state, parts, &p, P::ACTION).await;
                 let page = crate::console::forbidden(&p);
                 Err(LoginRedirect(page))
             }

@@ -9,6 +9,7 @@
 pub mod admin;
 mod agent_api;
 mod api;
+pub mod audit;
 mod auth;
 pub mod clock;
 mod console;

@@ -17,6 +17,7 @@ macro_rules! safe_sql {
 }
 
 mod accounts;
+mod audit;
 mod devices;
 mod enrollment;
 mod error;
@@ -33,6 +34,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use accounts::{ApiTokenRecord, NewUser, SessionRecord, UserRecord};
+pub use audit::AuditRecord;
 pub use devices::{DeviceFilter, DeviceRecord, DeviceSortKey, FleetStats, SoftwareRecord};
 pub use enrollment::{EnrollTokenRecord, NewDevice};
 pub use error::StoreError;

@@ -35,6 +35,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_login_failures.sql"),
         postgres: include_str!("../migrations/postgres/0003_login_failures.sql"),
     },
+    Migration {
+        version: 4,
+        name: "audit_log",
+        sqlite: include_str!("../migrations/sqlite/0004_audit_log.sql"),
+        postgres: include_str!("../migrations/postgres/0004_audit_log.sql"),
+    },
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("stewmigr" in ASCII).

@@ -8,7 +8,8 @@ use steward_server::{SystemClock, clock::Clock};
 use steward_store::{DeviceFilter, DeviceRecord, Store};
 
 use crate::cli::{
-    AdminArgs, AdminCommand, ApiTokenCommand, DeviceCommand, EnrollTokenCommand, UserCommand,
+    AdminArgs, AdminCommand, ApiTokenCommand, AuditCommand, DeviceCommand, EnrollTokenCommand,
+    UserCommand,
 };
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
@@ -30,6 +31,14 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             )
             .await?;
             println!("{token}");
+            cli_audit(
+                &store,
+                now,
+                "enroll_token_created",
+                "",
+                &format!("{uses} use(s), expires in {expires}"),
+            )
+            .await;
             eprintln!(
                 "Enrollment token for {uses} device(s), valid for {}. On each machine run:\n  steward agent enroll --server URL --token {token}",
                 humantime::format_duration(ttl)
@@ -56,6 +65,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 steward_server::admin::create_api_token(&store, &name, role, expires_at, now)
                     .await?;
             println!("{token}");
+            cli_audit(&store, now, "api_token_created", &name, role.as_str()).await;
             let validity = match expires_at {
                 Some(_) => format!("expires in {expires}"),
                 None => "never expires".to_string(),
@@ -107,6 +117,14 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             let job =
                 steward_server::admin::new_job(&device.id, JobKind::CollectInventory, "cli", now);
             store.create_job(&job).await?;
+            cli_audit(
+                &store,
+                now,
+                "job_queued",
+                &device.id,
+                &format!("collect_inventory ({}) on {}", job.id, device.name),
+            )
+            .await;
             println!("{}", job.id);
             eprintln!(
                 "Queued inventory collection for {}; a connected agent picks it up within a second.",
@@ -116,15 +134,30 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Device(DeviceCommand::Revoke { name }) => {
             let device = find_device(&store, &name).await?;
             store.revoke_device(&device.id, now).await?;
+            cli_audit(&store, now, "device_revoked", &device.id, &device.name).await;
             eprintln!(
                 "Device {} revoked: its agent can no longer report.",
                 device.name
             );
         }
+        AdminCommand::Audit(AuditCommand::Verify) => {
+            match steward_server::audit::verify(&store).await? {
+                Ok(n) => println!("audit log intact: {n} entries verified"),
+                Err(broken) => {
+                    store.close().await;
+                    bail!("the audit log has been tampered with: {broken}");
+                }
+            }
+        }
+        AdminCommand::Audit(AuditCommand::Export { action }) => {
+            let mut out = std::io::stdout().lock();
+            steward_server::audit::export_csv(&store, action.as_deref(), &mut out).await?;
+        }
         AdminCommand::User(UserCommand::ResetPassword { name }) => {
             let password =
                 steward_server::admin::reset_password(&store, &name, PasswordHashing::Production)
                     .await?;
+            cli_audit(&store, now, "password_reset", &name, "").await;
             println!("{password}");
             eprintln!("New password for {name} (shown once); their sessions were ended.");
         }
@@ -152,4 +185,23 @@ async fn find_device(store: &Store, name_or_id: &str) -> anyhow::Result<DeviceRe
                 .join(", ")
         ),
     }
+}
+
+/// Audits an action taken from the shell, naming the operating-system user who ran it.
+async fn cli_audit(
+    store: &Store,
+    now: steward_core::Timestamp,
+    action: &str,
+    target: &str,
+    detail: &str,
+) {
+    let who = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_default();
+    let actor = if who.is_empty() {
+        "cli".to_string()
+    } else {
+        format!("cli:{who}")
+    };
+    steward_server::audit::record(store, now, &actor, action, target, detail, "cli").await;
 }

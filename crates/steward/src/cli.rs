@@ -125,6 +125,21 @@ pub enum AdminCommand {
     /// Console users.
     #[command(subcommand)]
     User(UserCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit log's hash chain; fails if any entry was changed, removed or reordered.
+    Verify,
+    /// Print the audit log as CSV, oldest first.
+    Export {
+        /// Only entries of this action, e.g. sign_in_failed.
+        #[arg(long, value_name = "ACTION")]
+        action: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -177,6 +177,33 @@ async fn steward_up_shows_this_machine_within_seconds() {
         },
     )
     .await;
+    // Everything above is in the audit log, and the chain verifies…
+    let csv = admin(dir.path(), &["audit", "export"]);
+    for action in ["\"sign_in\"", "\"job_queued\""] {
+        assert!(csv.contains(action), "{action} missing from:\n{csv}");
+    }
+    assert!(!csv.contains(&password), "no secret in the audit log");
+    assert!(admin(dir.path(), &["audit", "verify"]).starts_with("audit log intact"));
+    // …until someone edits a row behind Steward's back.
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&format!("sqlite://{}/steward.db", data))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET actor = 'user:nobody' WHERE seq = 1")
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    let out = Command::new(BIN)
+        .args(["admin", "audit", "verify", "--data-dir", data])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tampered"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The password is stored only as an Argon2id hash.
     let db = std::fs::read(dir.path().join("steward.db")).unwrap();
     assert!(!db.windows(password.len()).any(|w| w == password.as_bytes()));

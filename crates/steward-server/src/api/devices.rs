@@ -196,6 +196,16 @@ pub async fn revoke(
 ) -> AppResult<StatusCode> {
     find_device(&state, &id).await?;
     state.store.revoke_device(&id, state.now()).await?;
+    crate::audit::record(
+        &state.store,
+        state.now(),
+        &who.0.label(),
+        "device_revoked",
+        &id,
+        "",
+        "",
+    )
+    .await;
     tracing::info!(device = %id, by = %who.0.label(), by_id = %who.0.id(), "device revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -95,6 +95,16 @@ pub async fn submit(
             throttle::decide(policy, window.count, window.newest, window.oldest, now)
         {
             tracing::warn!(user = %username, from = %peer.ip(), failures = window.count, "sign-in throttled");
+            crate::audit::record(
+                &state.store,
+                now,
+                &format!("user:{username}"),
+                "sign_in_throttled",
+                &username,
+                &format!("{} failures in the last hour ({key})", window.count),
+                &peer.ip().to_string(),
+            )
+            .await;
             return failed(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
@@ -128,6 +138,16 @@ pub async fn submit(
             match crate::sessions::start(&state, &user, &peer.ip().to_string()).await {
                 Ok(cookie) => {
                     tracing::info!(user = %user.username, from = %peer.ip(), "signed in");
+                    crate::audit::record(
+                        &state.store,
+                        now,
+                        &format!("user:{}", user.username),
+                        "sign_in",
+                        &user.username,
+                        "",
+                        &peer.ip().to_string(),
+                    )
+                    .await;
                     (
                         [(header::SET_COOKIE, cookie)],
                         Redirect::to(safe_next(&form.next)),
@@ -139,6 +159,16 @@ pub async fn submit(
         }
         _ => {
             tracing::warn!(user = %username, from = %peer.ip(), "failed sign-in");
+            crate::audit::record(
+                &state.store,
+                now,
+                &format!("user:{username}"),
+                "sign_in_failed",
+                &username,
+                "",
+                &peer.ip().to_string(),
+            )
+            .await;
             if let Err(e) = state.store.record_login_failure(&keys, now, hour_ago).await {
                 return crate::error::AppError::from(e).into_response();
             }
@@ -158,6 +188,7 @@ pub struct CsrfForm {
 
 pub async fn logout(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     user: ConsoleUser,
     Form(form): Form<CsrfForm>,
 ) -> Response {
@@ -167,6 +198,17 @@ pub async fn logout(
     let Some(hash) = user.0.session_hash.as_deref() else {
         return Redirect::to("/login").into_response();
     };
+    let ip = peer.ip().to_string();
+    crate::audit::record(
+        &state.store,
+        state.now(),
+        &user.0.label(),
+        "sign_out",
+        &user.0.name,
+        "",
+        &ip,
+    )
+    .await;
     match crate::sessions::end(&state, hash).await {
         Ok(cookie) => ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response(),
         Err(e) => crate::error::AppError::internal(e).into_response(),
