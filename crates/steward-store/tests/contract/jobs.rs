@@ -1,0 +1,183 @@
+//! Contract: jobs.
+
+use super::*;
+
+contract_test!(
+    jobs_are_claimed_oldest_first_once,
+    |db: TestDb| async move {
+        enroll(&db, "a", "a").await;
+        enroll(&db, "b", "b").await;
+        db.create_job(&job("j-late", "a", 3_000)).await.unwrap();
+        db.create_job(&job("j-first", "a", 1_000)).await.unwrap();
+        db.create_job(&job("j-mid", "a", 2_000)).await.unwrap();
+        db.create_job(&job("j-b", "b", 500)).await.unwrap();
+        assert_eq!(
+            db.job("j-first").await.unwrap(),
+            Some(job("j-first", "a", 1_000))
+        );
+
+        let first = db.claim_next_job("a", ts(10_000)).await.unwrap().unwrap();
+        assert_eq!(first.id, "j-first");
+        assert_eq!(first.state, JobState::Dispatched);
+        assert_eq!(first.updated_at, ts(10_000));
+        assert_eq!(first.params, job("x", "a", 0).params);
+        assert_eq!(db.job("j-first").await.unwrap(), Some(first.clone()));
+
+        let second = db.claim_next_job("a", ts(11_000)).await.unwrap().unwrap();
+        assert_eq!(second.id, "j-mid");
+        let third = db.claim_next_job("a", ts(12_000)).await.unwrap().unwrap();
+        assert_eq!(third.id, "j-late");
+        assert_eq!(db.claim_next_job("a", ts(13_000)).await.unwrap(), None);
+
+        // b's job was never offered to a.
+        let b = db.claim_next_job("b", ts(14_000)).await.unwrap().unwrap();
+        assert_eq!(b.id, "j-b");
+        assert_eq!(db.claim_next_job("b", ts(15_000)).await.unwrap(), None);
+        assert_eq!(db.claim_next_job("nobody", ts(15_000)).await.unwrap(), None);
+    }
+);
+
+contract_test!(
+    concurrent_claims_hand_out_each_job_once,
+    |db: TestDb| async move {
+        enroll(&db, "a", "a").await;
+        for i in 0..3 {
+            db.create_job(&job(&format!("j{i}"), "a", 1_000 + i))
+                .await
+                .unwrap();
+        }
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let store = db.store.clone();
+            tasks.push(tokio::spawn(async move {
+                store.claim_next_job("a", ts(5_000 + i)).await
+            }));
+        }
+        let mut claimed = Vec::new();
+        for t in tasks {
+            if let Some(j) = t.await.unwrap().unwrap() {
+                claimed.push(j.id);
+            }
+        }
+        claimed.sort();
+        assert_eq!(claimed, ["j0", "j1", "j2"]);
+    }
+);
+
+contract_test!(job_updates_follow_the_rules, |db: TestDb| async move {
+    enroll(&db, "a", "a").await;
+    enroll(&db, "b", "b").await;
+    db.create_job(&job("j1", "a", 1_000)).await.unwrap();
+    db.claim_next_job("a", ts(2_000)).await.unwrap().unwrap();
+
+    // Another device cannot touch it, nor learn that it exists.
+    let outcome = db
+        .update_job("b", "j1", JobState::Failed, "nope", "", ts(2_500))
+        .await
+        .unwrap();
+    assert_eq!(outcome, JobUpdateOutcome::NotFound);
+    assert_eq!(
+        db.job("j1").await.unwrap().unwrap().state,
+        JobState::Dispatched
+    );
+    let outcome = db
+        .update_job("a", "no-such-job", JobState::Running, "", "", ts(2_500))
+        .await
+        .unwrap();
+    assert_eq!(outcome, JobUpdateOutcome::NotFound);
+
+    let JobUpdateOutcome::Updated(running) = db
+        .update_job("a", "j1", JobState::Running, "collecting", "", ts(3_000))
+        .await
+        .unwrap()
+    else {
+        panic!("dispatched → running must be allowed");
+    };
+    assert_eq!(running.state, JobState::Running);
+    assert_eq!(running.message, "collecting");
+    assert_eq!(running.updated_at, ts(3_000));
+    assert_eq!(db.job("j1").await.unwrap(), Some(running));
+
+    let JobUpdateOutcome::Updated(done) = db
+        .update_job(
+            "a",
+            "j1",
+            JobState::Succeeded,
+            "done",
+            "3 packages\nok",
+            ts(4_000),
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("running → succeeded must be allowed");
+    };
+    assert_eq!(db.job("j1").await.unwrap(), Some(done.clone()));
+    assert_eq!(done.output, "3 packages\nok");
+    assert_eq!(done.created_at, ts(1_000));
+
+    let outcome = db
+        .update_job("a", "j1", JobState::Running, "again", "", ts(5_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        JobUpdateOutcome::InvalidTransition {
+            current: JobState::Succeeded
+        }
+    );
+    assert_eq!(db.job("j1").await.unwrap(), Some(done));
+});
+
+contract_test!(jobs_for_device_newest_first, |db: TestDb| async move {
+    enroll(&db, "a", "a").await;
+    enroll(&db, "b", "b").await;
+    db.create_job(&job("j1", "a", 1_000)).await.unwrap();
+    db.create_job(&job("j3", "a", 3_000)).await.unwrap();
+    db.create_job(&job("j2a", "a", 2_000)).await.unwrap();
+    db.create_job(&job("j2b", "a", 2_000)).await.unwrap();
+    db.create_job(&job("jb", "b", 9_000)).await.unwrap();
+    let got: Vec<String> = db
+        .jobs_for_device("a", 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(got, ["j3", "j2b", "j2a", "j1"]);
+    let got: Vec<String> = db
+        .jobs_for_device("a", 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(got, ["j3", "j2b"]);
+    assert!(db.jobs_for_device("nobody", 10).await.unwrap().is_empty());
+});
+
+contract_test!(devices_with_recently_queued_jobs, |db: TestDb| async move {
+    for id in ["a", "b", "c"] {
+        enroll(&db, id, id).await;
+    }
+    db.create_job(&job("ja", "a", 1_000)).await.unwrap();
+    db.create_job(&job("jb1", "b", 3_000)).await.unwrap();
+    db.create_job(&job("jb2", "b", 4_000)).await.unwrap();
+    db.create_job(&job("jc", "c", 5_000)).await.unwrap();
+    // c's job is no longer queued once claimed.
+    db.claim_next_job("c", ts(6_000)).await.unwrap().unwrap();
+
+    let since = |t: i64| {
+        let store = db.store.clone();
+        async move {
+            let mut v = store.devices_with_jobs_queued_since(ts(t)).await.unwrap();
+            v.sort();
+            v
+        }
+    };
+    assert_eq!(since(0).await, ["a", "b"]);
+    assert_eq!(since(2_000).await, ["b"]);
+    // Inclusive bound.
+    assert_eq!(since(4_000).await, ["b"]);
+    assert!(since(4_001).await.is_empty());
+});
