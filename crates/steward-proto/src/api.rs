@@ -156,3 +156,57 @@ pub struct Job {
     pub message: String,
     pub output: String,
 }
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only this action, e.g. `sign_in_failed`.
+    pub action: Option<String>,
+    /// Only this actor, e.g. `user:john`.
+    pub actor: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// One audit log entry.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    pub source: String,
+    /// This entry's link in the hash chain.
+    pub hash: String,
+}
+
+/// A new API token.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateApiToken {
+    pub name: String,
+    /// `viewer`, `technician` or `admin`.
+    pub role: String,
+    /// Days until it expires; omitted or null for never.
+    pub expires_in_days: Option<u32>,
+}
+
+/// An API token as listed (never its secret).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiTokenInfo {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A created API token: the secret is shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedApiToken {
+    pub id: String,
+    pub token: String,
+}

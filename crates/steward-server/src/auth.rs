@@ -187,7 +187,13 @@ macro_rules! permissions {
     )*};
 }
 // One marker per action some route performs; add one with the first route that needs it.
-permissions!(ViewDevices, OperateDevices, RevokeDevices);
+permissions!(
+    ViewDevices,
+    OperateDevices,
+    RevokeDevices,
+    ManageTokens,
+    ViewAudit
+);
 
 /// A principal allowed to perform `P`.
 #[derive(Debug, Clone)]

@@ -93,14 +93,15 @@ impl Store {
         rows.iter().map(record).collect()
     }
 
-    /// The newest entries first, optionally only one action or one actor.
+    /// The newest entries first, optionally only one action or one actor, and how many
+    /// entries match in all.
     pub async fn audit_page(
         &self,
         action: Option<&str>,
         actor: Option<&str>,
         offset: u64,
         limit: u64,
-    ) -> Result<Vec<AuditRecord>> {
+    ) -> Result<(Vec<AuditRecord>, u64)> {
         let mut conds = Vec::new();
         if action.is_some() {
             conds.push(format!("action = ${}", conds.len() + 1));
@@ -113,14 +114,18 @@ impl Store {
         } else {
             format!("WHERE {}", conds.join(" AND "))
         };
+        let mut count =
+            sqlx::query_scalar::<_, i64>(safe_sql!("SELECT COUNT(*) FROM audit_log {clause}"));
         let mut q = sqlx::query(safe_sql!(
             "SELECT {COLS} FROM audit_log {clause} ORDER BY seq DESC LIMIT {} OFFSET {offset}",
             limit.min(10_000)
         ));
         for v in [action, actor].into_iter().flatten() {
             q = q.bind(v.to_string());
+            count = count.bind(v.to_string());
         }
+        let total = count.fetch_one(&self.read).await?.max(0) as u64;
         let rows = q.fetch_all(&self.read).await?;
-        rows.iter().map(record).collect()
+        Ok((rows.iter().map(record).collect::<Result<_>>()?, total))
     }
 }

@@ -1,6 +1,7 @@
 //! The REST API (`/api/v1`). Handlers parse the request, authenticate a [`Principal`], and
 //! call the store; the mapping from stored records to wire types lives in [`views`].
 
+pub mod access;
 pub mod devices;
 pub mod openapi;
 pub mod views;
@@ -26,6 +27,13 @@ pub fn routes() -> Router<AppState> {
             get(devices::jobs).post(devices::create_job),
         )
         .route("/api/v1/devices/{id}/revoke", post(devices::revoke))
+        .route("/api/v1/audit", get(access::audit))
+        .route("/api/v1/audit.csv", get(access::audit_csv))
+        .route(
+            "/api/v1/api-tokens",
+            get(access::list_tokens).post(access::create_token),
+        )
+        .route("/api/v1/api-tokens/{id}/revoke", post(access::revoke_token))
 }
 
 /// Liveness and database reachability. No authentication.

@@ -36,14 +36,15 @@ contract_test!(
             t.await.unwrap();
         }
         assert_eq!(verify_chain(&db).await, Ok(8));
-        let page = db.audit_page(Some("job_queued"), None, 0, 3).await.unwrap();
+        let (page, total) = db.audit_page(Some("job_queued"), None, 0, 3).await.unwrap();
         assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), [8, 7, 6]);
-        assert!(
-            db.audit_page(Some("sign_in"), None, 0, 3)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert_eq!(total, 8);
+        let (page, total) = db
+            .audit_page(Some("sign_in"), Some("user:john"), 0, 3)
+            .await
+            .unwrap();
+        assert!(page.is_empty());
+        assert_eq!(total, 0);
 
         // Someone with database access edits an entry: verification names it.
         let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();

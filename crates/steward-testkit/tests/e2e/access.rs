@@ -30,6 +30,14 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
             "POST /api/v1/devices/{id}/revoke",
             Some(Action::RevokeDevices),
         ),
+        ("GET /api/v1/audit", Some(Action::ViewAudit)),
+        ("GET /api/v1/audit.csv", Some(Action::ViewAudit)),
+        ("GET /api/v1/api-tokens", Some(Action::ManageTokens)),
+        ("POST /api/v1/api-tokens", Some(Action::ManageTokens)),
+        (
+            "POST /api/v1/api-tokens/{id}/revoke",
+            Some(Action::ManageTokens),
+        ),
         // The agent protocol: enrollment is public (the token is the credential); the rest
         // takes a device credential, never a user or API token (checked below).
         ("POST /agent/v1/enroll", None),
@@ -247,5 +255,89 @@ async fn expired_api_tokens_are_refused() {
     let (status, body) = server.api_get(&token, "/api/v1/devices").await;
     assert_eq!(status, 401);
     assert!(body["message"].as_str().unwrap().contains("expired"));
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn api_tokens_are_managed_and_denials_are_audited() {
+    let server = TestServer::sqlite().await;
+    let admin = server.api_token().await;
+    let (status, created) = server
+        .api_post(
+            &admin,
+            "/api/v1/api-tokens",
+            serde_json::json!({"name": "dashboard", "role": "viewer", "expires_in_days": 30}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let viewer = created["token"].as_str().unwrap().to_string();
+    let id = created["id"].as_str().unwrap().to_string();
+    // The viewer reads devices but may not manage tokens; the refusal is audited.
+    assert_eq!(server.api_get(&viewer, "/api/v1/devices").await.0, 200);
+    assert_eq!(server.api_get(&viewer, "/api/v1/api-tokens").await.0, 403);
+    let (_, listed) = server.api_get(&admin, "/api/v1/api-tokens").await;
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(entry["role"], "viewer");
+    assert!(entry["expires_at"].is_number());
+    assert!(
+        entry["last_used_at"].is_number(),
+        "use is recorded: {entry}"
+    );
+    assert!(
+        !listed.to_string().contains(&viewer),
+        "secrets are never listed"
+    );
+    let (_, audit) = server
+        .api_get(&admin, "/api/v1/audit?action=authorisation_denied")
+        .await;
+    assert_eq!(audit["total"], 1, "{audit}");
+    assert_eq!(audit["items"][0]["actor"], "api-token:dashboard");
+    // Bad input is a clear 400.
+    let (status, _) = server
+        .api_post(
+            &admin,
+            "/api/v1/api-tokens",
+            serde_json::json!({"name": "x", "role": "root"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    // Revocation takes effect at once.
+    let (status, _) = server
+        .api_post(
+            &admin,
+            &format!("/api/v1/api-tokens/{id}/revoke"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(server.api_get(&viewer, "/api/v1/devices").await.0, 401);
+    // The CSV export has every entry and the chain verifies.
+    let csv = server
+        .http
+        .get(format!("{}/api/v1/audit.csv", server.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for action in [
+        "api_token_created",
+        "authorisation_denied",
+        "api_token_revoked",
+    ] {
+        assert!(csv.contains(action), "{action} missing:\n{csv}");
+    }
+    assert_eq!(
+        steward_server::audit::verify(&server.store).await.unwrap(),
+        Ok(3)
+    );
     server.cleanup().await;
 }
