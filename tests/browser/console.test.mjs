@@ -84,6 +84,10 @@ test('sign in and open this machine\'s device page', async () => {
 
   await page.goto(`${consoleUrl}/`);
   await page.screenshot({ path: join(shots, 'dashboard.png') });
+  // The user's own sessions, reached from the name in the top bar.
+  await Promise.all([page.waitForURL(/\/account\/sessions/), page.click('a.user-name')]);
+  assert.match(await page.textContent('body'), /this session/);
+  await page.screenshot({ path: join(shots, 'sessions.png') });
   // Sign out ends the session: pages go back to the login.
   await Promise.all([page.waitForURL(/\/login/), page.click('form[action="/logout"] button')]);
   await page.goto(`${consoleUrl}/devices`);

@@ -207,6 +207,40 @@ impl Store {
         Ok(())
     }
 
+    /// The user's sessions, most recently used first.
+    pub async fn sessions_for_user(&self, user_id: &str) -> Result<Vec<SessionRecord>> {
+        let rows = sqlx::query(safe_sql!(
+            "SELECT {SESSION_COLS} FROM sessions WHERE user_id = $1 ORDER BY last_seen_at DESC, token_hash"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(session).collect()
+    }
+
+    /// Ends one of the user's own sessions; `NotFound` if it is not theirs.
+    pub async fn delete_user_session(&self, user_id: &str, token_hash: &str) -> Result<()> {
+        let res = sqlx::query("DELETE FROM sessions WHERE token_hash = $1 AND user_id = $2")
+            .bind(token_hash)
+            .bind(user_id)
+            .execute(&self.write)
+            .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Ends every session of the user but `keep`; returns how many ended.
+    pub async fn delete_other_sessions(&self, user_id: &str, keep: &str) -> Result<u64> {
+        let res = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user_id)
+            .bind(keep)
+            .execute(&self.write)
+            .await?;
+        Ok(res.rows_affected())
+    }
+
     pub async fn delete_sessions_before(&self, now: Timestamp) -> Result<u64> {
         let res = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now.0)

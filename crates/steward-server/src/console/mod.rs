@@ -2,6 +2,7 @@
 //! stylesheet and one small script, embedded. Every page but the login requires a signed-in
 //! user ([`ConsoleUser`]); every POST carries the session's CSRF token.
 
+mod account;
 mod assets;
 mod dashboard;
 mod devices;
@@ -26,6 +27,8 @@ pub fn routes() -> Router<AppState> {
         .route("/devices", get(devices::list))
         .route("/devices/{id}", get(devices::detail))
         .route("/devices/{id}/refresh", post(devices::refresh))
+        .route("/account/sessions", get(account::sessions))
+        .route("/account/sessions/revoke", post(account::revoke))
         .route("/static/{file}", get(assets::serve))
 }
 

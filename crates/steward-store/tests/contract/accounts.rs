@@ -155,3 +155,41 @@ contract_test!(api_tokens_lifecycle, |db: TestDb| async move {
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[1].revoked_at, None);
 });
+
+contract_test!(
+    users_list_and_end_only_their_own_sessions,
+    |db: TestDb| async move {
+        db.create_user(&new_user("u1", "ann"), ts(0)).await.unwrap();
+        db.create_user(&new_user("u2", "ben"), ts(0)).await.unwrap();
+        for (hash, user) in [("a1", "u1"), ("a2", "u1"), ("a3", "u1"), ("b1", "u2")] {
+            db.create_session(&session(hash, user, 99_000))
+                .await
+                .unwrap();
+        }
+        db.touch_session("a2", ts(5_000)).await.unwrap();
+        let mine = db.sessions_for_user("u1").await.unwrap();
+        assert_eq!(
+            mine.iter()
+                .map(|s| s.token_hash.as_str())
+                .collect::<Vec<_>>(),
+            ["a2", "a1", "a3"],
+            "most recently used first"
+        );
+        // Ann cannot end Ben's session.
+        assert!(matches!(
+            db.delete_user_session("u1", "b1").await,
+            Err(StoreError::NotFound)
+        ));
+        db.delete_user_session("u1", "a1").await.unwrap();
+        assert_eq!(db.delete_other_sessions("u1", "a2").await.unwrap(), 1);
+        let left: Vec<String> = db
+            .sessions_for_user("u1")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.token_hash)
+            .collect();
+        assert_eq!(left, ["a2"]);
+        assert_eq!(db.sessions_for_user("u2").await.unwrap().len(), 1);
+    }
+);

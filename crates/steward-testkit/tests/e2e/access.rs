@@ -160,8 +160,9 @@ async fn console_pages_allow_and_deny_by_role() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let pages: [(&str, String, Action); 4] = [
+    let pages: [(&str, String, Action); 5] = [
         ("GET", "/".into(), Action::ViewDevices),
+        ("GET", "/account/sessions".into(), Action::ViewDevices),
         ("GET", "/devices".into(), Action::ViewDevices),
         ("GET", format!("/devices/{device}"), Action::ViewDevices),
         (

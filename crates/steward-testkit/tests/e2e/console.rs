@@ -120,3 +120,78 @@ async fn repeated_wrong_passwords_are_throttled() {
     assert_eq!(resp.status().as_u16(), 401);
     server.cleanup().await;
 }
+
+async fn sign_in(server: &TestServer, http: &reqwest::Client) -> String {
+    let resp = http
+        .post(format!("{}/login", server.url))
+        .form(&[("username", "john"), ("password", "a long enough password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_user_sees_and_ends_their_sessions() {
+    let server = TestServer::sqlite().await;
+    create_user(&server, "a long enough password").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let laptop = sign_in(&server, &http).await;
+    let phone = sign_in(&server, &http).await;
+    let third = sign_in(&server, &http).await;
+    let page = |cookie: String| {
+        let http = http.clone();
+        let url = format!("{}/account/sessions", server.url);
+        async move { http.get(url).header("cookie", cookie).send().await.unwrap() }
+    };
+    let html = page(laptop.clone()).await.text().await.unwrap();
+    assert_eq!(
+        html.matches("name=\"session\" value=\"").count() - 1,
+        3,
+        "three sessions and the 'others' form"
+    );
+    assert!(html.contains("this session"));
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    // End the phone's session from the laptop: the phone is signed out at once.
+    let phone_hash = steward_server::secrets::token_hash(phone.split('=').nth(1).unwrap());
+    let resp = http
+        .post(format!("{}/account/sessions/revoke", server.url))
+        .header("cookie", &laptop)
+        .form(&[("csrf", csrf.as_str()), ("session", phone_hash.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    assert_eq!(
+        page(phone).await.status().as_u16(),
+        303,
+        "the phone is back at the login"
+    );
+    // Sign out everywhere else.
+    http.post(format!("{}/account/sessions/revoke", server.url))
+        .header("cookie", &laptop)
+        .form(&[("csrf", csrf.as_str()), ("session", "others")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page(third).await.status().as_u16(), 303);
+    assert_eq!(page(laptop).await.status().as_u16(), 200);
+    server.cleanup().await;
+}
