@@ -15,6 +15,7 @@ pub mod enroll;
 pub mod inventory;
 pub mod job;
 pub mod metrics;
+pub mod password;
 pub mod throttle;
 pub mod time;
 pub mod version;

@@ -1,19 +1,63 @@
-// Steward console: small progressive enhancements; every page works without this script.
+// Steward console: small progressive enhancements. Every page works without this script.
 (function () {
   'use strict';
-  // Instant filtering of a table by a search box: <input data-filter="#table-id">.
+
+  // Instant filtering of the rows on screen: <input data-filter="#table-id"> filters by the
+  // first column as you type; Enter still submits the form and searches on the server.
   document.querySelectorAll('input[data-filter]').forEach(function (input) {
     var table = document.querySelector(input.getAttribute('data-filter'));
-    if (!table) return;
+    if (!table || !table.tBodies[0]) return;
     var rows = Array.prototype.slice.call(table.tBodies[0].rows);
+    var section = input.closest('section');
+    var none = section && section.querySelector('.filter-empty');
     input.addEventListener('input', function () {
       var needle = input.value.trim().toLowerCase();
+      var shown = 0;
       rows.forEach(function (row) {
-        row.hidden = needle !== '' && row.cells[0].textContent.toLowerCase().indexOf(needle) === -1;
+        var hit = needle === '' || row.cells[0].textContent.toLowerCase().indexOf(needle) !== -1;
+        row.hidden = !hit;
+        if (hit) shown++;
       });
+      if (none) none.hidden = shown > 0;
     });
   });
-  // After queueing a job, refresh the page once the agent has had time to answer.
+
+  // A filter menu applies as soon as something is picked.
+  document.querySelectorAll('select[data-autosubmit]').forEach(function (select) {
+    select.addEventListener('change', function () {
+      if (select.form) select.form.submit();
+    });
+  });
+
+  // "/" jumps to the page's first search box, as in most consoles.
+  document.addEventListener('keydown', function (e) {
+    if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey) return;
+    var tag = (document.activeElement && document.activeElement.tagName) || '';
+    if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA') return;
+    var search = document.querySelector('input[type=search]');
+    if (search) { e.preventDefault(); search.focus(); search.select(); }
+  });
+
+  // The device page's section menu marks the section in view.
+  var links = Array.prototype.slice.call(document.querySelectorAll('.section-nav a'));
+  if (links.length && 'IntersectionObserver' in window) {
+    var byId = {};
+    links.forEach(function (a) { byId[a.getAttribute('href').slice(1)] = a; });
+    var observer = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (!entry.isIntersecting) return;
+        links.forEach(function (a) { a.classList.remove('current'); });
+        var link = byId[entry.target.id];
+        if (link) link.classList.add('current');
+      });
+    }, { rootMargin: '-130px 0px -60% 0px' });
+    Object.keys(byId).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) observer.observe(el);
+    });
+  }
+
+  // After queueing a job, reload once the agent has had time to answer.
   if (new URLSearchParams(location.search).get('queued') === '1') {
     setTimeout(function () {
       var url = new URL(location.href);

@@ -1,4 +1,5 @@
-//! The dashboard: the fleet at a glance.
+//! The dashboard: the fleet at a glance — how many devices and in which state, the
+//! operating systems, what changed lately, and which devices stopped reporting.
 
 use askama::Template;
 use axum::extract::State;
@@ -6,10 +7,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use steward_store::{DeviceFilter, DeviceSortKey};
 
-use super::devices::{ChangeRow, DeviceRow};
+use super::views::{ChangeRow, DeviceRow};
 use super::{Chrome, render};
 use crate::auth::ConsoleUser;
 use crate::state::AppState;
+
+const ATTENTION_ROWS: usize = 8;
 
 pub struct OsBar {
     pub name: String,
@@ -29,6 +32,8 @@ struct DashboardPage {
     os: Vec<OsBar>,
     changes: Vec<ChangeRow>,
     attention: Vec<DeviceRow>,
+    /// Offline devices not listed under "needs attention".
+    attention_more: u64,
 }
 
 pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> Response {
@@ -41,7 +46,7 @@ pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> Response 
 async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<DashboardPage> {
     let now = state.now();
     let stats = state.store.fleet_stats(now).await?;
-    let changes = state.store.recent_changes(12).await?;
+    let changes = state.store.recent_changes(20).await?;
     // Devices that stopped reporting, longest silent first.
     let (candidates, _) = state
         .store
@@ -55,13 +60,13 @@ async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<
         .iter()
         .map(|d| DeviceRow::new(d, now))
         .filter(|d| d.status == "offline")
-        .take(8)
+        .take(ATTENTION_ROWS)
         .collect();
-    let active = stats.total - stats.revoked;
+    let active = stats.total.saturating_sub(stats.revoked);
     let offline = active.saturating_sub(stats.online + stats.never_seen);
     Ok(DashboardPage {
         chrome: Chrome::new(&user.0, "dashboard"),
-        total: active,
+        total: stats.total,
         online: stats.online,
         offline,
         pending: stats.never_seen,
@@ -76,6 +81,7 @@ async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<
             })
             .collect(),
         changes: changes.iter().map(|c| ChangeRow::new(c, now)).collect(),
+        attention_more: offline.saturating_sub(attention.len() as u64),
         attention,
     })
 }

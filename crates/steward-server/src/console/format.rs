@@ -1,4 +1,5 @@
-//! Human-readable numbers and times for the console.
+//! Human-readable numbers and times for the console: sizes in binary units, durations,
+//! "3 min ago", and UTC dates without a date crate.
 
 use steward_core::Timestamp;
 
@@ -18,37 +19,47 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-/// `3 min ago`, `2 h ago`, `in 5 s` relative to `now`.
+/// `3 min ago`, `2 h ago`, `5 d ago`, `4 mo ago`, `in 5 min`, relative to `now`.
 pub fn relative(t: Timestamp, now: Timestamp) -> String {
     let secs = now.since(t) / 1000;
-    let (n, future) = if secs < 0 {
-        (-secs, true)
-    } else {
-        (secs, false)
-    };
-    let text = duration_secs(n as u64);
+    let n = secs.unsigned_abs();
     if n < 10 {
-        "just now".to_string()
-    } else if future {
+        return "just now".to_string();
+    }
+    let text = match n {
+        0..60 => format!("{n} s"),
+        60..3600 => format!("{} min", n / 60),
+        3600..86_400 => format!("{} h", n / 3600),
+        86_400..5_184_000 => format!("{} d", n / 86_400),
+        5_184_000..31_536_000 => format!("{} mo", n / 2_592_000),
+        _ => format!("{} y", n / 31_536_000),
+    };
+    if secs < 0 {
         format!("in {text}")
     } else {
         format!("{text} ago")
     }
 }
 
-/// `45 s`, `12 min`, `5 h`, `3 d`.
+/// A duration such as an uptime: `45 s`, `12 min`, `5 h 20 min`, `3 d 4 h`.
 pub fn duration_secs(secs: u64) -> String {
     match secs {
         0..60 => format!("{secs} s"),
         60..3600 => format!("{} min", secs / 60),
-        3600..86_400 => format!("{} h", secs / 3600),
-        _ => format!("{} d", secs / 86_400),
+        3600..86_400 => match (secs % 3600) / 60 {
+            0 => format!("{} h", secs / 3600),
+            m => format!("{} h {m} min", secs / 3600),
+        },
+        _ => match (secs % 86_400) / 3600 {
+            0 => format!("{} d", secs / 86_400),
+            h => format!("{} d {h} h", secs / 86_400),
+        },
     }
 }
 
-/// `2026-11-23 14:05 UTC`: civil date from days since the epoch (Howard Hinnant's algorithm),
-/// written out here to avoid a date crate for one line of formatting.
-pub fn utc(t: Timestamp) -> String {
+/// (year, month, day, hour, minute) in UTC, from days since the epoch with Howard
+/// Hinnant's civil-from-days algorithm.
+fn civil(t: Timestamp) -> (i64, i64, i64, i64, i64) {
     let secs = t.secs();
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
@@ -61,11 +72,19 @@ pub fn utc(t: Timestamp) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rem / 3600,
-        (rem % 3600) / 60
-    )
+    (year, month, day, rem / 3600, (rem % 3600) / 60)
+}
+
+/// `2026-11-23 14:05 UTC`.
+pub fn utc(t: Timestamp) -> String {
+    let (y, mo, d, h, mi) = civil(t);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02} UTC")
+}
+
+/// `2026-11-23`.
+pub fn date(t: Timestamp) -> String {
+    let (y, mo, d, _, _) = civil(t);
+    format!("{y:04}-{mo:02}-{d:02}")
 }
 
 /// A percentage for a usage bar, 0–100.
@@ -82,22 +101,59 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats_bytes_times_and_dates() {
+    fn sizes_use_binary_units() {
+        assert_eq!(bytes(0), "0 B");
         assert_eq!(bytes(900), "900 B");
+        assert_eq!(bytes(1024), "1.0 KiB");
         assert_eq!(bytes(1536 << 20), "1.5 GiB");
         assert_eq!(bytes(256 << 30), "256 GiB");
-        let now = Timestamp::from_secs(10_000);
-        assert_eq!(
-            relative(Timestamp::from_secs(10_000 - 180), now),
-            "3 min ago"
-        );
-        assert_eq!(relative(Timestamp::from_secs(10_000 - 3), now), "just now");
+        assert_eq!(bytes(u64::MAX), "16384 PiB");
+    }
+
+    #[test]
+    fn relative_times_pick_one_unit() {
+        let now = Timestamp::from_secs(100_000_000);
+        let ago = |s: i64| relative(Timestamp::from_secs(100_000_000 - s), now);
+        assert_eq!(ago(3), "just now");
+        assert_eq!(ago(-3), "just now");
+        assert_eq!(ago(45), "45 s ago");
+        assert_eq!(ago(180), "3 min ago");
+        assert_eq!(ago(7_200), "2 h ago");
+        assert_eq!(ago(3 * 86_400), "3 d ago");
+        assert_eq!(ago(59 * 86_400), "59 d ago");
+        assert_eq!(ago(120 * 86_400), "4 mo ago");
+        assert_eq!(ago(800 * 86_400), "2 y ago");
+        assert_eq!(ago(-300), "in 5 min");
+    }
+
+    #[test]
+    fn durations_keep_two_units() {
+        assert_eq!(duration_secs(0), "0 s");
+        assert_eq!(duration_secs(59), "59 s");
+        assert_eq!(duration_secs(720), "12 min");
+        assert_eq!(duration_secs(3600), "1 h");
+        assert_eq!(duration_secs(5 * 3600 + 20 * 60), "5 h 20 min");
+        assert_eq!(duration_secs(3 * 86_400), "3 d");
+        assert_eq!(duration_secs(3 * 86_400 + 4 * 3600 + 59), "3 d 4 h");
+    }
+
+    #[test]
+    fn utc_dates_match_the_calendar() {
         assert_eq!(utc(Timestamp::from_secs(0)), "1970-01-01 00:00 UTC");
         assert_eq!(
             utc(Timestamp::from_secs(1_795_442_700)),
             "2026-11-23 14:05 UTC"
         );
+        // A leap day, and the day before the epoch.
+        assert_eq!(date(Timestamp::from_secs(1_709_164_800)), "2024-02-29");
+        assert_eq!(utc(Timestamp::from_secs(-60)), "1969-12-31 23:59 UTC");
+    }
+
+    #[test]
+    fn percentages_round_and_clamp() {
         assert_eq!(percent(1, 3), 33);
+        assert_eq!(percent(2, 3), 67);
         assert_eq!(percent(5, 0), 0);
+        assert_eq!(percent(7, 5), 100);
     }
 }

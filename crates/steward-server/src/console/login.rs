@@ -1,9 +1,12 @@
-//! Signing in and out.
+//! Signing in and out. A sign-in is throttled per account and per source address, takes
+//! the same time whether or not the name exists, and comes back only to a local path.
 
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 use askama::Template;
 use axum::Form;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -13,7 +16,7 @@ use steward_core::throttle::{self, Verdict};
 
 use super::{csrf_ok, csrf_rejected, render};
 use crate::auth::ConsoleUser;
-use crate::secrets::{dummy_hash, verify_password};
+use crate::secrets::{PasswordHashing, dummy_hash, verify_password};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -38,21 +41,45 @@ pub struct LoginForm {
     next: String,
 }
 
-/// Only local paths: `/devices`, never `//evil.example` or `https://…`.
+/// Only local paths: `/devices`, never `//evil.example` or `https://…`. Browsers drop tabs
+/// and line breaks from URLs and read `\` as `/`, so `/<tab>/evil.example` and
+/// `/\evil.example` lead off-site too: only visible ASCII is accepted (a browser sends
+/// anything else percent-encoded), and no backslash anywhere.
 pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    let visible_ascii = next.bytes().all(|b| b.is_ascii_graphic());
+    if visible_ascii && next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
         next
     } else {
         "/"
     }
 }
 
-pub async fn page(Query(q): Query<NextQuery>) -> Response {
+/// The hash that unknown names are checked against, made once per cost setting. Making
+/// one costs as much as a check, so making it per request would make unknown names twice
+/// as slow as known ones: a way to find out which names exist.
+fn dummy(hashing: PasswordHashing) -> &'static str {
+    static PRODUCTION: OnceLock<String> = OnceLock::new();
+    static CHEAP: OnceLock<String> = OnceLock::new();
+    let cell = match hashing {
+        PasswordHashing::Production => &PRODUCTION,
+        PasswordHashing::TestOnlyCheap => &CHEAP,
+    };
+    cell.get_or_init(|| dummy_hash(hashing))
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    q: Result<Query<NextQuery>, QueryRejection>,
+) -> Response {
+    let next = q.ok().and_then(|Query(q)| q.next).unwrap_or_default();
+    // Have the dummy hash ready before the first sign-in, off the request threads.
+    let hashing = state.config.password_hashing;
+    tokio::task::spawn_blocking(move || dummy(hashing));
     render(
         StatusCode::OK,
         &LoginPage {
-            css: super::assets::CSS_PATH,
-            next: safe_next(q.next.as_deref().unwrap_or("/")).to_string(),
+            css: super::assets::css_path(),
+            next: safe_next(&next).to_string(),
             username: String::new(),
             error: String::new(),
         },
@@ -69,7 +96,7 @@ pub async fn submit(
         render(
             status,
             &LoginPage {
-                css: super::assets::CSS_PATH,
+                css: super::assets::css_path(),
                 next: safe_next(&form.next).to_string(),
                 username: username.clone(),
                 error,
@@ -118,18 +145,22 @@ pub async fn submit(
         Ok(u) => u.filter(|u| u.disabled_at.is_none()),
         Err(e) => return crate::error::AppError::from(e).into_response(),
     };
-    // Verify against a dummy hash for unknown users, so the time taken reveals nothing.
-    let stored = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| dummy_hash(state.config.password_hashing));
+    // Unknown names are checked against a dummy hash, so the time taken reveals nothing.
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let hashing = state.config.password_hashing;
     let password = form.password.clone();
     let Ok(_permit) = state.password_checks.acquire().await else {
         return crate::error::AppError::unavailable("the server is shutting down").into_response();
     };
-    let valid = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
-        .await
-        .unwrap_or(false);
+    let valid = tokio::task::spawn_blocking(move || match stored {
+        Some(stored) => verify_password(&password, &stored),
+        None => {
+            verify_password(&password, dummy(hashing));
+            false
+        }
+    })
+    .await
+    .unwrap_or(false);
     match user {
         Some(user) if valid => {
             if let Err(e) = state.store.clear_login_failures(&keys[0]).await {
@@ -225,6 +256,16 @@ mod tests {
         assert_eq!(safe_next("//evil.example"), "/");
         assert_eq!(safe_next("https://evil.example"), "/");
         assert_eq!(safe_next("/\\evil.example"), "/");
+        assert_eq!(safe_next("/\t/evil.example"), "/");
+        assert_eq!(safe_next("/\n/evil.example"), "/");
+        assert_eq!(safe_next("/ /evil.example"), "/");
+        assert_eq!(safe_next("/devices/caf\u{e9}"), "/");
+        assert_eq!(
+            safe_next("/devices?name=caf%C3%A9"),
+            "/devices?name=caf%C3%A9"
+        );
+        assert_eq!(safe_next("devices"), "/");
+        assert_eq!(safe_next("javascript:alert(1)"), "/");
         assert_eq!(safe_next(""), "/");
     }
 }

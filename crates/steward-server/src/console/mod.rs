@@ -5,13 +5,17 @@
 mod account;
 mod assets;
 mod dashboard;
+mod device;
+mod device_sections;
 mod devices;
 mod format;
 mod login;
+mod password;
+mod views;
 
 use askama::Template;
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
@@ -25,9 +29,13 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(login::logout))
         .route("/", get(dashboard::page))
         .route("/devices", get(devices::list))
-        .route("/devices/{id}", get(devices::detail))
-        .route("/devices/{id}/refresh", post(devices::refresh))
+        .route("/devices/{id}", get(device::detail))
+        .route("/devices/{id}/refresh", post(device::refresh))
         .route("/account/sessions", get(account::sessions))
+        .route(
+            "/account/password",
+            get(password::page).post(password::change),
+        )
         .route("/account/sessions/revoke", post(account::revoke))
         .route("/static/{file}", get(assets::serve))
 }
@@ -36,6 +44,8 @@ pub fn routes() -> Router<AppState> {
 /// navigation item is active.
 pub struct Chrome {
     pub username: String,
+    /// The first letter of the name, for the avatar.
+    pub initial: String,
     pub role: &'static str,
     /// May queue jobs (shows the buttons that do).
     pub can_operate: bool,
@@ -49,20 +59,53 @@ impl Chrome {
     pub fn new(user: &Principal, nav: &'static str) -> Self {
         Self {
             username: user.name.clone(),
+            initial: user
+                .name
+                .chars()
+                .next()
+                .map(|c| c.to_uppercase().to_string())
+                .unwrap_or_default(),
             role: user.role.as_str(),
             can_operate: user.may(steward_core::Action::OperateDevices),
             csrf: user.csrf_token.clone().unwrap_or_default(),
             nav,
-            css: assets::CSS_PATH,
-            js: assets::JS_PATH,
+            css: assets::css_path(),
+            js: assets::js_path(),
         }
     }
 }
 
-/// Renders a template into a response; a template error is a logged 500.
+/// What pages may load and who may frame them: only Steward's own script and stylesheet
+/// (inline `style` attributes draw the bars), and no framing (a framed console could be
+/// clicked on by another site).
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                   img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// Renders a template into a response with the console's security headers; a template
+/// error is a logged 500.
 pub fn render(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
+        Ok(html) => {
+            let mut response = (status, Html(html)).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CSP),
+            );
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            );
+            // Pages show live state and a CSRF token: never from a cache.
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
         Err(e) => crate::error::AppError::internal(e).into_response(),
     }
 }

@@ -160,9 +160,10 @@ async fn console_pages_allow_and_deny_by_role() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let pages: [(&str, String, Action); 5] = [
+    let pages: [(&str, String, Action); 6] = [
         ("GET", "/".into(), Action::ViewDevices),
         ("GET", "/account/sessions".into(), Action::ViewDevices),
+        ("GET", "/account/password".into(), Action::ViewDevices),
         ("GET", "/devices".into(), Action::ViewDevices),
         ("GET", format!("/devices/{device}"), Action::ViewDevices),
         (

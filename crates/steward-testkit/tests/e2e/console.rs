@@ -195,3 +195,111 @@ async fn a_user_sees_and_ends_their_sessions() {
     assert_eq!(page(laptop).await.status().as_u16(), 200);
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn changing_the_password_checks_policy_and_ends_other_sessions() {
+    let server = TestServer::sqlite().await;
+    create_user(&server, "a long enough password").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let laptop = sign_in(&server, &http).await;
+    let phone = sign_in(&server, &http).await;
+    let html = http
+        .get(format!("{}/account/password", server.url))
+        .header("cookie", &laptop)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let change = |current: &'static str, new: &'static str| {
+        http.post(format!("{}/account/password", server.url))
+            .header("cookie", &laptop)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("current", current),
+                ("new", new),
+                ("confirm", new),
+            ])
+            .send()
+    };
+    for (current, new, status, message) in [
+        (
+            "a long enough password",
+            "too short",
+            400,
+            "at least 12 characters",
+        ),
+        (
+            "a long enough password",
+            "qwerty123456",
+            400,
+            "commonly used",
+        ),
+        (
+            "not my password at all",
+            "a brand new passphrase",
+            401,
+            "current password is wrong",
+        ),
+    ] {
+        let resp = change(current, new).await.unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{new}");
+        assert!(resp.text().await.unwrap().contains(message), "{new}");
+    }
+    let resp = change("a long enough password", "a brand new passphrase")
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    let fresh = resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    // Every old session ended, the browser that changed it got a new one.
+    for old in [&laptop, &phone] {
+        let resp = http
+            .get(format!("{}/devices", server.url))
+            .header("cookie", old)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 303);
+    }
+    let resp = http
+        .get(format!("{}/devices", server.url))
+        .header("cookie", &fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    // The old password no longer signs in; the new one does.
+    let old = http
+        .post(format!("{}/login", server.url))
+        .form(&[("username", "john"), ("password", "a long enough password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status().as_u16(), 401);
+    let new = http
+        .post(format!("{}/login", server.url))
+        .form(&[("username", "john"), ("password", "a brand new passphrase")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(new.status().as_u16(), 303);
+    server.cleanup().await;
+}

@@ -1,0 +1,263 @@
+//! The device page (everything Steward knows about one machine, one section per part of its
+//! inventory, its change timeline and its jobs) and the "Collect inventory now" button.
+//!
+//! Query parameters: `sq` searches the software list, `sp` and `cp` page through software
+//! and changes, `queued=1` says a job was just queued.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use steward_core::{Account, JobKind, NetInterface, Timestamp};
+use steward_store::{JobRecord, SoftwareRecord};
+
+use super::device_sections::{self as sections, DiskRow, Fact, ListenerRow};
+use super::format::{date, relative, utc};
+use super::views::{ChangeRow, DeviceRow, Pager, page_param};
+use super::{Chrome, csrf_ok, csrf_rejected, error_page, render};
+use crate::auth::{ConsoleUser, OperateDevices, urlencode};
+use crate::error::AppResult;
+use crate::state::AppState;
+
+const SOFTWARE_PER_PAGE: u32 = 50;
+const CHANGES_PER_PAGE: u32 = 25;
+
+pub struct JobRow {
+    pub kind: &'static str,
+    pub state: &'static str,
+    pub requested_by: String,
+    pub when: String,
+    pub exact: String,
+    pub updated: String,
+    pub message: String,
+}
+
+impl JobRow {
+    fn new(j: &JobRecord, now: Timestamp) -> Self {
+        Self {
+            kind: j.kind.describe(),
+            state: j.state.as_str(),
+            requested_by: j.requested_by.clone(),
+            when: relative(j.created_at, now),
+            exact: utc(j.created_at),
+            updated: if j.updated_at > j.created_at {
+                relative(j.updated_at, now)
+            } else {
+                String::new()
+            },
+            message: j.message.clone(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "device.html")]
+struct DevicePage {
+    chrome: Chrome,
+    device: DeviceRow,
+    /// Why the page is short, when it is: revoked, or no inventory yet.
+    revoked_on: String,
+    has_inventory: bool,
+    overview: Vec<Fact>,
+    hardware: Vec<Fact>,
+    disks: Vec<DiskRow>,
+    interfaces: Vec<NetInterface>,
+    software: Vec<SoftwareRecord>,
+    software_total: u64,
+    software_search: String,
+    software_pager: Pager,
+    /// Administrators and accounts that can log in.
+    accounts: Vec<Account>,
+    /// Accounts that cannot log in and are not administrators.
+    system_accounts: Vec<Account>,
+    listeners: Vec<ListenerRow>,
+    changes: Vec<ChangeRow>,
+    changes_total: u64,
+    changes_pager: Pager,
+    jobs: Vec<JobRow>,
+    queued: bool,
+}
+
+/// Lenient: a mangled parameter means its default, never an error page.
+#[derive(Deserialize, Default)]
+pub struct DevicePageQuery {
+    sq: Option<String>,
+    sp: Option<String>,
+    cp: Option<String>,
+    queued: Option<String>,
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+    q: Result<Query<DevicePageQuery>, QueryRejection>,
+) -> Response {
+    let q = q.map(|Query(q)| q).unwrap_or_default();
+    match build(&state, &user, &id, q).await {
+        Ok(Some(page)) => render(StatusCode::OK, &page),
+        Ok(None) => not_found(&user),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn not_found(user: &ConsoleUser) -> Response {
+    error_page(
+        &user.0,
+        StatusCode::NOT_FOUND,
+        "Device not found",
+        "No device has this address. It may have been removed; the device list shows every device Steward knows.",
+    )
+}
+
+/// A link to this device page with the given software search and pages, at `anchor`.
+fn page_href(
+    id: &str,
+    search: &str,
+    software_page: u32,
+    changes_page: u32,
+    anchor: &str,
+) -> String {
+    let mut params = Vec::new();
+    if !search.is_empty() {
+        params.push(format!("sq={}", urlencode(search)));
+    }
+    if software_page > 1 {
+        params.push(format!("sp={software_page}"));
+    }
+    if changes_page > 1 {
+        params.push(format!("cp={changes_page}"));
+    }
+    let query = if params.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", params.join("&"))
+    };
+    format!("/devices/{}{query}#{anchor}", urlencode(id))
+}
+
+async fn build(
+    state: &AppState,
+    user: &ConsoleUser,
+    id: &str,
+    q: DevicePageQuery,
+) -> AppResult<Option<DevicePage>> {
+    let Some(device) = state.store.device(id).await? else {
+        return Ok(None);
+    };
+    let now = state.now();
+    let inventory = state.store.inventory(id).await?;
+    let has_inventory = inventory.is_some();
+    let inv = inventory.unwrap_or_default();
+    let metrics = state.store.metrics(id).await?.map(|(_, m)| m);
+    let metrics = metrics.as_ref();
+    let search = q.sq.unwrap_or_default().trim().to_string();
+    let software_page = page_param(q.sp.as_deref());
+    let changes_page = page_param(q.cp.as_deref());
+    let (software, software_total) = state
+        .store
+        .software(
+            id,
+            Some(&search),
+            u64::from(software_page - 1) * u64::from(SOFTWARE_PER_PAGE),
+            u64::from(SOFTWARE_PER_PAGE),
+        )
+        .await?;
+    let (changes, changes_total) = state
+        .store
+        .changes(
+            id,
+            None,
+            u64::from(changes_page - 1) * u64::from(CHANGES_PER_PAGE),
+            u64::from(CHANGES_PER_PAGE),
+        )
+        .await?;
+    let jobs = state.store.jobs_for_device(id, 10).await?;
+    let mut overview = sections::overview(&inv, metrics, now);
+    overview.push(Fact {
+        label: "Enrolled",
+        value: date(device.enrolled_at),
+        title: utc(device.enrolled_at),
+    });
+    overview.push(Fact {
+        label: "Device id",
+        value: device.id.clone(),
+        title: String::new(),
+    });
+    let (accounts, system_accounts) = sections::accounts(&inv);
+    Ok(Some(DevicePage {
+        chrome: Chrome::new(&user.0, "devices"),
+        device: DeviceRow::new(&device, now),
+        revoked_on: device.revoked_at.map(date).unwrap_or_default(),
+        has_inventory,
+        overview,
+        hardware: sections::hardware(&inv, metrics),
+        disks: sections::disks(&inv, metrics),
+        interfaces: inv.interfaces.clone(),
+        software,
+        software_total,
+        software_pager: Pager::new(software_page, SOFTWARE_PER_PAGE, software_total, |p| {
+            page_href(id, &search, p, changes_page, "software")
+        }),
+        software_search: search.clone(),
+        accounts,
+        system_accounts,
+        listeners: sections::listeners(&inv),
+        changes: changes.iter().map(|c| ChangeRow::new(c, now)).collect(),
+        changes_total,
+        changes_pager: Pager::new(changes_page, CHANGES_PER_PAGE, changes_total, |p| {
+            page_href(id, &search, software_page, p, "changes")
+        }),
+        jobs: jobs.iter().map(|j| JobRow::new(j, now)).collect(),
+        queued: q.queued.as_deref() == Some("1"),
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct RefreshForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn refresh(
+    State(state): State<AppState>,
+    user: ConsoleUser<OperateDevices>,
+    Path(id): Path<String>,
+    Form(form): Form<RefreshForm>,
+) -> Response {
+    if !csrf_ok(&user.0, &form.csrf) {
+        return csrf_rejected(&user.0);
+    }
+    match crate::admin::queue_job(&state, &id, JobKind::CollectInventory, &user.0.label()).await {
+        Ok(_) => {
+            Redirect::to(&format!("/devices/{}?queued=1#jobs", urlencode(&id))).into_response()
+        }
+        Err(e) if e.status == StatusCode::NOT_FOUND => error_page(
+            &user.0,
+            StatusCode::NOT_FOUND,
+            "Device not found",
+            "No device has this address.",
+        ),
+        Err(e) => error_page(&user.0, e.status, "Could not queue the job", &e.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_href;
+
+    #[test]
+    fn page_links_keep_the_other_list_where_it_was() {
+        assert_eq!(
+            page_href("d1", "", 1, 1, "software"),
+            "/devices/d1#software"
+        );
+        assert_eq!(
+            page_href("d1", "lib ssl", 2, 3, "changes"),
+            "/devices/d1?sq=lib%20ssl&sp=2&cp=3#changes"
+        );
+    }
+}
