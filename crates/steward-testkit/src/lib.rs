@@ -20,6 +20,15 @@ pub fn init_tls() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// The CSRF token in a console page's forms.
+pub fn csrf_in(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no CSRF token in the page"))
+        .to_string()
+}
+
 /// Polls `check` every 50 ms until it returns `Some`, or fails the test after `timeout`.
 /// Tests wait on conditions, never on fixed sleeps.
 pub async fn eventually<T, F, Fut>(timeout: std::time::Duration, what: &str, mut check: F) -> T

@@ -146,6 +146,45 @@ impl TestServer {
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// Creates a console user with a (cheaply hashed) password.
+    pub async fn create_user(&self, username: &str, role: steward_core::Role, password: &str) {
+        let hash = PasswordHashing::TestOnlyCheap.hash(password).unwrap();
+        self.store
+            .create_user(
+                &steward_store::NewUser {
+                    id: format!("user-{username}"),
+                    username: username.into(),
+                    password_hash: hash,
+                    role: role.as_str().into(),
+                },
+                self.now(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Signs in through the login form; returns the session cookie (`name=value`).
+    pub async fn sign_in(&self, username: &str, password: &str) -> String {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = http
+            .post(format!("{}/login", self.url))
+            .form(&[("username", username), ("password", password)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 303, "sign-in as {username}");
+        resp.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
     /// Enrolls a device over the protocol; returns (device id, credential).
     pub async fn enroll_raw(&self, hostname: &str) -> (String, String) {
         let token = self.enroll_token(1).await;

@@ -116,40 +116,8 @@ async fn every_api_route_allows_and_denies_by_role() {
 
 async fn session_for(server: &TestServer, role: Role) -> String {
     let password = "correct horse battery staple";
-    let hash = steward_server::secrets::PasswordHashing::TestOnlyCheap
-        .hash(password)
-        .unwrap();
-    server
-        .store
-        .create_user(
-            &steward_store::NewUser {
-                id: format!("user-{}", role.as_str()),
-                username: role.as_str().into(),
-                password_hash: hash,
-                role: role.as_str().into(),
-            },
-            server.now(),
-        )
-        .await
-        .unwrap();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = http
-        .post(format!("{}/login", server.url))
-        .form(&[("username", role.as_str()), ("password", password)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 303);
-    resp.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
+    server.create_user(role.as_str(), role, password).await;
+    server.sign_in(role.as_str(), password).await
 }
 
 #[tokio::test]
@@ -194,14 +162,7 @@ async fn console_pages_allow_and_deny_by_role() {
             .text()
             .await
             .unwrap();
-        let csrf = html
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string();
+        let csrf = steward_testkit::csrf_in(&html);
         for (method, path, action) in &pages {
             let req = if *method == "GET" {
                 http.get(format!("{}{path}", server.url))

@@ -3,22 +3,9 @@
 use steward_testkit::TestServer;
 
 async fn create_user(server: &TestServer, password: &str) {
-    let hash = steward_server::secrets::PasswordHashing::TestOnlyCheap
-        .hash(password)
-        .unwrap();
     server
-        .store
-        .create_user(
-            &steward_store::NewUser {
-                id: "u1".into(),
-                username: "john".into(),
-                password_hash: hash,
-                role: "admin".into(),
-            },
-            server.now(),
-        )
-        .await
-        .unwrap();
+        .create_user("john", steward_core::Role::Admin, password)
+        .await;
 }
 
 #[tokio::test]
@@ -121,21 +108,8 @@ async fn repeated_wrong_passwords_are_throttled() {
     server.cleanup().await;
 }
 
-async fn sign_in(server: &TestServer, http: &reqwest::Client) -> String {
-    let resp = http
-        .post(format!("{}/login", server.url))
-        .form(&[("username", "john"), ("password", "a long enough password")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 303);
-    resp.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
+async fn sign_in(server: &TestServer, _http: &reqwest::Client) -> String {
+    server.sign_in("john", "a long enough password").await
 }
 
 #[tokio::test]
@@ -161,14 +135,7 @@ async fn a_user_sees_and_ends_their_sessions() {
         "three sessions and the 'others' form"
     );
     assert!(html.contains("this session"));
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let csrf = steward_testkit::csrf_in(&html);
     // End the phone's session from the laptop: the phone is signed out at once.
     let phone_hash = steward_server::secrets::token_hash(phone.split('=').nth(1).unwrap());
     let resp = http
@@ -215,14 +182,7 @@ async fn changing_the_password_checks_policy_and_ends_other_sessions() {
         .text()
         .await
         .unwrap();
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let csrf = steward_testkit::csrf_in(&html);
     let change = |current: &'static str, new: &'static str| {
         http.post(format!("{}/account/password", server.url))
             .header("cookie", &laptop)
