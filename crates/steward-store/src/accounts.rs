@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use steward_core::Timestamp;
 
-use crate::rows::{int, opt_int, text};
+use crate::rows::{int, opt_int, text, touched};
 use crate::{Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,9 +148,7 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        touched(&res)?;
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
@@ -225,10 +223,7 @@ impl Store {
             .bind(user_id)
             .execute(&self.write)
             .await?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        touched(&res)
     }
 
     /// Ends every session of the user but `keep`; returns how many ended.
@@ -300,9 +295,6 @@ impl Store {
         .bind(id)
         .execute(&self.write)
         .await?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        touched(&res)
     }
 }

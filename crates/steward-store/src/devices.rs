@@ -6,8 +6,8 @@ use steward_core::device::ONLINE_GRACE_MILLIS_PER_INTERVAL_SEC;
 use steward_core::{Inventory, Metrics, Timestamp};
 
 use crate::ingest::{ChangeRecord, change};
-use crate::rows::{contains_pattern, int, json, opt_int, text};
-use crate::{Result, Store, StoreError};
+use crate::rows::{contains_pattern, int, json, opt_int, text, touched};
+use crate::{Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRecord {
@@ -227,10 +227,7 @@ impl Store {
                 .bind(id)
                 .execute(&self.write)
                 .await?;
-        if res.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        touched(&res)
     }
 
     /// The device's current inventory, if it has reported one.

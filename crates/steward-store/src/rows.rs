@@ -40,3 +40,13 @@ pub(crate) fn contains_pattern(needle: &str) -> String {
     out.push('%');
     out
 }
+
+/// `NotFound` when a write touched no row (the thing to change does not exist, or is
+/// already in the state asked for).
+pub(crate) fn touched(res: &sqlx::any::AnyQueryResult) -> Result<()> {
+    if res.rows_affected() == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
