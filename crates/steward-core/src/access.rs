@@ -48,6 +48,27 @@ pub enum Action {
     ManageTokens,
     /// Read the audit log.
     ViewAudit,
+    /// Place devices in groups (sites) and tag them.
+    OrganizeDevices,
+    /// Change installation-wide security settings (who must use two-factor sign-in).
+    ManageSecurity,
+    /// One's own account: password, two-factor sign-in, sessions. Every role has it.
+    ManageOwnAccount,
+}
+
+impl Action {
+    /// Every action, for tests that walk the table.
+    pub const ALL: [Action; 9] = [
+        Action::ViewDevices,
+        Action::OperateDevices,
+        Action::RevokeDevices,
+        Action::ManageUsers,
+        Action::ManageTokens,
+        Action::ViewAudit,
+        Action::OrganizeDevices,
+        Action::ManageSecurity,
+        Action::ManageOwnAccount,
+    ];
 }
 
 /// The access table.
@@ -56,14 +77,136 @@ pub fn permits(role: Role, action: Action) -> bool {
     match role {
         Role::Admin => true,
         Role::Technician => match action {
-            ViewDevices | OperateDevices | RevokeDevices => true,
-            ManageUsers | ManageTokens | ViewAudit => false,
+            ViewDevices | OperateDevices | RevokeDevices | OrganizeDevices | ManageOwnAccount => {
+                true
+            }
+            ManageUsers | ManageTokens | ViewAudit | ManageSecurity => false,
         },
         Role::Viewer => match action {
-            ViewDevices => true,
-            OperateDevices | RevokeDevices | ManageUsers | ManageTokens | ViewAudit => false,
+            ViewDevices | ManageOwnAccount => true,
+            OperateDevices | RevokeDevices | OrganizeDevices | ManageUsers | ManageTokens
+            | ViewAudit | ManageSecurity => false,
         },
     }
+}
+
+/// Which devices a principal may see and act on: all of them, or only those in some groups
+/// (an MSP technician serving some clients). A device in no group is seen only by
+/// principals with [`Scope::Everything`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Scope {
+    #[default]
+    Everything,
+    /// Group ids.
+    Groups(Vec<String>),
+}
+
+impl Scope {
+    /// A user's scope from their group memberships: none means every device.
+    pub fn from_groups(groups: Vec<String>) -> Scope {
+        if groups.is_empty() {
+            Scope::Everything
+        } else {
+            Scope::Groups(groups)
+        }
+    }
+
+    /// Whether a device in `group` (or in none) is within the scope.
+    pub fn allows(&self, group: Option<&str>) -> bool {
+        match self {
+            Scope::Everything => true,
+            Scope::Groups(groups) => group.is_some_and(|g| groups.iter().any(|x| x == g)),
+        }
+    }
+}
+
+/// Which roles must sign in with a second factor. Stored as a setting; off by default so a
+/// first start is not locked behind an authenticator app, and shown as a posture finding
+/// when off.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TwoFactorPolicy {
+    pub required_for: Vec<Role>,
+}
+
+impl TwoFactorPolicy {
+    pub const SETTING: &'static str = "require_two_factor";
+
+    pub fn requires(&self, role: Role) -> bool {
+        self.required_for.contains(&role)
+    }
+
+    /// `admin,technician` (the stored form); unknown names are an error.
+    pub fn parse(text: &str) -> Result<TwoFactorPolicy, String> {
+        let mut required_for = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let role = Role::parse(part)
+                .ok_or_else(|| format!("unknown role {part:?} (admin, technician, viewer)"))?;
+            if !required_for.contains(&role) {
+                required_for.push(role);
+            }
+        }
+        required_for.sort_by_key(|r| Role::ALL.iter().position(|x| x == r));
+        Ok(TwoFactorPolicy { required_for })
+    }
+
+    pub fn to_setting(&self) -> String {
+        self.required_for
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// How long a sign-in or step-up counts as recent for sensitive actions (creating an
+/// administrator, revealing an enrollment token, changing the two-factor policy).
+pub const STEP_UP_WINDOW_MILLIS: i64 = 5 * 60 * 1000;
+
+/// Whether a session whose user last proved who they are at `reauth_at` may perform a
+/// sensitive action at `now`.
+pub fn step_up_fresh(reauth_at: crate::Timestamp, now: crate::Timestamp) -> bool {
+    reauth_at.0 > 0 && now.since(reauth_at) <= STEP_UP_WINDOW_MILLIS && now >= reauth_at
+}
+
+/// A change one user asks to make to another user's account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserChange {
+    Disable,
+    Delete,
+    /// A new role.
+    SetRole(Role),
+}
+
+/// Why a user change is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UserChangeRefused {
+    #[error("you cannot disable, delete or demote your own account; ask another administrator")]
+    OwnAccount,
+    #[error("this is the last enabled administrator; make another administrator first")]
+    LastAdmin,
+}
+
+/// The rule that keeps an installation administrable: nobody removes their own access, and
+/// the last enabled administrator stays one. `target_role` is the target's current role,
+/// `enabled_admins` counts enabled administrators including the target.
+pub fn check_user_change(
+    actor_is_target: bool,
+    target_role: Role,
+    target_enabled: bool,
+    enabled_admins: u64,
+    change: UserChange,
+) -> Result<(), UserChangeRefused> {
+    let removes_admin = match change {
+        UserChange::Disable | UserChange::Delete => true,
+        UserChange::SetRole(r) => r != Role::Admin,
+    };
+    if actor_is_target && removes_admin {
+        return Err(UserChangeRefused::OwnAccount);
+    }
+    if removes_admin && target_role == Role::Admin && target_enabled && enabled_admins <= 1 {
+        return Err(UserChangeRefused::LastAdmin);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -81,5 +224,83 @@ mod tests {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }
         assert_eq!(Role::parse("root"), None);
+        for a in Action::ALL {
+            assert!(permits(Role::Admin, a), "{a:?}");
+            assert!(permits(Role::Viewer, Action::ManageOwnAccount));
+        }
+        assert!(!permits(Role::Technician, Action::ManageSecurity));
+        assert!(permits(Role::Technician, Action::OrganizeDevices));
+        assert!(!permits(Role::Viewer, Action::OrganizeDevices));
+    }
+
+    #[test]
+    fn scope_limits_to_groups() {
+        assert!(Scope::Everything.allows(None));
+        assert_eq!(Scope::from_groups(vec![]), Scope::Everything);
+        let s = Scope::from_groups(vec!["g1".into()]);
+        assert!(s.allows(Some("g1")));
+        assert!(!s.allows(Some("g2")));
+        assert!(
+            !s.allows(None),
+            "ungrouped devices are for unscoped users only"
+        );
+    }
+
+    #[test]
+    fn two_factor_policy_round_trips() {
+        let p = TwoFactorPolicy::parse("technician, admin,admin").unwrap();
+        assert_eq!(p.required_for, vec![Role::Admin, Role::Technician]);
+        assert_eq!(p.to_setting(), "admin,technician");
+        assert!(p.requires(Role::Admin) && !p.requires(Role::Viewer));
+        assert_eq!(
+            TwoFactorPolicy::parse("").unwrap(),
+            TwoFactorPolicy::default()
+        );
+        assert!(TwoFactorPolicy::parse("root").is_err());
+    }
+
+    #[test]
+    fn step_up_is_fresh_for_five_minutes() {
+        use crate::Timestamp;
+        assert!(step_up_fresh(
+            Timestamp(1_000),
+            Timestamp(1_000 + STEP_UP_WINDOW_MILLIS)
+        ));
+        assert!(!step_up_fresh(
+            Timestamp(1_000),
+            Timestamp(1_001 + STEP_UP_WINDOW_MILLIS)
+        ));
+        assert!(
+            !step_up_fresh(Timestamp(0), Timestamp(10)),
+            "never re-authenticated"
+        );
+    }
+
+    #[test]
+    fn nobody_removes_their_own_access_or_the_last_admin() {
+        use UserChange::*;
+        let ok = check_user_change(false, Role::Admin, true, 2, Disable);
+        assert_eq!(ok, Ok(()));
+        assert_eq!(
+            check_user_change(true, Role::Admin, true, 3, SetRole(Role::Viewer)),
+            Err(UserChangeRefused::OwnAccount)
+        );
+        assert_eq!(
+            check_user_change(true, Role::Admin, true, 1, SetRole(Role::Admin)),
+            Ok(())
+        );
+        assert_eq!(
+            check_user_change(false, Role::Admin, true, 1, Delete),
+            Err(UserChangeRefused::LastAdmin)
+        );
+        // A disabled admin is not the one keeping the installation administrable.
+        assert_eq!(
+            check_user_change(false, Role::Admin, false, 1, Delete),
+            Ok(())
+        );
+        assert_eq!(
+            check_user_change(false, Role::Viewer, true, 1, Delete),
+            Ok(())
+        );
     }
 }

@@ -20,7 +20,7 @@ pub mod throttle;
 pub mod time;
 pub mod version;
 
-pub use access::{Action, Role, permits};
+pub use access::{Action, Role, Scope, TwoFactorPolicy, permits};
 pub use changes::{ChangeEvent, ChangeKind, changes_between};
 pub use device::{DeviceName, DeviceStatus, InvalidDeviceName};
 pub use diff::{ApplyError, InventoryDelta, KeyedDelta};

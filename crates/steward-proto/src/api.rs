@@ -52,6 +52,8 @@ pub struct DeviceQuery {
     pub os: Option<String>,
     /// Exact tag.
     pub tag: Option<String>,
+    /// Group (site) id.
+    pub group: Option<String>,
     pub sort: Option<DeviceSort>,
     /// Sort descending.
     pub desc: Option<bool>,
@@ -69,6 +71,9 @@ pub struct DeviceSummary {
     pub os_name: String,
     pub os_version: String,
     pub tags: Vec<String>,
+    /// The device's group (site), if any.
+    pub group_id: Option<String>,
+    pub group_name: Option<String>,
     pub enrolled_at: Timestamp,
     pub last_seen_at: Option<Timestamp>,
 }
@@ -209,4 +214,109 @@ pub struct ApiTokenInfo {
 pub struct CreatedApiToken {
     pub id: String,
     pub token: String,
+}
+
+/// A console user as listed (never a password or second-factor secret).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserInfo {
+    pub id: String,
+    pub username: String,
+    /// `admin`, `technician` or `viewer`.
+    pub role: String,
+    pub created_at: Timestamp,
+    pub disabled_at: Option<Timestamp>,
+    /// Two-factor sign-in is on.
+    pub two_factor: bool,
+    /// Group ids the user is limited to; empty means every device.
+    pub groups: Vec<String>,
+}
+
+/// A new console user. The answer carries a one-time password to hand over.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateUser {
+    pub username: String,
+    pub role: String,
+    /// Group ids to limit the user to (empty: every device).
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// A created user, or a reset password: the password is shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserWithPassword {
+    pub user: UserInfo,
+    pub password: String,
+}
+
+/// Changes to a user; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct UpdateUser {
+    pub role: Option<String>,
+    pub disabled: Option<bool>,
+    pub groups: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GroupInfo {
+    pub id: String,
+    pub name: String,
+    pub created_at: Timestamp,
+    pub devices: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateGroup {
+    pub name: String,
+}
+
+/// Where a device belongs: its group (null for none) and its tags.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UpdateDevice {
+    /// Group id; `null` takes the device out of its group; absent leaves it.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub group: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+}
+
+/// Installation-wide security settings.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SecuritySettings {
+    /// Roles that must sign in with a second factor.
+    pub require_two_factor: Vec<String>,
+}
+
+/// An enrollment token request.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateEnrollToken {
+    /// How many devices may enroll with it (1–1000).
+    pub uses: u32,
+    /// Hours until it expires (1–720).
+    pub expires_in_hours: u32,
+}
+
+/// A created enrollment token: shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedEnrollToken {
+    pub token: String,
+    pub uses: u32,
+    pub expires_at: Timestamp,
+}
+
+/// Tells "absent" from "null" for a field that can be cleared.
+mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Option<String>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(Some)
+    }
 }

@@ -1,8 +1,11 @@
 //! Administrative operations shared by the CLI (`steward admin …`), the console and the API,
 //! so that each is written once.
 
-use steward_core::{JobKind, JobState, Role, Timestamp};
-use steward_store::{ApiTokenRecord, EnrollTokenRecord, JobRecord, NewUser, Store};
+use steward_core::{JobKind, JobState, Role, Scope, Timestamp};
+use steward_store::{
+    ApiTokenRecord, DeviceRecord, EnrollTokenRecord, GroupRecord, JobRecord, NewUser, Store,
+    StoreError,
+};
 
 use crate::error::{AppError, AppResult};
 use crate::secrets::{PasswordHashing, new_id, random_password, random_token, token_hash};
@@ -148,4 +151,134 @@ pub fn new_job(device_id: &str, kind: JobKind, requested_by: &str, now: Timestam
         created_at: now,
         updated_at: now,
     }
+}
+
+/// Creates a device group (site). Names are 1–100 characters and unique.
+pub async fn create_group(store: &Store, name: &str, now: Timestamp) -> AppResult<GroupRecord> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::bad_request("a group name is 1 to 100 characters"));
+    }
+    store
+        .create_group(&new_id(), name, now)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(m) => AppError::conflict(m),
+            other => other.into(),
+        })
+}
+
+/// Tags: 1–50 characters each, at most 50 per device.
+fn check_tags(tags: &[String]) -> AppResult<Vec<String>> {
+    let tags: Vec<String> = tags
+        .iter()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    if tags.len() > 50 || tags.iter().any(|t| t.chars().count() > 50) {
+        return Err(AppError::bad_request(
+            "at most 50 tags of at most 50 characters each",
+        ));
+    }
+    Ok(tags)
+}
+
+/// Moves a device into a group (`Some(None)`: out of any) and/or replaces its tags, within
+/// the actor's scope: a technician limited to some groups can move devices only between
+/// them. Audited with before and after.
+#[allow(clippy::too_many_arguments)]
+pub async fn organize_device(
+    store: &Store,
+    device: &DeviceRecord,
+    group: Option<Option<&str>>,
+    tags: Option<&[String]>,
+    scope: &Scope,
+    actor: &str,
+    source: &str,
+    now: Timestamp,
+) -> AppResult<()> {
+    if let Some(group) = group {
+        if !scope.allows(group) {
+            return Err(AppError::forbidden(
+                "you can only place devices in groups you serve",
+            ));
+        }
+        if group != device.group_id.as_deref() {
+            let groups = store.list_groups().await?;
+            let name_of = |id: Option<&str>| {
+                id.and_then(|id| groups.iter().find(|g| g.id == id))
+                    .map_or("no group".to_string(), |g| g.name.clone())
+            };
+            if group.is_some_and(|g| !groups.iter().any(|x| x.id == g)) {
+                return Err(AppError::bad_request("no such group"));
+            }
+            store.set_device_group(&device.id, group).await?;
+            crate::audit::record(
+                store,
+                now,
+                actor,
+                "device_group_changed",
+                &device.name,
+                &format!(
+                    "{} → {}",
+                    name_of(device.group_id.as_deref()),
+                    name_of(group)
+                ),
+                source,
+            )
+            .await;
+        }
+    }
+    if let Some(tags) = tags {
+        let tags = check_tags(tags)?;
+        if tags != device.tags {
+            store.set_device_tags(&device.id, &tags).await?;
+            crate::audit::record(
+                store,
+                now,
+                actor,
+                "device_tags_changed",
+                &device.name,
+                &format!("[{}] → [{}]", device.tags.join(", "), tags.join(", ")),
+                source,
+            )
+            .await;
+        }
+    }
+    Ok(())
+}
+
+/// Stores the two-factor policy, audited with before and after.
+pub async fn set_two_factor_policy(
+    store: &Store,
+    policy: &steward_core::TwoFactorPolicy,
+    actor: &str,
+    source: &str,
+    now: Timestamp,
+) -> AppResult<()> {
+    let key = steward_core::TwoFactorPolicy::SETTING;
+    let before = store.setting(key).await?.unwrap_or_default();
+    let after = policy.to_setting();
+    if before == after {
+        return Ok(());
+    }
+    store.set_setting(key, &after, now).await?;
+    let show = |s: &str| {
+        if s.is_empty() {
+            "nobody".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    crate::audit::record(
+        store,
+        now,
+        actor,
+        "two_factor_policy_changed",
+        "require_two_factor",
+        &format!("{} → {}", show(&before), show(&after)),
+        source,
+    )
+    .await;
+    Ok(())
 }

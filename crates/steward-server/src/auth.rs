@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::marker::PhantomData;
 
-use steward_core::{Action, Role, permits};
+use steward_core::{Action, Role, Scope, Timestamp, TwoFactorPolicy, permits};
 use steward_store::DeviceIngestState;
 
 use crate::error::AppError;
@@ -42,6 +42,13 @@ pub struct Principal {
     pub csrf_token: Option<String>,
     /// Hash of the session token (console sessions only), to log out.
     pub session_hash: Option<String>,
+    /// The devices this principal may see and act on.
+    pub scope: Scope,
+    /// When the user last proved who they are (console sessions only): sign-in or step-up.
+    pub reauth_at: Option<Timestamp>,
+    /// The policy requires two-factor sign-in for this user's role and they have not set it
+    /// up: until they do, only their own account is open to them.
+    pub must_enrol_two_factor: bool,
 }
 
 impl Principal {
@@ -55,6 +62,23 @@ impl Principal {
     /// Whether the principal's role permits `action`.
     pub fn may(&self, action: Action) -> bool {
         permits(self.role, action)
+    }
+
+    /// Whether a sensitive action (creating an administrator, revealing an enrollment token,
+    /// changing the two-factor policy) may go ahead without re-entering the password. API
+    /// tokens are a deliberate credential of their own and pass; a console session must have
+    /// signed in or stepped up within the last few minutes.
+    pub fn recently_authenticated(&self, now: Timestamp) -> bool {
+        match (&self.kind, self.reauth_at) {
+            (PrincipalKind::ApiToken { .. }, _) => true,
+            (PrincipalKind::User { .. }, Some(at)) => steward_core::access::step_up_fresh(at, now),
+            (PrincipalKind::User { .. }, None) => false,
+        }
+    }
+
+    /// Whether the principal may see a device in `group`.
+    pub fn sees(&self, group: Option<&str>) -> bool {
+        self.scope.allows(group)
     }
 
     /// How this principal is named in job and audit records.
@@ -118,6 +142,9 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
             role,
             csrf_token: None,
             session_hash: None,
+            scope: Scope::Everything,
+            reauth_at: None,
+            must_enrol_two_factor: false,
         }));
     }
     let Some(session_token) = cookie(parts, SESSION_COOKIE) else {
@@ -142,12 +169,32 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
             "your account has no valid role; ask an administrator",
         ));
     };
+    let scope = Scope::from_groups(state.store.user_groups(&user.id).await?);
+    let must_enrol_two_factor =
+        user.totp_enabled_at.is_none() && two_factor_policy(state).await?.requires(role);
     Ok(Some(Principal {
         kind: PrincipalKind::User { id: user.id },
         name: user.username,
         role,
         csrf_token: Some(session.csrf_token),
         session_hash: Some(hash),
+        scope,
+        reauth_at: Some(session.reauth_at),
+        must_enrol_two_factor,
+    }))
+}
+
+/// The installation's two-factor policy; a stored value that no longer parses requires
+/// two-factor sign-in of everyone (fail closed) and is logged.
+pub async fn two_factor_policy(state: &AppState) -> Result<TwoFactorPolicy, AppError> {
+    let Some(text) = state.store.setting(TwoFactorPolicy::SETTING).await? else {
+        return Ok(TwoFactorPolicy::default());
+    };
+    Ok(TwoFactorPolicy::parse(&text).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "unreadable two-factor policy setting; requiring it of everyone");
+        TwoFactorPolicy {
+            required_for: Role::ALL.to_vec(),
+        }
     }))
 }
 
@@ -191,9 +238,18 @@ permissions!(
     ViewDevices,
     OperateDevices,
     RevokeDevices,
+    ManageUsers,
     ManageTokens,
-    ViewAudit
+    ViewAudit,
+    OrganizeDevices,
+    ManageSecurity,
+    ManageOwnAccount,
 );
+
+/// A principal who must still set up two-factor sign-in may reach only their own account.
+fn blocked_until_enrolled(p: &Principal, action: Action) -> bool {
+    p.must_enrol_two_factor && action != Action::ManageOwnAccount
+}
 
 /// A principal allowed to perform `P`.
 #[derive(Debug, Clone)]
@@ -214,7 +270,19 @@ impl<P: Permission> FromRequestParts<AppState> for Authorized<P> {
                 principal.role.as_str()
             )));
         }
+        if blocked_until_enrolled(&principal, P::ACTION) {
+            return Err(AppError::forbidden(
+                "two-factor sign-in is required for your role: set it up in the console under Account → Two-factor sign-in",
+            ));
+        }
         Ok(Authorized(principal, PhantomData))
+    }
+}
+
+impl<P: Permission> Authorized<P> {
+    /// The same principal, already checked for `P` (to call another handler).
+    pub(crate) fn from_principal(p: Principal) -> Self {
+        Authorized(p, PhantomData)
     }
 }
 
@@ -239,6 +307,11 @@ impl<P: Permission> FromRequestParts<AppState> for ConsoleUser<P> {
     ) -> Result<Self, LoginRedirect> {
         match authenticate(parts, state).await {
             Ok(Some(p)) if p.session_hash.is_some() => {
+                if p.may(P::ACTION) && blocked_until_enrolled(&p, P::ACTION) {
+                    return Err(LoginRedirect(
+                        Redirect::to("/account/two-factor").into_response(),
+                    ));
+                }
                 if p.may(P::ACTION) {
                     return Ok(ConsoleUser(p, PhantomData));
                 }

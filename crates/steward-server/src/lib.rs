@@ -14,11 +14,14 @@ mod auth;
 pub mod clock;
 mod console;
 mod dispatch;
-mod error;
+pub mod error;
 mod ingest;
+pub mod mfa;
 pub mod secrets;
 mod sessions;
 mod state;
+mod two_factor;
+pub mod users;
 
 use std::future::Future;
 use std::net::SocketAddr;

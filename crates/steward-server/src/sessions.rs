@@ -19,6 +19,8 @@ pub async fn start(state: &AppState, user: &UserRecord, source: &str) -> anyhow:
         last_seen_at: now,
         expires_at: now.plus_millis(state.config.session_max_secs * 1000),
         source: source.to_string(),
+        // Signing in is proving who one is: sensitive actions are open for a few minutes.
+        reauth_at: now,
     };
     state.store.create_session(&record).await?;
     Ok(cookie(state, &token, state.config.session_max_secs))

@@ -24,6 +24,9 @@ pub struct ServerConfig {
     pub max_job_wait_secs: u64,
     /// Argon2id cost; production values unless a test asks for cheap ones.
     pub password_hashing: crate::secrets::PasswordHashing,
+    /// Seals TOTP secrets at rest. The binary loads it from the data directory (every
+    /// replica must share it); the default is a fresh key, for tests.
+    pub sealing_key: crate::mfa::SealingKey,
 }
 
 impl Default for ServerConfig {
@@ -36,6 +39,7 @@ impl Default for ServerConfig {
             max_body_bytes: 32 * 1024 * 1024,
             max_job_wait_secs: 60,
             password_hashing: crate::secrets::PasswordHashing::Production,
+            sealing_key: crate::mfa::SealingKey::generate(),
         }
     }
 }

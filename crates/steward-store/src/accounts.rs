@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use steward_core::Timestamp;
 
-use crate::rows::{int, opt_int, text, touched};
+use crate::rows::{int, opt_int, opt_text, text, touched};
 use crate::{Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +15,12 @@ pub struct UserRecord {
     pub role: String,
     pub created_at: Timestamp,
     pub disabled_at: Option<Timestamp>,
+    /// The sealed TOTP secret (only the server's key opens it); set while enrolling too.
+    pub totp_secret: Option<String>,
+    /// When two-factor sign-in was confirmed; `None` while off or still being enrolled.
+    pub totp_enabled_at: Option<Timestamp>,
+    /// The last accepted TOTP time step.
+    pub totp_last_step: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +40,8 @@ pub struct SessionRecord {
     pub last_seen_at: Timestamp,
     pub expires_at: Timestamp,
     pub source: String,
+    /// When the user last proved who they are in this session (sign-in or step-up).
+    pub reauth_at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +65,9 @@ fn user(row: &AnyRow) -> Result<UserRecord> {
         role: text(row, "role")?,
         created_at: Timestamp(int(row, "created_at")?),
         disabled_at: opt_int(row, "disabled_at")?.map(Timestamp),
+        totp_secret: opt_text(row, "totp_secret")?,
+        totp_enabled_at: opt_int(row, "totp_enabled_at")?.map(Timestamp),
+        totp_last_step: int(row, "totp_last_step")?,
     })
 }
 
@@ -69,6 +80,7 @@ fn session(row: &AnyRow) -> Result<SessionRecord> {
         last_seen_at: Timestamp(int(row, "last_seen_at")?),
         expires_at: Timestamp(int(row, "expires_at")?),
         source: text(row, "source")?,
+        reauth_at: Timestamp(int(row, "reauth_at")?),
     })
 }
 
@@ -85,9 +97,10 @@ fn api_token(row: &AnyRow) -> Result<ApiTokenRecord> {
     })
 }
 
-const USER_COLS: &str = "id, username, password_hash, role, created_at, disabled_at";
+const USER_COLS: &str = "id, username, password_hash, role, created_at, disabled_at, \
+                         totp_secret, totp_enabled_at, totp_last_step";
 const SESSION_COLS: &str =
-    "token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, source";
+    "token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, source, reauth_at";
 
 impl Store {
     pub async fn count_users(&self) -> Result<u64> {
@@ -157,9 +170,80 @@ impl Store {
         Ok(())
     }
 
+    /// Every user, by name.
+    pub async fn list_users(&self) -> Result<Vec<UserRecord>> {
+        let rows = sqlx::query(safe_sql!(
+            "SELECT {USER_COLS} FROM users ORDER BY LOWER(username), id"
+        ))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(user).collect()
+    }
+
+    /// Enabled users with the admin role.
+    pub async fn count_enabled_admins(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        Ok(n as u64)
+    }
+
+    pub async fn set_user_role(&self, user_id: &str, role: &str) -> Result<()> {
+        let res = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+            .bind(role)
+            .bind(user_id)
+            .execute(&self.write)
+            .await?;
+        touched(&res)
+    }
+
+    /// Disables (`Some(time)`) or re-enables (`None`) a user; disabling ends every session
+    /// and pending sign-in in the same transaction.
+    pub async fn set_user_disabled(&self, user_id: &str, at: Option<Timestamp>) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let res = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
+            .bind(at.map(|t| t.0))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        touched(&res)?;
+        if at.is_some() {
+            for table in ["sessions", "pending_sign_ins"] {
+                sqlx::query(safe_sql!("DELETE FROM {table} WHERE user_id = $1"))
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a user; their sessions, codes and group memberships go with them (foreign
+    /// keys cascade on both backends).
+    pub async fn delete_user(&self, user_id: &str) -> Result<()> {
+        let res = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user_id)
+            .execute(&self.write)
+            .await?;
+        touched(&res)
+    }
+
+    /// Records that the session's user proved who they are again (step-up).
+    pub async fn set_session_reauth(&self, token_hash: &str, at: Timestamp) -> Result<()> {
+        let res = sqlx::query("UPDATE sessions SET reauth_at = $1 WHERE token_hash = $2")
+            .bind(at.0)
+            .bind(token_hash)
+            .execute(&self.write)
+            .await?;
+        touched(&res)
+    }
+
     pub async fn create_session(&self, s: &SessionRecord) -> Result<()> {
         sqlx::query(safe_sql!(
-            "INSERT INTO sessions ({SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            "INSERT INTO sessions ({SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
         .bind(&s.token_hash)
         .bind(&s.user_id)
@@ -168,6 +252,7 @@ impl Store {
         .bind(s.last_seen_at.0)
         .bind(s.expires_at.0)
         .bind(&s.source)
+        .bind(s.reauth_at.0)
         .execute(&self.write)
         .await?;
         Ok(())

@@ -3,10 +3,10 @@
 
 use sqlx::any::AnyRow;
 use steward_core::device::ONLINE_GRACE_MILLIS_PER_INTERVAL_SEC;
-use steward_core::{Inventory, Metrics, Timestamp};
+use steward_core::{Inventory, Metrics, Scope, Timestamp};
 
 use crate::ingest::{ChangeRecord, change};
-use crate::rows::{contains_pattern, int, json, opt_int, text, touched};
+use crate::rows::{contains_pattern, int, json, opt_int, opt_text, text, touched};
 use crate::{Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,9 @@ pub struct DeviceRecord {
     pub os_version: String,
     pub checkin_interval_secs: i64,
     pub tags: Vec<String>,
+    /// The device's group (site), if it is in one.
+    pub group_id: Option<String>,
+    pub group_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,6 +41,10 @@ pub struct DeviceFilter {
     /// Case-insensitive substring of "os_name os_version".
     pub os: Option<String>,
     pub tag: Option<String>,
+    /// Only devices in this group.
+    pub group: Option<String>,
+    /// Only devices the asking user may see.
+    pub scope: Scope,
     pub sort: DeviceSortKey,
     pub desc: bool,
     pub offset: u64,
@@ -62,7 +69,9 @@ pub struct SoftwareRecord {
     pub source: String,
 }
 
-const DEVICE_COLS: &str = "d.id, d.name, d.enrolled_at, d.last_seen_at, d.revoked_at, d.os_name, d.os_version, d.checkin_interval_secs";
+const DEVICE_COLS: &str = "d.id, d.name, d.enrolled_at, d.last_seen_at, d.revoked_at, d.os_name, d.os_version, d.checkin_interval_secs, d.group_id, g.name AS group_name";
+/// Devices with their group's name.
+const DEVICES_FROM: &str = "devices d LEFT JOIN device_groups g ON g.id = d.group_id";
 
 fn device(row: &AnyRow) -> Result<DeviceRecord> {
     Ok(DeviceRecord {
@@ -75,7 +84,27 @@ fn device(row: &AnyRow) -> Result<DeviceRecord> {
         os_version: text(row, "os_version")?,
         checkin_interval_secs: int(row, "checkin_interval_secs")?,
         tags: Vec::new(),
+        group_id: opt_text(row, "group_id")?,
+        group_name: opt_text(row, "group_name")?,
     })
+}
+
+/// The condition limiting `alias`'s devices to a scope, with its arguments; placeholders
+/// are numbered after `bound` arguments already in the query.
+pub(crate) fn scope_condition(scope: &Scope, alias: &str, bound: usize) -> (String, Vec<String>) {
+    match scope {
+        Scope::Everything => ("1 = 1".to_string(), Vec::new()),
+        Scope::Groups(groups) if groups.is_empty() => ("1 = 0".to_string(), Vec::new()),
+        Scope::Groups(groups) => {
+            let placeholders: Vec<String> = (1..=groups.len())
+                .map(|i| format!("${}", bound + i))
+                .collect();
+            (
+                format!("{alias}.group_id IN ({})", placeholders.join(", ")),
+                groups.clone(),
+            )
+        }
+    }
 }
 
 /// Builds `WHERE …` for a filter; placeholders are numbered from `$1`.
@@ -100,6 +129,15 @@ fn where_clause(filter: &DeviceFilter) -> (String, Vec<String>) {
             args.len()
         ));
     }
+    if let Some(group) = filter.group.as_deref().filter(|s| !s.is_empty()) {
+        args.push(group.to_string());
+        conds.push(format!("d.group_id = ${}", args.len()));
+    }
+    if filter.scope != Scope::Everything {
+        let (cond, scope_args) = scope_condition(&filter.scope, "d", args.len());
+        conds.push(cond);
+        args.extend(scope_args);
+    }
     let clause = if conds.is_empty() {
         String::new()
     } else {
@@ -111,7 +149,7 @@ fn where_clause(filter: &DeviceFilter) -> (String, Vec<String>) {
 impl Store {
     pub async fn device(&self, id: &str) -> Result<Option<DeviceRecord>> {
         let row = sqlx::query(safe_sql!(
-            "SELECT {DEVICE_COLS} FROM devices d WHERE d.id = $1"
+            "SELECT {DEVICE_COLS} FROM {DEVICES_FROM} WHERE d.id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.read)
@@ -125,7 +163,7 @@ impl Store {
     /// Devices with exactly this name (names need not be unique).
     pub async fn devices_named(&self, name: &str) -> Result<Vec<DeviceRecord>> {
         let rows = sqlx::query(safe_sql!(
-            "SELECT {DEVICE_COLS} FROM devices d WHERE d.name = $1 ORDER BY d.enrolled_at, d.id"
+            "SELECT {DEVICE_COLS} FROM {DEVICES_FROM} WHERE d.name = $1 ORDER BY d.enrolled_at, d.id"
         ))
         .bind(name)
         .fetch_all(&self.read)
@@ -154,7 +192,7 @@ impl Store {
         }
         let total = count.fetch_one(&self.read).await? as u64;
         let list_sql = format!(
-            "SELECT {DEVICE_COLS} FROM devices d {clause} ORDER BY {order} LIMIT {} OFFSET {}",
+            "SELECT {DEVICE_COLS} FROM {DEVICES_FROM} {clause} ORDER BY {order} LIMIT {} OFFSET {}",
             filter.limit.min(10_000),
             filter.offset
         );
@@ -328,39 +366,48 @@ impl Store {
         Ok((items, total))
     }
 
-    /// The latest changes across the fleet, newest first.
-    pub async fn recent_changes(&self, limit: u64) -> Result<Vec<ChangeRecord>> {
-        let rows = sqlx::query(safe_sql!(
+    /// The latest changes across the devices in `scope`, newest first.
+    pub async fn recent_changes(&self, limit: u64, scope: &Scope) -> Result<Vec<ChangeRecord>> {
+        let (cond, args) = scope_condition(scope, "d", 0);
+        let mut q = sqlx::query(safe_sql!(
             "SELECT c.id, c.device_id, d.name AS device_name, c.at, c.kind, c.subject, c.from_value, c.to_value \
-             FROM device_changes c JOIN devices d ON d.id = c.device_id \
+             FROM device_changes c JOIN devices d ON d.id = c.device_id WHERE {cond} \
              ORDER BY c.id DESC LIMIT {}",
             limit.min(1000)
-        ))
-        .fetch_all(&self.read)
-        .await?;
+        ));
+        for a in args {
+            q = q.bind(a);
+        }
+        let rows = q.fetch_all(&self.read).await?;
         rows.iter().map(change).collect()
     }
 
     /// Counts for the dashboard at time `now`.
-    pub async fn fleet_stats(&self, now: Timestamp) -> Result<FleetStats> {
-        let row = sqlx::query(
+    pub async fn fleet_stats(&self, now: Timestamp, scope: &Scope) -> Result<FleetStats> {
+        let (cond, args) = scope_condition(scope, "devices", 2);
+        let mut q = sqlx::query(safe_sql!(
             "SELECT COUNT(*) AS total, \
              COALESCE(SUM(CASE WHEN revoked_at IS NULL AND last_seen_at IS NOT NULL \
                  AND last_seen_at >= $1 - checkin_interval_secs * $2 THEN 1 ELSE 0 END), 0) AS online, \
              COALESCE(SUM(CASE WHEN revoked_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS revoked, \
              COALESCE(SUM(CASE WHEN last_seen_at IS NULL AND revoked_at IS NULL THEN 1 ELSE 0 END), 0) AS never_seen \
-             FROM devices",
-        )
+             FROM devices WHERE {cond}"
+        ))
         .bind(now.0)
-        .bind(ONLINE_GRACE_MILLIS_PER_INTERVAL_SEC)
-        .fetch_one(&self.read)
-        .await?;
-        let os_rows = sqlx::query(
-            "SELECT os_name, os_version, COUNT(*) AS n FROM devices WHERE revoked_at IS NULL \
-             GROUP BY os_name, os_version ORDER BY n DESC, os_name, os_version LIMIT 20",
-        )
-        .fetch_all(&self.read)
-        .await?;
+        .bind(ONLINE_GRACE_MILLIS_PER_INTERVAL_SEC);
+        for a in &args {
+            q = q.bind(a.clone());
+        }
+        let row = q.fetch_one(&self.read).await?;
+        let (cond, args) = scope_condition(scope, "devices", 0);
+        let mut q = sqlx::query(safe_sql!(
+            "SELECT os_name, os_version, COUNT(*) AS n FROM devices WHERE revoked_at IS NULL AND {cond} \
+             GROUP BY os_name, os_version ORDER BY n DESC, os_name, os_version LIMIT 20"
+        ));
+        for a in args {
+            q = q.bind(a);
+        }
+        let os_rows = q.fetch_all(&self.read).await?;
         let os_breakdown = os_rows
             .iter()
             .map(|r| {

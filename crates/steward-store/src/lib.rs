@@ -21,10 +21,12 @@ mod audit;
 mod devices;
 mod enrollment;
 mod error;
+mod groups;
 mod ingest;
 mod jobs;
 mod migrate;
 mod rows;
+mod security;
 mod throttle;
 
 use std::str::FromStr;
@@ -38,8 +40,10 @@ pub use audit::AuditRecord;
 pub use devices::{DeviceFilter, DeviceRecord, DeviceSortKey, FleetStats, SoftwareRecord};
 pub use enrollment::{EnrollTokenRecord, NewDevice};
 pub use error::StoreError;
+pub use groups::GroupRecord;
 pub use ingest::{ChangeRecord, DeviceIngestState, IngestCommit, InventoryWrite, SoftwareWrite};
 pub use jobs::{JobRecord, JobUpdateOutcome};
+pub use security::PendingSignIn;
 pub use throttle::FailureWindow;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

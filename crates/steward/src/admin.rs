@@ -2,14 +2,14 @@
 //! works whether or not the server is running.
 
 use anyhow::{Context, bail};
-use steward_core::{DeviceStatus, JobKind, Role};
+use steward_core::{DeviceStatus, JobKind, Role, TwoFactorPolicy};
 use steward_server::secrets::PasswordHashing;
 use steward_server::{SystemClock, clock::Clock};
 use steward_store::{DeviceFilter, DeviceRecord, Store};
 
 use crate::cli::{
     AdminArgs, AdminCommand, ApiTokenCommand, AuditCommand, DeviceCommand, EnrollTokenCommand,
-    UserCommand,
+    GroupCommand, SecurityCommand, UserCommand,
 };
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
@@ -153,13 +153,32 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             steward_server::audit::export_csv(&store, action.as_deref(), &mut out).await?;
         }
-        AdminCommand::User(UserCommand::ResetPassword { name }) => {
-            let password =
-                steward_server::admin::reset_password(&store, &name, PasswordHashing::Production)
-                    .await?;
-            cli_audit(&store, now, "password_reset", &name, "").await;
-            println!("{password}");
-            eprintln!("New password for {name} (shown once); their sessions were ended.");
+        AdminCommand::User(cmd) => user_command(&store, cmd, now).await?,
+        AdminCommand::Group(cmd) => group_command(&store, cmd, now).await?,
+        AdminCommand::Security(SecurityCommand::Show) => {
+            let policy = store
+                .setting(TwoFactorPolicy::SETTING)
+                .await?
+                .unwrap_or_default();
+            let shown = if policy.is_empty() {
+                "nobody"
+            } else {
+                policy.as_str()
+            };
+            println!("two-factor sign-in required for: {shown}");
+        }
+        AdminCommand::Security(SecurityCommand::Require2fa { roles }) => {
+            let policy = TwoFactorPolicy::parse(&roles).map_err(|e| anyhow::anyhow!(e))?;
+            steward_server::admin::set_two_factor_policy(&store, &policy, &cli_actor(), "cli", now)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            eprintln!(
+                "Two-factor sign-in is now required for: {}",
+                match policy.to_setting().as_str() {
+                    "" => "nobody".to_string(),
+                    s => s.to_string(),
+                }
+            );
         }
     }
     store.close().await;
@@ -187,6 +206,18 @@ async fn find_device(store: &Store, name_or_id: &str) -> anyhow::Result<DeviceRe
     }
 }
 
+/// The operating-system user running the command, as named in the audit log.
+fn cli_actor() -> String {
+    let who = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_default();
+    if who.is_empty() {
+        "cli".to_string()
+    } else {
+        format!("cli:{who}")
+    }
+}
+
 /// Audits an action taken from the shell, naming the operating-system user who ran it.
 async fn cli_audit(
     store: &Store,
@@ -195,13 +226,157 @@ async fn cli_audit(
     target: &str,
     detail: &str,
 ) {
-    let who = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_default();
-    let actor = if who.is_empty() {
-        "cli".to_string()
-    } else {
-        format!("cli:{who}")
+    steward_server::audit::record(store, now, &cli_actor(), action, target, detail, "cli").await;
+}
+
+async fn find_user(store: &Store, name: &str) -> anyhow::Result<steward_store::UserRecord> {
+    store
+        .user_by_username(name)
+        .await?
+        .with_context(|| format!("no user named {name:?}; `steward admin user list` shows them"))
+}
+
+async fn group_id(store: &Store, name: &str) -> anyhow::Result<String> {
+    store
+        .list_groups()
+        .await?
+        .into_iter()
+        .find(|g| g.name == name)
+        .map(|g| g.id)
+        .with_context(|| format!("no group named {name:?}; `steward admin group list` shows them"))
+}
+
+/// User administration through the same operations (and rules) as the console and API.
+async fn user_command(
+    store: &Store,
+    cmd: UserCommand,
+    now: steward_core::Timestamp,
+) -> anyhow::Result<()> {
+    use steward_server::users;
+    let actor = users::Actor {
+        user_id: None,
+        label: cli_actor(),
+        source: "cli".into(),
+        now,
     };
-    steward_server::audit::record(store, now, &actor, action, target, detail, "cli").await;
+    let hashing = PasswordHashing::Production;
+    let err = |e: steward_server::error::AppError| anyhow::anyhow!(e.message);
+    match cmd {
+        UserCommand::List => {
+            for u in store.list_users().await? {
+                let state = if u.disabled_at.is_some() {
+                    "disabled"
+                } else {
+                    "enabled"
+                };
+                let tfa = if u.totp_enabled_at.is_some() {
+                    "2fa"
+                } else {
+                    "no-2fa"
+                };
+                println!("{}\t{}\t{state}\t{tfa}", u.username, u.role);
+            }
+        }
+        UserCommand::Create { name, role, groups } => {
+            let role = users::parse_role(&role).map_err(err)?;
+            let mut ids = Vec::new();
+            for g in &groups {
+                ids.push(group_id(store, g).await?);
+            }
+            let (_, password) = users::create(store, hashing, &actor, &name, role, &ids)
+                .await
+                .map_err(err)?;
+            println!("{password}");
+            eprintln!(
+                "Created {name} ({}). This one-time password is shown only once.",
+                role.as_str()
+            );
+        }
+        UserCommand::SetRole { name, role } => {
+            let role = users::parse_role(&role).map_err(err)?;
+            let u = find_user(store, &name).await?;
+            users::set_role(store, &actor, &u.id, role)
+                .await
+                .map_err(err)?;
+        }
+        UserCommand::Disable { name } => {
+            let u = find_user(store, &name).await?;
+            users::set_disabled(store, &actor, &u.id, true)
+                .await
+                .map_err(err)?;
+        }
+        UserCommand::Enable { name } => {
+            let u = find_user(store, &name).await?;
+            users::set_disabled(store, &actor, &u.id, false)
+                .await
+                .map_err(err)?;
+        }
+        UserCommand::Delete { name } => {
+            let u = find_user(store, &name).await?;
+            users::delete(store, &actor, &u.id).await.map_err(err)?;
+        }
+        UserCommand::ResetPassword { name } => {
+            let u = find_user(store, &name).await?;
+            let password = users::reset_password(store, hashing, &actor, &u.id)
+                .await
+                .map_err(err)?;
+            println!("{password}");
+            eprintln!("New password for {name} (shown once); their sessions were ended.");
+        }
+        UserCommand::ResetTwoFactor { name } => {
+            let u = find_user(store, &name).await?;
+            users::reset_two_factor(store, &actor, &u.id)
+                .await
+                .map_err(err)?;
+            eprintln!(
+                "Two-factor sign-in of {name} is off; they can set it up again after signing in."
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn group_command(
+    store: &Store,
+    cmd: GroupCommand,
+    now: steward_core::Timestamp,
+) -> anyhow::Result<()> {
+    match cmd {
+        GroupCommand::List => {
+            for g in store.list_groups().await? {
+                println!("{}\t{} device(s)\t{}", g.name, g.devices, g.id);
+            }
+        }
+        GroupCommand::Create { name } => {
+            let g = steward_server::admin::create_group(store, &name, now)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            cli_audit(store, now, "group_created", &g.name, "").await;
+        }
+        GroupCommand::Assign {
+            device,
+            group,
+            none,
+        } => {
+            let device = find_device(store, &device).await?;
+            let gid = match (group, none) {
+                (Some(name), false) => Some(group_id(store, &name).await?),
+                (None, true) => None,
+                _ => bail!("name a group, or pass --none"),
+            };
+            steward_server::admin::organize_device(
+                store,
+                &device,
+                Some(gid.as_deref()),
+                None,
+                &steward_core::Scope::Everything,
+                &cli_actor(),
+                "cli",
+                now,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        }
+    }
+    Ok(())
 }

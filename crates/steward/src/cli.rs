@@ -125,6 +125,12 @@ pub enum AdminCommand {
     /// Console users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Device groups (sites).
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Security settings.
+    #[command(subcommand)]
+    Security(SecurityCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -191,11 +197,60 @@ pub enum DeviceCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
+    /// List console users.
+    List,
+    /// Create a user and print a one-time password.
+    Create {
+        /// Username.
+        name: String,
+        /// admin, technician or viewer.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Limit the user to these device groups (by name; repeat the flag).
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+    },
+    /// Change a user's role.
+    SetRole { name: String, role: String },
+    /// Disable a user (their sessions end at once).
+    Disable { name: String },
+    /// Enable a disabled user.
+    Enable { name: String },
+    /// Delete a user.
+    Delete { name: String },
     /// Set a new random password for a user and print it; ends the user's sessions.
     ResetPassword {
         /// Username.
         name: String,
     },
+    /// Turn a user's two-factor sign-in off (a lost phone).
+    #[command(name = "reset-2fa")]
+    ResetTwoFactor { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// List device groups (sites).
+    List,
+    /// Create a device group.
+    Create { name: String },
+    /// Put a device in a group (`--none` takes it out).
+    Assign {
+        /// Device name (or id).
+        device: String,
+        /// Group name.
+        group: Option<String>,
+        #[arg(long, conflicts_with = "group")]
+        none: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecurityCommand {
+    /// Show the security settings.
+    Show,
+    /// Roles that must sign in with a second factor, e.g. `admin,technician` ("" for none).
+    Require2fa { roles: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,6 +21,9 @@ pub struct FileConfig {
     pub secure_cookies: Option<bool>,
     pub session_idle_minutes: Option<i64>,
     pub session_max_hours: Option<i64>,
+    /// The key sealing second-factor secrets (default `DATA_DIR/secret.key`); replicas on
+    /// one PostgreSQL database share one.
+    pub sealing_key_file: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -40,6 +43,7 @@ pub struct Resolved {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub database_url: String,
+    pub sealing_key_file: PathBuf,
     pub server: steward_server::ServerConfig,
 }
 
@@ -85,6 +89,9 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
         ..defaults
     };
     Ok(Resolved {
+        sealing_key_file: file
+            .sealing_key_file
+            .unwrap_or_else(|| data_dir.join("secret.key")),
         data_dir,
         listen,
         database_url,

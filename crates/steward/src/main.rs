@@ -6,6 +6,7 @@ mod agent;
 mod bench;
 mod cli;
 mod config;
+mod keyfile;
 mod logging;
 mod server;
 mod shutdown;

@@ -24,6 +24,8 @@ pub async fn start(cfg: &Resolved) -> anyhow::Result<(TcpListener, steward_serve
             .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
     }
     let store = steward_store::Store::connect(&cfg.database_url).await?;
+    let mut server_config = cfg.server.clone();
+    server_config.sealing_key = crate::keyfile::load_or_create(&cfg.sealing_key_file)?;
     tracing::info!(database = store.backend().as_str(), "database ready");
     let listener = TcpListener::bind(cfg.listen).await.with_context(|| {
         format!(
@@ -31,7 +33,7 @@ pub async fn start(cfg: &Resolved) -> anyhow::Result<(TcpListener, steward_serve
             cfg.listen
         )
     })?;
-    Ok((listener, steward_server::state(store, cfg.server.clone())))
+    Ok((listener, steward_server::state(store, server_config)))
 }
 
 /// Creates the first administrator on an empty installation and prints its one-time

@@ -5,13 +5,14 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
-use steward_core::Role;
+use steward_core::{Role, TwoFactorPolicy};
 use steward_proto::api::{
-    ApiError, ApiTokenInfo, AuditEntry, AuditQuery, CreateApiToken, CreatedApiToken, Page,
+    ApiError, ApiTokenInfo, AuditEntry, AuditQuery, CreateApiToken, CreateEnrollToken,
+    CreatedApiToken, CreatedEnrollToken, Page, SecuritySettings,
 };
 
 use super::views::paging;
-use crate::auth::{Authorized, ManageTokens, ViewAudit};
+use crate::auth::{Authorized, ManageSecurity, ManageTokens, ViewAudit};
 use crate::error::{ApiJson, ApiQuery, AppError, AppResult};
 use crate::state::AppState;
 
@@ -115,6 +116,9 @@ pub async fn create_token(
 ) -> AppResult<(StatusCode, Json<CreatedApiToken>)> {
     let role = Role::parse(&req.role)
         .ok_or_else(|| AppError::bad_request("role must be viewer, technician or admin"))?;
+    if role == Role::Admin {
+        super::users::require_step_up(&who.0, &state)?;
+    }
     let now = state.now();
     let expires_at = req
         .expires_in_days
@@ -171,4 +175,88 @@ pub async fn revoke_token(
     )
     .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The security settings (who must use two-factor sign-in).
+#[utoipa::path(get, path = "/api/v1/settings/security", tag = "access",
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 200, body = SecuritySettings), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn security_settings(
+    State(state): State<AppState>,
+    _who: Authorized<ManageSecurity>,
+) -> AppResult<Json<SecuritySettings>> {
+    let policy = crate::auth::two_factor_policy(&state).await?;
+    Ok(Json(SecuritySettings {
+        require_two_factor: policy
+            .required_for
+            .iter()
+            .map(|r| r.as_str().to_string())
+            .collect(),
+    }))
+}
+
+/// Change the security settings; from a console session this needs a recent step-up.
+#[utoipa::path(put, path = "/api/v1/settings/security", tag = "access", request_body = SecuritySettings,
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 200, body = SecuritySettings), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn update_security_settings(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authorized<ManageSecurity>,
+    ApiJson(req): ApiJson<SecuritySettings>,
+) -> AppResult<Json<SecuritySettings>> {
+    super::users::require_step_up(&who.0, &state)?;
+    let policy =
+        TwoFactorPolicy::parse(&req.require_two_factor.join(",")).map_err(AppError::bad_request)?;
+    crate::admin::set_two_factor_policy(
+        &state.store,
+        &policy,
+        &who.0.label(),
+        &peer.ip().to_string(),
+        state.now(),
+    )
+    .await?;
+    security_settings(State(state), Authorized::from_principal(who.0)).await
+}
+
+/// Create an enrollment token (shown once); from a console session this needs a recent
+/// step-up.
+#[utoipa::path(post, path = "/api/v1/enroll-tokens", tag = "access", request_body = CreateEnrollToken,
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 201, body = CreatedEnrollToken), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn create_enroll_token(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Authorized<ManageTokens>,
+    ApiJson(req): ApiJson<CreateEnrollToken>,
+) -> AppResult<(StatusCode, Json<CreatedEnrollToken>)> {
+    super::users::require_step_up(&who.0, &state)?;
+    if !(1..=1000).contains(&req.uses) || !(1..=720).contains(&req.expires_in_hours) {
+        return Err(AppError::bad_request(
+            "uses must be 1–1000 and expires_in_hours 1–720",
+        ));
+    }
+    let now = state.now();
+    let expires_at = now.plus_millis(i64::from(req.expires_in_hours) * 3_600_000);
+    let token = crate::admin::create_enroll_token(&state.store, req.uses, expires_at, now)
+        .await
+        .map_err(AppError::internal)?;
+    crate::audit::record(
+        &state.store,
+        now,
+        &who.0.label(),
+        "enroll_token_created",
+        "",
+        &format!("{} use(s), expires in {} h", req.uses, req.expires_in_hours),
+        &peer.ip().to_string(),
+    )
+    .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedEnrollToken {
+            token,
+            uses: req.uses,
+            expires_at,
+        }),
+    ))
 }

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use steward_core::Scope;
 use steward_proto::api::{
     ApiError, ChangeEntry, ChangeQuery, CreateJob, DeviceDetail, DeviceQuery, DeviceSort,
     DeviceSummary, Job, Page, SoftwareItem, SoftwareQuery,
@@ -10,15 +11,22 @@ use steward_proto::api::{
 use steward_store::{DeviceFilter, DeviceRecord, DeviceSortKey};
 
 use super::views;
-use crate::auth::{Authorized, OperateDevices, RevokeDevices, ViewDevices};
+use crate::auth::{Authorized, OperateDevices, Principal, RevokeDevices, ViewDevices};
 use crate::error::{ApiJson, ApiQuery, AppError, AppResult};
 use crate::state::AppState;
 
-pub(crate) async fn find_device(state: &AppState, id: &str) -> AppResult<DeviceRecord> {
+/// The device, if it exists and is within the principal's scope: a device outside it is
+/// "not found", so a scoped user learns nothing about other clients' machines.
+pub(crate) async fn find_device(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+) -> AppResult<DeviceRecord> {
     state
         .store
         .device(id)
         .await?
+        .filter(|d| who.sees(d.group_id.as_deref()))
         .ok_or_else(|| AppError::not_found("device"))
 }
 
@@ -27,6 +35,8 @@ pub(crate) fn filter_from(q: &DeviceQuery, offset: u64, limit: u64) -> DeviceFil
         name: q.name.clone(),
         os: q.os.clone(),
         tag: q.tag.clone(),
+        group: q.group.clone(),
+        scope: Scope::Everything,
         sort: match q.sort.unwrap_or_default() {
             DeviceSort::Name => DeviceSortKey::Name,
             DeviceSort::LastSeen => DeviceSortKey::LastSeen,
@@ -45,13 +55,16 @@ pub(crate) fn filter_from(q: &DeviceQuery, offset: u64, limit: u64) -> DeviceFil
     responses((status = 200, body = Page<DeviceSummary>), (status = 401, body = ApiError), (status = 400, body = ApiError)))]
 pub async fn list(
     State(state): State<AppState>,
-    _who: Authorized<ViewDevices>,
+    who: Authorized<ViewDevices>,
     ApiQuery(q): ApiQuery<DeviceQuery>,
 ) -> AppResult<Json<Page<DeviceSummary>>> {
     let (page, per_page, offset) = views::paging(q.page, q.per_page, 50, 500);
     let (devices, total) = state
         .store
-        .list_devices(&filter_from(&q, offset, u64::from(per_page)))
+        .list_devices(&DeviceFilter {
+            scope: who.0.scope.clone(),
+            ..filter_from(&q, offset, u64::from(per_page))
+        })
         .await?;
     let now = state.now();
     Ok(Json(Page {
@@ -72,14 +85,18 @@ pub async fn list(
     responses((status = 200, body = DeviceDetail), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn detail(
     State(state): State<AppState>,
-    _who: Authorized<ViewDevices>,
+    who: Authorized<ViewDevices>,
     Path(id): Path<String>,
 ) -> AppResult<Json<DeviceDetail>> {
-    Ok(Json(device_detail(&state, &id).await?))
+    Ok(Json(device_detail(&state, &who.0, &id).await?))
 }
 
-pub(crate) async fn device_detail(state: &AppState, id: &str) -> AppResult<DeviceDetail> {
-    let device = find_device(state, id).await?;
+pub(crate) async fn device_detail(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+) -> AppResult<DeviceDetail> {
+    let device = find_device(state, who, id).await?;
     let inventory = state.store.inventory(id).await?.unwrap_or_default();
     let metrics = state.store.metrics(id).await?;
     Ok(DeviceDetail {
@@ -104,11 +121,11 @@ pub(crate) async fn device_detail(state: &AppState, id: &str) -> AppResult<Devic
     responses((status = 200, body = Page<SoftwareItem>), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn software(
     State(state): State<AppState>,
-    _who: Authorized<ViewDevices>,
+    who: Authorized<ViewDevices>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<SoftwareQuery>,
 ) -> AppResult<Json<Page<SoftwareItem>>> {
-    find_device(&state, &id).await?;
+    find_device(&state, &who.0, &id).await?;
     let (page, per_page, offset) = views::paging(q.page, q.per_page, 100, 1000);
     let (items, total) = state
         .store
@@ -129,11 +146,11 @@ pub async fn software(
     responses((status = 200, body = Page<ChangeEntry>), (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 400, body = ApiError)))]
 pub async fn changes(
     State(state): State<AppState>,
-    _who: Authorized<ViewDevices>,
+    who: Authorized<ViewDevices>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ChangeQuery>,
 ) -> AppResult<Json<Page<ChangeEntry>>> {
-    find_device(&state, &id).await?;
+    find_device(&state, &who.0, &id).await?;
     let kind = match q.kind.as_deref().filter(|k| !k.is_empty()) {
         Some(k) => Some(
             steward_core::ChangeKind::parse(k)
@@ -161,10 +178,10 @@ pub async fn changes(
     responses((status = 200, body = Vec<Job>), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn jobs(
     State(state): State<AppState>,
-    _who: Authorized<ViewDevices>,
+    who: Authorized<ViewDevices>,
     Path(id): Path<String>,
 ) -> AppResult<Json<Vec<Job>>> {
-    find_device(&state, &id).await?;
+    find_device(&state, &who.0, &id).await?;
     let jobs = state.store.jobs_for_device(&id, 100).await?;
     Ok(Json(jobs.iter().map(views::job).collect()))
 }
@@ -180,6 +197,7 @@ pub async fn create_job(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CreateJob>,
 ) -> AppResult<(StatusCode, Json<Job>)> {
+    find_device(&state, &who.0, &id).await?;
     let job = crate::admin::queue_job(&state, &id, req.kind, &who.0.label()).await?;
     Ok((StatusCode::CREATED, Json(views::job(&job))))
 }
@@ -194,7 +212,7 @@ pub async fn revoke(
     who: Authorized<RevokeDevices>,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
-    find_device(&state, &id).await?;
+    find_device(&state, &who.0, &id).await?;
     state.store.revoke_device(&id, state.now()).await?;
     crate::audit::record(
         &state.store,

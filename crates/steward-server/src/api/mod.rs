@@ -4,12 +4,14 @@
 pub mod access;
 pub mod devices;
 pub mod openapi;
+pub mod organize;
+pub mod users;
 pub mod views;
 
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use steward_proto::api::Health;
 
 use crate::state::AppState;
@@ -19,7 +21,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/health", get(health))
         .route("/api/openapi.json", get(openapi::serve))
         .route("/api/v1/devices", get(devices::list))
-        .route("/api/v1/devices/{id}", get(devices::detail))
+        .route(
+            "/api/v1/devices/{id}",
+            get(devices::detail).patch(organize::update_device),
+        )
         .route("/api/v1/devices/{id}/software", get(devices::software))
         .route("/api/v1/devices/{id}/changes", get(devices::changes))
         .route(
@@ -34,6 +39,28 @@ pub fn routes() -> Router<AppState> {
             get(access::list_tokens).post(access::create_token),
         )
         .route("/api/v1/api-tokens/{id}/revoke", post(access::revoke_token))
+        .route("/api/v1/users", get(users::list).post(users::create))
+        .route(
+            "/api/v1/users/{id}",
+            get(users::detail)
+                .patch(users::update)
+                .delete(users::delete),
+        )
+        .route(
+            "/api/v1/users/{id}/reset-password",
+            post(users::reset_password),
+        )
+        .route(
+            "/api/v1/users/{id}/reset-two-factor",
+            post(users::reset_two_factor),
+        )
+        .route("/api/v1/groups", get(organize::list).post(organize::create))
+        .route("/api/v1/groups/{id}", delete(organize::delete))
+        .route(
+            "/api/v1/settings/security",
+            get(access::security_settings).put(access::update_security_settings),
+        )
+        .route("/api/v1/enroll-tokens", post(access::create_enroll_token))
 }
 
 /// Liveness and database reachability. No authentication.

@@ -17,6 +17,8 @@ pub fn device_summary(d: &DeviceRecord, now: Timestamp) -> DeviceSummary {
         os_name: d.os_name.clone(),
         os_version: d.os_version.clone(),
         tags: d.tags.clone(),
+        group_id: d.group_id.clone(),
+        group_name: d.group_name.clone(),
         enrolled_at: d.enrolled_at,
         last_seen_at: d.last_seen_at,
     }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::format::{relative, utc};
 use super::{Chrome, csrf_ok, csrf_rejected, error_page, render};
-use crate::auth::ConsoleUser;
+use crate::auth::{ConsoleUser, ManageOwnAccount};
 use crate::state::AppState;
 
 pub struct SessionRow {
@@ -31,7 +31,10 @@ struct SessionsPage {
     sessions: Vec<SessionRow>,
 }
 
-pub async fn sessions(State(state): State<AppState>, user: ConsoleUser) -> Response {
+pub async fn sessions(
+    State(state): State<AppState>,
+    user: ConsoleUser<ManageOwnAccount>,
+) -> Response {
     let records = match state.store.sessions_for_user(user.0.id()).await {
         Ok(r) => r,
         Err(e) => return crate::error::AppError::from(e).into_response(),
@@ -71,7 +74,7 @@ pub struct RevokeForm {
 pub async fn revoke(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    user: ConsoleUser,
+    user: ConsoleUser<ManageOwnAccount>,
     Form(form): Form<RevokeForm>,
 ) -> Response {
     if !csrf_ok(&user.0, &form.csrf) {

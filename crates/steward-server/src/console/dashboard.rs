@@ -45,14 +45,16 @@ pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> Response 
 
 async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<DashboardPage> {
     let now = state.now();
-    let stats = state.store.fleet_stats(now).await?;
-    let changes = state.store.recent_changes(20).await?;
+    let scope = &user.0.scope;
+    let stats = state.store.fleet_stats(now, scope).await?;
+    let changes = state.store.recent_changes(20, scope).await?;
     // Devices that stopped reporting, longest silent first.
     let (candidates, _) = state
         .store
         .list_devices(&DeviceFilter {
             sort: DeviceSortKey::LastSeen,
             limit: 200,
+            scope: scope.clone(),
             ..Default::default()
         })
         .await?;

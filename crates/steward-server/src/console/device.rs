@@ -145,7 +145,12 @@ async fn build(
     id: &str,
     q: DevicePageQuery,
 ) -> AppResult<Option<DevicePage>> {
-    let Some(device) = state.store.device(id).await? else {
+    let Some(device) = state
+        .store
+        .device(id)
+        .await?
+        .filter(|d| user.0.sees(d.group_id.as_deref()))
+    else {
         return Ok(None);
     };
     let now = state.now();
@@ -231,7 +236,13 @@ pub async fn refresh(
     if !csrf_ok(&user.0, &form.csrf) {
         return csrf_rejected(&user.0);
     }
-    match crate::admin::queue_job(&state, &id, JobKind::CollectInventory, &user.0.label()).await {
+    let queued = match crate::api::devices::find_device(&state, &user.0, &id).await {
+        Ok(_) => {
+            crate::admin::queue_job(&state, &id, JobKind::CollectInventory, &user.0.label()).await
+        }
+        Err(e) => Err(e),
+    };
+    match queued {
         Ok(_) => {
             Redirect::to(&format!("/devices/{}?queued=1#jobs", urlencode(&id))).into_response()
         }

@@ -16,6 +16,7 @@ use crate::api::views::paging;
 use crate::auth::{ConsoleUser, urlencode};
 use crate::error::AppResult;
 use crate::state::AppState;
+use steward_store::DeviceFilter;
 
 /// A sortable column header link.
 pub struct SortLink {
@@ -100,10 +101,13 @@ async fn build(state: &AppState, user: &ConsoleUser, q: DeviceQuery) -> AppResul
     let (page, per_page, offset) = paging(q.page, q.per_page, 50, 200);
     let (devices, total) = state
         .store
-        .list_devices(&filter_from(&q, offset, u64::from(per_page)))
+        .list_devices(&DeviceFilter {
+            scope: user.0.scope.clone(),
+            ..filter_from(&q, offset, u64::from(per_page))
+        })
         .await?;
     let now = state.now();
-    let stats = state.store.fleet_stats(now).await?;
+    let stats = state.store.fleet_stats(now, &user.0.scope).await?;
     let sort = q.sort.unwrap_or_default();
     let desc = q.desc.unwrap_or(false);
     let columns = [

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use steward_core::throttle::{self, Verdict};
 
 use super::{csrf_ok, csrf_rejected, render};
-use crate::auth::ConsoleUser;
+use crate::auth::{ConsoleUser, ManageOwnAccount};
 use crate::secrets::{PasswordHashing, dummy_hash, verify_password};
 use crate::state::AppState;
 
@@ -52,6 +52,17 @@ pub fn safe_next(next: &str) -> &str {
     } else {
         "/"
     }
+}
+
+/// Checks a password on the blocking pool, at most a few at once (each takes 64 MiB).
+pub(super) async fn check_password(state: &AppState, password: &str, stored: &str) -> bool {
+    let Ok(_permit) = state.password_checks.acquire().await else {
+        return false;
+    };
+    let (password, stored) = (password.to_string(), stored.to_string());
+    tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+        .await
+        .unwrap_or(false)
 }
 
 /// The hash that unknown names are checked against, made once per cost setting. Making
@@ -103,43 +114,11 @@ pub async fn submit(
             },
         )
     };
-    let now = state.now();
-    let hour_ago = now.plus_millis(-3_600_000);
-    let keys = [
-        format!("user:{}", username.to_lowercase()),
-        format!("ip:{}", peer.ip()),
-    ];
-    // Throttled keys are refused before the password is even looked at.
-    for (key, policy) in keys
-        .iter()
-        .zip([throttle::PER_ACCOUNT, throttle::PER_SOURCE])
-    {
-        let window = match state.store.login_failures(key, hour_ago).await {
-            Ok(w) => w,
-            Err(e) => return crate::error::AppError::from(e).into_response(),
-        };
-        if let Verdict::Wait { secs } =
-            throttle::decide(policy, window.count, window.newest, window.oldest, now)
-        {
-            tracing::warn!(user = %username, from = %peer.ip(), failures = window.count, "sign-in throttled");
-            crate::audit::record(
-                &state.store,
-                now,
-                &format!("user:{username}"),
-                "sign_in_throttled",
-                &username,
-                &format!("{} failures in the last hour ({key})", window.count),
-                &peer.ip().to_string(),
-            )
-            .await;
-            return failed(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "Too many failed sign-ins. Try again in {}.",
-                    super::format::duration_secs(secs.max(1) as u64)
-                ),
-            );
-        }
+    let keys = throttle_keys(&username, &peer);
+    match throttled(&state, &keys, &username, &peer).await {
+        Ok(None) => {}
+        Ok(Some(message)) => return failed(StatusCode::TOO_MANY_REQUESTS, message),
+        Err(e) => return e.into_response(),
     }
     let user = match state.store.user_by_username(&username).await {
         Ok(u) => u.filter(|u| u.disabled_at.is_none()),
@@ -162,52 +141,142 @@ pub async fn submit(
     .await
     .unwrap_or(false);
     match user {
-        Some(user) if valid => {
-            if let Err(e) = state.store.clear_login_failures(&keys[0]).await {
-                return crate::error::AppError::from(e).into_response();
-            }
-            match crate::sessions::start(&state, &user, &peer.ip().to_string()).await {
-                Ok(cookie) => {
-                    tracing::info!(user = %user.username, from = %peer.ip(), "signed in");
-                    crate::audit::record(
-                        &state.store,
-                        now,
-                        &format!("user:{}", user.username),
-                        "sign_in",
-                        &user.username,
-                        "",
-                        &peer.ip().to_string(),
-                    )
-                    .await;
-                    (
-                        [(header::SET_COOKIE, cookie)],
-                        Redirect::to(safe_next(&form.next)),
-                    )
-                        .into_response()
-                }
-                Err(e) => crate::error::AppError::internal(e).into_response(),
+        Some(user) if valid && user.totp_enabled_at.is_some() => {
+            // The password is right; the session waits for the second factor.
+            match super::second_factor::begin(&state, &user, &peer, safe_next(&form.next)).await {
+                Ok(response) => response,
+                Err(e) => e.into_response(),
             }
         }
+        Some(user) if valid => {
+            complete_sign_in(&state, &user, &peer, safe_next(&form.next), "").await
+        }
         _ => {
-            tracing::warn!(user = %username, from = %peer.ip(), "failed sign-in");
-            crate::audit::record(
-                &state.store,
-                now,
-                &format!("user:{username}"),
-                "sign_in_failed",
-                &username,
-                "",
-                &peer.ip().to_string(),
-            )
-            .await;
-            if let Err(e) = state.store.record_login_failure(&keys, now, hour_ago).await {
-                return crate::error::AppError::from(e).into_response();
+            if let Err(e) =
+                record_failure(&state, &keys, &username, &peer, "sign_in_failed", "").await
+            {
+                return e.into_response();
             }
             failed(
                 StatusCode::UNAUTHORIZED,
                 "Wrong username or password.".into(),
             )
         }
+    }
+}
+
+/// Failures count against the account and the source address.
+pub(super) fn throttle_keys(username: &str, peer: &SocketAddr) -> [String; 2] {
+    [
+        format!("user:{}", username.to_lowercase()),
+        format!("ip:{}", peer.ip()),
+    ]
+}
+
+/// If either key has failed too often, the message to show (and an audit entry is made).
+/// Throttled keys are refused before any password or code is looked at.
+pub(super) async fn throttled(
+    state: &AppState,
+    keys: &[String; 2],
+    username: &str,
+    peer: &SocketAddr,
+) -> Result<Option<String>, crate::error::AppError> {
+    let now = state.now();
+    let hour_ago = now.plus_millis(-3_600_000);
+    for (key, policy) in keys
+        .iter()
+        .zip([throttle::PER_ACCOUNT, throttle::PER_SOURCE])
+    {
+        let window = state.store.login_failures(key, hour_ago).await?;
+        if let Verdict::Wait { secs } =
+            throttle::decide(policy, window.count, window.newest, window.oldest, now)
+        {
+            tracing::warn!(user = %username, from = %peer.ip(), failures = window.count, "sign-in throttled");
+            crate::audit::record(
+                &state.store,
+                now,
+                &format!("user:{username}"),
+                "sign_in_throttled",
+                username,
+                &format!("{} failures in the last hour ({key})", window.count),
+                &peer.ip().to_string(),
+            )
+            .await;
+            return Ok(Some(format!(
+                "Too many failed sign-ins. Try again in {}.",
+                super::format::duration_secs(secs.max(1) as u64)
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Records a failed password or code against both keys, with an audit entry.
+pub(super) async fn record_failure(
+    state: &AppState,
+    keys: &[String; 2],
+    username: &str,
+    peer: &SocketAddr,
+    action: &str,
+    detail: &str,
+) -> Result<(), crate::error::AppError> {
+    let now = state.now();
+    tracing::warn!(user = %username, from = %peer.ip(), action, "failed sign-in");
+    crate::audit::record(
+        &state.store,
+        now,
+        &format!("user:{username}"),
+        action,
+        username,
+        detail,
+        &peer.ip().to_string(),
+    )
+    .await;
+    state
+        .store
+        .record_login_failure(keys, now, now.plus_millis(-3_600_000))
+        .await?;
+    Ok(())
+}
+
+/// Every factor passed: a fresh session, failures forgotten, an audit entry, and back to
+/// where the user was going. `extra_cookie` clears a pending sign-in's cookie.
+pub(super) async fn complete_sign_in(
+    state: &AppState,
+    user: &steward_store::UserRecord,
+    peer: &SocketAddr,
+    next: &str,
+    how: &str,
+) -> Response {
+    let keys = throttle_keys(&user.username, peer);
+    if let Err(e) = state.store.clear_login_failures(&keys[0]).await {
+        return crate::error::AppError::from(e).into_response();
+    }
+    match crate::sessions::start(state, user, &peer.ip().to_string()).await {
+        Ok(cookie) => {
+            tracing::info!(user = %user.username, from = %peer.ip(), "signed in");
+            crate::audit::record(
+                &state.store,
+                state.now(),
+                &format!("user:{}", user.username),
+                "sign_in",
+                &user.username,
+                how,
+                &peer.ip().to_string(),
+            )
+            .await;
+            let mut response = Redirect::to(next).into_response();
+            let headers = response.headers_mut();
+            if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+                headers.append(header::SET_COOKIE, v);
+            }
+            if let Ok(v) = header::HeaderValue::from_str(&super::second_factor::clear_cookie(state))
+            {
+                headers.append(header::SET_COOKIE, v);
+            }
+            response
+        }
+        Err(e) => crate::error::AppError::internal(e).into_response(),
     }
 }
 
@@ -220,7 +289,7 @@ pub struct CsrfForm {
 pub async fn logout(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    user: ConsoleUser,
+    user: ConsoleUser<ManageOwnAccount>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
     if !csrf_ok(&user.0, &form.csrf) {

@@ -8,9 +8,16 @@ mod dashboard;
 mod device;
 mod device_sections;
 mod devices;
+mod enroll;
 mod format;
+mod groups;
 mod login;
 mod password;
+mod reauth;
+mod second_factor;
+mod security;
+mod two_factor;
+mod users;
 mod views;
 
 use askama::Template;
@@ -26,6 +33,28 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(login::page).post(login::submit))
+        .route(
+            "/login/code",
+            get(second_factor::page).post(second_factor::submit),
+        )
+        .route("/reauth", get(reauth::page).post(reauth::submit))
+        .route("/account/two-factor", get(two_factor::page))
+        .route("/account/two-factor/setup", post(two_factor::setup))
+        .route("/account/two-factor/confirm", post(two_factor::confirm))
+        .route(
+            "/account/two-factor/recovery-codes",
+            post(two_factor::recovery_codes),
+        )
+        .route("/account/two-factor/disable", post(two_factor::disable))
+        .route("/users", get(users::page).post(users::create))
+        .route("/users/{id}", post(users::update))
+        .route(
+            "/settings/security",
+            get(security::page).post(security::save),
+        )
+        .route("/enroll", get(enroll::page).post(enroll::create))
+        .route("/groups", get(groups::page).post(groups::create))
+        .route("/groups/delete", post(groups::delete))
         .route("/logout", post(login::logout))
         .route("/", get(dashboard::page))
         .route("/devices", get(devices::list))
@@ -49,6 +78,10 @@ pub struct Chrome {
     pub role: &'static str,
     /// May queue jobs (shows the buttons that do).
     pub can_operate: bool,
+    /// Shows the administration links the role may use.
+    pub can_manage_users: bool,
+    pub can_manage_security: bool,
+    pub can_manage_tokens: bool,
     pub csrf: String,
     pub nav: &'static str,
     pub css: &'static str,
@@ -67,6 +100,9 @@ impl Chrome {
                 .unwrap_or_default(),
             role: user.role.as_str(),
             can_operate: user.may(steward_core::Action::OperateDevices),
+            can_manage_users: user.may(steward_core::Action::ManageUsers),
+            can_manage_security: user.may(steward_core::Action::ManageSecurity),
+            can_manage_tokens: user.may(steward_core::Action::ManageTokens),
             csrf: user.csrf_token.clone().unwrap_or_default(),
             nav,
             css: assets::css_path(),

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{Chrome, csrf_ok, csrf_rejected, render};
-use crate::auth::ConsoleUser;
+use crate::auth::{ConsoleUser, ManageOwnAccount};
 use crate::secrets::verify_password;
 use crate::state::AppState;
 
@@ -23,7 +23,7 @@ struct PasswordPage {
     error: String,
 }
 
-pub async fn page(user: ConsoleUser) -> Response {
+pub async fn page(user: ConsoleUser<ManageOwnAccount>) -> Response {
     render(
         StatusCode::OK,
         &PasswordPage {
@@ -45,7 +45,7 @@ pub struct ChangeForm {
 pub async fn change(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    user: ConsoleUser,
+    user: ConsoleUser<ManageOwnAccount>,
     Form(form): Form<ChangeForm>,
 ) -> Response {
     if !csrf_ok(&user.0, &form.csrf) {

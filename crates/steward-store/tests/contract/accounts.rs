@@ -17,6 +17,9 @@ contract_test!(users_are_unique_by_name, |db: TestDb| async move {
             role: "admin".into(),
             created_at: ts(1_000),
             disabled_at: None,
+            totp_secret: None,
+            totp_enabled_at: None,
+            totp_last_step: 0,
         }
     );
     let err = db

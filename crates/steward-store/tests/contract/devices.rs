@@ -239,7 +239,10 @@ contract_test!(revoke_device_once, |db: TestDb| async move {
 });
 
 contract_test!(fleet_stats_counts, |db: TestDb| async move {
-    assert_eq!(db.fleet_stats(ts(0)).await.unwrap(), Default::default());
+    assert_eq!(
+        db.fleet_stats(ts(0), &Scope::Everything).await.unwrap(),
+        Default::default()
+    );
 
     let now: i64 = 10_000_000;
     // Interval 60 s: online while last seen at most 150 s ago.
@@ -259,7 +262,7 @@ contract_test!(fleet_stats_counts, |db: TestDb| async move {
     db.revoke_device("gone", ts(now)).await.unwrap();
     db.revoke_device("gone-pending", ts(now)).await.unwrap();
 
-    let stats = db.fleet_stats(ts(now)).await.unwrap();
+    let stats = db.fleet_stats(ts(now), &Scope::Everything).await.unwrap();
     assert_eq!(stats.total, 7);
     assert_eq!(stats.online, 3, "{stats:?}");
     assert_eq!(stats.revoked, 2);
@@ -293,9 +296,15 @@ contract_test!(fleet_stats_counts, |db: TestDb| async move {
     assert_eq!(online, stats.online);
 
     // Later, everyone has gone quiet; earlier, the stale one was still online.
-    let later = db.fleet_stats(ts(now + 10_000_000)).await.unwrap();
+    let later = db
+        .fleet_stats(ts(now + 10_000_000), &Scope::Everything)
+        .await
+        .unwrap();
     assert_eq!((later.online, later.revoked, later.never_seen), (0, 2, 1));
-    let earlier = db.fleet_stats(ts(now - 1)).await.unwrap();
+    let earlier = db
+        .fleet_stats(ts(now - 1), &Scope::Everything)
+        .await
+        .unwrap();
     assert_eq!(earlier.online, 4);
 });
 
@@ -332,7 +341,7 @@ contract_test!(recent_changes_newest_first, |db: TestDb| async move {
     )];
     db.commit_ingest(&c).await.unwrap();
 
-    let recent = db.recent_changes(10).await.unwrap();
+    let recent = db.recent_changes(10, &Scope::Everything).await.unwrap();
     let got: Vec<(&str, &str, ChangeKind)> = recent
         .iter()
         .map(|c| (c.device_id.as_str(), c.device_name.as_str(), c.event.kind))
@@ -351,7 +360,10 @@ contract_test!(recent_changes_newest_first, |db: TestDb| async move {
     assert_eq!(recent[1].event.to.as_deref(), Some("nc"));
     assert_eq!(recent[1].at, ts(2_500));
     assert!(recent.windows(2).all(|w| w[0].id > w[1].id));
-    assert_eq!(db.recent_changes(2).await.unwrap(), recent[..2]);
+    assert_eq!(
+        db.recent_changes(2, &Scope::Everything).await.unwrap(),
+        recent[..2]
+    );
 });
 
 contract_test!(changes_filter_by_kind_and_page, |db: TestDb| async move {

@@ -24,6 +24,8 @@ contract_test!(enrollment_spends_token, |db: TestDb| async move {
             os_version: String::new(),
             checkin_interval_secs: 300,
             tags: Vec::new(),
+            group_id: None,
+            group_name: None,
         }
     );
     assert_eq!(db.device("d1").await.unwrap(), Some(d.clone()));
@@ -58,7 +60,13 @@ contract_test!(enrollment_spends_token, |db: TestDb| async move {
     assert_eq!(third, Err(TokenProblem::UsedUp));
     assert_eq!(db.device("d3").await.unwrap(), None);
     assert_eq!(device_count(&db).await, 2);
-    assert_eq!(db.recent_changes(10).await.unwrap().len(), 2);
+    assert_eq!(
+        db.recent_changes(10, &Scope::Everything)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 });
 
 contract_test!(enrollment_refuses_bad_tokens, |db: TestDb| async move {
@@ -93,7 +101,12 @@ contract_test!(enrollment_refuses_bad_tokens, |db: TestDb| async move {
         assert_eq!(db.device(id).await.unwrap(), None);
         assert!(db.device_ingest_state(id).await.unwrap().is_none());
     }
-    assert!(db.recent_changes(10).await.unwrap().is_empty());
+    assert!(
+        db.recent_changes(10, &Scope::Everything)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // A refused attempt spent nothing: the expired token still enrolls before its expiry.
     db.enroll_device("hash-expired", &new_device("d4", "d", 60), ts(999))
@@ -134,6 +147,12 @@ contract_test!(
         assert_eq!((enrolled, refused), (1, 7));
         assert_eq!(device_count(&db).await, 1);
         assert_eq!(db.devices_named("racer").await.unwrap().len(), 1);
-        assert_eq!(db.recent_changes(100).await.unwrap().len(), 1);
+        assert_eq!(
+            db.recent_changes(100, &Scope::Everything)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 );

@@ -14,7 +14,7 @@ use steward_core::device::DeviceStatus;
 use steward_core::enroll::TokenProblem;
 use steward_core::{
     Account, ChangeEvent, ChangeKind, FilesystemUsage, Hardware, Inventory, JobKind, JobState,
-    Metrics, OsInfo, Package, PackageSource, Timestamp,
+    Metrics, OsInfo, Package, PackageSource, Scope, Timestamp,
 };
 use steward_store::{
     ApiTokenRecord, Backend, ChangeRecord, DeviceFilter, DeviceRecord, DeviceSortKey,
@@ -31,6 +31,7 @@ mod enrollment;
 mod ingest;
 mod jobs;
 mod migrations;
+mod security;
 mod throttling;
 
 // Helpers shared by the sections.
@@ -242,6 +243,7 @@ fn session(hash: &str, user_id: &str, expires_at: i64) -> SessionRecord {
         last_seen_at: ts(1_000),
         expires_at: ts(expires_at),
         source: "127.0.0.1".to_string(),
+        reauth_at: ts(1_000),
     }
 }
 

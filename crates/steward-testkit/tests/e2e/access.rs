@@ -38,6 +38,32 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
             "POST /api/v1/api-tokens/{id}/revoke",
             Some(Action::ManageTokens),
         ),
+        ("GET /api/v1/users", Some(Action::ManageUsers)),
+        ("POST /api/v1/users", Some(Action::ManageUsers)),
+        ("GET /api/v1/users/{id}", Some(Action::ManageUsers)),
+        ("PATCH /api/v1/users/{id}", Some(Action::ManageUsers)),
+        ("DELETE /api/v1/users/{id}", Some(Action::ManageUsers)),
+        (
+            "POST /api/v1/users/{id}/reset-password",
+            Some(Action::ManageUsers),
+        ),
+        (
+            "POST /api/v1/users/{id}/reset-two-factor",
+            Some(Action::ManageUsers),
+        ),
+        ("GET /api/v1/groups", Some(Action::ViewDevices)),
+        ("POST /api/v1/groups", Some(Action::OrganizeDevices)),
+        ("DELETE /api/v1/groups/{id}", Some(Action::ManageUsers)),
+        ("PATCH /api/v1/devices/{id}", Some(Action::OrganizeDevices)),
+        (
+            "GET /api/v1/settings/security",
+            Some(Action::ManageSecurity),
+        ),
+        (
+            "PUT /api/v1/settings/security",
+            Some(Action::ManageSecurity),
+        ),
+        ("POST /api/v1/enroll-tokens", Some(Action::ManageTokens)),
         // The agent protocol: enrollment is public (the token is the credential); the rest
         // takes a device credential, never a user or API token (checked below).
         ("POST /agent/v1/enroll", None),
@@ -50,6 +76,11 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
 fn body_for(route: &str) -> Value {
     match route {
         "POST /api/v1/devices/{id}/jobs" => serde_json::json!({"kind": "collect_inventory"}),
+        "POST /api/v1/users" => serde_json::json!({"username": "walked", "role": "viewer"}),
+        "POST /api/v1/groups" => serde_json::json!({"name": "Walked"}),
+        "PATCH /api/v1/devices/{id}" => serde_json::json!({"tags": ["walked"]}),
+        "PUT /api/v1/settings/security" => serde_json::json!({"require_two_factor": []}),
+        "POST /api/v1/enroll-tokens" => serde_json::json!({"uses": 1, "expires_in_hours": 1}),
         _ => serde_json::json!({}),
     }
 }
@@ -83,6 +114,9 @@ async fn every_api_route_allows_and_denies_by_role() {
                 let mut req = match method.as_str() {
                     "get" => server.http.get(&url),
                     "post" => server.http.post(&url).json(&body_for(&route)),
+                    "put" => server.http.put(&url).json(&body_for(&route)),
+                    "patch" => server.http.patch(&url).json(&body_for(&route)),
+                    "delete" => server.http.delete(&url),
                     other => panic!("unexpected method {other}"),
                 };
                 if let Some(t) = token {
@@ -128,10 +162,20 @@ async fn console_pages_allow_and_deny_by_role() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let pages: [(&str, String, Action); 6] = [
+    let pages: [(&str, String, Action); 12] = [
         ("GET", "/".into(), Action::ViewDevices),
-        ("GET", "/account/sessions".into(), Action::ViewDevices),
-        ("GET", "/account/password".into(), Action::ViewDevices),
+        ("GET", "/account/sessions".into(), Action::ManageOwnAccount),
+        ("GET", "/account/password".into(), Action::ManageOwnAccount),
+        (
+            "GET",
+            "/account/two-factor".into(),
+            Action::ManageOwnAccount,
+        ),
+        ("GET", "/reauth".into(), Action::ManageOwnAccount),
+        ("GET", "/users".into(), Action::ManageUsers),
+        ("GET", "/settings/security".into(), Action::ManageSecurity),
+        ("GET", "/enroll".into(), Action::ManageTokens),
+        ("GET", "/groups".into(), Action::ViewDevices),
         ("GET", "/devices".into(), Action::ViewDevices),
         ("GET", format!("/devices/{device}"), Action::ViewDevices),
         (

@@ -1,0 +1,134 @@
+//! Adding a device: an enrollment token and the command to run on the machine. Revealing a
+//! token needs a recent step-up (it lets a machine into the fleet); it is shown once.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::reauth::require_recent;
+use super::{Chrome, csrf_ok, csrf_rejected, render};
+use crate::auth::{ConsoleUser, ManageTokens};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "enroll.html")]
+struct EnrollPage {
+    chrome: Chrome,
+    command: String,
+    uses: u32,
+    hours: u32,
+    error: String,
+}
+
+pub async fn page(user: ConsoleUser<ManageTokens>) -> Response {
+    render(
+        StatusCode::OK,
+        &EnrollPage {
+            chrome: Chrome::new(&user.0, "devices"),
+            command: String::new(),
+            uses: 1,
+            hours: 24,
+            error: String::new(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct EnrollForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    uses: String,
+    #[serde(default)]
+    hours: String,
+}
+
+/// The server's address as the browser reached it, for the agent command.
+fn server_url(state: &AppState, headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
+        .unwrap_or("SERVER:8080");
+    let scheme = if state.config.secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}")
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    user: ConsoleUser<ManageTokens>,
+    Form(form): Form<EnrollForm>,
+) -> Response {
+    if !csrf_ok(&user.0, &form.csrf) {
+        return csrf_rejected(&user.0);
+    }
+    if let Some(step_up) = require_recent(&user.0, state.now(), "/enroll") {
+        return step_up;
+    }
+    let uses: u32 = form.uses.trim().parse().unwrap_or(0);
+    let hours: u32 = form.hours.trim().parse().unwrap_or(0);
+    let refuse = |error: &str| {
+        render(
+            StatusCode::BAD_REQUEST,
+            &EnrollPage {
+                chrome: Chrome::new(&user.0, "devices"),
+                command: String::new(),
+                uses: 1,
+                hours: 24,
+                error: error.to_string(),
+            },
+        )
+    };
+    if !(1..=1000).contains(&uses) || !(1..=720).contains(&hours) {
+        return refuse("Devices must be 1 to 1000 and the validity 1 to 720 hours.");
+    }
+    let now = state.now();
+    let token = match crate::admin::create_enroll_token(
+        &state.store,
+        uses,
+        now.plus_millis(i64::from(hours) * 3_600_000),
+        now,
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(e) => return crate::error::AppError::internal(e).into_response(),
+    };
+    crate::audit::record(
+        &state.store,
+        now,
+        &user.0.label(),
+        "enroll_token_created",
+        "",
+        &format!("{uses} use(s), expires in {hours} h"),
+        &peer.ip().to_string(),
+    )
+    .await;
+    render(
+        StatusCode::OK,
+        &EnrollPage {
+            chrome: Chrome::new(&user.0, "devices"),
+            command: format!(
+                "steward agent enroll --server {} --token {token}",
+                server_url(&state, &headers)
+            ),
+            uses,
+            hours,
+            error: String::new(),
+        },
+    )
+}

@@ -1,0 +1,263 @@
+//! User management in the console (administrators): the list, creating a user (a one-time
+//! password is shown once), and per-user actions — role, groups, disable/enable, reset the
+//! password or the second factor, delete. Making someone an administrator needs a recent
+//! step-up. The rules and the audit entries are in [`crate::users`].
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::extract::{ConnectInfo, Path, RawForm, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use steward_core::Role;
+
+use super::format::utc;
+use super::reauth::require_recent;
+use super::{Chrome, csrf_ok, csrf_rejected, render};
+use crate::api::users::actor;
+use crate::auth::{ConsoleUser, ManageUsers, Principal};
+use crate::error::AppResult;
+use crate::state::AppState;
+use crate::users;
+
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub role: String,
+    pub two_factor: bool,
+    pub disabled: bool,
+    pub created: String,
+    pub groups: Vec<String>,
+    pub is_me: bool,
+}
+
+pub struct GroupOption {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    chrome: Chrome,
+    users: Vec<UserRow>,
+    groups: Vec<GroupOption>,
+    /// What just happened.
+    notice: String,
+    /// A one-time password to hand over, with whose it is.
+    password_for: String,
+    password: String,
+    error: String,
+}
+
+impl UserRow {
+    fn in_group(&self, id: &str) -> bool {
+        self.groups.iter().any(|g| g == id)
+    }
+}
+
+async fn build(state: &AppState, who: &Principal) -> AppResult<UsersPage> {
+    let groups = state.store.list_groups().await?;
+    let mut rows = Vec::new();
+    for u in state.store.list_users().await? {
+        rows.push(UserRow {
+            groups: state.store.user_groups(&u.id).await?,
+            is_me: u.id == who.id(),
+            two_factor: u.totp_enabled_at.is_some(),
+            disabled: u.disabled_at.is_some(),
+            created: utc(u.created_at),
+            id: u.id,
+            username: u.username,
+            role: u.role,
+        });
+    }
+    Ok(UsersPage {
+        chrome: Chrome::new(who, "users"),
+        users: rows,
+        groups: groups
+            .into_iter()
+            .map(|g| GroupOption {
+                id: g.id,
+                name: g.name,
+            })
+            .collect(),
+        notice: String::new(),
+        password_for: String::new(),
+        password: String::new(),
+        error: String::new(),
+    })
+}
+
+fn show(result: AppResult<UsersPage>, status: StatusCode) -> Response {
+    match result {
+        Ok(page) => render(status, &page),
+        Err(e) => e.into_response(),
+    }
+}
+
+pub async fn page(State(state): State<AppState>, user: ConsoleUser<ManageUsers>) -> Response {
+    show(build(&state, &user.0).await, StatusCode::OK)
+}
+
+/// The form's fields; `group` repeats (one per ticked box), so it is parsed by hand.
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn parse(raw: &[u8]) -> Fields {
+        Fields(serde_urlencoded::from_bytes(raw).unwrap_or_default())
+    }
+    fn get(&self, key: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or("", |(_, v)| v.as_str())
+    }
+    fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    user: ConsoleUser<ManageUsers>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let f = Fields::parse(&raw);
+    if !csrf_ok(&user.0, f.get("csrf")) {
+        return csrf_rejected(&user.0);
+    }
+    let result: AppResult<Result<(String, String), Response>> = async {
+        let role = users::parse_role(f.get("role"))?;
+        if role == Role::Admin {
+            if let Some(step_up) = require_recent(&user.0, state.now(), "/users") {
+                return Ok(Err(step_up));
+            }
+        }
+        let (created, password) = users::create(
+            &state.store,
+            state.config.password_hashing,
+            &actor(&user.0, &peer.ip().to_string(), &state),
+            f.get("username"),
+            role,
+            &f.all("group"),
+        )
+        .await?;
+        Ok(Ok((created.username, password)))
+    }
+    .await;
+    match result {
+        Ok(Err(step_up)) => step_up,
+        Ok(Ok((name, password))) => show(
+            build(&state, &user.0).await.map(|mut p| {
+                p.notice = format!("Created {name}.");
+                p.password_for = name;
+                p.password = password;
+                p
+            }),
+            StatusCode::OK,
+        ),
+        Err(e) => show(
+            build(&state, &user.0).await.map(|mut p| {
+                p.error = e.message;
+                p
+            }),
+            e.status,
+        ),
+    }
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    user: ConsoleUser<ManageUsers>,
+    Path(id): Path<String>,
+    RawForm(raw): RawForm,
+) -> Response {
+    let f = Fields::parse(&raw);
+    if !csrf_ok(&user.0, f.get("csrf")) {
+        return csrf_rejected(&user.0);
+    }
+    // Making someone an administrator needs a recent step-up.
+    if f.get("op") == "save" && f.get("role") == "admin" {
+        let already_admin =
+            matches!(users::find(&state.store, &id).await, Ok(t) if t.role == "admin");
+        if !already_admin {
+            if let Some(step_up) = require_recent(&user.0, state.now(), "/users") {
+                return step_up;
+            }
+        }
+    }
+    let actor = actor(&user.0, &peer.ip().to_string(), &state);
+    let store = &state.store;
+    let result: AppResult<(String, String)> = async {
+        let target = users::find(store, &id).await?;
+        let name = target.username.clone();
+        match f.get("op") {
+            "save" => {
+                let role = users::parse_role(f.get("role"))?;
+                users::set_role(store, &actor, &id, role).await?;
+                users::set_groups(store, &actor, &id, &f.all("group")).await?;
+                Ok((format!("Saved {name}."), String::new()))
+            }
+            "disable" => {
+                users::set_disabled(store, &actor, &id, true).await?;
+                Ok((
+                    format!("Disabled {name}; their sessions ended."),
+                    String::new(),
+                ))
+            }
+            "enable" => {
+                users::set_disabled(store, &actor, &id, false).await?;
+                Ok((format!("Enabled {name}."), String::new()))
+            }
+            "reset-password" => {
+                let password =
+                    users::reset_password(store, state.config.password_hashing, &actor, &id)
+                        .await?;
+                Ok((format!("New one-time password for {name}."), password))
+            }
+            "reset-2fa" => {
+                users::reset_two_factor(store, &actor, &id).await?;
+                Ok((
+                    format!("Two-factor sign-in of {name} is off."),
+                    String::new(),
+                ))
+            }
+            "delete" => {
+                users::delete(store, &actor, &id).await?;
+                Ok((format!("Deleted {name}."), String::new()))
+            }
+            _ => Err(crate::error::AppError::bad_request("unknown action")),
+        }
+    }
+    .await;
+    match result {
+        Ok((notice, password)) => {
+            let target_name = notice
+                .strip_prefix("New one-time password for ")
+                .map(|n| n.trim_end_matches('.').to_string())
+                .unwrap_or_default();
+            show(
+                build(&state, &user.0).await.map(|mut p| {
+                    p.notice = notice;
+                    p.password_for = target_name;
+                    p.password = password;
+                    p
+                }),
+                StatusCode::OK,
+            )
+        }
+        Err(e) => show(
+            build(&state, &user.0).await.map(|mut p| {
+                p.error = e.message;
+                p
+            }),
+            e.status,
+        ),
+    }
+}
