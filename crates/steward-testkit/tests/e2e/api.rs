@@ -47,12 +47,13 @@ async fn health_is_public_and_everything_else_needs_a_principal() {
         }
         let concrete = path.replace("{id}", "00000000-0000-0000-0000-000000000000");
         for method in item.as_object().unwrap().keys() {
+            let url = format!("{}{concrete}", server.url);
             let req = match method.as_str() {
-                "get" => server.http.get(format!("{}{concrete}", server.url)),
-                "post" => server
-                    .http
-                    .post(format!("{}{concrete}", server.url))
-                    .json(&serde_json::json!({})),
+                "get" => server.http.get(url),
+                "post" => server.http.post(url).json(&serde_json::json!({})),
+                "put" => server.http.put(url).json(&serde_json::json!({})),
+                "patch" => server.http.patch(url).json(&serde_json::json!({})),
+                "delete" => server.http.delete(url),
                 other => panic!("unexpected method {other}"),
             };
             let resp = req.send().await.unwrap();

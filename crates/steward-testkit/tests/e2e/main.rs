@@ -6,3 +6,4 @@ mod agent_protocol;
 mod api;
 mod console;
 mod fleet;
+mod two_factor;
