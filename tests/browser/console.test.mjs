@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
+import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 const bin = process.env.STEWARD_BIN ?? new URL('../../target/debug/steward', import.meta.url).pathname;
@@ -34,6 +35,21 @@ function startSteward() {
     });
     server.on('exit', (code) => reject(new Error(`steward up exited with ${code}:\n${out}`)));
   });
+}
+
+// RFC 6238 (SHA-1, 6 digits, 30 s), as an authenticator app computes it, from the base32
+// key the enrolment page shows.
+function totp(base32, unixSecs) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSecs / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(code).padStart(6, '0');
 }
 
 before(async () => {
@@ -91,5 +107,41 @@ test('sign in and open this machine\'s device page', async () => {
   // Sign out ends the session: pages go back to the login.
   await Promise.all([page.waitForURL(/\/login/), page.click('form[action="/logout"] button')]);
   await page.goto(`${consoleUrl}/devices`);
+  await page.waitForURL(/\/login/);
+});
+
+test('set up two-factor sign-in, then sign in with password and code', async () => {
+  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+  await page.goto(`${consoleUrl}/login`);
+  await page.fill('input[name=username]', 'admin');
+  await page.fill('input[name=password]', password);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('button[type=submit]')]);
+
+  // Enrol: the QR code and the key as text; the app's first code turns it on.
+  await page.goto(`${consoleUrl}/account/two-factor`);
+  await Promise.all([page.waitForURL(/\/account\/two-factor/), page.click('form[action="/account/two-factor/setup"] button')]);
+  assert.ok(await page.locator('.qr svg').count(), 'QR code drawn');
+  const secret = (await page.textContent('#totp-secret')).trim();
+  const now = Date.now() / 1000;
+  await page.fill('input[name=code]', totp(secret, now));
+  await page.click('form[action="/account/two-factor/confirm"] button');
+  await page.waitForSelector('#recovery-codes');
+  const codes = await page.locator('#recovery-codes li').allTextContents();
+  assert.equal(codes.length, 10, 'ten recovery codes');
+  await page.screenshot({ path: join(shots, 'two-factor.png'), fullPage: true });
+  await Promise.all([page.waitForURL(/\/login/), page.click('form[action="/logout"] button')]);
+
+  // Sign in: the password, then the code of the next time step (the first one is spent).
+  await page.goto(`${consoleUrl}/account/sessions`);
+  await page.waitForURL(/\/login/);
+  await page.fill('input[name=username]', 'admin');
+  await page.fill('input[name=password]', password);
+  await Promise.all([page.waitForURL(/\/login\/code/), page.click('button[type=submit]')]);
+  await page.screenshot({ path: join(shots, 'login-code.png') });
+  await page.fill('input[name=code]', totp(secret, now + 30));
+  await Promise.all([page.waitForURL(/\/account\/sessions/), page.click('button[type=submit]')]);
+  assert.match(await page.textContent('body'), /this session/);
+  await Promise.all([page.waitForURL(/\/login/), page.click('form[action="/logout"] button')]);
+  await page.goto(`${consoleUrl}/account/sessions`);
   await page.waitForURL(/\/login/);
 });

@@ -131,13 +131,14 @@ pub async fn create(
     if !csrf_ok(&user.0, f.get("csrf")) {
         return csrf_rejected(&user.0);
     }
-    let result: AppResult<Result<(String, String), Response>> = async {
+    // Creating an administrator needs a recent step-up.
+    if f.get("role") == Role::Admin.as_str()
+        && let Some(step_up) = require_recent(&user.0, state.now(), "/users")
+    {
+        return step_up;
+    }
+    let result: AppResult<(String, String)> = async {
         let role = users::parse_role(f.get("role"))?;
-        if role == Role::Admin {
-            if let Some(step_up) = require_recent(&user.0, state.now(), "/users") {
-                return Ok(Err(step_up));
-            }
-        }
         let (created, password) = users::create(
             &state.store,
             state.config.password_hashing,
@@ -147,12 +148,11 @@ pub async fn create(
             &f.all("group"),
         )
         .await?;
-        Ok(Ok((created.username, password)))
+        Ok((created.username, password))
     }
     .await;
     match result {
-        Ok(Err(step_up)) => step_up,
-        Ok(Ok((name, password))) => show(
+        Ok((name, password)) => show(
             build(&state, &user.0).await.map(|mut p| {
                 p.notice = format!("Created {name}.");
                 p.password_for = name;
@@ -186,10 +186,8 @@ pub async fn update(
     if f.get("op") == "save" && f.get("role") == "admin" {
         let already_admin =
             matches!(users::find(&state.store, &id).await, Ok(t) if t.role == "admin");
-        if !already_admin {
-            if let Some(step_up) = require_recent(&user.0, state.now(), "/users") {
-                return step_up;
-            }
+        if !already_admin && let Some(step_up) = require_recent(&user.0, state.now(), "/users") {
+            return step_up;
         }
     }
     let actor = actor(&user.0, &peer.ip().to_string(), &state);
