@@ -79,6 +79,12 @@ struct DevicePage {
     changes_pager: Pager,
     jobs: Vec<JobRow>,
     queued: bool,
+    /// The group and tags form, for those who may organise devices.
+    can_organize: bool,
+    groups: Vec<(String, String)>,
+    group_id: String,
+    group_name: String,
+    tags_text: String,
 }
 
 /// Lenient: a mangled parameter means its default, never an error page.
@@ -104,7 +110,7 @@ pub async fn detail(
     }
 }
 
-fn not_found(user: &ConsoleUser) -> Response {
+fn not_found<P: crate::auth::Permission>(user: &ConsoleUser<P>) -> Response {
     error_page(
         &user.0,
         StatusCode::NOT_FOUND,
@@ -218,6 +224,18 @@ async fn build(
         }),
         jobs: jobs.iter().map(|j| JobRow::new(j, now)).collect(),
         queued: q.queued.as_deref() == Some("1"),
+        can_organize: user.0.may(steward_core::Action::OrganizeDevices),
+        groups: state
+            .store
+            .list_groups()
+            .await?
+            .into_iter()
+            .filter(|g| user.0.sees(Some(&g.id)))
+            .map(|g| (g.id, g.name))
+            .collect(),
+        group_id: device.group_id.clone().unwrap_or_default(),
+        group_name: device.group_name.clone().unwrap_or_default(),
+        tags_text: device.tags.join(", "),
     }))
 }
 
@@ -270,5 +288,51 @@ mod tests {
             page_href("d1", "lib ssl", 2, 3, "changes"),
             "/devices/d1?sq=lib%20ssl&sp=2&cp=3#changes"
         );
+    }
+}
+
+#[derive(Deserialize)]
+pub struct OrganizeForm {
+    #[serde(default)]
+    csrf: String,
+    /// A group id, or empty for none.
+    #[serde(default)]
+    group: String,
+    /// Comma-separated.
+    #[serde(default)]
+    tags: String,
+}
+
+/// Places the device in a group and sets its tags (within the user's scope).
+pub async fn organize(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    user: ConsoleUser<crate::auth::OrganizeDevices>,
+    Path(id): Path<String>,
+    Form(form): Form<OrganizeForm>,
+) -> Response {
+    if !csrf_ok(&user.0, &form.csrf) {
+        return csrf_rejected(&user.0);
+    }
+    let device = match crate::api::devices::find_device(&state, &user.0, &id).await {
+        Ok(d) => d,
+        Err(_) => return not_found(&user),
+    };
+    let tags: Vec<String> = form.tags.split(',').map(|t| t.trim().to_string()).collect();
+    let group = Some(form.group.as_str()).filter(|g| !g.is_empty());
+    match crate::admin::organize_device(
+        &state.store,
+        &device,
+        Some(group),
+        Some(&tags),
+        &user.0.scope,
+        &user.0.label(),
+        &peer.ip().to_string(),
+        state.now(),
+    )
+    .await
+    {
+        Ok(()) => Redirect::to(&format!("/devices/{}", urlencode(&id))).into_response(),
+        Err(e) => error_page(&user.0, e.status, "Cannot change the device", &e.message),
     }
 }

@@ -67,7 +67,12 @@ pub fn list_href(q: &DeviceQuery, sort: DeviceSort, desc: bool, page: u32) -> St
     if desc {
         href.push_str("&desc=true");
     }
-    for (key, value) in [("name", &q.name), ("os", &q.os), ("tag", &q.tag)] {
+    for (key, value) in [
+        ("name", &q.name),
+        ("os", &q.os),
+        ("tag", &q.tag),
+        ("group", &q.group),
+    ] {
         if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
             href.push_str(&format!("&{key}={}", urlencode(v)));
         }

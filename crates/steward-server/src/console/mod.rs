@@ -4,6 +4,7 @@
 
 mod account;
 mod assets;
+mod audit;
 mod dashboard;
 mod device;
 mod device_sections;
@@ -55,11 +56,13 @@ pub fn routes() -> Router<AppState> {
         .route("/enroll", get(enroll::page).post(enroll::create))
         .route("/groups", get(groups::page).post(groups::create))
         .route("/groups/delete", post(groups::delete))
+        .route("/audit", get(audit::page))
         .route("/logout", post(login::logout))
         .route("/", get(dashboard::page))
         .route("/devices", get(devices::list))
         .route("/devices/{id}", get(device::detail))
         .route("/devices/{id}/refresh", post(device::refresh))
+        .route("/devices/{id}/organize", post(device::organize))
         .route("/account/sessions", get(account::sessions))
         .route(
             "/account/password",
@@ -82,6 +85,7 @@ pub struct Chrome {
     pub can_manage_users: bool,
     pub can_manage_security: bool,
     pub can_manage_tokens: bool,
+    pub can_view_audit: bool,
     pub csrf: String,
     pub nav: &'static str,
     pub css: &'static str,
@@ -103,6 +107,7 @@ impl Chrome {
             can_manage_users: user.may(steward_core::Action::ManageUsers),
             can_manage_security: user.may(steward_core::Action::ManageSecurity),
             can_manage_tokens: user.may(steward_core::Action::ManageTokens),
+            can_view_audit: user.may(steward_core::Action::ViewAudit),
             csrf: user.csrf_token.clone().unwrap_or_default(),
             nav,
             css: assets::css_path(),

@@ -162,7 +162,13 @@ async fn console_pages_allow_and_deny_by_role() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let pages: [(&str, String, Action); 12] = [
+    let pages: [(&str, String, Action); 14] = [
+        (
+            "POST",
+            format!("/devices/{device}/organize"),
+            Action::OrganizeDevices,
+        ),
+        ("GET", "/audit?action=sign_in".into(), Action::ViewAudit),
         ("GET", "/".into(), Action::ViewDevices),
         ("GET", "/account/sessions".into(), Action::ManageOwnAccount),
         ("GET", "/account/password".into(), Action::ManageOwnAccount),
