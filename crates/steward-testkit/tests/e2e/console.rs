@@ -263,3 +263,116 @@ async fn changing_the_password_checks_policy_and_ends_other_sessions() {
     assert_eq!(new.status().as_u16(), 303);
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn sessions_end_when_idle_at_their_lifetime_and_on_sign_out() {
+    let server = TestServer::sqlite().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    server
+        .create_user(
+            "alice",
+            steward_core::Role::Viewer,
+            "correct horse battery staple",
+        )
+        .await;
+    let status = |cookie: String| {
+        let (http, url) = (http.clone(), server.url.clone());
+        async move {
+            http.get(format!("{url}/devices"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let hash_of =
+        |cookie: &str| steward_server::secrets::token_hash(cookie.split_once('=').unwrap().1);
+
+    // Idle: last used longer ago than the idle timeout (30 minutes by default).
+    let idle = server
+        .sign_in("alice", "correct horse battery staple")
+        .await;
+    assert_eq!(status(idle.clone()).await, 200);
+    let long_ago = server.now().plus_millis(-31 * 60 * 1000);
+    server
+        .store
+        .touch_session(&hash_of(&idle), long_ago)
+        .await
+        .unwrap();
+    assert_eq!(status(idle.clone()).await, 303, "idle session refused");
+    assert!(
+        server
+            .store
+            .session(&hash_of(&idle))
+            .await
+            .unwrap()
+            .is_none(),
+        "and deleted"
+    );
+
+    // Absolute lifetime: used a second ago, but past its expiry.
+    let user_id = server
+        .store
+        .user_by_username("alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let token = "a-session-token-made-by-the-test";
+    let now = server.now();
+    server
+        .store
+        .create_session(&steward_store::SessionRecord {
+            token_hash: steward_server::secrets::token_hash(token),
+            user_id,
+            csrf_token: "csrf".into(),
+            created_at: now.plus_millis(-13 * 3600 * 1000),
+            last_seen_at: now,
+            expires_at: now.plus_millis(-1),
+            source: "127.0.0.1".into(),
+            reauth_at: now,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        status(format!("steward_session={token}")).await,
+        303,
+        "expired session refused"
+    );
+
+    // Sign-out kills the session on the server: the old cookie no longer works.
+    let live = server
+        .sign_in("alice", "correct horse battery staple")
+        .await;
+    let html = http
+        .get(format!("{}/devices", server.url))
+        .header("cookie", &live)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = steward_testkit::csrf_in(&html);
+    let resp = http
+        .post(format!("{}/logout", server.url))
+        .header("cookie", &live)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    assert!(
+        resp.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(status(live).await, 303, "signed-out session refused");
+    server.cleanup().await;
+}
