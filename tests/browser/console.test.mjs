@@ -12,6 +12,7 @@ import { chromium } from 'playwright-core';
 const bin = process.env.STEWARD_BIN ?? new URL('../../target/debug/steward', import.meta.url).pathname;
 const shots = new URL('../../target/browser/', import.meta.url).pathname;
 let server, dataDir, consoleUrl, password, browser;
+let recoveryCodes = [];
 
 // Starts `steward up` and resolves once it has printed the console address and password.
 function startSteward() {
@@ -128,6 +129,7 @@ test('set up two-factor sign-in, then sign in with password and code', async () 
   await page.waitForSelector('#recovery-codes');
   const codes = await page.locator('#recovery-codes li').allTextContents();
   assert.equal(codes.length, 10, 'ten recovery codes');
+  recoveryCodes = codes.map((c) => c.trim());
   await page.screenshot({ path: join(shots, 'two-factor.png'), fullPage: true });
   await Promise.all([page.waitForURL(/\/login/), page.click('form[action="/logout"] button')]);
 
@@ -144,4 +146,37 @@ test('set up two-factor sign-in, then sign in with password and code', async () 
   await Promise.all([page.waitForURL(/\/login/), page.click('form[action="/logout"] button')]);
   await page.goto(`${consoleUrl}/account/sessions`);
   await page.waitForURL(/\/login/);
+});
+
+test('an administrator signs in with a recovery code, adds a group and a user', async () => {
+  assert.ok(recoveryCodes.length, 'the previous test set up two-factor sign-in');
+  const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+  await page.goto(`${consoleUrl}/login`);
+  await page.fill('input[name=username]', 'admin');
+  await page.fill('input[name=password]', password);
+  await Promise.all([page.waitForURL(/\/login\/code/), page.click('button[type=submit]')]);
+  await page.fill('input[name=code]', recoveryCodes[0]);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('button[type=submit]')]);
+
+  await page.goto(`${consoleUrl}/groups`);
+  await page.fill('input[name=name]', 'Shop floor');
+  await Promise.all([page.waitForURL(/\/groups$/), page.click('form[action="/groups"] button')]);
+  assert.match(await page.textContent('body'), /Shop floor/);
+
+  await page.goto(`${consoleUrl}/users`);
+  await page.fill('#create-user input[name=username]', 'shoptech');
+  await page.selectOption('#create-user select[name=role]', 'technician');
+  await page.check('#create-user input[name=group]');
+  await page.click('#create-user button');
+  await page.waitForSelector('#new-password');
+  assert.match(await page.textContent('#new-password'), /^\w{5}-\w{5}-\w{5}-\w{5}$/);
+  assert.ok(await page.locator('tr[data-user="shoptech"]').count(), 'listed');
+  await page.screenshot({ path: join(shots, 'users.png'), fullPage: true });
+
+  await page.goto(`${consoleUrl}/audit`);
+  const audit = await page.textContent('body');
+  for (const action of ['user_created', 'group_created', 'two_factor_enabled', 'sign_in']) {
+    assert.match(audit, new RegExp(action), `${action} in the audit log`);
+  }
+  await page.screenshot({ path: join(shots, 'audit.png'), fullPage: true });
 });

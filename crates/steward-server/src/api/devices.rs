@@ -209,10 +209,11 @@ pub async fn create_job(
     responses((status = 204), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn revoke(
     State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     who: Authorized<RevokeDevices>,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
-    find_device(&state, &who.0, &id).await?;
+    let device = find_device(&state, &who.0, &id).await?;
     state.store.revoke_device(&id, state.now()).await?;
     crate::audit::record(
         &state.store,
@@ -220,8 +221,8 @@ pub async fn revoke(
         &who.0.label(),
         "device_revoked",
         &id,
-        "",
-        "",
+        &device.name,
+        &peer.ip().to_string(),
     )
     .await;
     tracing::info!(device = %id, by = %who.0.label(), by_id = %who.0.id(), "device revoked");
