@@ -12,6 +12,7 @@ pub mod changes;
 pub mod device;
 pub mod diff;
 pub mod enroll;
+pub mod fingerprint;
 pub mod inventory;
 pub mod job;
 pub mod metrics;
@@ -23,6 +24,7 @@ pub mod version;
 pub use access::{Action, Role, permits};
 pub use changes::{ChangeEvent, ChangeKind, changes_between};
 pub use device::{DeviceName, DeviceStatus, InvalidDeviceName};
+pub use fingerprint::{CertFingerprint, InvalidFingerprint};
 pub use diff::{ApplyError, InventoryDelta, KeyedDelta};
 pub use inventory::{
     Account, Filesystem, Hardware, Inventory, InventoryHash, Listener, NetInterface, OsInfo,

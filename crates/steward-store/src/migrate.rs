@@ -41,6 +41,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_audit_log.sql"),
         postgres: include_str!("../migrations/postgres/0004_audit_log.sql"),
     },
+    Migration {
+        version: 5,
+        name: "credential_rotation",
+        sqlite: include_str!("../migrations/sqlite/0005_credential_rotation.sql"),
+        postgres: include_str!("../migrations/postgres/0005_credential_rotation.sql"),
+    },
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("stewmigr" in ASCII).
