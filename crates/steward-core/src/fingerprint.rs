@@ -86,7 +86,10 @@ mod tests {
     fn prints_and_parses_every_common_spelling() {
         let fp = CertFingerprint::of_der(b"certificate");
         let text = fp.to_string();
-        assert!(text.starts_with("sha256:") && text.len() == 7 + 64, "{text}");
+        assert!(
+            text.starts_with("sha256:") && text.len() == 7 + 64,
+            "{text}"
+        );
         assert_eq!(CertFingerprint::parse(&text), Ok(fp));
         assert_eq!(CertFingerprint::parse(&text[7..]), Ok(fp));
         assert_eq!(CertFingerprint::parse(&text.to_uppercase()), Ok(fp));

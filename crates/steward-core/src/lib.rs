@@ -24,8 +24,8 @@ pub mod version;
 pub use access::{Action, Role, permits};
 pub use changes::{ChangeEvent, ChangeKind, changes_between};
 pub use device::{DeviceName, DeviceStatus, InvalidDeviceName};
-pub use fingerprint::{CertFingerprint, InvalidFingerprint};
 pub use diff::{ApplyError, InventoryDelta, KeyedDelta};
+pub use fingerprint::{CertFingerprint, InvalidFingerprint};
 pub use inventory::{
     Account, Filesystem, Hardware, Inventory, InventoryHash, Listener, NetInterface, OsInfo,
     Package, PackageSource, Protocol,

@@ -9,6 +9,7 @@ mod config;
 mod logging;
 mod server;
 mod shutdown;
+mod tls;
 mod up;
 
 use clap::Parser;
