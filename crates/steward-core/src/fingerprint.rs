@@ -93,8 +93,7 @@ mod tests {
         assert_eq!(CertFingerprint::parse(&text), Ok(fp));
         assert_eq!(CertFingerprint::parse(&text[7..]), Ok(fp));
         assert_eq!(CertFingerprint::parse(&text.to_uppercase()), Ok(fp));
-        let openssl: Vec<String> = text[7..]
-            .as_bytes()
+        let openssl: Vec<String> = text.as_bytes()[7..]
             .chunks(2)
             .map(|c| String::from_utf8_lossy(c).to_uppercase())
             .collect();

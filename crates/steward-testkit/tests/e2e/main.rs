@@ -6,3 +6,5 @@ mod agent_protocol;
 mod api;
 mod console;
 mod fleet;
+mod rotation;
+mod tls;
