@@ -51,6 +51,18 @@ async fn enroll_over_https_pins_the_certificate_and_reports() {
         .await;
     assert_eq!(detail["status"], "online");
     agent.stop().await;
+
+    // Over TLS handlers still see the peer's address (sign-in throttling and audit use it).
+    server
+        .create_user("alice", steward_core::Role::Admin, "correct horse battery")
+        .await;
+    server.sign_in("alice", "correct horse battery").await;
+    let entries = server.store.audit_after(0, 1000).await.unwrap();
+    let sign_in = entries
+        .iter()
+        .find(|e| e.facts.action == "sign_in")
+        .expect("a sign_in audit entry");
+    assert_eq!(sign_in.facts.source, "127.0.0.1");
     server.cleanup().await;
 }
 
