@@ -11,3 +11,4 @@ pub mod collect;
 pub mod outbox;
 pub mod runner;
 pub mod state;
+pub mod tls;

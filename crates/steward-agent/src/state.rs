@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
-use steward_core::Inventory;
+use steward_core::{CertFingerprint, Inventory};
 
 const STATE_FILE: &str = "agent.json";
 const INVENTORY_FILE: &str = "inventory.json";
@@ -37,6 +37,10 @@ pub struct AgentState {
     pub checkin_interval_secs: u64,
     /// Sequence number of the next report (reports start at 1).
     pub next_seq: u64,
+    /// Over HTTPS, the fingerprint of the server's certificate: the only one the agent
+    /// accepts. Absent over loopback HTTP, and in state written before pinning existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cert_pin: Option<CertFingerprint>,
 }
 
 impl std::fmt::Debug for AgentState {
@@ -47,6 +51,7 @@ impl std::fmt::Debug for AgentState {
             .field("credential", &"<redacted>")
             .field("checkin_interval_secs", &self.checkin_interval_secs)
             .field("next_seq", &self.next_seq)
+            .field("server_cert_pin", &self.server_cert_pin)
             .finish()
     }
 }
@@ -236,7 +241,22 @@ mod tests {
             credential: "dev-1.s3cret".into(),
             checkin_interval_secs: 60,
             next_seq: 1,
+            server_cert_pin: Some(CertFingerprint::of_der(b"cert")),
         }
+    }
+
+    #[test]
+    fn state_from_before_pinning_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            AgentState::path(dir.path()),
+            r#"{"server_url":"http://127.0.0.1:8080","device_id":"d","credential":"d.s",
+                "checkin_interval_secs":60,"next_seq":5}"#,
+        )
+        .unwrap();
+        let st = AgentState::load(dir.path()).unwrap();
+        assert_eq!(st.server_cert_pin, None);
+        assert_eq!(st.next_seq, 5);
     }
 
     #[test]

@@ -10,23 +10,29 @@ use serde::{Deserialize, Serialize};
 pub enum JobKind {
     /// Collect the inventory now and report it.
     CollectInventory,
+    /// Replace the agent's credential: the agent asks the server for a new one, stores it,
+    /// and the old one stops working at its first request with the new one.
+    RotateCredential,
 }
 
 impl JobKind {
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::CollectInventory => "collect_inventory",
+            JobKind::RotateCredential => "rotate_credential",
         }
     }
     pub fn parse(s: &str) -> Option<JobKind> {
         match s {
             "collect_inventory" => Some(JobKind::CollectInventory),
+            "rotate_credential" => Some(JobKind::RotateCredential),
             _ => None,
         }
     }
     pub fn describe(self) -> &'static str {
         match self {
             JobKind::CollectInventory => "Collect inventory",
+            JobKind::RotateCredential => "Rotate credential",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod changes;
 pub mod device;
 pub mod diff;
 pub mod enroll;
+pub mod fingerprint;
 pub mod inventory;
 pub mod job;
 pub mod metrics;
@@ -24,6 +25,7 @@ pub use access::{Action, Role, Scope, TwoFactorPolicy, permits};
 pub use changes::{ChangeEvent, ChangeKind, changes_between};
 pub use device::{DeviceName, DeviceStatus, InvalidDeviceName};
 pub use diff::{ApplyError, InventoryDelta, KeyedDelta};
+pub use fingerprint::{CertFingerprint, InvalidFingerprint};
 pub use inventory::{
     Account, Filesystem, Hardware, Inventory, InventoryHash, Listener, NetInterface, OsInfo,
     Package, PackageSource, Protocol,

@@ -7,6 +7,9 @@
 //!    ignores any it has seen already, so a batch delivered twice is stored once.
 //! 3. `GET /agent/v1/jobs/next?wait=SECS` long-polls for work; `POST /agent/v1/jobs/{id}`
 //!    reports progress and the result.
+//! 4. `POST /agent/v1/credential` (on a `rotate_credential` job) issues a new credential,
+//!    shown once. The old one keeps working until the first request made with the new one,
+//!    so an agent that loses the answer or crashes before storing it is not locked out.
 
 use serde::{Deserialize, Serialize};
 use steward_core::{
@@ -29,6 +32,13 @@ pub struct EnrollResponse {
     pub credential: String,
     /// How often the agent should check in, in seconds.
     pub checkin_interval_secs: u64,
+}
+
+/// A new credential for the device, replacing the current one at its first use.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CredentialResponse {
+    /// `<device-id>.<secret>`, for every request from now on.
+    pub credential: String,
 }
 
 /// What an agent has to say at one moment: its metrics, and perhaps an inventory update.

@@ -111,6 +111,47 @@ pub async fn queue_job(
     kind: JobKind,
     requested_by: &str,
 ) -> AppResult<JobRecord> {
+    let (job, device) = enqueue(state, device_id, kind, requested_by).await?;
+    crate::audit::record(
+        &state.store,
+        job.created_at,
+        requested_by,
+        "job_queued",
+        device_id,
+        &format!("{} ({}) on {}", kind.as_str(), job.id, device.name),
+        "",
+    )
+    .await;
+    Ok(job)
+}
+
+/// Asks a device's agent to replace its credential (a `rotate_credential` job): the agent
+/// fetches a new one, stores it, and its old one stops working at its next request.
+pub async fn request_credential_rotation(
+    state: &AppState,
+    device_id: &str,
+    requested_by: &str,
+) -> AppResult<JobRecord> {
+    let (job, device) = enqueue(state, device_id, JobKind::RotateCredential, requested_by).await?;
+    crate::audit::record(
+        &state.store,
+        job.created_at,
+        requested_by,
+        "credential_rotation_requested",
+        device_id,
+        &format!("job {} on {}", job.id, device.name),
+        "",
+    )
+    .await;
+    Ok(job)
+}
+
+async fn enqueue(
+    state: &AppState,
+    device_id: &str,
+    kind: JobKind,
+    requested_by: &str,
+) -> AppResult<(JobRecord, DeviceRecord)> {
     let device = state
         .store
         .device(device_id)
@@ -124,17 +165,7 @@ pub async fn queue_job(
     let job = new_job(device_id, kind, requested_by, state.now());
     state.store.create_job(&job).await?;
     state.dispatcher.notify(device_id);
-    crate::audit::record(
-        &state.store,
-        job.created_at,
-        requested_by,
-        "job_queued",
-        device_id,
-        &format!("{} ({}) on {}", kind.as_str(), job.id, device.name),
-        "",
-    )
-    .await;
-    Ok(job)
+    Ok((job, device))
 }
 
 /// A job record in the `queued` state.

@@ -200,11 +200,7 @@ pub async fn two_factor_policy(state: &AppState) -> Result<TwoFactorPolicy, AppE
 
 /// Logs and audits a refused request.
 async fn audit_denial(state: &AppState, parts: &Parts, who: &Principal, action: Action) {
-    let source = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default();
+    let source = source_ip(parts);
     tracing::warn!(who = %who.label(), ?action, path = %parts.uri.path(), "authorisation denied");
     crate::audit::record(
         &state.store,
@@ -361,10 +357,17 @@ impl FromRequestParts<AppState> for AgentIdentity {
         let (device_id, _) = credential
             .split_once('.')
             .ok_or_else(|| AppError::unauthorized("malformed device credential"))?;
-        let Some(device) = state.store.device_ingest_state(device_id).await? else {
+        let Some(mut device) = state.store.device_ingest_state(device_id).await? else {
             return Err(AppError::unauthorized("unknown device credential"));
         };
-        if !secrets_equal(&token_hash(credential), &device.credential_hash) {
+        let hash = token_hash(credential);
+        let current = secrets_equal(&hash, &device.credential_hash);
+        let pending = !current
+            && device
+                .pending_credential_hash
+                .as_deref()
+                .is_some_and(|p| secrets_equal(&hash, p));
+        if !current && !pending {
             return Err(AppError::unauthorized("unknown device credential"));
         }
         if device.revoked_at.is_some() {
@@ -372,6 +375,58 @@ impl FromRequestParts<AppState> for AgentIdentity {
                 "this device has been revoked by an administrator; enroll it again to restore it",
             ));
         }
+        if pending {
+            complete_rotation(parts, state, &mut device, &hash).await?;
+        }
         Ok(AgentIdentity { device })
     }
+}
+
+/// The first request with a rotated credential: it becomes the device's credential and the
+/// old one stops working. Of concurrent first requests one promotes; the others find it
+/// already current.
+async fn complete_rotation(
+    parts: &Parts,
+    state: &AppState,
+    device: &mut DeviceIngestState,
+    hash: &str,
+) -> Result<(), AppError> {
+    if state
+        .store
+        .promote_pending_credential(&device.device_id, hash)
+        .await?
+    {
+        tracing::info!(device = %device.device_id, "device credential rotated");
+        crate::audit::record(
+            &state.store,
+            state.now(),
+            &format!("device:{}", device.device_id),
+            "credential_rotation_completed",
+            &device.device_id,
+            "the agent uses its new credential; the old one no longer works",
+            &source_ip(parts),
+        )
+        .await;
+    } else {
+        let now_current = state
+            .store
+            .device_ingest_state(&device.device_id)
+            .await?
+            .is_some_and(|d| secrets_equal(hash, &d.credential_hash));
+        if !now_current {
+            return Err(AppError::unauthorized("unknown device credential"));
+        }
+    }
+    device.credential_hash = hash.to_owned();
+    device.pending_credential_hash = None;
+    Ok(())
+}
+
+/// The peer's address, for audit entries.
+pub fn source_ip(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default()
 }

@@ -20,6 +20,7 @@ pub mod mfa;
 pub mod secrets;
 mod sessions;
 mod state;
+pub mod tls;
 mod two_factor;
 pub mod users;
 
@@ -59,6 +60,37 @@ pub async fn serve(
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
+    background.abort();
+    result.map_err(anyhow::Error::from)
+}
+
+/// [`serve`] over TLS: the same application, with each connection's peer address still
+/// available to handlers, and the same graceful stop (in-flight requests get 10 s).
+pub async fn serve_tls(
+    listener: TcpListener,
+    state: AppState,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let background = dispatch::spawn_poller(state.clone());
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let stopper = {
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+        })
+    };
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
+        axum_server::tls_rustls::RustlsConfig::from_config(tls),
+    );
+    let result = axum_server::Server::<SocketAddr>::from_listener(listener)
+        .acceptor(acceptor)
+        .handle(handle)
+        .serve(app)
+        .await;
+    stopper.abort();
     background.abort();
     result.map_err(anyhow::Error::from)
 }

@@ -16,6 +16,8 @@ use crate::{Result, Store, StoreError};
 pub struct DeviceIngestState {
     pub device_id: String,
     pub credential_hash: String,
+    /// A credential issued by a rotation and not yet used (see `Store::set_pending_credential`).
+    pub pending_credential_hash: Option<String>,
     pub revoked_at: Option<Timestamp>,
     pub last_seq: u64,
     /// Empty until the first inventory arrives.
@@ -84,7 +86,8 @@ const SOFTWARE_CHUNK: usize = 200;
 impl Store {
     pub async fn device_ingest_state(&self, device_id: &str) -> Result<Option<DeviceIngestState>> {
         let row = sqlx::query(
-            "SELECT id, credential_hash, revoked_at, last_seq, inventory_hash FROM devices WHERE id = $1",
+            "SELECT id, credential_hash, pending_credential_hash, revoked_at, last_seq, inventory_hash \
+             FROM devices WHERE id = $1",
         )
         .bind(device_id)
         .fetch_optional(&self.read)
@@ -93,6 +96,7 @@ impl Store {
             Ok(DeviceIngestState {
                 device_id: text(&r, "id")?,
                 credential_hash: text(&r, "credential_hash")?,
+                pending_credential_hash: opt_text(&r, "pending_credential_hash")?,
                 revoked_at: opt_int(&r, "revoked_at")?.map(Timestamp),
                 last_seq: int(&r, "last_seq")?.max(0) as u64,
                 inventory_hash: text(&r, "inventory_hash")?,

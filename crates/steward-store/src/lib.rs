@@ -18,6 +18,7 @@ macro_rules! safe_sql {
 
 mod accounts;
 mod audit;
+mod credentials;
 mod devices;
 mod enrollment;
 mod error;

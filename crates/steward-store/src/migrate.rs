@@ -47,6 +47,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_access.sql"),
         postgres: include_str!("../migrations/postgres/0005_access.sql"),
     },
+    Migration {
+        version: 6,
+        name: "credential_rotation",
+        sqlite: include_str!("../migrations/sqlite/0006_credential_rotation.sql"),
+        postgres: include_str!("../migrations/postgres/0006_credential_rotation.sql"),
+    },
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("stewmigr" in ASCII).

@@ -8,8 +8,8 @@ use std::time::Duration;
 use steward_agent::collect::Collector;
 use steward_agent::runner::{AgentConfig, enroll, run};
 use steward_core::{
-    Account, Filesystem, Hardware, Inventory, Listener, Metrics, NetInterface, OsInfo, Package,
-    PackageSource, Protocol,
+    Account, CertFingerprint, Filesystem, Hardware, Inventory, Listener, Metrics, NetInterface,
+    OsInfo, Package, PackageSource, Protocol,
 };
 use tokio::sync::oneshot;
 
@@ -137,14 +137,26 @@ pub struct TestAgent {
 }
 
 impl TestAgent {
-    /// Enrolls over HTTP with `token`; does not start it.
+    /// Enrolls over HTTP(S) with `token` (pinning the certificate first seen over HTTPS);
+    /// does not start it.
     pub async fn enroll(
         server_url: &str,
         token: &str,
         collector: ScriptedCollector,
     ) -> anyhow::Result<TestAgent> {
+        Self::enroll_with(server_url, token, None, collector).await
+    }
+
+    /// Enrolls as `steward agent enroll --pin` does: over HTTPS the server's certificate
+    /// must have the fingerprint `pin`.
+    pub async fn enroll_with(
+        server_url: &str,
+        token: &str,
+        pin: Option<CertFingerprint>,
+        collector: ScriptedCollector,
+    ) -> anyhow::Result<TestAgent> {
         let dir = tempfile::tempdir()?;
-        let state = enroll(dir.path(), server_url, token).await?;
+        let state = enroll(dir.path(), server_url, token, pin).await?;
         Ok(TestAgent {
             dir,
             collector,
@@ -155,6 +167,11 @@ impl TestAgent {
 
     pub fn state_dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The agent's stored state (identity, credential, pin) as it is on disk now.
+    pub fn state(&self) -> steward_agent::state::AgentState {
+        steward_agent::state::AgentState::load(self.dir.path()).unwrap()
     }
 
     pub fn outbox_dir(&self) -> PathBuf {

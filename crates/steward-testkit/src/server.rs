@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use steward_core::Timestamp;
+use steward_core::{CertFingerprint, Timestamp};
 use steward_server::secrets::PasswordHashing;
 use steward_server::{AppState, ServerConfig, SystemClock};
 use steward_store::{Backend, Store};
@@ -19,7 +19,23 @@ pub struct TestServer {
     pub db: Option<TestDb>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// An HTTP client for this server (over HTTPS it trusts exactly its certificate).
     pub http: reqwest::Client,
+    /// Over HTTPS: the fingerprint of the server's self-signed certificate.
+    pub fingerprint: Option<CertFingerprint>,
+    /// Over HTTPS: where the certificate and key are kept.
+    _tls_dir: Option<tempfile::TempDir>,
+}
+
+/// A reqwest client that trusts exactly the certificate `pin`.
+pub fn pinned_http_client(pin: CertFingerprint) -> reqwest::Client {
+    let config = steward_agent::tls::PinVerifier::pinned(pin)
+        .client_config()
+        .unwrap();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .build()
+        .unwrap()
 }
 
 pub fn test_config() -> ServerConfig {
@@ -48,16 +64,56 @@ impl TestServer {
         }
     }
 
+    /// A server over HTTPS with a self-signed certificate of its own (made the way
+    /// `steward server` makes it), over a fresh SQLite database.
+    pub async fn sqlite_tls() -> TestServer {
+        Self::start_tls(TestDb::sqlite()).await
+    }
+
+    /// A server over HTTPS on `db` with a new self-signed certificate.
+    pub async fn start_tls(db: TestDb) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let names = ["localhost".to_string(), "127.0.0.1".to_string()];
+        let (identity, created) =
+            steward_server::tls::TlsIdentity::self_signed_in(&dir.path().join("tls"), &names)
+                .unwrap();
+        assert!(created);
+        let config = identity.server_config().unwrap();
+        let mut server = Self::start_with(db, "127.0.0.1:0".parse().unwrap(), Some(config)).await;
+        server.url = format!("https://{}", server.addr);
+        server.http = pinned_http_client(identity.fingerprint);
+        server.fingerprint = Some(identity.fingerprint);
+        server._tls_dir = Some(dir);
+        server
+    }
+
     pub async fn start(db: TestDb, addr: SocketAddr) -> TestServer {
+        Self::start_with(db, addr, None).await
+    }
+
+    async fn start_with(
+        db: TestDb,
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> TestServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::connect(&db.url).await.unwrap();
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = AppState::new(store.clone(), Arc::new(SystemClock), test_config());
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(steward_server::serve(listener, state.clone(), async move {
+        let stopped = async move {
             let _ = stopped.await;
-        }));
+        };
+        let task = match tls {
+            Some(tls) => tokio::spawn(steward_server::serve_tls(
+                listener,
+                state.clone(),
+                tls,
+                stopped,
+            )),
+            None => tokio::spawn(steward_server::serve(listener, state.clone(), stopped)),
+        };
         TestServer {
             addr,
             url: format!("http://{addr}"),
@@ -67,6 +123,8 @@ impl TestServer {
             stop: Some(stop),
             task: Some(task),
             http: reqwest::Client::new(),
+            fingerprint: None,
+            _tls_dir: None,
         }
     }
 
@@ -165,10 +223,15 @@ impl TestServer {
 
     /// Signs in through the login form; returns the session cookie (`name=value`).
     pub async fn sign_in(&self, username: &str, password: &str) -> String {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+        if let Some(pin) = self.fingerprint {
+            builder = builder.tls_backend_preconfigured(
+                steward_agent::tls::PinVerifier::pinned(pin)
+                    .client_config()
+                    .unwrap(),
+            );
+        }
+        let http = builder.build().unwrap();
         let resp = http
             .post(format!("{}/login", self.url))
             .form(&[("username", username), ("password", password)])

@@ -140,6 +140,30 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 device.name
             );
         }
+        AdminCommand::Device(DeviceCommand::RotateCredential { name }) => {
+            let device = find_device(&store, &name).await?;
+            if device.revoked_at.is_some() {
+                bail!("device {} is revoked: enroll it again instead", device.name);
+            }
+            let job =
+                steward_server::admin::new_job(&device.id, JobKind::RotateCredential, "cli", now);
+            store.create_job(&job).await?;
+            cli_audit(
+                &store,
+                now,
+                "credential_rotation_requested",
+                &device.id,
+                &format!("job {} on {}", job.id, device.name),
+            )
+            .await;
+            println!("{}", job.id);
+            eprintln!(
+                "Queued a credential rotation for {}: its agent fetches a new credential when it \
+                 next polls for jobs, and the old one stops working once it has switched. \
+                 `steward admin device list` and the device's jobs show the result.",
+                device.name
+            );
+        }
         AdminCommand::Audit(AuditCommand::Verify) => {
             match steward_server::audit::verify(&store).await? {
                 Ok(n) => println!("audit log intact: {n} entries verified"),

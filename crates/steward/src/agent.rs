@@ -17,10 +17,22 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
             AgentCommand::Enroll {
                 server,
                 token,
+                pin,
                 state,
             } => {
                 let dir = state_dir(&state)?;
-                let st = steward_agent::runner::enroll(&dir, &server, &token).await?;
+                let st = steward_agent::runner::enroll(&dir, &server, &token, pin).await?;
+                match (st.server_cert_pin, pin) {
+                    (Some(got), Some(_)) => {
+                        println!("The server's certificate matches the pin {got}.")
+                    }
+                    (Some(got), None) => println!(
+                        "Pinned the server certificate {got}. Check it against the fingerprint \
+                         `steward server` printed; from now on this agent talks only to a \
+                         server with this certificate."
+                    ),
+                    (None, _) => {}
+                }
                 println!(
                     "Enrolled as device {} with {}. Start reporting with: steward agent run{}",
                     st.device_id,

@@ -53,18 +53,34 @@ pub struct ServerArgs {
     /// Seconds between agent check-ins [default: 60].
     #[arg(long, env = "STEWARD_CHECKIN_INTERVAL", value_name = "SECS")]
     pub checkin_interval: Option<u64>,
+    /// TLS certificate chain (PEM, leaf first) to serve HTTPS with; needs --tls-key.
+    /// Without one, a non-loopback address gets a self-signed certificate made on first start.
+    #[arg(long, env = "STEWARD_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, env = "STEWARD_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP even on a non-loopback address. Only behind a reverse proxy that
+    /// terminates TLS: otherwise credentials travel unencrypted.
+    #[arg(long, env = "STEWARD_NO_TLS")]
+    pub no_tls: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
     /// Enroll this machine with a server using a one-time enrollment token.
     Enroll {
-        /// The server's URL, e.g. http://steward.example.lan:8080
+        /// The server's URL, e.g. https://steward.example.lan:8080 (plain http:// only to
+        /// this machine).
         #[arg(long, value_name = "URL")]
         server: String,
         /// The enrollment token from `steward admin enroll-token create`.
         #[arg(long, value_name = "TOKEN", env = "STEWARD_ENROLL_TOKEN")]
         token: String,
+        /// The server certificate's fingerprint as `steward server` printed it
+        /// (sha256:HEX). Without it, the certificate presented now is trusted and pinned.
+        #[arg(long, value_name = "sha256:HEX", env = "STEWARD_SERVER_PIN")]
+        pin: Option<steward_core::CertFingerprint>,
         #[command(flatten)]
         state: AgentStateArgs,
     },
@@ -190,6 +206,13 @@ pub enum DeviceCommand {
     },
     /// Cut a device off: its agent's credential stops working at once.
     Revoke {
+        /// Device name (or id).
+        name: String,
+    },
+    /// Give a device's agent a new credential; the old one stops working once the agent
+    /// has switched (at its next request after picking up the job).
+    #[command(name = "rotate-credential")]
+    RotateCredential {
         /// Device name (or id).
         name: String,
     },

@@ -1,7 +1,7 @@
 //! Configuration: defaults, overridden by the TOML file, overridden by environment variables
 //! and flags (clap reads both). Unknown keys in the file are an error, so a typo is caught.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -24,6 +24,64 @@ pub struct FileConfig {
     /// The key sealing second-factor secrets (default `DATA_DIR/secret.key`); replicas on
     /// one PostgreSQL database share one.
     pub sealing_key_file: Option<PathBuf>,
+    /// `auto` (HTTPS off loopback), `on` (HTTPS everywhere) or `off` (behind a TLS proxy).
+    pub tls: Option<TlsMode>,
+    /// PEM certificate chain and key to serve HTTPS with.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+/// When to serve HTTPS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// HTTPS unless the listen address is loopback.
+    #[default]
+    Auto,
+    /// HTTPS even on loopback.
+    On,
+    /// Plain HTTP: for a server behind a proxy that terminates TLS.
+    Off,
+}
+
+/// How the server speaks, decided from the listen address and the TLS settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tls {
+    /// Plain HTTP on loopback: nothing leaves this machine.
+    Plain,
+    /// Plain HTTP off loopback, because a TLS-terminating proxy is said to be in front.
+    BehindProxy,
+    /// HTTPS with the administrator's certificate.
+    Files { cert: PathBuf, key: PathBuf },
+    /// HTTPS with a self-signed certificate kept in `dir` (made on first start).
+    SelfSigned { dir: PathBuf },
+}
+
+/// The TLS rule: a certificate given → HTTPS with it; `off` → plain HTTP; `on` or a
+/// non-loopback address → HTTPS with a self-signed certificate; loopback → plain HTTP.
+pub fn decide_tls(
+    listen: IpAddr,
+    mode: TlsMode,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    data_dir: &Path,
+) -> anyhow::Result<Tls> {
+    match (cert, key, mode) {
+        (Some(_), None, _) => bail!("--tls-cert needs --tls-key (the certificate's private key)"),
+        (None, Some(_), _) => bail!("--tls-key needs --tls-cert (the certificate it belongs to)"),
+        (Some(_), Some(_), TlsMode::Off) => {
+            bail!(
+                "--no-tls (tls = \"off\") and a TLS certificate contradict each other: choose one"
+            )
+        }
+        (Some(cert), Some(key), _) => Ok(Tls::Files { cert, key }),
+        (None, None, TlsMode::Off) if listen.is_loopback() => Ok(Tls::Plain),
+        (None, None, TlsMode::Off) => Ok(Tls::BehindProxy),
+        (None, None, TlsMode::Auto) if listen.is_loopback() => Ok(Tls::Plain),
+        (None, None, TlsMode::Auto | TlsMode::On) => Ok(Tls::SelfSigned {
+            dir: data_dir.join("tls"),
+        }),
+    }
 }
 
 impl FileConfig {
@@ -45,6 +103,7 @@ pub struct Resolved {
     pub database_url: String,
     pub sealing_key_file: PathBuf,
     pub server: steward_server::ServerConfig,
+    pub tls: Tls,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "steward-data";
@@ -76,10 +135,26 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
     if !(5..=86_400).contains(&interval) {
         bail!("the check-in interval must be between 5 and 86400 seconds, not {interval}");
     }
+    let mode = if args.no_tls {
+        TlsMode::Off
+    } else {
+        file.tls.unwrap_or_default()
+    };
+    let tls = decide_tls(
+        listen.ip(),
+        mode,
+        args.tls_cert.clone().or(file.tls_cert),
+        args.tls_key.clone().or(file.tls_key),
+        &data_dir,
+    )?;
     let defaults = steward_server::ServerConfig::default();
     let server = steward_server::ServerConfig {
         checkin_interval_secs: interval,
-        secure_cookies: file.secure_cookies.unwrap_or(!listen.ip().is_loopback()),
+        // Secure cookies whenever the browser reaches us over HTTPS: our own, or a proxy's
+        // in front of a non-loopback address.
+        secure_cookies: file.secure_cookies.unwrap_or(
+            !listen.ip().is_loopback() || matches!(tls, Tls::Files { .. } | Tls::SelfSigned { .. }),
+        ),
         session_idle_secs: file
             .session_idle_minutes
             .map_or(defaults.session_idle_secs, |m| m * 60),
@@ -96,6 +171,7 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
         listen,
         database_url,
         server,
+        tls,
     })
 }
 
@@ -154,6 +230,95 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(resolve_server(&args).unwrap().listen.port(), 9100);
+    }
+
+    #[test]
+    fn tls_is_on_off_loopback_unless_said_otherwise() {
+        let data = Path::new("/srv/steward");
+        let lan: IpAddr = "192.0.2.7".parse().unwrap();
+        let any: IpAddr = "0.0.0.0".parse().unwrap();
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let lo6: IpAddr = "::1".parse().unwrap();
+        let self_signed = Tls::SelfSigned {
+            dir: data.join("tls"),
+        };
+        let decide = |ip, mode, cert: Option<&str>, key: Option<&str>| {
+            decide_tls(
+                ip,
+                mode,
+                cert.map(PathBuf::from),
+                key.map(PathBuf::from),
+                data,
+            )
+        };
+        for ip in [lo, lo6] {
+            assert_eq!(decide(ip, TlsMode::Auto, None, None).unwrap(), Tls::Plain);
+            assert_eq!(decide(ip, TlsMode::Off, None, None).unwrap(), Tls::Plain);
+            assert_eq!(decide(ip, TlsMode::On, None, None).unwrap(), self_signed);
+        }
+        for ip in [lan, any] {
+            assert_eq!(decide(ip, TlsMode::Auto, None, None).unwrap(), self_signed);
+            assert_eq!(
+                decide(ip, TlsMode::Off, None, None).unwrap(),
+                Tls::BehindProxy
+            );
+        }
+        let files = Tls::Files {
+            cert: "c.pem".into(),
+            key: "k.pem".into(),
+        };
+        for (ip, mode) in [
+            (lo, TlsMode::Auto),
+            (lan, TlsMode::Auto),
+            (lan, TlsMode::On),
+        ] {
+            assert_eq!(
+                decide(ip, mode, Some("c.pem"), Some("k.pem")).unwrap(),
+                files
+            );
+        }
+        let err = |r: anyhow::Result<Tls>| r.unwrap_err().to_string();
+        assert!(err(decide(lan, TlsMode::Auto, Some("c.pem"), None)).contains("--tls-key"));
+        assert!(err(decide(lan, TlsMode::Auto, None, Some("k.pem"))).contains("--tls-cert"));
+        assert!(err(decide(lan, TlsMode::Off, Some("c"), Some("k"))).contains("contradict"));
+    }
+
+    #[test]
+    fn tls_settings_come_from_file_env_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("steward.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:8443\"\ndata_dir = \"/srv/s\"\ntls_cert = \"/etc/c.pem\"\ntls_key = \"/etc/k.pem\"\n",
+        )
+        .unwrap();
+        let args = ServerArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolve_server(&args).unwrap().tls,
+            Tls::Files {
+                cert: "/etc/c.pem".into(),
+                key: "/etc/k.pem".into()
+            }
+        );
+        std::fs::write(&file, "listen = \"0.0.0.0:8443\"\ntls = \"off\"\n").unwrap();
+        assert_eq!(resolve_server(&args).unwrap().tls, Tls::BehindProxy);
+        std::fs::write(&file, "listen = \"0.0.0.0:8443\"\ntls = \"sometimes\"\n").unwrap();
+        let e = format!("{:#}", resolve_server(&args).unwrap_err());
+        assert!(
+            e.contains("sometimes") || e.contains("unknown variant"),
+            "{e}"
+        );
+        let args = ServerArgs {
+            listen: Some("0.0.0.0:8443".into()),
+            no_tls: true,
+            ..Default::default()
+        };
+        assert_eq!(resolve_server(&args).unwrap().tls, Tls::BehindProxy);
+        let args = ServerArgs::default();
+        assert_eq!(resolve_server(&args).unwrap().tls, Tls::Plain);
     }
 
     #[test]

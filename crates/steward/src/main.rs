@@ -10,6 +10,7 @@ mod keyfile;
 mod logging;
 mod server;
 mod shutdown;
+mod tls;
 mod up;
 
 use clap::Parser;

@@ -10,11 +10,26 @@ use crate::config::{self, Resolved};
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     crate::logging::init("info");
     let cfg = config::resolve_server(&args)?;
+    // Certificate problems are reported before anything else starts.
+    let identity = crate::tls::identity(&cfg)?;
+    let tls = crate::tls::server_config(identity.as_ref())?;
     let (listener, state) = start(&cfg).await?;
     print_first_admin(&state).await?;
-    let addr = listener.local_addr()?;
-    eprintln!("Steward server listening on http://{addr}/");
-    steward_server::serve(listener, state, crate::shutdown::signal()).await
+    crate::tls::announce(listener.local_addr()?, identity.as_ref());
+    serve(listener, state, tls, crate::shutdown::signal()).await
+}
+
+/// Serves over HTTPS when there is a TLS configuration, else plain HTTP.
+pub async fn serve(
+    listener: TcpListener,
+    state: steward_server::AppState,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    match tls {
+        Some(tls) => steward_server::serve_tls(listener, state, tls, shutdown).await,
+        None => steward_server::serve(listener, state, shutdown).await,
+    }
 }
 
 /// Opens the database (running migrations) and binds the listener.

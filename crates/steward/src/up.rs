@@ -14,14 +14,21 @@ use crate::config;
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     crate::logging::init("info,sqlx=warn");
     let cfg = config::resolve_server(&args)?;
+    let identity = crate::tls::identity(&cfg)?;
+    let tls = crate::tls::server_config(identity.as_ref())?;
     let (listener, state) = crate::server::start(&cfg).await?;
     let addr = listener.local_addr()?;
-    let console = format!("http://{}/", connectable(addr));
+    let console = crate::tls::base_url(connectable(addr), identity.as_ref());
     let created_admin = crate::server::print_first_admin(&state).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let server_stop = wait_for(stop_rx.clone());
-    let server = tokio::spawn(steward_server::serve(listener, state.clone(), server_stop));
+    let server = tokio::spawn(crate::server::serve(
+        listener,
+        state.clone(),
+        tls,
+        server_stop,
+    ));
 
     let agent_dir = cfg.data_dir.join("agent");
     if steward_agent::state::AgentState::load(&agent_dir).is_err() {
@@ -33,7 +40,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             now,
         )
         .await?;
-        steward_agent::runner::enroll(&agent_dir, &console, &token)
+        // The local agent pins the certificate this process serves: no first-use trust needed.
+        let pin = identity.as_ref().map(|i| i.fingerprint);
+        steward_agent::runner::enroll(&agent_dir, &console, &token, pin)
             .await
             .context("enrolling this machine's agent with the local server")?;
     }
@@ -45,6 +54,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 
     println!("Steward is running.");
     println!("  Console:  {console}");
+    if let Some(identity) = &identity {
+        println!(
+            "  TLS:      {} ({}); agents pin it: steward agent enroll --server https://… --token T --pin {}",
+            identity.fingerprint,
+            identity.cert_path.display(),
+            identity.fingerprint
+        );
+    }
     if created_admin {
         println!("  Sign in as admin with the password above.");
     } else {

@@ -350,3 +350,136 @@ async fn sigkill_mid_ingest_loses_nothing_acknowledged() {
     }
     eprintln!("acknowledged before SIGKILL: {acked:?}");
 }
+
+/// Runs `steward agent …` to completion; returns (success, stdout, stderr).
+fn agent_cmd(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN).arg("agent").args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn https_server_pinning_enrollment_and_rotation_from_the_shell() {
+    steward_testkit::init_tls();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    // Loopback serves plain HTTP unless told otherwise; `tls = "on"` takes the path a
+    // non-loopback address takes by default.
+    let config = dir.path().join("steward.toml");
+    std::fs::write(&config, "tls = \"on\"\n").unwrap();
+    let args = [
+        "server",
+        "--config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data_s,
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let (server, lines) = spawn(&args, &["listening on", "TLS certificate sha256:", "--pin"]);
+    let url = after(&lines, "listening on")
+        .trim_end_matches('/')
+        .to_string();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let fingerprint = format!(
+        "sha256:{}",
+        after(&lines, "TLS certificate sha256:")
+            .split_whitespace()
+            .next()
+            .unwrap()
+    );
+    assert_eq!(fingerprint.len(), 7 + 64, "{fingerprint}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("tls/key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let token = admin(&data, &["enroll-token", "create", "--uses", "2"]);
+    let state = dir.path().join("agent");
+    let state_s = state.to_str().unwrap();
+    let wrong = format!("sha256:{}", "ab".repeat(32));
+    let (ok, _, err) = agent_cmd(&[
+        "enroll",
+        "--server",
+        &url,
+        "--token",
+        &token,
+        "--pin",
+        &wrong,
+        "--state-dir",
+        state_s,
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("presented the certificate {fingerprint}")),
+        "{err}"
+    );
+    let (ok, out, err) = agent_cmd(&[
+        "enroll",
+        "--server",
+        &url,
+        "--token",
+        &token,
+        "--state-dir",
+        state_s,
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("Pinned the server certificate {fingerprint}")),
+        "{out}"
+    );
+    let device = out
+        .split("Enrolled as device ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_string();
+
+    // Rotation from the shell: the running agent switches to a new credential.
+    let credential = || {
+        let text = std::fs::read_to_string(state.join("agent.json")).unwrap();
+        serde_json::from_str::<Value>(&text).unwrap()["credential"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let before = credential();
+    admin(&data, &["device", "rotate-credential", &device]);
+    let (agent, _) = spawn(
+        &["agent", "run", "--state-dir", state_s],
+        &["agent started"],
+    );
+    steward_testkit::eventually(Duration::from_secs(15), "the new credential", || async {
+        (credential() != before).then_some(())
+    })
+    .await;
+    // The server completes the rotation at the agent's first request with the new
+    // credential, which follows the switch shortly.
+    steward_testkit::eventually(Duration::from_secs(15), "rotation completed", || async {
+        admin(&data, &["audit", "export"])
+            .contains("credential_rotation_completed")
+            .then_some(())
+    })
+    .await;
+    stop(agent);
+    stop(server);
+
+    // A restart serves the same certificate, so pinned agents keep working.
+    let (server, lines) = spawn(&args, &["TLS certificate sha256:"]);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("TLS certificate {fingerprint}"))),
+        "{lines:?}"
+    );
+    stop(server);
+}

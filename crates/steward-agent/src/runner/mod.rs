@@ -22,7 +22,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
-use steward_core::{Inventory, InventoryDelta, JobKind, JobState, Metrics, Timestamp};
+use steward_core::{
+    CertFingerprint, Inventory, InventoryDelta, JobKind, JobState, Metrics, Timestamp,
+};
 use steward_proto::agent::{
     EnrollRequest, InventoryUpdate, JobAssignment, JobUpdate, Report, ReportAck, ReportBatch,
 };
@@ -69,7 +71,16 @@ impl AgentConfig {
 
 /// Enrolls this machine with the server using a one-time `token`, and saves the identity in
 /// `state_dir`. Refuses if the directory already holds an enrolled agent.
-pub async fn enroll(state_dir: &Path, server_url: &str, token: &str) -> anyhow::Result<AgentState> {
+///
+/// Over HTTPS the server's certificate is pinned: it must have the fingerprint `pin` when
+/// one is given; otherwise the certificate presented now is trusted and recorded (the
+/// returned state's `server_cert_pin`). Plain HTTP is refused outside loopback.
+pub async fn enroll(
+    state_dir: &Path,
+    server_url: &str,
+    token: &str,
+    pin: Option<CertFingerprint>,
+) -> anyhow::Result<AgentState> {
     if AgentState::exists(state_dir) {
         let current = AgentState::load(state_dir)?;
         anyhow::bail!(
@@ -80,14 +91,8 @@ pub async fn enroll(state_dir: &Path, server_url: &str, token: &str) -> anyhow::
             AgentState::path(state_dir).display()
         );
     }
+    let client = Client::for_enrollment(server_url, pin)?;
     let _lock = StateLock::acquire(state_dir)?;
-    let client = Client::new(server_url, None)?;
-    if client.server_url().starts_with("http://") {
-        tracing::warn!(
-            server = client.server_url(),
-            "enrolling over plain HTTP: the credential travels unencrypted"
-        );
-    }
     let hostname = sysinfo::System::host_name()
         .ok()
         .filter(|h| !h.trim().is_empty())
@@ -97,6 +102,13 @@ pub async fn enroll(state_dir: &Path, server_url: &str, token: &str) -> anyhow::
         hostname: hostname.clone(),
     };
     let response = client.enroll(&request).await.map_err(|e| match e {
+        ClientError::CertificateMismatch(m) => anyhow::anyhow!(
+            "enrollment refused: the server at {} presented the certificate {}, not {} given \
+             with --pin; nothing was sent",
+            client.server_url(),
+            m.presented,
+            m.pinned
+        ),
         ClientError::Unreachable(why) => {
             anyhow::anyhow!(
                 "could not reach the server at {}: {why}",
@@ -118,9 +130,11 @@ pub async fn enroll(state_dir: &Path, server_url: &str, token: &str) -> anyhow::
         credential: response.credential,
         checkin_interval_secs: response.checkin_interval_secs,
         next_seq: 1,
+        server_cert_pin: client.server_pin(),
     };
     agent.save(state_dir)?;
-    tracing::info!(device_id = %agent.device_id, %hostname, server = %agent.server_url, "enrolled");
+    tracing::info!(device_id = %agent.device_id, %hostname, server = %agent.server_url,
+        pin = ?agent.server_cert_pin, "enrolled");
     Ok(agent)
 }
 
@@ -134,7 +148,16 @@ pub async fn run(
     let dir = config.state_dir.clone();
     let state = AgentState::load(&dir)?;
     let _lock = StateLock::acquire(&dir)?;
-    let client = Client::new(&state.server_url, Some(state.credential.clone()))?;
+    let client = Client::new(
+        &state.server_url,
+        Some(state.credential.clone()),
+        state.server_cert_pin,
+    )?;
+    if state.server_url.starts_with("https://") && state.server_cert_pin.is_none() {
+        tracing::warn!(server = %state.server_url,
+            "no pinned server certificate (enrolled before pinning existed): trusting the \
+             system's certificate authorities; enroll again to pin the server's certificate");
+    }
     let outbox = Outbox::open(outbox_dir(&dir), OUTBOX_MAX_REPORTS)?;
     let interval = config
         .interval
@@ -243,6 +266,7 @@ impl Agent {
         }
         let result = match job.kind {
             JobKind::CollectInventory => self.collect_inventory_now(health).await,
+            JobKind::RotateCredential => self.rotate_credential(health).await,
         };
         let done = match result {
             Ok(message) => update(JobState::Succeeded, message),
@@ -277,6 +301,36 @@ impl Agent {
             message.push_str(" (queued: the server has not acknowledged it yet)");
         }
         Ok(message)
+    }
+
+    /// The `rotate_credential` job: get a new credential, store it, use it. The server keeps
+    /// the old one working until the new one is first used, so failing anywhere here (no
+    /// answer, a full disk, a crash) leaves the agent with a credential that works.
+    async fn rotate_credential(&self, health: &mut Health) -> anyhow::Result<String> {
+        // The queue lock keeps reports from being sent, and the state file from being
+        // rewritten with the old credential, while it changes.
+        let mut core = self.core.lock().await;
+        let issued = health
+            .record(self.client.rotate_credential().await)
+            .map_err(|e| anyhow::anyhow!("asking the server for a new credential: {e}"))?;
+        anyhow::ensure!(
+            issued
+                .credential
+                .strip_prefix(core.state.device_id.as_str())
+                .is_some_and(|rest| rest.starts_with('.')),
+            "the server issued a credential for another device; keeping the current one"
+        );
+        let mut next = core.state.clone();
+        next.credential = issued.credential;
+        next.save(&core.dir)
+            .context("storing the new credential (the current one stays in use)")?;
+        self.client.set_credential(&next.credential)?;
+        core.state = next;
+        tracing::info!("credential rotated");
+        Ok(
+            "credential rotated: the previous one stops working at this agent's next request"
+                .into(),
+        )
     }
 
     /// Sends the outbox, oldest first, until it is empty or the server stops accepting.
@@ -395,6 +449,7 @@ mod tests {
             credential: "dev.secret".into(),
             checkin_interval_secs: 60,
             next_seq: 1,
+            server_cert_pin: None,
         };
         state.save(dir).unwrap();
         state
@@ -570,7 +625,7 @@ mod tests {
     async fn enroll_refuses_when_already_enrolled() {
         let dir = tempfile::tempdir().unwrap();
         enrolled(dir.path());
-        let err = enroll(dir.path(), "http://127.0.0.1:1", "tok")
+        let err = enroll(dir.path(), "http://127.0.0.1:1", "tok", None)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("already enrolled"), "{err}");
@@ -579,7 +634,7 @@ mod tests {
     #[tokio::test]
     async fn enroll_reports_an_unreachable_server() {
         let dir = tempfile::tempdir().unwrap();
-        let err = enroll(dir.path(), "http://127.0.0.1:1", "tok")
+        let err = enroll(dir.path(), "http://127.0.0.1:1", "tok", None)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("could not reach"), "{err}");

@@ -13,7 +13,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use steward_core::{DeviceName, JobState};
 use steward_proto::agent::{
-    EnrollRequest, EnrollResponse, JobAssignment, JobUpdate, ReportAck, ReportBatch,
+    CredentialResponse, EnrollRequest, EnrollResponse, JobAssignment, JobUpdate, ReportAck,
+    ReportBatch,
 };
 use steward_proto::api::ApiError;
 use steward_store::{JobUpdateOutcome, NewDevice};
@@ -29,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/agent/v1/reports", post(reports))
         .route("/agent/v1/jobs/next", get(next_job))
         .route("/agent/v1/jobs/{id}", post(update_job))
+        .route("/agent/v1/credential", post(rotate_credential))
 }
 
 /// Enroll a device with a one-time enrollment token.
@@ -151,6 +153,40 @@ pub async fn update_job(
             current.as_str()
         ))),
     }
+}
+
+/// Issue a new credential for this device (shown once). The current one keeps working until
+/// the first request made with the new one.
+#[utoipa::path(post, path = "/agent/v1/credential", tag = "agent",
+    security(("device_credential" = [])),
+    responses((status = 200, body = CredentialResponse), (status = 401, body = ApiError)))]
+pub async fn rotate_credential(
+    State(state): State<AppState>,
+    agent: AgentIdentity,
+) -> AppResult<Response> {
+    let device_id = &agent.device.device_id;
+    let credential = format!("{device_id}.{}", random_token(""));
+    state
+        .store
+        .set_pending_credential(device_id, &token_hash(&credential))
+        .await?;
+    tracing::info!(device = %device_id, "new device credential issued");
+    crate::audit::record(
+        &state.store,
+        state.now(),
+        &format!("device:{device_id}"),
+        "credential_issued",
+        device_id,
+        "a new credential, pending until the agent first uses it",
+        "",
+    )
+    .await;
+    // A secret in the body: no cache may keep it.
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(CredentialResponse { credential }),
+    )
+        .into_response())
 }
 
 fn truncate(s: &str, max: usize) -> &str {

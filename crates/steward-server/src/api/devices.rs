@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use steward_core::Scope;
+use steward_core::{JobKind, Scope};
 use steward_proto::api::{
     ApiError, ChangeEntry, ChangeQuery, CreateJob, DeviceDetail, DeviceQuery, DeviceSort,
     DeviceSummary, Job, Page, SoftwareItem, SoftwareQuery,
@@ -198,8 +198,31 @@ pub async fn create_job(
     ApiJson(req): ApiJson<CreateJob>,
 ) -> AppResult<(StatusCode, Json<Job>)> {
     find_device(&state, &who.0, &id).await?;
+    // Rotation takes the revoke permission, so it has a route of its own.
+    if req.kind == JobKind::RotateCredential {
+        return Err(AppError::bad_request(
+            "ask for a credential rotation with POST /api/v1/devices/{id}/rotate-credential",
+        ));
+    }
     let job = crate::admin::queue_job(&state, &id, req.kind, &who.0.label()).await?;
     Ok((StatusCode::CREATED, Json(views::job(&job))))
+}
+
+/// Rotate the device's credential: queues a `rotate_credential` job; the agent fetches a new
+/// credential, and its old one stops working at its first request with the new one.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/rotate-credential", tag = "devices",
+    params(("id" = String, Path, description = "device id")),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 202, body = Job), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn rotate_credential(
+    State(state): State<AppState>,
+    who: Authorized<RevokeDevices>,
+    Path(id): Path<String>,
+) -> AppResult<(StatusCode, Json<Job>)> {
+    find_device(&state, &who.0, &id).await?;
+    let job = crate::admin::request_credential_rotation(&state, &id, &who.0.label()).await?;
+    tracing::info!(device = %id, by = %who.0.label(), "credential rotation requested");
+    Ok((StatusCode::ACCEPTED, Json(views::job(&job))))
 }
 
 /// Revoke the device: its credential stops working at once.

@@ -32,6 +32,10 @@ pub fn routes() -> Router<AppState> {
             get(devices::jobs).post(devices::create_job),
         )
         .route("/api/v1/devices/{id}/revoke", post(devices::revoke))
+        .route(
+            "/api/v1/devices/{id}/rotate-credential",
+            post(devices::rotate_credential),
+        )
         .route("/api/v1/audit", get(access::audit))
         .route("/api/v1/audit.csv", get(access::audit_csv))
         .route(

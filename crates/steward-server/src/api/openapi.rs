@@ -48,6 +48,7 @@ impl Modify for Security {
         super::devices::jobs,
         super::devices::create_job,
         super::devices::revoke,
+        super::devices::rotate_credential,
         super::access::audit,
         super::access::audit_csv,
         super::access::list_tokens,
@@ -71,6 +72,7 @@ impl Modify for Security {
         crate::agent_api::reports,
         crate::agent_api::next_job,
         crate::agent_api::update_job,
+        crate::agent_api::rotate_credential,
     ),
     modifiers(&Security)
 )]

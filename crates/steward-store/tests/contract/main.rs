@@ -26,6 +26,7 @@ use common::TestDb;
 
 mod accounts;
 mod audit;
+mod credentials;
 mod devices;
 mod enrollment;
 mod ingest;

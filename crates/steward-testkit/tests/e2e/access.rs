@@ -27,6 +27,10 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
             Some(Action::OperateDevices),
         ),
         (
+            "POST /api/v1/devices/{id}/rotate-credential",
+            Some(Action::RevokeDevices),
+        ),
+        (
             "POST /api/v1/devices/{id}/revoke",
             Some(Action::RevokeDevices),
         ),
@@ -70,6 +74,7 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
         ("POST /agent/v1/reports", None),
         ("GET /agent/v1/jobs/next", None),
         ("POST /agent/v1/jobs/{id}", None),
+        ("POST /agent/v1/credential", None),
     ])
 }
 

@@ -6,4 +6,6 @@ mod agent_protocol;
 mod api;
 mod console;
 mod fleet;
+mod rotation;
+mod tls;
 mod two_factor;
