@@ -81,6 +81,10 @@ struct DevicePage {
     queued: bool,
     /// The group and tags form, for those who may organise devices.
     can_organize: bool,
+    /// Credential rotation and revocation, for those who may revoke devices.
+    can_revoke: bool,
+    /// What was just done to the device's access (`rotated`, `revoked`).
+    done: String,
     groups: Vec<(String, String)>,
     group_id: String,
     group_name: String,
@@ -94,6 +98,7 @@ pub struct DevicePageQuery {
     sp: Option<String>,
     cp: Option<String>,
     queued: Option<String>,
+    done: Option<String>,
 }
 
 pub async fn detail(
@@ -225,6 +230,8 @@ async fn build(
         jobs: jobs.iter().map(|j| JobRow::new(j, now)).collect(),
         queued: q.queued.as_deref() == Some("1"),
         can_organize: user.0.may(steward_core::Action::OrganizeDevices),
+        can_revoke: user.0.may(steward_core::Action::RevokeDevices),
+        done: q.done.clone().unwrap_or_default(),
         groups: state
             .store
             .list_groups()
@@ -334,5 +341,65 @@ pub async fn organize(
     {
         Ok(()) => Redirect::to(&format!("/devices/{}", urlencode(&id))).into_response(),
         Err(e) => error_page(&user.0, e.status, "Cannot change the device", &e.message),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AccessForm {
+    #[serde(default)]
+    csrf: String,
+    /// `rotate` (a new credential for the agent) or `revoke` (cut the device off).
+    #[serde(default)]
+    op: String,
+}
+
+/// Rotates the agent's credential or revokes the device.
+pub async fn access(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    user: ConsoleUser<crate::auth::RevokeDevices>,
+    Path(id): Path<String>,
+    Form(form): Form<AccessForm>,
+) -> Response {
+    if !csrf_ok(&user.0, &form.csrf) {
+        return csrf_rejected(&user.0);
+    }
+    let device = match crate::api::devices::find_device(&state, &user.0, &id).await {
+        Ok(d) => d,
+        Err(_) => return not_found(&user),
+    };
+    let result = match form.op.as_str() {
+        "rotate" => crate::admin::request_credential_rotation(&state, &id, &user.0.label())
+            .await
+            .map(|_| "rotated"),
+        "revoke" => match state.store.revoke_device(&id, state.now()).await {
+            Ok(()) => {
+                crate::audit::record(
+                    &state.store,
+                    state.now(),
+                    &user.0.label(),
+                    "device_revoked",
+                    &id,
+                    &device.name,
+                    &peer.ip().to_string(),
+                )
+                .await;
+                Ok("revoked")
+            }
+            Err(steward_store::StoreError::NotFound) => Ok("revoked"),
+            Err(e) => Err(e.into()),
+        },
+        _ => Err(crate::error::AppError::bad_request("unknown action")),
+    };
+    match result {
+        Ok(done) => {
+            Redirect::to(&format!("/devices/{}?done={done}", urlencode(&id))).into_response()
+        }
+        Err(e) => error_page(
+            &user.0,
+            e.status,
+            "Cannot change the device's access",
+            &e.message,
+        ),
     }
 }

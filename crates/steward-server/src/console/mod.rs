@@ -63,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .route("/devices/{id}", get(device::detail))
         .route("/devices/{id}/refresh", post(device::refresh))
         .route("/devices/{id}/organize", post(device::organize))
+        .route("/devices/{id}/access", post(device::access))
         .route("/account/sessions", get(account::sessions))
         .route(
             "/account/password",

@@ -167,7 +167,12 @@ async fn console_pages_allow_and_deny_by_role() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let pages: [(&str, String, Action); 14] = [
+    let pages: [(&str, String, Action); 15] = [
+        (
+            "POST",
+            format!("/devices/{device}/access"),
+            Action::RevokeDevices,
+        ),
         (
             "POST",
             format!("/devices/{device}/organize"),
@@ -222,8 +227,9 @@ async fn console_pages_allow_and_deny_by_role() {
             let req = if *method == "GET" {
                 http.get(format!("{}{path}", server.url))
             } else {
+                // `op` is for the device access form; the other forms ignore it.
                 http.post(format!("{}{path}", server.url))
-                    .form(&[("csrf", csrf.as_str())])
+                    .form(&[("csrf", csrf.as_str()), ("op", "rotate")])
             };
             let status = req
                 .header("cookie", &cookie)
