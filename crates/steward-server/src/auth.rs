@@ -242,6 +242,26 @@ permissions!(
     ManageOwnAccount,
 );
 
+/// The header carrying a console session's CSRF token on API changes.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// API changes made with a session cookie must carry the session's CSRF token: SameSite
+/// keeps other sites out, but not other applications on the same host (same site, other
+/// port). Bearer tokens are never sent by a browser on its own, so they need none.
+fn api_csrf_ok(parts: &Parts, p: &Principal) -> bool {
+    if parts.method.is_safe() || p.session_hash.is_none() {
+        return true;
+    }
+    let sent = parts
+        .headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    p.csrf_token
+        .as_deref()
+        .is_some_and(|expected| !sent.is_empty() && secrets_equal(expected, sent))
+}
+
 /// A principal who must still set up two-factor sign-in may reach only their own account.
 fn blocked_until_enrolled(p: &Principal, action: Action) -> bool {
     p.must_enrol_two_factor && action != Action::ManageOwnAccount
@@ -269,6 +289,11 @@ impl<P: Permission> FromRequestParts<AppState> for Authorized<P> {
         if blocked_until_enrolled(&principal, P::ACTION) {
             return Err(AppError::forbidden(
                 "two-factor sign-in is required for your role: set it up in the console under Account → Two-factor sign-in",
+            ));
+        }
+        if !api_csrf_ok(parts, &principal) {
+            return Err(AppError::forbidden(
+                "a change made with a console session needs the session's CSRF token in the X-CSRF-Token header (or use an API token)",
             ));
         }
         Ok(Authorized(principal, PhantomData))

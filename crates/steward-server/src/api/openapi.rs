@@ -20,8 +20,9 @@ impl Modify for Security {
         );
         components.add_security_scheme(
             "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 crate::auth::SESSION_COOKIE,
+                "a console session; changes (POST, PUT, PATCH, DELETE) also need the session's CSRF token in the X-CSRF-Token header",
             ))),
         );
         components.add_security_scheme(

@@ -328,6 +328,7 @@ async fn policy_forces_enrolment_and_sensitive_actions_need_step_up() {
             .unwrap()
             .is_none()
     );
+    // A change through the API with the session cookie needs the CSRF header…
     let resp = http
         .post(format!("{}/api/v1/users", server.url))
         .header("cookie", &alice)
@@ -335,7 +336,27 @@ async fn policy_forces_enrolment_and_sensitive_actions_need_step_up() {
         .send()
         .await
         .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("CSRF"), "{body}");
+    // …and then asks for step-up too.
+    let resp = http
+        .post(format!("{}/api/v1/users", server.url))
+        .header("cookie", &alice)
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({"username": "boss", "role": "admin"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 403, "the API asks for step-up too");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("re-authentication"),
+        "{body}"
+    );
     let resp = post(
         &http,
         &server,
@@ -483,10 +504,13 @@ async fn user_management_rules_and_group_scoping() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 409, "last administrator");
     let alice = server.sign_in("alice", PASSWORD).await;
+    let (_, page) = get(&http, &server, &alice, "/account/sessions").await;
+    let alice_csrf = csrf_in(&page);
     let resp = server
         .http
         .patch(format!("{}/api/v1/users/{alice_id}", server.url))
         .header("cookie", &alice)
+        .header("x-csrf-token", &alice_csrf)
         .json(&serde_json::json!({"role": "viewer"}))
         .send()
         .await
