@@ -204,10 +204,13 @@ impl Client {
 
     /// `POST /agent/v1/credential`: a new credential for this device. The current one keeps
     /// working until the first request made with the new one.
-    pub async fn rotate_credential(&self) -> Result<CredentialResponse, ClientError> {
+    pub async fn rotate_credential(&self, job_id: &str) -> Result<CredentialResponse, ClientError> {
         let request = self
             .authed(self.http.post(self.url("/agent/v1/credential")))
-            .timeout(REQUEST_TIMEOUT);
+            .timeout(REQUEST_TIMEOUT)
+            .json(&steward_proto::agent::CredentialRequest {
+                job_id: job_id.to_string(),
+            });
         json(self.send(request).await?).await
     }
 

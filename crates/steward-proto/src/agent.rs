@@ -34,6 +34,12 @@ pub struct EnrollResponse {
     pub checkin_interval_secs: u64,
 }
 
+/// Asks for a new credential, on behalf of the `rotate_credential` job being run.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CredentialRequest {
+    pub job_id: String,
+}
+
 /// A new credential for the device, replacing the current one at its first use.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CredentialResponse {

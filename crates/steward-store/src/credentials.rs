@@ -6,14 +6,23 @@ use crate::rows::touched;
 use crate::{Result, Store};
 
 impl Store {
-    /// Stores the hash of a newly issued credential as the device's pending one, replacing
-    /// any earlier pending one. `NotFound` for an unknown or revoked device.
-    pub async fn set_pending_credential(&self, device_id: &str, hash: &str) -> Result<()> {
+    /// Stores the hash of a credential issued for the rotation job `job_id` as the device's
+    /// pending one, replacing any earlier pending one. One credential per job: `NotFound`
+    /// for an unknown or revoked device, or a job that already had its credential.
+    pub async fn set_pending_credential(
+        &self,
+        device_id: &str,
+        hash: &str,
+        job_id: &str,
+    ) -> Result<()> {
         let res = sqlx::query(
-            "UPDATE devices SET pending_credential_hash = $1 WHERE id = $2 AND revoked_at IS NULL",
+            "UPDATE devices SET pending_credential_hash = $1, credential_job_id = $3 \
+             WHERE id = $2 AND revoked_at IS NULL \
+             AND (credential_job_id IS NULL OR credential_job_id <> $3)",
         )
         .bind(hash)
         .bind(device_id)
+        .bind(job_id)
         .execute(&self.write)
         .await?;
         touched(&res)

@@ -266,7 +266,7 @@ impl Agent {
         }
         let result = match job.kind {
             JobKind::CollectInventory => self.collect_inventory_now(health).await,
-            JobKind::RotateCredential => self.rotate_credential(health).await,
+            JobKind::RotateCredential => self.rotate_credential(&job.id, health).await,
         };
         let done = match result {
             Ok(message) => update(JobState::Succeeded, message),
@@ -306,12 +306,12 @@ impl Agent {
     /// The `rotate_credential` job: get a new credential, store it, use it. The server keeps
     /// the old one working until the new one is first used, so failing anywhere here (no
     /// answer, a full disk, a crash) leaves the agent with a credential that works.
-    async fn rotate_credential(&self, health: &mut Health) -> anyhow::Result<String> {
+    async fn rotate_credential(&self, job_id: &str, health: &mut Health) -> anyhow::Result<String> {
         // The queue lock keeps reports from being sent, and the state file from being
         // rewritten with the old credential, while it changes.
         let mut core = self.core.lock().await;
         let issued = health
-            .record(self.client.rotate_credential().await)
+            .record(self.client.rotate_credential(job_id).await)
             .map_err(|e| anyhow::anyhow!("asking the server for a new credential: {e}"))?;
         anyhow::ensure!(
             issued

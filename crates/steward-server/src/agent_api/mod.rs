@@ -2,19 +2,20 @@
 //! [`AgentIdentity`], and every query is keyed by that identity's device id: an agent can
 //! reach its own device's data and nothing else.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use steward_core::{DeviceName, JobState};
+use steward_core::{DeviceName, JobKind, JobState};
 use steward_proto::agent::{
-    CredentialResponse, EnrollRequest, EnrollResponse, JobAssignment, JobUpdate, ReportAck,
-    ReportBatch,
+    CredentialRequest, CredentialResponse, EnrollRequest, EnrollResponse, JobAssignment, JobUpdate,
+    ReportAck, ReportBatch,
 };
 use steward_proto::api::ApiError;
 use steward_store::{JobUpdateOutcome, NewDevice};
@@ -155,21 +156,41 @@ pub async fn update_job(
     }
 }
 
-/// Issue a new credential for this device (shown once). The current one keeps working until
-/// the first request made with the new one.
-#[utoipa::path(post, path = "/agent/v1/credential", tag = "agent",
+/// Issue a new credential for this device (shown once), for the `rotate_credential` job it
+/// is running — one per job, so a stolen credential cannot mint others on its own. The
+/// current one keeps working until the first request made with the new one.
+#[utoipa::path(post, path = "/agent/v1/credential", tag = "agent", request_body = CredentialRequest,
     security(("device_credential" = [])),
-    responses((status = 200, body = CredentialResponse), (status = 401, body = ApiError)))]
+    responses((status = 200, body = CredentialResponse), (status = 401, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn rotate_credential(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     agent: AgentIdentity,
+    ApiJson(req): ApiJson<CredentialRequest>,
 ) -> AppResult<Response> {
     let device_id = &agent.device.device_id;
+    let asked = state.store.job(&req.job_id).await?.is_some_and(|job| {
+        job.device_id == *device_id
+            && job.kind == JobKind::RotateCredential
+            && matches!(job.state, JobState::Dispatched | JobState::Running)
+    });
+    let refused = || {
+        AppError::conflict(
+            "no credential rotation is under way for this device (or this one already issued its credential)",
+        )
+    };
+    if !asked {
+        return Err(refused());
+    }
     let credential = format!("{device_id}.{}", random_token(""));
     state
         .store
-        .set_pending_credential(device_id, &token_hash(&credential))
-        .await?;
+        .set_pending_credential(device_id, &token_hash(&credential), &req.job_id)
+        .await
+        .map_err(|e| match e {
+            steward_store::StoreError::NotFound => refused(),
+            other => other.into(),
+        })?;
     tracing::info!(device = %device_id, "new device credential issued");
     crate::audit::record(
         &state.store,
@@ -177,8 +198,11 @@ pub async fn rotate_credential(
         &format!("device:{device_id}"),
         "credential_issued",
         device_id,
-        "a new credential, pending until the agent first uses it",
-        "",
+        &format!(
+            "for job {}; pending until the agent first uses it",
+            req.job_id
+        ),
+        &peer.ip().to_string(),
     )
     .await;
     // A secret in the body: no cache may keep it.

@@ -139,32 +139,73 @@ async fn rotation_end_to_end_postgres() {
     }
 }
 
+/// Claims the device's next job as its agent would; returns the job id.
+async fn claim(server: &TestServer, credential: &str) -> String {
+    let resp = server
+        .http
+        .get(format!("{}/agent/v1/jobs/next?wait=0", server.url))
+        .bearer_auth(credential)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let job: serde_json::Value = resp.json().await.unwrap();
+    job["id"].as_str().unwrap().to_string()
+}
+
+/// Asks for a credential for `job_id`; the status and the credential, if issued.
+async fn issue(server: &TestServer, credential: &str, job_id: &str) -> (u16, Option<String>) {
+    let resp = server
+        .http
+        .post(format!("{}/agent/v1/credential", server.url))
+        .bearer_auth(credential)
+        .json(&json!({ "job_id": job_id }))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return (status, None);
+    }
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    (
+        status,
+        Some(body["credential"].as_str().unwrap().to_string()),
+    )
+}
+
+async fn ask_rotation(server: &TestServer, device: &str) -> String {
+    steward_server::admin::request_credential_rotation(&server.state, device, "test")
+        .await
+        .unwrap()
+        .id
+}
+
 #[tokio::test]
 async fn a_lost_answer_leaves_the_old_credential_working() {
     let server = TestServer::sqlite().await;
     let (device, old) = server.enroll_raw("pc").await;
-    let issue = |credential: String| {
-        let server = &server;
-        async move {
-            let resp = server
-                .http
-                .post(format!("{}/agent/v1/credential", server.url))
-                .bearer_auth(credential)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status().as_u16(), 200);
-            assert_eq!(resp.headers()["cache-control"], "no-store");
-            let body: serde_json::Value = resp.json().await.unwrap();
-            body["credential"].as_str().unwrap().to_string()
-        }
-    };
+    let (other, other_credential) = server.enroll_raw("other").await;
+    // No rotation under way: a credential alone cannot mint a new one.
+    assert_eq!(issue(&server, &old, "made-up").await.0, 409);
+    // Another device's rotation job is not this device's.
+    let other_job = ask_rotation(&server, &other).await;
+    assert_eq!(claim(&server, &other_credential).await, other_job);
+    assert_eq!(issue(&server, &old, &other_job).await.0, 409);
+
     // Issued but never used (the agent crashed before storing it): the old one still works.
-    let lost = issue(old.clone()).await;
+    let job1 = ask_rotation(&server, &device).await;
+    assert_eq!(claim(&server, &old).await, job1);
+    let lost = issue(&server, &old, &job1).await.1.unwrap();
     assert!(lost.starts_with(&format!("{device}.")));
     assert_eq!(agent_status(&server, &old).await, 204);
-    // The agent is asked again; only the latest issue counts.
-    let kept = issue(old.clone()).await;
+    // One credential per rotation job.
+    assert_eq!(issue(&server, &old, &job1).await.0, 409);
+    // The administrator asks again; only the latest issue counts.
+    let job2 = ask_rotation(&server, &device).await;
+    assert_eq!(claim(&server, &old).await, job2);
+    let kept = issue(&server, &old, &job2).await.1.unwrap();
     assert_eq!(agent_status(&server, &lost).await, 401);
     assert_eq!(agent_status(&server, &old).await, 204);
     // First use of the new one retires the old one.
@@ -172,18 +213,13 @@ async fn a_lost_answer_leaves_the_old_credential_working() {
     assert_eq!(agent_status(&server, &old).await, 401);
     assert_eq!(agent_status(&server, &kept).await, 204);
     // A revoked device gets no new credential.
+    let job3 = ask_rotation(&server, &device).await;
+    assert_eq!(claim(&server, &kept).await, job3);
     server
         .store
         .revoke_device(&device, server.now())
         .await
         .unwrap();
-    let resp = server
-        .http
-        .post(format!("{}/agent/v1/credential", server.url))
-        .bearer_auth(&kept)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 401);
+    assert_eq!(issue(&server, &kept, &job3).await.0, 401);
     server.cleanup().await;
 }
