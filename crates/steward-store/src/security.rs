@@ -170,15 +170,17 @@ impl Store {
         row.as_ref().map(pending).transpose()
     }
 
-    /// Counts a wrong second factor; returns the failures so far.
-    pub async fn pending_sign_in_failed(&self, token_hash: &str) -> Result<i64> {
-        let n: Option<i64> = sqlx::query_scalar(
-            "UPDATE pending_sign_ins SET failures = failures + 1 WHERE token_hash = $1 RETURNING failures",
+    /// Counts a try of a second factor before it is checked; `None` once `max` tries were
+    /// made (or the pending sign-in is gone). Atomic, so parallel tries cannot exceed `max`.
+    pub async fn reserve_pending_attempt(&self, token_hash: &str, max: i64) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE pending_sign_ins SET failures = failures + 1 \
+             WHERE token_hash = $1 AND failures < $2 RETURNING failures",
         )
         .bind(token_hash)
+        .bind(max)
         .fetch_optional(&self.write)
-        .await?;
-        n.ok_or(StoreError::NotFound)
+        .await?)
     }
 
     /// Ends a pending sign-in; `false` if it was already gone (used by a concurrent request).

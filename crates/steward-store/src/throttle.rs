@@ -14,30 +14,6 @@ pub struct FailureWindow {
 }
 
 impl Store {
-    /// Records one failed sign-in under each key, and forgets failures older than `forget_before`.
-    pub async fn record_login_failure(
-        &self,
-        keys: &[String],
-        at: Timestamp,
-        forget_before: Timestamp,
-    ) -> Result<()> {
-        let mut tx = self.write.begin().await?;
-        for key in keys {
-            sqlx::query("INSERT INTO login_failures (key, at) VALUES ($1, $2)")
-                .bind(key)
-                .bind(at.0)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM login_failures WHERE key = $1 AND at < $2")
-                .bind(key)
-                .bind(forget_before.0)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     pub async fn login_failures(&self, key: &str, since: Timestamp) -> Result<FailureWindow> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n, MIN(at) AS oldest, MAX(at) AS newest FROM login_failures WHERE key = $1 AND at >= $2",
@@ -51,6 +27,70 @@ impl Store {
             oldest: opt_int(&row, "oldest")?.map(Timestamp),
             newest: opt_int(&row, "newest")?.map(Timestamp),
         })
+    }
+
+    /// Records an attempt about to be checked as a failure of each key *before* it is
+    /// checked, and returns, per key, the failures recorded before it. Attempts made in
+    /// parallel therefore see each other and cannot all slip under the throttle: on SQLite
+    /// the single writer serialises them; on PostgreSQL a transaction-scoped advisory lock per
+    /// key does. The caller releases the rows if the attempt succeeds or is refused.
+    pub async fn reserve_login_attempt(
+        &self,
+        keys: &[String],
+        at: Timestamp,
+        since: Timestamp,
+    ) -> Result<(Vec<i64>, Vec<FailureWindow>)> {
+        let mut tx = self.write.begin().await?;
+        let mut ids = Vec::new();
+        let mut windows = Vec::new();
+        for key in keys {
+            if self.backend == crate::Backend::Postgres {
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("DELETE FROM login_failures WHERE key = $1 AND at < $2")
+                .bind(key)
+                .bind(since.0)
+                .execute(&mut *tx)
+                .await?;
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n, MIN(at) AS oldest, MAX(at) AS newest FROM login_failures WHERE key = $1 AND at >= $2",
+            )
+            .bind(key)
+            .bind(since.0)
+            .fetch_one(&mut *tx)
+            .await?;
+            windows.push(FailureWindow {
+                count: crate::rows::int(&row, "n")?.clamp(0, i64::from(u32::MAX)) as u32,
+                oldest: opt_int(&row, "oldest")?.map(Timestamp),
+                newest: opt_int(&row, "newest")?.map(Timestamp),
+            });
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO login_failures (key, at) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(key)
+            .bind(at.0)
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok((ids, windows))
+    }
+
+    /// Removes the rows of a reserved attempt that succeeded or was refused unchecked.
+    pub async fn release_login_attempt(&self, ids: &[i64]) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        for id in ids {
+            sqlx::query("DELETE FROM login_failures WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Forgets a key's failures (an account after a successful sign-in).

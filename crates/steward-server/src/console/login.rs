@@ -115,11 +115,11 @@ pub async fn submit(
         )
     };
     let keys = throttle_keys(&username, &peer);
-    match throttled(&state, &keys, &username, &peer).await {
-        Ok(None) => {}
-        Ok(Some(message)) => return failed(StatusCode::TOO_MANY_REQUESTS, message),
+    let attempt = match begin_attempt(&state, &keys, &username, &peer).await {
+        Ok(Ok(attempt)) => attempt,
+        Ok(Err(message)) => return failed(StatusCode::TOO_MANY_REQUESTS, message),
         Err(e) => return e.into_response(),
-    }
+    };
     let user = match state.store.user_by_username(&username).await {
         Ok(u) => u.filter(|u| u.disabled_at.is_none()),
         Err(e) => return crate::error::AppError::from(e).into_response(),
@@ -140,29 +140,30 @@ pub async fn submit(
     })
     .await
     .unwrap_or(false);
-    match user {
-        Some(user) if valid && user.totp_enabled_at.is_some() => {
-            // The password is right; the session waits for the second factor.
-            match super::second_factor::begin(&state, &user, &peer, safe_next(&form.next)).await {
-                Ok(response) => response,
-                Err(e) => e.into_response(),
-            }
-        }
-        Some(user) if valid => {
-            complete_sign_in(&state, &user, &peer, safe_next(&form.next), "").await
-        }
+    let user = match user {
+        Some(user) if valid => user,
         _ => {
-            if let Err(e) =
-                record_failure(&state, &keys, &username, &peer, "sign_in_failed", "").await
-            {
-                return e.into_response();
-            }
-            failed(
+            attempt
+                .failed(&state, &username, &peer, "sign_in_failed", "")
+                .await;
+            return failed(
                 StatusCode::UNAUTHORIZED,
                 "Wrong username or password.".into(),
-            )
+            );
         }
+    };
+    if let Err(e) = attempt.succeeded(&state).await {
+        return e.into_response();
     }
+    if user.totp_enabled_at.is_some() {
+        // The password is right; the session waits for the second factor.
+        return match super::second_factor::begin(&state, &user, &peer, safe_next(&form.next)).await
+        {
+            Ok(response) => response,
+            Err(e) => e.into_response(),
+        };
+    }
+    complete_sign_in(&state, &user, &peer, safe_next(&form.next), "").await
 }
 
 /// Failures count against the account and the source address.
@@ -173,24 +174,68 @@ pub(super) fn throttle_keys(username: &str, peer: &SocketAddr) -> [String; 2] {
     ]
 }
 
-/// If either key has failed too often, the message to show (and an audit entry is made).
-/// Throttled keys are refused before any password or code is looked at.
-pub(super) async fn throttled(
+/// A sign-in step (password, second factor, step-up, password change) recorded as a failure
+/// *before* it is checked, so that a burst of parallel guesses cannot all pass the throttle
+/// ahead of their failures being written. It is released when it succeeds.
+#[must_use = "an attempt must end as succeeded or failed"]
+pub(super) struct Attempt {
+    ids: Vec<i64>,
+}
+
+impl Attempt {
+    /// The guess was right: it does not count against anyone.
+    pub(super) async fn succeeded(self, state: &AppState) -> Result<(), crate::error::AppError> {
+        state.store.release_login_attempt(&self.ids).await?;
+        Ok(())
+    }
+
+    /// The guess was wrong: it stays counted, and is logged and audited.
+    pub(super) async fn failed(
+        self,
+        state: &AppState,
+        username: &str,
+        peer: &SocketAddr,
+        action: &str,
+        detail: &str,
+    ) {
+        tracing::warn!(user = %username, from = %peer.ip(), action, "failed sign-in");
+        crate::audit::record(
+            &state.store,
+            state.now(),
+            &format!("user:{username}"),
+            action,
+            username,
+            detail,
+            &peer.ip().to_string(),
+        )
+        .await;
+    }
+}
+
+/// Starts an attempt for the account and source address, or — if either has failed too
+/// often — the message to show (with an audit entry). A throttled attempt is refused before
+/// any password or code is looked at, and does not count.
+pub(super) async fn begin_attempt(
     state: &AppState,
     keys: &[String; 2],
     username: &str,
     peer: &SocketAddr,
-) -> Result<Option<String>, crate::error::AppError> {
+) -> Result<Result<Attempt, String>, crate::error::AppError> {
     let now = state.now();
     let hour_ago = now.plus_millis(-3_600_000);
-    for (key, policy) in keys
+    let (ids, windows) = state
+        .store
+        .reserve_login_attempt(keys, now, hour_ago)
+        .await?;
+    for ((key, window), policy) in keys
         .iter()
+        .zip(windows)
         .zip([throttle::PER_ACCOUNT, throttle::PER_SOURCE])
     {
-        let window = state.store.login_failures(key, hour_ago).await?;
         if let Verdict::Wait { secs } =
             throttle::decide(policy, window.count, window.newest, window.oldest, now)
         {
+            state.store.release_login_attempt(&ids).await?;
             tracing::warn!(user = %username, from = %peer.ip(), failures = window.count, "sign-in throttled");
             crate::audit::record(
                 &state.store,
@@ -202,41 +247,13 @@ pub(super) async fn throttled(
                 &peer.ip().to_string(),
             )
             .await;
-            return Ok(Some(format!(
+            return Ok(Err(format!(
                 "Too many failed sign-ins. Try again in {}.",
                 super::format::duration_secs(secs.max(1) as u64)
             )));
         }
     }
-    Ok(None)
-}
-
-/// Records a failed password or code against both keys, with an audit entry.
-pub(super) async fn record_failure(
-    state: &AppState,
-    keys: &[String; 2],
-    username: &str,
-    peer: &SocketAddr,
-    action: &str,
-    detail: &str,
-) -> Result<(), crate::error::AppError> {
-    let now = state.now();
-    tracing::warn!(user = %username, from = %peer.ip(), action, "failed sign-in");
-    crate::audit::record(
-        &state.store,
-        now,
-        &format!("user:{username}"),
-        action,
-        username,
-        detail,
-        &peer.ip().to_string(),
-    )
-    .await;
-    state
-        .store
-        .record_login_failure(keys, now, now.plus_millis(-3_600_000))
-        .await?;
-    Ok(())
+    Ok(Ok(Attempt { ids }))
 }
 
 /// Every factor passed: a fresh session, failures forgotten, an audit entry, and back to

@@ -13,7 +13,6 @@ use serde::Deserialize;
 
 use super::{Chrome, csrf_ok, csrf_rejected, render};
 use crate::auth::{ConsoleUser, ManageOwnAccount};
-use crate::secrets::verify_password;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -79,39 +78,29 @@ pub async fn change(
     };
     let now = state.now();
     let ip = peer.ip().to_string();
-    let Ok(_permit) = state.password_checks.acquire().await else {
-        return crate::error::AppError::unavailable("the server is shutting down").into_response();
+    let keys = super::login::throttle_keys(&record.username, &peer);
+    let attempt = match super::login::begin_attempt(&state, &keys, &record.username, &peer).await {
+        Ok(Ok(attempt)) => attempt,
+        Ok(Err(message)) => return refuse(StatusCode::TOO_MANY_REQUESTS, message),
+        Err(e) => return e.into_response(),
     };
-    let (current, stored) = (form.current.clone(), record.password_hash.clone());
-    let valid = tokio::task::spawn_blocking(move || verify_password(&current, &stored))
-        .await
-        .unwrap_or(false);
-    if !valid {
-        let keys = [
-            format!("user:{}", record.username.to_lowercase()),
-            format!("ip:{ip}"),
-        ];
-        if let Err(e) = state
-            .store
-            .record_login_failure(&keys, now, now.plus_millis(-3_600_000))
-            .await
-        {
-            return crate::error::AppError::from(e).into_response();
-        }
-        crate::audit::record(
-            &state.store,
-            now,
-            &user.0.label(),
-            "password_change_failed",
-            &record.username,
-            "wrong current password",
-            &ip,
-        )
-        .await;
+    if !super::login::check_password(&state, &form.current, &record.password_hash).await {
+        attempt
+            .failed(
+                &state,
+                &record.username,
+                &peer,
+                "password_change_failed",
+                "wrong current password",
+            )
+            .await;
         return refuse(
             StatusCode::UNAUTHORIZED,
             "The current password is wrong.".into(),
         );
+    }
+    if let Err(e) = attempt.succeeded(&state).await {
+        return e.into_response();
     }
     let new = form.new.clone();
     let hashing = state.config.password_hashing;

@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::login::{check_password, record_failure, safe_next, throttle_keys, throttled};
+use super::login::{begin_attempt, check_password, safe_next, throttle_keys};
 use super::{Chrome, csrf_ok, csrf_rejected, render};
 use crate::auth::{ConsoleUser, ManageOwnAccount, Principal, urlencode};
 use crate::error::{AppError, AppResult};
@@ -123,9 +123,10 @@ async fn submit_inner(
         )
     };
     let keys = throttle_keys(&record.username, peer);
-    if let Some(message) = throttled(state, &keys, &record.username, peer).await? {
-        return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, message));
-    }
+    let attempt = match begin_attempt(state, &keys, &record.username, peer).await? {
+        Ok(attempt) => attempt,
+        Err(message) => return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, message)),
+    };
     let password_ok = check_password(state, &form.password, &record.password_hash).await;
     let factor_ok = if !password_ok {
         false
@@ -137,7 +138,9 @@ async fn submit_inner(
         true
     };
     if !factor_ok {
-        record_failure(state, &keys, &record.username, peer, "step_up_failed", "").await?;
+        attempt
+            .failed(state, &record.username, peer, "step_up_failed", "")
+            .await;
         return Ok(refuse(
             StatusCode::UNAUTHORIZED,
             if needs_code {
@@ -147,6 +150,7 @@ async fn submit_inner(
             },
         ));
     }
+    attempt.succeeded(state).await?;
     let hash = who
         .session_hash
         .as_deref()

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use steward_store::PendingSignIn;
 
-use super::login::{complete_sign_in, record_failure, throttle_keys, throttled};
+use super::login::{begin_attempt, complete_sign_in, throttle_keys};
 use super::render;
 use crate::error::AppResult;
 use crate::secrets::{random_token, token_hash};
@@ -24,8 +24,8 @@ use crate::state::AppState;
 pub const PENDING_COOKIE: &str = "steward_pending";
 /// How long the second step may take.
 const PENDING_SECS: i64 = 300;
-/// Wrong codes before the password must be given again.
-const MAX_CODE_FAILURES: i64 = 5;
+/// Codes tried before the password must be given again.
+const MAX_CODE_ATTEMPTS: i64 = 5;
 
 #[derive(Template)]
 #[template(path = "login_code.html")]
@@ -165,12 +165,28 @@ async fn submit_inner(
             },
         )
     };
-    let keys = throttle_keys(&user.username, peer);
-    if let Some(message) = throttled(state, &keys, &user.username, peer).await? {
-        return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, message));
+    // Each pending sign-in gets a few tries, counted before the code is checked so that
+    // parallel guesses cannot exceed them.
+    if state
+        .store
+        .reserve_pending_attempt(&pending.token_hash, MAX_CODE_ATTEMPTS)
+        .await?
+        .is_none()
+    {
+        state
+            .store
+            .delete_pending_sign_in(&pending.token_hash)
+            .await?;
+        return Ok(back_to_login(state));
     }
+    let keys = throttle_keys(&user.username, peer);
+    let attempt = match begin_attempt(state, &keys, &user.username, peer).await? {
+        Ok(attempt) => attempt,
+        Err(message) => return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, message)),
+    };
     match crate::two_factor::verify(state, &user, &form.code).await? {
         Some(factor) => {
+            attempt.succeeded(state).await?;
             // Spend the pending sign-in first: two requests racing with one code get one
             // session between them.
             if !state
@@ -190,27 +206,15 @@ async fn submit_inner(
             .await)
         }
         None => {
-            record_failure(
-                state,
-                &keys,
-                &user.username,
-                peer,
-                "sign_in_failed",
-                "wrong or reused second factor",
-            )
-            .await?;
-            let failures = state
-                .store
-                .pending_sign_in_failed(&pending.token_hash)
-                .await
-                .unwrap_or(MAX_CODE_FAILURES);
-            if failures >= MAX_CODE_FAILURES {
-                state
-                    .store
-                    .delete_pending_sign_in(&pending.token_hash)
-                    .await?;
-                return Ok(back_to_login(state));
-            }
+            attempt
+                .failed(
+                    state,
+                    &user.username,
+                    peer,
+                    "sign_in_failed",
+                    "wrong or reused second factor",
+                )
+                .await;
             Ok(refuse(
                 StatusCode::UNAUTHORIZED,
                 "That code is wrong or was already used. Codes change every 30 seconds; a recovery code works once.".into(),

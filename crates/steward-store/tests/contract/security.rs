@@ -70,12 +70,14 @@ contract_test!(pending_sign_ins_and_settings, |db: TestDb| async move {
     };
     db.create_pending_sign_in(&p).await.unwrap();
     assert_eq!(db.pending_sign_in("p1").await.unwrap(), Some(p.clone()));
-    assert_eq!(db.pending_sign_in_failed("p1").await.unwrap(), 1);
-    assert_eq!(db.pending_sign_in_failed("p1").await.unwrap(), 2);
-    assert!(matches!(
-        db.pending_sign_in_failed("nope").await,
-        Err(StoreError::NotFound)
-    ));
+    assert_eq!(db.reserve_pending_attempt("p1", 2).await.unwrap(), Some(1));
+    assert_eq!(db.reserve_pending_attempt("p1", 2).await.unwrap(), Some(2));
+    assert_eq!(
+        db.reserve_pending_attempt("p1", 2).await.unwrap(),
+        None,
+        "tries used up"
+    );
+    assert_eq!(db.reserve_pending_attempt("nope", 2).await.unwrap(), None);
     assert_eq!(db.delete_pending_sign_ins_before(ts(50)).await.unwrap(), 0);
     assert!(db.delete_pending_sign_in("p1").await.unwrap());
     assert!(
