@@ -158,8 +158,9 @@ impl TwoFactorPolicy {
     }
 }
 
-/// How long a sign-in or step-up counts as recent for sensitive actions (creating an
-/// administrator, revealing an enrollment token, changing the two-factor policy).
+/// How long a sign-in or step-up counts as recent for sensitive actions (creating or
+/// changing an administrator, resetting someone's password or second factor, enabling a
+/// user, revealing an enrollment token, changing the two-factor policy).
 pub const STEP_UP_WINDOW_MILLIS: i64 = 5 * 60 * 1000;
 
 /// Whether a session whose user last proved who they are at `reauth_at` may perform a
@@ -175,6 +176,22 @@ pub enum UserChange {
     Delete,
     /// A new role.
     SetRole(Role),
+    /// A new password, or the second factor turned off: whoever does this can sign in as
+    /// the user next.
+    ResetCredentials,
+    /// A disabled account made usable again.
+    Enable,
+}
+
+/// Whether a user change needs a recent step-up (password, and code if enrolled) from a
+/// console session: anything that lets the actor sign in as someone else (resets, enabling
+/// an account), and anything that makes, changes or removes an administrator.
+pub fn needs_step_up(change: UserChange, target_role: Role) -> bool {
+    match change {
+        UserChange::ResetCredentials | UserChange::Enable => true,
+        UserChange::SetRole(role) => role == Role::Admin || target_role == Role::Admin,
+        UserChange::Disable | UserChange::Delete => target_role == Role::Admin,
+    }
 }
 
 /// Why a user change is refused.
@@ -184,6 +201,10 @@ pub enum UserChangeRefused {
     OwnAccount,
     #[error("this is the last enabled administrator; make another administrator first")]
     LastAdmin,
+    #[error(
+        "change your own password or two-factor sign-in under your account, where your current password is checked"
+    )]
+    OwnCredentials,
 }
 
 /// The rule that keeps an installation administrable: nobody removes their own access, and
@@ -199,6 +220,10 @@ pub fn check_user_change(
     let removes_admin = match change {
         UserChange::Disable | UserChange::Delete => true,
         UserChange::SetRole(r) => r != Role::Admin,
+        UserChange::ResetCredentials if actor_is_target => {
+            return Err(UserChangeRefused::OwnCredentials);
+        }
+        UserChange::ResetCredentials | UserChange::Enable => false,
     };
     if actor_is_target && removes_admin {
         return Err(UserChangeRefused::OwnAccount);
@@ -274,6 +299,18 @@ mod tests {
             !step_up_fresh(Timestamp(0), Timestamp(10)),
             "never re-authenticated"
         );
+    }
+
+    #[test]
+    fn step_up_guards_what_could_take_over_an_account() {
+        use UserChange::*;
+        assert!(needs_step_up(ResetCredentials, Role::Viewer));
+        assert!(needs_step_up(Enable, Role::Viewer));
+        assert!(needs_step_up(SetRole(Role::Admin), Role::Viewer));
+        assert!(needs_step_up(SetRole(Role::Viewer), Role::Admin));
+        assert!(needs_step_up(Disable, Role::Admin));
+        assert!(!needs_step_up(Disable, Role::Technician));
+        assert!(!needs_step_up(SetRole(Role::Viewer), Role::Technician));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! the password or the second factor. `steward_core::access::check_user_change` decides what
 //! may not be done (removing one's own access, the last administrator); every change is
 //! audited with before and after. Step-up for sensitive changes is the caller's (it needs
-//! the session).
+//! the session): see `steward_core::access::needs_step_up`.
 
 use steward_core::access::{UserChange, check_user_change};
 use steward_core::{Role, Timestamp};
@@ -98,6 +98,7 @@ pub async fn create(
 ) -> AppResult<(UserRecord, String)> {
     let username = username.trim();
     check_username(username)?;
+    check_scope(role, groups)?;
     let names = group_names(store, groups).await?;
     let password = random_password();
     let hash = tokio::task::spawn_blocking({
@@ -152,7 +153,51 @@ async fn check(
     .map_err(|e| AppError::conflict(e.to_string()))
 }
 
-pub async fn set_role(store: &Store, actor: &Actor, id: &str, role: Role) -> AppResult<()> {
+/// Administrators see every device (they could lift any limit themselves), so only
+/// technicians and viewers are limited to groups.
+fn check_scope(role: Role, groups: &[String]) -> AppResult<()> {
+    if role == Role::Admin && !groups.is_empty() {
+        return Err(AppError::bad_request(
+            "administrators see every device; limit a technician or viewer to groups instead",
+        ));
+    }
+    Ok(())
+}
+
+/// Sets a user's role and groups together, checking the result (an administrator has no
+/// groups) before changing anything. `None` leaves that part as it is.
+pub async fn set_role_and_groups(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    role: Option<Role>,
+    groups: Option<&[String]>,
+) -> AppResult<()> {
+    let target = find(store, id).await?;
+    let current_groups = store.user_groups(id).await?;
+    let final_role = role.unwrap_or(Role::parse(&target.role).unwrap_or(Role::Viewer));
+    check_scope(final_role, groups.unwrap_or(&current_groups))?;
+    // Narrow before widening: groups go first when the user becomes an administrator (who
+    // may have none), last otherwise.
+    if final_role == Role::Admin {
+        if let Some(groups) = groups {
+            set_groups(store, actor, id, groups).await?;
+        }
+        if let Some(role) = role {
+            set_role(store, actor, id, role).await?;
+        }
+    } else {
+        if let Some(role) = role {
+            set_role(store, actor, id, role).await?;
+        }
+        if let Some(groups) = groups {
+            set_groups(store, actor, id, groups).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn set_role(store: &Store, actor: &Actor, id: &str, role: Role) -> AppResult<()> {
     let target = find(store, id).await?;
     if target.role == role.as_str() {
         return Ok(());
@@ -206,12 +251,7 @@ pub async fn delete(store: &Store, actor: &Actor, id: &str) -> AppResult<()> {
     Ok(())
 }
 
-pub async fn set_groups(
-    store: &Store,
-    actor: &Actor,
-    id: &str,
-    groups: &[String],
-) -> AppResult<()> {
+async fn set_groups(store: &Store, actor: &Actor, id: &str, groups: &[String]) -> AppResult<()> {
     let target = find(store, id).await?;
     let before = group_names(store, &store.user_groups(id).await?).await?;
     let after = group_names(store, groups).await?;
@@ -244,6 +284,7 @@ pub async fn reset_password(
     id: &str,
 ) -> AppResult<String> {
     let target = find(store, id).await?;
+    check(store, actor, &target, UserChange::ResetCredentials).await?;
     let password = random_password();
     let hash = tokio::task::spawn_blocking({
         let password = password.clone();
@@ -268,6 +309,7 @@ pub async fn reset_password(
 /// if the policy requires it.
 pub async fn reset_two_factor(store: &Store, actor: &Actor, id: &str) -> AppResult<()> {
     let target = find(store, id).await?;
+    check(store, actor, &target, UserChange::ResetCredentials).await?;
     store.disable_totp(id).await?;
     audit(
         store,

@@ -162,10 +162,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         touched(&res)?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        // Sessions and sign-ins half-way through (password given, code pending) end too.
+        for table in ["sessions", "pending_sign_ins"] {
+            sqlx::query(safe_sql!("DELETE FROM {table} WHERE user_id = $1"))
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

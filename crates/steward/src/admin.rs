@@ -319,7 +319,7 @@ async fn user_command(
         UserCommand::SetRole { name, role } => {
             let role = users::parse_role(&role).map_err(err)?;
             let u = find_user(store, &name).await?;
-            users::set_role(store, &actor, &u.id, role)
+            users::set_role_and_groups(store, &actor, &u.id, Some(role), None)
                 .await
                 .map_err(err)?;
         }

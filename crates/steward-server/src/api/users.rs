@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use steward_core::Role;
+use steward_core::access::{UserChange, needs_step_up};
 use steward_proto::api::{ApiError, CreateUser, UpdateUser, UserInfo, UserWithPassword};
 use steward_store::UserRecord;
 
@@ -127,16 +128,27 @@ pub async fn update(
     let source = peer.ip().to_string();
     let actor = actor(&who.0, &source, &state);
     let role = req.role.as_deref().map(users::parse_role).transpose()?;
-    if role == Some(Role::Admin) {
+    let target = users::find(&state.store, &id).await?;
+    let target_role = Role::parse(&target.role).unwrap_or(Role::Viewer);
+    let changes = [
+        role.filter(|r| r.as_str() != target.role)
+            .map(UserChange::SetRole),
+        req.disabled.map(|d| {
+            if d {
+                UserChange::Disable
+            } else {
+                UserChange::Enable
+            }
+        }),
+    ];
+    if changes
+        .into_iter()
+        .flatten()
+        .any(|c| needs_step_up(c, target_role))
+    {
         require_step_up(&who.0, &state)?;
     }
-    users::find(&state.store, &id).await?;
-    if let Some(role) = role {
-        users::set_role(&state.store, &actor, &id, role).await?;
-    }
-    if let Some(groups) = &req.groups {
-        users::set_groups(&state.store, &actor, &id, groups).await?;
-    }
+    users::set_role_and_groups(&state.store, &actor, &id, role, req.groups.as_deref()).await?;
     if let Some(disabled) = req.disabled {
         users::set_disabled(&state.store, &actor, &id, disabled).await?;
     }
@@ -155,6 +167,13 @@ pub async fn delete(
     who: Authorized<ManageUsers>,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
+    let target = users::find(&state.store, &id).await?;
+    if needs_step_up(
+        UserChange::Delete,
+        Role::parse(&target.role).unwrap_or(Role::Viewer),
+    ) {
+        require_step_up(&who.0, &state)?;
+    }
     let source = peer.ip().to_string();
     users::delete(&state.store, &actor(&who.0, &source, &state), &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -171,6 +190,8 @@ pub async fn reset_password(
     who: Authorized<ManageUsers>,
     Path(id): Path<String>,
 ) -> AppResult<Json<UserWithPassword>> {
+    // Whoever resets a password can sign in as that user next.
+    require_step_up(&who.0, &state)?;
     let source = peer.ip().to_string();
     let password = users::reset_password(
         &state.store,
@@ -197,6 +218,7 @@ pub async fn reset_two_factor(
     who: Authorized<ManageUsers>,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
+    require_step_up(&who.0, &state)?;
     let source = peer.ip().to_string();
     users::reset_two_factor(&state.store, &actor(&who.0, &source, &state), &id).await?;
     Ok(StatusCode::NO_CONTENT)

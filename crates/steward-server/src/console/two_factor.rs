@@ -102,6 +102,13 @@ pub async fn setup(
     if !csrf_ok(&user.0, &form.csrf) {
         return csrf_rejected(&user.0);
     }
+    // A session alone must not be able to bind someone else's phone to the account, unless
+    // the policy is making the user set it up right now (just signed in).
+    if !user.0.must_enrol_two_factor
+        && let Some(step_up) = require_recent(&user.0, state.now(), PAGE)
+    {
+        return step_up;
+    }
     let record = match state.store.user_by_id(user.0.id()).await {
         Ok(Some(r)) => r,
         Ok(None) => return Redirect::to("/login").into_response(),
@@ -145,7 +152,12 @@ pub async fn confirm(
     };
     match crate::two_factor::confirm(&state, &record, &form.code).await {
         Ok(Some(codes)) => {
-            audit(&state, &user.0, &peer, "two_factor_enabled", "").await;
+            // Sessions opened with the password alone end; this one stays.
+            let current = user.0.session_hash.clone().unwrap_or_default();
+            if let Err(e) = state.store.delete_other_sessions(user.0.id(), &current).await {
+                return crate::error::AppError::from(e).into_response();
+            }
+            audit(&state, &user.0, &peer, "two_factor_enabled", "other sessions ended").await;
             // The principal was built before; the page must not say "set it up" any more.
             let mut who = user.0.clone();
             who.must_enrol_two_factor = false;

@@ -10,6 +10,7 @@ use axum::extract::{ConnectInfo, Path, RawForm, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use steward_core::Role;
+use steward_core::access::{UserChange, needs_step_up};
 
 use super::format::utc;
 use super::reauth::require_recent;
@@ -182,11 +183,22 @@ pub async fn update(
     if !csrf_ok(&user.0, f.get("csrf")) {
         return csrf_rejected(&user.0);
     }
-    // Making someone an administrator needs a recent step-up.
-    if f.get("op") == "save" && f.get("role") == "admin" {
-        let already_admin =
-            matches!(users::find(&state.store, &id).await, Ok(t) if t.role == "admin");
-        if !already_admin && let Some(step_up) = require_recent(&user.0, state.now(), "/users") {
+    // Resets, enabling, and changes to administrators need a recent step-up.
+    if let Ok(target) = users::find(&state.store, &id).await {
+        let target_role = Role::parse(&target.role).unwrap_or(Role::Viewer);
+        let change = match f.get("op") {
+            "save" => Role::parse(f.get("role"))
+                .filter(|r| r.as_str() != target.role)
+                .map(UserChange::SetRole),
+            "disable" => Some(UserChange::Disable),
+            "enable" => Some(UserChange::Enable),
+            "delete" => Some(UserChange::Delete),
+            "reset-password" | "reset-2fa" => Some(UserChange::ResetCredentials),
+            _ => None,
+        };
+        if change.is_some_and(|c| needs_step_up(c, target_role))
+            && let Some(step_up) = require_recent(&user.0, state.now(), "/users")
+        {
             return step_up;
         }
     }
@@ -198,8 +210,8 @@ pub async fn update(
         match f.get("op") {
             "save" => {
                 let role = users::parse_role(f.get("role"))?;
-                users::set_role(store, &actor, &id, role).await?;
-                users::set_groups(store, &actor, &id, &f.all("group")).await?;
+                let groups = f.all("group");
+                users::set_role_and_groups(store, &actor, &id, Some(role), Some(&groups)).await?;
                 Ok((format!("Saved {name}."), String::new()))
             }
             "disable" => {

@@ -560,3 +560,126 @@ async fn user_management_rules_and_group_scoping() {
     assert!(!entries.contains(&password), "no password in the audit log");
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn resets_need_step_up_and_never_target_oneself() {
+    let server = TestServer::sqlite().await;
+    server.create_user("alice", Role::Admin, PASSWORD).await;
+    server.create_user("bob", Role::Admin, PASSWORD).await;
+    let http = browser();
+    let alice = server.sign_in("alice", PASSWORD).await;
+    let (_, page) = get(&http, &server, &alice, "/users").await;
+    let csrf = csrf_in(&page);
+    let alice_id = server
+        .store
+        .user_by_username("alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let bob_id = server
+        .store
+        .user_by_username("bob")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let api_post = |path: String| {
+        let (http, url, alice, csrf) = (
+            http.clone(),
+            server.url.clone(),
+            alice.clone(),
+            csrf.clone(),
+        );
+        async move {
+            http.post(format!("{url}{path}"))
+                .header("cookie", alice)
+                .header("x-csrf-token", csrf)
+                .json(&serde_json::json!({}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // One's own password and second factor are changed under one's account, not here.
+    let own = api_post(format!("/api/v1/users/{alice_id}/reset-password")).await;
+    assert_eq!(own, 409);
+    let own = api_post(format!("/api/v1/users/{alice_id}/reset-two-factor")).await;
+    assert_eq!(own, 409);
+    // A session that signed in a while ago must step up before resetting anyone.
+    let hash = steward_server::secrets::token_hash(alice.split_once('=').unwrap().1);
+    server
+        .store
+        .set_session_reauth(&hash, steward_core::Timestamp(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        api_post(format!("/api/v1/users/{bob_id}/reset-password")).await,
+        403
+    );
+    let resp = post(
+        &http,
+        &server,
+        &alice,
+        &format!("/users/{bob_id}"),
+        &[("csrf", &csrf), ("op", "reset-2fa")],
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 303);
+    assert_eq!(resp.headers()["location"], "/reauth?next=/users");
+    let resp = post(
+        &http,
+        &server,
+        &alice,
+        &format!("/users/{bob_id}"),
+        &[("csrf", &csrf), ("op", "disable")],
+    )
+    .await;
+    assert_eq!(
+        resp.headers()["location"],
+        "/reauth?next=/users",
+        "disabling an administrator"
+    );
+    let bob = server.store.user_by_id(&bob_id).await.unwrap().unwrap();
+    assert!(bob.disabled_at.is_none());
+    // After stepping up, the reset goes through and shows a one-time password.
+    let resp = post(
+        &http,
+        &server,
+        &alice,
+        "/reauth",
+        &[("csrf", &csrf), ("password", PASSWORD), ("next", "/users")],
+    )
+    .await;
+    assert_eq!(resp.headers()["location"], "/users");
+    let resp = post(
+        &http,
+        &server,
+        &alice,
+        &format!("/users/{bob_id}"),
+        &[("csrf", &csrf), ("op", "reset-password")],
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp.text().await.unwrap().contains("id=\"new-password\""));
+    // Administrators are not limited to groups.
+    let admin_token = server.api_token().await;
+    let (_, group) = server
+        .api_post(
+            &admin_token,
+            "/api/v1/groups",
+            serde_json::json!({"name": "Shop"}),
+        )
+        .await;
+    let (status, _) = server
+        .api_post(
+            &admin_token,
+            "/api/v1/users",
+            serde_json::json!({"username": "carol", "role": "admin", "groups": [group["id"]]}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    server.cleanup().await;
+}
