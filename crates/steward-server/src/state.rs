@@ -27,6 +27,9 @@ pub struct ServerConfig {
     /// Seals TOTP secrets at rest. The binary loads it from the data directory (every
     /// replica must share it); the default is a fresh key, for tests.
     pub sealing_key: crate::mfa::SealingKey,
+    /// The fingerprint of the certificate served over HTTPS (`sha256:…`), for the enroll
+    /// command the console shows; `None` over plain HTTP.
+    pub tls_fingerprint: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -40,6 +43,7 @@ impl Default for ServerConfig {
             max_job_wait_secs: 60,
             password_hashing: crate::secrets::PasswordHashing::Production,
             sealing_key: crate::mfa::SealingKey::generate(),
+            tls_fingerprint: None,
         }
     }
 }

@@ -109,21 +109,22 @@ pub async fn create(
     .map_err(AppError::internal)?
     .map_err(AppError::internal)?;
     let user = store
-        .create_user(
+        .create_user_in_groups(
             &NewUser {
                 id: new_id(),
                 username: username.to_string(),
                 password_hash: hash,
                 role: role.as_str().to_string(),
             },
+            groups,
             actor.now,
         )
         .await
         .map_err(|e| match e {
             StoreError::Conflict(m) => AppError::conflict(m),
+            StoreError::NotFound => AppError::bad_request("one of the groups does not exist"),
             other => other.into(),
         })?;
-    store.set_user_groups(&user.id, groups).await?;
     audit(
         store,
         actor,

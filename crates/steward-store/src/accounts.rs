@@ -112,6 +112,19 @@ impl Store {
 
     /// Creates a user; `Conflict` if the username is taken.
     pub async fn create_user(&self, new: &NewUser, now: Timestamp) -> Result<UserRecord> {
+        self.create_user_in_groups(new, &[], now).await
+    }
+
+    /// Creates a user limited to `groups`, in one transaction: a user never exists, even for
+    /// a moment, without the limits they were created with. `Conflict` if the username is
+    /// taken, `NotFound` if a group does not exist.
+    pub async fn create_user_in_groups(
+        &self,
+        new: &NewUser,
+        groups: &[String],
+        now: Timestamp,
+    ) -> Result<UserRecord> {
+        let mut tx = self.write.begin().await?;
         let res = sqlx::query(
             "INSERT INTO users (id, username, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -120,7 +133,7 @@ impl Store {
         .bind(&new.password_hash)
         .bind(&new.role)
         .bind(now.0)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await;
         match res {
             Ok(_) => {}
@@ -132,6 +145,8 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         }
+        crate::groups::insert_user_groups(&mut tx, &new.id, groups).await?;
+        tx.commit().await?;
         self.user_by_id(&new.id).await?.ok_or(StoreError::NotFound)
     }
 

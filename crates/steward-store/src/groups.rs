@@ -76,10 +76,21 @@ impl Store {
                 "{users} user(s) are limited to this group; change their groups first"
             )));
         }
-        let res = sqlx::query("DELETE FROM device_groups WHERE id = $1")
+        // The foreign key (no cascade) refuses too, should a user be limited to the group
+        // between the count and the delete.
+        let res = match sqlx::query("DELETE FROM device_groups WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
-            .await?;
+            .await
+        {
+            Ok(res) => res,
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                return Err(StoreError::Conflict(
+                    "a user is limited to this group; change their groups first".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
         touched(&res)?;
         tx.commit().await?;
         Ok(())
@@ -118,24 +129,34 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        let mut unique: Vec<&String> = group_ids.iter().collect();
-        unique.sort();
-        unique.dedup();
-        for g in unique {
-            let res = sqlx::query("INSERT INTO user_groups (user_id, group_id) VALUES ($1, $2)")
-                .bind(user_id)
-                .bind(g)
-                .execute(&mut *tx)
-                .await;
-            match res {
-                Ok(_) => {}
-                Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
-                    return Err(StoreError::NotFound);
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        insert_user_groups(&mut tx, user_id, group_ids).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Adds group memberships inside a transaction; `NotFound` if a group does not exist.
+pub(crate) async fn insert_user_groups(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &str,
+    group_ids: &[String],
+) -> Result<()> {
+    let mut unique: Vec<&String> = group_ids.iter().collect();
+    unique.sort();
+    unique.dedup();
+    for g in unique {
+        let res = sqlx::query("INSERT INTO user_groups (user_id, group_id) VALUES ($1, $2)")
+            .bind(user_id)
+            .bind(g)
+            .execute(&mut **tx)
+            .await;
+        match res {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                return Err(StoreError::NotFound);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }

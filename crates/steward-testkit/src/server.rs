@@ -79,7 +79,12 @@ impl TestServer {
                 .unwrap();
         assert!(created);
         let config = identity.server_config().unwrap();
-        let mut server = Self::start_with(db, "127.0.0.1:0".parse().unwrap(), Some(config)).await;
+        let mut server = Self::start_with(
+            db,
+            "127.0.0.1:0".parse().unwrap(),
+            Some((config, identity.fingerprint.to_string())),
+        )
+        .await;
         server.url = format!("https://{}", server.addr);
         server.http = pinned_http_client(identity.fingerprint);
         server.fingerprint = Some(identity.fingerprint);
@@ -94,19 +99,24 @@ impl TestServer {
     async fn start_with(
         db: TestDb,
         addr: SocketAddr,
-        tls: Option<Arc<rustls::ServerConfig>>,
+        tls: Option<(Arc<rustls::ServerConfig>, String)>,
     ) -> TestServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::connect(&db.url).await.unwrap();
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = AppState::new(store.clone(), Arc::new(SystemClock), test_config());
+        let config = ServerConfig {
+            tls_fingerprint: tls.as_ref().map(|(_, f)| f.clone()),
+            secure_cookies: tls.is_some(),
+            ..test_config()
+        };
+        let state = AppState::new(store.clone(), Arc::new(SystemClock), config);
         let (stop, stopped) = oneshot::channel::<()>();
         let stopped = async move {
             let _ = stopped.await;
         };
         let task = match tls {
-            Some(tls) => tokio::spawn(steward_server::serve_tls(
+            Some((tls, _)) => tokio::spawn(steward_server::serve_tls(
                 listener,
                 state.clone(),
                 tls,

@@ -13,7 +13,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     // Certificate problems are reported before anything else starts.
     let identity = crate::tls::identity(&cfg)?;
     let tls = crate::tls::server_config(identity.as_ref())?;
-    let (listener, state) = start(&cfg).await?;
+    let (listener, state) = start(&cfg, identity.as_ref()).await?;
     print_first_admin(&state).await?;
     crate::tls::announce(listener.local_addr()?, identity.as_ref());
     serve(listener, state, tls, crate::shutdown::signal()).await
@@ -33,7 +33,10 @@ pub async fn serve(
 }
 
 /// Opens the database (running migrations) and binds the listener.
-pub async fn start(cfg: &Resolved) -> anyhow::Result<(TcpListener, steward_server::AppState)> {
+pub async fn start(
+    cfg: &Resolved,
+    tls: Option<&steward_server::tls::TlsIdentity>,
+) -> anyhow::Result<(TcpListener, steward_server::AppState)> {
     if cfg.database_url.starts_with("sqlite:") {
         std::fs::create_dir_all(&cfg.data_dir)
             .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
@@ -41,6 +44,7 @@ pub async fn start(cfg: &Resolved) -> anyhow::Result<(TcpListener, steward_serve
     let store = steward_store::Store::connect(&cfg.database_url).await?;
     let mut server_config = cfg.server.clone();
     server_config.sealing_key = crate::keyfile::load_or_create(&cfg.sealing_key_file)?;
+    server_config.tls_fingerprint = tls.map(|t| t.fingerprint.to_string());
     tracing::info!(database = store.backend().as_str(), "database ready");
     let listener = TcpListener::bind(cfg.listen).await.with_context(|| {
         format!(

@@ -16,7 +16,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let cfg = config::resolve_server(&args)?;
     let identity = crate::tls::identity(&cfg)?;
     let tls = crate::tls::server_config(identity.as_ref())?;
-    let (listener, state) = crate::server::start(&cfg).await?;
+    let (listener, state) = crate::server::start(&cfg, identity.as_ref()).await?;
     let addr = listener.local_addr()?;
     let console = crate::tls::base_url(connectable(addr), identity.as_ref());
     let created_admin = crate::server::print_first_admin(&state).await?;

@@ -122,9 +122,17 @@ pub async fn create(
         StatusCode::OK,
         &EnrollPage {
             chrome: Chrome::new(&user.0, "devices"),
+            // With the certificate's fingerprint the agent checks it is talking to this
+            // server from its first request, instead of trusting whatever answers.
             command: format!(
-                "steward agent enroll --server {} --token {token}",
-                server_url(&state, &headers)
+                "steward agent enroll --server {} --token {token}{}",
+                server_url(&state, &headers),
+                state
+                    .config
+                    .tls_fingerprint
+                    .as_deref()
+                    .map(|f| format!(" --pin {f}"))
+                    .unwrap_or_default()
             ),
             uses,
             hours,

@@ -46,9 +46,11 @@ CREATE TABLE device_groups (
 ALTER TABLE devices ADD COLUMN group_id TEXT REFERENCES device_groups(id) ON DELETE SET NULL;
 CREATE INDEX devices_group ON devices(group_id);
 
--- A user with rows here sees only devices in those groups; without any, every device.
+-- A user with rows here sees only devices in those groups; without any, every device. A
+-- group cannot be deleted while a user is limited to it (no cascade): losing the row would
+-- widen that user's view to every device.
 CREATE TABLE user_groups (
     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    group_id TEXT NOT NULL REFERENCES device_groups(id) ON DELETE CASCADE,
+    group_id TEXT NOT NULL REFERENCES device_groups(id),
     PRIMARY KEY (user_id, group_id)
 );

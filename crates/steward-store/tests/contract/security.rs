@@ -221,6 +221,17 @@ contract_test!(groups_scope_devices, |db: TestDb| async move {
         3
     );
 
+    // A user is created with their groups or not at all.
+    assert!(matches!(
+        db.create_user_in_groups(&new_user("u9", "ghost"), &["nope".into()], ts(1)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(db.user_by_username("ghost").await.unwrap().is_none());
+    db.create_user_in_groups(&new_user("u8", "shopper"), &["g2".into()], ts(1))
+        .await
+        .unwrap();
+    assert_eq!(db.user_groups("u8").await.unwrap(), ["g2"]);
+    db.delete_user("u8").await.unwrap();
     // Users limited to groups; a group someone is limited to cannot be deleted.
     db.create_user(&new_user("u1", "tech"), ts(1))
         .await

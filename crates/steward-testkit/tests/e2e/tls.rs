@@ -182,3 +182,49 @@ async fn enroll_with_a_wrong_pin_or_plain_http_off_loopback_is_refused() {
     plain.cleanup().await;
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_console_enroll_command_carries_the_pin() {
+    let server = TestServer::sqlite_tls().await;
+    let fingerprint = server.fingerprint.unwrap().to_string();
+    server
+        .create_user(
+            "admin",
+            steward_core::Role::Admin,
+            "correct horse battery staple",
+        )
+        .await;
+    // A fresh session, made directly (the pinned client follows redirects, losing cookies).
+    let now = server.now();
+    server
+        .store
+        .create_session(&steward_store::SessionRecord {
+            token_hash: steward_server::secrets::token_hash("tls-test-session"),
+            user_id: "user-admin".into(),
+            csrf_token: "tls-test-csrf".into(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now.plus_millis(3_600_000),
+            source: "127.0.0.1".into(),
+            reauth_at: now,
+        })
+        .await
+        .unwrap();
+    let page = server
+        .http
+        .post(format!("{}/enroll", server.url))
+        .header("cookie", "steward_session=tls-test-session")
+        .form(&[("csrf", "tls-test-csrf"), ("uses", "1"), ("hours", "1")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("--server https://"))
+            && page.contains(&format!("--pin {fingerprint}")),
+        "{page}"
+    );
+    server.cleanup().await;
+}
