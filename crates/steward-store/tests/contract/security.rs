@@ -223,7 +223,8 @@ contract_test!(groups_scope_devices, |db: TestDb| async move {
 
     // A user is created with their groups or not at all.
     assert!(matches!(
-        db.create_user_in_groups(&new_user("u9", "ghost"), &["nope".into()], ts(1)).await,
+        db.create_user_in_groups(&new_user("u9", "ghost"), &["nope".into()], ts(1))
+            .await,
         Err(StoreError::NotFound)
     ));
     assert!(db.user_by_username("ghost").await.unwrap().is_none());

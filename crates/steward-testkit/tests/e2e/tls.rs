@@ -222,8 +222,7 @@ async fn the_console_enroll_command_carries_the_pin() {
         .await
         .unwrap();
     assert!(
-        page.contains(&format!("--server https://"))
-            && page.contains(&format!("--pin {fingerprint}")),
+        page.contains("--server https://") && page.contains(&format!("--pin {fingerprint}")),
         "{page}"
     );
     server.cleanup().await;
