@@ -145,6 +145,9 @@ impl Client {
         let auth = credential.as_deref().map(bearer_header).transpose()?;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
+            // The agent talks to one server; a redirect elsewhere is never followed (it
+            // would carry the credential off, or lead off the pinned server).
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("steward-agent/", env!("CARGO_PKG_VERSION")));
         let pin = match (url.scheme(), trust) {
             ("https", Trust::Pin(verifier)) => {

@@ -85,8 +85,9 @@ pub async fn export_csv(
 
 fn csv(field: &str) -> String {
     // Quote always; double inner quotes. A leading formula character is prefixed so that a
-    // spreadsheet does not execute attacker-chosen text (e.g. a username "=HYPERLINK(…)").
-    let guarded = if field.starts_with(['=', '+', '-', '@']) {
+    // spreadsheet does not execute attacker-chosen text (e.g. a username "=HYPERLINK(…)";
+    // device names and tags come from agents). Tab and carriage return count too (OWASP).
+    let guarded = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{field}")
     } else {
         field.to_string()
@@ -100,5 +101,6 @@ mod tests {
     fn csv_fields_are_quoted_and_defused() {
         assert_eq!(super::csv("a\"b"), "\"a\"\"b\"");
         assert_eq!(super::csv("=cmd()"), "\"'=cmd()\"");
+        assert_eq!(super::csv("\t=cmd()"), "\"'\t=cmd()\"");
     }
 }

@@ -65,6 +65,7 @@ pub fn routes() -> Router<AppState> {
             get(access::security_settings).put(access::update_security_settings),
         )
         .route("/api/v1/enroll-tokens", post(access::create_enroll_token))
+        .layer(axum::middleware::map_response(no_store))
 }
 
 /// Liveness and database reachability. No authentication.
@@ -80,4 +81,14 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, crate
         version: env!("CARGO_PKG_VERSION").into(),
         database: state.store.backend().as_str().into(),
     }))
+}
+
+/// API answers are never cached: some carry secrets shown once (new tokens, one-time
+/// passwords), and all describe live state.
+async fn no_store(mut response: axum::response::Response) -> axum::response::Response {
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
 }

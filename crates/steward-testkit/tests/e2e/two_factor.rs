@@ -435,6 +435,11 @@ async fn user_management_rules_and_group_scoping() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        resp.headers()["cache-control"],
+        "no-store",
+        "API answers are not cached"
+    );
     let moved: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(moved["group_name"], "Shop");
     assert_eq!(moved["tags"], serde_json::json!(["floor-1", "till"]));
