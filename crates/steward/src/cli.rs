@@ -273,6 +273,7 @@ pub enum SecurityCommand {
     /// Show the security settings.
     Show,
     /// Roles that must sign in with a second factor, e.g. `admin,technician` ("" for none).
+    #[command(name = "require-2fa")]
     Require2fa { roles: String },
 }
 

@@ -483,3 +483,99 @@ async fn https_server_pinning_enrollment_and_rotation_from_the_shell() {
     );
     stop(server);
 }
+
+/// Runs `steward admin ARGS --data-dir DIR`; returns (success, stdout, stderr).
+fn admin_result(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .arg("admin")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[tokio::test]
+async fn admin_commands_manage_users_groups_and_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    // An installation: the database (migrated) with its first administrator.
+    let url = format!("sqlite://{}?mode=rwc", data.join("steward.db").display());
+    let store = steward_store::Store::connect(&url).await.unwrap();
+    steward_server::admin::ensure_first_admin(
+        &store,
+        steward_server::secrets::PasswordHashing::TestOnlyCheap,
+        steward_core::Timestamp(1),
+    )
+    .await
+    .unwrap();
+
+    admin(data, &["group", "create", "Shop floor"]);
+    let password = admin(
+        data,
+        &[
+            "user",
+            "create",
+            "tech",
+            "--role",
+            "technician",
+            "--group",
+            "Shop floor",
+        ],
+    );
+    assert_eq!(password.len(), 23, "a one-time password: {password}");
+    let list = admin(data, &["user", "list"]);
+    assert!(list.contains("tech\ttechnician\tenabled\tno-2fa"), "{list}");
+    admin(data, &["security", "require-2fa", "admin,technician"]);
+    assert!(admin(data, &["security", "show"]).contains("admin,technician"));
+
+    // The same rules as the console: the last administrator stays one; administrators are
+    // not limited to groups; unknown names are clear errors.
+    let (ok, _, err) = admin_result(data, &["user", "set-role", "admin", "viewer"]);
+    assert!(!ok && err.contains("last enabled administrator"), "{err}");
+    let (ok, _, err) = admin_result(
+        data,
+        &[
+            "user",
+            "create",
+            "boss",
+            "--role",
+            "admin",
+            "--group",
+            "Shop floor",
+        ],
+    );
+    assert!(
+        !ok && err.contains("administrators see every device"),
+        "{err}"
+    );
+    let (ok, _, err) = admin_result(data, &["user", "disable", "nobody"]);
+    assert!(!ok && err.contains("no user named"), "{err}");
+    let (ok, _, err) = admin_result(data, &["security", "require-2fa", "root"]);
+    assert!(!ok && err.contains("unknown role"), "{err}");
+
+    admin(data, &["user", "disable", "tech"]);
+    admin(data, &["user", "reset-2fa", "tech"]);
+    admin(data, &["user", "delete", "tech"]);
+    assert!(!admin(data, &["user", "list"]).contains("tech"));
+    // Every change is in the verified audit log, named after the shell user.
+    assert!(admin(data, &["audit", "verify"]).contains("verified"));
+    let csv = admin(data, &["audit", "export"]);
+    for action in [
+        "group_created",
+        "user_created",
+        "two_factor_policy_changed",
+        "user_disabled",
+        "two_factor_disabled",
+        "user_deleted",
+    ] {
+        assert!(csv.contains(action), "{action} missing:\n{csv}");
+    }
+    assert!(!csv.contains(&password), "no password in the audit log");
+    store.close().await;
+}
