@@ -311,10 +311,10 @@ pub fn check_server_url(base: &str) -> anyhow::Result<Url> {
         .parse::<std::net::IpAddr>()
     {
         Ok(ip) => ip.is_loopback(),
-        Err(_) => {
-            let name = host.to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost")
-        }
+        // Only the name itself: `*.localhost` is loopback by RFC 6761, but resolvers do not
+        // all enforce it, and a name that resolves elsewhere would carry the credential in
+        // clear text.
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
     };
     if url.scheme() == "http" && !loopback {
         anyhow::bail!(
@@ -479,6 +479,7 @@ mod tests {
             "http://192.0.2.7:8080",
             "http://[2001:db8::1]",
             "http://localhost.example.com",
+            "http://evil.localhost:8080",
         ] {
             let err = check_server_url(url).unwrap_err().to_string();
             assert!(
