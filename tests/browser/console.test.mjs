@@ -173,9 +173,20 @@ test('an administrator signs in with a recovery code, adds a group and a user', 
   assert.ok(await page.locator('tr[data-user="shoptech"]').count(), 'listed');
   await page.screenshot({ path: join(shots, 'users.png'), fullPage: true });
 
+  // An API token for a dashboard: shown once, listed with its role, revoked.
+  await page.goto(`${consoleUrl}/tokens`);
+  await page.fill('#create-token input[name=name]', 'wallboard');
+  await page.click('#create-token button');
+  await page.waitForSelector('#new-token');
+  assert.match(await page.textContent('#new-token'), /stw_api_/);
+  assert.ok(await page.locator('tr[data-token="wallboard"]').count(), 'listed');
+  await page.screenshot({ path: join(shots, 'tokens.png'), fullPage: true });
+  await Promise.all([page.waitForURL(/\/tokens$/), page.click('tr[data-token="wallboard"] button')]);
+  assert.match(await page.textContent('tr[data-token="wallboard"]'), /revoked/);
+
   await page.goto(`${consoleUrl}/audit`);
   const audit = await page.textContent('body');
-  for (const action of ['user_created', 'group_created', 'two_factor_enabled', 'sign_in']) {
+  for (const action of ['user_created', 'group_created', 'two_factor_enabled', 'sign_in', 'api_token_revoked']) {
     assert.match(audit, new RegExp(action), `${action} in the audit log`);
   }
   await page.screenshot({ path: join(shots, 'audit.png'), fullPage: true });

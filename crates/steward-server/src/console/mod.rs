@@ -17,6 +17,7 @@ mod password;
 mod reauth;
 mod second_factor;
 mod security;
+mod tokens;
 mod two_factor;
 mod users;
 mod views;
@@ -57,6 +58,8 @@ pub fn routes() -> Router<AppState> {
         .route("/groups", get(groups::page).post(groups::create))
         .route("/groups/delete", post(groups::delete))
         .route("/audit", get(audit::page))
+        .route("/tokens", get(tokens::page).post(tokens::create))
+        .route("/tokens/revoke", post(tokens::revoke))
         .route("/logout", post(login::logout))
         .route("/", get(dashboard::page))
         .route("/devices", get(devices::list))

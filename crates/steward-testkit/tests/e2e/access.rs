@@ -167,7 +167,8 @@ async fn console_pages_allow_and_deny_by_role() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let pages: [(&str, String, Action); 15] = [
+    let pages: [(&str, String, Action); 16] = [
+        ("GET", "/tokens".into(), Action::ManageTokens),
         (
             "POST",
             format!("/devices/{device}/access"),
