@@ -58,6 +58,14 @@ async fn audit(store: &Store, actor: &Actor, action: &str, target: &str, detail:
     .await;
 }
 
+/// The store's own last-administrator guard (for changes racing each other) as a 409.
+fn conflict_or(e: StoreError) -> AppError {
+    match e {
+        StoreError::Conflict(m) => AppError::conflict(m),
+        other => other.into(),
+    }
+}
+
 pub async fn find(store: &Store, id: &str) -> AppResult<UserRecord> {
     store
         .user_by_id(id)
@@ -204,7 +212,10 @@ async fn set_role(store: &Store, actor: &Actor, id: &str, role: Role) -> AppResu
         return Ok(());
     }
     check(store, actor, &target, UserChange::SetRole(role)).await?;
-    store.set_user_role(id, role.as_str()).await?;
+    store
+        .set_user_role(id, role.as_str())
+        .await
+        .map_err(conflict_or)?;
     audit(
         store,
         actor,
@@ -226,7 +237,8 @@ pub async fn set_disabled(store: &Store, actor: &Actor, id: &str, disabled: bool
     }
     store
         .set_user_disabled(id, disabled.then_some(actor.now))
-        .await?;
+        .await
+        .map_err(conflict_or)?;
     let action = if disabled {
         "user_disabled"
     } else {
@@ -240,7 +252,7 @@ pub async fn set_disabled(store: &Store, actor: &Actor, id: &str, disabled: bool
 pub async fn delete(store: &Store, actor: &Actor, id: &str) -> AppResult<()> {
     let target = find(store, id).await?;
     check(store, actor, &target, UserChange::Delete).await?;
-    store.delete_user(id).await?;
+    store.delete_user(id).await.map_err(conflict_or)?;
     audit(
         store,
         actor,

@@ -102,6 +102,9 @@ const USER_COLS: &str = "id, username, password_hash, role, created_at, disabled
 const SESSION_COLS: &str =
     "token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, source, reauth_at";
 
+/// The administrator role as stored.
+const ADMIN: &str = "admin";
+
 impl Store {
     pub async fn count_users(&self) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
@@ -208,19 +211,65 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// Changes a user's role. `Conflict` if that would leave no enabled administrator.
     pub async fn set_user_role(&self, user_id: &str, role: &str) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        if role != ADMIN {
+            self.keep_an_admin(&mut tx, user_id).await?;
+        }
         let res = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
             .bind(role)
             .bind(user_id)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
-        touched(&res)
+        touched(&res)?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Refuses (`Conflict`) to go on if `user_id` is the only enabled administrator. The
+    /// enabled administrators are locked first (PostgreSQL; SQLite has one writer), so two
+    /// administrators removing each other at once cannot both succeed.
+    async fn keep_an_admin(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        user_id: &str,
+    ) -> Result<()> {
+        if self.backend == crate::Backend::Postgres {
+            sqlx::query(
+                "SELECT id FROM users WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id FOR UPDATE",
+            )
+            .fetch_all(&mut **tx)
+            .await?;
+        }
+        let target: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE id = $1 AND role = 'admin' AND disabled_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE id <> $1 AND role = 'admin' AND disabled_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        if target > 0 && others == 0 {
+            return Err(StoreError::Conflict(
+                "this is the last enabled administrator; make another administrator first".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Disables (`Some(time)`) or re-enables (`None`) a user; disabling ends every session
-    /// and pending sign-in in the same transaction.
+    /// and pending sign-in in the same transaction. `Conflict` if disabling would leave no
+    /// enabled administrator.
     pub async fn set_user_disabled(&self, user_id: &str, at: Option<Timestamp>) -> Result<()> {
         let mut tx = self.write.begin().await?;
+        if at.is_some() {
+            self.keep_an_admin(&mut tx, user_id).await?;
+        }
         let res = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
             .bind(at.map(|t| t.0))
             .bind(user_id)
@@ -240,13 +289,17 @@ impl Store {
     }
 
     /// Deletes a user; their sessions, codes and group memberships go with them (foreign
-    /// keys cascade on both backends).
+    /// keys cascade on both backends). `Conflict` for the last enabled administrator.
     pub async fn delete_user(&self, user_id: &str) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        self.keep_an_admin(&mut tx, user_id).await?;
         let res = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(user_id)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
-        touched(&res)
+        touched(&res)?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Records that the session's user proved who they are again (step-up).
