@@ -43,6 +43,7 @@ pub async fn create_api_token(
     name: &str,
     role: Role,
     expires_at: Option<Timestamp>,
+    created_by: Option<&str>,
     now: Timestamp,
 ) -> anyhow::Result<String> {
     let name = name.trim();
@@ -61,6 +62,7 @@ pub async fn create_api_token(
             created_at: now,
             last_used_at: None,
             revoked_at: None,
+            created_by: created_by.map(str::to_string),
         })
         .await?;
     Ok(token)

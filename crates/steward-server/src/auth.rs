@@ -59,6 +59,14 @@ impl Principal {
         }
     }
 
+    /// The user's id, for a console user; `None` for an API token.
+    pub fn user_id(&self) -> Option<&str> {
+        match &self.kind {
+            PrincipalKind::User { id } => Some(id),
+            PrincipalKind::ApiToken { .. } => None,
+        }
+    }
+
     /// Whether the principal's role permits `action`.
     pub fn may(&self, action: Action) -> bool {
         permits(self.role, action)

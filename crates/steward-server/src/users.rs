@@ -252,7 +252,10 @@ pub async fn set_disabled(store: &Store, actor: &Actor, id: &str, disabled: bool
 pub async fn delete(store: &Store, actor: &Actor, id: &str) -> AppResult<()> {
     let target = find(store, id).await?;
     check(store, actor, &target, UserChange::Delete).await?;
-    store.delete_user(id).await.map_err(conflict_or)?;
+    store
+        .delete_user(id, actor.now)
+        .await
+        .map_err(conflict_or)?;
     audit(
         store,
         actor,

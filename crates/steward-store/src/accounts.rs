@@ -55,6 +55,8 @@ pub struct ApiTokenRecord {
     pub created_at: Timestamp,
     pub last_used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// The user who made it (`None`: the command line); their offboarding revokes it.
+    pub created_by: Option<String>,
 }
 
 fn user(row: &AnyRow) -> Result<UserRecord> {
@@ -94,6 +96,7 @@ fn api_token(row: &AnyRow) -> Result<ApiTokenRecord> {
         created_at: Timestamp(int(row, "created_at")?),
         last_used_at: opt_int(row, "last_used_at")?.map(Timestamp),
         revoked_at: opt_int(row, "revoked_at")?.map(Timestamp),
+        created_by: opt_text(row, "created_by")?,
     })
 }
 
@@ -263,7 +266,7 @@ impl Store {
     }
 
     /// Disables (`Some(time)`) or re-enables (`None`) a user; disabling ends every session
-    /// and pending sign-in in the same transaction. `Conflict` if disabling would leave no
+    /// and pending sign-in and revokes the API tokens they made, in the same transaction. `Conflict` if disabling would leave no
     /// enabled administrator.
     pub async fn set_user_disabled(&self, user_id: &str, at: Option<Timestamp>) -> Result<()> {
         let mut tx = self.write.begin().await?;
@@ -276,23 +279,26 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         touched(&res)?;
-        if at.is_some() {
+        if let Some(at) = at {
             for table in ["sessions", "pending_sign_ins"] {
                 sqlx::query(safe_sql!("DELETE FROM {table} WHERE user_id = $1"))
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
             }
+            revoke_tokens_of(&mut tx, user_id, at).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     /// Deletes a user; their sessions, codes and group memberships go with them (foreign
-    /// keys cascade on both backends). `Conflict` for the last enabled administrator.
-    pub async fn delete_user(&self, user_id: &str) -> Result<()> {
+    /// keys cascade on both backends) and the API tokens they made are revoked. `Conflict` for
+    /// the last enabled administrator.
+    pub async fn delete_user(&self, user_id: &str, now: Timestamp) -> Result<()> {
         let mut tx = self.write.begin().await?;
         self.keep_an_admin(&mut tx, user_id).await?;
+        revoke_tokens_of(&mut tx, user_id, now).await?;
         let res = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(user_id)
             .execute(&mut *tx)
@@ -402,7 +408,7 @@ impl Store {
 
     pub async fn create_api_token(&self, t: &ApiTokenRecord) -> Result<()> {
         sqlx::query(
-            "INSERT INTO api_tokens (id, name, token_hash, role, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO api_tokens (id, name, token_hash, role, expires_at, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&t.id)
         .bind(&t.name)
@@ -410,6 +416,7 @@ impl Store {
         .bind(&t.role)
         .bind(t.expires_at.map(|t| t.0))
         .bind(t.created_at.0)
+        .bind(&t.created_by)
         .execute(&self.write)
         .await?;
         Ok(())
@@ -417,7 +424,7 @@ impl Store {
 
     pub async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiTokenRecord>> {
         let row = sqlx::query(
-            "SELECT id, name, token_hash, role, expires_at, created_at, last_used_at, revoked_at FROM api_tokens WHERE token_hash = $1",
+            "SELECT id, name, token_hash, role, expires_at, created_at, last_used_at, revoked_at, created_by FROM api_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.read)
@@ -427,7 +434,7 @@ impl Store {
 
     pub async fn list_api_tokens(&self) -> Result<Vec<ApiTokenRecord>> {
         let rows = sqlx::query(
-            "SELECT id, name, token_hash, role, expires_at, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY created_at, id",
+            "SELECT id, name, token_hash, role, expires_at, created_at, last_used_at, revoked_at, created_by FROM api_tokens ORDER BY created_at, id",
         )
         .fetch_all(&self.read)
         .await?;
@@ -453,4 +460,20 @@ impl Store {
         .await?;
         touched(&res)
     }
+}
+
+/// Revokes the API tokens a user made (offboarding).
+async fn revoke_tokens_of(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &str,
+    at: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE created_by = $2 AND revoked_at IS NULL",
+    )
+    .bind(at.0)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

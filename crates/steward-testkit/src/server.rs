@@ -178,9 +178,16 @@ impl TestServer {
     }
 
     pub async fn api_token_with(&self, role: steward_core::Role) -> String {
-        steward_server::admin::create_api_token(&self.store, role.as_str(), role, None, self.now())
-            .await
-            .unwrap()
+        steward_server::admin::create_api_token(
+            &self.store,
+            role.as_str(),
+            role,
+            None,
+            None,
+            self.now(),
+        )
+        .await
+        .unwrap()
     }
 
     /// GET `path` with an API token; returns status and JSON body (Null if not JSON).

@@ -62,7 +62,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 }
             };
             let token =
-                steward_server::admin::create_api_token(&store, &name, role, expires_at, now)
+                steward_server::admin::create_api_token(&store, &name, role, expires_at, None, now)
                     .await?;
             println!("{token}");
             cli_audit(&store, now, "api_token_created", &name, role.as_str()).await;

@@ -123,9 +123,16 @@ pub async fn create_token(
     let expires_at = req
         .expires_in_days
         .map(|d| now.plus_millis(i64::from(d) * 86_400_000));
-    let token = crate::admin::create_api_token(&state.store, &req.name, role, expires_at, now)
-        .await
-        .map_err(|e| AppError::bad_request(e.to_string()))?;
+    let token = crate::admin::create_api_token(
+        &state.store,
+        &req.name,
+        role,
+        expires_at,
+        who.0.user_id(),
+        now,
+    )
+    .await
+    .map_err(|e| AppError::bad_request(e.to_string()))?;
     let id = state
         .store
         .api_token_by_hash(&crate::secrets::token_hash(&token))

@@ -135,12 +135,19 @@ pub async fn create(
     };
     let now = state.now();
     let expires_at = (days > 0).then(|| now.plus_millis(i64::from(days) * 86_400_000));
-    let token =
-        match crate::admin::create_api_token(&state.store, &form.name, role, expires_at, now).await
-        {
-            Ok(t) => t,
-            Err(e) => return refuse(format!("{e}.")).await,
-        };
+    let token = match crate::admin::create_api_token(
+        &state.store,
+        &form.name,
+        role,
+        expires_at,
+        user.0.user_id(),
+        now,
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(e) => return refuse(format!("{e}.")).await,
+    };
     crate::audit::record(
         &state.store,
         now,

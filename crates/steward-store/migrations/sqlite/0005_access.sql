@@ -54,3 +54,7 @@ CREATE TABLE user_groups (
     group_id TEXT NOT NULL REFERENCES device_groups(id),
     PRIMARY KEY (user_id, group_id)
 );
+
+-- Who made an API token (a user id; NULL from the command line): disabling or deleting
+-- that user revokes their tokens, so offboarding leaves no key behind.
+ALTER TABLE api_tokens ADD COLUMN created_by TEXT;

@@ -259,5 +259,6 @@ fn api_token(id: &str, created_at: i64) -> ApiTokenRecord {
         created_at: ts(created_at),
         last_used_at: None,
         revoked_at: None,
+        created_by: None,
     }
 }

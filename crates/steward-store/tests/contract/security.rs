@@ -121,8 +121,16 @@ contract_test!(user_management_and_step_up, |db: TestDb| async move {
         db.session("s1").await.unwrap().unwrap().0.reauth_at,
         ts(5_000)
     );
-    // Disabling ends the sessions at once.
+    // Disabling ends the sessions at once and revokes the API tokens the user made.
+    let mut made = api_token("t-bob", 1);
+    made.created_by = Some("u2".into());
+    db.create_api_token(&made).await.unwrap();
+    db.create_api_token(&api_token("t-cli", 1)).await.unwrap();
     db.set_user_disabled("u2", Some(ts(3))).await.unwrap();
+    let tokens = db.list_api_tokens().await.unwrap();
+    let revoked = |id: &str| tokens.iter().find(|t| t.id == id).unwrap().revoked_at;
+    assert_eq!(revoked("t-bob"), Some(ts(3)));
+    assert_eq!(revoked("t-cli"), None);
     assert_eq!(
         db.user_by_id("u2").await.unwrap().unwrap().disabled_at,
         Some(ts(3))
@@ -141,9 +149,9 @@ contract_test!(user_management_and_step_up, |db: TestDb| async move {
         .map(|u| u.username)
         .collect();
     assert_eq!(names, ["alice", "bob"]);
-    db.delete_user("u2").await.unwrap();
+    db.delete_user("u2", ts(20)).await.unwrap();
     assert!(matches!(
-        db.delete_user("u2").await,
+        db.delete_user("u2", ts(20)).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(db.count_users().await.unwrap(), 1);

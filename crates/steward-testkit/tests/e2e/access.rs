@@ -272,6 +272,7 @@ async fn expired_api_tokens_are_refused() {
         "short",
         Role::Viewer,
         Some(now.plus_millis(1)),
+        None,
         now,
     )
     .await

@@ -668,7 +668,39 @@ async fn resets_need_step_up_and_never_target_oneself() {
     )
     .await;
     assert_eq!(resp.status().as_u16(), 200);
-    assert!(resp.text().await.unwrap().contains("id=\"new-password\""));
+    let page = resp.text().await.unwrap();
+    let bob_password = between(&page, "id=\"new-password\">", "<").to_string();
+    // Offboarding: the API tokens a user made stop working when they are disabled.
+    let bob_session = server.sign_in("bob", &bob_password).await;
+    let (_, page) = get(&http, &server, &bob_session, "/tokens").await;
+    let bob_csrf = csrf_in(&page);
+    let created: serde_json::Value = http
+        .post(format!("{}/api/v1/api-tokens", server.url))
+        .header("cookie", &bob_session)
+        .header("x-csrf-token", &bob_csrf)
+        .json(&serde_json::json!({"name": "bob's script", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bobs_token = created["token"].as_str().unwrap().to_string();
+    assert_eq!(server.api_get(&bobs_token, "/api/v1/devices").await.0, 200);
+    let resp = post(
+        &http,
+        &server,
+        &alice,
+        &format!("/users/{bob_id}"),
+        &[("csrf", &csrf), ("op", "disable")],
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        server.api_get(&bobs_token, "/api/v1/devices").await.0,
+        401,
+        "revoked with bob"
+    );
     // Administrators are not limited to groups.
     let admin_token = server.api_token().await;
     let (_, group) = server
