@@ -131,6 +131,11 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestP
     }
 }
 
-pub async fn not_found() -> AppError {
-    AppError::not_found("page")
+/// No route: JSON for API and agent clients, a page for people.
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    let path = uri.path();
+    if path.starts_with("/api/") || path.starts_with("/agent/") {
+        return AppError::not_found("page").into_response();
+    }
+    crate::console::not_found_page()
 }

@@ -205,3 +205,20 @@ pub fn forbidden(user: &Principal) -> Response {
         ),
     )
 }
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFoundPage {
+    css: &'static str,
+}
+
+/// The page for an address that is not part of the console (no sign-in needed to see it,
+/// so it names nothing).
+pub fn not_found_page() -> Response {
+    render(
+        StatusCode::NOT_FOUND,
+        &NotFoundPage {
+            css: assets::css_path(),
+        },
+    )
+}

@@ -376,3 +376,32 @@ async fn sessions_end_when_idle_at_their_lifetime_and_on_sign_out() {
     assert_eq!(status(live).await, 303, "signed-out session refused");
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn unknown_addresses_get_a_page_for_people_and_json_for_programs() {
+    let server = TestServer::sqlite().await;
+    let resp = server
+        .http
+        .get(format!("{}/no/such/page", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(resp.text().await.unwrap().contains("Not found"));
+    let resp = server
+        .http
+        .get(format!("{}/api/v1/no-such-thing", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
+    server.cleanup().await;
+}
