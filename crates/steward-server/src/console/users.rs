@@ -100,6 +100,12 @@ pub async fn page(State(state): State<AppState>, user: ConsoleUser<ManageUsers>)
     show(build(&state, &user.0).await, StatusCode::OK)
 }
 
+/// What a user action did, for the page: a notice, and a one-time password with whose it is.
+struct Outcome {
+    notice: String,
+    password: Option<(String, String)>,
+}
+
 /// The form's fields; `group` repeats (one per ticked box), so it is parsed by hand.
 struct Fields(Vec<(String, String)>);
 
@@ -204,64 +210,63 @@ pub async fn update(
     }
     let actor = actor(&user.0, &peer.ip().to_string(), &state);
     let store = &state.store;
-    let result: AppResult<(String, String)> = async {
+    let result: AppResult<Outcome> = async {
         let target = users::find(store, &id).await?;
         let name = target.username.clone();
+        let done = |notice: String| Outcome {
+            notice,
+            password: None,
+        };
         match f.get("op") {
             "save" => {
                 let role = users::parse_role(f.get("role"))?;
                 let groups = f.all("group");
                 users::set_role_and_groups(store, &actor, &id, Some(role), Some(&groups)).await?;
-                Ok((format!("Saved {name}."), String::new()))
+                Ok(done(format!("Saved {name}.")))
             }
             "disable" => {
                 users::set_disabled(store, &actor, &id, true).await?;
-                Ok((
-                    format!("Disabled {name}; their sessions ended."),
-                    String::new(),
-                ))
+                Ok(done(format!(
+                    "Disabled {name}; their sessions ended and their API tokens were revoked."
+                )))
             }
             "enable" => {
                 users::set_disabled(store, &actor, &id, false).await?;
-                Ok((format!("Enabled {name}."), String::new()))
+                Ok(done(format!("Enabled {name}.")))
             }
             "reset-password" => {
                 let password =
                     users::reset_password(store, state.config.password_hashing, &actor, &id)
                         .await?;
-                Ok((format!("New one-time password for {name}."), password))
+                Ok(Outcome {
+                    notice: format!("New one-time password for {name}."),
+                    password: Some((name, password)),
+                })
             }
             "reset-2fa" => {
                 users::reset_two_factor(store, &actor, &id).await?;
-                Ok((
-                    format!("Two-factor sign-in of {name} is off."),
-                    String::new(),
-                ))
+                Ok(done(format!("Two-factor sign-in of {name} is off.")))
             }
             "delete" => {
                 users::delete(store, &actor, &id).await?;
-                Ok((format!("Deleted {name}."), String::new()))
+                Ok(done(format!("Deleted {name}.")))
             }
             _ => Err(crate::error::AppError::bad_request("unknown action")),
         }
     }
     .await;
     match result {
-        Ok((notice, password)) => {
-            let target_name = notice
-                .strip_prefix("New one-time password for ")
-                .map(|n| n.trim_end_matches('.').to_string())
-                .unwrap_or_default();
-            show(
-                build(&state, &user.0).await.map(|mut p| {
-                    p.notice = notice;
-                    p.password_for = target_name;
+        Ok(outcome) => show(
+            build(&state, &user.0).await.map(|mut p| {
+                p.notice = outcome.notice;
+                if let Some((name, password)) = outcome.password {
+                    p.password_for = name;
                     p.password = password;
-                    p
-                }),
-                StatusCode::OK,
-            )
-        }
+                }
+                p
+            }),
+            StatusCode::OK,
+        ),
         Err(e) => show(
             build(&state, &user.0).await.map(|mut p| {
                 p.error = e.message;
