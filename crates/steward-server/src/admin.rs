@@ -112,6 +112,7 @@ pub async fn queue_job(
     device_id: &str,
     kind: JobKind,
     requested_by: &str,
+    source: &str,
 ) -> AppResult<JobRecord> {
     let (job, device) = enqueue(state, device_id, kind, requested_by).await?;
     crate::audit::record(
@@ -121,7 +122,7 @@ pub async fn queue_job(
         "job_queued",
         device_id,
         &format!("{} ({}) on {}", kind.as_str(), job.id, device.name),
-        "",
+        source,
     )
     .await;
     Ok(job)
@@ -133,6 +134,7 @@ pub async fn request_credential_rotation(
     state: &AppState,
     device_id: &str,
     requested_by: &str,
+    source: &str,
 ) -> AppResult<JobRecord> {
     let (job, device) = enqueue(state, device_id, JobKind::RotateCredential, requested_by).await?;
     crate::audit::record(
@@ -142,7 +144,7 @@ pub async fn request_credential_rotation(
         "credential_rotation_requested",
         device_id,
         &format!("job {} on {}", job.id, device.name),
-        "",
+        source,
     )
     .await;
     Ok(job)

@@ -193,6 +193,7 @@ pub async fn jobs(
     responses((status = 201, body = Job), (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 400, body = ApiError)))]
 pub async fn create_job(
     State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     who: Authorized<OperateDevices>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CreateJob>,
@@ -204,7 +205,14 @@ pub async fn create_job(
             "ask for a credential rotation with POST /api/v1/devices/{id}/rotate-credential",
         ));
     }
-    let job = crate::admin::queue_job(&state, &id, req.kind, &who.0.label()).await?;
+    let job = crate::admin::queue_job(
+        &state,
+        &id,
+        req.kind,
+        &who.0.label(),
+        &peer.ip().to_string(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(views::job(&job))))
 }
 
@@ -216,11 +224,18 @@ pub async fn create_job(
     responses((status = 202, body = Job), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn rotate_credential(
     State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     who: Authorized<RevokeDevices>,
     Path(id): Path<String>,
 ) -> AppResult<(StatusCode, Json<Job>)> {
     find_device(&state, &who.0, &id).await?;
-    let job = crate::admin::request_credential_rotation(&state, &id, &who.0.label()).await?;
+    let job = crate::admin::request_credential_rotation(
+        &state,
+        &id,
+        &who.0.label(),
+        &peer.ip().to_string(),
+    )
+    .await?;
     tracing::info!(device = %id, by = %who.0.label(), "credential rotation requested");
     Ok((StatusCode::ACCEPTED, Json(views::job(&job))))
 }

@@ -34,6 +34,10 @@ struct DashboardPage {
     attention: Vec<DeviceRow>,
     /// Offline devices not listed under "needs attention".
     attention_more: u64,
+    /// Security nudges: the policy does not require two-factor sign-in of administrators
+    /// (shown to those who may change it), and the user has not set it up.
+    policy_lax: bool,
+    own_two_factor_off: bool,
 }
 
 pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> Response {
@@ -64,6 +68,18 @@ async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<
         .filter(|d| d.status == "offline")
         .take(ATTENTION_ROWS)
         .collect();
+    let policy_lax = user.0.may(steward_core::Action::ManageSecurity)
+        && !crate::auth::two_factor_policy(state)
+            .await?
+            .requires(steward_core::Role::Admin);
+    let own_two_factor_off = match user.0.user_id() {
+        Some(id) => state
+            .store
+            .user_by_id(id)
+            .await?
+            .is_some_and(|u| u.totp_enabled_at.is_none()),
+        None => false,
+    };
     let active = stats.total.saturating_sub(stats.revoked);
     let offline = active.saturating_sub(stats.online + stats.never_seen);
     Ok(DashboardPage {
@@ -84,6 +100,8 @@ async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<
             .collect(),
         changes: changes.iter().map(|c| ChangeRow::new(c, now)).collect(),
         attention_more: offline.saturating_sub(attention.len() as u64),
+        policy_lax,
+        own_two_factor_off,
         attention,
     })
 }

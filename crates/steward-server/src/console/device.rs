@@ -254,6 +254,7 @@ pub struct RefreshForm {
 
 pub async fn refresh(
     State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     user: ConsoleUser<OperateDevices>,
     Path(id): Path<String>,
     Form(form): Form<RefreshForm>,
@@ -263,7 +264,14 @@ pub async fn refresh(
     }
     let queued = match crate::api::devices::find_device(&state, &user.0, &id).await {
         Ok(_) => {
-            crate::admin::queue_job(&state, &id, JobKind::CollectInventory, &user.0.label()).await
+            crate::admin::queue_job(
+                &state,
+                &id,
+                JobKind::CollectInventory,
+                &user.0.label(),
+                &peer.ip().to_string(),
+            )
+            .await
         }
         Err(e) => Err(e),
     };
@@ -369,9 +377,14 @@ pub async fn access(
         Err(_) => return not_found(&user),
     };
     let result = match form.op.as_str() {
-        "rotate" => crate::admin::request_credential_rotation(&state, &id, &user.0.label())
-            .await
-            .map(|_| "rotated"),
+        "rotate" => crate::admin::request_credential_rotation(
+            &state,
+            &id,
+            &user.0.label(),
+            &peer.ip().to_string(),
+        )
+        .await
+        .map(|_| "rotated"),
         "revoke" => match state.store.revoke_device(&id, state.now()).await {
             Ok(()) => {
                 crate::audit::record(

@@ -405,3 +405,40 @@ async fn unknown_addresses_get_a_page_for_people_and_json_for_programs() {
     assert_eq!(body["error"], "not_found");
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_dashboard_nudges_towards_two_factor_sign_in() {
+    let server = TestServer::sqlite().await;
+    let password = "correct horse battery staple";
+    server
+        .create_user("boss", steward_core::Role::Admin, password)
+        .await;
+    server
+        .create_user("eve", steward_core::Role::Viewer, password)
+        .await;
+    let dashboard = |user: &'static str| {
+        let server = &server;
+        async move {
+            let cookie = server.sign_in(user, password).await;
+            server
+                .http
+                .get(format!("{}/", server.url))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let boss = dashboard("boss").await;
+    assert!(boss.contains("id=\"nudge-2fa\"") && boss.contains("id=\"nudge-policy\""));
+    let eve = dashboard("eve").await;
+    assert!(eve.contains("id=\"nudge-2fa\""));
+    assert!(
+        !eve.contains("id=\"nudge-policy\""),
+        "only for those who may change it"
+    );
+    server.cleanup().await;
+}

@@ -176,7 +176,7 @@ async fn issue(server: &TestServer, credential: &str, job_id: &str) -> (u16, Opt
 }
 
 async fn ask_rotation(server: &TestServer, device: &str) -> String {
-    steward_server::admin::request_credential_rotation(&server.state, device, "test")
+    steward_server::admin::request_credential_rotation(&server.state, device, "test", "")
         .await
         .unwrap()
         .id
