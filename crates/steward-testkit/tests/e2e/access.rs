@@ -159,6 +159,86 @@ async fn session_for(server: &TestServer, role: Role) -> String {
     server.sign_in(role.as_str(), password).await
 }
 
+/// What each console route needs: `None` for the public ones. Every route the console's
+/// router declares must be here (checked against its source below).
+fn console_decisions() -> BTreeMap<&'static str, Option<Action>> {
+    use Action::*;
+    BTreeMap::from([
+        ("GET /login", None),
+        ("POST /login", None),
+        ("GET /login/code", None),
+        ("POST /login/code", None),
+        ("GET /static/{file}", None),
+        ("GET /", Some(ViewDevices)),
+        ("GET /devices", Some(ViewDevices)),
+        ("GET /devices/{id}", Some(ViewDevices)),
+        ("POST /devices/{id}/refresh", Some(OperateDevices)),
+        ("POST /devices/{id}/organize", Some(OrganizeDevices)),
+        ("POST /devices/{id}/access", Some(RevokeDevices)),
+        ("GET /groups", Some(ViewDevices)),
+        ("POST /groups", Some(OrganizeDevices)),
+        ("POST /groups/delete", Some(ManageUsers)),
+        ("GET /users", Some(ManageUsers)),
+        ("POST /users", Some(ManageUsers)),
+        ("POST /users/{id}", Some(ManageUsers)),
+        ("GET /tokens", Some(ManageTokens)),
+        ("POST /tokens", Some(ManageTokens)),
+        ("POST /tokens/revoke", Some(ManageTokens)),
+        ("GET /enroll", Some(ManageTokens)),
+        ("POST /enroll", Some(ManageTokens)),
+        ("GET /audit", Some(ViewAudit)),
+        ("GET /settings/security", Some(ManageSecurity)),
+        ("POST /settings/security", Some(ManageSecurity)),
+        ("GET /reauth", Some(ManageOwnAccount)),
+        ("POST /reauth", Some(ManageOwnAccount)),
+        ("GET /account/sessions", Some(ManageOwnAccount)),
+        ("POST /account/sessions/revoke", Some(ManageOwnAccount)),
+        ("GET /account/password", Some(ManageOwnAccount)),
+        ("POST /account/password", Some(ManageOwnAccount)),
+        ("GET /account/two-factor", Some(ManageOwnAccount)),
+        ("POST /account/two-factor/setup", Some(ManageOwnAccount)),
+        ("POST /account/two-factor/confirm", Some(ManageOwnAccount)),
+        (
+            "POST /account/two-factor/recovery-codes",
+            Some(ManageOwnAccount),
+        ),
+        ("POST /account/two-factor/disable", Some(ManageOwnAccount)),
+        ("POST /logout", Some(ManageOwnAccount)),
+    ])
+}
+
+/// `METHOD /path` of every route in the console's router, read from its source: axum does
+/// not list a router's routes, and this way a page added without a decision fails the test.
+fn console_routes() -> Vec<String> {
+    let source = include_str!("../../../steward-server/src/console/mod.rs");
+    let body = source
+        .split("pub fn routes()")
+        .nth(1)
+        .and_then(|rest| rest.split("\n}\n").next())
+        .expect("console::routes in console/mod.rs");
+    // `get(handler)` or `.post(handler)`: the method name as a whole word before `(`.
+    let calls = |text: &str, method: &str| {
+        text.match_indices(&format!("{method}(")).any(|(at, _)| {
+            !text[..at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+        })
+    };
+    let mut routes = Vec::new();
+    for call in body.split(".route(").skip(1) {
+        let path = call.split('"').nth(1).expect("a route path");
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if calls(call, method) {
+                routes.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    routes.sort();
+    routes.dedup();
+    routes
+}
+
 #[tokio::test]
 async fn console_pages_allow_and_deny_by_role() {
     let server = TestServer::sqlite().await;
@@ -167,49 +247,49 @@ async fn console_pages_allow_and_deny_by_role() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let pages: [(&str, String, Action); 16] = [
-        ("GET", "/tokens".into(), Action::ManageTokens),
-        (
-            "POST",
-            format!("/devices/{device}/access"),
-            Action::RevokeDevices,
-        ),
-        (
-            "POST",
-            format!("/devices/{device}/organize"),
-            Action::OrganizeDevices,
-        ),
-        ("GET", "/audit?action=sign_in".into(), Action::ViewAudit),
-        ("GET", "/".into(), Action::ViewDevices),
-        ("GET", "/account/sessions".into(), Action::ManageOwnAccount),
-        ("GET", "/account/password".into(), Action::ManageOwnAccount),
-        (
-            "GET",
-            "/account/two-factor".into(),
-            Action::ManageOwnAccount,
-        ),
-        ("GET", "/reauth".into(), Action::ManageOwnAccount),
-        ("GET", "/users".into(), Action::ManageUsers),
-        ("GET", "/settings/security".into(), Action::ManageSecurity),
-        ("GET", "/enroll".into(), Action::ManageTokens),
-        ("GET", "/groups".into(), Action::ViewDevices),
-        ("GET", "/devices".into(), Action::ViewDevices),
-        ("GET", format!("/devices/{device}"), Action::ViewDevices),
-        (
-            "POST",
-            format!("/devices/{device}/refresh"),
-            Action::OperateDevices,
-        ),
-    ];
-    // Anonymous: every page goes to the login.
-    for (method, path, _) in &pages {
-        let req = if *method == "GET" {
-            http.get(format!("{}{path}", server.url))
+    let decisions = console_decisions();
+    let routes = console_routes();
+    assert!(routes.len() >= 30, "the route list was read: {routes:?}");
+    for route in &routes {
+        assert!(
+            decisions.contains_key(route.as_str()),
+            "{route} has no access decision in tests/e2e/access.rs"
+        );
+    }
+    for route in decisions.keys() {
+        assert!(
+            routes.iter().any(|r| r == route),
+            "{route} is decided here but no longer routed"
+        );
+    }
+    let url = |route: &str| -> (String, String) {
+        let (method, path) = route.split_once(' ').unwrap();
+        let path = path
+            .replace("{id}", &device)
+            .replace("{file}", "missing.css");
+        (method.to_string(), format!("{}{path}", server.url))
+    };
+    let to_login = |resp: &reqwest::Response| {
+        resp.status().as_u16() == 303
+            && resp.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/login")
+    };
+    // Anonymous: every page but the public ones goes to the login.
+    for (route, decision) in &decisions {
+        let (method, u) = url(route);
+        let resp = if method == "GET" {
+            http.get(&u)
         } else {
-            http.post(format!("{}{path}", server.url))
-        };
-        let resp = req.send().await.unwrap();
-        assert_eq!(resp.status().as_u16(), 303, "{method} {path}");
+            http.post(&u)
+        }
+        .send()
+        .await
+        .unwrap();
+        if decision.is_some() {
+            assert!(to_login(&resp), "{route} anonymous: {}", resp.status());
+        }
     }
     for role in Role::ALL {
         let cookie = session_for(&server, role).await;
@@ -224,31 +304,38 @@ async fn console_pages_allow_and_deny_by_role() {
             .await
             .unwrap();
         let csrf = steward_testkit::csrf_in(&html);
-        for (method, path, action) in &pages {
-            let req = if *method == "GET" {
-                http.get(format!("{}{path}", server.url))
+        // Signing out last: it ends the session the others use.
+        let mut walk: Vec<_> = decisions.iter().filter(|(_, d)| d.is_some()).collect();
+        walk.sort_by_key(|(route, _)| **route == "POST /logout");
+        for (route, decision) in walk {
+            let action = decision.unwrap();
+            let (method, u) = url(route);
+            let req = if method == "GET" {
+                http.get(&u)
             } else {
-                // `op` is for the device access form; the other forms ignore it.
-                http.post(format!("{}{path}", server.url))
+                // `op` is for the device access form; the other forms ignore it or refuse it
+                // as a bad request — after the access decision, which is what is checked.
+                http.post(&u)
                     .form(&[("csrf", csrf.as_str()), ("op", "rotate")])
             };
-            let status = req
-                .header("cookie", &cookie)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16();
-            if permits(role, *action) {
+            let resp = req.header("cookie", &cookie).send().await.unwrap();
+            let status = resp.status().as_u16();
+            if *route == "POST /logout" {
+                // Allowed to everyone; its success is the way back to the login.
+                assert_eq!(status, 303, "{route} as {role:?}");
+            } else if permits(role, action) {
                 assert!(
-                    matches!(status, 200 | 303),
-                    "{method} {path} as {role:?}: {status}"
+                    status != 403 && !to_login(&resp),
+                    "{route} as {role:?}: {status}"
                 );
             } else {
-                assert_eq!(status, 403, "{method} {path} as {role:?}");
+                assert_eq!(status, 403, "{route} as {role:?}");
             }
         }
         // A POST without the CSRF token is refused even for an administrator.
+        let cookie = server
+            .sign_in(role.as_str(), "correct horse battery staple")
+            .await;
         let status = http
             .post(format!("{}/devices/{device}/refresh", server.url))
             .header("cookie", &cookie)
