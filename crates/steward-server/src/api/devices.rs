@@ -22,12 +22,27 @@ pub(crate) async fn find_device(
     who: &Principal,
     id: &str,
 ) -> AppResult<DeviceRecord> {
-    state
+    let device = state
         .store
         .device(id)
         .await?
-        .filter(|d| who.sees(d.group_id.as_deref()))
-        .ok_or_else(|| AppError::not_found("device"))
+        .ok_or_else(|| AppError::not_found("device"))?;
+    if !who.sees(device.group_id.as_deref()) {
+        // Answered like a missing device, but recorded: probing other clients' machines is
+        // worth an administrator's attention.
+        crate::audit::record(
+            &state.store,
+            state.now(),
+            &who.label(),
+            "authorisation_denied",
+            id,
+            "device outside the groups this user serves",
+            "",
+        )
+        .await;
+        return Err(AppError::not_found("device"));
+    }
+    Ok(device)
 }
 
 pub(crate) fn filter_from(q: &DeviceQuery, offset: u64, limit: u64) -> DeviceFilter {

@@ -156,13 +156,10 @@ async fn build(
     id: &str,
     q: DevicePageQuery,
 ) -> AppResult<Option<DevicePage>> {
-    let Some(device) = state
-        .store
-        .device(id)
-        .await?
-        .filter(|d| user.0.sees(d.group_id.as_deref()))
-    else {
-        return Ok(None);
+    let device = match crate::api::devices::find_device(state, &user.0, id).await {
+        Ok(d) => d,
+        Err(e) if e.status == StatusCode::NOT_FOUND => return Ok(None),
+        Err(e) => return Err(e),
     };
     let now = state.now();
     let inventory = state.store.inventory(id).await?;

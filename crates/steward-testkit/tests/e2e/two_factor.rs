@@ -484,6 +484,13 @@ async fn user_management_rules_and_group_scoping() {
     let http = browser();
     let (status, _) = get(&http, &server, &tech, &format!("/devices/{d2}")).await;
     assert_eq!(status, 404);
+    let (_, denials) = server
+        .api_get(&admin, "/api/v1/audit?action=authorisation_denied")
+        .await;
+    assert!(
+        denials.to_string().contains("outside the groups"),
+        "probing is recorded: {denials}"
+    );
     let (status, page) = get(&http, &server, &tech, "/devices").await;
     assert_eq!(status, 200);
     assert!(page.contains("shop-pc") && !page.contains("office-pc"));
