@@ -80,6 +80,21 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
         .context("no session cookie")?
         .to_string();
 
+    // API changes made with a session carry its CSRF token, found in any page's forms.
+    let page = http
+        .get(format!("{url}/devices"))
+        .header("cookie", &cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .context("no CSRF token in the device list")?
+        .to_string();
+
     println!("console bench: {} devices (SQLite)", args.devices);
     for (label, path) in [
         ("device list, first page", "/devices"),
@@ -142,6 +157,7 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
             let resp = http
                 .post(format!("{url}/api/v1/devices/{device}/jobs"))
                 .header("cookie", &cookie)
+                .header("x-csrf-token", &csrf)
                 .json(&serde_json::json!({"kind": "collect_inventory"}))
                 .send()
                 .await;
