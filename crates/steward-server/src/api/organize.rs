@@ -46,6 +46,13 @@ pub async fn create(
     who: Authorized<OrganizeDevices>,
     ApiJson(req): ApiJson<CreateGroup>,
 ) -> AppResult<(StatusCode, Json<GroupInfo>)> {
+    if who.0.scope != steward_core::Scope::Everything {
+        // A group they created would be outside their own view; and the name clash would
+        // tell them about other clients' groups.
+        return Err(AppError::forbidden(
+            "only users who see every device create groups",
+        ));
+    }
     let g = crate::admin::create_group(&state.store, &req.name, state.now()).await?;
     crate::audit::record(
         &state.store,

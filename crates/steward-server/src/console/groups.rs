@@ -48,7 +48,8 @@ pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> Response 
                     devices: g.devices,
                 })
                 .collect(),
-            can_create: user.0.may(Action::OrganizeDevices),
+            can_create: user.0.may(Action::OrganizeDevices)
+                && user.0.scope == steward_core::Scope::Everything,
             can_delete: user.0.may(Action::ManageUsers),
         },
     )
@@ -72,6 +73,14 @@ pub async fn create(
 ) -> Response {
     if !csrf_ok(&user.0, &form.csrf) {
         return csrf_rejected(&user.0);
+    }
+    if user.0.scope != steward_core::Scope::Everything {
+        return error_page(
+            &user.0,
+            StatusCode::FORBIDDEN,
+            "Cannot create the group",
+            "Only users who see every device create groups; ask an administrator.",
+        );
     }
     match crate::admin::create_group(&state.store, &form.name, state.now()).await {
         Ok(g) => {

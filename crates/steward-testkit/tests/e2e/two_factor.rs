@@ -494,6 +494,20 @@ async fn user_management_rules_and_group_scoping() {
     let (status, page) = get(&http, &server, &tech, "/devices").await;
     assert_eq!(status, 200);
     assert!(page.contains("shop-pc") && !page.contains("office-pc"));
+    // A scoped technician does not create groups (they could not see them).
+    let (_, page) = get(&http, &server, &tech, "/groups").await;
+    let tech_csrf = csrf_in(&page);
+    let status = server
+        .http
+        .post(format!("{}/api/v1/groups", server.url))
+        .header("cookie", &tech)
+        .header("x-csrf-token", &tech_csrf)
+        .json(&serde_json::json!({"name": "Shop"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 403);
     // A group a user is limited to cannot be deleted (it would widen their view).
     let status = server
         .http
