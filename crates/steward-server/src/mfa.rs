@@ -162,7 +162,7 @@ pub fn matching_step(secret: &[u8], code: &str, unix_secs: u64) -> Option<i64> {
     t.check(&code, unix_secs).map(|s| s as i64)
 }
 
-/// The code for `unix_secs` (tests and the browser test's helper use it).
+/// The code for `unix_secs`, as an authenticator app would show it (for tests).
 pub fn code_at(secret: &[u8], unix_secs: u64) -> anyhow::Result<String> {
     Ok(totp(secret, "x")?.generate(unix_secs).to_string())
 }

@@ -13,20 +13,26 @@ pub struct FailureWindow {
     pub newest: Option<Timestamp>,
 }
 
+/// A key's failures since a time: count, oldest, newest.
+const WINDOW_SQL: &str = "SELECT COUNT(*) AS n, MIN(at) AS oldest, MAX(at) AS newest \
+                          FROM login_failures WHERE key = $1 AND at >= $2";
+
+fn window(row: &sqlx::any::AnyRow) -> Result<FailureWindow> {
+    Ok(FailureWindow {
+        count: crate::rows::int(row, "n")?.clamp(0, i64::from(u32::MAX)) as u32,
+        oldest: opt_int(row, "oldest")?.map(Timestamp),
+        newest: opt_int(row, "newest")?.map(Timestamp),
+    })
+}
+
 impl Store {
     pub async fn login_failures(&self, key: &str, since: Timestamp) -> Result<FailureWindow> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(at) AS oldest, MAX(at) AS newest FROM login_failures WHERE key = $1 AND at >= $2",
-        )
-        .bind(key)
-        .bind(since.0)
-        .fetch_one(&self.read)
-        .await?;
-        Ok(FailureWindow {
-            count: crate::rows::int(&row, "n")?.clamp(0, i64::from(u32::MAX)) as u32,
-            oldest: opt_int(&row, "oldest")?.map(Timestamp),
-            newest: opt_int(&row, "newest")?.map(Timestamp),
-        })
+        let row = sqlx::query(WINDOW_SQL)
+            .bind(key)
+            .bind(since.0)
+            .fetch_one(&self.read)
+            .await?;
+        window(&row)
     }
 
     /// Records an attempt about to be checked as a failure of each key *before* it is
@@ -55,18 +61,12 @@ impl Store {
                 .bind(since.0)
                 .execute(&mut *tx)
                 .await?;
-            let row = sqlx::query(
-                "SELECT COUNT(*) AS n, MIN(at) AS oldest, MAX(at) AS newest FROM login_failures WHERE key = $1 AND at >= $2",
-            )
-            .bind(key)
-            .bind(since.0)
-            .fetch_one(&mut *tx)
-            .await?;
-            windows.push(FailureWindow {
-                count: crate::rows::int(&row, "n")?.clamp(0, i64::from(u32::MAX)) as u32,
-                oldest: opt_int(&row, "oldest")?.map(Timestamp),
-                newest: opt_int(&row, "newest")?.map(Timestamp),
-            });
+            let row = sqlx::query(WINDOW_SQL)
+                .bind(key)
+                .bind(since.0)
+                .fetch_one(&mut *tx)
+                .await?;
+            windows.push(window(&row)?);
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO login_failures (key, at) VALUES ($1, $2) RETURNING id",
             )

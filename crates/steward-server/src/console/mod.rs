@@ -222,3 +222,42 @@ pub fn not_found_page() -> Response {
         },
     )
 }
+
+/// A form's fields in order, for forms where a name repeats (one per ticked box), which
+/// `Form<T>` cannot read into a struct.
+pub struct FormFields(Vec<(String, String)>);
+
+impl FormFields {
+    pub fn parse(raw: &[u8]) -> FormFields {
+        FormFields(serde_urlencoded::from_bytes(raw).unwrap_or_default())
+    }
+
+    /// The first value of `key`, or "".
+    pub fn get(&self, key: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Every value of `key`.
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+/// The signed-in user's own record; without one (deleted meanwhile), back to the login.
+pub async fn own_record(
+    state: &AppState,
+    user: &Principal,
+) -> Result<steward_store::UserRecord, Response> {
+    match state.store.user_by_id(user.id()).await {
+        Ok(Some(record)) => Ok(record),
+        Ok(None) => Err(axum::response::Redirect::to("/login").into_response()),
+        Err(e) => Err(crate::error::AppError::from(e).into_response()),
+    }
+}

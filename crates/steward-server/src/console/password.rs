@@ -71,10 +71,9 @@ pub async fn change(
             format!("{}.", capitalise(&problem.to_string())),
         );
     }
-    let record = match state.store.user_by_id(user.0.id()).await {
-        Ok(Some(u)) => u,
-        Ok(None) => return Redirect::to("/login").into_response(),
-        Err(e) => return crate::error::AppError::from(e).into_response(),
+    let record = match super::own_record(&state, &user.0).await {
+        Ok(record) => record,
+        Err(response) => return response,
     };
     let now = state.now();
     let ip = peer.ip().to_string();

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use steward_core::{Role, TwoFactorPolicy};
 
 use super::reauth::require_recent;
-use super::{Chrome, csrf_ok, csrf_rejected, render};
+use super::{Chrome, FormFields, csrf_ok, csrf_rejected, render};
 use crate::auth::{ConsoleUser, ManageSecurity, two_factor_policy};
 use crate::state::AppState;
 
@@ -60,24 +60,14 @@ pub async fn save(
     user: ConsoleUser<ManageSecurity>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw).unwrap_or_default();
-    let field = |k: &str| {
-        fields
-            .iter()
-            .find(|(f, _)| f == k)
-            .map_or("", |(_, v)| v.as_str())
-    };
-    if !csrf_ok(&user.0, field("csrf")) {
+    let fields = FormFields::parse(&raw);
+    if !csrf_ok(&user.0, fields.get("csrf")) {
         return csrf_rejected(&user.0);
     }
     if let Some(step_up) = require_recent(&user.0, state.now(), PAGE) {
         return step_up;
     }
-    let roles: Vec<&str> = fields
-        .iter()
-        .filter(|(k, _)| k == "require")
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let roles = fields.all("require");
     let policy = match TwoFactorPolicy::parse(&roles.join(",")) {
         Ok(p) => p,
         Err(e) => return crate::error::AppError::bad_request(e).into_response(),

@@ -109,10 +109,9 @@ pub async fn setup(
     {
         return step_up;
     }
-    let record = match state.store.user_by_id(user.0.id()).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return Redirect::to("/login").into_response(),
-        Err(e) => return crate::error::AppError::from(e).into_response(),
+    let record = match super::own_record(&state, &user.0).await {
+        Ok(record) => record,
+        Err(response) => return response,
     };
     match crate::two_factor::begin(&state, &record).await {
         Ok(()) => {
@@ -145,10 +144,9 @@ pub async fn confirm(
     if !csrf_ok(&user.0, &form.csrf) {
         return csrf_rejected(&user.0);
     }
-    let record = match state.store.user_by_id(user.0.id()).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return Redirect::to("/login").into_response(),
-        Err(e) => return crate::error::AppError::from(e).into_response(),
+    let record = match super::own_record(&state, &user.0).await {
+        Ok(record) => record,
+        Err(response) => return response,
     };
     match crate::two_factor::confirm(&state, &record, &form.code).await {
         Ok(Some(codes)) => {
@@ -189,10 +187,9 @@ pub async fn recovery_codes(
     if let Some(step_up) = require_recent(&user.0, state.now(), PAGE) {
         return step_up;
     }
-    let record = match state.store.user_by_id(user.0.id()).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return Redirect::to("/login").into_response(),
-        Err(e) => return crate::error::AppError::from(e).into_response(),
+    let record = match super::own_record(&state, &user.0).await {
+        Ok(record) => record,
+        Err(response) => return response,
     };
     match crate::two_factor::new_recovery_codes(&state, &record).await {
         Ok(codes) => {

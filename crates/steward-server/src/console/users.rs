@@ -14,7 +14,7 @@ use steward_core::access::{UserChange, needs_step_up};
 
 use super::format::utc;
 use super::reauth::require_recent;
-use super::{Chrome, csrf_ok, csrf_rejected, render};
+use super::{Chrome, FormFields, csrf_ok, csrf_rejected, render};
 use crate::api::users::actor;
 use crate::auth::{ConsoleUser, ManageUsers, Principal};
 use crate::error::AppResult;
@@ -106,35 +106,13 @@ struct Outcome {
     password: Option<(String, String)>,
 }
 
-/// The form's fields; `group` repeats (one per ticked box), so it is parsed by hand.
-struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    fn parse(raw: &[u8]) -> Fields {
-        Fields(serde_urlencoded::from_bytes(raw).unwrap_or_default())
-    }
-    fn get(&self, key: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map_or("", |(_, v)| v.as_str())
-    }
-    fn all(&self, key: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-}
-
 pub async fn create(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     user: ConsoleUser<ManageUsers>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let f = Fields::parse(&raw);
+    let f = FormFields::parse(&raw);
     if !csrf_ok(&user.0, f.get("csrf")) {
         return csrf_rejected(&user.0);
     }
@@ -185,7 +163,7 @@ pub async fn update(
     Path(id): Path<String>,
     RawForm(raw): RawForm,
 ) -> Response {
-    let f = Fields::parse(&raw);
+    let f = FormFields::parse(&raw);
     if !csrf_ok(&user.0, f.get("csrf")) {
         return csrf_rejected(&user.0);
     }

@@ -7,5 +7,7 @@ mod api;
 mod console;
 mod fleet;
 mod rotation;
+mod support;
 mod tls;
 mod two_factor;
+mod users;
