@@ -130,7 +130,7 @@ impl Store {
         groups: &[String],
         now: Timestamp,
     ) -> Result<UserRecord> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "INSERT INTO users (id, username, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -176,7 +176,7 @@ impl Store {
 
     /// Sets a new password hash and ends every session of the user.
     pub async fn set_password(&self, user_id: &str, password_hash: &str) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(user_id)
@@ -216,7 +216,7 @@ impl Store {
 
     /// Changes a user's role. `Conflict` if that would leave no enabled administrator.
     pub async fn set_user_role(&self, user_id: &str, role: &str) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         if role != ADMIN {
             self.keep_an_admin(&mut tx, user_id).await?;
         }
@@ -269,7 +269,7 @@ impl Store {
     /// and pending sign-in and revokes the API tokens they made, in the same transaction. `Conflict` if disabling would leave no
     /// enabled administrator.
     pub async fn set_user_disabled(&self, user_id: &str, at: Option<Timestamp>) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         if at.is_some() {
             self.keep_an_admin(&mut tx, user_id).await?;
         }
@@ -296,7 +296,7 @@ impl Store {
     /// keys cascade on both backends) and the API tokens they made are revoked. `Conflict` for
     /// the last enabled administrator.
     pub async fn delete_user(&self, user_id: &str, now: Timestamp) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         self.keep_an_admin(&mut tx, user_id).await?;
         revoke_tokens_of(&mut tx, user_id, now).await?;
         let res = sqlx::query("DELETE FROM users WHERE id = $1")

@@ -39,7 +39,7 @@ impl Store {
     /// on the sequence number; the loser re-reads the end of the chain and tries again.
     pub async fn append_audit(&self, facts: &AuditFacts) -> Result<AuditRecord> {
         for _ in 0..20 {
-            let mut tx = self.write.begin().await?;
+            let mut tx = self.begin_write().await?;
             let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut *tx)
                 .await?;

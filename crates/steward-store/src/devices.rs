@@ -238,7 +238,7 @@ impl Store {
 
     /// Replaces the device's tags.
     pub async fn set_device_tags(&self, id: &str, tags: &[String]) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM device_tags WHERE device_id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -49,7 +49,7 @@ impl Store {
         device: &NewDevice,
         now: Timestamp,
     ) -> Result<std::result::Result<DeviceRecord, TokenProblem>> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let Some(row) = sqlx::query(
             "SELECT id, uses_left, expires_at FROM enroll_tokens WHERE token_hash = $1",
         )

@@ -66,7 +66,7 @@ impl Store {
     /// Deletes a group; its devices become ungrouped. Refused (`Conflict`) while a user is
     /// limited to it: dropping the membership would widen that user's view to every device.
     pub async fn delete_group(&self, id: &str) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_groups WHERE group_id = $1")
             .bind(id)
             .fetch_one(&mut *tx)
@@ -124,7 +124,7 @@ impl Store {
 
     /// Replaces the groups a user is limited to; `NotFound` if a group does not exist.
     pub async fn set_user_groups(&self, user_id: &str, group_ids: &[String]) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM user_groups WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)

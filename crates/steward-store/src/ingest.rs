@@ -108,7 +108,7 @@ impl Store {
     /// Writes one decided batch. `Conflict` when another delivery moved the device's
     /// sequence number first (nothing is written; the caller re-reads and decides again).
     pub async fn commit_ingest(&self, c: &IngestCommit) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inv = c.inventory.as_ref().map(|w| &w.inventory);
         let hash = inv.map(Inventory::hash);
         let updated = sqlx::query(

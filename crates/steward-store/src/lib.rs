@@ -182,6 +182,19 @@ impl Store {
         Ok(())
     }
 
+    /// Starts a write transaction. On SQLite it begins IMMEDIATE: the write lock is taken
+    /// at once, waiting (busy_timeout) if another process — the CLI beside a running server —
+    /// holds it. A deferred transaction that reads first and writes later would instead fail
+    /// at once with "database is locked" when another writer committed in between, because
+    /// SQLite cannot upgrade a stale read snapshot and does not consult the busy timeout.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.write.begin().await?,
+        };
+        Ok(tx)
+    }
+
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;

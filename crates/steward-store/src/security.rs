@@ -61,7 +61,7 @@ impl Store {
         recovery_code_hashes: &[String],
         now: Timestamp,
     ) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "UPDATE users SET totp_enabled_at = $1, totp_last_step = $2 \
              WHERE id = $3 AND totp_enabled_at IS NULL AND totp_secret IS NOT NULL",
@@ -92,7 +92,7 @@ impl Store {
 
     /// Turns two-factor sign-in off: the secret and every recovery code are deleted.
     pub async fn disable_totp(&self, user_id: &str) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = 0 WHERE id = $1",
         )
@@ -107,7 +107,7 @@ impl Store {
 
     /// Replaces the user's recovery codes (old ones stop working).
     pub async fn replace_recovery_codes(&self, user_id: &str, hashes: &[String]) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         replace_codes(&mut tx, user_id, hashes).await?;
         tx.commit().await?;
         Ok(())

@@ -46,7 +46,7 @@ impl Store {
         at: Timestamp,
         since: Timestamp,
     ) -> Result<(Vec<i64>, Vec<FailureWindow>)> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut ids = Vec::new();
         let mut windows = Vec::new();
         for key in keys {
@@ -82,7 +82,7 @@ impl Store {
 
     /// Removes the rows of a reserved attempt that succeeded or was refused unchecked.
     pub async fn release_login_attempt(&self, ids: &[i64]) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin_write().await?;
         for id in ids {
             sqlx::query("DELETE FROM login_failures WHERE id = $1")
                 .bind(id)
