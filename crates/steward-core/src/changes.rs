@@ -36,10 +36,13 @@ pub enum ChangeKind {
     AdminRemoved,
     ListenerOpened,
     ListenerClosed,
+    /// Stands for changes of one kind beyond what one delivery may itemise
+    /// (`limits::MAX_CHANGES_PER_BATCH`): the subject is that kind, `to` how many.
+    ChangesSummarised,
 }
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 25] = [
+    pub const ALL: [ChangeKind; 26] = [
         ChangeKind::Enrolled,
         ChangeKind::HostnameChanged,
         ChangeKind::OsChanged,
@@ -65,6 +68,7 @@ impl ChangeKind {
         ChangeKind::AdminRemoved,
         ChangeKind::ListenerOpened,
         ChangeKind::ListenerClosed,
+        ChangeKind::ChangesSummarised,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +98,7 @@ impl ChangeKind {
             ChangeKind::AdminRemoved => "admin_removed",
             ChangeKind::ListenerOpened => "listener_opened",
             ChangeKind::ListenerClosed => "listener_closed",
+            ChangeKind::ChangesSummarised => "changes_summarised",
         }
     }
 
@@ -165,6 +170,10 @@ impl ChangeEvent {
             (ChangeKind::ListenerOpened, _, _) => format!("New listening port {s}"),
             (ChangeKind::ListenerClosed, _, _) => format!("Port {s} no longer listening"),
             (ChangeKind::Rebooted, _, _) => "Rebooted".to_string(),
+            (ChangeKind::ChangesSummarised, _, Some(n)) => {
+                let what = ChangeKind::parse(s).map_or_else(|| s.clone(), human);
+                format!("{n} more changes not listed one by one ({what})")
+            }
             (kind, Some(f), Some(t)) => format!("{}: {s} {f} → {t}", human(kind)),
             (kind, _, _) => format!("{}: {s}", human(kind)),
         }
@@ -193,6 +202,39 @@ fn bytes(n: u64) -> String {
     } else {
         format!("{v:.1} {}", UNITS[u])
     }
+}
+
+/// At most `max` timeline events itemised, plus one summary line per kind for the rest, so a
+/// delivery that changed a hundred thousand packages costs a bounded number of rows.
+/// Security-relevant events are itemised first: a flood of package changes cannot hide a
+/// new administrator. Each summary line carries the time of the last event it stands for.
+pub fn summarise<T: Copy>(events: Vec<(T, ChangeEvent)>, max: usize) -> Vec<(T, ChangeEvent)> {
+    if events.len() <= max {
+        return events;
+    }
+    let (mut kept, rest): (Vec<_>, Vec<_>) = events
+        .into_iter()
+        .partition(|(_, e)| e.kind.is_security_relevant());
+    let mut rest = rest.into_iter();
+    let room = max.saturating_sub(kept.len());
+    kept.extend(rest.by_ref().take(room));
+    let overflow: Vec<(T, ChangeEvent)> = kept.drain(kept.len().min(max)..).chain(rest).collect();
+    let mut counts: Vec<(ChangeKind, usize, T)> = Vec::new();
+    for (at, e) in overflow {
+        match counts.iter_mut().find(|(k, _, _)| *k == e.kind) {
+            Some((_, n, last)) => {
+                *n += 1;
+                *last = at;
+            }
+            None => counts.push((e.kind, 1, at)),
+        }
+    }
+    kept.extend(counts.into_iter().map(|(kind, n, at)| {
+        let mut line = ChangeEvent::new(ChangeKind::ChangesSummarised, kind.as_str());
+        line.to = Some(n.to_string());
+        (at, line)
+    }));
+    kept
 }
 
 /// The timeline events that lead from `old` to `new` (both normalised).
@@ -353,6 +395,32 @@ pub fn changes_between(old: &Inventory, new: &Inventory) -> Vec<ChangeEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summarise_bounds_rows_and_keeps_security_events() {
+        let mut events: Vec<(i64, ChangeEvent)> = (0..10_000)
+            .map(|i| {
+                (
+                    i,
+                    ChangeEvent::new(ChangeKind::PackageUpgraded, format!("p{i}")),
+                )
+            })
+            .collect();
+        events.push((10_000, ChangeEvent::new(ChangeKind::AdminAdded, "mallory")));
+        let out = summarise(events, 100);
+        assert_eq!(out.len(), 101);
+        assert_eq!(out[0].1.kind, ChangeKind::AdminAdded);
+        let last = &out[100].1;
+        assert_eq!(last.kind, ChangeKind::ChangesSummarised);
+        assert_eq!(last.subject, "package_upgraded");
+        assert_eq!(last.to.as_deref(), Some("9901"));
+        assert_eq!(
+            last.describe(),
+            "9901 more changes not listed one by one (Package upgraded)"
+        );
+        let few = vec![(1, ChangeEvent::new(ChangeKind::Rebooted, "boot"))];
+        assert_eq!(summarise(few.clone(), 100), few);
+    }
     use crate::inventory::*;
 
     fn base() -> Inventory {

@@ -15,8 +15,10 @@ pub mod enroll;
 pub mod fingerprint;
 pub mod inventory;
 pub mod job;
+pub mod limits;
 pub mod metrics;
 pub mod password;
+pub mod rate;
 pub mod throttle;
 pub mod time;
 pub mod version;
@@ -31,5 +33,6 @@ pub use inventory::{
     Package, PackageSource, Protocol,
 };
 pub use job::{JobKind, JobState};
+pub use limits::LimitError;
 pub use metrics::{FilesystemUsage, Metrics};
 pub use time::Timestamp;

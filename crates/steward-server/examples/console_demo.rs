@@ -162,10 +162,7 @@ async fn report(
             expected_last_seq: 0,
             new_last_seq: 1,
             seen_at: first,
-            inventory: Some(InventoryWrite {
-                inventory: before.clone(),
-                software: SoftwareWrite::Replace,
-            }),
+            inventory: Some(InventoryWrite::new(before.clone(), SoftwareWrite::Replace)),
             metrics: None,
             changes: Vec::new(),
         })
@@ -201,10 +198,7 @@ async fn report(
             expected_last_seq: 1,
             new_last_seq: 2,
             seen_at: last_seen,
-            inventory: Some(InventoryWrite {
-                inventory: after,
-                software: SoftwareWrite::Replace,
-            }),
+            inventory: Some(InventoryWrite::new(after, SoftwareWrite::Replace)),
             metrics: Some((
                 last_seen,
                 Metrics {

@@ -12,6 +12,8 @@ pub struct AppError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Sent as `Retry-After` (seconds) with 429 and 503 answers.
+    pub retry_after_secs: Option<u64>,
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -22,6 +24,7 @@ impl AppError {
             status,
             code,
             message: message.into(),
+            retry_after_secs: None,
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -46,6 +49,21 @@ impl AppError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
+    /// 429: the client is going too fast; it may try again after `secs`.
+    pub fn too_many_requests(message: impl Into<String>, secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(secs),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message)
+        }
+    }
+    /// 503 with `Retry-After`: the database is busy (its writer held, its pool exhausted);
+    /// the request did nothing and may simply be sent again.
+    pub fn busy() -> Self {
+        Self {
+            retry_after_secs: Some(2),
+            ..Self::unavailable("the server is busy; try again in a few seconds")
+        }
+    }
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "internal error");
         Self::new(
@@ -62,7 +80,13 @@ impl IntoResponse for AppError {
             error: self.code.to_string(),
             message: self.message,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -75,6 +99,11 @@ impl From<steward_store::StoreError> for AppError {
                 tracing::error!(error = %e, "database unavailable");
                 AppError::unavailable("the database is unavailable; try again shortly")
             }
+            steward_store::StoreError::Busy => {
+                tracing::warn!("database busy: answering 503 with Retry-After");
+                AppError::busy()
+            }
+            steward_store::StoreError::InvalidInput(m) => AppError::bad_request(m),
             other => AppError::internal(other),
         }
     }

@@ -1,37 +1,189 @@
-//! Turning a batch of agent reports into one store commit: drop what was already stored,
-//! apply inventory updates with `steward-core`, derive the timeline, keep the latest metrics.
+//! Turning a delivery of agent reports into one store commit: parse and bound it, drop what
+//! was already stored, apply inventory updates with `steward-core`, derive the timeline,
+//! keep the latest metrics.
+//!
+//! Three rules keep one agent from stalling the server:
+//! - **Bounded at the edge.** The body is parsed into typed reports and checked against
+//!   `steward_core::limits` (reports per delivery, elements per collection, text length, no
+//!   control characters, sequence numbers that fit the database) before anything else runs;
+//!   a delivery beyond them is a 400 naming the field.
+//! - **CPU work off the async workers.** Parsing, applying deltas, hashing and diffing run in
+//!   the blocking pool behind [`IngestLanes`]: deliveries of more than [`LIGHT_BODY_BYTES`]
+//!   take the one heavy lane, so a stream of maximum-size reports delays only each other, and
+//!   small check-ins never wait behind them.
+//! - **Rate-limited per device** ([`ReportRate`]): beyond a burst, 429 with `Retry-After`.
 
-use steward_core::{Inventory, InventoryDelta, Timestamp, changes_between};
-use steward_proto::agent::{InventoryUpdate, Report, ReportAck};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::body::Bytes;
+use steward_core::limits::{MAX_CHANGES_PER_BATCH, MAX_REPORTS_PER_BATCH, MAX_SEQ};
+use steward_core::rate::{Bucket, RateRule};
+use steward_core::{
+    ChangeEvent, Inventory, InventoryDelta, InventoryHash, Metrics, Timestamp, changes_between,
+};
+use steward_proto::agent::{InventoryUpdate, Report, ReportAck, ReportBatch};
 use steward_store::{DeviceIngestState, IngestCommit, InventoryWrite, SoftwareWrite, StoreError};
+use tokio::sync::Semaphore;
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
-/// Most reports accepted in one batch.
-pub const MAX_BATCH: usize = 1000;
+/// Deliveries up to this size take the light lane (a check-in with metrics and a small
+/// delta is a few KiB); larger ones the heavy lane.
+pub const LIGHT_BODY_BYTES: usize = 256 * 1024;
 
-/// Stores a batch. Safe to call twice with the same reports: they are stored once.
-pub async fn ingest(
+/// Bounds on the CPU work of ingest running at once.
+#[derive(Debug)]
+pub struct IngestLanes {
+    light: Semaphore,
+    heavy: Semaphore,
+}
+
+impl IngestLanes {
+    /// One heavy delivery at a time per two cores (at least one); light ones up to four per
+    /// core, which is plenty: each takes a millisecond or two.
+    pub fn for_this_machine() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            light: Semaphore::new(cores * 4),
+            heavy: Semaphore::new((cores / 2).max(1)),
+        }
+    }
+
+    /// Runs `work` in the blocking pool once the lane for `body_len` has room.
+    async fn run<T: Send + 'static>(
+        &self,
+        body_len: usize,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
+        let lane = if body_len > LIGHT_BODY_BYTES {
+            &self.heavy
+        } else {
+            &self.light
+        };
+        let _permit = lane
+            .acquire()
+            .await
+            .map_err(|_| AppError::unavailable("the server is shutting down"))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(AppError::internal)
+    }
+}
+
+/// How often one device may deliver reports (in memory, per server process).
+#[derive(Debug)]
+pub struct ReportRate {
+    rule: RateRule,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+impl ReportRate {
+    pub fn new(rule: RateRule) -> Self {
+        Self {
+            rule,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one delivery for `device_id`, or says how long to wait.
+    fn take(&self, device_id: &str, now: Timestamp) -> AppResult<()> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        // Forget devices whose bucket has filled up again, so the map holds only devices
+        // that delivered recently (it is keyed by authenticated devices only).
+        if buckets.len() >= 1024 && buckets.len().is_power_of_two() {
+            buckets.retain(|_, b| !self.rule.is_idle(b, now));
+        }
+        let bucket = buckets
+            .entry(device_id.to_string())
+            .or_insert_with(|| self.rule.fresh(now));
+        self.rule.take(bucket, now).map_err(|wait_ms| {
+            let secs = (wait_ms + 999) / 1000;
+            AppError::too_many_requests(
+                format!("this device is sending reports too often; try again in {secs} s"),
+                secs.max(1) as u64,
+            )
+        })
+    }
+}
+
+/// Stores a delivery (the raw JSON body of `POST /agent/v1/reports`). Safe to call twice
+/// with the same reports: they are stored once.
+pub async fn receive(
     state: &AppState,
     device: DeviceIngestState,
-    mut reports: Vec<Report>,
+    body: Bytes,
 ) -> AppResult<ReportAck> {
-    if reports.len() > MAX_BATCH {
+    state.report_rate.take(&device.device_id, state.now())?;
+    let len = body.len();
+    let reports = state.ingest_lanes.run(len, move || parse(&body)).await??;
+    ingest(state, device, reports, len).await
+}
+
+/// The typed, bounded parse: sorted by sequence number, duplicates dropped.
+fn parse(body: &[u8]) -> AppResult<Vec<Report>> {
+    let batch: ReportBatch = serde_json::from_slice(body)
+        .map_err(|e| AppError::bad_request(format!("invalid JSON body: {e}")))?;
+    let mut reports = batch.reports;
+    if reports.len() > MAX_REPORTS_PER_BATCH {
         return Err(AppError::bad_request(format!(
-            "at most {MAX_BATCH} reports per batch"
+            "at most {MAX_REPORTS_PER_BATCH} reports per delivery"
         )));
     }
-    if reports.iter().any(|r| r.seq == 0) {
-        return Err(AppError::bad_request("report sequence numbers start at 1"));
+    for report in &reports {
+        check_report(report)
+            .map_err(|e| AppError::bad_request(format!("report {}: {e}", report.seq)))?;
     }
     reports.sort_by_key(|r| r.seq);
     reports.dedup_by_key(|r| r.seq);
-    let mut device = device;
+    Ok(reports)
+}
+
+fn check_report(report: &Report) -> Result<(), String> {
+    if report.seq == 0 || report.seq > MAX_SEQ {
+        return Err(format!(
+            "sequence numbers run from 1 to {MAX_SEQ}, got {}",
+            report.seq
+        ));
+    }
+    if let Some(m) = &report.metrics {
+        m.check_limits().map_err(|e| e.to_string())?;
+    }
+    match &report.inventory {
+        Some(InventoryUpdate::Full { inventory }) => inventory.check_limits(),
+        Some(InventoryUpdate::Delta { delta }) => delta.check_limits(),
+        None => Ok(()),
+    }
+    .map_err(|e| e.to_string())
+}
+
+async fn ingest(
+    state: &AppState,
+    mut device: DeviceIngestState,
+    reports: Vec<Report>,
+    body_len: usize,
+) -> AppResult<ReportAck> {
+    let reports = Arc::new(reports);
     // One retry: a conflict means the same device delivered concurrently (a retry after a
     // timeout racing the original); re-reading sorts out which reports are new.
     for attempt in 0..2 {
-        let plan = plan(state, &device, &reports).await?;
+        let needs_inventory = reports
+            .iter()
+            .any(|r| r.seq > device.last_seq && r.inventory.is_some());
+        let before = if needs_inventory && !device.inventory_hash.is_empty() {
+            state.store.inventory(&device.device_id).await?
+        } else {
+            None
+        };
+        let (now, reports_for_plan, device_for_plan) =
+            (state.now(), Arc::clone(&reports), device.clone());
+        let plan = state
+            .ingest_lanes
+            .run(body_len, move || {
+                plan(&device_for_plan, before, &reports_for_plan, now)
+            })
+            .await??;
         match state.store.commit_ingest(&plan.commit).await {
             Ok(()) => return Ok(plan.ack),
             Err(StoreError::Conflict(_)) if attempt == 0 => {
@@ -57,31 +209,44 @@ struct Plan {
     ack: ReportAck,
 }
 
-async fn plan(state: &AppState, device: &DeviceIngestState, reports: &[Report]) -> AppResult<Plan> {
-    let now = state.now();
-    let fresh: Vec<&Report> = reports.iter().filter(|r| r.seq > device.last_seq).collect();
-    let needs_inventory = fresh.iter().any(|r| r.inventory.is_some());
-    let before: Option<Inventory> = if needs_inventory && !device.inventory_hash.is_empty() {
-        state.store.inventory(&device.device_id).await?
-    } else {
-        None
-    };
-    let mut current = before.clone();
+/// The inventory the server holds while walking a delivery, with its (checked) hash.
+struct Held {
+    inventory: Inventory,
+    hash: InventoryHash,
+}
+
+/// Decides what a delivery means. Pure CPU work, run in the blocking pool.
+fn plan(
+    device: &DeviceIngestState,
+    before: Option<Inventory>,
+    reports: &[Report],
+    now: Timestamp,
+) -> AppResult<Plan> {
+    let stored_hash =
+        (!device.inventory_hash.is_empty()).then(|| InventoryHash(device.inventory_hash.clone()));
+    let mut current: Option<Held> = before
+        .as_ref()
+        .zip(stored_hash.clone())
+        .map(|(inv, h)| Held {
+            inventory: inv.clone(),
+            hash: h,
+        });
     let mut last_seq = device.last_seq;
-    let mut metrics = None;
-    let mut changes = Vec::new();
+    let mut metrics: Option<(Timestamp, Metrics)> = None;
+    let mut changes: Vec<(Timestamp, ChangeEvent)> = Vec::new();
     let mut need_full = false;
-    for report in fresh {
+    for report in reports.iter().filter(|r| r.seq > device.last_seq) {
         let at = Timestamp(report.collected_at.0.min(now.0));
         if let Some(update) = &report.inventory {
             let next = match update {
                 InventoryUpdate::Full { inventory } => {
-                    let mut inv = (**inventory).clone();
-                    inv.normalize();
-                    inv
+                    let mut inventory = (**inventory).clone();
+                    inventory.normalize();
+                    let hash = inventory.hash();
+                    Held { inventory, hash }
                 }
-                InventoryUpdate::Delta { delta } => match apply(current.as_ref(), delta) {
-                    Some(inv) => inv,
+                InventoryUpdate::Delta { delta } => match apply(current.as_ref(), delta)? {
+                    Some(held) => held,
                     None => {
                         // Stop here: later reports build on this one.
                         need_full = true;
@@ -90,7 +255,8 @@ async fn plan(state: &AppState, device: &DeviceIngestState, reports: &[Report]) 
                 },
             };
             if let Some(prev) = &current {
-                changes.extend(changes_between(prev, &next).into_iter().map(|e| (at, e)));
+                let events = changes_between(&prev.inventory, &next.inventory);
+                changes.extend(events.into_iter().map(|e| (at, e)));
             }
             current = Some(next);
         }
@@ -99,12 +265,15 @@ async fn plan(state: &AppState, device: &DeviceIngestState, reports: &[Report]) 
         }
         last_seq = report.seq;
     }
-    let inventory_changed = current.is_some() && current != before;
-    let inventory = if inventory_changed {
-        current.clone().map(|inv| {
+    let changes = steward_core::changes::summarise(changes, MAX_CHANGES_PER_BATCH);
+    let stored_hash_for_compare = stored_hash.clone();
+    let server_hash = current.as_ref().map(|h| h.hash.clone()).or(stored_hash);
+    let inventory = match current {
+        // Equal hashes mean equal inventories: nothing to write.
+        Some(held) if Some(&held.hash) != stored_hash_for_compare.as_ref() => {
             let software = match &before {
                 Some(b) => {
-                    let d = InventoryDelta::between(b, &inv);
+                    let d = InventoryDelta::between(b, &held.inventory);
                     SoftwareWrite::Delta {
                         upsert: d.packages.upsert,
                         remove: d.packages.remove,
@@ -112,18 +281,14 @@ async fn plan(state: &AppState, device: &DeviceIngestState, reports: &[Report]) 
                 }
                 None => SoftwareWrite::Replace,
             };
-            InventoryWrite {
-                inventory: inv,
+            Some(InventoryWrite {
+                inventory: held.inventory,
+                hash: held.hash,
                 software,
-            }
-        })
-    } else {
-        None
+            })
+        }
+        _ => None,
     };
-    let server_hash = current.as_ref().map(Inventory::hash).or_else(|| {
-        (!device.inventory_hash.is_empty())
-            .then(|| steward_core::InventoryHash(device.inventory_hash.clone()))
-    });
     Ok(Plan {
         commit: IngestCommit {
             device_id: device.device_id.clone(),
@@ -142,13 +307,74 @@ async fn plan(state: &AppState, device: &DeviceIngestState, reports: &[Report]) 
     })
 }
 
-fn apply(current: Option<&Inventory>, delta: &InventoryDelta) -> Option<Inventory> {
-    let current = current?;
-    match delta.apply(current) {
-        Ok(inv) => Some(inv),
+/// Applies a delta to the held inventory. `Ok(None)` when it does not fit (the agent is then
+/// asked for a full inventory); an error when the result breaks the limits (many small
+/// deltas must not grow a collection past them either).
+fn apply(current: Option<&Held>, delta: &InventoryDelta) -> AppResult<Option<Held>> {
+    let Some(current) = current else {
+        return Ok(None);
+    };
+    match delta.apply_to(&current.inventory, &current.hash) {
+        Ok(inventory) => {
+            inventory
+                .check_limits()
+                .map_err(|e| AppError::bad_request(format!("inventory after the delta: {e}")))?;
+            Ok(Some(Held {
+                inventory,
+                hash: delta.result.clone(),
+            }))
+        }
         Err(e) => {
             tracing::info!(error = %e, "asking agent for a full inventory");
-            None
+            Ok(None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_refuses_out_of_range_sequence_numbers() {
+        let too_big = format!(
+            r#"{{"reports":[{{"seq":{},"collected_at":0}}]}}"#,
+            MAX_SEQ + 1
+        );
+        let err = parse(too_big.as_bytes()).err().map(|e| e.message);
+        assert!(err.is_some_and(|m| m.contains("sequence numbers run from 1")));
+        let zero = r#"{"reports":[{"seq":0,"collected_at":0}]}"#;
+        assert!(parse(zero.as_bytes()).is_err());
+        let ok = r#"{"reports":[{"seq":2,"collected_at":0},{"seq":1,"collected_at":0},{"seq":2,"collected_at":0}]}"#;
+        let seqs: Vec<u64> = parse(ok.as_bytes())
+            .unwrap_or_default()
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(seqs, vec![1, 2]);
+    }
+
+    #[test]
+    fn parse_refuses_too_many_reports() {
+        let reports: Vec<String> = (1..=MAX_REPORTS_PER_BATCH as u64 + 1)
+            .map(|s| format!(r#"{{"seq":{s},"collected_at":0}}"#))
+            .collect();
+        let body = format!(r#"{{"reports":[{}]}}"#, reports.join(","));
+        assert!(parse(body.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn rate_limits_each_device_on_its_own() {
+        let rate = ReportRate::new(RateRule {
+            burst: 2,
+            per_minute: 1,
+        });
+        let now = Timestamp(1_000_000);
+        assert!(rate.take("a", now).is_ok());
+        assert!(rate.take("a", now).is_ok());
+        let refused = rate.take("a", now).err();
+        assert_eq!(refused.as_ref().map(|e| e.status.as_u16()), Some(429));
+        assert_eq!(refused.and_then(|e| e.retry_after_secs), Some(60));
+        assert!(rate.take("b", now).is_ok());
     }
 }

@@ -17,6 +17,7 @@ mod dispatch;
 pub mod error;
 mod ingest;
 pub mod mfa;
+pub mod retention;
 pub mod secrets;
 mod sessions;
 mod state;
@@ -56,11 +57,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let background = dispatch::spawn_poller(state.clone());
+    let pruning = retention::spawn(state.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     background.abort();
+    pruning.abort();
     result.map_err(anyhow::Error::from)
 }
 
@@ -73,6 +76,7 @@ pub async fn serve_tls(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let background = dispatch::spawn_poller(state.clone());
+    let pruning = retention::spawn(state.clone());
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let stopper = {
@@ -92,6 +96,7 @@ pub async fn serve_tls(
         .await;
     stopper.abort();
     background.abort();
+    pruning.abort();
     result.map_err(anyhow::Error::from)
 }
 

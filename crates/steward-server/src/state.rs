@@ -30,6 +30,10 @@ pub struct ServerConfig {
     /// The fingerprint of the certificate served over HTTPS (`sha256:…`), for the enroll
     /// command the console shows; `None` over plain HTTP.
     pub tls_fingerprint: Option<String>,
+    /// How often one device may deliver reports: a burst, then so many a minute.
+    pub report_rate: steward_core::rate::RateRule,
+    /// Change history older than this many days is deleted (0 keeps it for ever).
+    pub change_retention_days: u32,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +48,13 @@ impl Default for ServerConfig {
             password_hashing: crate::secrets::PasswordHashing::Production,
             sealing_key: crate::mfa::SealingKey::generate(),
             tls_fingerprint: None,
+            // An agent delivers once a minute; after an outage its queue (at most 1,440
+            // reports, 100 a delivery) drains in one burst of fifteen.
+            report_rate: steward_core::rate::RateRule {
+                burst: 30,
+                per_minute: 20,
+            },
+            change_retention_days: 365,
         }
     }
 }
@@ -58,6 +69,9 @@ pub struct AppState {
     /// Password checks running at once: each takes 64 MiB, so a burst of sign-ins cannot
     /// take the server's memory.
     pub(crate) password_checks: Arc<tokio::sync::Semaphore>,
+    /// Bounds the CPU work of report ingest running at once (see `ingest`).
+    pub(crate) ingest_lanes: Arc<crate::ingest::IngestLanes>,
+    pub(crate) report_rate: Arc<crate::ingest::ReportRate>,
 }
 
 impl AppState {
@@ -65,9 +79,11 @@ impl AppState {
         Self {
             store,
             clock,
-            config: Arc::new(config),
             dispatcher: Arc::new(Dispatcher::default()),
             password_checks: Arc::new(tokio::sync::Semaphore::new(4)),
+            ingest_lanes: Arc::new(crate::ingest::IngestLanes::for_this_machine()),
+            report_rate: Arc::new(crate::ingest::ReportRate::new(config.report_rate)),
+            config: Arc::new(config),
         }
     }
 

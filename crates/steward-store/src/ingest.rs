@@ -5,7 +5,7 @@
 
 use sqlx::any::AnyRow;
 use steward_core::{
-    ChangeEvent, ChangeKind, Inventory, Metrics, Package, PackageSource, Timestamp,
+    ChangeEvent, ChangeKind, Inventory, InventoryHash, Metrics, Package, PackageSource, Timestamp,
 };
 
 use crate::rows::{int, opt_int, opt_text, text};
@@ -38,7 +38,20 @@ pub enum SoftwareWrite {
 #[derive(Debug, Clone)]
 pub struct InventoryWrite {
     pub inventory: Inventory,
+    /// `inventory.hash()`, computed by the caller (outside the transaction).
+    pub hash: InventoryHash,
     pub software: SoftwareWrite,
+}
+
+impl InventoryWrite {
+    /// A write of `inventory` (its hash computed here).
+    pub fn new(inventory: Inventory, software: SoftwareWrite) -> Self {
+        Self {
+            hash: inventory.hash(),
+            inventory,
+            software,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -80,8 +93,9 @@ pub(crate) fn change(row: &AnyRow) -> Result<ChangeRecord> {
     })
 }
 
-/// Rows per multi-row INSERT: 5 parameters each stays far below both backends' limits.
-const SOFTWARE_CHUNK: usize = 200;
+/// Rows per multi-row statement: at most 6 parameters a row stays far below both backends'
+/// limits (SQLite 32,766, PostgreSQL 65,535).
+const ROWS_PER_STATEMENT: usize = 500;
 
 impl Store {
     pub async fn device_ingest_state(&self, device_id: &str) -> Result<Option<DeviceIngestState>> {
@@ -107,10 +121,25 @@ impl Store {
 
     /// Writes one decided batch. `Conflict` when another delivery moved the device's
     /// sequence number first (nothing is written; the caller re-reads and decides again).
+    ///
+    /// Everything that costs CPU (serialising the inventory document) happens before the
+    /// transaction; inside it, rows go in multi-row statements, so even the largest delivery
+    /// the limits allow holds the writer briefly.
     pub async fn commit_ingest(&self, c: &IngestCommit) -> Result<()> {
-        let mut tx = self.begin_write().await?;
+        let inventory_doc = c
+            .inventory
+            .as_ref()
+            .map(|w| serde_json::to_string(&w.inventory))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let metrics_doc = c
+            .metrics
+            .as_ref()
+            .map(|(_, m)| serde_json::to_string(m))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let inv = c.inventory.as_ref().map(|w| &w.inventory);
-        let hash = inv.map(Inventory::hash);
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE devices SET last_seq = $1, last_seen_at = $2, \
              inventory_hash = COALESCE($3, inventory_hash), \
@@ -119,7 +148,7 @@ impl Store {
         )
         .bind(c.new_last_seq as i64)
         .bind(c.seen_at.0)
-        .bind(hash.as_ref().map(|h| h.0.clone()))
+        .bind(c.inventory.as_ref().map(|w| w.hash.0.clone()))
         .bind(inv.map(|i| i.os.name.clone()))
         .bind(inv.map(|i| i.os.version.clone()))
         .bind(&c.device_id)
@@ -132,15 +161,13 @@ impl Store {
                 c.device_id, c.expected_last_seq
             )));
         }
-        if let (Some(write), Some(hash)) = (&c.inventory, &hash) {
-            let doc = serde_json::to_string(&write.inventory)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if let (Some(write), Some(doc)) = (&c.inventory, inventory_doc) {
             sqlx::query(
                 "INSERT INTO device_inventory (device_id, hash, doc, updated_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (device_id) DO UPDATE SET hash = excluded.hash, doc = excluded.doc, updated_at = excluded.updated_at",
             )
             .bind(&c.device_id)
-            .bind(&hash.0)
+            .bind(&write.hash.0)
             .bind(doc)
             .bind(c.seen_at.0)
             .execute(&mut *tx)
@@ -154,36 +181,12 @@ impl Store {
                     insert_software(&mut tx, &c.device_id, &write.inventory.packages).await?;
                 }
                 SoftwareWrite::Delta { upsert, remove } => {
-                    for (name, arch, source) in remove {
-                        sqlx::query(
-                            "DELETE FROM device_software WHERE device_id = $1 AND name = $2 AND arch = $3 AND source = $4",
-                        )
-                        .bind(&c.device_id)
-                        .bind(name)
-                        .bind(arch)
-                        .bind(source.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    for p in upsert {
-                        sqlx::query(
-                            "INSERT INTO device_software (device_id, name, arch, source, version) VALUES ($1, $2, $3, $4, $5) \
-                             ON CONFLICT (device_id, name, arch, source) DO UPDATE SET version = excluded.version",
-                        )
-                        .bind(&c.device_id)
-                        .bind(&p.name)
-                        .bind(&p.arch)
-                        .bind(p.source.as_str())
-                        .bind(&p.version)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
+                    delete_software(&mut tx, &c.device_id, remove).await?;
+                    insert_software(&mut tx, &c.device_id, upsert).await?;
                 }
             }
         }
-        if let Some((at, metrics)) = &c.metrics {
-            let doc =
-                serde_json::to_string(metrics).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if let (Some((at, _)), Some(doc)) = (&c.metrics, metrics_doc) {
             sqlx::query(
                 "INSERT INTO device_metrics (device_id, collected_at, doc) VALUES ($1, $2, $3) \
                  ON CONFLICT (device_id) DO UPDATE SET collected_at = excluded.collected_at, doc = excluded.doc",
@@ -194,48 +197,56 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        for (at, ev) in &c.changes {
-            sqlx::query(
-                "INSERT INTO device_changes (device_id, at, kind, subject, from_value, to_value) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&c.device_id)
-            .bind(at.0)
-            .bind(ev.kind.as_str())
-            .bind(&ev.subject)
-            .bind(ev.from.clone())
-            .bind(ev.to.clone())
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_changes(&mut tx, &c.device_id, &c.changes).await?;
         tx.commit().await?;
         Ok(())
     }
+
+    /// Deletes change history older than `before`, at most `limit` rows (oldest first), and
+    /// says how many went. The caller repeats until fewer than `limit` go, so the writer is
+    /// never held for long by a large backlog.
+    pub async fn prune_changes(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM device_changes WHERE id IN \
+             (SELECT id FROM device_changes WHERE at < $1 LIMIT $2)",
+        )
+        .bind(before.0)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(deleted)
+    }
 }
 
+/// `($1, $2, …, $n), (…)`: numbered placeholders for `rows` rows of `columns` values.
+fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Upserts packages, many rows a statement (an upsert also serves a fresh insert).
 async fn insert_software(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     device_id: &str,
     packages: &[Package],
 ) -> Result<()> {
-    for chunk in packages.chunks(SOFTWARE_CHUNK) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = i * 5;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO device_software (device_id, name, arch, source, version) VALUES {}",
-            values.join(", ")
+    for chunk in packages.chunks(ROWS_PER_STATEMENT) {
+        let sql = safe_sql!(
+            "INSERT INTO device_software (device_id, name, arch, source, version) VALUES {} \
+             ON CONFLICT (device_id, name, arch, source) DO UPDATE SET version = excluded.version",
+            placeholders(chunk.len(), 5)
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query(sql);
         for p in chunk {
             q = q
                 .bind(device_id.to_string())
@@ -243,6 +254,59 @@ async fn insert_software(
                 .bind(p.arch.clone())
                 .bind(p.source.as_str())
                 .bind(p.version.clone());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Deletes packages by key, many a statement.
+async fn delete_software(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    device_id: &str,
+    keys: &[(String, String, PackageSource)],
+) -> Result<()> {
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        // Row values compare in both dialects (SQLite ≥ 3.15): (a, b, c) IN ((…), (…)).
+        let keys: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
+            .collect();
+        let sql = safe_sql!(
+            "DELETE FROM device_software WHERE device_id = $1 AND (name, arch, source) IN ({})",
+            keys.join(", ")
+        );
+        let mut q = sqlx::query(sql).bind(device_id.to_string());
+        for (name, arch, source) in chunk {
+            q = q
+                .bind(name.clone())
+                .bind(arch.clone())
+                .bind(source.as_str());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Appends timeline events, many rows a statement.
+async fn insert_changes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    device_id: &str,
+    changes: &[(Timestamp, ChangeEvent)],
+) -> Result<()> {
+    for chunk in changes.chunks(ROWS_PER_STATEMENT) {
+        let sql = safe_sql!(
+            "INSERT INTO device_changes (device_id, at, kind, subject, from_value, to_value) VALUES {}",
+            placeholders(chunk.len(), 6)
+        );
+        let mut q = sqlx::query(sql);
+        for (at, ev) in chunk {
+            q = q
+                .bind(device_id.to_string())
+                .bind(at.0)
+                .bind(ev.kind.as_str())
+                .bind(ev.subject.clone())
+                .bind(ev.from.clone())
+                .bind(ev.to.clone());
         }
         q.execute(&mut **tx).await?;
     }

@@ -53,6 +53,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_credential_rotation.sql"),
         postgres: include_str!("../migrations/postgres/0006_credential_rotation.sql"),
     },
+    Migration {
+        version: 7,
+        name: "change_history_retention",
+        sqlite: include_str!("../migrations/sqlite/0007_change_history_retention.sql"),
+        postgres: include_str!("../migrations/postgres/0007_change_history_retention.sql"),
+    },
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("stewmigr" in ASCII).

@@ -29,6 +29,11 @@ pub struct FileConfig {
     /// PEM certificate chain and key to serve HTTPS with.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Change history older than this is deleted (default 365; 0 keeps it for ever).
+    pub change_retention_days: Option<u32>,
+    /// Report deliveries one device may make at once, and per minute after that.
+    pub report_rate_burst: Option<u32>,
+    pub report_rate_per_minute: Option<u32>,
 }
 
 /// When to serve HTTPS.
@@ -148,7 +153,20 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
         &data_dir,
     )?;
     let defaults = steward_server::ServerConfig::default();
+    let report_rate = steward_core::rate::RateRule {
+        burst: file.report_rate_burst.unwrap_or(defaults.report_rate.burst),
+        per_minute: file
+            .report_rate_per_minute
+            .unwrap_or(defaults.report_rate.per_minute),
+    };
+    if report_rate.burst == 0 || report_rate.per_minute == 0 {
+        bail!("report_rate_burst and report_rate_per_minute must be at least 1");
+    }
     let server = steward_server::ServerConfig {
+        report_rate,
+        change_retention_days: file
+            .change_retention_days
+            .unwrap_or(defaults.change_retention_days),
         checkin_interval_secs: interval,
         // Secure cookies whenever the browser reaches us over HTTPS: our own, or a proxy's
         // in front of a non-loopback address.

@@ -49,7 +49,11 @@ impl Core {
         let (update, current, queued) = match inventory {
             None => (None, None, Queued::Nothing),
             Some(mut current) => {
-                current.normalize();
+                // Within the server's limits (texts cleaned, collections cut; normalised):
+                // a report the server refuses would be retried for ever.
+                for cut in current.clamp_to_limits() {
+                    tracing::warn!(%cut, "inventory larger than the server accepts; the rest is not reported");
+                }
                 let base = state::load_inventory(&self.dir)?;
                 let update = inventory_update(base.as_ref(), &current);
                 let queued = match &update {
@@ -60,6 +64,10 @@ impl Core {
                 (update, Some(current), queued)
             }
         };
+        let metrics = metrics.map(|mut m| {
+            m.clamp_to_limits();
+            m
+        });
         if metrics.is_none() && update.is_none() {
             return Ok(queued);
         }

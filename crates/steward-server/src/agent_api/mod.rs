@@ -74,13 +74,28 @@ pub async fn enroll(
 /// Deliver queued reports, oldest first.
 #[utoipa::path(post, path = "/agent/v1/reports", tag = "agent", request_body = ReportBatch,
     security(("device_credential" = [])),
-    responses((status = 200, body = ReportAck), (status = 401, body = ApiError), (status = 400, body = ApiError)))]
+    responses((status = 200, body = ReportAck), (status = 401, body = ApiError), (status = 400, body = ApiError),
+        (status = 413, body = ApiError), (status = 429, body = ApiError, description = "too many deliveries from this device; see Retry-After"),
+        (status = 503, body = ApiError, description = "the database is busy; see Retry-After")))]
 pub async fn reports(
     State(state): State<AppState>,
     agent: AgentIdentity,
-    ApiJson(batch): ApiJson<ReportBatch>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
 ) -> AppResult<Json<ReportAck>> {
-    crate::ingest::ingest(&state, agent.device, batch.reports)
+    // Parsed by `ingest` in the blocking pool, not here on an async worker.
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "bad_request",
+            "expected a JSON body (Content-Type: application/json)",
+        ));
+    }
+    crate::ingest::receive(&state, agent.device, body)
         .await
         .map(Json)
 }

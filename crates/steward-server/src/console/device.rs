@@ -1,8 +1,10 @@
 //! The device page (everything Steward knows about one machine, one section per part of its
 //! inventory, its change timeline and its jobs) and the "Collect inventory now" button.
 //!
-//! Query parameters: `sq` searches the software list, `sp` and `cp` page through software
-//! and changes, `queued=1` says a job was just queued.
+//! Query parameters: `sq` searches the software list; `sp`, `cp`, `dp`, `np`, `ap` and `lp`
+//! page through software, changes, disks, network interfaces, accounts and listening
+//! sockets (every list is paged, so no inventory makes the page unbounded); `queued=1` says a
+//! job was just queued.
 
 use askama::Template;
 use axum::Form;
@@ -24,6 +26,8 @@ use crate::state::AppState;
 
 const SOFTWARE_PER_PAGE: u32 = 50;
 const CHANGES_PER_PAGE: u32 = 25;
+/// Disks, interfaces, accounts and listening sockets: a page each.
+const SECTION_PER_PAGE: u32 = 50;
 
 pub struct JobRow {
     pub kind: &'static str,
@@ -64,7 +68,9 @@ struct DevicePage {
     overview: Vec<Fact>,
     hardware: Vec<Fact>,
     disks: Vec<DiskRow>,
+    disks_pager: Pager,
     interfaces: Vec<NetInterface>,
+    interfaces_pager: Pager,
     software: Vec<SoftwareRecord>,
     software_total: u64,
     software_search: String,
@@ -73,7 +79,10 @@ struct DevicePage {
     accounts: Vec<Account>,
     /// Accounts that cannot log in and are not administrators.
     system_accounts: Vec<Account>,
+    accounts_total: usize,
+    accounts_pager: Pager,
     listeners: Vec<ListenerRow>,
+    listeners_pager: Pager,
     changes: Vec<ChangeRow>,
     changes_total: u64,
     changes_pager: Pager,
@@ -97,6 +106,10 @@ pub struct DevicePageQuery {
     sq: Option<String>,
     sp: Option<String>,
     cp: Option<String>,
+    dp: Option<String>,
+    np: Option<String>,
+    ap: Option<String>,
+    lp: Option<String>,
     queued: Option<String>,
     done: Option<String>,
 }
@@ -124,30 +137,81 @@ fn not_found<P: crate::auth::Permission>(user: &ConsoleUser<P>) -> Response {
     )
 }
 
-/// A link to this device page with the given software search and pages, at `anchor`.
-fn page_href(
-    id: &str,
-    search: &str,
-    software_page: u32,
-    changes_page: u32,
-    anchor: &str,
-) -> String {
-    let mut params = Vec::new();
-    if !search.is_empty() {
-        params.push(format!("sq={}", urlencode(search)));
+/// Where each list on the page stands: the software search and every list's page.
+#[derive(Debug, Clone, PartialEq)]
+struct Place {
+    search: String,
+    software: u32,
+    changes: u32,
+    disks: u32,
+    network: u32,
+    accounts: u32,
+    listening: u32,
+}
+
+impl Place {
+    fn from_query(q: &DevicePageQuery) -> Place {
+        Place {
+            search: q.sq.clone().unwrap_or_default().trim().to_string(),
+            software: page_param(q.sp.as_deref()),
+            changes: page_param(q.cp.as_deref()),
+            disks: page_param(q.dp.as_deref()),
+            network: page_param(q.np.as_deref()),
+            accounts: page_param(q.ap.as_deref()),
+            listening: page_param(q.lp.as_deref()),
+        }
     }
-    if software_page > 1 {
-        params.push(format!("sp={software_page}"));
+
+    /// A link to this device page with one list moved to another page (the others stay
+    /// where they are), at that list's section.
+    fn href(&self, id: &str, anchor: &str, moved: impl FnOnce(&mut Place)) -> String {
+        let mut place = self.clone();
+        moved(&mut place);
+        let mut params = Vec::new();
+        if !place.search.is_empty() {
+            params.push(format!("sq={}", urlencode(&place.search)));
+        }
+        for (key, page) in [
+            ("sp", place.software),
+            ("cp", place.changes),
+            ("dp", place.disks),
+            ("np", place.network),
+            ("ap", place.accounts),
+            ("lp", place.listening),
+        ] {
+            if page > 1 {
+                params.push(format!("{key}={page}"));
+            }
+        }
+        let query = if params.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", params.join("&"))
+        };
+        format!("/devices/{}{query}#{anchor}", urlencode(id))
     }
-    if changes_page > 1 {
-        params.push(format!("cp={changes_page}"));
+
+    fn pager(
+        &self,
+        id: &str,
+        anchor: &'static str,
+        page: u32,
+        per_page: u32,
+        total: u64,
+        set: fn(&mut Place, u32),
+    ) -> Pager {
+        Pager::new(page, per_page, total, |p| {
+            self.href(id, anchor, |pl| set(pl, p))
+        })
     }
-    let query = if params.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", params.join("&"))
-    };
-    format!("/devices/{}{query}#{anchor}", urlencode(id))
+}
+
+/// The `page`th slice of `items` (1-based; past the end, empty).
+fn page_of<T>(items: &[T], page: u32, per_page: u32) -> &[T] {
+    let start = (page.saturating_sub(1) as usize).saturating_mul(per_page as usize);
+    let start = start.min(items.len());
+    let end = start.saturating_add(per_page as usize).min(items.len());
+    &items[start..end]
 }
 
 async fn build(
@@ -167,9 +231,9 @@ async fn build(
     let inv = inventory.unwrap_or_default();
     let metrics = state.store.metrics(id).await?.map(|(_, m)| m);
     let metrics = metrics.as_ref();
-    let search = q.sq.unwrap_or_default().trim().to_string();
-    let software_page = page_param(q.sp.as_deref());
-    let changes_page = page_param(q.cp.as_deref());
+    let place = Place::from_query(&q);
+    let (search, software_page, changes_page) =
+        (place.search.clone(), place.software, place.changes);
     let (software, software_total) = state
         .store
         .software(
@@ -200,7 +264,16 @@ async fn build(
         value: device.id.clone(),
         title: String::new(),
     });
-    let (accounts, system_accounts) = sections::accounts(&inv);
+    let all_accounts = sections::accounts_people_first(&inv);
+    let (accounts, system_accounts): (Vec<Account>, Vec<Account>) =
+        page_of(&all_accounts, place.accounts, SECTION_PER_PAGE)
+            .iter()
+            .cloned()
+            .partition(|a| a.is_admin || a.can_login);
+    let disks = page_of(&inv.filesystems, place.disks, SECTION_PER_PAGE);
+    let listeners = page_of(&inv.listeners, place.listening, SECTION_PER_PAGE);
+    let per = SECTION_PER_PAGE;
+    let count = |n: usize| n as u64;
     Ok(Some(DevicePage {
         chrome: Chrome::new(&user.0, "devices"),
         device: DeviceRow::new(&device, now),
@@ -208,22 +281,65 @@ async fn build(
         has_inventory,
         overview,
         hardware: sections::hardware(&inv, metrics),
-        disks: sections::disks(&inv, metrics),
-        interfaces: inv.interfaces.clone(),
+        disks: sections::disks(disks, metrics),
+        disks_pager: place.pager(
+            id,
+            "disks",
+            place.disks,
+            per,
+            count(inv.filesystems.len()),
+            |p, n| p.disks = n,
+        ),
+        interfaces: page_of(&inv.interfaces, place.network, per).to_vec(),
+        interfaces_pager: place.pager(
+            id,
+            "network",
+            place.network,
+            per,
+            count(inv.interfaces.len()),
+            |p, n| p.network = n,
+        ),
         software,
         software_total,
-        software_pager: Pager::new(software_page, SOFTWARE_PER_PAGE, software_total, |p| {
-            page_href(id, &search, p, changes_page, "software")
-        }),
+        software_pager: place.pager(
+            id,
+            "software",
+            software_page,
+            SOFTWARE_PER_PAGE,
+            software_total,
+            |p, n| p.software = n,
+        ),
         software_search: search.clone(),
         accounts,
         system_accounts,
-        listeners: sections::listeners(&inv),
+        accounts_total: all_accounts.len(),
+        accounts_pager: place.pager(
+            id,
+            "accounts",
+            place.accounts,
+            per,
+            count(all_accounts.len()),
+            |p, n| p.accounts = n,
+        ),
+        listeners: sections::listeners(listeners),
+        listeners_pager: place.pager(
+            id,
+            "listening",
+            place.listening,
+            per,
+            count(inv.listeners.len()),
+            |p, n| p.listening = n,
+        ),
         changes: changes.iter().map(|c| ChangeRow::new(c, now)).collect(),
         changes_total,
-        changes_pager: Pager::new(changes_page, CHANGES_PER_PAGE, changes_total, |p| {
-            page_href(id, &search, software_page, p, "changes")
-        }),
+        changes_pager: place.pager(
+            id,
+            "changes",
+            changes_page,
+            CHANGES_PER_PAGE,
+            changes_total,
+            |p, n| p.changes = n,
+        ),
         jobs: jobs.iter().map(|j| JobRow::new(j, now)).collect(),
         queued: q.queued.as_deref() == Some("1"),
         can_organize: user.0.may(steward_core::Action::OrganizeDevices),
@@ -288,18 +404,35 @@ pub async fn refresh(
 
 #[cfg(test)]
 mod tests {
-    use super::page_href;
+    use super::{DevicePageQuery, Place, page_of};
 
     #[test]
-    fn page_links_keep_the_other_list_where_it_was() {
+    fn page_links_keep_the_other_lists_where_they_were() {
+        let first = Place::from_query(&DevicePageQuery::default());
+        assert_eq!(first.href("d1", "software", |_| {}), "/devices/d1#software");
+        let place = Place::from_query(&DevicePageQuery {
+            sq: Some(" lib ssl ".into()),
+            sp: Some("2".into()),
+            lp: Some("4".into()),
+            ..Default::default()
+        });
         assert_eq!(
-            page_href("d1", "", 1, 1, "software"),
-            "/devices/d1#software"
+            place.href("d1", "changes", |p| p.changes = 3),
+            "/devices/d1?sq=lib%20ssl&sp=2&cp=3&lp=4#changes"
         );
         assert_eq!(
-            page_href("d1", "lib ssl", 2, 3, "changes"),
-            "/devices/d1?sq=lib%20ssl&sp=2&cp=3#changes"
+            place.href("d1", "accounts", |p| p.accounts = 2),
+            "/devices/d1?sq=lib%20ssl&sp=2&ap=2&lp=4#accounts"
         );
+    }
+
+    #[test]
+    fn pages_of_a_list() {
+        let items: Vec<u32> = (1..=120).collect();
+        assert_eq!(page_of(&items, 1, 50).len(), 50);
+        assert_eq!(page_of(&items, 3, 50), &items[100..]);
+        assert!(page_of(&items, 4, 50).is_empty());
+        assert!(page_of(&items, u32::MAX, 50).is_empty());
     }
 }
 

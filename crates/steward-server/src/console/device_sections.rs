@@ -2,7 +2,9 @@
 //! with their fill level, listening sockets, accounts (people first). Pure functions of the
 //! stored inventory and latest metrics, so they are tested without a server.
 
-use steward_core::{Account, Inventory, Metrics, Timestamp};
+use std::collections::HashMap;
+
+use steward_core::{Account, Filesystem, FilesystemUsage, Inventory, Listener, Metrics, Timestamp};
 
 use super::format::{bytes, duration_secs, percent, relative, utc};
 
@@ -101,15 +103,19 @@ pub fn disk_level(percent: u8) -> &'static str {
     }
 }
 
-/// Filesystems from the inventory, with usage from the latest metrics matched by mount point.
-pub fn disks(inv: &Inventory, metrics: Option<&Metrics>) -> Vec<DiskRow> {
-    let usage = metrics
+/// Filesystems (a page of the inventory's), with usage from the latest metrics matched by
+/// mount point through an index, so the cost is linear in both lists.
+pub fn disks(filesystems: &[Filesystem], metrics: Option<&Metrics>) -> Vec<DiskRow> {
+    let usage: HashMap<&str, &FilesystemUsage> = metrics
         .map(|m| m.filesystems.as_slice())
-        .unwrap_or_default();
-    inv.filesystems
+        .unwrap_or_default()
+        .iter()
+        .map(|u| (u.mount_point.as_str(), u))
+        .collect();
+    filesystems
         .iter()
         .map(|f| {
-            let used = usage.iter().find(|u| u.mount_point == f.mount_point);
+            let used = usage.get(f.mount_point.as_str()).copied();
             let pct = used.map_or(0, |u| percent(u.used_bytes, u.total_bytes));
             DiskRow {
                 mount: f.mount_point.clone(),
@@ -137,8 +143,8 @@ pub struct ListenerRow {
     pub exposed: bool,
 }
 
-pub fn listeners(inv: &Inventory) -> Vec<ListenerRow> {
-    inv.listeners
+pub fn listeners(listeners: &[Listener]) -> Vec<ListenerRow> {
+    listeners
         .iter()
         .map(|l| ListenerRow {
             protocol: l.protocol.as_str(),
@@ -155,21 +161,20 @@ pub fn listeners(inv: &Inventory) -> Vec<ListenerRow> {
         .collect()
 }
 
-/// People first: (administrators, then other accounts that can log in; system accounts).
-pub fn accounts(inv: &Inventory) -> (Vec<Account>, Vec<Account>) {
-    let (mut people, system): (Vec<_>, Vec<_>) = inv
-        .accounts
-        .iter()
-        .cloned()
-        .partition(|a| a.is_admin || a.can_login);
-    people.sort_by_key(|a| (!a.is_admin, a.uid));
-    (people, system)
+/// People first: administrators, then other accounts that can log in (by uid), then system
+/// accounts (in the inventory's order), so a page of the list splits into the two tables.
+pub fn accounts_people_first(inv: &Inventory) -> Vec<Account> {
+    let mut all = inv.accounts.clone();
+    all.sort_by_key(|a| {
+        let person = a.is_admin || a.can_login;
+        (!person, !a.is_admin, if person { a.uid } else { 0 })
+    });
+    all
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use steward_core::{Filesystem, FilesystemUsage};
 
     #[test]
     fn disks_turn_amber_over_80_and_red_over_90_percent() {
@@ -201,7 +206,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        let rows = disks(&inv, Some(&metrics));
+        let rows = disks(&inv.filesystems, Some(&metrics));
         assert_eq!(
             (rows[0].percent, rows[0].level, rows[0].used.as_str()),
             (93, "critical", "93.0 GiB")
@@ -221,7 +226,10 @@ mod tests {
                 .collect(),
             ..Default::default()
         };
-        let exposed: Vec<bool> = listeners(&inv).iter().map(|l| l.exposed).collect();
+        let exposed: Vec<bool> = listeners(&inv.listeners)
+            .iter()
+            .map(|l| l.exposed)
+            .collect();
         assert_eq!(exposed, [true, true, false, false, true]);
     }
 }

@@ -99,6 +99,7 @@ fn icon(kind: ChangeKind) -> (&'static str, &'static str) {
         K::CpuChanged | K::MemoryChanged | K::HardwareChanged => ("■", "Hardware"),
         K::FilesystemAdded | K::FilesystemRemoved | K::FilesystemResized => ("▤", "Disks"),
         K::InterfaceAdded | K::InterfaceRemoved | K::InterfaceChanged => ("⌁", "Network"),
+        K::ChangesSummarised => ("…", "Many changes"),
     }
 }
 

@@ -30,10 +30,7 @@ contract_test!(ingest_full_inventory, |db: TestDb| async move {
         expected_last_seq: 0,
         new_last_seq: 3,
         seen_at: ts(5_000),
-        inventory: Some(InventoryWrite {
-            inventory: inv.clone(),
-            software: SoftwareWrite::Replace,
-        }),
+        inventory: Some(InventoryWrite::new(inv.clone(), SoftwareWrite::Replace)),
         metrics: Some((ts(4_900), m.clone())),
         changes: vec![
             (
@@ -155,10 +152,10 @@ contract_test!(
             pkgs.push(pkg(&format!("n{i:03}"), "2", "amd64", PackageSource::Rpm));
         }
         let mut c = bare_commit("d1", 0, 1, 1_000);
-        c.inventory = Some(InventoryWrite {
-            inventory: inventory("x", "1", pkgs),
-            software: SoftwareWrite::Replace,
-        });
+        c.inventory = Some(InventoryWrite::new(
+            inventory("x", "1", pkgs),
+            SoftwareWrite::Replace,
+        ));
         db.commit_ingest(&c).await.unwrap();
         let (all, total) = db.software("d1", None, 0, 1_000).await.unwrap();
         assert_eq!(total, 200);
@@ -185,10 +182,7 @@ contract_test!(
         enroll(&db, "d1", "server-1").await;
         let inv = inventory("Debian GNU/Linux", "12", vec![deb("a", "1"), deb("b", "1")]);
         let mut first = bare_commit("d1", 0, 3, 5_000);
-        first.inventory = Some(InventoryWrite {
-            inventory: inv.clone(),
-            software: SoftwareWrite::Replace,
-        });
+        first.inventory = Some(InventoryWrite::new(inv.clone(), SoftwareWrite::Replace));
         first.metrics = Some((ts(5_000), metrics(1.0, 1)));
         first.changes = vec![(ts(5_000), event(ChangeKind::Rebooted, "boot", None, None))];
         db.commit_ingest(&first).await.unwrap();
@@ -200,10 +194,7 @@ contract_test!(
             expected_last_seq: 0,
             new_last_seq: 7,
             seen_at: ts(9_000),
-            inventory: Some(InventoryWrite {
-                inventory: other.clone(),
-                software: SoftwareWrite::Replace,
-            }),
+            inventory: Some(InventoryWrite::new(other.clone(), SoftwareWrite::Replace)),
             metrics: Some((ts(9_000), metrics(99.0, 2))),
             changes: vec![(
                 ts(9_000),
@@ -266,10 +257,10 @@ contract_test!(ingest_software_delta, |db: TestDb| async move {
         pkg("c", "1.0", "amd64", PackageSource::Rpm),
     ];
     let mut c = bare_commit("d1", 0, 1, 1_000);
-    c.inventory = Some(InventoryWrite {
-        inventory: inventory("Debian GNU/Linux", "12", base),
-        software: SoftwareWrite::Replace,
-    });
+    c.inventory = Some(InventoryWrite::new(
+        inventory("Debian GNU/Linux", "12", base),
+        SoftwareWrite::Replace,
+    ));
     db.commit_ingest(&c).await.unwrap();
     assert_eq!(db.software("d1", None, 0, 100).await.unwrap().1, 5);
 
@@ -280,9 +271,9 @@ contract_test!(ingest_software_delta, |db: TestDb| async move {
         deb("d", "1.0"),
     ];
     let mut c = bare_commit("d1", 1, 2, 2_000);
-    c.inventory = Some(InventoryWrite {
-        inventory: inventory("Debian GNU/Linux", "12", after.clone()),
-        software: SoftwareWrite::Delta {
+    c.inventory = Some(InventoryWrite::new(
+        inventory("Debian GNU/Linux", "12", after.clone()),
+        SoftwareWrite::Delta {
             upsert: vec![deb("b", "2.0"), deb("d", "1.0")],
             remove: vec![
                 ("a".into(), "amd64".into(), PackageSource::Dpkg),
@@ -291,7 +282,7 @@ contract_test!(ingest_software_delta, |db: TestDb| async move {
                 ("ghost".into(), "amd64".into(), PackageSource::Dpkg),
             ],
         },
-    });
+    ));
     db.commit_ingest(&c).await.unwrap();
 
     let (items, total) = db.software("d1", None, 0, 100).await.unwrap();
@@ -319,10 +310,10 @@ contract_test!(ingest_software_delta, |db: TestDb| async move {
 
     // A later Replace drops whatever the new list lacks.
     let mut c = bare_commit("d1", 2, 3, 3_000);
-    c.inventory = Some(InventoryWrite {
-        inventory: inventory("Debian GNU/Linux", "12", vec![deb("e", "1")]),
-        software: SoftwareWrite::Replace,
-    });
+    c.inventory = Some(InventoryWrite::new(
+        inventory("Debian GNU/Linux", "12", vec![deb("e", "1")]),
+        SoftwareWrite::Replace,
+    ));
     db.commit_ingest(&c).await.unwrap();
     assert_eq!(software_names(&db, "d1", None).await, ["e"]);
 });
@@ -333,10 +324,7 @@ contract_test!(
         enroll(&db, "d1", "server-1").await;
         let inv = inventory("Debian GNU/Linux", "12", vec![deb("a", "1")]);
         let mut c = bare_commit("d1", 0, 1, 1_000);
-        c.inventory = Some(InventoryWrite {
-            inventory: inv.clone(),
-            software: SoftwareWrite::Replace,
-        });
+        c.inventory = Some(InventoryWrite::new(inv.clone(), SoftwareWrite::Replace));
         c.metrics = Some((ts(1_000), metrics(10.0, 100)));
         db.commit_ingest(&c).await.unwrap();
 
@@ -384,10 +372,10 @@ contract_test!(
         let state = db.device_ingest_state("d1").await.unwrap().unwrap();
         assert_eq!(state.revoked_at, Some(ts(2_000)));
         let mut c = bare_commit("d1", state.last_seq, state.last_seq + 1, 3_000);
-        c.inventory = Some(InventoryWrite {
-            inventory: inventory("Debian GNU/Linux", "12", vec![deb("a", "1")]),
-            software: SoftwareWrite::Replace,
-        });
+        c.inventory = Some(InventoryWrite::new(
+            inventory("Debian GNU/Linux", "12", vec![deb("a", "1")]),
+            SoftwareWrite::Replace,
+        ));
         c.changes = vec![(ts(3_000), event(ChangeKind::Rebooted, "boot", None, None))];
         let err = db.commit_ingest(&c).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");

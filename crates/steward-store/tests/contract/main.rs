@@ -190,10 +190,10 @@ async fn report_os(store: &Store, id: &str, os_name: &str, os_version: &str, at:
         .unwrap()
         .last_seq;
     let mut c = bare_commit(id, seq, seq + 1, at);
-    c.inventory = Some(InventoryWrite {
-        inventory: inventory(os_name, os_version, Vec::new()),
-        software: SoftwareWrite::Replace,
-    });
+    c.inventory = Some(InventoryWrite::new(
+        inventory(os_name, os_version, Vec::new()),
+        SoftwareWrite::Replace,
+    ));
     store.commit_ingest(&c).await.unwrap();
 }
 
