@@ -114,7 +114,11 @@ impl std::fmt::Debug for Store {
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
     pub max_connections: u32,
+    /// How long a request waits for a free connection before the store answers `Busy`.
     pub acquire_timeout: Duration,
+    /// SQLite: how long a write waits for another process's write lock (the CLI beside a
+    /// running server) before the store answers `Busy`.
+    pub busy_timeout: Duration,
 }
 
 impl Default for PoolOptions {
@@ -122,6 +126,7 @@ impl Default for PoolOptions {
         Self {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(10),
+            busy_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -202,21 +207,23 @@ impl Store {
 }
 
 fn sqlite_pool(max: u32, opts: &PoolOptions) -> AnyPoolOptions {
+    let pragmas = format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+        opts.busy_timeout.as_millis()
+    );
     AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(1)
         .acquire_timeout(opts.acquire_timeout)
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
+            let pragmas = pragmas.clone();
             Box::pin(async move {
                 // WAL: readers never block the writer. synchronous=NORMAL in WAL mode keeps
                 // every committed transaction across a process crash (only an OS crash or
                 // power loss may lose the last ones). busy_timeout covers the CLI writing
                 // while a server runs.
-                conn.execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                )
-                .await?;
+                conn.execute(sqlx::AssertSqlSafe(pragmas)).await?;
                 Ok(())
             })
         })

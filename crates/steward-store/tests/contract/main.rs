@@ -29,6 +29,7 @@ mod audit;
 mod credentials;
 mod devices;
 mod enrollment;
+mod hardening;
 mod ingest;
 mod jobs;
 mod migrations;
