@@ -154,6 +154,14 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestP
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, AppError> {
+        // NUL is never meaningful in a parameter, and PostgreSQL cannot store or compare it:
+        // refuse it here, the same on both databases (the store maps what slips past to 400).
+        let raw = parts.uri.query().unwrap_or_default();
+        if raw.contains('\0') || raw.to_ascii_lowercase().contains("%00") {
+            return Err(AppError::bad_request(
+                "invalid query string: parameters may not contain NUL characters",
+            ));
+        }
         let axum::extract::Query(v) =
             axum::extract::Query::<T>::from_request_parts(parts, state).await?;
         Ok(ApiQuery(v))

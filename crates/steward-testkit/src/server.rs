@@ -96,20 +96,35 @@ impl TestServer {
         Self::start_with(db, addr, None).await
     }
 
+    /// A server on `db` (plain HTTP, loopback) with settings changed by `configure`.
+    pub async fn configured(db: TestDb, configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        Self::start_configured(db, "127.0.0.1:0".parse().unwrap(), None, configure).await
+    }
+
     async fn start_with(
         db: TestDb,
         addr: SocketAddr,
         tls: Option<(Arc<rustls::ServerConfig>, String)>,
     ) -> TestServer {
+        Self::start_configured(db, addr, tls, |_| {}).await
+    }
+
+    async fn start_configured(
+        db: TestDb,
+        addr: SocketAddr,
+        tls: Option<(Arc<rustls::ServerConfig>, String)>,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::connect(&db.url).await.unwrap();
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let config = ServerConfig {
+        let mut config = ServerConfig {
             tls_fingerprint: tls.as_ref().map(|(_, f)| f.clone()),
             secure_cookies: tls.is_some(),
             ..test_config()
         };
+        configure(&mut config);
         let state = AppState::new(store.clone(), Arc::new(SystemClock), config);
         let (stop, stopped) = oneshot::channel::<()>();
         let stopped = async move {

@@ -6,6 +6,7 @@ mod agent_protocol;
 mod api;
 mod console;
 mod fleet;
+mod hostile;
 mod rotation;
 mod support;
 mod tls;
