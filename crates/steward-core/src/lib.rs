@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod job;
 pub mod metrics;
 pub mod password;
+pub mod text;
 pub mod throttle;
 pub mod time;
 pub mod version;
@@ -32,4 +33,5 @@ pub use inventory::{
 };
 pub use job::{JobKind, JobState};
 pub use metrics::{FilesystemUsage, Metrics};
+pub use text::Escaped;
 pub use time::Timestamp;

@@ -21,6 +21,7 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
                 state,
             } => {
                 let dir = state_dir(&state)?;
+                crate::private::dir(&dir)?;
                 let st = steward_agent::runner::enroll(&dir, &server, &token, pin).await?;
                 match (st.server_cert_pin, pin) {
                     (Some(got), Some(_)) => {
@@ -47,6 +48,7 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
             }
             AgentCommand::Run { state, interval } => {
                 let dir = state_dir(&state)?;
+                crate::private::dir(&dir)?;
                 let mut config = steward_agent::runner::AgentConfig::new(dir);
                 config.interval = interval.map(std::time::Duration::from_secs);
                 steward_agent::runner::run(

@@ -31,6 +31,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     ));
 
     let agent_dir = cfg.data_dir.join("agent");
+    crate::private::dir(&agent_dir)?;
     if steward_agent::state::AgentState::load(&agent_dir).is_err() {
         let now = SystemClock.now();
         let token = steward_server::admin::create_enroll_token(
