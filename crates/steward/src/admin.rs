@@ -43,7 +43,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             )
             .await;
             eprintln!(
-                "Enrollment token for {uses} device(s), valid for {}. On each machine run:\n  steward agent enroll --server URL --token {token}",
+                "Enrollment token for {uses} device(s), valid for {}. On each machine run (the variable keeps it out of `ps`):\n  STEWARD_ENROLL_TOKEN={token} steward agent enroll --server URL",
                 humantime::format_duration(ttl)
             );
         }

@@ -57,7 +57,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     println!("  Console:  {console}");
     if let Some(identity) = &identity {
         println!(
-            "  TLS:      {} ({}); agents pin it: steward agent enroll --server https://… --token T --pin {}",
+            "  TLS:      {} ({}); agents pin it: STEWARD_ENROLL_TOKEN=T steward agent enroll --server https://… --pin {}",
             identity.fingerprint,
             identity.cert_path.display(),
             identity.fingerprint
