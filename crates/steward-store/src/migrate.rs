@@ -53,6 +53,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_credential_rotation.sql"),
         postgres: include_str!("../migrations/postgres/0006_credential_rotation.sql"),
     },
+    Migration {
+        version: 9,
+        name: "job_expiry",
+        sqlite: include_str!("../migrations/sqlite/0009_job_expiry.sql"),
+        postgres: include_str!("../migrations/postgres/0009_job_expiry.sql"),
+    },
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("stewmigr" in ASCII).

@@ -6,6 +6,7 @@ mod agent_protocol;
 mod api;
 mod console;
 mod fleet;
+mod job_expiry;
 mod rotation;
 mod support;
 mod tls;
