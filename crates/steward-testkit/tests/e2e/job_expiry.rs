@@ -100,7 +100,9 @@ async fn a_job_whose_agent_vanished_and_a_revoked_devices_jobs_expire() {
         .api_post(&api, &format!("/api/v1/devices/{other}/revoke"), json!({}))
         .await;
     assert!(status < 300, "{status}");
-    assert_eq!(steward_server::expire_jobs(&server.state).await.unwrap(), 1);
+    // (The server's own poller may have been first: it sweeps every 30 s.)
+    let n = steward_server::expire_jobs(&server.state).await.unwrap();
+    assert!(n <= 1, "{n}");
     assert_eq!(job_state(&server, &api, &other).await["state"], "expired");
     server.cleanup().await;
 }
