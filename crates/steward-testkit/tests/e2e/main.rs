@@ -5,6 +5,7 @@ mod access;
 mod agent_protocol;
 mod api;
 mod console;
+mod console_text;
 mod fleet;
 mod job_expiry;
 mod rotation;
