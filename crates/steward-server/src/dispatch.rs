@@ -98,7 +98,7 @@ pub fn spawn_poller(state: AppState) -> tokio::task::JoinHandle<()> {
         let mut ticks: u32 = 0;
         loop {
             tick.tick().await;
-            if ticks % EXPIRY_EVERY_TICKS == 0
+            if ticks.is_multiple_of(EXPIRY_EVERY_TICKS)
                 && let Err(e) = expire_jobs(&state).await
             {
                 tracing::warn!(error = %e, "could not expire stale jobs");

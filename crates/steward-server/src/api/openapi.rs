@@ -124,8 +124,8 @@ mod tests {
         let broken: Vec<_> = found
             .iter()
             .filter(|(_, r)| {
-                !r.strip_prefix('#')
-                    .is_some_and(|pointer| doc.pointer(pointer).is_some())
+                r.strip_prefix('#')
+                    .is_none_or(|pointer| doc.pointer(pointer).is_none())
             })
             .collect();
         assert!(broken.is_empty(), "unresolvable references: {broken:#?}");
