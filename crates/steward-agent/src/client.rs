@@ -148,6 +148,9 @@ impl Client {
             // The agent talks to one server; a redirect elsewhere is never followed (it
             // would carry the credential off, or lead off the pinned server).
             .redirect(reqwest::redirect::Policy::none())
+            // Straight to the server: reqwest would otherwise send every request, credential
+            // included, through whatever HTTP_PROXY/HTTPS_PROXY/ALL_PROXY the environment names.
+            .no_proxy()
             .user_agent(concat!("steward-agent/", env!("CARGO_PKG_VERSION")));
         let pin = match (url.scheme(), trust) {
             ("https", Trust::Pin(verifier)) => {

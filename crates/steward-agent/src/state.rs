@@ -72,14 +72,14 @@ impl AgentState {
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-                "this agent is not enrolled (no {}): run `steward agent enroll --server URL --token T`",
+                "this agent is not enrolled (no {}): run `STEWARD_ENROLL_TOKEN=T steward agent enroll --server URL`",
                 path.display()
             ),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
         let mut state: AgentState = serde_json::from_slice(&bytes).with_context(|| {
             format!(
-                "{} is damaged: remove it and enroll again with `steward agent enroll --server URL --token T`",
+                "{} is damaged: remove it and enroll again with `STEWARD_ENROLL_TOKEN=T steward agent enroll --server URL`",
                 path.display()
             )
         })?;

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Timestamp;
+
 /// What a job asks the agent to do. Later capabilities add kinds (checks, backups, restores,
 /// patches, scripts); an agent that does not know a kind reports the job failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -96,6 +98,25 @@ impl JobState {
     }
 }
 
+/// How long a job may stay `dispatched` without word from its agent before it expires. The
+/// agent reports `running` as soon as it claims a job over its long-poll (independent of the
+/// check-in interval), so silence this long means the agent vanished, crashed or was cut off
+/// while holding the job; ten minutes leaves room for a slow network and retries. A job that
+/// reached `running` is left alone: running time depends on the job (future backups run
+/// for hours).
+pub const DISPATCHED_TIMEOUT_MS: i64 = 10 * 60 * 1000;
+
+/// Jobs dispatched before this moment with no report since have expired.
+pub fn dispatched_expired_before(now: Timestamp) -> Timestamp {
+    now.plus_millis(-DISPATCHED_TIMEOUT_MS)
+}
+
+/// The message on a job that expired in `dispatched`.
+pub const EXPIRED_UNANSWERED: &str =
+    "expired: the agent took the job but did not report back within 10 minutes";
+/// The message on an unfinished job of a device that was revoked (it can never report).
+pub const EXPIRED_DEVICE_REVOKED: &str = "expired: the device was revoked";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +131,13 @@ mod tests {
         for s in ["queued", "running", "expired"] {
             assert_eq!(JobState::parse(s).map(JobState::as_str), Some(s));
         }
+    }
+
+    #[test]
+    fn unanswered_dispatches_expire_after_ten_minutes() {
+        let now = Timestamp(100 * 60_000);
+        assert_eq!(dispatched_expired_before(now), Timestamp(90 * 60_000));
+        assert!(JobState::Dispatched.may_become(JobState::Expired));
+        assert!(JobState::Queued.may_become(JobState::Expired));
     }
 }

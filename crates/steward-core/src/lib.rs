@@ -19,6 +19,7 @@ pub mod limits;
 pub mod metrics;
 pub mod password;
 pub mod rate;
+pub mod text;
 pub mod throttle;
 pub mod time;
 pub mod version;
@@ -35,4 +36,5 @@ pub use inventory::{
 pub use job::{JobKind, JobState};
 pub use limits::LimitError;
 pub use metrics::{FilesystemUsage, Metrics};
+pub use text::Escaped;
 pub use time::Timestamp;

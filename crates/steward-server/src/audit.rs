@@ -87,10 +87,13 @@ fn csv(field: &str) -> String {
     // Quote always; double inner quotes. A leading formula character is prefixed so that a
     // spreadsheet does not execute attacker-chosen text (e.g. a username "=HYPERLINK(…)";
     // device names and tags come from agents). Tab and carriage return count too (OWASP).
+    // Control and bidi characters are escaped (`\u{…}`): a newline would start a forged row
+    // for tools that do not honour quoting, and escape sequences reach the terminal of
+    // whoever runs `steward admin audit export`.
     let guarded = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{field}")
+        format!("'{}", steward_core::Escaped(field))
     } else {
-        field.to_string()
+        steward_core::Escaped(field).to_string()
     };
     format!("\"{}\"", guarded.replace('"', "\"\""))
 }
@@ -101,6 +104,10 @@ mod tests {
     fn csv_fields_are_quoted_and_defused() {
         assert_eq!(super::csv("a\"b"), "\"a\"\"b\"");
         assert_eq!(super::csv("=cmd()"), "\"'=cmd()\"");
-        assert_eq!(super::csv("\t=cmd()"), "\"'\t=cmd()\"");
+        assert_eq!(super::csv("\t=cmd()"), "\"'\\u{9}=cmd()\"");
+        assert_eq!(
+            super::csv("a\n1,\"forged\"\x1b[2J\u{202E}"),
+            "\"a\\u{a}1,\"\"forged\"\"\\u{1b}[2J\\u{202e}\""
+        );
     }
 }

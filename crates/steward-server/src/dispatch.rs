@@ -71,14 +71,39 @@ pub async fn next_job(
     result
 }
 
-/// Polls for jobs queued outside this process and wakes their agents.
+/// How often the poller expires jobs that can no longer finish.
+const EXPIRY_EVERY_TICKS: u32 = 60; // 30 s
+
+/// Expires jobs whose agent took them and went silent past
+/// `steward_core::job::DISPATCHED_TIMEOUT_MS`, and every unfinished job of a revoked device.
+pub async fn expire_jobs(state: &AppState) -> Result<u64, steward_store::StoreError> {
+    let now = state.now();
+    let n = state
+        .store
+        .expire_jobs(steward_core::job::dispatched_expired_before(now), now)
+        .await?;
+    if n > 0 {
+        tracing::info!(jobs = n, "expired jobs that can no longer finish");
+    }
+    Ok(n)
+}
+
+/// Polls for jobs queued outside this process and wakes their agents; every 30 s it also
+/// expires jobs that can no longer finish ([`expire_jobs`]).
 pub fn spawn_poller(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut since = state.now().plus_millis(-2_000);
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks: u32 = 0;
         loop {
             tick.tick().await;
+            if ticks.is_multiple_of(EXPIRY_EVERY_TICKS)
+                && let Err(e) = expire_jobs(&state).await
+            {
+                tracing::warn!(error = %e, "could not expire stale jobs");
+            }
+            ticks = ticks.wrapping_add(1);
             let now = state.now();
             match state.store.devices_with_jobs_queued_since(since).await {
                 Ok(devices) => {

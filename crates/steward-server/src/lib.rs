@@ -34,6 +34,7 @@ use tokio::net::TcpListener;
 
 pub use api::openapi::openapi_json;
 pub use clock::{Clock, SystemClock};
+pub use dispatch::expire_jobs;
 pub use state::{AppState, ServerConfig};
 
 /// Builds the whole HTTP application.

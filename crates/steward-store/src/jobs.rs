@@ -179,6 +179,35 @@ impl Store {
         Ok(JobUpdateOutcome::Updated(j))
     }
 
+    /// Expires jobs that can no longer finish: those `dispatched` before `dispatched_before`
+    /// with no report since (their agent vanished holding them), and every unfinished job of
+    /// a revoked device (its agent can never report again). One transaction; safe to run
+    /// from several server replicas at once (each row changes state once). Returns how many
+    /// jobs expired.
+    pub async fn expire_jobs(&self, dispatched_before: Timestamp, now: Timestamp) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let unanswered = sqlx::query(
+            "UPDATE jobs SET state = 'expired', message = $1, updated_at = $2 \
+             WHERE state = 'dispatched' AND updated_at < $3",
+        )
+        .bind(steward_core::job::EXPIRED_UNANSWERED)
+        .bind(now.0)
+        .bind(dispatched_before.0)
+        .execute(&mut *tx)
+        .await?;
+        let revoked = sqlx::query(
+            "UPDATE jobs SET state = 'expired', message = $1, updated_at = $2 \
+             WHERE state IN ('queued', 'dispatched', 'running') \
+             AND device_id IN (SELECT id FROM devices WHERE revoked_at IS NOT NULL)",
+        )
+        .bind(steward_core::job::EXPIRED_DEVICE_REVOKED)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(unanswered.rows_affected() + revoked.rows_affected())
+    }
+
     /// Devices with jobs queued at or after `since`: the dispatcher polls this to wake agents
     /// waiting on another server replica, or for jobs queued from the CLI.
     pub async fn devices_with_jobs_queued_since(&self, since: Timestamp) -> Result<Vec<String>> {

@@ -77,6 +77,20 @@ impl Backend {
     }
 }
 
+/// The database file of an `sqlite:` URL (None for other URLs and in-memory databases),
+/// so the caller can keep it and SQLite's `-wal`/`-shm` files private.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if Backend::from_url(url).ok()? != Backend::Sqlite
+        || url.contains(":memory:")
+        || url.contains("mode=memory")
+    {
+        return None;
+    }
+    let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let file = opts.get_filename();
+    (!file.as_os_str().is_empty()).then(|| file.to_path_buf())
+}
+
 /// A URL with any password replaced, safe for logs and error messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -227,4 +241,19 @@ fn sqlite_pool(max: u32, opts: &PoolOptions) -> AnyPoolOptions {
                 Ok(())
             })
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    #[test]
+    fn sqlite_file_names_the_database_file() {
+        assert_eq!(
+            super::sqlite_file("sqlite:///srv/steward/steward.db?mode=rwc"),
+            Some(PathBuf::from("/srv/steward/steward.db"))
+        );
+        assert_eq!(super::sqlite_file("sqlite::memory:"), None);
+        assert_eq!(super::sqlite_file("postgres://u@h/db"), None);
+    }
 }

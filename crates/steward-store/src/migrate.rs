@@ -59,6 +59,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_change_history_retention.sql"),
         postgres: include_str!("../migrations/postgres/0007_change_history_retention.sql"),
     },
+    Migration {
+        version: 9,
+        name: "job_expiry",
+        sqlite: include_str!("../migrations/sqlite/0009_job_expiry.sql"),
+        postgres: include_str!("../migrations/postgres/0009_job_expiry.sql"),
+    },
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("stewmigr" in ASCII).

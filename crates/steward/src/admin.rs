@@ -2,7 +2,7 @@
 //! works whether or not the server is running.
 
 use anyhow::{Context, bail};
-use steward_core::{DeviceStatus, JobKind, Role, TwoFactorPolicy};
+use steward_core::{DeviceStatus, Escaped, JobKind, Role, TwoFactorPolicy};
 use steward_server::secrets::PasswordHashing;
 use steward_server::{SystemClock, clock::Clock};
 use steward_store::{DeviceFilter, DeviceRecord, Store};
@@ -15,6 +15,9 @@ use crate::cli::{
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     crate::logging::init("warn");
     let url = crate::config::resolve_admin(&args.target)?;
+    if let Some(db) = steward_store::sqlite_file(&url) {
+        crate::private::sqlite_files(&db)?;
+    }
     let store = Store::connect(&url).await?;
     let now = SystemClock.now();
     match args.command {
@@ -40,7 +43,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             )
             .await;
             eprintln!(
-                "Enrollment token for {uses} device(s), valid for {}. On each machine run:\n  steward agent enroll --server URL --token {token}",
+                "Enrollment token for {uses} device(s), valid for {}. On each machine run (the variable keeps it out of `ps`):\n  STEWARD_ENROLL_TOKEN={token} steward agent enroll --server URL",
                 humantime::format_duration(ttl)
             );
         }
@@ -82,7 +85,13 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                     (None, Some(e)) if e <= now => "expired",
                     _ => "active",
                 };
-                println!("{}\t{}\t{}\t{}", t.id, t.name, t.role, state);
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    Escaped(&t.id),
+                    Escaped(&t.name),
+                    Escaped(&t.role),
+                    state
+                );
             }
         }
         AdminCommand::Device(DeviceCommand::List) => {
@@ -99,20 +108,25 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                     d.checkin_interval_secs,
                     d.revoked_at.is_some(),
                 );
+                // Names and OS strings come from agents: escaped, so a newline cannot forge
+                // a row and an escape sequence cannot reach the admin's terminal.
                 println!(
                     "{}\t{}\t{}\t{} {}",
-                    d.id,
-                    d.name,
+                    Escaped(&d.id),
+                    Escaped(&d.name),
                     status.as_str(),
-                    d.os_name,
-                    d.os_version
+                    Escaped(&d.os_name),
+                    Escaped(&d.os_version)
                 );
             }
         }
         AdminCommand::Device(DeviceCommand::Refresh { name }) => {
             let device = find_device(&store, &name).await?;
             if device.revoked_at.is_some() {
-                bail!("device {} is revoked and takes no jobs", device.name);
+                bail!(
+                    "device {} is revoked and takes no jobs",
+                    Escaped(&device.name)
+                );
             }
             let job =
                 steward_server::admin::new_job(&device.id, JobKind::CollectInventory, "cli", now);
@@ -128,7 +142,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             println!("{}", job.id);
             eprintln!(
                 "Queued inventory collection for {}; a connected agent picks it up within a second.",
-                device.name
+                Escaped(&device.name)
             );
         }
         AdminCommand::Device(DeviceCommand::Revoke { name }) => {
@@ -137,13 +151,16 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             cli_audit(&store, now, "device_revoked", &device.id, &device.name).await;
             eprintln!(
                 "Device {} revoked: its agent can no longer report.",
-                device.name
+                Escaped(&device.name)
             );
         }
         AdminCommand::Device(DeviceCommand::RotateCredential { name }) => {
             let device = find_device(&store, &name).await?;
             if device.revoked_at.is_some() {
-                bail!("device {} is revoked: enroll it again instead", device.name);
+                bail!(
+                    "device {} is revoked: enroll it again instead",
+                    Escaped(&device.name)
+                );
             }
             let job =
                 steward_server::admin::new_job(&device.id, JobKind::RotateCredential, "cli", now);
@@ -161,7 +178,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 "Queued a credential rotation for {}: its agent fetches a new credential when it \
                  next polls for jobs, and the old one stops working once it has switched. \
                  `steward admin device list` and the device's jobs show the result.",
-                device.name
+                Escaped(&device.name)
             );
         }
         AdminCommand::Audit(AuditCommand::Verify) => {
@@ -298,7 +315,11 @@ async fn user_command(
                 } else {
                     "no-2fa"
                 };
-                println!("{}\t{}\t{state}\t{tfa}", u.username, u.role);
+                println!(
+                    "{}\t{}\t{state}\t{tfa}",
+                    Escaped(&u.username),
+                    Escaped(&u.role)
+                );
             }
         }
         UserCommand::Create { name, role, groups } => {
@@ -368,7 +389,12 @@ async fn group_command(
     match cmd {
         GroupCommand::List => {
             for g in store.list_groups().await? {
-                println!("{}\t{} device(s)\t{}", g.name, g.devices, g.id);
+                println!(
+                    "{}\t{} device(s)\t{}",
+                    Escaped(&g.name),
+                    g.devices,
+                    Escaped(&g.id)
+                );
             }
         }
         GroupCommand::Create { name } => {

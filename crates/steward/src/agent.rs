@@ -1,7 +1,7 @@
 //! `steward agent …`: enroll, run, or print the inventory. The agent runs on a
 //! current-thread runtime: it has little to do, and one thread keeps it light.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
@@ -17,10 +17,13 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
             AgentCommand::Enroll {
                 server,
                 token,
+                token_file,
                 pin,
                 state,
             } => {
+                let token = enroll_token(token, token_file.as_deref())?;
                 let dir = state_dir(&state)?;
+                crate::private::dir(&dir)?;
                 let st = steward_agent::runner::enroll(&dir, &server, &token, pin).await?;
                 match (st.server_cert_pin, pin) {
                     (Some(got), Some(_)) => {
@@ -47,6 +50,7 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
             }
             AgentCommand::Run { state, interval } => {
                 let dir = state_dir(&state)?;
+                crate::private::dir(&dir)?;
                 let mut config = steward_agent::runner::AgentConfig::new(dir);
                 config.interval = interval.map(std::time::Duration::from_secs);
                 steward_agent::runner::run(
@@ -66,6 +70,31 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// The token from --token / STEWARD_ENROLL_TOKEN, or the first line of --token-file (`-`:
+/// standard input), so that it need not appear on the command line.
+fn enroll_token(token: Option<String>, file: Option<&Path>) -> anyhow::Result<String> {
+    let text = match (token, file) {
+        (Some(token), _) => token,
+        (None, Some(path)) if path == Path::new("-") => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the enrollment token from standard input")?;
+            line
+        }
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the enrollment token from {}", path.display()))?,
+        (None, None) => {
+            anyhow::bail!("give the enrollment token with STEWARD_ENROLL_TOKEN or --token-file")
+        }
+    };
+    let token = text.lines().next().unwrap_or_default().trim().to_string();
+    if token.is_empty() {
+        anyhow::bail!("the enrollment token is empty");
+    }
+    Ok(token)
 }
 
 fn state_dir(args: &AgentStateArgs) -> anyhow::Result<PathBuf> {

@@ -74,9 +74,21 @@ pub enum AgentCommand {
         /// this machine).
         #[arg(long, value_name = "URL")]
         server: String,
-        /// The enrollment token from `steward admin enroll-token create`.
-        #[arg(long, value_name = "TOKEN", env = "STEWARD_ENROLL_TOKEN")]
-        token: String,
+        /// The enrollment token from `steward admin enroll-token create`. Prefer
+        /// STEWARD_ENROLL_TOKEN or --token-file: a token on the command line is visible to
+        /// every local user in `ps` while the command runs.
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "STEWARD_ENROLL_TOKEN",
+            hide_env_values = true,
+            required_unless_present = "token_file",
+            conflicts_with = "token_file"
+        )]
+        token: Option<String>,
+        /// Read the enrollment token from FILE (first line; `-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
         /// The server certificate's fingerprint as `steward server` printed it
         /// (sha256:HEX). Without it, the certificate presented now is trusted and pinned.
         #[arg(long, value_name = "sha256:HEX", env = "STEWARD_SERVER_PIN")]

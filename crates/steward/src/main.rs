@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod keyfile;
 mod logging;
+mod private;
 mod server;
 mod shutdown;
 mod tls;

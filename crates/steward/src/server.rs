@@ -37,11 +37,19 @@ pub async fn start(
     cfg: &Resolved,
     tls: Option<&steward_server::tls::TlsIdentity>,
 ) -> anyhow::Result<(TcpListener, steward_server::AppState)> {
-    if cfg.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&cfg.data_dir)
-            .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
+    // The data directory holds the sealing key and TLS keys on PostgreSQL too.
+    crate::private::dir(&cfg.data_dir)?;
+    let db_file = steward_store::sqlite_file(&cfg.database_url);
+    // Only the files themselves: a database configured outside the data directory may sit
+    // in a directory shared with other things (never chmod someone's /srv).
+    if let Some(db) = &db_file {
+        crate::private::sqlite_files(db)?;
     }
     let store = steward_store::Store::connect(&cfg.database_url).await?;
+    if let Some(db) = &db_file {
+        // SQLite made its -wal and -shm files with the database file's mode; checked anyway.
+        crate::private::sqlite_files(db)?;
+    }
     let mut server_config = cfg.server.clone();
     server_config.sealing_key = crate::keyfile::load_or_create(&cfg.sealing_key_file)?;
     server_config.tls_fingerprint = tls.map(|t| t.fingerprint.to_string());

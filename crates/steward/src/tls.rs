@@ -91,7 +91,7 @@ pub fn announce(addr: SocketAddr, identity: Option<&TlsIdentity>) {
         identity.cert_path.display()
     );
     eprintln!(
-        "  Enroll agents with: steward agent enroll --server https://{host}:{} --token TOKEN --pin {}",
+        "  Enroll agents with: STEWARD_ENROLL_TOKEN=TOKEN steward agent enroll --server https://{host}:{} --pin {}",
         addr.port(),
         identity.fingerprint
     );

@@ -31,6 +31,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     ));
 
     let agent_dir = cfg.data_dir.join("agent");
+    crate::private::dir(&agent_dir)?;
     if steward_agent::state::AgentState::load(&agent_dir).is_err() {
         let now = SystemClock.now();
         let token = steward_server::admin::create_enroll_token(
@@ -56,7 +57,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     println!("  Console:  {console}");
     if let Some(identity) = &identity {
         println!(
-            "  TLS:      {} ({}); agents pin it: steward agent enroll --server https://… --token T --pin {}",
+            "  TLS:      {} ({}); agents pin it: STEWARD_ENROLL_TOKEN=T steward agent enroll --server https://… --pin {}",
             identity.fingerprint,
             identity.cert_path.display(),
             identity.fingerprint

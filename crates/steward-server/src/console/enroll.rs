@@ -123,9 +123,10 @@ pub async fn create(
         &EnrollPage {
             chrome: Chrome::new(&user.0, "devices"),
             // With the certificate's fingerprint the agent checks it is talking to this
-            // server from its first request, instead of trusting whatever answers.
+            // server from its first request, instead of trusting whatever answers. The token
+            // goes in a variable: a command-line argument is visible to every user in `ps`.
             command: format!(
-                "steward agent enroll --server {} --token {token}{}",
+                "STEWARD_ENROLL_TOKEN={token} steward agent enroll --server {}{}",
                 server_url(&state, &headers),
                 state
                     .config

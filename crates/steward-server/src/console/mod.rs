@@ -10,6 +10,7 @@ mod device;
 mod device_sections;
 mod devices;
 mod enroll;
+pub(crate) mod escape;
 mod format;
 mod groups;
 mod login;

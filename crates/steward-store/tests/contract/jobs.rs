@@ -181,3 +181,80 @@ contract_test!(devices_with_recently_queued_jobs, |db: TestDb| async move {
     assert_eq!(since(4_000).await, ["b"]);
     assert!(since(4_001).await.is_empty());
 });
+
+contract_test!(
+    unanswered_dispatches_and_revoked_devices_jobs_expire,
+    |db: TestDb| async move {
+        enroll(&db, "a", "a").await;
+        enroll(&db, "gone", "gone").await;
+        for (id, device, at) in [
+            ("old-dispatch", "a", 1_000),
+            ("new-dispatch", "a", 2_000),
+            ("running", "a", 3_000),
+            ("queued", "a", 4_000),
+            ("gone-running", "gone", 500),
+            ("gone-queued", "gone", 1_000),
+        ] {
+            db.create_job(&job(id, device, at)).await.unwrap();
+        }
+        // Claimed at 10 s and 500 s; one reported running; "queued" is never claimed.
+        db.claim_next_job("a", ts(10_000)).await.unwrap().unwrap();
+        db.claim_next_job("a", ts(500_000)).await.unwrap().unwrap();
+        db.claim_next_job("a", ts(500_000)).await.unwrap().unwrap();
+        db.update_job("a", "running", JobState::Running, "", "", ts(500_000))
+            .await
+            .unwrap();
+        db.claim_next_job("gone", ts(10_000))
+            .await
+            .unwrap()
+            .unwrap();
+        db.update_job(
+            "gone",
+            "gone-running",
+            JobState::Running,
+            "",
+            "",
+            ts(10_000),
+        )
+        .await
+        .unwrap();
+        db.store.revoke_device("gone", ts(20_000)).await.unwrap();
+
+        // At 700 s, with dispatches before 100 s counted as unanswered.
+        let n = db.expire_jobs(ts(100_000), ts(700_000)).await.unwrap();
+        let state = |id: &'static str| {
+            let store = db.store.clone();
+            async move { store.job(id).await.unwrap().unwrap() }
+        };
+        let expired = state("old-dispatch").await;
+        assert_eq!(expired.state, JobState::Expired);
+        assert_eq!(expired.message, steward_core::job::EXPIRED_UNANSWERED);
+        assert_eq!(expired.updated_at, ts(700_000));
+        assert_eq!(state("new-dispatch").await.state, JobState::Dispatched);
+        assert_eq!(state("running").await.state, JobState::Running);
+        assert_eq!(state("queued").await.state, JobState::Queued);
+        for id in ["gone-queued", "gone-running"] {
+            let j = state(id).await;
+            assert_eq!(j.state, JobState::Expired, "{id}");
+            assert_eq!(j.message, steward_core::job::EXPIRED_DEVICE_REVOKED, "{id}");
+        }
+        assert_eq!(n, 3);
+        // An expired job stays expired: a late report from the agent is refused.
+        assert_eq!(
+            db.update_job(
+                "a",
+                "old-dispatch",
+                JobState::Succeeded,
+                "",
+                "",
+                ts(800_000)
+            )
+            .await
+            .unwrap(),
+            JobUpdateOutcome::InvalidTransition {
+                current: JobState::Expired
+            }
+        );
+        assert_eq!(db.expire_jobs(ts(100_000), ts(900_000)).await.unwrap(), 0);
+    }
+);
