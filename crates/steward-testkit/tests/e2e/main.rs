@@ -5,6 +5,7 @@ mod access;
 mod agent_protocol;
 mod api;
 mod console;
+mod edge;
 mod fleet;
 mod rotation;
 mod support;
