@@ -31,6 +31,12 @@ use tower_http::timeout::DeadlineBody;
 use super::NetLimits;
 use super::conn_limit::{ConnectionLimiter, ConnectionSlot, Refusal};
 
+/// The most a connection buffers while reading (a request head must fit; hyper's default is
+/// 400 KiB). Thousands of clients each sending a huge unfinished head would otherwise take
+/// gigabytes; browsers' heads are a few KiB. (The buffer's allocation may round up to about
+/// twice this; still bounded.)
+const MAX_READ_BUFFER: usize = 64 * 1024;
+
 /// In-flight requests get this long to finish once a stop is asked for.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -146,6 +152,7 @@ async fn http<I>(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_READ_BUFFER)
         .keep_alive(true);
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);

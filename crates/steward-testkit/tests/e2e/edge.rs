@@ -363,6 +363,19 @@ async fn oversized_bodies_are_refused_before_they_are_read() {
             );
         }
     }
+    // A request head may not grow without end either (hyper by default buffers up to 400 KiB
+    // of one; a few hundred KiB of head on every connection would add up to gigabytes).
+    let huge_head = format!(
+        "GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {}\r\n\r\n",
+        "c".repeat(300 * 1024)
+    );
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let _ = stream.write_all(huge_head.as_bytes()).await;
+    let got = answer(&mut stream, Duration::from_secs(5)).await;
+    assert!(
+        matches!(got, Answer::Closed | Answer::Response(431, _)),
+        "{got:?}"
+    );
     // Without a length (chunked), a body is cut off at the limit as it streams in.
     let body = format!(
         "{{\"token\":\"{}\",\"hostname\":\"h\"}}",
