@@ -363,6 +363,23 @@ async fn oversized_bodies_are_refused_before_they_are_read() {
             );
         }
     }
+    // The agent upload route takes large bodies, but only from an agent: a stranger's is
+    // refused on its credential, before the body is read.
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /agent/v1/reports HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+              Authorization: Bearer nobody.nothing\r\nContent-Type: application/json\r\n\
+              Content-Length: 30000000\r\n\r\n{\"reports\":",
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert_eq!(
+        status(&answer(&mut stream, Duration::from_secs(5)).await),
+        401
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
     // A request head may not grow without end either (hyper by default buffers up to 400 KiB
     // of one; a few hundred KiB of head on every connection would add up to gigabytes).
     let huge_head = format!(
