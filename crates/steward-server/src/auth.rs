@@ -455,11 +455,9 @@ async fn complete_rotation(
     Ok(())
 }
 
-/// The peer's address, for audit entries.
+/// The client's address (see [`crate::net::ClientAddr`]), for audit entries.
 pub fn source_ip(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+    crate::net::origin::origin_of(parts)
+        .map(|o| o.client.ip().to_string())
         .unwrap_or_default()
 }

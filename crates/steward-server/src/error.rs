@@ -113,6 +113,10 @@ impl From<JsonRejection> for AppError {
     fn from(r: JsonRejection) -> Self {
         let status = match r {
             JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            // The body did not arrive within the listener's body timeout.
+            JsonRejection::BytesRejection(_) if caused_by_timeout(&r) => {
+                StatusCode::REQUEST_TIMEOUT
+            }
             JsonRejection::BytesRejection(_) => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::BAD_REQUEST,
         };
@@ -122,6 +126,17 @@ impl From<JsonRejection> for AppError {
             format!("invalid JSON body: {}", r.body_text()),
         )
     }
+}
+
+fn caused_by_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 impl From<QueryRejection> for AppError {

@@ -88,7 +88,7 @@ impl ReportRate {
     }
 
     /// Takes one delivery for `device_id`, or says how long to wait.
-    fn take(&self, device_id: &str, now: Timestamp) -> AppResult<()> {
+    pub fn take(&self, device_id: &str, now: Timestamp) -> AppResult<()> {
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         // Forget devices whose bucket has filled up again, so the map holds only devices
         // that delivered recently (it is keyed by authenticated devices only).
@@ -108,14 +108,14 @@ impl ReportRate {
     }
 }
 
-/// Stores a delivery (the raw JSON body of `POST /agent/v1/reports`). Safe to call twice
-/// with the same reports: they are stored once.
+/// Stores a delivery (the raw JSON body of `POST /agent/v1/reports`, whose rate the caller
+/// has checked with [`ReportRate::take`]). Safe to call twice with the same reports: they
+/// are stored once.
 pub async fn receive(
     state: &AppState,
     device: DeviceIngestState,
     body: Bytes,
 ) -> AppResult<ReportAck> {
-    state.report_rate.take(&device.device_id, state.now())?;
     let len = body.len();
     let reports = state.ingest_lanes.run(len, move || parse(&body)).await??;
     ingest(state, device, reports, len).await

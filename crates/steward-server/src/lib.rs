@@ -17,6 +17,7 @@ mod dispatch;
 pub mod error;
 mod ingest;
 pub mod mfa;
+pub mod net;
 pub mod retention;
 pub mod secrets;
 mod sessions;
@@ -26,7 +27,6 @@ mod two_factor;
 pub mod users;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -35,17 +35,21 @@ use tokio::net::TcpListener;
 pub use api::openapi::openapi_json;
 pub use clock::{Clock, SystemClock};
 pub use dispatch::expire_jobs;
+pub use net::NetLimits;
 pub use state::{AppState, ServerConfig};
 
-/// Builds the whole HTTP application.
+/// Builds the whole HTTP application. Request bodies are limited per group of routes
+/// ([`net::body_limit`]); every route, the fallback included, runs behind [`net::origin::edge`].
 pub fn router(state: AppState) -> Router {
+    let small = state.config.max_request_body_bytes;
     Router::new()
-        .merge(api::routes())
-        .merge(agent_api::routes())
-        .merge(console::routes())
+        .merge(net::body_limit::limit(api::routes(), small))
+        .merge(agent_api::routes(small, state.config.max_body_bytes))
+        .merge(net::body_limit::limit(console::routes(), small))
         .fallback(error::not_found)
-        .layer(axum::extract::DefaultBodyLimit::max(
-            state.config.max_body_bytes,
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            net::origin::edge,
         ))
         .with_state(state)
 }
@@ -57,45 +61,40 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let background = dispatch::spawn_poller(state.clone());
-    let pruning = retention::spawn(state.clone());
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
-    background.abort();
-    pruning.abort();
-    result.map_err(anyhow::Error::from)
+    serve_with(listener, state, None, shutdown).await
 }
 
-/// [`serve`] over TLS: the same application, with each connection's peer address still
-/// available to handlers, and the same graceful stop (in-flight requests get 10 s).
+/// [`serve`] over TLS: the same application and limits, with each connection's peer address
+/// still available to handlers, and the same graceful stop.
 pub async fn serve_tls(
     listener: TcpListener,
     state: AppState,
     tls: Arc<rustls::ServerConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    serve_with(listener, state, Some(acceptor), shutdown).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let background = dispatch::spawn_poller(state.clone());
     let pruning = retention::spawn(state.clone());
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let handle = axum_server::Handle::new();
-    let stopper = {
-        let handle = handle.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-        })
-    };
-    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
-        axum_server::tls_rustls::RustlsConfig::from_config(tls),
-    );
-    let result = axum_server::Server::<SocketAddr>::from_listener(listener)
-        .acceptor(acceptor)
-        .handle(handle)
-        .serve(app)
-        .await;
-    stopper.abort();
+    let limits = state.config.net.clone();
+    let trusted_proxies = state.config.trusted_proxies.clone();
+    let result = net::listen::run(
+        listener,
+        router(state),
+        tls,
+        limits,
+        trusted_proxies,
+        shutdown,
+    )
+    .await;
     background.abort();
     pruning.abort();
     result.map_err(anyhow::Error::from)

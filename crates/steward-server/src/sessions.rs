@@ -23,22 +23,16 @@ pub async fn start(state: &AppState, user: &UserRecord, source: &str) -> anyhow:
         reauth_at: now,
     };
     state.store.create_session(&record).await?;
-    Ok(cookie(state, &token, state.config.session_max_secs))
+    Ok(cookie(&token, state.config.session_max_secs))
 }
 
 /// Ends the session server-side; returns the `Set-Cookie` value that clears the cookie.
 pub async fn end(state: &AppState, session_hash: &str) -> anyhow::Result<String> {
     state.store.delete_session(session_hash).await?;
-    Ok(cookie(state, "", 0))
+    Ok(cookie("", 0))
 }
 
-fn cookie(state: &AppState, value: &str, max_age_secs: i64) -> String {
-    let secure = if state.config.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
-    )
+/// `Secure` is added by `net::origin::edge` when the browser is on HTTPS.
+fn cookie(value: &str, max_age_secs: i64) -> String {
+    format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}")
 }

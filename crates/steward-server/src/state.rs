@@ -18,8 +18,18 @@ pub struct ServerConfig {
     pub session_max_secs: i64,
     /// Mark cookies `Secure` (the console is served over HTTPS or not from loopback).
     pub secure_cookies: bool,
-    /// Largest request body accepted (agent inventories are the largest).
+    /// Largest request body an authenticated agent may upload (reports, job output).
     pub max_body_bytes: usize,
+    /// Largest request body everywhere else: sign-in, enrollment, console forms, the API.
+    pub max_request_body_bytes: usize,
+    /// Connection limits and timeouts of the listener.
+    pub net: crate::net::NetLimits,
+    /// Host names the server answers to (the `Host` header), besides any IP address:
+    /// `localhost`, this host's name, the configured public names and the certificate's
+    /// names. `*.example.com` matches one label. Another name gets 421.
+    pub host_names: Vec<String>,
+    /// Reverse proxies whose `Forwarded`/`X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Longest long-poll an agent may ask for.
     pub max_job_wait_secs: u64,
     /// Argon2id cost; production values unless a test asks for cheap ones.
@@ -44,6 +54,10 @@ impl Default for ServerConfig {
             session_max_secs: 12 * 3600,
             secure_cookies: false,
             max_body_bytes: 32 * 1024 * 1024,
+            max_request_body_bytes: 64 * 1024,
+            net: crate::net::NetLimits::default(),
+            host_names: vec!["localhost".to_string()],
+            trusted_proxies: Vec::new(),
             max_job_wait_secs: 60,
             password_hashing: crate::secrets::PasswordHashing::Production,
             sealing_key: crate::mfa::SealingKey::generate(),

@@ -122,6 +122,14 @@ impl TlsIdentity {
         &self.chain[0]
     }
 
+    /// The DNS names the leaf certificate is for (its subject alternative names): names
+    /// browsers may use to reach the server, so the `Host` check accepts them.
+    pub fn dns_names(&self) -> Vec<String> {
+        webpki::EndEntityCert::try_from(self.leaf())
+            .map(|cert| cert.valid_dns_names().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
     /// A rustls server configuration serving this identity over HTTP/1.1.
     pub fn server_config(&self) -> anyhow::Result<Arc<rustls::ServerConfig>> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -227,6 +235,14 @@ mod tests {
             .filter(|n| n.ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn dns_names_are_read_from_the_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = vec!["steward.example".to_string(), "192.0.2.1".to_string()];
+        let (identity, _) = TlsIdentity::self_signed_in(&dir.path().join("tls"), &names).unwrap();
+        assert_eq!(identity.dns_names(), vec!["steward.example".to_string()]);
     }
 
     #[test]

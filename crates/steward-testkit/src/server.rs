@@ -70,19 +70,44 @@ impl TestServer {
         Self::start_tls(TestDb::sqlite()).await
     }
 
+    /// A server over a fresh SQLite database with `adjust` applied to the test
+    /// configuration (limits, timeouts, trusted proxies…).
+    pub async fn sqlite_configured(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let mut config = test_config();
+        adjust(&mut config);
+        Self::start_with(
+            TestDb::sqlite(),
+            "127.0.0.1:0".parse().unwrap(),
+            None,
+            config,
+        )
+        .await
+    }
+
     /// A server over HTTPS on `db` with a new self-signed certificate.
     pub async fn start_tls(db: TestDb) -> TestServer {
+        Self::start_tls_configured(db, |_| {}).await
+    }
+
+    /// [`Self::start_tls`] with `adjust` applied to the test configuration.
+    pub async fn start_tls_configured(
+        db: TestDb,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let names = ["localhost".to_string(), "127.0.0.1".to_string()];
         let (identity, created) =
             steward_server::tls::TlsIdentity::self_signed_in(&dir.path().join("tls"), &names)
                 .unwrap();
         assert!(created);
-        let config = identity.server_config().unwrap();
+        let tls = identity.server_config().unwrap();
+        let mut config = test_config();
+        adjust(&mut config);
         let mut server = Self::start_with(
             db,
             "127.0.0.1:0".parse().unwrap(),
-            Some((config, identity.fingerprint.to_string())),
+            Some((tls, identity.fingerprint.to_string())),
+            config,
         )
         .await;
         server.url = format!("https://{}", server.addr);
@@ -93,38 +118,24 @@ impl TestServer {
     }
 
     pub async fn start(db: TestDb, addr: SocketAddr) -> TestServer {
-        Self::start_with(db, addr, None).await
-    }
-
-    /// A server on `db` (plain HTTP, loopback) with settings changed by `configure`.
-    pub async fn configured(db: TestDb, configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
-        Self::start_configured(db, "127.0.0.1:0".parse().unwrap(), None, configure).await
+        Self::start_with(db, addr, None, test_config()).await
     }
 
     async fn start_with(
         db: TestDb,
         addr: SocketAddr,
         tls: Option<(Arc<rustls::ServerConfig>, String)>,
-    ) -> TestServer {
-        Self::start_configured(db, addr, tls, |_| {}).await
-    }
-
-    async fn start_configured(
-        db: TestDb,
-        addr: SocketAddr,
-        tls: Option<(Arc<rustls::ServerConfig>, String)>,
-        configure: impl FnOnce(&mut ServerConfig),
+        config: ServerConfig,
     ) -> TestServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::connect(&db.url).await.unwrap();
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut config = ServerConfig {
+        let config = ServerConfig {
             tls_fingerprint: tls.as_ref().map(|(_, f)| f.clone()),
             secure_cookies: tls.is_some(),
-            ..test_config()
+            ..config
         };
-        configure(&mut config);
         let state = AppState::new(store.clone(), Arc::new(SystemClock), config);
         let (stop, stopped) = oneshot::channel::<()>();
         let stopped = async move {

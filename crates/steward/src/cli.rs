@@ -64,6 +64,44 @@ pub struct ServerArgs {
     /// terminates TLS: otherwise credentials travel unencrypted.
     #[arg(long, env = "STEWARD_NO_TLS")]
     pub no_tls: bool,
+    /// Host names browsers and agents use to reach this server, besides its addresses,
+    /// `localhost`, this host's name and the certificate's names (comma-separated; `*.example.com`
+    /// for one label). A request for any other name is refused (DNS rebinding).
+    #[arg(
+        long = "public-name",
+        env = "STEWARD_PUBLIC_NAMES",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub public_names: Vec<String>,
+    /// Reverse proxies (addresses or CIDR networks, comma-separated) whose Forwarded /
+    /// X-Forwarded-For / X-Forwarded-Proto headers are believed.
+    #[arg(
+        long = "trusted-proxy",
+        env = "STEWARD_TRUSTED_PROXIES",
+        value_name = "IP|CIDR",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// Open connections at once, in total [default: 4096].
+    #[arg(long, env = "STEWARD_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Open connections at once from one address [default: 256].
+    #[arg(long, env = "STEWARD_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N")]
+    pub max_connections_per_address: Option<usize>,
+    /// Seconds a client has to send a request's headers, and that an idle kept-alive
+    /// connection stays open [default: 15].
+    #[arg(long, env = "STEWARD_HEADER_TIMEOUT", value_name = "SECS")]
+    pub header_timeout: Option<u64>,
+    /// Seconds a client has to send a request's body [default: 60].
+    #[arg(long, env = "STEWARD_BODY_TIMEOUT", value_name = "SECS")]
+    pub body_timeout: Option<u64>,
+    /// Seconds a client has to finish the TLS handshake [default: 10].
+    #[arg(long, env = "STEWARD_TLS_HANDSHAKE_TIMEOUT", value_name = "SECS")]
+    pub tls_handshake_timeout: Option<u64>,
+    /// Largest request body except agent uploads, in bytes [default: 65536].
+    #[arg(long, env = "STEWARD_MAX_REQUEST_BODY_BYTES", value_name = "BYTES")]
+    pub max_request_body_bytes: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]

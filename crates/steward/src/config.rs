@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -34,6 +35,17 @@ pub struct FileConfig {
     /// Report deliveries one device may make at once, and per minute after that.
     pub report_rate_burst: Option<u32>,
     pub report_rate_per_minute: Option<u32>,
+    /// Names the server is reached by (besides its addresses, `localhost`, this host's name
+    /// and the certificate's names); other names get 421.
+    pub public_names: Option<Vec<String>>,
+    /// Reverse proxies (addresses or CIDR networks) whose forwarding headers are believed.
+    pub trusted_proxies: Option<Vec<String>>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_address: Option<usize>,
+    pub header_timeout_secs: Option<u64>,
+    pub body_timeout_secs: Option<u64>,
+    pub tls_handshake_timeout_secs: Option<u64>,
+    pub max_request_body_bytes: Option<usize>,
 }
 
 /// When to serve HTTPS.
@@ -116,6 +128,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
     let file = FileConfig::load(args.config.as_deref())?;
+    let defaults = steward_server::ServerConfig::default();
+    let net = net_limits(args, &file, &defaults.net)?;
     let data_dir = args
         .data_dir
         .clone()
@@ -152,7 +166,6 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
         args.tls_key.clone().or(file.tls_key),
         &data_dir,
     )?;
-    let defaults = steward_server::ServerConfig::default();
     let report_rate = steward_core::rate::RateRule {
         burst: file.report_rate_burst.unwrap_or(defaults.report_rate.burst),
         per_minute: file
@@ -179,6 +192,17 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
         session_max_secs: file
             .session_max_hours
             .map_or(defaults.session_max_secs, |h| h * 3600),
+        max_request_body_bytes: positive(
+            "max_request_body_bytes",
+            args.max_request_body_bytes.or(file.max_request_body_bytes),
+            defaults.max_request_body_bytes,
+        )?,
+        net,
+        host_names: host_names(first_non_empty(&args.public_names, &file.public_names))?,
+        trusted_proxies: trusted_proxies(first_non_empty(
+            &args.trusted_proxies,
+            &file.trusted_proxies,
+        ))?,
         ..defaults
     };
     Ok(Resolved {
@@ -191,6 +215,110 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
         server,
         tls,
     })
+}
+
+/// Connection limits and timeouts: flag or environment, else file, else default.
+fn net_limits(
+    args: &ServerArgs,
+    file: &FileConfig,
+    defaults: &steward_server::NetLimits,
+) -> anyhow::Result<steward_server::NetLimits> {
+    let secs = |name: &str, flag: Option<u64>, key: Option<u64>, default: Duration| {
+        positive(name, flag.or(key), default.as_secs()).map(Duration::from_secs)
+    };
+    Ok(steward_server::NetLimits {
+        max_connections: positive(
+            "max_connections",
+            args.max_connections.or(file.max_connections),
+            defaults.max_connections,
+        )?,
+        max_connections_per_address: positive(
+            "max_connections_per_address",
+            args.max_connections_per_address
+                .or(file.max_connections_per_address),
+            defaults.max_connections_per_address,
+        )?,
+        header_timeout: secs(
+            "header_timeout_secs",
+            args.header_timeout,
+            file.header_timeout_secs,
+            defaults.header_timeout,
+        )?,
+        body_timeout: secs(
+            "body_timeout_secs",
+            args.body_timeout,
+            file.body_timeout_secs,
+            defaults.body_timeout,
+        )?,
+        tls_handshake_timeout: secs(
+            "tls_handshake_timeout_secs",
+            args.tls_handshake_timeout,
+            file.tls_handshake_timeout_secs,
+            defaults.tls_handshake_timeout,
+        )?,
+    })
+}
+
+/// `value` (or `default`), which must not be 0: a zero limit or timeout would refuse everyone.
+fn positive<T: PartialEq + Default + std::fmt::Display>(
+    name: &str,
+    value: Option<T>,
+    default: T,
+) -> anyhow::Result<T> {
+    let value = value.unwrap_or(default);
+    if value == T::default() {
+        bail!("{name} must be at least 1, not {value}");
+    }
+    Ok(value)
+}
+
+/// A list from the flag or environment if given, else from the file.
+fn first_non_empty(flag: &[String], file: &Option<Vec<String>>) -> Vec<String> {
+    if flag.is_empty() {
+        file.clone().unwrap_or_default()
+    } else {
+        flag.to_vec()
+    }
+}
+
+/// The names the `Host` check accepts before the certificate's are added: `localhost`, this
+/// host's name, and the configured public names.
+fn host_names(public: Vec<String>) -> anyhow::Result<Vec<String>> {
+    let mut names = vec!["localhost".to_string()];
+    names.extend(crate::tls::hostname());
+    for name in public {
+        let name = name.trim().to_ascii_lowercase();
+        let bare = name.strip_prefix("*.").unwrap_or(&name);
+        if bare.is_empty()
+            || !bare
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'))
+        {
+            bail!(
+                "public name {name:?} is not a host name (letters, digits, '-' and '.', optionally starting with '*.')"
+            );
+        }
+        names.push(name);
+    }
+    names.dedup();
+    Ok(names)
+}
+
+/// Trusted proxies as networks: `10.0.0.5` is `10.0.0.5/32`.
+fn trusted_proxies(list: Vec<String>) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    list.iter()
+        .map(|entry| {
+            let entry = entry.trim();
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "trusted proxy {entry:?} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+                    )
+                })
+        })
+        .collect()
 }
 
 /// The database an admin command works on.
@@ -337,6 +465,67 @@ mod tests {
         assert_eq!(resolve_server(&args).unwrap().tls, Tls::BehindProxy);
         let args = ServerArgs::default();
         assert_eq!(resolve_server(&args).unwrap().tls, Tls::Plain);
+    }
+
+    #[test]
+    fn network_limits_and_names_come_from_file_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("steward.toml");
+        std::fs::write(
+            &file,
+            "max_connections = 100\nmax_connections_per_address = 10\nheader_timeout_secs = 5\n\
+             body_timeout_secs = 7\ntls_handshake_timeout_secs = 3\nmax_request_body_bytes = 1000\n\
+             public_names = [\"Steward.Example.COM\"]\ntrusted_proxies = [\"10.0.0.5\", \"192.0.2.0/24\"]\n",
+        )
+        .unwrap();
+        let args = ServerArgs {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let r = resolve_server(&args).unwrap().server;
+        assert_eq!(r.net.max_connections, 100);
+        assert_eq!(r.net.max_connections_per_address, 10);
+        assert_eq!(r.net.header_timeout, Duration::from_secs(5));
+        assert_eq!(r.net.body_timeout, Duration::from_secs(7));
+        assert_eq!(r.net.tls_handshake_timeout, Duration::from_secs(3));
+        assert_eq!(r.max_request_body_bytes, 1000);
+        assert!(r.host_names.contains(&"localhost".to_string()));
+        assert!(r.host_names.contains(&"steward.example.com".to_string()));
+        assert_eq!(
+            r.trusted_proxies,
+            vec![
+                "10.0.0.5/32".parse::<ipnet::IpNet>().unwrap(),
+                "192.0.2.0/24".parse().unwrap()
+            ]
+        );
+        let args = ServerArgs {
+            config: Some(file),
+            max_connections: Some(7),
+            trusted_proxies: vec!["::1".into()],
+            ..Default::default()
+        };
+        let r = resolve_server(&args).unwrap().server;
+        assert_eq!(r.net.max_connections, 7);
+        assert_eq!(r.trusted_proxies, vec!["::1/128".parse().unwrap()]);
+        let defaults = resolve_server(&ServerArgs::default()).unwrap().server;
+        assert_eq!(defaults.net, steward_server::NetLimits::default());
+
+        let bad = |args: ServerArgs| format!("{:#}", resolve_server(&args).unwrap_err());
+        let e = bad(ServerArgs {
+            trusted_proxies: vec!["proxy.lan".into()],
+            ..Default::default()
+        });
+        assert!(e.contains("proxy.lan"), "{e}");
+        let e = bad(ServerArgs {
+            header_timeout: Some(0),
+            ..Default::default()
+        });
+        assert!(e.contains("header_timeout_secs"), "{e}");
+        let e = bad(ServerArgs {
+            public_names: vec!["evil/x".into()],
+            ..Default::default()
+        });
+        assert!(e.contains("evil/x"), "{e}");
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub async fn start(
     let mut server_config = cfg.server.clone();
     server_config.sealing_key = crate::keyfile::load_or_create(&cfg.sealing_key_file)?;
     server_config.tls_fingerprint = tls.map(|t| t.fingerprint.to_string());
+    // Browsers may reach the server by any name its certificate is for.
+    if let Some(identity) = tls {
+        server_config.host_names.extend(identity.dns_names());
+    }
     tracing::info!(database = store.backend().as_str(), "database ready");
     let listener = TcpListener::bind(cfg.listen).await.with_context(|| {
         format!(

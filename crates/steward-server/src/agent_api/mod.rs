@@ -2,12 +2,11 @@
 //! [`AgentIdentity`], and every query is keyed by that identity's device id: an agent can
 //! reach its own device's data and nothing else.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,16 +21,22 @@ use steward_store::{JobUpdateOutcome, NewDevice};
 
 use crate::auth::AgentIdentity;
 use crate::error::{ApiJson, ApiQuery, AppError, AppResult};
+use crate::net::ClientAddr;
 use crate::secrets::{new_id, random_token, token_hash};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+/// `small`: the body limit of anonymous and small requests; `uploads`: of the requests
+/// that carry an authenticated agent's inventory or job output.
+pub fn routes(small: usize, uploads: usize) -> Router<AppState> {
+    let anonymous_or_small = Router::new()
         .route("/agent/v1/enroll", post(enroll))
-        .route("/agent/v1/reports", post(reports))
         .route("/agent/v1/jobs/next", get(next_job))
-        .route("/agent/v1/jobs/{id}", post(update_job))
-        .route("/agent/v1/credential", post(rotate_credential))
+        .route("/agent/v1/credential", post(rotate_credential));
+    let uploads_router = Router::new()
+        .route("/agent/v1/reports", post(reports))
+        .route("/agent/v1/jobs/{id}", post(update_job));
+    crate::net::body_limit::limit(anonymous_or_small, small)
+        .merge(crate::net::body_limit::limit(uploads_router, uploads))
 }
 
 /// Enroll a device with a one-time enrollment token.
@@ -81,9 +86,8 @@ pub async fn reports(
     State(state): State<AppState>,
     agent: AgentIdentity,
     headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> AppResult<Json<ReportAck>> {
-    // Parsed by `ingest` in the blocking pool, not here on an async worker.
     let json = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -95,6 +99,24 @@ pub async fn reports(
             "expected a JSON body (Content-Type: application/json)",
         ));
     }
+    // The rate is checked before the body is read: a device over its rate costs the server
+    // an authentication, not a 32 MiB read.
+    state
+        .report_rate
+        .take(&agent.device.device_id, state.now())?;
+    let body = axum::body::to_bytes(body, state.config.max_body_bytes)
+        .await
+        .map_err(|_| {
+            AppError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "the reports are larger than the server accepts ({} bytes)",
+                    state.config.max_body_bytes
+                ),
+            )
+        })?;
+    // Parsed by `ingest` in the blocking pool, not here on an async worker.
     crate::ingest::receive(&state, agent.device, body)
         .await
         .map(Json)
@@ -179,7 +201,7 @@ pub async fn update_job(
     responses((status = 200, body = CredentialResponse), (status = 401, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn rotate_credential(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     agent: AgentIdentity,
     ApiJson(req): ApiJson<CredentialRequest>,
 ) -> AppResult<Response> {

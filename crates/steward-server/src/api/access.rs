@@ -1,10 +1,9 @@
 //! Access administration over the API: the audit log and API tokens.
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
 use steward_core::{Role, TwoFactorPolicy};
 use steward_proto::api::{
     ApiError, ApiTokenInfo, AuditEntry, AuditQuery, CreateApiToken, CreateEnrollToken,
@@ -14,6 +13,7 @@ use steward_proto::api::{
 use super::views::paging;
 use crate::auth::{Authorized, ManageSecurity, ManageTokens, ViewAudit};
 use crate::error::{ApiJson, ApiQuery, AppError, AppResult};
+use crate::net::ClientAddr;
 use crate::state::AppState;
 
 /// The audit log, newest first.
@@ -110,7 +110,7 @@ pub async fn list_tokens(
     responses((status = 201, body = CreatedApiToken), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn create_token(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     who: Authorized<ManageTokens>,
     ApiJson(req): ApiJson<CreateApiToken>,
 ) -> AppResult<(StatusCode, Json<CreatedApiToken>)> {
@@ -159,7 +159,7 @@ pub async fn create_token(
     responses((status = 204), (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     who: Authorized<ManageTokens>,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
@@ -208,7 +208,7 @@ pub async fn security_settings(
     responses((status = 200, body = SecuritySettings), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn update_security_settings(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     who: Authorized<ManageSecurity>,
     ApiJson(req): ApiJson<SecuritySettings>,
 ) -> AppResult<Json<SecuritySettings>> {
@@ -233,7 +233,7 @@ pub async fn update_security_settings(
     responses((status = 201, body = CreatedEnrollToken), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn create_enroll_token(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     who: Authorized<ManageTokens>,
     ApiJson(req): ApiJson<CreateEnrollToken>,
 ) -> AppResult<(StatusCode, Json<CreatedEnrollToken>)> {

@@ -208,7 +208,7 @@ pub async fn jobs(
     responses((status = 201, body = Job), (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 400, body = ApiError)))]
 pub async fn create_job(
     State(state): State<AppState>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    crate::net::ClientAddr(peer): crate::net::ClientAddr,
     who: Authorized<OperateDevices>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CreateJob>,
@@ -239,7 +239,7 @@ pub async fn create_job(
     responses((status = 202, body = Job), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn rotate_credential(
     State(state): State<AppState>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    crate::net::ClientAddr(peer): crate::net::ClientAddr,
     who: Authorized<RevokeDevices>,
     Path(id): Path<String>,
 ) -> AppResult<(StatusCode, Json<Job>)> {
@@ -262,7 +262,7 @@ pub async fn rotate_credential(
     responses((status = 204), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn revoke(
     State(state): State<AppState>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    crate::net::ClientAddr(peer): crate::net::ClientAddr,
     who: Authorized<RevokeDevices>,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {

@@ -1,9 +1,7 @@
 //! Device groups (sites) and where a device belongs, over the API.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use steward_proto::api::{ApiError, CreateGroup, DeviceSummary, GroupInfo, UpdateDevice};
 use steward_store::StoreError;
@@ -11,6 +9,7 @@ use steward_store::StoreError;
 use super::devices::find_device;
 use crate::auth::{Authorized, ManageUsers, OrganizeDevices, ViewDevices};
 use crate::error::{ApiJson, AppError, AppResult};
+use crate::net::ClientAddr;
 use crate::state::AppState;
 
 /// Device groups (sites) the principal can see, with their device counts.
@@ -42,7 +41,7 @@ pub async fn list(
     responses((status = 201, body = GroupInfo), (status = 400, body = ApiError), (status = 409, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     who: Authorized<OrganizeDevices>,
     ApiJson(req): ApiJson<CreateGroup>,
 ) -> AppResult<(StatusCode, Json<GroupInfo>)> {
@@ -82,7 +81,7 @@ pub async fn create(
     responses((status = 204), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn delete(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     who: Authorized<ManageUsers>,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
@@ -111,7 +110,7 @@ pub async fn delete(
     responses((status = 200, body = DeviceSummary), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn update_device(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     who: Authorized<OrganizeDevices>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateDevice>,

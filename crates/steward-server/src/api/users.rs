@@ -1,9 +1,7 @@
 //! Console users over the API (admin only): list, create, change, delete, reset.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use steward_core::Role;
 use steward_core::access::{UserChange, needs_step_up};
@@ -12,6 +10,7 @@ use steward_store::UserRecord;
 
 use crate::auth::{Authorized, ManageUsers, Principal};
 use crate::error::{ApiJson, AppError, AppResult};
+use crate::net::ClientAddr;
 use crate::state::AppState;
 use crate::users::{self, Actor};
 
@@ -72,7 +71,7 @@ pub async fn list(
     responses((status = 201, body = UserWithPassword), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     who: Authorized<ManageUsers>,
     ApiJson(req): ApiJson<CreateUser>,
 ) -> AppResult<(StatusCode, Json<UserWithPassword>)> {
@@ -120,7 +119,7 @@ pub async fn detail(
     responses((status = 200, body = UserInfo), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn update(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     who: Authorized<ManageUsers>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateUser>,
@@ -163,7 +162,7 @@ pub async fn update(
     responses((status = 204), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn delete(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     who: Authorized<ManageUsers>,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
@@ -186,7 +185,7 @@ pub async fn delete(
     responses((status = 200, body = UserWithPassword), (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn reset_password(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     who: Authorized<ManageUsers>,
     Path(id): Path<String>,
 ) -> AppResult<Json<UserWithPassword>> {
@@ -214,7 +213,7 @@ pub async fn reset_password(
     responses((status = 204), (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn reset_two_factor(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     who: Authorized<ManageUsers>,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {

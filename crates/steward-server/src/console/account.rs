@@ -1,10 +1,8 @@
 //! The signed-in user's own sessions: where and when each was used, and ending them.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -12,6 +10,7 @@ use serde::Deserialize;
 use super::format::{relative, utc};
 use super::{Chrome, csrf_ok, csrf_rejected, error_page, render};
 use crate::auth::{ConsoleUser, ManageOwnAccount};
+use crate::net::ClientAddr;
 use crate::state::AppState;
 
 pub struct SessionRow {
@@ -73,7 +72,7 @@ pub struct RevokeForm {
 
 pub async fn revoke(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageOwnAccount>,
     Form(form): Form<RevokeForm>,
 ) -> Response {

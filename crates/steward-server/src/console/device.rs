@@ -367,7 +367,7 @@ pub struct RefreshForm {
 
 pub async fn refresh(
     State(state): State<AppState>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    crate::net::ClientAddr(peer): crate::net::ClientAddr,
     user: ConsoleUser<OperateDevices>,
     Path(id): Path<String>,
     Form(form): Form<RefreshForm>,
@@ -451,7 +451,7 @@ pub struct OrganizeForm {
 /// Places the device in a group and sets its tags (within the user's scope).
 pub async fn organize(
     State(state): State<AppState>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    crate::net::ClientAddr(peer): crate::net::ClientAddr,
     user: ConsoleUser<crate::auth::OrganizeDevices>,
     Path(id): Path<String>,
     Form(form): Form<OrganizeForm>,
@@ -494,7 +494,7 @@ pub struct AccessForm {
 /// Rotates the agent's credential or revokes the device.
 pub async fn access(
     State(state): State<AppState>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    crate::net::ClientAddr(peer): crate::net::ClientAddr,
     user: ConsoleUser<crate::auth::RevokeDevices>,
     Path(id): Path<String>,
     Form(form): Form<AccessForm>,

@@ -1,11 +1,9 @@
 //! Adding a device: an enrollment token and the command to run on the machine. Revealing a
 //! token needs a recent step-up (it lets a machine into the fleet); it is shown once.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -13,6 +11,7 @@ use serde::Deserialize;
 use super::reauth::require_recent;
 use super::{Chrome, csrf_ok, csrf_rejected, render};
 use crate::auth::{ConsoleUser, ManageTokens};
+use crate::net::RequestOrigin;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -49,7 +48,7 @@ pub struct EnrollForm {
 }
 
 /// The server's address as the browser reached it, for the agent command.
-fn server_url(state: &AppState, headers: &HeaderMap) -> String {
+fn server_url(https: bool, headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -58,21 +57,18 @@ fn server_url(state: &AppState, headers: &HeaderMap) -> String {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
         })
         .unwrap_or("SERVER:8080");
-    let scheme = if state.config.secure_cookies {
-        "https"
-    } else {
-        "http"
-    };
+    let scheme = if https { "https" } else { "http" };
     format!("{scheme}://{host}")
 }
 
 pub async fn create(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    origin: RequestOrigin,
     headers: HeaderMap,
     user: ConsoleUser<ManageTokens>,
     Form(form): Form<EnrollForm>,
 ) -> Response {
+    let peer = origin.client;
     if !csrf_ok(&user.0, &form.csrf) {
         return csrf_rejected(&user.0);
     }
@@ -127,7 +123,7 @@ pub async fn create(
             // goes in a variable: a command-line argument is visible to every user in `ps`.
             command: format!(
                 "STEWARD_ENROLL_TOKEN={token} steward agent enroll --server {}{}",
-                server_url(&state, &headers),
+                server_url(origin.https, &headers),
                 state
                     .config
                     .tls_fingerprint

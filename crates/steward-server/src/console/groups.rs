@@ -1,11 +1,9 @@
 //! Device groups (sites): the list with device counts, creating one (technicians and
 //! administrators), deleting one (administrators; refused while a user is limited to it).
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -13,6 +11,7 @@ use steward_core::Action;
 
 use super::{Chrome, csrf_ok, csrf_rejected, error_page, render};
 use crate::auth::{ConsoleUser, OrganizeDevices};
+use crate::net::ClientAddr;
 use crate::state::AppState;
 
 pub struct GroupRow {
@@ -67,7 +66,7 @@ pub struct GroupForm {
 
 pub async fn create(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<OrganizeDevices>,
     Form(form): Form<GroupForm>,
 ) -> Response {
@@ -102,7 +101,7 @@ pub async fn create(
 
 pub async fn delete(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<crate::auth::ManageUsers>,
     Form(form): Form<GroupForm>,
 ) -> Response {

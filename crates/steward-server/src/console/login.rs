@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use askama::Template;
 use axum::Form;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -16,6 +16,7 @@ use steward_core::throttle::{self, Verdict};
 
 use super::{csrf_ok, csrf_rejected, render};
 use crate::auth::{ConsoleUser, ManageOwnAccount};
+use crate::net::ClientAddr;
 use crate::secrets::{PasswordHashing, dummy_hash, verify_password};
 use crate::state::AppState;
 
@@ -99,7 +100,7 @@ pub async fn page(
 
 pub async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let username = form.username.trim().to_string();
@@ -305,7 +306,7 @@ pub struct CsrfForm {
 
 pub async fn logout(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageOwnAccount>,
     Form(form): Form<CsrfForm>,
 ) -> Response {

@@ -224,6 +224,27 @@ pub fn not_found_page() -> Response {
     )
 }
 
+#[derive(Template)]
+#[template(path = "refused.html")]
+struct RefusedPage<'a> {
+    css: &'static str,
+    title: &'a str,
+    message: &'a str,
+}
+
+/// The page for a request refused before any handler saw it (too large, wrong host name):
+/// no sign-in is known there, so it names nothing but the reason.
+pub fn refused_page(status: StatusCode, title: &str, message: &str) -> Response {
+    render(
+        status,
+        &RefusedPage {
+            css: assets::css_path(),
+            title,
+            message,
+        },
+    )
+}
+
 /// A form's fields in order, for forms where a name repeats (one per ticked box), which
 /// `Form<T>` cannot read into a struct.
 pub struct FormFields(Vec<(String, String)>);

@@ -2,17 +2,16 @@
 //! sign-in throttling), the new one must pass `steward_core::password`, and every session
 //! ends — a fresh one is started for this browser.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{Chrome, csrf_ok, csrf_rejected, render};
 use crate::auth::{ConsoleUser, ManageOwnAccount};
+use crate::net::ClientAddr;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -43,7 +42,7 @@ pub struct ChangeForm {
 
 pub async fn change(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageOwnAccount>,
     Form(form): Form<ChangeForm>,
 ) -> Response {

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use askama::Template;
 use axum::Form;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -18,6 +18,7 @@ use super::login::{begin_attempt, check_password, safe_next, throttle_keys};
 use super::{Chrome, csrf_ok, csrf_rejected, render};
 use crate::auth::{ConsoleUser, ManageOwnAccount, Principal, urlencode};
 use crate::error::{AppError, AppResult};
+use crate::net::ClientAddr;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -88,7 +89,7 @@ pub struct ReauthForm {
 
 pub async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageOwnAccount>,
     Form(form): Form<ReauthForm>,
 ) -> Response {

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -18,6 +18,7 @@ use steward_store::PendingSignIn;
 use super::login::{begin_attempt, complete_sign_in, throttle_keys};
 use super::render;
 use crate::error::AppResult;
+use crate::net::ClientAddr;
 use crate::secrets::{random_token, token_hash};
 use crate::state::AppState;
 
@@ -35,15 +36,9 @@ struct CodePage {
     error: String,
 }
 
-fn cookie(state: &AppState, value: &str, max_age: i64) -> String {
-    let secure = if state.config.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!(
-        "{PENDING_COOKIE}={value}; Path=/login; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    )
+/// `Secure` is added by `net::origin::edge` when the browser is on HTTPS.
+fn cookie(_state: &AppState, value: &str, max_age: i64) -> String {
+    format!("{PENDING_COOKIE}={value}; Path=/login; HttpOnly; SameSite=Strict; Max-Age={max_age}")
 }
 
 /// The `Set-Cookie` value that forgets a pending sign-in.
@@ -136,7 +131,7 @@ pub struct CodeForm {
 
 pub async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     parts: Parts,
     Form(form): Form<CodeForm>,
 ) -> Response {

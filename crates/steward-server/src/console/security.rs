@@ -1,10 +1,8 @@
 //! Security settings (administrators): which roles must use two-factor sign-in. Changing
 //! the policy needs a recent step-up; the change is audited with before and after.
 
-use std::net::SocketAddr;
-
 use askama::Template;
-use axum::extract::{ConnectInfo, RawForm, State};
+use axum::extract::{RawForm, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use steward_core::{Role, TwoFactorPolicy};
@@ -12,6 +10,7 @@ use steward_core::{Role, TwoFactorPolicy};
 use super::reauth::require_recent;
 use super::{Chrome, FormFields, csrf_ok, csrf_rejected, render};
 use crate::auth::{ConsoleUser, ManageSecurity, two_factor_policy};
+use crate::net::ClientAddr;
 use crate::state::AppState;
 
 const PAGE: &str = "/settings/security";
@@ -56,7 +55,7 @@ pub async fn page(
 
 pub async fn save(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageSecurity>,
     RawForm(raw): RawForm,
 ) -> Response {

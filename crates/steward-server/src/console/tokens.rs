@@ -1,11 +1,9 @@
 //! API tokens in the console (administrators): the list with role, expiry and last use,
 //! creating one (its secret shown once; an admin token needs a recent step-up), revoking.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -16,6 +14,7 @@ use super::reauth::require_recent;
 use super::{Chrome, csrf_ok, csrf_rejected, render};
 use crate::auth::{ConsoleUser, ManageTokens, Principal};
 use crate::error::AppResult;
+use crate::net::ClientAddr;
 use crate::state::AppState;
 
 const PAGE: &str = "/tokens";
@@ -101,7 +100,7 @@ pub struct CreateForm {
 
 pub async fn create(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageTokens>,
     Form(form): Form<CreateForm>,
 ) -> Response {
@@ -177,7 +176,7 @@ pub struct RevokeForm {
 
 pub async fn revoke(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageTokens>,
     Form(form): Form<RevokeForm>,
 ) -> Response {

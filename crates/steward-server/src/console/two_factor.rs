@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -16,6 +16,7 @@ use super::reauth::require_recent;
 use super::{Chrome, csrf_ok, csrf_rejected, error_page, render};
 use crate::auth::{ConsoleUser, ManageOwnAccount, Principal, two_factor_policy};
 use crate::error::AppResult;
+use crate::net::ClientAddr;
 use crate::state::AppState;
 use crate::two_factor::Enrolment;
 
@@ -95,7 +96,7 @@ async fn audit(state: &AppState, who: &Principal, peer: &SocketAddr, action: &st
 
 pub async fn setup(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageOwnAccount>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
@@ -137,7 +138,7 @@ pub struct ConfirmForm {
 
 pub async fn confirm(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageOwnAccount>,
     Form(form): Form<ConfirmForm>,
 ) -> Response {
@@ -177,7 +178,7 @@ pub async fn confirm(
 
 pub async fn recovery_codes(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageOwnAccount>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
@@ -205,7 +206,7 @@ pub async fn recovery_codes(
 
 pub async fn disable(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageOwnAccount>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {

@@ -3,10 +3,8 @@
 //! password or the second factor, delete. Making someone an administrator needs a recent
 //! step-up. The rules and the audit entries are in [`crate::users`].
 
-use std::net::SocketAddr;
-
 use askama::Template;
-use axum::extract::{ConnectInfo, Path, RawForm, State};
+use axum::extract::{Path, RawForm, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use steward_core::Role;
@@ -18,6 +16,7 @@ use super::{Chrome, FormFields, csrf_ok, csrf_rejected, render};
 use crate::api::users::actor;
 use crate::auth::{ConsoleUser, ManageUsers, Principal};
 use crate::error::AppResult;
+use crate::net::ClientAddr;
 use crate::state::AppState;
 use crate::users;
 
@@ -108,7 +107,7 @@ struct Outcome {
 
 pub async fn create(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageUsers>,
     RawForm(raw): RawForm,
 ) -> Response {
@@ -158,7 +157,7 @@ pub async fn create(
 
 pub async fn update(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageUsers>,
     Path(id): Path<String>,
     RawForm(raw): RawForm,

@@ -239,13 +239,13 @@ fn console_routes() -> Vec<String> {
     routes_in(include_str!("../../../steward-server/src/console/mod.rs"))
 }
 
-/// The routes a `pub fn routes()` in a module's source declares.
+/// The routes a `pub fn routes(…)` in a module's source declares.
 fn routes_in(source: &str) -> Vec<String> {
     let body = source
-        .split("pub fn routes()")
+        .split("pub fn routes(")
         .nth(1)
         .and_then(|rest| rest.split("\n}\n").next())
-        .expect("a `pub fn routes()`");
+        .expect("a `pub fn routes(…)`");
     // `get(handler)` or `.post(handler)`: the method name as a whole word before `(`.
     let calls = |text: &str, method: &str| {
         text.match_indices(&format!("{method}(")).any(|(at, _)| {

@@ -9,7 +9,7 @@ use steward_core::limits::{MAX_CHANGES_PER_BATCH, MAX_PACKAGES, MAX_TEXT_CHARS};
 use steward_core::{Inventory, InventoryDelta, Package, PackageSource, Timestamp};
 use steward_proto::agent::{InventoryUpdate, Report, ReportBatch};
 use steward_store::Backend;
-use steward_testkit::{TestDb, TestServer, sample_inventory};
+use steward_testkit::{TestServer, sample_inventory};
 
 fn full(seq: u64, inv: &Inventory) -> Report {
     Report {
@@ -173,7 +173,7 @@ async fn nul_from_clients_is_refused_not_a_server_error_on_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_device_is_rate_limited_with_retry_after() {
-    let server = TestServer::configured(TestDb::sqlite(), |c| {
+    let server = TestServer::sqlite_configured(|c| {
         c.report_rate = steward_core::rate::RateRule {
             burst: 3,
             per_minute: 1,

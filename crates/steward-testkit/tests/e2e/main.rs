@@ -6,6 +6,7 @@ mod agent_protocol;
 mod api;
 mod console;
 mod console_text;
+mod edge;
 mod fleet;
 mod hostile;
 mod job_expiry;
