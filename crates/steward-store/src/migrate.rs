@@ -53,6 +53,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_credential_rotation.sql"),
         postgres: include_str!("../migrations/postgres/0006_credential_rotation.sql"),
     },
+    Migration {
+        version: 8,
+        name: "access_hardening",
+        sqlite: include_str!("../migrations/sqlite/0008_access_hardening.sql"),
+        postgres: include_str!("../migrations/postgres/0008_access_hardening.sql"),
+    },
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("stewmigr" in ASCII).
