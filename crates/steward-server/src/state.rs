@@ -58,6 +58,8 @@ pub struct AppState {
     /// Password checks running at once: each takes 64 MiB, so a burst of sign-ins cannot
     /// take the server's memory.
     pub(crate) password_checks: Arc<tokio::sync::Semaphore>,
+    /// Authorisation denials being counted rather than recorded one by one.
+    pub(crate) denials: Arc<std::sync::Mutex<steward_core::denials::DenialAggregator>>,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ impl AppState {
             config: Arc::new(config),
             dispatcher: Arc::new(Dispatcher::default()),
             password_checks: Arc::new(tokio::sync::Semaphore::new(4)),
+            denials: Arc::default(),
         }
     }
 

@@ -231,6 +231,7 @@ impl TestServer {
                     username: username.into(),
                     password_hash: hash,
                     role: role.as_str().into(),
+                    must_change_password: false,
                 },
                 self.now(),
             )
@@ -256,6 +257,52 @@ impl TestServer {
             .await
             .unwrap();
         assert_eq!(resp.status().as_u16(), 303, "sign-in as {username}");
+        resp.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Signs in with a one-time password (a created user's or a reset one) and replaces it
+    /// with `new_password`, as the console demands before anything else; returns the new
+    /// session's cookie (`name=value`).
+    pub async fn sign_in_first_time(
+        &self,
+        username: &str,
+        one_time: &str,
+        new_password: &str,
+    ) -> String {
+        let cookie = self.sign_in(username, one_time).await;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let page = http
+            .get(format!("{}/account/password", self.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = crate::csrf_in(&page);
+        let resp = http
+            .post(format!("{}/account/password", self.url))
+            .header("cookie", &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("current", one_time),
+                ("new", new_password),
+                ("confirm", new_password),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 303, "password change of {username}");
         resp.headers()["set-cookie"]
             .to_str()
             .unwrap()

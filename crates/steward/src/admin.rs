@@ -48,6 +48,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             name,
             role,
             expires,
+            owner,
         }) => {
             let role = Role::parse(&role).with_context(|| {
                 format!("--role must be viewer, technician or admin, not {role:?}")
@@ -61,17 +62,25 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                     Some(now.plus_millis(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)))
                 }
             };
-            let token =
-                steward_server::admin::create_api_token(&store, &name, role, expires_at, None, now)
-                    .await?;
+            let token = steward_server::admin::create_owned_api_token(
+                &store, &name, role, expires_at, &owner, now,
+            )
+            .await?;
             println!("{token}");
-            cli_audit(&store, now, "api_token_created", &name, role.as_str()).await;
+            cli_audit(
+                &store,
+                now,
+                "api_token_created",
+                &name,
+                &format!("{}, owned by {owner}", role.as_str()),
+            )
+            .await;
             let validity = match expires_at {
                 Some(_) => format!("expires in {expires}"),
                 None => "never expires".to_string(),
             };
             eprintln!(
-                "API token {name:?} ({}, {validity}) created. Use it as `Authorization: Bearer {token}`; it is shown only once.",
+                "API token {name:?} ({}, {validity}, owned by {owner}) created. Use it as `Authorization: Bearer {token}`; it is shown only once.",
                 role.as_str()
             );
         }
@@ -307,7 +316,9 @@ async fn user_command(
             for g in &groups {
                 ids.push(group_id(store, g).await?);
             }
-            let (_, password) = users::create(store, hashing, &actor, &name, role, &ids)
+            // No group named: every device, as in the console and the API.
+            let scope = users::scope_for_new_user(None, ids).map_err(err)?;
+            let (_, password) = users::create(store, hashing, &actor, &name, role, &scope)
                 .await
                 .map_err(err)?;
             println!("{password}");
@@ -319,7 +330,7 @@ async fn user_command(
         UserCommand::SetRole { name, role } => {
             let role = users::parse_role(&role).map_err(err)?;
             let u = find_user(store, &name).await?;
-            users::set_role_and_groups(store, &actor, &u.id, Some(role), None)
+            users::set_role_and_scope(store, &actor, &u.id, Some(role), None)
                 .await
                 .map_err(err)?;
         }
