@@ -46,6 +46,51 @@ pub fn test_config() -> ServerConfig {
     }
 }
 
+/// Replaces a one-time password in the console at `base_url` (as a person must before
+/// anything else), for a session signed in with it; returns the new session's cookie
+/// (`name=value`). For tests of a spawned `steward` as well as of a [`TestServer`].
+pub async fn change_one_time_password(
+    base_url: &str,
+    cookie: &str,
+    one_time: &str,
+    new_password: &str,
+) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http
+        .get(format!("{base_url}/account/password"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::csrf_in(&page);
+    let resp = http
+        .post(format!("{base_url}/account/password"))
+        .header("cookie", cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("current", one_time),
+            ("new", new_password),
+            ("confirm", new_password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303, "changing the one-time password");
+    resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 impl TestServer {
     /// A server over a fresh SQLite database.
     pub async fn sqlite() -> TestServer {
@@ -276,40 +321,7 @@ impl TestServer {
         new_password: &str,
     ) -> String {
         let cookie = self.sign_in(username, one_time).await;
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let page = http
-            .get(format!("{}/account/password", self.url))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let csrf = crate::csrf_in(&page);
-        let resp = http
-            .post(format!("{}/account/password", self.url))
-            .header("cookie", &cookie)
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("current", one_time),
-                ("new", new_password),
-                ("confirm", new_password),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 303, "password change of {username}");
-        resp.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string()
+        change_one_time_password(&self.url, &cookie, one_time, new_password).await
     }
 
     /// Enrolls a device over the protocol; returns (device id, credential).

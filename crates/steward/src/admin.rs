@@ -85,13 +85,22 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             );
         }
         AdminCommand::ApiToken(ApiTokenCommand::List) => {
+            let users = store.list_users().await?;
             for t in store.list_api_tokens().await? {
                 let state = match (t.revoked_at, t.expires_at) {
                     (Some(_), _) => "revoked",
                     (None, Some(e)) if e <= now => "expired",
                     _ => "active",
                 };
-                println!("{}\t{}\t{}\t{}", t.id, t.name, t.role, state);
+                // Whose it is: tokens made before owners were recorded have none.
+                let owner = match &t.created_by {
+                    None => "-".to_string(),
+                    Some(id) => users
+                        .iter()
+                        .find(|u| &u.id == id)
+                        .map_or_else(|| format!("deleted user {id}"), |u| u.username.clone()),
+                };
+                println!("{}\t{}\t{}\t{}\t{}", t.id, t.name, t.role, state, owner);
             }
         }
         AdminCommand::Device(DeviceCommand::List) => {
