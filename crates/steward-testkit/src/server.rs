@@ -81,7 +81,11 @@ pub async fn change_one_time_password(
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status().as_u16(), 303, "changing the one-time password");
+    assert_eq!(
+        resp.status().as_u16(),
+        303,
+        "changing the one-time password"
+    );
     resp.headers()["set-cookie"]
         .to_str()
         .unwrap()

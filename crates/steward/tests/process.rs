@@ -576,12 +576,33 @@ async fn admin_commands_manage_users_groups_and_the_policy() {
     assert!(!ok && err.contains("--owner"), "{err}");
     let (ok, _, err) = admin_result(
         data,
-        &["api-token", "create", "--name", "ci", "--role", "admin", "--owner", "tech"],
+        &[
+            "api-token",
+            "create",
+            "--name",
+            "ci",
+            "--role",
+            "admin",
+            "--owner",
+            "tech",
+        ],
     );
-    assert!(!ok && err.contains("never does more than its owner"), "{err}");
+    assert!(
+        !ok && err.contains("never does more than its owner"),
+        "{err}"
+    );
     let token = admin(
         data,
-        &["api-token", "create", "--name", "ci", "--role", "technician", "--owner", "Tech"],
+        &[
+            "api-token",
+            "create",
+            "--name",
+            "ci",
+            "--role",
+            "technician",
+            "--owner",
+            "Tech",
+        ],
     );
     assert!(token.starts_with("stw_api_"), "{token}");
     assert!(admin(data, &["api-token", "list"]).contains("ci\ttechnician\tactive\ttech"));
