@@ -77,7 +77,19 @@ test('sign in and open this machine\'s device page', async () => {
   await page.fill('input[name=username]', 'admin');
   await page.fill('input[name=password]', password);
   await page.screenshot({ path: join(shots, 'login.png') });
-  await Promise.all([page.waitForURL(/\/devices/), page.click('button[type=submit]')]);
+  // The printed password is a one-time password: the console asks for one's own first,
+  // and nothing else opens until then.
+  await Promise.all([page.waitForURL(/\/account\/password/), page.click('button[type=submit]')]);
+  await page.goto(`${consoleUrl}/devices`);
+  await page.waitForURL(/\/account\/password/);
+  assert.match(await page.textContent('body'), /set by someone else/);
+  const own = 'a password of my own choosing';
+  await page.fill('input[name=current]', password);
+  await page.fill('input[name=new]', own);
+  await page.fill('input[name=confirm]', own);
+  await Promise.all([page.waitForURL(/\/account\/sessions/), page.click('form[action="/account/password"] button[type=submit]')]);
+  password = own;
+  await page.goto(`${consoleUrl}/devices`);
 
   // This machine enrolled itself; it shows up within seconds.
   const name = hostname();

@@ -31,6 +31,29 @@ impl Role {
     pub fn parse(s: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
+
+    /// How much the role may do: each role may do everything the ones below it may
+    /// (`roles_are_ordered` checks this against the table).
+    fn rank(self) -> u8 {
+        match self {
+            Role::Viewer => 0,
+            Role::Technician => 1,
+            Role::Admin => 2,
+        }
+    }
+
+    /// The lesser of two roles.
+    pub fn at_most(self, cap: Role) -> Role {
+        if self.rank() <= cap.rank() { self } else { cap }
+    }
+}
+
+/// What an API token may do now: its own role, but never more than its owner's *current*
+/// role, so demoting a person demotes every token they made at once (decided at each request,
+/// so no code path that changes a role can forget it). A token without an owner (made on the
+/// command line before tokens recorded one) keeps its own role.
+pub fn token_role(token: Role, owner: Option<Role>) -> Role {
+    owner.map_or(token, |owner| token.at_most(owner))
 }
 
 /// Something a principal asks to do.
@@ -92,19 +115,21 @@ pub fn permits(role: Role, action: Action) -> bool {
 
 /// Which devices a principal may see and act on: all of them, or only those in some groups
 /// (an MSP technician serving some clients). A device in no group is seen only by
-/// principals with [`Scope::Everything`].
+/// principals with [`Scope::Everything`]. "Every device" is a grant of its own, never what
+/// an empty group list means: a limited user whose last group is removed sees nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Scope {
     #[default]
     Everything,
-    /// Group ids.
+    /// Group ids; none: no device at all.
     Groups(Vec<String>),
 }
 
 impl Scope {
-    /// A user's scope from their group memberships: none means every device.
-    pub fn from_groups(groups: Vec<String>) -> Scope {
-        if groups.is_empty() {
+    /// A user's scope: administrators see every device (they could lift any limit
+    /// themselves); others every device only if granted it, else their groups' devices.
+    pub fn of_user(role: Role, all_devices: bool, groups: Vec<String>) -> Scope {
+        if role == Role::Admin || all_devices {
             Scope::Everything
         } else {
             Scope::Groups(groups)
@@ -259,10 +284,49 @@ mod tests {
     }
 
     #[test]
+    fn roles_are_ordered() {
+        // A lesser role never may what a greater one may not: capping a token's role at its
+        // owner's can only take permissions away.
+        for lower in Role::ALL {
+            for higher in Role::ALL.into_iter().filter(|h| lower.at_most(*h) == lower) {
+                for a in Action::ALL {
+                    assert!(!permits(lower, a) || permits(higher, a), "{lower:?} {a:?}");
+                }
+            }
+        }
+        assert_eq!(Role::Admin.at_most(Role::Viewer), Role::Viewer);
+        assert_eq!(Role::Viewer.at_most(Role::Admin), Role::Viewer);
+        assert_eq!(
+            token_role(Role::Admin, Some(Role::Technician)),
+            Role::Technician
+        );
+        assert_eq!(token_role(Role::Viewer, Some(Role::Admin)), Role::Viewer);
+        assert_eq!(token_role(Role::Admin, None), Role::Admin);
+    }
+
+    #[test]
+    fn every_device_is_an_explicit_grant() {
+        assert_eq!(
+            Scope::of_user(Role::Viewer, false, vec![]),
+            Scope::Groups(vec![]),
+            "a limited user without groups sees nothing"
+        );
+        assert!(!Scope::of_user(Role::Viewer, false, vec![]).allows(None));
+        assert!(!Scope::of_user(Role::Viewer, false, vec![]).allows(Some("g1")));
+        assert_eq!(
+            Scope::of_user(Role::Viewer, true, vec![]),
+            Scope::Everything
+        );
+        assert_eq!(
+            Scope::of_user(Role::Admin, false, vec![]),
+            Scope::Everything
+        );
+    }
+
+    #[test]
     fn scope_limits_to_groups() {
         assert!(Scope::Everything.allows(None));
-        assert_eq!(Scope::from_groups(vec![]), Scope::Everything);
-        let s = Scope::from_groups(vec!["g1".into()]);
+        let s = Scope::Groups(vec!["g1".into()]);
         assert!(s.allows(Some("g1")));
         assert!(!s.allows(Some("g2")));
         assert!(

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod audit;
 pub mod changes;
+pub mod denials;
 pub mod device;
 pub mod diff;
 pub mod enroll;

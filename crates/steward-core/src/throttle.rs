@@ -1,6 +1,14 @@
 //! Sign-in throttling: how long someone must wait after failed sign-ins, per account and per
 //! source address. A few mistakes cost nothing; after that each failure doubles the wait, and
 //! an hourly cap stops a patient guesser at a hundred tries.
+//!
+//! Which counters an attempt is judged by depends on where it comes from ([`Origin`]), so
+//! that strangers' failures can slow strangers but never lock the owner out: a browser
+//! holding a *known-device* token (set when this account last signed in there) or a
+//! signed-in session is judged only by its own failures. Everyone else — every source that
+//! cannot prove it signed in to this account before — shares the account's counter, so the
+//! account still sees at most [`PER_ACCOUNT`]`.max_failures_per_hour` guesses an hour from
+//! anyone who does not hold one of the owner's browsers.
 
 use crate::time::Timestamp;
 
@@ -27,6 +35,61 @@ pub const PER_SOURCE: ThrottlePolicy = ThrottlePolicy {
     max_failures_per_hour: 300,
     max_delay_secs: 900,
 };
+
+/// Where a password (or code) attempt comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin<'a> {
+    /// A browser that signed in to this account before (its known-device token's id).
+    KnownDevice { device: &'a str },
+    /// A signed-in session proving itself again (step-up, password change): its id.
+    Session { session: &'a str },
+    /// Anyone else, from this source address.
+    Stranger { address: &'a str },
+}
+
+/// A failure counter and the policy it is judged by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    pub key: String,
+    pub policy: ThrottlePolicy,
+}
+
+/// The counters an attempt on `account` is judged by and counted against.
+///
+/// - a stranger: the account's shared counter and the source address's;
+/// - a known device: only that device's (the owner mistyping is slowed as before);
+/// - a session: only that session's (a session exists only after the password was given).
+pub fn counters(account: &str, origin: Origin<'_>) -> Vec<Counter> {
+    let account = account.to_lowercase();
+    match origin {
+        Origin::Stranger { address } => vec![
+            Counter {
+                key: format!("user:{account}"),
+                policy: PER_ACCOUNT,
+            },
+            Counter {
+                key: format!("ip:{address}"),
+                policy: PER_SOURCE,
+            },
+        ],
+        Origin::KnownDevice { device } => vec![Counter {
+            key: format!("device:{account}:{device}"),
+            policy: PER_ACCOUNT,
+        }],
+        Origin::Session { session } => vec![Counter {
+            key: format!("session:{account}:{session}"),
+            policy: PER_ACCOUNT,
+        }],
+    }
+}
+
+/// A known-device token not used for this long is forgotten: the browser is a stranger again.
+pub const KNOWN_DEVICE_TTL_MILLIS: i64 = 90 * 24 * 3600 * 1000;
+
+/// Whether a known-device token last used at `last_used` still vouches for its browser.
+pub fn known_device_valid(last_used: Timestamp, now: Timestamp) -> bool {
+    now.since(last_used) <= KNOWN_DEVICE_TTL_MILLIS
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -85,6 +148,48 @@ mod tests {
         assert_eq!(d(5, 100, 102), Verdict::Allow);
         assert_eq!(d(6, 100, 101), Verdict::Wait { secs: 3 });
         assert_eq!(d(30, 100, 101), Verdict::Wait { secs: 899 });
+    }
+
+    #[test]
+    fn strangers_share_the_account_counter_but_known_devices_do_not() {
+        let stranger = counters(
+            "Admin",
+            Origin::Stranger {
+                address: "192.0.2.1",
+            },
+        );
+        let keys: Vec<_> = stranger.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys, ["user:admin", "ip:192.0.2.1"]);
+        assert_eq!(stranger[0].policy, PER_ACCOUNT);
+        let other = counters(
+            "admin",
+            Origin::Stranger {
+                address: "192.0.2.2",
+            },
+        );
+        assert_eq!(
+            other[0].key, stranger[0].key,
+            "every stranger counts against the account"
+        );
+        let known = counters("admin", Origin::KnownDevice { device: "d1" });
+        assert_eq!(known.len(), 1);
+        assert_eq!(known[0].policy, PER_ACCOUNT);
+        for c in [
+            &known[0],
+            &counters("admin", Origin::Session { session: "s1" })[0],
+        ] {
+            assert!(
+                !stranger.iter().any(|s| s.key == c.key),
+                "strangers' failures never count against {}",
+                c.key
+            );
+        }
+    }
+
+    #[test]
+    fn known_devices_are_forgotten_after_ninety_days() {
+        assert!(known_device_valid(at(0), at(90 * 24 * 3600)));
+        assert!(!known_device_valid(at(0), at(90 * 24 * 3600 + 1)));
     }
 
     #[test]

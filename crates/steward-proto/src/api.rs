@@ -227,8 +227,12 @@ pub struct UserInfo {
     pub disabled_at: Option<Timestamp>,
     /// Two-factor sign-in is on.
     pub two_factor: bool,
-    /// Group ids the user is limited to; empty means every device.
+    /// The user sees every device (administrators always do).
+    pub all_devices: bool,
+    /// Group ids whose devices the user sees when not `all_devices` (none: no device).
     pub groups: Vec<String>,
+    /// The password is a one-time password not yet replaced by the user.
+    pub must_change_password: bool,
 }
 
 /// A new console user. The answer carries a one-time password to hand over.
@@ -236,9 +240,12 @@ pub struct UserInfo {
 pub struct CreateUser {
     pub username: String,
     pub role: String,
-    /// Group ids to limit the user to (empty: every device).
+    /// Group ids to limit the user to.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// Every device. Omitted: every device when no group is given, else only the groups'.
+    #[serde(default)]
+    pub all_devices: Option<bool>,
 }
 
 /// A created user, or a reset password: the password is shown this once.
@@ -253,7 +260,11 @@ pub struct UserWithPassword {
 pub struct UpdateUser {
     pub role: Option<String>,
     pub disabled: Option<bool>,
+    /// Limit the user to these groups' devices; `[]`: no device at all (removing the last
+    /// group never widens a user to every device).
     pub groups: Option<Vec<String>>,
+    /// `true`: every device (drops the groups); `false`: only the groups' devices.
+    pub all_devices: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -76,6 +76,7 @@ async fn seed(store: &Store, hashing: PasswordHashing, empty: bool) -> anyhow::R
                 username: "admin".into(),
                 password_hash: hashing.hash(PASSWORD)?,
                 role: "admin".into(),
+                must_change_password: false,
             },
             now,
         )

@@ -68,6 +68,38 @@ pub async fn create_api_token(
     Ok(token)
 }
 
+/// Creates an API token on the command line for `owner` (a username), who is recorded as
+/// its maker: it acts with no more than the owner's current role, and disabling or deleting
+/// the owner revokes it, like a token they made in the console. Refused when the owner is
+/// unknown or disabled, or when the token would have a higher role than its owner.
+pub async fn create_owned_api_token(
+    store: &Store,
+    name: &str,
+    role: Role,
+    expires_at: Option<Timestamp>,
+    owner: &str,
+    now: Timestamp,
+) -> anyhow::Result<String> {
+    let user = store
+        .user_by_username(owner)
+        .await?
+        .filter(|u| u.disabled_at.is_none())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no enabled user named {owner:?}: a token needs an owner whose offboarding revokes it (`steward admin user list`)"
+            )
+        })?;
+    let owner_role = Role::parse(&user.role).unwrap_or(Role::Viewer);
+    anyhow::ensure!(
+        role.at_most(owner_role) == role,
+        "{} is a {}: their token cannot be {} (a token never does more than its owner)",
+        user.username,
+        owner_role.as_str(),
+        role.as_str()
+    );
+    create_api_token(store, name, role, expires_at, Some(&user.id), now).await
+}
+
 /// Creates the first administrator if there is no user at all. Returns the username and a
 /// one-time password, printed once by the caller; only its Argon2id hash is stored.
 pub async fn ensure_first_admin(
@@ -84,12 +116,16 @@ pub async fn ensure_first_admin(
         username: "admin".into(),
         password_hash: hashing.hash(&password)?,
         role: "admin".into(),
+        // Printed on a terminal (and perhaps kept in its scrollback): replaced at first
+        // sign-in.
+        must_change_password: true,
     };
     store.create_user(&user, now).await?;
     Ok(Some((user.username, password)))
 }
 
-/// Sets a new random password for a user and ends their sessions; returns the password.
+/// Sets a new random (one-time) password for a user and ends their sessions; returns the
+/// password, which the user must change at their next sign-in.
 pub async fn reset_password(
     store: &Store,
     username: &str,
@@ -101,7 +137,7 @@ pub async fn reset_password(
         .ok_or_else(|| anyhow::anyhow!("no user named {username}"))?;
     let password = random_password();
     store
-        .set_password(&user.id, &hashing.hash(&password)?)
+        .set_password(&user.id, &hashing.hash(&password)?, true)
         .await?;
     Ok(password)
 }

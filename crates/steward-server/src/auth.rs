@@ -49,6 +49,9 @@ pub struct Principal {
     /// The policy requires two-factor sign-in for this user's role and they have not set it
     /// up: until they do, only their own account is open to them.
     pub must_enrol_two_factor: bool,
+    /// The user signed in with a password someone else set (a one-time password): until
+    /// they change it, only the password page is open to them (console sessions only).
+    pub must_change_password: bool,
 }
 
 impl Principal {
@@ -137,8 +140,33 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
             ));
         }
         // An unknown role in the database grants nothing.
-        let Some(role) = Role::parse(&record.role) else {
+        let Some(token_role) = Role::parse(&record.role) else {
             return Err(AppError::forbidden("this API token has no valid role"));
+        };
+        // Privileges follow the person: a token acts with no more than its owner's current
+        // role and sees no more devices than they do.
+        let (role, scope) = match &record.created_by {
+            None => (token_role, Scope::Everything),
+            Some(owner_id) => {
+                let owner = state.store.user_by_id(owner_id).await?;
+                let Some(owner) = owner.filter(|o| o.disabled_at.is_none()) else {
+                    // Disabling or deleting the owner revokes their tokens; this is the
+                    // same answer should one have been missed.
+                    return Err(AppError::unauthorized(
+                        "this API token's owner is disabled or deleted",
+                    ));
+                };
+                let Some(owner_role) = Role::parse(&owner.role) else {
+                    return Err(AppError::forbidden(
+                        "this API token's owner has no valid role",
+                    ));
+                };
+                let groups = state.store.user_groups(&owner.id).await?;
+                (
+                    steward_core::access::token_role(token_role, Some(owner_role)),
+                    Scope::of_user(owner_role, owner.all_devices, groups),
+                )
+            }
         };
         // Recording use is bookkeeping: refresh it at most once a minute per token.
         if record.last_used_at.is_none_or(|t| now.since(t) > 60_000) {
@@ -150,9 +178,10 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
             role,
             csrf_token: None,
             session_hash: None,
-            scope: Scope::Everything,
+            scope,
             reauth_at: None,
             must_enrol_two_factor: false,
+            must_change_password: false,
         }));
     }
     let Some(session_token) = cookie(parts, SESSION_COOKIE) else {
@@ -177,7 +206,11 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
             "your account has no valid role; ask an administrator",
         ));
     };
-    let scope = Scope::from_groups(state.store.user_groups(&user.id).await?);
+    let scope = Scope::of_user(
+        role,
+        user.all_devices,
+        state.store.user_groups(&user.id).await?,
+    );
     let must_enrol_two_factor =
         user.totp_enabled_at.is_none() && two_factor_policy(state).await?.requires(role);
     Ok(Some(Principal {
@@ -189,6 +222,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
         scope,
         reauth_at: Some(session.reauth_at),
         must_enrol_two_factor,
+        must_change_password: user.must_change_password,
     }))
 }
 
@@ -206,14 +240,42 @@ pub async fn two_factor_policy(state: &AppState) -> Result<TwoFactorPolicy, AppE
     }))
 }
 
-/// Logs and audits a refused request.
+/// Logs and audits a refused request. Repeats of the same refusal to the same principal are
+/// counted rather than written one by one (`steward_core::denials`): the first is recorded,
+/// and a summary of the repeats once its window has closed.
 async fn audit_denial(state: &AppState, parts: &Parts, who: &Principal, action: Action) {
     let source = source_ip(parts);
-    tracing::warn!(who = %who.label(), ?action, path = %parts.uri.path(), "authorisation denied");
+    let now = state.now();
+    let label = who.label();
+    let action_name = format!("{action:?}");
+    let decision = state
+        .denials
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .deny(&label, &action_name, now);
+    for s in decision.summaries {
+        crate::audit::record(
+            &state.store,
+            now,
+            &s.actor,
+            "authorisation_denied_repeated",
+            &s.action,
+            &format!(
+                "{} more denial(s) of {} between {} and {} (ms since the epoch), not recorded one by one",
+                s.repeats, s.action, s.first.0, s.last.0
+            ),
+            "",
+        )
+        .await;
+    }
+    if !decision.record {
+        return;
+    }
+    tracing::warn!(who = %label, ?action, path = %parts.uri.path(), "authorisation denied");
     crate::audit::record(
         &state.store,
-        state.now(),
-        &who.label(),
+        now,
+        &label,
         "authorisation_denied",
         &format!("{} {}", parts.method, parts.uri.path()),
         &format!("{action:?} needs more than the {} role", who.role.as_str()),
@@ -225,6 +287,18 @@ async fn audit_denial(state: &AppState, parts: &Parts, who: &Principal, action: 
 /// An action, as a type, so that an extractor can demand it.
 pub trait Permission: Send + Sync + 'static {
     const ACTION: Action;
+    /// Open to a user who must still replace a one-time password (only the password page
+    /// and signing out are).
+    const BEFORE_PASSWORD_CHANGE: bool = false;
+}
+
+/// Changing one's own password and signing out: [`Action::ManageOwnAccount`], and the only
+/// pages open before a one-time password has been replaced.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeOwnPassword;
+impl Permission for ChangeOwnPassword {
+    const ACTION: Action = Action::ManageOwnAccount;
+    const BEFORE_PASSWORD_CHANGE: bool = true;
 }
 
 macro_rules! permissions {
@@ -294,6 +368,11 @@ impl<P: Permission> FromRequestParts<AppState> for Authorized<P> {
                 principal.role.as_str()
             )));
         }
+        if principal.must_change_password && !P::BEFORE_PASSWORD_CHANGE {
+            return Err(AppError::forbidden(
+                "your password was set by an administrator: sign in to the console and choose your own before using the API",
+            ));
+        }
         if blocked_until_enrolled(&principal, P::ACTION) {
             return Err(AppError::forbidden(
                 "two-factor sign-in is required for your role: set it up in the console under Account → Two-factor sign-in",
@@ -336,6 +415,11 @@ impl<P: Permission> FromRequestParts<AppState> for ConsoleUser<P> {
     ) -> Result<Self, LoginRedirect> {
         match authenticate(parts, state).await {
             Ok(Some(p)) if p.session_hash.is_some() => {
+                if p.must_change_password && !P::BEFORE_PASSWORD_CHANGE {
+                    return Err(LoginRedirect(
+                        Redirect::to("/account/password").into_response(),
+                    ));
+                }
                 if p.may(P::ACTION) && blocked_until_enrolled(&p, P::ACTION) {
                     return Err(LoginRedirect(
                         Redirect::to("/account/two-factor").into_response(),

@@ -86,6 +86,8 @@ pub struct AppState {
     /// Bounds the CPU work of report ingest running at once (see `ingest`).
     pub(crate) ingest_lanes: Arc<crate::ingest::IngestLanes>,
     pub(crate) report_rate: Arc<crate::ingest::ReportRate>,
+    /// Authorisation denials being counted rather than recorded one by one.
+    pub(crate) denials: Arc<std::sync::Mutex<steward_core::denials::DenialAggregator>>,
 }
 
 impl AppState {
@@ -97,6 +99,7 @@ impl AppState {
             password_checks: Arc::new(tokio::sync::Semaphore::new(4)),
             ingest_lanes: Arc::new(crate::ingest::IngestLanes::for_this_machine()),
             report_rate: Arc::new(crate::ingest::ReportRate::new(config.report_rate)),
+            denials: Arc::default(),
             config: Arc::new(config),
         }
     }

@@ -6,7 +6,7 @@
 //! the session): see `steward_core::access::needs_step_up`.
 
 use steward_core::access::{UserChange, check_user_change};
-use steward_core::{Role, Timestamp};
+use steward_core::{Role, Scope, Timestamp};
 use steward_store::{NewUser, Store, StoreError, UserRecord};
 
 use crate::error::{AppError, AppResult};
@@ -87,11 +87,64 @@ async fn group_names(store: &Store, ids: &[String]) -> AppResult<Vec<String>> {
         .collect()
 }
 
-fn describe_groups(names: &[String]) -> String {
-    if names.is_empty() {
+fn describe_scope(all_devices: bool, names: &[String]) -> String {
+    if all_devices {
         "all devices".into()
+    } else if names.is_empty() {
+        "no device".into()
     } else {
         names.join(", ")
+    }
+}
+
+/// The devices a new user is to see. "Every device" is explicit (`all_devices`); naming
+/// neither it nor a group means every device too (a user created without a limit).
+pub fn scope_for_new_user(all_devices: Option<bool>, groups: Vec<String>) -> AppResult<Scope> {
+    match all_devices {
+        Some(true) if !groups.is_empty() => Err(both_given()),
+        None if groups.is_empty() => Ok(Scope::Everything),
+        Some(true) => Ok(Scope::Everything),
+        _ => Ok(Scope::Groups(groups)),
+    }
+}
+
+/// The devices a change asks a user to see, or `None` to leave them. A group list, even an
+/// empty one, limits to those groups: removing the last group leaves no device, never every
+/// device. `all_devices: false` alone keeps the groups but drops the grant of every device.
+pub fn requested_scope(
+    all_devices: Option<bool>,
+    groups: Option<Vec<String>>,
+    current: &Scope,
+) -> AppResult<Option<Scope>> {
+    match (all_devices, groups) {
+        (Some(true), Some(g)) if !g.is_empty() => Err(both_given()),
+        (Some(true), _) => Ok(Some(Scope::Everything)),
+        (_, Some(g)) => Ok(Some(Scope::Groups(g))),
+        (Some(false), None) => Ok(Some(match current {
+            Scope::Groups(g) => Scope::Groups(g.clone()),
+            Scope::Everything => Scope::Groups(Vec::new()),
+        })),
+        (None, None) => Ok(None),
+    }
+}
+
+fn both_given() -> AppError {
+    AppError::bad_request("either every device or some groups, not both")
+}
+
+/// A user's current scope as stored (regardless of role).
+pub async fn stored_scope(store: &Store, user: &UserRecord) -> AppResult<Scope> {
+    Ok(if user.all_devices {
+        Scope::Everything
+    } else {
+        Scope::Groups(store.user_groups(&user.id).await?)
+    })
+}
+
+fn scope_groups(scope: &Scope) -> &[String] {
+    match scope {
+        Scope::Everything => &[],
+        Scope::Groups(g) => g,
     }
 }
 
@@ -102,12 +155,12 @@ pub async fn create(
     actor: &Actor,
     username: &str,
     role: Role,
-    groups: &[String],
+    scope: &Scope,
 ) -> AppResult<(UserRecord, String)> {
     let username = username.trim();
     check_username(username)?;
-    check_scope(role, groups)?;
-    let names = group_names(store, groups).await?;
+    let scope = check_scope(role, scope)?;
+    let names = group_names(store, scope_groups(&scope)).await?;
     let password = random_password();
     let hash = tokio::task::spawn_blocking({
         let password = password.clone();
@@ -117,14 +170,16 @@ pub async fn create(
     .map_err(AppError::internal)?
     .map_err(AppError::internal)?;
     let user = store
-        .create_user_in_groups(
+        .create_user_with_scope(
             &NewUser {
                 id: new_id(),
                 username: username.to_string(),
                 password_hash: hash,
                 role: role.as_str().to_string(),
+                // Someone else knows it: the user replaces it at first sign-in.
+                must_change_password: true,
             },
-            groups,
+            &scope,
             actor.now,
         )
         .await
@@ -138,7 +193,11 @@ pub async fn create(
         actor,
         "user_created",
         username,
-        &format!("role {}; sees {}", role.as_str(), describe_groups(&names)),
+        &format!(
+            "role {}; sees {}",
+            role.as_str(),
+            describe_scope(scope == Scope::Everything, &names)
+        ),
     )
     .await;
     Ok((user, password))
@@ -163,34 +222,43 @@ async fn check(
 }
 
 /// Administrators see every device (they could lift any limit themselves), so only
-/// technicians and viewers are limited to groups.
-fn check_scope(role: Role, groups: &[String]) -> AppResult<()> {
-    if role == Role::Admin && !groups.is_empty() {
-        return Err(AppError::bad_request(
+/// technicians and viewers are limited to groups; an administrator's scope is stored as
+/// every device, which they keep if demoted until someone limits them.
+fn check_scope(role: Role, scope: &Scope) -> AppResult<Scope> {
+    match scope {
+        Scope::Groups(g) if role == Role::Admin && !g.is_empty() => Err(AppError::bad_request(
             "administrators see every device; limit a technician or viewer to groups instead",
-        ));
+        )),
+        _ if role == Role::Admin => Ok(Scope::Everything),
+        other => Ok(other.clone()),
     }
-    Ok(())
 }
 
-/// Sets a user's role and groups together, checking the result (an administrator has no
+/// Sets a user's role and scope together, checking the result (an administrator has no
 /// groups) before changing anything. `None` leaves that part as it is.
-pub async fn set_role_and_groups(
+pub async fn set_role_and_scope(
     store: &Store,
     actor: &Actor,
     id: &str,
     role: Option<Role>,
-    groups: Option<&[String]>,
+    scope: Option<&Scope>,
 ) -> AppResult<()> {
     let target = find(store, id).await?;
-    let current_groups = store.user_groups(id).await?;
     let final_role = role.unwrap_or(Role::parse(&target.role).unwrap_or(Role::Viewer));
-    check_scope(final_role, groups.unwrap_or(&current_groups))?;
-    // Narrow before widening: groups go first when the user becomes an administrator (who
-    // may have none), last otherwise.
+    let scope = match scope {
+        Some(s) => Some(check_scope(final_role, s)?),
+        None => {
+            // An administrator's scope is every device: a promoted user's is made so.
+            let current = stored_scope(store, &target).await?;
+            let checked = check_scope(final_role, &current)?;
+            (checked != current).then_some(checked)
+        }
+    };
+    // Narrow before widening: the scope goes first when the user becomes an administrator
+    // (who may have no groups), last otherwise.
     if final_role == Role::Admin {
-        if let Some(groups) = groups {
-            set_groups(store, actor, id, groups).await?;
+        if let Some(scope) = &scope {
+            set_scope(store, actor, id, scope).await?;
         }
         if let Some(role) = role {
             set_role(store, actor, id, role).await?;
@@ -199,8 +267,8 @@ pub async fn set_role_and_groups(
         if let Some(role) = role {
             set_role(store, actor, id, role).await?;
         }
-        if let Some(groups) = groups {
-            set_groups(store, actor, id, groups).await?;
+        if let Some(scope) = &scope {
+            set_scope(store, actor, id, scope).await?;
         }
     }
     Ok(())
@@ -267,32 +335,36 @@ pub async fn delete(store: &Store, actor: &Actor, id: &str) -> AppResult<()> {
     Ok(())
 }
 
-async fn set_groups(store: &Store, actor: &Actor, id: &str, groups: &[String]) -> AppResult<()> {
+async fn set_scope(store: &Store, actor: &Actor, id: &str, scope: &Scope) -> AppResult<()> {
     let target = find(store, id).await?;
-    let before = group_names(store, &store.user_groups(id).await?).await?;
-    let after = group_names(store, groups).await?;
-    if before == after {
+    let current = stored_scope(store, &target).await?;
+    let before = group_names(store, scope_groups(&current)).await?;
+    let after = group_names(store, scope_groups(scope)).await?;
+    let (before_all, after_all) = (current == Scope::Everything, *scope == Scope::Everything);
+    if before == after && before_all == after_all {
         return Ok(());
     }
-    store
-        .set_user_groups(id, groups)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => AppError::bad_request("one of the groups does not exist"),
-            other => other.into(),
-        })?;
+    store.set_user_scope(id, scope).await.map_err(|e| match e {
+        StoreError::NotFound => AppError::bad_request("one of the groups does not exist"),
+        other => other.into(),
+    })?;
     audit(
         store,
         actor,
         "user_groups_changed",
         &target.username,
-        &format!("{} → {}", describe_groups(&before), describe_groups(&after)),
+        &format!(
+            "{} → {}",
+            describe_scope(before_all, &before),
+            describe_scope(after_all, &after)
+        ),
     )
     .await;
     Ok(())
 }
 
-/// A new one-time password; every session of the user ends.
+/// A new one-time password, to be changed at the user's next sign-in; every session of the
+/// user ends.
 pub async fn reset_password(
     store: &Store,
     hashing: PasswordHashing,
@@ -309,7 +381,7 @@ pub async fn reset_password(
     .await
     .map_err(AppError::internal)?
     .map_err(AppError::internal)?;
-    store.set_password(id, &hash).await?;
+    store.set_password(id, &hash, true).await?;
     audit(
         store,
         actor,

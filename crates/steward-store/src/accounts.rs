@@ -2,7 +2,7 @@
 //! the server (Argon2id for passwords, SHA-256 for random high-entropy tokens).
 
 use sqlx::any::AnyRow;
-use steward_core::Timestamp;
+use steward_core::{Scope, Timestamp};
 
 use crate::rows::{int, opt_int, opt_text, text, touched};
 use crate::{Result, Store, StoreError};
@@ -21,6 +21,10 @@ pub struct UserRecord {
     pub totp_enabled_at: Option<Timestamp>,
     /// The last accepted TOTP time step.
     pub totp_last_step: i64,
+    /// Granted every device (otherwise only their groups' devices; see `Scope::of_user`).
+    pub all_devices: bool,
+    /// The password was set by someone else and must be changed before anything else.
+    pub must_change_password: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -29,6 +33,8 @@ pub struct NewUser {
     pub username: String,
     pub password_hash: String,
     pub role: String,
+    /// A one-time password, to be changed at first sign-in.
+    pub must_change_password: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +76,8 @@ fn user(row: &AnyRow) -> Result<UserRecord> {
         totp_secret: opt_text(row, "totp_secret")?,
         totp_enabled_at: opt_int(row, "totp_enabled_at")?.map(Timestamp),
         totp_last_step: int(row, "totp_last_step")?,
+        all_devices: int(row, "all_devices")? != 0,
+        must_change_password: int(row, "must_change_password")? != 0,
     })
 }
 
@@ -101,7 +109,8 @@ fn api_token(row: &AnyRow) -> Result<ApiTokenRecord> {
 }
 
 const USER_COLS: &str = "id, username, password_hash, role, created_at, disabled_at, \
-                         totp_secret, totp_enabled_at, totp_last_step";
+                         totp_secret, totp_enabled_at, totp_last_step, all_devices, \
+                         must_change_password";
 const SESSION_COLS: &str =
     "token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, source, reauth_at";
 
@@ -116,29 +125,38 @@ impl Store {
         Ok(n as u64)
     }
 
-    /// Creates a user; `Conflict` if the username is taken.
+    /// Creates a user who sees every device; `Conflict` if the username is taken (in any
+    /// case: `Admin` and `admin` are one name).
     pub async fn create_user(&self, new: &NewUser, now: Timestamp) -> Result<UserRecord> {
-        self.create_user_in_groups(new, &[], now).await
+        self.create_user_with_scope(new, &Scope::Everything, now)
+            .await
     }
 
-    /// Creates a user limited to `groups`, in one transaction: a user never exists, even for
-    /// a moment, without the limits they were created with. `Conflict` if the username is
+    /// Creates a user who sees `scope`, in one transaction: a user never exists, even for a
+    /// moment, without the limits they were created with. `Conflict` if the username is
     /// taken, `NotFound` if a group does not exist.
-    pub async fn create_user_in_groups(
+    pub async fn create_user_with_scope(
         &self,
         new: &NewUser,
-        groups: &[String],
+        scope: &Scope,
         now: Timestamp,
     ) -> Result<UserRecord> {
+        let (all_devices, groups): (bool, &[String]) = match scope {
+            Scope::Everything => (true, &[]),
+            Scope::Groups(groups) => (false, groups),
+        };
         let mut tx = self.begin_write().await?;
         let res = sqlx::query(
-            "INSERT INTO users (id, username, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO users (id, username, password_hash, role, created_at, all_devices, must_change_password) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&new.id)
         .bind(&new.username)
         .bind(&new.password_hash)
         .bind(&new.role)
         .bind(now.0)
+        .bind(i64::from(all_devices))
+        .bind(i64::from(new.must_change_password))
         .execute(&mut *tx)
         .await;
         match res {
@@ -164,9 +182,10 @@ impl Store {
         row.as_ref().map(user).transpose()
     }
 
+    /// The user of that name, in any case (names are unique regardless of case).
     pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
         let row = sqlx::query(safe_sql!(
-            "SELECT {USER_COLS} FROM users WHERE username = $1"
+            "SELECT {USER_COLS} FROM users WHERE lower(username) = lower($1)"
         ))
         .bind(username)
         .fetch_optional(&self.read)
@@ -174,14 +193,23 @@ impl Store {
         row.as_ref().map(user).transpose()
     }
 
-    /// Sets a new password hash and ends every session of the user.
-    pub async fn set_password(&self, user_id: &str, password_hash: &str) -> Result<()> {
+    /// Sets a new password hash and ends every session of the user. `must_change`: the
+    /// password was set by someone else (a reset) and must be changed at the next sign-in.
+    pub async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        must_change: bool,
+    ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let res = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(password_hash)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        let res = sqlx::query(
+            "UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3",
+        )
+        .bind(password_hash)
+        .bind(i64::from(must_change))
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
         touched(&res)?;
         // Sessions and sign-ins half-way through (password given, code pending) end too.
         for table in ["sessions", "pending_sign_ins"] {

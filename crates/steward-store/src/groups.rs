@@ -1,7 +1,7 @@
 //! Device groups (sites, or an MSP's clients), which device is in which, and which groups a
 //! user is limited to.
 
-use steward_core::Timestamp;
+use steward_core::{Scope, Timestamp};
 
 use crate::rows::{int, text, touched};
 use crate::{Result, Store, StoreError};
@@ -112,7 +112,8 @@ impl Store {
         }
     }
 
-    /// The ids of the groups a user is limited to (none: every device).
+    /// The ids of the groups a user is limited to (whether they see every device regardless
+    /// is `UserRecord::all_devices`).
     pub async fn user_groups(&self, user_id: &str) -> Result<Vec<String>> {
         let rows =
             sqlx::query("SELECT group_id FROM user_groups WHERE user_id = $1 ORDER BY group_id")
@@ -122,9 +123,21 @@ impl Store {
         rows.iter().map(|r| text(r, "group_id")).collect()
     }
 
-    /// Replaces the groups a user is limited to; `NotFound` if a group does not exist.
-    pub async fn set_user_groups(&self, user_id: &str, group_ids: &[String]) -> Result<()> {
+    /// Sets which devices a user sees: every device (their groups are dropped), or only
+    /// the devices of these groups — none at all if the list is empty. `NotFound` if the
+    /// user or a group does not exist.
+    pub async fn set_user_scope(&self, user_id: &str, scope: &Scope) -> Result<()> {
+        let (all_devices, group_ids): (bool, &[String]) = match scope {
+            Scope::Everything => (true, &[]),
+            Scope::Groups(groups) => (false, groups),
+        };
         let mut tx = self.begin_write().await?;
+        let res = sqlx::query("UPDATE users SET all_devices = $1 WHERE id = $2")
+            .bind(i64::from(all_devices))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        touched(&res)?;
         sqlx::query("DELETE FROM user_groups WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)

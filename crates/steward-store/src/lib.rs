@@ -45,7 +45,7 @@ pub use groups::GroupRecord;
 pub use ingest::{ChangeRecord, DeviceIngestState, IngestCommit, InventoryWrite, SoftwareWrite};
 pub use jobs::{JobRecord, JobUpdateOutcome};
 pub use security::PendingSignIn;
-pub use throttle::FailureWindow;
+pub use throttle::{FailureWindow, KnownDevice};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

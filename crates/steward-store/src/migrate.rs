@@ -60,6 +60,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0007_change_history_retention.sql"),
     },
     Migration {
+        version: 8,
+        name: "access_hardening",
+        sqlite: include_str!("../migrations/sqlite/0008_access_hardening.sql"),
+        postgres: include_str!("../migrations/postgres/0008_access_hardening.sql"),
+    },
+    Migration {
         version: 9,
         name: "job_expiry",
         sqlite: include_str!("../migrations/sqlite/0009_job_expiry.sql"),

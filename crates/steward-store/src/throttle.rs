@@ -102,3 +102,65 @@ impl Store {
         Ok(())
     }
 }
+
+/// A browser that signed in to an account (`known_devices`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownDevice {
+    pub token_hash: String,
+    pub user_id: String,
+    pub created_at: Timestamp,
+    pub last_used_at: Timestamp,
+}
+
+impl Store {
+    /// Remembers that the browser holding the token (by its hash) signed in to `user_id`, or
+    /// that it did again (`last_used_at` moves on).
+    pub async fn remember_known_device(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO known_devices (token_hash, user_id, created_at, last_used_at) \
+             VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (token_hash) DO UPDATE SET last_used_at = excluded.last_used_at \
+             WHERE known_devices.user_id = excluded.user_id",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now.0)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// The known device with this token hash, if any (whether it is still valid, and for
+    /// whom, is the caller's decision).
+    pub async fn known_device(&self, token_hash: &str) -> Result<Option<KnownDevice>> {
+        let row = sqlx::query(
+            "SELECT token_hash, user_id, created_at, last_used_at FROM known_devices WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| {
+            Ok(KnownDevice {
+                token_hash: crate::rows::text(&r, "token_hash")?,
+                user_id: crate::rows::text(&r, "user_id")?,
+                created_at: Timestamp(crate::rows::int(&r, "created_at")?),
+                last_used_at: Timestamp(crate::rows::int(&r, "last_used_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    /// Forgets known devices not used since `before`.
+    pub async fn forget_known_devices_before(&self, before: Timestamp) -> Result<u64> {
+        let res = sqlx::query("DELETE FROM known_devices WHERE last_used_at < $1")
+            .bind(before.0)
+            .execute(&self.write)
+            .await?;
+        Ok(res.rows_affected())
+    }
+}

@@ -12,7 +12,7 @@ pub mod server;
 
 pub use agent::{ScriptedCollector, TestAgent, sample_inventory};
 pub use db::TestDb;
-pub use server::TestServer;
+pub use server::{TestServer, change_one_time_password};
 
 /// Installs the ring TLS provider that reqwest needs (idempotent). [`TestServer`] calls it;
 /// tests that only use HTTP clients call it themselves.

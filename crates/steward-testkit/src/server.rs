@@ -46,6 +46,55 @@ pub fn test_config() -> ServerConfig {
     }
 }
 
+/// Replaces a one-time password in the console at `base_url` (as a person must before
+/// anything else), for a session signed in with it; returns the new session's cookie
+/// (`name=value`). For tests of a spawned `steward` as well as of a [`TestServer`].
+pub async fn change_one_time_password(
+    base_url: &str,
+    cookie: &str,
+    one_time: &str,
+    new_password: &str,
+) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http
+        .get(format!("{base_url}/account/password"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::csrf_in(&page);
+    let resp = http
+        .post(format!("{base_url}/account/password"))
+        .header("cookie", cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("current", one_time),
+            ("new", new_password),
+            ("confirm", new_password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        303,
+        "changing the one-time password"
+    );
+    resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 impl TestServer {
     /// A server over a fresh SQLite database.
     pub async fn sqlite() -> TestServer {
@@ -257,6 +306,7 @@ impl TestServer {
                     username: username.into(),
                     password_hash: hash,
                     role: role.as_str().into(),
+                    must_change_password: false,
                 },
                 self.now(),
             )
@@ -289,6 +339,19 @@ impl TestServer {
             .next()
             .unwrap()
             .to_string()
+    }
+
+    /// Signs in with a one-time password (a created user's or a reset one) and replaces it
+    /// with `new_password`, as the console demands before anything else; returns the new
+    /// session's cookie (`name=value`).
+    pub async fn sign_in_first_time(
+        &self,
+        username: &str,
+        one_time: &str,
+        new_password: &str,
+    ) -> String {
+        let cookie = self.sign_in(username, one_time).await;
+        change_one_time_password(&self.url, &cookie, one_time, new_password).await
     }
 
     /// Enrolls a device over the protocol; returns (device id, credential).

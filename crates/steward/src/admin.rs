@@ -51,6 +51,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             name,
             role,
             expires,
+            owner,
         }) => {
             let role = Role::parse(&role).with_context(|| {
                 format!("--role must be viewer, technician or admin, not {role:?}")
@@ -64,33 +65,51 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                     Some(now.plus_millis(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)))
                 }
             };
-            let token =
-                steward_server::admin::create_api_token(&store, &name, role, expires_at, None, now)
-                    .await?;
+            let token = steward_server::admin::create_owned_api_token(
+                &store, &name, role, expires_at, &owner, now,
+            )
+            .await?;
             println!("{token}");
-            cli_audit(&store, now, "api_token_created", &name, role.as_str()).await;
+            cli_audit(
+                &store,
+                now,
+                "api_token_created",
+                &name,
+                &format!("{}, owned by {owner}", role.as_str()),
+            )
+            .await;
             let validity = match expires_at {
                 Some(_) => format!("expires in {expires}"),
                 None => "never expires".to_string(),
             };
             eprintln!(
-                "API token {name:?} ({}, {validity}) created. Use it as `Authorization: Bearer {token}`; it is shown only once.",
+                "API token {name:?} ({}, {validity}, owned by {owner}) created. Use it as `Authorization: Bearer {token}`; it is shown only once.",
                 role.as_str()
             );
         }
         AdminCommand::ApiToken(ApiTokenCommand::List) => {
+            let users = store.list_users().await?;
             for t in store.list_api_tokens().await? {
                 let state = match (t.revoked_at, t.expires_at) {
                     (Some(_), _) => "revoked",
                     (None, Some(e)) if e <= now => "expired",
                     _ => "active",
                 };
+                // Whose it is: tokens made before owners were recorded have none.
+                let owner = match &t.created_by {
+                    None => "-".to_string(),
+                    Some(id) => users
+                        .iter()
+                        .find(|u| &u.id == id)
+                        .map_or_else(|| format!("deleted user {id}"), |u| u.username.clone()),
+                };
                 println!(
-                    "{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}",
                     Escaped(&t.id),
                     Escaped(&t.name),
                     Escaped(&t.role),
-                    state
+                    state,
+                    Escaped(&owner)
                 );
             }
         }
@@ -328,7 +347,9 @@ async fn user_command(
             for g in &groups {
                 ids.push(group_id(store, g).await?);
             }
-            let (_, password) = users::create(store, hashing, &actor, &name, role, &ids)
+            // No group named: every device, as in the console and the API.
+            let scope = users::scope_for_new_user(None, ids).map_err(err)?;
+            let (_, password) = users::create(store, hashing, &actor, &name, role, &scope)
                 .await
                 .map_err(err)?;
             println!("{password}");
@@ -340,7 +361,7 @@ async fn user_command(
         UserCommand::SetRole { name, role } => {
             let role = users::parse_role(&role).map_err(err)?;
             let u = find_user(store, &name).await?;
-            users::set_role_and_groups(store, &actor, &u.id, Some(role), None)
+            users::set_role_and_scope(store, &actor, &u.id, Some(role), None)
                 .await
                 .map_err(err)?;
         }

@@ -240,6 +240,10 @@ pub enum ApiTokenCommand {
         /// How long it stays valid, e.g. 30d, or "never".
         #[arg(long, default_value = "90d", value_name = "DURATION")]
         expires: String,
+        /// The user the token belongs to: it never does more than they may, and disabling
+        /// or deleting them revokes it.
+        #[arg(long, value_name = "USER")]
+        owner: String,
     },
     /// List API tokens (never their secrets).
     List,

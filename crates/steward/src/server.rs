@@ -81,6 +81,7 @@ pub async fn print_first_admin(state: &steward_server::AppState) -> anyhow::Resu
         println!("  First administrator created. This password is shown only once:");
         println!("    username: {user}");
         println!("    password: {password}");
+        println!("  You choose your own password at first sign-in.");
         println!("  (lost it? `steward admin user reset-password {user}`)");
         println!();
         return Ok(true);

@@ -110,13 +110,25 @@ async fn steward_up_shows_this_machine_within_seconds() {
         303,
         "sign-in with the printed password"
     );
-    let cookie = resp.headers()["set-cookie"]
+    assert_eq!(
+        resp.headers()["location"],
+        "/account/password",
+        "the printed password is replaced first"
+    );
+    let one_time_session = resp.headers()["set-cookie"]
         .to_str()
         .unwrap()
         .split(';')
         .next()
         .unwrap()
         .to_string();
+    let cookie = steward_testkit::change_one_time_password(
+        &console,
+        &one_time_session,
+        &password,
+        "a password of my own choosing",
+    )
+    .await;
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .unwrap()
         .trim()
@@ -559,7 +571,43 @@ async fn admin_commands_manage_users_groups_and_the_policy() {
     let (ok, _, err) = admin_result(data, &["security", "require-2fa", "root"]);
     assert!(!ok && err.contains("unknown role"), "{err}");
 
+    // A command-line API token names its owner; offboarding the owner revokes it.
+    let (ok, _, err) = admin_result(data, &["api-token", "create", "--name", "ci"]);
+    assert!(!ok && err.contains("--owner"), "{err}");
+    let (ok, _, err) = admin_result(
+        data,
+        &[
+            "api-token",
+            "create",
+            "--name",
+            "ci",
+            "--role",
+            "admin",
+            "--owner",
+            "tech",
+        ],
+    );
+    assert!(
+        !ok && err.contains("never does more than its owner"),
+        "{err}"
+    );
+    let token = admin(
+        data,
+        &[
+            "api-token",
+            "create",
+            "--name",
+            "ci",
+            "--role",
+            "technician",
+            "--owner",
+            "Tech",
+        ],
+    );
+    assert!(token.starts_with("stw_api_"), "{token}");
+    assert!(admin(data, &["api-token", "list"]).contains("ci\ttechnician\tactive\ttech"));
     admin(data, &["user", "disable", "tech"]);
+    assert!(admin(data, &["api-token", "list"]).contains("ci\ttechnician\trevoked\ttech"));
     admin(data, &["user", "reset-2fa", "tech"]);
     admin(data, &["user", "delete", "tech"]);
     assert!(!admin(data, &["user", "list"]).contains("tech"));

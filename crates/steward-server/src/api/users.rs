@@ -30,6 +30,8 @@ pub(crate) fn actor(who: &Principal, source: &str, state: &AppState) -> Actor {
 pub(crate) async fn user_info(state: &AppState, u: UserRecord) -> AppResult<UserInfo> {
     Ok(UserInfo {
         groups: state.store.user_groups(&u.id).await?,
+        all_devices: u.all_devices,
+        must_change_password: u.must_change_password,
         two_factor: u.totp_enabled_at.is_some(),
         id: u.id,
         username: u.username,
@@ -80,13 +82,14 @@ pub async fn create(
         require_step_up(&who.0, &state)?;
     }
     let source = peer.ip().to_string();
+    let scope = users::scope_for_new_user(req.all_devices, req.groups)?;
     let (user, password) = users::create(
         &state.store,
         state.config.password_hashing,
         &actor(&who.0, &source, &state),
         &req.username,
         role,
-        &req.groups,
+        &scope,
     )
     .await?;
     Ok((
@@ -147,7 +150,9 @@ pub async fn update(
     {
         require_step_up(&who.0, &state)?;
     }
-    users::set_role_and_groups(&state.store, &actor, &id, role, req.groups.as_deref()).await?;
+    let current = users::stored_scope(&state.store, &target).await?;
+    let scope = users::requested_scope(req.all_devices, req.groups, &current)?;
+    users::set_role_and_scope(&state.store, &actor, &id, role, scope.as_ref()).await?;
     if let Some(disabled) = req.disabled {
         users::set_disabled(&state.store, &actor, &id, disabled).await?;
     }

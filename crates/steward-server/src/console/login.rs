@@ -1,5 +1,7 @@
-//! Signing in and out. A sign-in is throttled per account and per source address, takes
-//! the same time whether or not the name exists, and comes back only to a local path.
+//! Signing in and out. A sign-in is throttled (per account and source address for
+//! strangers, per browser for the account's known devices: `steward_core::throttle`), takes
+//! the same time whether or not the name exists, is refused when posted from another site
+//! (login CSRF), and comes back only to a local path.
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -8,14 +10,15 @@ use askama::Template;
 use axum::Form;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use steward_core::throttle::{self, Verdict};
+use steward_core::throttle::{self, Counter, Origin, Verdict};
 
 use super::{csrf_ok, csrf_rejected, render};
-use crate::auth::{ConsoleUser, ManageOwnAccount};
+use crate::auth::{ChangeOwnPassword, ConsoleUser};
 use crate::net::ClientAddr;
 use crate::secrets::{PasswordHashing, dummy_hash, verify_password};
 use crate::state::AppState;
@@ -101,6 +104,7 @@ pub async fn page(
 pub async fn submit(
     State(state): State<AppState>,
     ClientAddr(peer): ClientAddr,
+    parts: Parts,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let username = form.username.trim().to_string();
@@ -115,15 +119,26 @@ pub async fn submit(
             },
         )
     };
-    let keys = throttle_keys(&username, &peer);
-    let attempt = match begin_attempt(&state, &keys, &username, &peer).await {
-        Ok(Ok(attempt)) => attempt,
-        Ok(Err(message)) => return failed(StatusCode::TOO_MANY_REQUESTS, message),
-        Err(e) => return e.into_response(),
-    };
+    if super::cross_site::refused(&parts) {
+        tracing::warn!(from = %peer.ip(), "sign-in posted from another site refused");
+        return failed(
+            StatusCode::FORBIDDEN,
+            "This sign-in did not come from Steward's own page. Open Steward and sign in there."
+                .into(),
+        );
+    }
     let user = match state.store.user_by_username(&username).await {
         Ok(u) => u.filter(|u| u.disabled_at.is_none()),
         Err(e) => return crate::error::AppError::from(e).into_response(),
+    };
+    let counters = match attempt_counters(&state, &parts, &peer, &username, user.as_ref()).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let attempt = match begin_attempt(&state, &counters, &username, &peer).await {
+        Ok(Ok(attempt)) => attempt,
+        Ok(Err(message)) => return failed(StatusCode::TOO_MANY_REQUESTS, message),
+        Err(e) => return e.into_response(),
     };
     // Unknown names are checked against a dummy hash, so the time taken reveals nothing.
     let stored = user.as_ref().map(|u| u.password_hash.clone());
@@ -164,15 +179,50 @@ pub async fn submit(
             Err(e) => e.into_response(),
         };
     }
-    complete_sign_in(&state, &user, &peer, safe_next(&form.next), "").await
+    complete_sign_in(
+        &state,
+        Some(&parts),
+        &user,
+        &peer,
+        safe_next(&form.next),
+        "",
+    )
+    .await
 }
 
-/// Failures count against the account and the source address.
-pub(super) fn throttle_keys(username: &str, peer: &SocketAddr) -> [String; 2] {
-    [
-        format!("user:{}", username.to_lowercase()),
-        format!("ip:{}", peer.ip()),
-    ]
+/// The counters a password or code attempt on `username` is judged by: the browser's own if
+/// it is a known device of the account, else the account's and the address's.
+pub(super) async fn attempt_counters(
+    state: &AppState,
+    parts: &Parts,
+    peer: &SocketAddr,
+    username: &str,
+    user: Option<&steward_store::UserRecord>,
+) -> Result<Vec<Counter>, crate::error::AppError> {
+    let device = match user {
+        Some(u) => super::known_device::of(state, parts, u).await?,
+        None => None,
+    };
+    let address = peer.ip().to_string();
+    Ok(throttle::counters(
+        username,
+        match &device {
+            Some(device) => Origin::KnownDevice { device },
+            None => Origin::Stranger { address: &address },
+        },
+    ))
+}
+
+/// The counters a signed-in session proving itself again (step-up, password change) is
+/// judged by: its own, so that nobody else's failures can block it.
+pub(super) fn session_counters(who: &crate::auth::Principal) -> Vec<Counter> {
+    let session = who.session_hash.as_deref().unwrap_or("");
+    throttle::counters(
+        &who.name,
+        Origin::Session {
+            session: &session[..session.len().min(16)],
+        },
+    )
 }
 
 /// A sign-in step (password, second factor, step-up, password change) recorded as a failure
@@ -181,12 +231,27 @@ pub(super) fn throttle_keys(username: &str, peer: &SocketAddr) -> [String; 2] {
 #[must_use = "an attempt must end as succeeded or failed"]
 pub(super) struct Attempt {
     ids: Vec<i64>,
+    /// Counters whose failures a success forgets (see [`own_keys`]).
+    clear_on_success: Vec<String>,
+}
+
+/// The keys of counters that only the owner's own browser or session feeds: a success
+/// there forgets its earlier failures. The account's shared counter is never cleared by a
+/// success, so strangers' guesses stay counted against the hourly limit.
+fn own_keys(counters: &[Counter]) -> impl Iterator<Item = &str> {
+    counters
+        .iter()
+        .map(|c| c.key.as_str())
+        .filter(|k| k.starts_with("device:") || k.starts_with("session:"))
 }
 
 impl Attempt {
     /// The guess was right: it does not count against anyone.
     pub(super) async fn succeeded(self, state: &AppState) -> Result<(), crate::error::AppError> {
         state.store.release_login_attempt(&self.ids).await?;
+        for key in &self.clear_on_success {
+            state.store.clear_login_failures(key).await?;
+        }
         Ok(())
     }
 
@@ -213,29 +278,30 @@ impl Attempt {
     }
 }
 
-/// Starts an attempt for the account and source address, or — if either has failed too
-/// often — the message to show (with an audit entry). A throttled attempt is refused before
-/// any password or code is looked at, and does not count.
+/// Starts an attempt judged by `counters`, or — if one of them has failed too often — the
+/// message to show (with an audit entry). A throttled attempt is refused before any
+/// password or code is looked at, and does not count.
 pub(super) async fn begin_attempt(
     state: &AppState,
-    keys: &[String; 2],
+    counters: &[Counter],
     username: &str,
     peer: &SocketAddr,
 ) -> Result<Result<Attempt, String>, crate::error::AppError> {
     let now = state.now();
     let hour_ago = now.plus_millis(-3_600_000);
+    let keys: Vec<String> = counters.iter().map(|c| c.key.clone()).collect();
     let (ids, windows) = state
         .store
-        .reserve_login_attempt(keys, now, hour_ago)
+        .reserve_login_attempt(&keys, now, hour_ago)
         .await?;
-    for ((key, window), policy) in keys
-        .iter()
-        .zip(windows)
-        .zip([throttle::PER_ACCOUNT, throttle::PER_SOURCE])
-    {
-        if let Verdict::Wait { secs } =
-            throttle::decide(policy, window.count, window.newest, window.oldest, now)
-        {
+    for (counter, window) in counters.iter().zip(windows) {
+        if let Verdict::Wait { secs } = throttle::decide(
+            counter.policy,
+            window.count,
+            window.newest,
+            window.oldest,
+            now,
+        ) {
             state.store.release_login_attempt(&ids).await?;
             tracing::warn!(user = %username, from = %peer.ip(), failures = window.count, "sign-in throttled");
             crate::audit::record(
@@ -244,7 +310,10 @@ pub(super) async fn begin_attempt(
                 &format!("user:{username}"),
                 "sign_in_throttled",
                 username,
-                &format!("{} failures in the last hour ({key})", window.count),
+                &format!(
+                    "{} failures in the last hour ({})",
+                    window.count, counter.key
+                ),
                 &peer.ip().to_string(),
             )
             .await;
@@ -254,22 +323,27 @@ pub(super) async fn begin_attempt(
             )));
         }
     }
-    Ok(Ok(Attempt { ids }))
+    Ok(Ok(Attempt {
+        ids,
+        clear_on_success: own_keys(counters).map(str::to_string).collect(),
+    }))
 }
 
-/// Every factor passed: a fresh session, failures forgotten, an audit entry, and back to
-/// where the user was going. `extra_cookie` clears a pending sign-in's cookie.
+/// Every factor passed: a fresh session, the browser remembered as a known device of the
+/// account, an audit entry, and back to where the user was going. The pending sign-in's
+/// cookie is cleared.
 pub(super) async fn complete_sign_in(
     state: &AppState,
+    parts: Option<&Parts>,
     user: &steward_store::UserRecord,
     peer: &SocketAddr,
     next: &str,
     how: &str,
 ) -> Response {
-    let keys = throttle_keys(&user.username, peer);
-    if let Err(e) = state.store.clear_login_failures(&keys[0]).await {
-        return crate::error::AppError::from(e).into_response();
-    }
+    let device_cookie = match super::known_device::remember(state, parts, user).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
     match crate::sessions::start(state, user, &peer.ip().to_string()).await {
         Ok(cookie) => {
             tracing::info!(user = %user.username, from = %peer.ip(), "signed in");
@@ -283,14 +357,24 @@ pub(super) async fn complete_sign_in(
                 &peer.ip().to_string(),
             )
             .await;
+            // A one-time password is replaced before anything else.
+            let next = if user.must_change_password {
+                "/account/password"
+            } else {
+                next
+            };
             let mut response = Redirect::to(next).into_response();
             let headers = response.headers_mut();
-            if let Ok(v) = header::HeaderValue::from_str(&cookie) {
-                headers.append(header::SET_COOKIE, v);
-            }
-            if let Ok(v) = header::HeaderValue::from_str(&super::second_factor::clear_cookie(state))
-            {
-                headers.append(header::SET_COOKIE, v);
+            // The session cookie first: scripts and tests read the first one.
+            let cookies = [
+                Some(cookie),
+                Some(super::second_factor::clear_cookie(state)),
+                device_cookie,
+            ];
+            for c in cookies.into_iter().flatten() {
+                if let Ok(v) = header::HeaderValue::from_str(&c) {
+                    headers.append(header::SET_COOKIE, v);
+                }
             }
             response
         }
@@ -307,7 +391,7 @@ pub struct CsrfForm {
 pub async fn logout(
     State(state): State<AppState>,
     ClientAddr(peer): ClientAddr,
-    user: ConsoleUser<ManageOwnAccount>,
+    user: ConsoleUser<ChangeOwnPassword>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
     if !csrf_ok(&user.0, &form.csrf) {

@@ -5,6 +5,7 @@
 mod account;
 mod assets;
 mod audit;
+mod cross_site;
 mod dashboard;
 mod device;
 mod device_sections;
@@ -13,6 +14,7 @@ mod enroll;
 pub(crate) mod escape;
 mod format;
 mod groups;
+mod known_device;
 mod login;
 mod password;
 mod reauth;
@@ -91,6 +93,8 @@ pub struct Chrome {
     pub can_manage_security: bool,
     pub can_manage_tokens: bool,
     pub can_view_audit: bool,
+    /// A one-time password is still to be replaced (the password page says so).
+    pub must_change_password: bool,
     pub csrf: String,
     pub nav: &'static str,
     pub css: &'static str,
@@ -113,6 +117,7 @@ impl Chrome {
             can_manage_security: user.may(steward_core::Action::ManageSecurity),
             can_manage_tokens: user.may(steward_core::Action::ManageTokens),
             can_view_audit: user.may(steward_core::Action::ViewAudit),
+            must_change_password: user.must_change_password,
             csrf: user.csrf_token.clone().unwrap_or_default(),
             nav,
             css: assets::css_path(),

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{Chrome, csrf_ok, csrf_rejected, render};
-use crate::auth::{ConsoleUser, ManageOwnAccount};
+use crate::auth::{ChangeOwnPassword, ConsoleUser};
 use crate::net::ClientAddr;
 use crate::state::AppState;
 
@@ -21,7 +21,7 @@ struct PasswordPage {
     error: String,
 }
 
-pub async fn page(user: ConsoleUser<ManageOwnAccount>) -> Response {
+pub async fn page(user: ConsoleUser<ChangeOwnPassword>) -> Response {
     render(
         StatusCode::OK,
         &PasswordPage {
@@ -43,7 +43,7 @@ pub struct ChangeForm {
 pub async fn change(
     State(state): State<AppState>,
     ClientAddr(peer): ClientAddr,
-    user: ConsoleUser<ManageOwnAccount>,
+    user: ConsoleUser<ChangeOwnPassword>,
     Form(form): Form<ChangeForm>,
 ) -> Response {
     if !csrf_ok(&user.0, &form.csrf) {
@@ -76,12 +76,13 @@ pub async fn change(
     };
     let now = state.now();
     let ip = peer.ip().to_string();
-    let keys = super::login::throttle_keys(&record.username, &peer);
-    let attempt = match super::login::begin_attempt(&state, &keys, &record.username, &peer).await {
-        Ok(Ok(attempt)) => attempt,
-        Ok(Err(message)) => return refuse(StatusCode::TOO_MANY_REQUESTS, message),
-        Err(e) => return e.into_response(),
-    };
+    let counters = super::login::session_counters(&user.0);
+    let attempt =
+        match super::login::begin_attempt(&state, &counters, &record.username, &peer).await {
+            Ok(Ok(attempt)) => attempt,
+            Ok(Err(message)) => return refuse(StatusCode::TOO_MANY_REQUESTS, message),
+            Err(e) => return e.into_response(),
+        };
     if !super::login::check_password(&state, &form.current, &record.password_hash).await {
         attempt
             .failed(
@@ -108,7 +109,7 @@ pub async fn change(
         Err(e) => return crate::error::AppError::internal(e).into_response(),
     };
     // Ends every session of the user, this one included; then sign this browser in afresh.
-    if let Err(e) = state.store.set_password(&record.id, &hash).await {
+    if let Err(e) = state.store.set_password(&record.id, &hash, false).await {
         return crate::error::AppError::from(e).into_response();
     }
     crate::audit::record(

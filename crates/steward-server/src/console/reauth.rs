@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::login::{begin_attempt, check_password, safe_next, throttle_keys};
+use super::login::{begin_attempt, check_password, safe_next, session_counters};
 use super::{Chrome, csrf_ok, csrf_rejected, render};
 use crate::auth::{ConsoleUser, ManageOwnAccount, Principal, urlencode};
 use crate::error::{AppError, AppResult};
@@ -123,8 +123,10 @@ async fn submit_inner(
             },
         )
     };
-    let keys = throttle_keys(&record.username, peer);
-    let attempt = match begin_attempt(state, &keys, &record.username, peer).await? {
+    // Judged by this session's own failures: a stranger's guesses cannot block a signed-in
+    // user from stepping up.
+    let attempt = match begin_attempt(state, &session_counters(who), &record.username, peer).await?
+    {
         Ok(attempt) => attempt,
         Err(message) => return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, message)),
     };

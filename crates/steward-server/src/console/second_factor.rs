@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use steward_store::PendingSignIn;
 
-use super::login::{begin_attempt, complete_sign_in, throttle_keys};
+use super::login::{attempt_counters, begin_attempt, complete_sign_in};
 use super::render;
 use crate::error::AppResult;
 use crate::net::ClientAddr;
@@ -147,6 +147,11 @@ async fn submit_inner(
     parts: &Parts,
     form: &CodeForm,
 ) -> AppResult<Response> {
+    if super::cross_site::refused(parts) {
+        return Err(crate::error::AppError::forbidden(
+            "this sign-in did not come from Steward's own page",
+        ));
+    }
     let Some((pending, user)) = pending(state, parts).await? else {
         return Ok(back_to_login(state));
     };
@@ -174,8 +179,8 @@ async fn submit_inner(
             .await?;
         return Ok(back_to_login(state));
     }
-    let keys = throttle_keys(&user.username, peer);
-    let attempt = match begin_attempt(state, &keys, &user.username, peer).await? {
+    let counters = attempt_counters(state, parts, peer, &user.username, Some(&user)).await?;
+    let attempt = match begin_attempt(state, &counters, &user.username, peer).await? {
         Ok(attempt) => attempt,
         Err(message) => return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, message)),
     };
@@ -193,6 +198,7 @@ async fn submit_inner(
             }
             Ok(complete_sign_in(
                 state,
+                Some(parts),
                 &user,
                 peer,
                 super::login::safe_next(&pending.next),

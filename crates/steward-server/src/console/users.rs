@@ -28,6 +28,8 @@ pub struct UserRow {
     pub disabled: bool,
     pub created: String,
     pub groups: Vec<String>,
+    /// Sees every device (an explicit grant; no ticked group means no device).
+    pub all_devices: bool,
     pub is_me: bool,
 }
 
@@ -62,6 +64,7 @@ async fn build(state: &AppState, who: &Principal) -> AppResult<UsersPage> {
     for u in state.store.list_users().await? {
         rows.push(UserRow {
             groups: state.store.user_groups(&u.id).await?,
+            all_devices: u.all_devices,
             is_me: u.id == who.id(),
             two_factor: u.totp_enabled_at.is_some(),
             disabled: u.disabled_at.is_some(),
@@ -123,13 +126,15 @@ pub async fn create(
     }
     let result: AppResult<(String, String)> = async {
         let role = users::parse_role(f.get("role"))?;
+        let all_devices = (f.get("all_devices") == "1").then_some(true);
+        let scope = users::scope_for_new_user(all_devices, f.all("group"))?;
         let (created, password) = users::create(
             &state.store,
             state.config.password_hashing,
             &actor(&user.0, &peer.ip().to_string(), &state),
             f.get("username"),
             role,
-            &f.all("group"),
+            &scope,
         )
         .await?;
         Ok((created.username, password))
@@ -197,8 +202,13 @@ pub async fn update(
         match f.get("op") {
             "save" => {
                 let role = users::parse_role(f.get("role"))?;
-                let groups = f.all("group");
-                users::set_role_and_groups(store, &actor, &id, Some(role), Some(&groups)).await?;
+                // The form shows every device as its own box: unticking the last group
+                // leaves no device, never every device.
+                let all_devices = f.get("all_devices") == "1";
+                let current = users::stored_scope(store, &target).await?;
+                let scope =
+                    users::requested_scope(Some(all_devices), Some(f.all("group")), &current)?;
+                users::set_role_and_scope(store, &actor, &id, Some(role), scope.as_ref()).await?;
                 Ok(done(format!("Saved {name}.")))
             }
             "disable" => {

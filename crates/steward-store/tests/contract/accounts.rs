@@ -20,6 +20,8 @@ contract_test!(users_are_unique_by_name, |db: TestDb| async move {
             totp_secret: None,
             totp_enabled_at: None,
             totp_last_step: 0,
+            all_devices: true,
+            must_change_password: false,
         }
     );
     let err = db
@@ -27,6 +29,16 @@ contract_test!(users_are_unique_by_name, |db: TestDb| async move {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // Names are one regardless of case: `Alice` is `alice`, for creating and finding.
+    let err = db
+        .create_user(&new_user("u2", "ALICE"), ts(2_000))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        db.user_by_username("Alice").await.unwrap().map(|u| u.id),
+        Some("u1".to_string())
+    );
     assert_eq!(db.count_users().await.unwrap(), 1);
     // The store still works after the refused insert (no poisoned connection).
     db.create_user(&new_user("u3", "bob"), ts(3_000))
@@ -78,16 +90,23 @@ contract_test!(sessions_lifecycle, |db: TestDb| async move {
     db.create_session(&session("s4", "u1", 40_000))
         .await
         .unwrap();
-    db.set_password("u1", "argon2-new").await.unwrap();
+    db.set_password("u1", "argon2-new", true).await.unwrap();
     assert!(db.session("s2").await.unwrap().is_none());
     assert!(db.session("s4").await.unwrap().is_none());
     assert_eq!(db.session("s3").await.unwrap().unwrap().1, bob);
-    assert_eq!(
-        db.user_by_id("u1").await.unwrap().unwrap().password_hash,
-        "argon2-new"
+    let u1 = db.user_by_id("u1").await.unwrap().unwrap();
+    assert_eq!(u1.password_hash, "argon2-new");
+    assert!(u1.must_change_password, "a reset password must be changed");
+    db.set_password("u1", "argon2-own", false).await.unwrap();
+    assert!(
+        !db.user_by_id("u1")
+            .await
+            .unwrap()
+            .unwrap()
+            .must_change_password
     );
     assert!(matches!(
-        db.set_password("nobody", "x").await,
+        db.set_password("nobody", "x", false).await,
         Err(StoreError::NotFound)
     ));
 

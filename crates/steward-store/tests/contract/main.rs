@@ -233,6 +233,7 @@ fn new_user(id: &str, username: &str) -> NewUser {
         username: username.to_string(),
         password_hash: format!("argon2-{id}"),
         role: "admin".to_string(),
+        must_change_password: false,
     }
 }
 

@@ -119,3 +119,88 @@ contract_test!(newer_schema_is_refused, |db: TestDb| async move {
         Ok(_) => panic!("a database newer than the binary must be refused"),
     }
 });
+
+contract_test!(
+    case_duplicate_usernames_are_renamed_by_the_migration,
+    |db: TestDb| async move {
+        // A database as release 0006 left it, with names that differ only in case and a
+        // user limited to a group: migrating keeps every account usable and every view as
+        // it was.
+        let url = db.empty_database("cases").await;
+        let dir = if db.backend == Backend::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        };
+        let files = [
+            "0001_foundation",
+            "0002_token_roles",
+            "0003_login_failures",
+            "0004_audit_log",
+            "0005_access",
+            "0006_credential_rotation",
+        ];
+        {
+            use sqlx::Connection;
+            sqlx::any::install_default_drivers();
+            let mut raw = sqlx::AnyConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(
+                "CREATE TABLE steward_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+            )
+            .execute(&mut raw)
+            .await
+            .unwrap();
+            for (i, f) in files.iter().enumerate() {
+                let path = format!("{}/migrations/{dir}/{f}.sql", env!("CARGO_MANIFEST_DIR"));
+                let sql = std::fs::read_to_string(path).unwrap();
+                // The release's own migration files, not input.
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut raw)
+                    .await
+                    .unwrap();
+                sqlx::query("INSERT INTO steward_migrations VALUES ($1, $2, 0)")
+                    .bind(i as i64 + 1)
+                    .bind(*f)
+                    .execute(&mut raw)
+                    .await
+                    .unwrap();
+            }
+            sqlx::raw_sql(
+                "INSERT INTO users (id, username, password_hash, role, created_at) VALUES \
+                 ('aaaaaaaa-1', 'admin', 'h', 'admin', 1), \
+                 ('bbbbbbbb-2', 'Admin', 'h', 'technician', 2), \
+                 ('cccccccc-3', 'ADMIN', 'h', 'viewer', 3), \
+                 ('dddddddd-4', 'shop', 'h', 'viewer', 4); \
+                 INSERT INTO device_groups (id, name, created_at) VALUES ('g1', 'Shop', 1); \
+                 INSERT INTO user_groups (user_id, group_id) VALUES ('dddddddd-4', 'g1');",
+            )
+            .execute(&mut raw)
+            .await
+            .unwrap();
+            raw.close().await.unwrap();
+        }
+        let store = Store::connect(&url).await.unwrap();
+        let mut names: Vec<(String, String, bool)> = store
+            .list_users()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| (u.id, u.username, u.all_devices))
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                ("aaaaaaaa-1".to_string(), "admin".to_string(), true),
+                ("bbbbbbbb-2".into(), "Admin.bbbbbbbb".into(), true),
+                ("cccccccc-3".into(), "ADMIN.cccccccc".into(), true),
+                ("dddddddd-4".into(), "shop".into(), false),
+            ]
+        );
+        assert_eq!(
+            store.user_by_username("ADMIN").await.unwrap().unwrap().id,
+            "aaaaaaaa-1"
+        );
+        store.close().await;
+    }
+);

@@ -231,25 +231,29 @@ contract_test!(groups_scope_devices, |db: TestDb| async move {
 
     // A user is created with their groups or not at all.
     assert!(matches!(
-        db.create_user_in_groups(&new_user("u9", "ghost"), &["nope".into()], ts(1))
+        db.create_user_with_scope(&new_user("u9", "ghost"), &scoped(&["nope"]), ts(1))
             .await,
         Err(StoreError::NotFound)
     ));
     assert!(db.user_by_username("ghost").await.unwrap().is_none());
-    db.create_user_in_groups(&new_user("u8", "shopper"), &["g2".into()], ts(1))
+    let shopper = db
+        .create_user_with_scope(&new_user("u8", "shopper"), &scoped(&["g2"]), ts(1))
         .await
         .unwrap();
+    assert!(!shopper.all_devices);
     assert_eq!(db.user_groups("u8").await.unwrap(), ["g2"]);
     // Users limited to groups; a group someone is limited to cannot be deleted.
     db.create_user(&new_user("u1", "tech"), ts(1))
         .await
         .unwrap();
-    db.set_user_groups("u1", &["g1".into(), "g1".into()])
+    assert!(db.user_by_id("u1").await.unwrap().unwrap().all_devices);
+    db.set_user_scope("u1", &scoped(&["g1", "g1"]))
         .await
         .unwrap();
     assert_eq!(db.user_groups("u1").await.unwrap(), ["g1"]);
+    assert!(!db.user_by_id("u1").await.unwrap().unwrap().all_devices);
     assert!(matches!(
-        db.set_user_groups("u1", &["nope".into()]).await,
+        db.set_user_scope("u1", &scoped(&["nope"])).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(
@@ -261,7 +265,19 @@ contract_test!(groups_scope_devices, |db: TestDb| async move {
         db.delete_group("g1").await,
         Err(StoreError::Conflict(_))
     ));
-    db.set_user_groups("u1", &[]).await.unwrap();
+    // Removing the last group leaves the user with no device, not every device.
+    db.set_user_scope("u1", &scoped(&[])).await.unwrap();
+    let u1 = db.user_by_id("u1").await.unwrap().unwrap();
+    assert!(!u1.all_devices);
+    assert!(db.user_groups("u1").await.unwrap().is_empty());
+    // "Every device" is its own grant, and drops the groups.
+    db.set_user_scope("u8", &Scope::Everything).await.unwrap();
+    assert!(db.user_by_id("u8").await.unwrap().unwrap().all_devices);
+    assert!(db.user_groups("u8").await.unwrap().is_empty());
+    assert!(matches!(
+        db.set_user_scope("nobody", &Scope::Everything).await,
+        Err(StoreError::NotFound)
+    ));
     db.delete_group("g1").await.unwrap();
     assert_eq!(db.device("d1").await.unwrap().unwrap().group_id, None);
     assert!(matches!(

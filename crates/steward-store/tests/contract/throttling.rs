@@ -109,3 +109,42 @@ contract_test!(
         );
     }
 );
+
+contract_test!(
+    known_devices_are_remembered_per_user,
+    |db: TestDb| async move {
+        db.create_user(&new_user("u1", "alice"), ts(1))
+            .await
+            .unwrap();
+        db.create_user(&new_user("u2", "bob"), ts(1)).await.unwrap();
+        assert_eq!(db.known_device("k1").await.unwrap(), None);
+        db.remember_known_device("k1", "u1", ts(1_000))
+            .await
+            .unwrap();
+        db.remember_known_device("k1", "u1", ts(5_000))
+            .await
+            .unwrap();
+        let k = db.known_device("k1").await.unwrap().unwrap();
+        assert_eq!(
+            (k.user_id.as_str(), k.created_at, k.last_used_at),
+            ("u1", ts(1_000), ts(5_000))
+        );
+        // A token belongs to the account it was made for: another account cannot take it over.
+        db.remember_known_device("k1", "u2", ts(6_000))
+            .await
+            .unwrap();
+        let k = db.known_device("k1").await.unwrap().unwrap();
+        assert_eq!((k.user_id.as_str(), k.last_used_at), ("u1", ts(5_000)));
+        db.remember_known_device("k2", "u2", ts(2_000))
+            .await
+            .unwrap();
+        assert_eq!(db.forget_known_devices_before(ts(3_000)).await.unwrap(), 1);
+        assert!(db.known_device("k2").await.unwrap().is_none());
+        // Deleting the user forgets their devices.
+        db.create_user(&new_user("u3", "carol"), ts(1))
+            .await
+            .unwrap();
+        db.delete_user("u1", ts(7_000)).await.unwrap();
+        assert!(db.known_device("k1").await.unwrap().is_none());
+    }
+);

@@ -60,7 +60,9 @@ async fn user_management_rules_and_group_scoping() {
         .await;
     assert_eq!(status, 201, "{created}");
     let password = created["password"].as_str().unwrap().to_string();
-    let tech = server.sign_in("shoptech", &password).await;
+    let tech = server
+        .sign_in_first_time("shoptech", &password, PASSWORD)
+        .await;
     let list: serde_json::Value = server
         .http
         .get(format!("{}/api/v1/devices", server.url))
@@ -275,7 +277,9 @@ async fn resets_need_step_up_and_never_target_oneself() {
     let page = resp.text().await.unwrap();
     let bob_password = between(&page, "id=\"new-password\">", "<").to_string();
     // Offboarding: the API tokens a user made stop working when they are disabled.
-    let bob_session = server.sign_in("bob", &bob_password).await;
+    let bob_session = server
+        .sign_in_first_time("bob", &bob_password, "another long password")
+        .await;
     let (_, page) = get(&http, &server, &bob_session, "/tokens").await;
     let bob_csrf = csrf_in(&page);
     let as_bob = Caller::Session {
