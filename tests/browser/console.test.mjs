@@ -2,41 +2,14 @@
 // printed one-time password, find this machine on the dashboard and open its device page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir, hostname } from 'node:os';
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
-import { chromium } from 'playwright-core';
+import { shots, startSteward, launchBrowser } from './support.mjs';
 
-const bin = process.env.STEWARD_BIN ?? new URL('../../target/debug/steward', import.meta.url).pathname;
-const shots = new URL('../../target/browser/', import.meta.url).pathname;
-let server, dataDir, consoleUrl, password, browser;
+let steward, consoleUrl, password, browser;
 let recoveryCodes = [];
-
-// Starts `steward up` and resolves once it has printed the console address and password.
-function startSteward() {
-  dataDir = mkdtempSync(join(tmpdir(), 'steward-browser-'));
-  server = spawn(bin, ['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, STEWARD_LOG: 'warn' },
-  });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`steward up did not start:\n${out}`)), 60_000);
-    server.stderr.on('data', (d) => { out += d; });
-    server.stdout.on('data', (d) => {
-      out += d;
-      const url = out.match(/Console:\s+(http:\/\/\S+)/);
-      const pw = out.match(/password:\s+(\S+)/);
-      if (url && pw) {
-        clearTimeout(timer);
-        resolve({ url: url[1].replace(/\/$/, ''), password: pw[1] });
-      }
-    });
-    server.on('exit', (code) => reject(new Error(`steward up exited with ${code}:\n${out}`)));
-  });
-}
 
 // RFC 6238 (SHA-1, 6 digits, 30 s), as an authenticator app computes it, from the base32
 // key the enrolment page shows.
@@ -54,19 +27,15 @@ function totp(base32, unixSecs) {
 }
 
 before(async () => {
-  ({ url: consoleUrl, password } = await startSteward());
+  steward = await startSteward();
+  ({ url: consoleUrl, password } = steward);
   mkdirSync(shots, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  server?.kill('SIGTERM');
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  steward?.stop();
 });
 
 test('sign in and open this machine\'s device page', async () => {

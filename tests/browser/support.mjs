@@ -1,0 +1,63 @@
+// What the browser tests share: a `steward up` of their own, and a headless Chromium.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const bin = process.env.STEWARD_BIN ?? new URL('../../target/debug/steward', import.meta.url).pathname;
+export const shots = new URL('../../target/browser/', import.meta.url).pathname;
+
+// Starts `steward up` on a fresh data directory; resolves once it has printed the console
+// address and the first administrator's one-time password.
+export function startSteward() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'steward-browser-'));
+  const server = spawn(bin, ['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, STEWARD_LOG: 'warn' },
+  });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`steward up did not start:\n${out}`)), 60_000);
+    server.stderr.on('data', (d) => { out += d; });
+    server.stdout.on('data', (d) => {
+      out += d;
+      const url = out.match(/Console:\s+(http:\/\/\S+)/);
+      const pw = out.match(/password:\s+(\S+)/);
+      if (url && pw) {
+        clearTimeout(timer);
+        resolve({
+          url: url[1].replace(/\/$/, ''),
+          password: pw[1],
+          dataDir,
+          stop() {
+            server.kill('SIGTERM');
+            rmSync(dataDir, { recursive: true, force: true });
+          },
+        });
+      }
+    });
+    server.on('exit', (code) => reject(new Error(`steward up exited with ${code}:\n${out}`)));
+  });
+}
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+// Signs in as `admin` with the one-time password and replaces it with `own` (the console
+// opens nothing else until then).
+export async function signInFirstTime(page, consoleUrl, oneTime, own) {
+  await page.goto(`${consoleUrl}/login`);
+  await page.fill('input[name=username]', 'admin');
+  await page.fill('input[name=password]', oneTime);
+  await Promise.all([page.waitForURL(/\/account\/password/), page.click('button[type=submit]')]);
+  await page.fill('input[name=current]', oneTime);
+  await page.fill('input[name=new]', own);
+  await page.fill('input[name=confirm]', own);
+  await Promise.all([page.waitForURL(/\/account\/sessions/), page.click('form[action="/account/password"] button[type=submit]')]);
+}
