@@ -341,4 +341,7 @@ pub enum BenchCommand {
     Console(crate::bench::ConsoleArgs),
     /// A sign-in's password check with production Argon2id parameters.
     Login(crate::bench::LoginArgs),
+    /// A well-behaved fleet and the console while a hostile agent and an anonymous client
+    /// attack, against the same fleet alone.
+    Stress(crate::bench::StressArgs),
 }

@@ -63,10 +63,7 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let (user, password) =
-        steward_server::admin::ensure_first_admin(&store, PasswordHashing::TestOnlyCheap, now)
-            .await?
-            .context("fresh database has no users")?;
+    let (user, password) = super::bench_admin(&store).await?;
     let resp = http
         .post(format!("{url}/login"))
         .form(&[("username", user.as_str()), ("password", password.as_str())])

@@ -139,7 +139,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check_in(seq: u64) -> Report {
+pub(super) fn check_in(seq: u64) -> Report {
     Report {
         seq,
         collected_at: steward_server::clock::Clock::now(&steward_server::SystemClock),
