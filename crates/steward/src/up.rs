@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::Context;
 use steward_server::{SystemClock, clock::Clock};
 use tokio::sync::watch;
 
@@ -33,19 +32,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let agent_dir = cfg.data_dir.join("agent");
     crate::private::dir(&agent_dir)?;
     if steward_agent::state::AgentState::load(&agent_dir).is_err() {
-        let now = SystemClock.now();
-        let token = steward_server::admin::create_enroll_token(
-            &state.store,
-            1,
-            now.plus_millis(10 * 60 * 1000),
-            now,
-        )
-        .await?;
         // The local agent pins the certificate this process serves: no first-use trust needed.
         let pin = identity.as_ref().map(|i| i.fingerprint);
-        steward_agent::runner::enroll(&agent_dir, &console, &token, pin)
-            .await
-            .context("enrolling this machine's agent with the local server")?;
+        enroll_local_agent(&state, &agent_dir, &console, pin).await?;
     }
     let agent = tokio::spawn(steward_agent::runner::run(
         steward_agent::runner::AgentConfig::new(agent_dir),
@@ -107,4 +96,46 @@ async fn wait_for(mut stop: watch::Receiver<bool>) {
             return;
         }
     }
+}
+
+/// Enrolls this machine's agent with the server this process just started. A transient
+/// failure — the database busy because an admin command writes to it at the same moment —
+/// is retried (with a fresh one-use token each time, in case a lost answer spent the last)
+/// rather than ending `steward up`.
+async fn enroll_local_agent(
+    state: &steward_server::AppState,
+    agent_dir: &std::path::Path,
+    console: &str,
+    pin: Option<steward_core::CertFingerprint>,
+) -> anyhow::Result<()> {
+    const ATTEMPTS: u32 = 6;
+    let mut wait = std::time::Duration::from_millis(500);
+    for attempt in 1..=ATTEMPTS {
+        let now = SystemClock.now();
+        let token = steward_server::admin::create_enroll_token(
+            &state.store,
+            1,
+            now.plus_millis(10 * 60 * 1000),
+            now,
+        )
+        .await;
+        let result = match token {
+            Ok(token) => steward_agent::runner::enroll(agent_dir, console, &token, pin)
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < ATTEMPTS => {
+                tracing::warn!(error = %format!("{e:#}"), attempt, "enrolling this machine's agent failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            Err(e) => {
+                return Err(e.context("enrolling this machine's agent with the local server"));
+            }
+        }
+    }
+    Ok(())
 }
