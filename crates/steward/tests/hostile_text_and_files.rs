@@ -9,7 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_steward");
+mod common;
+
+use common::{BIN, admin};
 
 /// A running `steward` whose stdout and stderr lines are collected for the whole run.
 struct Running {
@@ -83,22 +85,6 @@ impl Running {
         std::thread::sleep(Duration::from_millis(100));
         self.all()
     }
-}
-
-fn admin(data_dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .arg("admin")
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn mode(p: &Path) -> u32 {

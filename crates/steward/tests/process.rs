@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use steward_core::{Inventory, InventoryDelta, Package, PackageSource, Timestamp};
 use steward_proto::agent::{InventoryUpdate, Report, ReportBatch};
 
-const BIN: &str = env!("CARGO_BIN_EXE_steward");
+mod common;
+
+use common::{BIN, admin};
 
 /// Starts the binary and collects lines from stdout and stderr until `want` has matched.
 fn spawn(args: &[&str], want: &[&str]) -> (Child, Vec<String>) {
@@ -58,22 +60,6 @@ fn spawn(args: &[&str], want: &[&str]) -> (Child, Vec<String>) {
 fn after<'a>(lines: &'a [String], marker: &str) -> &'a str {
     let line = lines.iter().find(|l| l.contains(marker)).unwrap();
     line[line.find(marker).unwrap() + marker.len()..].trim()
-}
-
-fn admin(data_dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .arg("admin")
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 fn stop(mut child: Child) {
