@@ -140,17 +140,38 @@ impl Outbox {
     /// against a base it does not hold, and a full inventory is queued after them instead.
     /// Returns how many updates were removed.
     pub fn strip_inventory_updates(&mut self) -> anyhow::Result<usize> {
-        let mut stripped = 0;
+        self.rewrite(|report| report.inventory.take().is_some())
+    }
+
+    /// Brings every queued report within the server's limits: metrics are clamped and
+    /// inventory updates removed (the caller queues a clamped full inventory after them).
+    /// For a queue the server refuses as malformed — written by an older agent that did not
+    /// clamp — which would otherwise block this device for good. Returns how many reports
+    /// changed.
+    pub fn clamp_to_limits(&mut self) -> anyhow::Result<usize> {
+        self.rewrite(|report| {
+            let before = report.metrics.clone();
+            if let Some(m) = &mut report.metrics {
+                m.clamp_to_limits();
+            }
+            report.inventory.take().is_some() || report.metrics != before
+        })
+    }
+
+    /// Applies `change` to every queued report, rewriting those it changed (it says so) and
+    /// dropping those left with nothing to say. Returns how many changed.
+    fn rewrite(&mut self, mut change: impl FnMut(&mut Report) -> bool) -> anyhow::Result<usize> {
+        let mut changed = 0;
         let mut kept = VecDeque::with_capacity(self.seqs.len());
         for &seq in &self.seqs {
             let path = self.path_of(seq);
             let mut report = read_report(&path)?;
-            if report.inventory.take().is_none() {
+            if !change(&mut report) {
                 kept.push_back(seq);
                 continue;
             }
-            stripped += 1;
-            if report.metrics.is_none() {
+            changed += 1;
+            if report.metrics.is_none() && report.inventory.is_none() {
                 remove(&path)?;
             } else {
                 self.write(&report)?;
@@ -159,7 +180,7 @@ impl Outbox {
         }
         self.seqs = kept;
         sync_dir(&self.dir)?;
-        Ok(stripped)
+        Ok(changed)
     }
 
     /// Merges the two oldest reports into one that keeps the newer one's sequence number.

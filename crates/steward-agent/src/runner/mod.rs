@@ -336,6 +336,7 @@ impl Agent {
     /// Sends the outbox, oldest first, until it is empty or the server stops accepting.
     async fn flush(&self, core: &mut Core, health: &mut Health) -> anyhow::Result<Delivery> {
         let mut full_requests = 0;
+        let mut repaired = false;
         loop {
             let reports = core.outbox.peek_batch(BATCH_SIZE)?;
             let (Some(first), Some(last)) = (reports.first(), reports.last()) else {
@@ -343,7 +344,15 @@ impl Agent {
             };
             let (first, last) = (first.seq, last.seq);
             let batch = ReportBatch { reports };
-            let Ok(ack) = health.record(self.client.send_reports(&batch).await) else {
+            let sent = self.client.send_reports(&batch).await;
+            if matches!(sent, Err(ClientError::Rejected { status: 400, .. })) && !repaired {
+                // Refused as malformed: a queue no retry would ever get through. Repair it
+                // once and try again; a second refusal waits for the next check-in.
+                repaired = true;
+                core.repair()?;
+                continue;
+            }
+            let Ok(ack) = health.record(sent) else {
                 return Ok(Delivery::Pending);
             };
             drop(batch);

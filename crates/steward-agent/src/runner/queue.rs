@@ -118,8 +118,32 @@ impl Core {
     pub(super) fn requeue_full(&mut self) -> anyhow::Result<()> {
         let stripped = self.outbox.strip_inventory_updates()?;
         tracing::debug!(stripped, "dropped queued inventory updates");
+        self.queue_saved_inventory()
+    }
+
+    /// After the server refused queued reports as malformed (HTTP 400): every queued report
+    /// brought within its limits, and the last inventory, clamped, queued in full after
+    /// them. What a queue written by an older agent needs; a second refusal is left to the
+    /// normal retry.
+    pub(super) fn repair(&mut self) -> anyhow::Result<()> {
+        let changed = self.outbox.clamp_to_limits()?;
+        tracing::warn!(
+            changed,
+            "the server refused queued reports as malformed; brought the queue within its limits"
+        );
+        self.queue_saved_inventory()
+    }
+
+    fn queue_saved_inventory(&mut self) -> anyhow::Result<()> {
         match state::load_inventory(&self.dir)? {
-            Some(inventory) => {
+            Some(saved) => {
+                // Saved by an older agent, it may be beyond the limits: the clamped one is
+                // what the server will hold, so it is the base of the next delta too.
+                let mut inventory = saved.clone();
+                inventory.clamp_to_limits();
+                if inventory != saved {
+                    state::save_inventory(&self.dir, &inventory)?;
+                }
                 let full = InventoryUpdate::Full {
                     inventory: Box::new(inventory),
                 };

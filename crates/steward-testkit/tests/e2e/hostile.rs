@@ -364,3 +364,50 @@ async fn cli_writing_beside_a_server_causes_no_errors() {
     assert_eq!(statuses.len(), 48);
     server.cleanup().await;
 }
+
+/// A queue written by an agent that did not clamp (an older version): its report has a NUL
+/// and an escape sequence, which the server refuses. The agent repairs its queue once and
+/// gets through, instead of being blocked for good behind a report never accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_repairs_a_queue_the_server_refuses() {
+    let server = TestServer::sqlite().await;
+    let token = server.enroll_token(1).await;
+    let clean = sample_inventory("mended", 5);
+    let collector = steward_testkit::ScriptedCollector::new(clean.clone());
+    let mut agent = steward_testkit::TestAgent::enroll(&server.url, &token, collector)
+        .await
+        .unwrap();
+    let mut poisoned = clean.clone();
+    poisoned.hardware.serial = "abc\0def".into();
+    let mut metrics = steward_core::Metrics::default();
+    metrics.filesystems.push(steward_core::FilesystemUsage {
+        mount_point: "/mnt/\u{1b}[2Jx".into(),
+        total_bytes: 1,
+        used_bytes: 1,
+    });
+    let mut outbox = steward_agent::outbox::Outbox::open(agent.outbox_dir(), 1440).unwrap();
+    outbox
+        .push(Report {
+            metrics: Some(metrics),
+            ..full(1, &poisoned)
+        })
+        .unwrap();
+    drop(outbox);
+    agent.start(Duration::from_millis(200));
+    let device = agent.device_id.clone();
+    let stored = steward_testkit::eventually(
+        Duration::from_secs(20),
+        "the repaired queue is delivered",
+        || {
+            let store = server.store.clone();
+            let device = device.clone();
+            async move { store.inventory(&device).await.ok().flatten() }
+        },
+    )
+    .await;
+    assert_eq!(stored.check_limits(), Ok(()));
+    let (_, metrics) = server.store.metrics(&device).await.unwrap().unwrap();
+    assert_eq!(metrics.check_limits(), Ok(()));
+    agent.stop().await;
+    server.cleanup().await;
+}
