@@ -32,6 +32,14 @@ pub const MAX_REPORTS_PER_BATCH: usize = 100;
 pub const MAX_CHANGES_PER_BATCH: usize = 2_000;
 /// Largest report sequence number: it is stored as a signed 64-bit integer.
 pub const MAX_SEQ: u64 = i64::MAX as u64;
+/// Largest delivery the server reads (its request body limit for reports). A real full
+/// inventory is well under a megabyte (2,000–4,000 packages of short names), so this leaves
+/// room while bounding what one delivery can make the server parse, keep in memory and
+/// write while holding the database writer.
+pub const MAX_DELIVERY_BYTES: usize = 8 * 1024 * 1024;
+/// Largest inventory as JSON that the agent queues: below [`MAX_DELIVERY_BYTES`] with room
+/// for the rest of a delivery, so a delivery of one report always fits.
+pub const MAX_INVENTORY_JSON_BYTES: usize = 6 * 1024 * 1024;
 
 /// Why a report was refused. The message names the field, so whoever reads the agent's log
 /// or the server's answer knows what to fix.
@@ -208,7 +216,73 @@ impl Inventory {
         truncate("packages", &mut self.packages, MAX_PACKAGES, &mut cut);
         truncate("accounts", &mut self.accounts, MAX_ACCOUNTS, &mut cut);
         truncate("listeners", &mut self.listeners, MAX_LISTENERS, &mut cut);
+        self.fit_json_size(&mut cut);
         cut
+    }
+
+    /// Cuts the largest collections (in proportion to the excess) until the inventory's JSON fits
+    /// [`MAX_INVENTORY_JSON_BYTES`]. Only an inventory with very many very long texts ever
+    /// gets here; what is cut is said in `cut`.
+    fn fit_json_size(&mut self, cut: &mut Vec<String>) {
+        let size = |inv: &Inventory| serde_json::to_vec(inv).map_or(0, |v| v.len());
+        let mut bytes = size(self);
+        if bytes <= MAX_INVENTORY_JSON_BYTES {
+            return;
+        }
+        let before = [
+            self.packages.len(),
+            self.accounts.len(),
+            self.listeners.len(),
+            self.filesystems.len(),
+            self.interfaces.len(),
+        ];
+        while bytes > MAX_INVENTORY_JSON_BYTES {
+            let lens = [
+                self.packages.len(),
+                self.accounts.len(),
+                self.listeners.len(),
+                self.filesystems.len(),
+                self.interfaces.len(),
+            ];
+            let Some((largest, &len)) = lens.iter().enumerate().max_by_key(|(_, n)| **n) else {
+                break;
+            };
+            if len == 0 {
+                break;
+            }
+            // In proportion to the excess, a little more, so that one or two rounds do.
+            let share = MAX_INVENTORY_JSON_BYTES as f64 / bytes as f64 * 0.95;
+            let keep = ((len as f64 * share) as usize).min(len - 1);
+            match largest {
+                0 => self.packages.truncate(keep),
+                1 => self.accounts.truncate(keep),
+                2 => self.listeners.truncate(keep),
+                3 => self.filesystems.truncate(keep),
+                _ => self.interfaces.truncate(keep),
+            }
+            bytes = size(self);
+        }
+        let names = [
+            "packages",
+            "accounts",
+            "listeners",
+            "filesystems",
+            "interfaces",
+        ];
+        let after = [
+            self.packages.len(),
+            self.accounts.len(),
+            self.listeners.len(),
+            self.filesystems.len(),
+            self.interfaces.len(),
+        ];
+        for ((name, b), a) in names.iter().zip(before).zip(after) {
+            if a < b {
+                cut.push(format!(
+                    "{name}: kept {a} of {b} to fit {MAX_INVENTORY_JSON_BYTES} bytes"
+                ));
+            }
+        }
     }
 }
 
@@ -362,6 +436,28 @@ mod tests {
         );
         assert_eq!(inv.check_limits(), Ok(()));
         assert_eq!(inv.hardware.serial.chars().count(), MAX_TEXT_CHARS);
+    }
+
+    #[test]
+    fn clamp_fits_the_inventory_into_one_delivery() {
+        let long = "x".repeat(MAX_TEXT_CHARS);
+        let mut inv = Inventory {
+            packages: (0..MAX_PACKAGES)
+                .map(|i| Package {
+                    name: format!("{i:05}{long}"),
+                    version: long.clone(),
+                    arch: long.clone(),
+                    source: PackageSource::Dpkg,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let cut = inv.clamp_to_limits();
+        let bytes = serde_json::to_vec(&inv).map_or(usize::MAX, |v| v.len());
+        assert!(bytes <= MAX_INVENTORY_JSON_BYTES, "{bytes}");
+        assert!(inv.packages.len() > 1_000, "{}", inv.packages.len());
+        assert!(cut.iter().any(|c| c.contains("to fit")), "{cut:?}");
+        assert_eq!(inv.check_limits(), Ok(()));
     }
 
     #[test]

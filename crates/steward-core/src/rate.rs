@@ -29,16 +29,23 @@ impl RateRule {
 
     /// Takes one token. `Err(wait_ms)` when the bucket is empty: how long until one is back.
     pub fn take(&self, bucket: &mut Bucket, now: Timestamp) -> Result<(), i64> {
+        self.take_many(bucket, now, 1)
+    }
+
+    /// Takes `n` tokens at once (more than `burst` are taken as `burst`: a single request may
+    /// always be as large as the burst). `Err(wait_ms)`: how long until they are back.
+    pub fn take_many(&self, bucket: &mut Bucket, now: Timestamp, n: u32) -> Result<(), i64> {
         self.refill(bucket, now);
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        let n = f64::from(n.min(self.burst));
+        if bucket.tokens >= n {
+            bucket.tokens -= n;
             return Ok(());
         }
         let per_ms = self.per_ms();
         if per_ms <= 0.0 {
             return Err(60_000);
         }
-        Err(((1.0 - bucket.tokens) / per_ms).ceil() as i64)
+        Err(((n - bucket.tokens) / per_ms).ceil() as i64)
     }
 
     /// True when the bucket is full again at `now`: it can be forgotten.
@@ -79,6 +86,20 @@ mod tests {
         assert_eq!(rule.take(&mut b, Timestamp(10_000)), Ok(()));
         assert!(!rule.is_idle(&b, Timestamp(10_000)));
         assert!(rule.is_idle(&b, Timestamp(40_000)));
+    }
+
+    #[test]
+    fn many_tokens_at_once() {
+        let rule = RateRule {
+            burst: 100,
+            per_minute: 60,
+        };
+        let mut b = rule.fresh(Timestamp(0));
+        assert_eq!(rule.take_many(&mut b, Timestamp(0), 70), Ok(()));
+        assert_eq!(rule.take_many(&mut b, Timestamp(0), 40), Err(10_000));
+        // More than the burst counts as the burst: possible once the bucket is full.
+        assert_eq!(rule.take_many(&mut b, Timestamp(100_000), 500), Ok(()));
+        assert!(rule.take(&mut b, Timestamp(100_000)).is_err());
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! - **Rate-limited per device** ([`ReportRate`]): beyond a burst, 429 with `Retry-After`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use axum::body::Bytes;
 use steward_core::limits::{MAX_CHANGES_PER_BATCH, MAX_REPORTS_PER_BATCH, MAX_SEQ};
@@ -72,36 +72,52 @@ impl IngestLanes {
     }
 }
 
-/// How often one device may deliver reports (in memory, per server process).
+/// How often, and how many bytes, one device may deliver (in memory, per server process).
 #[derive(Debug)]
 pub struct ReportRate {
-    rule: RateRule,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    deliveries: RateRule,
+    /// In KiB.
+    kib: RateRule,
+    buckets: Mutex<HashMap<String, (Bucket, Bucket)>>,
 }
 
 impl ReportRate {
-    pub fn new(rule: RateRule) -> Self {
+    pub fn new(deliveries: RateRule, kib: RateRule) -> Self {
         Self {
-            rule,
+            deliveries,
+            kib,
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Takes one delivery for `device_id`, or says how long to wait.
-    pub fn take(&self, device_id: &str, now: Timestamp) -> AppResult<()> {
+    /// Takes one delivery of `bytes` for `device_id`, or says how long to wait. Checked
+    /// before the body is read, with its declared length: a device over its rate costs the
+    /// server an authentication, not a read of the body.
+    pub fn take(&self, device_id: &str, bytes: u64, now: Timestamp) -> AppResult<()> {
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        // Forget devices whose bucket has filled up again, so the map holds only devices
+        // Forget devices whose buckets have filled up again, so the map holds only devices
         // that delivered recently (it is keyed by authenticated devices only).
         if buckets.len() >= 1024 && buckets.len().is_power_of_two() {
-            buckets.retain(|_, b| !self.rule.is_idle(b, now));
+            buckets
+                .retain(|_, (d, k)| !(self.deliveries.is_idle(d, now) && self.kib.is_idle(k, now)));
         }
-        let bucket = buckets
+        let (count, kib) = buckets
             .entry(device_id.to_string())
-            .or_insert_with(|| self.rule.fresh(now));
-        self.rule.take(bucket, now).map_err(|wait_ms| {
+            .or_insert_with(|| (self.deliveries.fresh(now), self.kib.fresh(now)));
+        let kib_wanted = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        // Both or neither: a refused delivery spends nothing.
+        let (count_before, kib_before) = (*count, *kib);
+        let result = self
+            .deliveries
+            .take(count, now)
+            .and_then(|()| self.kib.take_many(kib, now, kib_wanted));
+        result.map_err(|wait_ms| {
+            (*count, *kib) = (count_before, kib_before);
             let secs = (wait_ms + 999) / 1000;
             AppError::too_many_requests(
-                format!("this device is sending reports too often; try again in {secs} s"),
+                format!(
+                    "this device is sending reports too often or too large; try again in {secs} s"
+                ),
                 secs.max(1) as u64,
             )
         })
@@ -113,12 +129,49 @@ impl ReportRate {
 /// are stored once.
 pub async fn receive(
     state: &AppState,
-    device: DeviceIngestState,
+    mut device: DeviceIngestState,
     body: Bytes,
 ) -> AppResult<ReportAck> {
     let len = body.len();
-    let reports = state.ingest_lanes.run(len, move || parse(&body)).await??;
-    ingest(state, device, reports, len).await
+    // One retry: a conflict means the same device delivered concurrently (a retry after a
+    // timeout racing the original); re-reading sorts out which reports are new. The body is
+    // parsed again for it, so the first attempt can move what it parsed instead of copying.
+    for attempt in 0..2 {
+        let body = body.clone();
+        let reports = state.ingest_lanes.run(len, move || parse(&body)).await??;
+        // The stored inventory only when a new report changes it (a check-in with metrics
+        // alone, nearly every delivery, does not need it).
+        let needs_inventory = reports
+            .iter()
+            .any(|r| r.seq > device.last_seq && r.inventory.is_some());
+        let before = if needs_inventory && !device.inventory_hash.is_empty() {
+            state.store.inventory(&device.device_id).await?
+        } else {
+            None
+        };
+        let (now, for_plan) = (state.now(), device.clone());
+        let plan = state
+            .ingest_lanes
+            .run(len, move || plan(&for_plan, before, reports, now))
+            .await??;
+        match state.store.commit_ingest(&plan.commit).await {
+            Ok(()) => return Ok(plan.ack),
+            Err(StoreError::Conflict(_)) if attempt == 0 => {
+                device = state
+                    .store
+                    .device_ingest_state(&device.device_id)
+                    .await?
+                    .ok_or_else(|| AppError::unauthorized("unknown device credential"))?;
+                if device.revoked_at.is_some() {
+                    return Err(AppError::unauthorized("this device has been revoked"));
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::conflict(
+        "reports from this device are being stored concurrently; send them again",
+    ))
 }
 
 /// The typed, bounded parse: sorted by sequence number, duplicates dropped.
@@ -158,52 +211,6 @@ fn check_report(report: &Report) -> Result<(), String> {
     .map_err(|e| e.to_string())
 }
 
-async fn ingest(
-    state: &AppState,
-    mut device: DeviceIngestState,
-    reports: Vec<Report>,
-    body_len: usize,
-) -> AppResult<ReportAck> {
-    let reports = Arc::new(reports);
-    // One retry: a conflict means the same device delivered concurrently (a retry after a
-    // timeout racing the original); re-reading sorts out which reports are new.
-    for attempt in 0..2 {
-        let needs_inventory = reports
-            .iter()
-            .any(|r| r.seq > device.last_seq && r.inventory.is_some());
-        let before = if needs_inventory && !device.inventory_hash.is_empty() {
-            state.store.inventory(&device.device_id).await?
-        } else {
-            None
-        };
-        let (now, reports_for_plan, device_for_plan) =
-            (state.now(), Arc::clone(&reports), device.clone());
-        let plan = state
-            .ingest_lanes
-            .run(body_len, move || {
-                plan(&device_for_plan, before, &reports_for_plan, now)
-            })
-            .await??;
-        match state.store.commit_ingest(&plan.commit).await {
-            Ok(()) => return Ok(plan.ack),
-            Err(StoreError::Conflict(_)) if attempt == 0 => {
-                device = state
-                    .store
-                    .device_ingest_state(&device.device_id)
-                    .await?
-                    .ok_or_else(|| AppError::unauthorized("unknown device credential"))?;
-                if device.revoked_at.is_some() {
-                    return Err(AppError::unauthorized("this device has been revoked"));
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(AppError::conflict(
-        "reports from this device are being stored concurrently; send them again",
-    ))
-}
-
 struct Plan {
     commit: IngestCommit,
     ack: ReportAck,
@@ -215,38 +222,39 @@ struct Held {
     hash: InventoryHash,
 }
 
-/// Decides what a delivery means. Pure CPU work, run in the blocking pool.
+/// Decides what a delivery means. Pure CPU work, run in the blocking pool. Takes the reports
+/// by value: a full inventory is moved, not copied, and `before` (the stored inventory) is
+/// the only other copy held, since a large delivery's memory is mostly these.
 fn plan(
     device: &DeviceIngestState,
     before: Option<Inventory>,
-    reports: &[Report],
+    reports: Vec<Report>,
     now: Timestamp,
 ) -> AppResult<Plan> {
     let stored_hash =
         (!device.inventory_hash.is_empty()).then(|| InventoryHash(device.inventory_hash.clone()));
-    let mut current: Option<Held> = before
-        .as_ref()
+    let before = before
         .zip(stored_hash.clone())
-        .map(|(inv, h)| Held {
-            inventory: inv.clone(),
-            hash: h,
-        });
+        .map(|(inventory, hash)| Held { inventory, hash });
+    // What the server holds after the reports so far; `None` while it is still `before`.
+    let mut after: Option<Held> = None;
     let mut last_seq = device.last_seq;
     let mut metrics: Option<(Timestamp, Metrics)> = None;
     let mut changes: Vec<(Timestamp, ChangeEvent)> = Vec::new();
     let mut need_full = false;
-    for report in reports.iter().filter(|r| r.seq > device.last_seq) {
+    for report in reports.into_iter().filter(|r| r.seq > device.last_seq) {
         let at = Timestamp(report.collected_at.0.min(now.0));
-        if let Some(update) = &report.inventory {
+        let held = after.as_ref().or(before.as_ref());
+        if let Some(update) = report.inventory {
             let next = match update {
                 InventoryUpdate::Full { inventory } => {
-                    let mut inventory = (**inventory).clone();
+                    let mut inventory = *inventory;
                     inventory.normalize();
                     let hash = inventory.hash();
                     Held { inventory, hash }
                 }
-                InventoryUpdate::Delta { delta } => match apply(current.as_ref(), delta)? {
-                    Some(held) => held,
+                InventoryUpdate::Delta { delta } => match apply(held, &delta)? {
+                    Some(next) => next,
                     None => {
                         // Stop here: later reports build on this one.
                         need_full = true;
@@ -254,26 +262,28 @@ fn plan(
                     }
                 },
             };
-            if let Some(prev) = &current {
+            if let Some(prev) = held {
                 let events = changes_between(&prev.inventory, &next.inventory);
                 changes.extend(events.into_iter().map(|e| (at, e)));
             }
-            current = Some(next);
+            after = Some(next);
         }
-        if let Some(m) = &report.metrics {
-            metrics = Some((at, m.clone()));
+        if report.metrics.is_some() {
+            metrics = report.metrics.map(|m| (at, m));
         }
         last_seq = report.seq;
     }
     let changes = steward_core::changes::summarise(changes, MAX_CHANGES_PER_BATCH);
-    let stored_hash_for_compare = stored_hash.clone();
-    let server_hash = current.as_ref().map(|h| h.hash.clone()).or(stored_hash);
-    let inventory = match current {
+    let server_hash = after
+        .as_ref()
+        .map(|h| h.hash.clone())
+        .or(stored_hash.clone());
+    let inventory = match after {
         // Equal hashes mean equal inventories: nothing to write.
-        Some(held) if Some(&held.hash) != stored_hash_for_compare.as_ref() => {
+        Some(held) if Some(&held.hash) != stored_hash.as_ref() => {
             let software = match &before {
                 Some(b) => {
-                    let d = InventoryDelta::between(b, &held.inventory);
+                    let d = InventoryDelta::between(&b.inventory, &held.inventory);
                     SoftwareWrite::Delta {
                         upsert: d.packages.upsert,
                         remove: d.packages.remove,
@@ -363,18 +373,50 @@ mod tests {
         assert!(parse(body.as_bytes()).is_err());
     }
 
+    fn generous_kib() -> RateRule {
+        RateRule {
+            burst: 1 << 20,
+            per_minute: 1 << 20,
+        }
+    }
+
     #[test]
     fn rate_limits_each_device_on_its_own() {
-        let rate = ReportRate::new(RateRule {
-            burst: 2,
-            per_minute: 1,
-        });
+        let rate = ReportRate::new(
+            RateRule {
+                burst: 2,
+                per_minute: 1,
+            },
+            generous_kib(),
+        );
         let now = Timestamp(1_000_000);
-        assert!(rate.take("a", now).is_ok());
-        assert!(rate.take("a", now).is_ok());
-        let refused = rate.take("a", now).err();
+        assert!(rate.take("a", 100, now).is_ok());
+        assert!(rate.take("a", 100, now).is_ok());
+        let refused = rate.take("a", 100, now).err();
         assert_eq!(refused.as_ref().map(|e| e.status.as_u16()), Some(429));
         assert_eq!(refused.and_then(|e| e.retry_after_secs), Some(60));
-        assert!(rate.take("b", now).is_ok());
+        assert!(rate.take("b", 100, now).is_ok());
+    }
+
+    #[test]
+    fn bytes_are_rate_limited_too_and_a_refusal_spends_nothing() {
+        let rate = ReportRate::new(
+            RateRule {
+                burst: 100,
+                per_minute: 100,
+            },
+            RateRule {
+                burst: 8 * 1024,
+                per_minute: 1024,
+            },
+        );
+        let now = Timestamp(1_000_000);
+        assert!(rate.take("a", 6 << 20, now).is_ok());
+        // 2 MiB left: a 6 MiB delivery waits four minutes; small ones still go.
+        let refused = rate.take("a", 6 << 20, now).err();
+        assert_eq!(refused.and_then(|e| e.retry_after_secs), Some(240));
+        assert!(rate.take("a", 1 << 20, now).is_ok());
+        assert!(rate.take("a", 1 << 20, now).is_ok());
+        assert!(rate.take("a", 1 << 20, now).is_err());
     }
 }

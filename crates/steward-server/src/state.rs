@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub tls_fingerprint: Option<String>,
     /// How often one device may deliver reports: a burst, then so many a minute.
     pub report_rate: steward_core::rate::RateRule,
+    /// How many KiB one device may deliver: a burst, then so many a minute.
+    pub report_kib_rate: steward_core::rate::RateRule,
     /// Change history older than this many days is deleted (0 keeps it for ever).
     pub change_retention_days: u32,
 }
@@ -53,7 +55,7 @@ impl Default for ServerConfig {
             session_idle_secs: 30 * 60,
             session_max_secs: 12 * 3600,
             secure_cookies: false,
-            max_body_bytes: 32 * 1024 * 1024,
+            max_body_bytes: steward_core::limits::MAX_DELIVERY_BYTES,
             max_request_body_bytes: 64 * 1024,
             net: crate::net::NetLimits::default(),
             host_names: vec!["localhost".to_string()],
@@ -67,6 +69,12 @@ impl Default for ServerConfig {
             report_rate: steward_core::rate::RateRule {
                 burst: 30,
                 per_minute: 20,
+            },
+            // Two of the largest deliveries at once, then one every four minutes; an honest
+            // agent sends a few KiB a minute and a full inventory (well under 1 MiB) rarely.
+            report_kib_rate: steward_core::rate::RateRule {
+                burst: 16 * 1024,
+                per_minute: 2 * 1024,
             },
             change_retention_days: 365,
         }
@@ -98,7 +106,10 @@ impl AppState {
             dispatcher: Arc::new(Dispatcher::default()),
             password_checks: Arc::new(tokio::sync::Semaphore::new(4)),
             ingest_lanes: Arc::new(crate::ingest::IngestLanes::for_this_machine()),
-            report_rate: Arc::new(crate::ingest::ReportRate::new(config.report_rate)),
+            report_rate: Arc::new(crate::ingest::ReportRate::new(
+                config.report_rate,
+                config.report_kib_rate,
+            )),
             denials: Arc::default(),
             config: Arc::new(config),
         }

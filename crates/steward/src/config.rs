@@ -35,6 +35,9 @@ pub struct FileConfig {
     /// Report deliveries one device may make at once, and per minute after that.
     pub report_rate_burst: Option<u32>,
     pub report_rate_per_minute: Option<u32>,
+    /// KiB one device may deliver at once, and per minute after that.
+    pub report_kib_burst: Option<u32>,
+    pub report_kib_per_minute: Option<u32>,
     /// Names the server is reached by (besides its addresses, `localhost`, this host's name
     /// and the certificate's names); other names get 421.
     pub public_names: Option<Vec<String>>,
@@ -175,8 +178,24 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
     if report_rate.burst == 0 || report_rate.per_minute == 0 {
         bail!("report_rate_burst and report_rate_per_minute must be at least 1");
     }
+    let report_kib_rate = steward_core::rate::RateRule {
+        burst: file
+            .report_kib_burst
+            .unwrap_or(defaults.report_kib_rate.burst),
+        per_minute: file
+            .report_kib_per_minute
+            .unwrap_or(defaults.report_kib_rate.per_minute),
+    };
+    let largest_kib = (steward_core::limits::MAX_DELIVERY_BYTES / 1024) as u32;
+    if report_kib_rate.burst < largest_kib || report_kib_rate.per_minute == 0 {
+        bail!(
+            "report_kib_burst must be at least {largest_kib} (one delivery of the largest size) \
+             and report_kib_per_minute at least 1"
+        );
+    }
     let server = steward_server::ServerConfig {
         report_rate,
+        report_kib_rate,
         change_retention_days: file
             .change_retention_days
             .unwrap_or(defaults.change_retention_days),

@@ -337,14 +337,21 @@ impl Agent {
     async fn flush(&self, core: &mut Core, health: &mut Health) -> anyhow::Result<Delivery> {
         let mut full_requests = 0;
         let mut repaired = false;
+        let mut batch_size = BATCH_SIZE;
         loop {
-            let reports = core.outbox.peek_batch(BATCH_SIZE)?;
+            let reports = core.outbox.peek_batch(batch_size)?;
             let (Some(first), Some(last)) = (reports.first(), reports.last()) else {
                 return Ok(Delivery::Done);
             };
             let (first, last) = (first.seq, last.seq);
             let batch = ReportBatch { reports };
             let sent = self.client.send_reports(&batch).await;
+            if matches!(sent, Err(ClientError::Rejected { status: 413, .. })) && batch_size > 1 {
+                // Too large for one delivery (a full inventory among many reports): fewer
+                // at a time. One report always fits (the inventory is clamped to fit).
+                batch_size = (batch.reports.len() / 2).max(1);
+                continue;
+            }
             if matches!(sent, Err(ClientError::Rejected { status: 400, .. })) && !repaired {
                 // Refused as malformed: a queue no retry would ever get through. Repair it
                 // once and try again; a second refusal waits for the next check-in.

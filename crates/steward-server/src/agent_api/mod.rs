@@ -100,10 +100,16 @@ pub async fn reports(
         ));
     }
     // The rate is checked before the body is read: a device over its rate costs the server
-    // an authentication, not a 32 MiB read.
+    // an authentication, not a read of the body. Without a declared length the delivery
+    // is charged as the largest one.
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(state.config.max_body_bytes as u64);
     state
         .report_rate
-        .take(&agent.device.device_id, state.now())?;
+        .take(&agent.device.device_id, declared, state.now())?;
     let body = axum::body::to_bytes(body, state.config.max_body_bytes)
         .await
         .map_err(|_| {
