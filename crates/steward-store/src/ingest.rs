@@ -2,6 +2,14 @@
 //! means — the new inventory, its software changes, the timeline events — and hands the
 //! result here as one [`IngestCommit`], written in one transaction guarded by the device's
 //! last sequence number: two concurrent deliveries of the same reports cannot both land.
+//!
+//! The device's software list (`device_software`, a projection of the inventory's packages
+//! for search and paging) is the one exception to "one transaction": a large change to it —
+//! more than [`STEP_ROWS`] rows, up to 20,000 — is written after the commit in steps of that
+//! many rows, each its own short transaction, so that no delivery holds the database writer
+//! for long. `devices.software_hash` names the inventory the list reflects; while a stepped
+//! write is under way (or was cut off by a crash) it differs from `inventory_hash`, and the
+//! next commit rewrites the list in full. The inventory document stays the truth.
 
 use sqlx::any::AnyRow;
 use steward_core::{
@@ -22,6 +30,9 @@ pub struct DeviceIngestState {
     pub last_seq: u64,
     /// Empty until the first inventory arrives.
     pub inventory_hash: String,
+    /// The inventory the software list reflects: `inventory_hash` unless a stepped software
+    /// write is under way or was cut off.
+    pub software_hash: String,
 }
 
 #[derive(Debug, Clone)]
@@ -97,11 +108,37 @@ pub(crate) fn change(row: &AnyRow) -> Result<ChangeRecord> {
 /// limits (SQLite 32,766, PostgreSQL 65,535).
 const ROWS_PER_STATEMENT: usize = 500;
 
+/// Software rows written in one transaction: a software change up to this size is written
+/// with the ingest commit, a larger one in steps of this size (a few milliseconds each).
+pub const STEP_ROWS: usize = 200;
+
+/// How a commit brings the software list in step with the inventory.
+enum SoftwarePlan<'a> {
+    /// Nothing changes.
+    Nothing,
+    /// Small: inside the commit's transaction.
+    InCommit(&'a SoftwareWrite),
+    /// Large, or the list was not in step: after the commit, in steps.
+    Steps(&'a SoftwareWrite),
+    /// No inventory in this commit, but the list is out of step (a stepped write was cut
+    /// off): rewrite it from the stored inventory.
+    Repair,
+}
+
+impl SoftwareWrite {
+    fn rows(&self, inventory: &Inventory) -> usize {
+        match self {
+            SoftwareWrite::Replace => inventory.packages.len(),
+            SoftwareWrite::Delta { upsert, remove } => upsert.len() + remove.len(),
+        }
+    }
+}
+
 impl Store {
     pub async fn device_ingest_state(&self, device_id: &str) -> Result<Option<DeviceIngestState>> {
         let row = sqlx::query(
-            "SELECT id, credential_hash, pending_credential_hash, revoked_at, last_seq, inventory_hash \
-             FROM devices WHERE id = $1",
+            "SELECT id, credential_hash, pending_credential_hash, revoked_at, last_seq, inventory_hash, \
+             software_hash FROM devices WHERE id = $1",
         )
         .bind(device_id)
         .fetch_optional(&self.read)
@@ -114,6 +151,7 @@ impl Store {
                 revoked_at: opt_int(&r, "revoked_at")?.map(Timestamp),
                 last_seq: int(&r, "last_seq")?.max(0) as u64,
                 inventory_hash: text(&r, "inventory_hash")?,
+                software_hash: text(&r, "software_hash")?,
             })
         })
         .transpose()
@@ -140,27 +178,55 @@ impl Store {
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let inv = c.inventory.as_ref().map(|w| &w.inventory);
         let mut tx = self.begin_write().await?;
-        let updated = sqlx::query(
+        let lock = match self.backend {
+            crate::Backend::Postgres => " FOR UPDATE",
+            crate::Backend::Sqlite => "",
+        };
+        let current = sqlx::query(safe_sql!(
+            "SELECT inventory_hash, software_hash FROM devices \
+             WHERE id = $1 AND last_seq = $2 AND revoked_at IS NULL{lock}"
+        ))
+        .bind(&c.device_id)
+        .bind(c.expected_last_seq as i64)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(current) = current else {
+            return Err(StoreError::Conflict(format!(
+                "device {} moved past sequence {}",
+                c.device_id, c.expected_last_seq
+            )));
+        };
+        let in_step = text(&current, "inventory_hash")? == text(&current, "software_hash")?;
+        let software = match &c.inventory {
+            None if in_step => SoftwarePlan::Nothing,
+            None => SoftwarePlan::Repair,
+            Some(w) if in_step && w.software.rows(&w.inventory) <= STEP_ROWS => {
+                SoftwarePlan::InCommit(&w.software)
+            }
+            Some(w) if in_step => SoftwarePlan::Steps(&w.software),
+            // Out of step: only a full rewrite brings the list to the new inventory.
+            Some(_) => SoftwarePlan::Steps(&SoftwareWrite::Replace),
+        };
+        let software_now = match (&software, &c.inventory) {
+            (SoftwarePlan::InCommit(_), Some(w)) => Some(w.hash.0.clone()),
+            _ => None,
+        };
+        sqlx::query(
             "UPDATE devices SET last_seq = $1, last_seen_at = $2, \
              inventory_hash = COALESCE($3, inventory_hash), \
-             os_name = COALESCE($4, os_name), os_version = COALESCE($5, os_version) \
-             WHERE id = $6 AND last_seq = $7 AND revoked_at IS NULL",
+             os_name = COALESCE($4, os_name), os_version = COALESCE($5, os_version), \
+             software_hash = COALESCE($6, software_hash) \
+             WHERE id = $7",
         )
         .bind(c.new_last_seq as i64)
         .bind(c.seen_at.0)
         .bind(c.inventory.as_ref().map(|w| w.hash.0.clone()))
         .bind(inv.map(|i| i.os.name.clone()))
         .bind(inv.map(|i| i.os.version.clone()))
+        .bind(software_now)
         .bind(&c.device_id)
-        .bind(c.expected_last_seq as i64)
         .execute(&mut *tx)
         .await?;
-        if updated.rows_affected() != 1 {
-            return Err(StoreError::Conflict(format!(
-                "device {} moved past sequence {}",
-                c.device_id, c.expected_last_seq
-            )));
-        }
         if let (Some(write), Some(doc)) = (&c.inventory, inventory_doc) {
             sqlx::query(
                 "INSERT INTO device_inventory (device_id, hash, doc, updated_at) VALUES ($1, $2, $3, $4) \
@@ -172,18 +238,8 @@ impl Store {
             .bind(c.seen_at.0)
             .execute(&mut *tx)
             .await?;
-            match &write.software {
-                SoftwareWrite::Replace => {
-                    sqlx::query("DELETE FROM device_software WHERE device_id = $1")
-                        .bind(&c.device_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    insert_software(&mut tx, &c.device_id, &write.inventory.packages).await?;
-                }
-                SoftwareWrite::Delta { upsert, remove } => {
-                    delete_software(&mut tx, &c.device_id, remove).await?;
-                    insert_software(&mut tx, &c.device_id, upsert).await?;
-                }
+            if let SoftwarePlan::InCommit(software) = software {
+                write_software(&mut tx, &c.device_id, software, &write.inventory.packages).await?;
             }
         }
         if let (Some((at, _)), Some(doc)) = (&c.metrics, metrics_doc) {
@@ -199,7 +255,97 @@ impl Store {
         }
         insert_changes(&mut tx, &c.device_id, &c.changes).await?;
         tx.commit().await?;
+        // What is committed stands: a failed step leaves the list out of step, and the next
+        // commit rewrites it (`Repair`), so the delivery is still acknowledged.
+        let stepped = match (software, &c.inventory) {
+            (SoftwarePlan::Steps(software), Some(w)) => {
+                self.write_software_in_steps(&c.device_id, &w.hash, software, &w.inventory.packages)
+                    .await
+            }
+            (SoftwarePlan::Repair, _) => self.repair_software(&c.device_id).await,
+            _ => Ok(true),
+        };
+        if let Err(e) = stepped {
+            tracing::warn!(device = %c.device_id, error = %e, "software list not brought up to date; the next report retries");
+        }
         Ok(())
+    }
+
+    /// Rewrites a software list that is out of step from the stored inventory.
+    async fn repair_software(&self, device_id: &str) -> Result<bool> {
+        let Some(inventory) = self.inventory(device_id).await? else {
+            return Ok(false);
+        };
+        let hash = inventory.hash();
+        self.write_software_in_steps(
+            device_id,
+            &hash,
+            &SoftwareWrite::Replace,
+            &inventory.packages,
+        )
+        .await
+    }
+
+    /// Brings the software list to the inventory `target` in steps of [`STEP_ROWS`] rows,
+    /// each its own transaction that first checks the device still holds `target` (a newer
+    /// delivery takes over otherwise, and this one stops). The last step marks the list in
+    /// step. Returns whether it got there.
+    pub async fn write_software_in_steps(
+        &self,
+        device_id: &str,
+        target: &InventoryHash,
+        software: &SoftwareWrite,
+        packages: &[Package],
+    ) -> Result<bool> {
+        let mut steps: Vec<SoftwareStep<'_>> = Vec::new();
+        match software {
+            SoftwareWrite::Replace => {
+                steps.push(SoftwareStep::Clear);
+                steps.extend(packages.chunks(STEP_ROWS).map(SoftwareStep::Upsert));
+            }
+            SoftwareWrite::Delta { upsert, remove } => {
+                steps.extend(remove.chunks(STEP_ROWS).map(SoftwareStep::Remove));
+                steps.extend(upsert.chunks(STEP_ROWS).map(SoftwareStep::Upsert));
+            }
+        }
+        steps.push(SoftwareStep::Done);
+        for step in steps {
+            let mut tx = self.begin_write().await?;
+            let lock = match self.backend {
+                crate::Backend::Postgres => " FOR UPDATE",
+                crate::Backend::Sqlite => "",
+            };
+            let holds = sqlx::query(safe_sql!(
+                "SELECT 1 AS one FROM devices WHERE id = $1 AND inventory_hash = $2{lock}"
+            ))
+            .bind(device_id)
+            .bind(&target.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+            if !holds {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            match step {
+                SoftwareStep::Clear => {
+                    sqlx::query("DELETE FROM device_software WHERE device_id = $1")
+                        .bind(device_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                SoftwareStep::Remove(keys) => delete_software(&mut tx, device_id, keys).await?,
+                SoftwareStep::Upsert(rows) => insert_software(&mut tx, device_id, rows).await?,
+                SoftwareStep::Done => {
+                    sqlx::query("UPDATE devices SET software_hash = inventory_hash WHERE id = $1")
+                        .bind(device_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(true)
     }
 
     /// Deletes change history older than `before`, at most `limit` rows (oldest first), and
@@ -232,6 +378,36 @@ fn placeholders(rows: usize, columns: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// One short transaction of a stepped software write.
+enum SoftwareStep<'a> {
+    Clear,
+    Remove(&'a [(String, String, PackageSource)]),
+    Upsert(&'a [Package]),
+    Done,
+}
+
+/// A small software change, inside the caller's transaction.
+async fn write_software(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    device_id: &str,
+    software: &SoftwareWrite,
+    packages: &[Package],
+) -> Result<()> {
+    match software {
+        SoftwareWrite::Replace => {
+            sqlx::query("DELETE FROM device_software WHERE device_id = $1")
+                .bind(device_id)
+                .execute(&mut **tx)
+                .await?;
+            insert_software(tx, device_id, packages).await
+        }
+        SoftwareWrite::Delta { upsert, remove } => {
+            delete_software(tx, device_id, remove).await?;
+            insert_software(tx, device_id, upsert).await
+        }
+    }
 }
 
 /// Upserts packages, many rows a statement (an upsert also serves a fresh insert).

@@ -42,7 +42,9 @@ pub use devices::{DeviceFilter, DeviceRecord, DeviceSortKey, FleetStats, Softwar
 pub use enrollment::{EnrollTokenRecord, NewDevice};
 pub use error::StoreError;
 pub use groups::GroupRecord;
-pub use ingest::{ChangeRecord, DeviceIngestState, IngestCommit, InventoryWrite, SoftwareWrite};
+pub use ingest::{
+    ChangeRecord, DeviceIngestState, IngestCommit, InventoryWrite, STEP_ROWS, SoftwareWrite,
+};
 pub use jobs::{JobRecord, JobUpdateOutcome};
 pub use security::PendingSignIn;
 pub use throttle::{FailureWindow, KnownDevice};

@@ -71,6 +71,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_job_expiry.sql"),
         postgres: include_str!("../migrations/postgres/0009_job_expiry.sql"),
     },
+    Migration {
+        version: 10,
+        name: "software_projection",
+        sqlite: include_str!("../migrations/sqlite/0010_software_projection.sql"),
+        postgres: include_str!("../migrations/postgres/0010_software_projection.sql"),
+    },
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("stewmigr" in ASCII).

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use sqlx::Connection;
+use steward_core::InventoryHash;
 use steward_store::PoolOptions;
 
 use super::*;
@@ -169,3 +170,68 @@ async fn sqlite_transactions_wait_for_another_writer() {
     assert_eq!(store.list_groups().await.unwrap().len(), 1);
     store.close().await;
 }
+
+contract_test!(
+    large_software_changes_are_written_in_steps_and_repaired,
+    |db: TestDb| async move {
+        use steward_store::STEP_ROWS;
+        enroll(&db, "d1", "big").await;
+        let many: Vec<Package> = (0..STEP_ROWS * 5 + 7)
+            .map(|i| deb(&format!("p{i:05}"), "1"))
+            .collect();
+        let inv = inventory("Debian GNU/Linux", "12", many.clone());
+        let mut c = bare_commit("d1", 0, 1, 1_000);
+        c.inventory = Some(InventoryWrite::new(inv.clone(), SoftwareWrite::Replace));
+        db.commit_ingest(&c).await.unwrap();
+        let state = db.device_ingest_state("d1").await.unwrap().unwrap();
+        assert_eq!(
+            state.software_hash, state.inventory_hash,
+            "in step after the last step"
+        );
+        assert_eq!(software_names(&db, "d1", None).await.len(), many.len());
+
+        // A stepped write for an inventory the device no longer holds stops before writing.
+        let stale = InventoryHash("not-the-current-one".into());
+        let wrote = db
+            .write_software_in_steps("d1", &stale, &SoftwareWrite::Replace, &[])
+            .await
+            .unwrap();
+        assert!(!wrote);
+        assert_eq!(software_names(&db, "d1", None).await.len(), many.len());
+
+        // A stepped write cut off half-way, as a crash leaves it: rows missing, list out of step.
+        let raw = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        let cut_off = "UPDATE devices SET software_hash = 'cut' WHERE id = 'd1'; \
+                   DELETE FROM device_software WHERE device_id = 'd1' AND name > 'p00100'";
+        sqlx::raw_sql(cut_off).execute(&raw).await.unwrap();
+        assert_eq!(software_names(&db, "d1", None).await.len(), 101);
+        // The next commit, even with metrics only, rewrites the list from the stored inventory.
+        let mut tick = bare_commit("d1", 1, 2, 2_000);
+        tick.metrics = Some((ts(2_000), metrics(1.0, 1)));
+        db.commit_ingest(&tick).await.unwrap();
+        assert_eq!(software_names(&db, "d1", None).await.len(), many.len());
+        let state = db.device_ingest_state("d1").await.unwrap().unwrap();
+        assert_eq!(state.software_hash, state.inventory_hash);
+
+        // A small delta arriving while the list is out of step rewrites it in full.
+        sqlx::raw_sql(cut_off).execute(&raw).await.unwrap();
+        let mut next = many.clone();
+        next[0].version = "2".into();
+        let mut delta = bare_commit("d1", 2, 3, 3_000);
+        delta.inventory = Some(InventoryWrite::new(
+            inventory("Debian GNU/Linux", "12", next.clone()),
+            SoftwareWrite::Delta {
+                upsert: vec![next[0].clone()],
+                remove: Vec::new(),
+            },
+        ));
+        db.commit_ingest(&delta).await.unwrap();
+        let (rows, total) = db.software("d1", None, 0, 1).await.unwrap();
+        assert_eq!(total as usize, many.len());
+        assert_eq!(
+            (rows[0].name.as_str(), rows[0].version.as_str()),
+            ("p00000", "2")
+        );
+        raw.close().await;
+    }
+);

@@ -142,10 +142,10 @@ pub async fn run(args: StressArgs) -> anyhow::Result<()> {
         ),
     );
     println!(
-        "  hostile agent: {} reports accepted, {} refused, {:.0} MiB sent",
+        "  hostile agent: {} reports accepted ({:.0} MiB), {} refused",
         attack.reports_accepted.load(Ordering::Relaxed),
+        attack.report_bytes.load(Ordering::Relaxed) as f64 / (1 << 20) as f64,
         attack.reports_refused.load(Ordering::Relaxed),
-        attack.report_bytes.load(Ordering::Relaxed) as f64 / (1 << 20) as f64
     );
     println!(
         "  anonymous client: {} connections opened, at most {} held at once",
@@ -314,8 +314,8 @@ async fn measure(
     side
 }
 
-/// The largest valid full inventory a body may carry: as many packages as the limits allow,
-/// with texts long enough to bring the body near the 32 MiB request limit. `round` changes
+/// The largest valid full inventory a delivery may carry: as many packages as the limits
+/// allow, with texts long enough to bring the body near the 8 MiB delivery limit. `round` changes
 /// every version, so each accepted report is also a maximal change (20,000 upgrades).
 fn heaviest_report(seq: u64, round: u64) -> Report {
     let text = |c: char, n: usize| c.to_string().repeat(n);
@@ -326,8 +326,8 @@ fn heaviest_report(seq: u64, round: u64) -> Report {
     inv.hardware.serial = text('s', MAX_TEXT_CHARS);
     inv.packages = (0..MAX_PACKAGES)
         .map(|i| Package {
-            name: format!("{i:06}{}", text('p', 700)),
-            version: format!("{round}-{}", text('v', 700)),
+            name: format!("{i:06}{}", text('p', 150)),
+            version: format!("{round}-{}", text('v', 150)),
             arch: "amd64".into(),
             source: PackageSource::Dpkg,
         })
@@ -361,30 +361,29 @@ async fn hostile_agent(
             .unwrap_or_default()
         })
         .collect();
-    let mut seq = 0u64;
+    let mut seq = 1u64;
+    let mut body = bodies[1].clone();
     while !stop.load(Ordering::Relaxed) {
-        seq += 1;
-        // Patch the sequence number into the prepared body (it leads the first report).
-        let body = String::from_utf8_lossy(&bodies[(seq % 2) as usize])
-            .replacen("\"seq\":1,", &format!("\"seq\":{seq},"), 1)
-            .into_bytes();
-        attack
-            .report_bytes
-            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        let len = body.len() as u64;
         let accepted = http
             .post(format!("{url}/agent/v1/reports"))
             .bearer_auth(&credential)
             .header("content-type", "application/json")
-            .body(body)
+            .body(body.clone())
             .send()
             .await
             .is_ok_and(|r| r.status().is_success());
-        let counter = if accepted {
-            &attack.reports_accepted
+        if accepted {
+            attack.reports_accepted.fetch_add(1, Ordering::Relaxed);
+            attack.report_bytes.fetch_add(len, Ordering::Relaxed);
+            // The next one changes every package (the sequence number leads the report).
+            seq += 1;
+            body = String::from_utf8_lossy(&bodies[(seq % 2) as usize])
+                .replacen("\"seq\":1,", &format!("\"seq\":{seq},"), 1)
+                .into_bytes();
         } else {
-            &attack.reports_refused
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+            attack.reports_refused.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -423,20 +422,26 @@ async fn half_open(server: SocketAddr, most: usize, attack: Arc<Attack>, stop: A
             {
                 return;
             }
+            // Held if the server has not closed it within a second (over a connection
+            // limit it is closed at once): counted while it stays open.
+            let mut buf = [0u8; 256];
+            let early = tokio::time::timeout(
+                Duration::from_secs(1),
+                tokio::io::AsyncReadExt::read(&mut stream, &mut buf),
+            )
+            .await;
+            if early.is_ok() {
+                // Refused: pause before this slot tries again, so the bench measures the
+                // server rather than its own busy loop on two cores.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                return;
+            }
             let now = held.fetch_add(1, Ordering::Relaxed) + 1;
             attack
                 .connections_held_peak
                 .fetch_max(now, Ordering::Relaxed);
-            // Hold it until the server closes it.
-            let opened = Instant::now();
-            let mut buf = [0u8; 256];
             let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await;
             held.fetch_sub(1, Ordering::Relaxed);
-            // Refused at once (over a connection limit): pause before this slot tries again,
-            // so the bench measures the server rather than its own busy loop on two cores.
-            if opened.elapsed() < Duration::from_secs(1) {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
         });
     }
 }
