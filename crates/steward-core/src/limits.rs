@@ -33,13 +33,13 @@ pub const MAX_CHANGES_PER_BATCH: usize = 2_000;
 /// Largest report sequence number: it is stored as a signed 64-bit integer.
 pub const MAX_SEQ: u64 = i64::MAX as u64;
 /// Largest delivery the server reads (its request body limit for reports). A real full
-/// inventory is well under a megabyte (2,000–4,000 packages of short names), so this leaves
-/// room while bounding what one delivery can make the server parse, keep in memory and
+/// inventory is well under a megabyte (2,000–4,000 packages of short names: 300–600 KiB),
+/// so this leaves room while bounding what one delivery can make the server parse, keep in memory and
 /// write while holding the database writer.
-pub const MAX_DELIVERY_BYTES: usize = 8 * 1024 * 1024;
+pub const MAX_DELIVERY_BYTES: usize = 4 * 1024 * 1024;
 /// Largest inventory as JSON that the agent queues: below [`MAX_DELIVERY_BYTES`] with room
 /// for the rest of a delivery, so a delivery of one report always fits.
-pub const MAX_INVENTORY_JSON_BYTES: usize = 6 * 1024 * 1024;
+pub const MAX_INVENTORY_JSON_BYTES: usize = 3 * 1024 * 1024;
 
 /// Why a report was refused. The message names the field, so whoever reads the agent's log
 /// or the server's answer knows what to fix.
@@ -455,7 +455,7 @@ mod tests {
         let cut = inv.clamp_to_limits();
         let bytes = serde_json::to_vec(&inv).map_or(usize::MAX, |v| v.len());
         assert!(bytes <= MAX_INVENTORY_JSON_BYTES, "{bytes}");
-        assert!(inv.packages.len() > 1_000, "{}", inv.packages.len());
+        assert!(inv.packages.len() > 500, "{}", inv.packages.len());
         assert!(cut.iter().any(|c| c.contains("to fit")), "{cut:?}");
         assert_eq!(inv.check_limits(), Ok(()));
     }

@@ -73,8 +73,8 @@ impl Default for ServerConfig {
             // Two of the largest deliveries at once, then one every four minutes; an honest
             // agent sends a few KiB a minute and a full inventory (well under 1 MiB) rarely.
             report_kib_rate: steward_core::rate::RateRule {
-                burst: 16 * 1024,
-                per_minute: 2 * 1024,
+                burst: 8 * 1024,
+                per_minute: 1024,
             },
             change_retention_days: 365,
         }

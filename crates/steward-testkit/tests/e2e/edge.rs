@@ -370,7 +370,7 @@ async fn oversized_bodies_are_refused_before_they_are_read() {
         .write_all(
             b"POST /agent/v1/reports HTTP/1.1\r\nHost: 127.0.0.1\r\n\
               Authorization: Bearer nobody.nothing\r\nContent-Type: application/json\r\n\
-              Content-Length: 6000000\r\n\r\n{\"reports\":",
+              Content-Length: 3000000\r\n\r\n{\"reports\":",
         )
         .await
         .unwrap();
