@@ -8,7 +8,9 @@
 //!
 //! Architecture invariant: the store persists and reads; it makes no domain decisions (which
 //! token is valid, what a delta means, which changes matter) — those arrive already decided
-//! from `steward-core` through the server. Every multi-row write is one transaction.
+//! from `steward-core` through the server. Every multi-row write is one transaction, except
+//! a large software-list change, written in short steps after the ingest commit (see
+//! `ingest`).
 
 /// `format!` for SQL text built only from constants in this crate (column lists, numbered
 /// placeholders, sort keys chosen from an enum): never from user input, which is always bound.
