@@ -166,6 +166,7 @@ async fn report(
             inventory: Some(InventoryWrite::new(before.clone(), SoftwareWrite::Replace)),
             metrics: None,
             changes: Vec::new(),
+            software_in_step: true,
         })
         .await?;
     // Spread the differences between enrollment and the last check-in, oldest first.
@@ -213,6 +214,7 @@ async fn report(
                 },
             )),
             changes,
+            software_in_step: true,
         })
         .await?;
     if dice.next(3) == 0 {

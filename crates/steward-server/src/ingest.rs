@@ -10,7 +10,8 @@
 //! - **CPU work off the async workers.** Parsing, applying deltas, hashing and diffing run in
 //!   the blocking pool behind [`IngestLanes`]: deliveries of more than [`LIGHT_BODY_BYTES`]
 //!   take the one heavy lane, so a stream of maximum-size reports delays only each other, and
-//!   small check-ins never wait behind them.
+//!   small check-ins never wait behind them. A check-in of at most [`INLINE_BODY_BYTES`]
+//!   with metrics only is too small to be worth the hop and is handled on its own task.
 //! - **Rate-limited per device** ([`ReportRate`]): beyond a burst, 429 with `Retry-After`.
 
 use std::collections::HashMap;
@@ -28,6 +29,11 @@ use tokio::sync::Semaphore;
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+
+/// Deliveries up to this size are parsed on the request's own task, and decided there when
+/// they carry metrics only: tens of microseconds, less than a hop to the blocking pool (an
+/// agent's every-minute check-in is about 1 KiB).
+pub const INLINE_BODY_BYTES: usize = 16 * 1024;
 
 /// Deliveries up to this size take the light lane (a check-in with metrics and a small
 /// delta is a few KiB); larger ones the heavy lane.
@@ -137,8 +143,12 @@ pub async fn receive(
     // timeout racing the original); re-reading sorts out which reports are new. The body is
     // parsed again for it, so the first attempt can move what it parsed instead of copying.
     for attempt in 0..2 {
-        let body = body.clone();
-        let reports = state.ingest_lanes.run(len, move || parse(&body)).await??;
+        let reports = if len <= INLINE_BODY_BYTES {
+            parse(&body)?
+        } else {
+            let body = body.clone();
+            state.ingest_lanes.run(len, move || parse(&body)).await??
+        };
         // The stored inventory only when a new report changes it (a check-in with metrics
         // alone, nearly every delivery, does not need it).
         let needs_inventory = reports
@@ -149,11 +159,16 @@ pub async fn receive(
         } else {
             None
         };
-        let (now, for_plan) = (state.now(), device.clone());
-        let plan = state
-            .ingest_lanes
-            .run(len, move || plan(&for_plan, before, reports, now))
-            .await??;
+        let now = state.now();
+        let plan = if len <= INLINE_BODY_BYTES && !needs_inventory {
+            plan(&device, before, reports, now)?
+        } else {
+            let for_plan = device.clone();
+            state
+                .ingest_lanes
+                .run(len, move || plan(&for_plan, before, reports, now))
+                .await??
+        };
         match state.store.commit_ingest(&plan.commit).await {
             Ok(()) => return Ok(plan.ack),
             Err(StoreError::Conflict(_)) if attempt == 0 => {
@@ -308,6 +323,7 @@ fn plan(
             inventory,
             metrics,
             changes,
+            software_in_step: device.software_hash == device.inventory_hash,
         },
         ack: ReportAck {
             acked_seq: last_seq,

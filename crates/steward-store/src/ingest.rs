@@ -75,6 +75,11 @@ pub struct IngestCommit {
     pub inventory: Option<InventoryWrite>,
     pub metrics: Option<(Timestamp, Metrics)>,
     pub changes: Vec<(Timestamp, ChangeEvent)>,
+    /// Whether the software list was in step with the inventory when the decision was made
+    /// (`DeviceIngestState`: `software_hash == inventory_hash`). Read outside the writer:
+    /// the list only falls out of step through a commit, which moves `last_seq`, so with
+    /// `expected_last_seq` it cannot be stale in the unsafe direction.
+    pub software_in_step: bool,
 }
 
 /// A stored timeline line.
@@ -178,25 +183,7 @@ impl Store {
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let inv = c.inventory.as_ref().map(|w| &w.inventory);
         let mut tx = self.begin_write().await?;
-        let lock = match self.backend {
-            crate::Backend::Postgres => " FOR UPDATE",
-            crate::Backend::Sqlite => "",
-        };
-        let current = sqlx::query(safe_sql!(
-            "SELECT inventory_hash, software_hash FROM devices \
-             WHERE id = $1 AND last_seq = $2 AND revoked_at IS NULL{lock}"
-        ))
-        .bind(&c.device_id)
-        .bind(c.expected_last_seq as i64)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(current) = current else {
-            return Err(StoreError::Conflict(format!(
-                "device {} moved past sequence {}",
-                c.device_id, c.expected_last_seq
-            )));
-        };
-        let in_step = text(&current, "inventory_hash")? == text(&current, "software_hash")?;
+        let in_step = c.software_in_step;
         let software = match &c.inventory {
             None if in_step => SoftwarePlan::Nothing,
             None => SoftwarePlan::Repair,
@@ -211,12 +198,12 @@ impl Store {
             (SoftwarePlan::InCommit(_), Some(w)) => Some(w.hash.0.clone()),
             _ => None,
         };
-        sqlx::query(
+        let updated = sqlx::query(
             "UPDATE devices SET last_seq = $1, last_seen_at = $2, \
              inventory_hash = COALESCE($3, inventory_hash), \
              os_name = COALESCE($4, os_name), os_version = COALESCE($5, os_version), \
              software_hash = COALESCE($6, software_hash) \
-             WHERE id = $7",
+             WHERE id = $7 AND last_seq = $8 AND revoked_at IS NULL",
         )
         .bind(c.new_last_seq as i64)
         .bind(c.seen_at.0)
@@ -225,8 +212,15 @@ impl Store {
         .bind(inv.map(|i| i.os.version.clone()))
         .bind(software_now)
         .bind(&c.device_id)
+        .bind(c.expected_last_seq as i64)
         .execute(&mut *tx)
         .await?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!(
+                "device {} moved past sequence {}",
+                c.device_id, c.expected_last_seq
+            )));
+        }
         if let (Some(write), Some(doc)) = (&c.inventory, inventory_doc) {
             sqlx::query(
                 "INSERT INTO device_inventory (device_id, hash, doc, updated_at) VALUES ($1, $2, $3, $4) \

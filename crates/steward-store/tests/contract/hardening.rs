@@ -190,6 +190,7 @@ contract_test!(
         );
         assert_eq!(software_names(&db, "d1", None).await.len(), many.len());
 
+        assert!(in_step(&db).await);
         // A stepped write for an inventory the device no longer holds stops before writing.
         let stale = InventoryHash("not-the-current-one".into());
         let wrote = db
@@ -208,6 +209,8 @@ contract_test!(
         // The next commit, even with metrics only, rewrites the list from the stored inventory.
         let mut tick = bare_commit("d1", 1, 2, 2_000);
         tick.metrics = Some((ts(2_000), metrics(1.0, 1)));
+        tick.software_in_step = in_step(&db).await;
+        assert!(!tick.software_in_step);
         db.commit_ingest(&tick).await.unwrap();
         assert_eq!(software_names(&db, "d1", None).await.len(), many.len());
         let state = db.device_ingest_state("d1").await.unwrap().unwrap();
@@ -218,6 +221,7 @@ contract_test!(
         let mut next = many.clone();
         next[0].version = "2".into();
         let mut delta = bare_commit("d1", 2, 3, 3_000);
+        delta.software_in_step = in_step(&db).await;
         delta.inventory = Some(InventoryWrite::new(
             inventory("Debian GNU/Linux", "12", next.clone()),
             SoftwareWrite::Delta {
@@ -235,3 +239,9 @@ contract_test!(
         raw.close().await;
     }
 );
+
+/// What the server reads before deciding: is the software list in step with the inventory?
+async fn in_step(store: &Store) -> bool {
+    let state = store.device_ingest_state("d1").await.unwrap().unwrap();
+    state.software_hash == state.inventory_hash
+}

@@ -47,6 +47,7 @@ contract_test!(ingest_full_inventory, |db: TestDb| async move {
                 ),
             ),
         ],
+        software_in_step: true,
     };
     db.commit_ingest(&commit).await.unwrap();
 
@@ -200,6 +201,7 @@ contract_test!(
                 ts(9_000),
                 event(ChangeKind::HostnameChanged, "hostname", None, None),
             )],
+            software_in_step: true,
         };
         let err = db.commit_ingest(&stale).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");

@@ -165,6 +165,7 @@ fn bare_commit(device_id: &str, expected: u64, new: u64, seen_at: i64) -> Ingest
         inventory: None,
         metrics: None,
         changes: Vec::new(),
+        software_in_step: true,
     }
 }
 

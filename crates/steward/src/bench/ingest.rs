@@ -31,7 +31,14 @@ pub struct IngestArgs {
 pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
     let database = Some(args.database.as_str()).filter(|d| !d.is_empty());
-    let (mut server, url) = super::server::spawn(&dir, database).await?;
+    // Each simulated device checks in far more often than a real one (the bench measures
+    // throughput, not one device's pace), so the per-device rate limit is lifted here.
+    let config = dir.join("bench.toml");
+    std::fs::write(
+        &config,
+        "report_rate_burst = 1000000\nreport_rate_per_minute = 1000000\n",
+    )?;
+    let (mut server, url) = super::server::spawn_with(&dir, database, Some(&config)).await?;
     let pid = server.id().context("server pid")?;
 
     // Enroll the simulated fleet through the real endpoint.
