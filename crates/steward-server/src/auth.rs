@@ -27,8 +27,15 @@ pub const API_TOKEN_PREFIX: &str = "stw_api_";
 
 #[derive(Debug, Clone)]
 pub enum PrincipalKind {
-    User { id: String },
-    ApiToken { id: String },
+    User {
+        id: String,
+    },
+    /// `owner`: the user the token acts for (its creator); `None` only for tokens made
+    /// before owners were recorded.
+    ApiToken {
+        id: String,
+        owner: Option<String>,
+    },
 }
 
 /// An authenticated person or API client.
@@ -58,7 +65,7 @@ impl Principal {
     /// The id of the user or API token.
     pub fn id(&self) -> &str {
         match &self.kind {
-            PrincipalKind::User { id } | PrincipalKind::ApiToken { id } => id,
+            PrincipalKind::User { id } | PrincipalKind::ApiToken { id, .. } => id,
         }
     }
 
@@ -67,6 +74,16 @@ impl Principal {
         match &self.kind {
             PrincipalKind::User { id } => Some(id),
             PrincipalKind::ApiToken { .. } => None,
+        }
+    }
+
+    /// The person behind the request: the signed-in user, or the owner of the API token.
+    /// What anything the request creates (a token, above all) is recorded as belonging to,
+    /// so that it follows that person's role and offboarding.
+    pub fn acting_user_id(&self) -> Option<&str> {
+        match &self.kind {
+            PrincipalKind::User { id } => Some(id),
+            PrincipalKind::ApiToken { owner, .. } => owner.as_deref(),
         }
     }
 
@@ -173,7 +190,10 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
             state.store.touch_api_token(&record.id, now).await?;
         }
         return Ok(Some(Principal {
-            kind: PrincipalKind::ApiToken { id: record.id },
+            kind: PrincipalKind::ApiToken {
+                id: record.id,
+                owner: record.created_by,
+            },
             name: record.name,
             role,
             csrf_token: None,

@@ -116,6 +116,20 @@ pub async fn create_token(
 ) -> AppResult<(StatusCode, Json<CreatedApiToken>)> {
     let role = Role::parse(&req.role)
         .ok_or_else(|| AppError::bad_request("role must be viewer, technician or admin"))?;
+    // A token made with a token belongs to that token's owner, so it follows their role and
+    // offboarding too; an ownerless (older) token may not make tokens at all, and nobody
+    // makes a token above their own current role.
+    let Some(owner) = who.0.acting_user_id() else {
+        return Err(AppError::forbidden(
+            "this API token has no owner, so it cannot create tokens; create one as a user",
+        ));
+    };
+    if role.at_most(who.0.role) != role {
+        return Err(AppError::forbidden(format!(
+            "a token cannot have more than its creator's role ({})",
+            who.0.role.as_str()
+        )));
+    }
     if role == Role::Admin {
         super::users::require_step_up(&who.0, &state)?;
     }
@@ -123,16 +137,10 @@ pub async fn create_token(
     let expires_at = req
         .expires_in_days
         .map(|d| now.plus_millis(i64::from(d) * 86_400_000));
-    let token = crate::admin::create_api_token(
-        &state.store,
-        &req.name,
-        role,
-        expires_at,
-        who.0.user_id(),
-        now,
-    )
-    .await
-    .map_err(|e| AppError::bad_request(e.to_string()))?;
+    let token =
+        crate::admin::create_api_token(&state.store, &req.name, role, expires_at, Some(owner), now)
+            .await
+            .map_err(|e| AppError::bad_request(e.to_string()))?;
     let id = state
         .store
         .api_token_by_hash(&crate::secrets::token_hash(&token))

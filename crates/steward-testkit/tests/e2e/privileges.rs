@@ -255,3 +255,52 @@ async fn usernames_are_one_regardless_of_case() {
         server.cleanup().await;
     }
 }
+
+/// A token made with a token belongs to the first token's owner: demoting her cuts both.
+/// An ownerless (older) token cannot make tokens at all.
+#[tokio::test]
+async fn tokens_made_with_a_token_belong_to_its_owner() {
+    let server = TestServer::sqlite().await;
+    server.create_user("alice", Role::Admin, PASSWORD).await;
+    server.create_user("boss", Role::Admin, PASSWORD).await;
+    let alice = id_of(&server, "alice").await;
+    let alices = steward_server::admin::create_api_token(
+        &server.store,
+        "alice-cli",
+        Role::Admin,
+        None,
+        Some(&alice),
+        server.now(),
+    )
+    .await
+    .unwrap();
+    let (status, body) = server
+        .api_post(
+            &alices,
+            "/api/v1/api-tokens",
+            json!({"name": "minted", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let minted = body["token"].as_str().unwrap().to_string();
+    let tokens = server.store.list_api_tokens().await.unwrap();
+    let record = tokens.iter().find(|t| t.name == "minted").unwrap();
+    assert_eq!(record.created_by.as_deref(), Some(alice.as_str()));
+
+    // Alice is demoted: the minted token is no administrator any more.
+    server.store.set_user_role(&alice, "viewer").await.unwrap();
+    let (status, _) = server.api_get(&minted, "/api/v1/users").await;
+    assert_eq!(status, 403);
+
+    // A token without an owner cannot make tokens.
+    let ownerless = server.api_token().await;
+    let (status, body) = server
+        .api_post(
+            &ownerless,
+            "/api/v1/api-tokens",
+            json!({"name": "laundered", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    server.cleanup().await;
+}
