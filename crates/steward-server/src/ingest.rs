@@ -8,9 +8,10 @@
 //!   control characters, sequence numbers that fit the database) before anything else runs;
 //!   a delivery beyond them is a 400 naming the field.
 //! - **CPU work off the async workers.** Parsing, applying deltas, hashing and diffing run in
-//!   the blocking pool behind [`IngestLanes`]: deliveries of more than [`LIGHT_BODY_BYTES`]
-//!   take the one heavy lane, so a stream of maximum-size reports delays only each other, and
-//!   small check-ins never wait behind them. A check-in of at most [`INLINE_BODY_BYTES`]
+//!   the blocking pool behind [`IngestLanes`]: deliveries of more than [`LIGHT_BODY_BYTES`],
+//!   and deciding any inventory update (its cost follows the stored inventory, not the
+//!   delivery), take the heavy lane, so a stream of maximum-size reports delays only each
+//!   other, and check-ins never wait behind them. A check-in of at most [`INLINE_BODY_BYTES`]
 //!   with metrics only is too small to be worth the hop and is handled on its own task.
 //! - **Rate-limited per device** ([`ReportRate`]): beyond a burst, 429 with `Retry-After`.
 
@@ -57,17 +58,13 @@ impl IngestLanes {
         }
     }
 
-    /// Runs `work` in the blocking pool once the lane for `body_len` has room.
+    /// Runs `work` in the blocking pool once the heavy or the light lane has room.
     async fn run<T: Send + 'static>(
         &self,
-        body_len: usize,
+        heavy: bool,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> AppResult<T> {
-        let lane = if body_len > LIGHT_BODY_BYTES {
-            &self.heavy
-        } else {
-            &self.light
-        };
+        let lane = if heavy { &self.heavy } else { &self.light };
         let _permit = lane
             .acquire()
             .await
@@ -147,7 +144,11 @@ pub async fn receive(
             parse(&body)?
         } else {
             let body = body.clone();
-            state.ingest_lanes.run(len, move || parse(&body)).await??
+            let heavy = len > LIGHT_BODY_BYTES;
+            state
+                .ingest_lanes
+                .run(heavy, move || parse(&body))
+                .await??
         };
         // The stored inventory only when a new report changes it (a check-in with metrics
         // alone, nearly every delivery, does not need it).
@@ -163,10 +164,13 @@ pub async fn receive(
         let plan = if len <= INLINE_BODY_BYTES && !needs_inventory {
             plan(&device, before, reports, now)?
         } else {
+            // Deciding an inventory update costs in proportion to the stored inventory (it is
+            // copied, hashed and compared), however small the delivery: the heavy lane.
+            let heavy = len > LIGHT_BODY_BYTES || needs_inventory;
             let for_plan = device.clone();
             state
                 .ingest_lanes
-                .run(len, move || plan(&for_plan, before, reports, now))
+                .run(heavy, move || plan(&for_plan, before, reports, now))
                 .await??
         };
         match state.store.commit_ingest(&plan.commit).await {

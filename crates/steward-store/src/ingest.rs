@@ -198,11 +198,13 @@ impl Store {
             (SoftwarePlan::InCommit(_), Some(w)) => Some(w.hash.0.clone()),
             _ => None,
         };
+        // A stepped write starts a new generation: any older one still running stops.
+        let stepped = matches!(software, SoftwarePlan::Steps(_) | SoftwarePlan::Repair);
         let updated = sqlx::query(
             "UPDATE devices SET last_seq = $1, last_seen_at = $2, \
              inventory_hash = COALESCE($3, inventory_hash), \
              os_name = COALESCE($4, os_name), os_version = COALESCE($5, os_version), \
-             software_hash = COALESCE($6, software_hash) \
+             software_hash = COALESCE($6, software_hash), software_gen = software_gen + $9 \
              WHERE id = $7 AND last_seq = $8 AND revoked_at IS NULL",
         )
         .bind(c.new_last_seq as i64)
@@ -213,6 +215,7 @@ impl Store {
         .bind(software_now)
         .bind(&c.device_id)
         .bind(c.expected_last_seq as i64)
+        .bind(i64::from(stepped))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
@@ -221,6 +224,17 @@ impl Store {
                 c.device_id, c.expected_last_seq
             )));
         }
+        let generation = if stepped {
+            int(
+                &sqlx::query("SELECT software_gen FROM devices WHERE id = $1")
+                    .bind(&c.device_id)
+                    .fetch_one(&mut *tx)
+                    .await?,
+                "software_gen",
+            )?
+        } else {
+            0
+        };
         if let (Some(write), Some(doc)) = (&c.inventory, inventory_doc) {
             sqlx::query(
                 "INSERT INTO device_inventory (device_id, hash, doc, updated_at) VALUES ($1, $2, $3, $4) \
@@ -253,10 +267,16 @@ impl Store {
         // commit rewrites it (`Repair`), so the delivery is still acknowledged.
         let stepped = match (software, &c.inventory) {
             (SoftwarePlan::Steps(software), Some(w)) => {
-                self.write_software_in_steps(&c.device_id, &w.hash, software, &w.inventory.packages)
-                    .await
+                self.write_software_in_steps(
+                    &c.device_id,
+                    &w.hash,
+                    generation,
+                    software,
+                    &w.inventory.packages,
+                )
+                .await
             }
-            (SoftwarePlan::Repair, _) => self.repair_software(&c.device_id).await,
+            (SoftwarePlan::Repair, _) => self.repair_software(&c.device_id, generation).await,
             _ => Ok(true),
         };
         if let Err(e) = stepped {
@@ -265,15 +285,22 @@ impl Store {
         Ok(())
     }
 
-    /// Rewrites a software list that is out of step from the stored inventory.
-    async fn repair_software(&self, device_id: &str) -> Result<bool> {
-        let Some(inventory) = self.inventory(device_id).await? else {
+    /// Rewrites a software list that is out of step from the stored inventory (by its
+    /// stored hash, not hashed again: this runs on a check-in's own task).
+    async fn repair_software(&self, device_id: &str, generation: i64) -> Result<bool> {
+        let row = sqlx::query("SELECT hash, doc FROM device_inventory WHERE device_id = $1")
+            .bind(device_id)
+            .fetch_optional(&self.read)
+            .await?;
+        let Some(row) = row else {
             return Ok(false);
         };
-        let hash = inventory.hash();
+        let hash = InventoryHash(text(&row, "hash")?);
+        let inventory: Inventory = crate::rows::json(&row, "doc")?;
         self.write_software_in_steps(
             device_id,
             &hash,
+            generation,
             &SoftwareWrite::Replace,
             &inventory.packages,
         )
@@ -281,13 +308,14 @@ impl Store {
     }
 
     /// Brings the software list to the inventory `target` in steps of [`STEP_ROWS`] rows,
-    /// each its own transaction that first checks the device still holds `target` (a newer
-    /// delivery takes over otherwise, and this one stops). The last step marks the list in
-    /// step. Returns whether it got there.
+    /// each its own transaction that first checks the device still holds `target` and that
+    /// no newer stepped write has begun (`generation`; a newer delivery takes over, and this
+    /// one stops). The last step marks the list in step. Returns whether it got there.
     pub async fn write_software_in_steps(
         &self,
         device_id: &str,
         target: &InventoryHash,
+        generation: i64,
         software: &SoftwareWrite,
         packages: &[Package],
     ) -> Result<bool> {
@@ -310,10 +338,12 @@ impl Store {
                 crate::Backend::Sqlite => "",
             };
             let holds = sqlx::query(safe_sql!(
-                "SELECT 1 AS one FROM devices WHERE id = $1 AND inventory_hash = $2{lock}"
+                "SELECT 1 AS one FROM devices \
+                 WHERE id = $1 AND inventory_hash = $2 AND software_gen = $3{lock}"
             ))
             .bind(device_id)
             .bind(&target.0)
+            .bind(generation)
             .fetch_optional(&mut *tx)
             .await?
             .is_some();

@@ -131,9 +131,10 @@ async fn hostile_text_is_escaped_in_logs_and_cli_and_files_are_private() {
     }
     let log = up.stop();
     let logged = log.iter().find(|l| l.contains("failed sign-in")).unwrap();
+    // The name is logged quoted, its newline and escape written out as text.
     assert!(
         logged.contains(
-            "admin\\u{a}2026-11-28T10:00:00.000000Z  INFO signed in user=root\\u{1b}[31m"
+            "\"admin\\n2026-11-28T10:00:00.000000Z  INFO signed in user=root\\u{1b}[31m\""
         ),
         "{logged}"
     );

@@ -144,8 +144,15 @@ pub async fn submit(
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let hashing = state.config.password_hashing;
     let password = form.password.clone();
-    let Ok(_permit) = state.password_checks.acquire().await else {
-        return crate::error::AppError::unavailable("the server is shutting down").into_response();
+    // Sign-ins queue for the few password checks that may run at once; a queue that does
+    // not move within seconds (a flood of sign-ins) is answered 503 rather than held open.
+    let permit = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        state.password_checks.acquire(),
+    )
+    .await;
+    let Ok(Ok(_permit)) = permit else {
+        return crate::error::AppError::busy().into_response();
     };
     let valid = tokio::task::spawn_blocking(move || match stored {
         Some(stored) => verify_password(&password, &stored),
@@ -264,7 +271,8 @@ impl Attempt {
         action: &str,
         detail: &str,
     ) {
-        tracing::warn!(user = %username, from = %peer.ip(), action, "failed sign-in");
+        // Quoted (Debug): a typed name cannot add fields such as `from=` to the line.
+        tracing::warn!(user = ?username, from = %peer.ip(), action, "failed sign-in");
         crate::audit::record(
             &state.store,
             state.now(),
@@ -303,7 +311,7 @@ pub(super) async fn begin_attempt(
             now,
         ) {
             state.store.release_login_attempt(&ids).await?;
-            tracing::warn!(user = %username, from = %peer.ip(), failures = window.count, "sign-in throttled");
+            tracing::warn!(user = ?username, from = %peer.ip(), failures = window.count, "sign-in throttled");
             crate::audit::record(
                 &state.store,
                 now,

@@ -42,7 +42,9 @@ impl Default for NetLimits {
     fn default() -> Self {
         Self {
             max_connections: 4096,
-            max_connections_per_address: 256,
+            // Every agent keeps a long-poll open and usually one more connection: a site of a
+            // few hundred devices behind one NAT address must fit.
+            max_connections_per_address: 1024,
             header_timeout: Duration::from_secs(15),
             body_timeout: Duration::from_secs(60),
             tls_handshake_timeout: Duration::from_secs(10),

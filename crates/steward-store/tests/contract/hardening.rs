@@ -194,7 +194,7 @@ contract_test!(
         // A stepped write for an inventory the device no longer holds stops before writing.
         let stale = InventoryHash("not-the-current-one".into());
         let wrote = db
-            .write_software_in_steps("d1", &stale, &SoftwareWrite::Replace, &[])
+            .write_software_in_steps("d1", &stale, 0, &SoftwareWrite::Replace, &[])
             .await
             .unwrap();
         assert!(!wrote);
@@ -215,6 +215,32 @@ contract_test!(
         assert_eq!(software_names(&db, "d1", None).await.len(), many.len());
         let state = db.device_ingest_state("d1").await.unwrap().unwrap();
         assert_eq!(state.software_hash, state.inventory_hash);
+
+        // A writer of an older generation (a newer stepped write began since) stops at its first
+
+        // step, even for the inventory the device holds.
+
+        let generation: i64 =
+            sqlx::query_scalar("SELECT software_gen FROM devices WHERE id = 'd1'")
+                .fetch_one(&raw)
+                .await
+                .unwrap();
+
+        assert!(
+            generation >= 2,
+            "each stepped write starts a generation: {generation}"
+        );
+
+        let current = InventoryHash(state.inventory_hash.clone());
+
+        let wrote = db
+            .write_software_in_steps("d1", &current, generation - 1, &SoftwareWrite::Replace, &[])
+            .await
+            .unwrap();
+
+        assert!(!wrote);
+
+        assert_eq!(software_names(&db, "d1", None).await.len(), many.len());
 
         // A small delta arriving while the list is out of step rewrites it in full.
         sqlx::raw_sql(cut_off).execute(&raw).await.unwrap();

@@ -404,7 +404,20 @@ async fn expired_api_tokens_are_refused() {
 #[tokio::test]
 async fn api_tokens_are_managed_and_denials_are_audited() {
     let server = TestServer::sqlite().await;
-    let admin = server.api_token().await;
+    // Tokens are made by a token with an owner (an ownerless one may not make tokens).
+    server
+        .create_user("owner", steward_core::Role::Admin, "a long enough password")
+        .await;
+    let admin = steward_server::admin::create_api_token(
+        &server.store,
+        "owner-cli",
+        steward_core::Role::Admin,
+        None,
+        Some("user-owner"),
+        server.now(),
+    )
+    .await
+    .unwrap();
     let (status, created) = server
         .api_post(
             &admin,

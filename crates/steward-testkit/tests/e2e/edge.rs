@@ -304,6 +304,7 @@ fn server_open(server: &TestServer) -> usize {
 async fn health_answers_while_one_address_holds_a_thousand_half_open_connections() {
     let server = TestServer::sqlite_configured(|c| {
         c.net.header_timeout = Duration::from_secs(60);
+        c.net.max_connections_per_address = 256;
     })
     .await;
     let mut attacker = hold(server.addr, "127.0.0.1", 1100).await;
