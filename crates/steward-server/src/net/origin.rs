@@ -133,41 +133,42 @@ fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
     trusted.iter().any(|net| net.contains(&ip))
 }
 
-/// The addresses in `Forwarded` (RFC 7239) or, without it, `X-Forwarded-For`, oldest
-/// first; `None` for an entry that is not an address (`unknown`, an obfuscated name).
+/// The addresses in `X-Forwarded-For` or, without it, `Forwarded` (RFC 7239), oldest
+/// first; `None` for an entry that is not an address (`unknown`, an obfuscated name, an
+/// element without `for=`). `X-Forwarded-For` comes first because it is what nginx, HAProxy,
+/// Caddy and Traefik add to by default, while they pass a client's own `Forwarded` header
+/// through untouched: believing `Forwarded` first would let any client name its address.
 fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let forwarded: Vec<&str> = header_values(headers, header::FORWARDED.as_str());
-    if !forwarded.is_empty() {
-        return forwarded
+    let xff = header_values(headers, "x-forwarded-for");
+    if !xff.is_empty() {
+        return xff
             .iter()
             .flat_map(|v| v.split(','))
-            .filter_map(|element| forwarded_param(element, "for"))
-            .map(|node| parse_node(&node))
+            .map(|node| parse_node(node.trim()))
             .collect();
     }
-    header_values(headers, "x-forwarded-for")
+    header_values(headers, header::FORWARDED.as_str())
         .iter()
         .flat_map(|v| v.split(','))
-        .map(|node| parse_node(node.trim()))
+        .map(|element| forwarded_param(element, "for").and_then(|node| parse_node(&node)))
         .collect()
 }
 
-/// The nearest proxy's word on the scheme: the last `proto=` of `Forwarded`, else the last
-/// `X-Forwarded-Proto`.
+/// The nearest proxy's word on the scheme: the last `X-Forwarded-Proto`, else the last
+/// `proto=` of `Forwarded` (the same order as the addresses).
 fn forwarded_https(headers: &HeaderMap) -> bool {
-    let forwarded = header_values(headers, header::FORWARDED.as_str());
-    let proto = if forwarded.is_empty() {
-        header_values(headers, "x-forwarded-proto")
-            .iter()
-            .flat_map(|v| v.split(','))
-            .next_back()
-            .map(|p| p.trim().to_string())
-    } else {
-        forwarded
+    let xfp = header_values(headers, "x-forwarded-proto");
+    let proto = if xfp.is_empty() {
+        header_values(headers, header::FORWARDED.as_str())
             .iter()
             .flat_map(|v| v.split(','))
             .filter_map(|element| forwarded_param(element, "proto"))
             .next_back()
+    } else {
+        xfp.iter()
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .map(|p| p.trim().to_string())
     };
     proto.is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
@@ -345,6 +346,25 @@ mod tests {
             );
         }
         h
+    }
+
+    #[test]
+    fn a_clients_own_forwarded_header_does_not_beat_the_proxys_x_forwarded_for() {
+        // nginx appends the peer to X-Forwarded-For and passes the client's Forwarded on.
+        let proxy: SocketAddr = "10.0.0.5:40000".parse().unwrap();
+        let trusted = nets(&["10.0.0.0/24"]);
+        let h = headers(&[
+            ("forwarded", "for=192.0.2.200"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ]);
+        assert_eq!(
+            resolve(proxy, &h, &trusted, false).client.ip(),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        // An element without for= is unreadable: the walk stops at the proxy, it does not
+        // skip to an older (forgeable) entry.
+        let h = headers(&[("forwarded", "for=192.0.2.200, proto=https")]);
+        assert_eq!(resolve(proxy, &h, &trusted, false).client, proxy);
     }
 
     #[test]
