@@ -210,7 +210,9 @@ pub(super) async fn attempt_counters(
         Some(u) => super::known_device::of(state, parts, u).await?,
         None => None,
     };
-    let address = peer.ip().to_string();
+    // Counted by source as the connection limit counts it: an IPv6 client rotating through
+    // the addresses of its /64 is one stranger, not millions.
+    let address = crate::net::conn_limit::source_key(peer.ip()).to_string();
     Ok(throttle::counters(
         username,
         match &device {

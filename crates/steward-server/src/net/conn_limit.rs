@@ -131,7 +131,7 @@ impl Drop for ConnectionSlot {
 
 /// What one source is: an IPv4 address, or an IPv6 /64 (one customer's network — a client
 /// with a /64 would otherwise have endless addresses).
-fn source_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn source_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => {
@@ -171,6 +171,21 @@ mod tests {
         drop(a1);
         assert_eq!(limiter.open(), 2);
         let _a3 = limiter.try_admit(ip("10.0.0.1")).unwrap();
+    }
+
+    #[test]
+    fn a_source_is_an_ipv4_address_or_an_ipv6_slash_64() {
+        // Also the key sign-in throttling counts strangers by.
+        assert_eq!(source_key(ip("192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(source_key(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            source_key(ip("2001:db8:1:2:bbbb:cccc:dddd:9")),
+            source_key(ip("2001:db8:1:2::5"))
+        );
+        assert_ne!(
+            source_key(ip("2001:db8:1:3::5")),
+            source_key(ip("2001:db8:1:2::5"))
+        );
     }
 
     #[test]
