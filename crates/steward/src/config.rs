@@ -48,6 +48,8 @@ pub struct FileConfig {
     pub header_timeout_secs: Option<u64>,
     pub body_timeout_secs: Option<u64>,
     pub tls_handshake_timeout_secs: Option<u64>,
+    /// Seconds an answer may wait for a client that does not read it.
+    pub write_stall_timeout_secs: Option<u64>,
     pub max_request_body_bytes: Option<usize>,
 }
 
@@ -274,6 +276,12 @@ fn net_limits(
             args.tls_handshake_timeout,
             file.tls_handshake_timeout_secs,
             defaults.tls_handshake_timeout,
+        )?,
+        write_stall_timeout: secs(
+            "write_stall_timeout_secs",
+            None,
+            file.write_stall_timeout_secs,
+            defaults.write_stall_timeout,
         )?,
     })
 }

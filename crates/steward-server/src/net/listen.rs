@@ -118,15 +118,20 @@ async fn connection(
     limits: NetLimits,
     mut stop: watch::Receiver<bool>,
 ) {
+    let stall = limits.write_stall_timeout;
     let Some(acceptor) = tls else {
-        return http(TokioIo::new(stream), peer, app, &limits, stop).await;
+        let io = super::stall::StallGuard::new(TokioIo::new(stream), stall);
+        return http(io, peer, app, &limits, stop).await;
     };
     let handshake = tokio::select! {
         done = tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(stream)) => done,
         () = stopped(&mut stop) => return,
     };
     match handshake {
-        Ok(Ok(stream)) => http(TokioIo::new(stream), peer, app, &limits, stop).await,
+        Ok(Ok(stream)) => {
+            let io = super::stall::StallGuard::new(TokioIo::new(stream), stall);
+            http(io, peer, app, &limits, stop).await;
+        }
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
     }

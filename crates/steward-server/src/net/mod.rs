@@ -14,6 +14,7 @@ pub mod conn_limit;
 mod fd_limit;
 pub mod listen;
 pub mod origin;
+mod stall;
 
 use std::time::Duration;
 
@@ -36,6 +37,9 @@ pub struct NetLimits {
     pub body_timeout: Duration,
     /// A TLS handshake must finish within this time.
     pub tls_handshake_timeout: Duration,
+    /// An answer being written must make progress within this time: a client that stops
+    /// reading loses its connection.
+    pub write_stall_timeout: Duration,
 }
 
 impl Default for NetLimits {
@@ -48,6 +52,7 @@ impl Default for NetLimits {
             header_timeout: Duration::from_secs(15),
             body_timeout: Duration::from_secs(60),
             tls_handshake_timeout: Duration::from_secs(10),
+            write_stall_timeout: Duration::from_secs(30),
         }
     }
 }
