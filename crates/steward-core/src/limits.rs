@@ -229,22 +229,10 @@ impl Inventory {
         if bytes <= MAX_INVENTORY_JSON_BYTES {
             return;
         }
-        let before = [
-            self.packages.len(),
-            self.accounts.len(),
-            self.listeners.len(),
-            self.filesystems.len(),
-            self.interfaces.len(),
-        ];
+        let before = self.collection_sizes();
         while bytes > MAX_INVENTORY_JSON_BYTES {
-            let lens = [
-                self.packages.len(),
-                self.accounts.len(),
-                self.listeners.len(),
-                self.filesystems.len(),
-                self.interfaces.len(),
-            ];
-            let Some((largest, &len)) = lens.iter().enumerate().max_by_key(|(_, n)| **n) else {
+            let sizes = self.collection_sizes();
+            let Some((largest, &len)) = sizes.iter().enumerate().max_by_key(|(_, n)| **n) else {
                 break;
             };
             if len == 0 {
@@ -262,21 +250,7 @@ impl Inventory {
             }
             bytes = size(self);
         }
-        let names = [
-            "packages",
-            "accounts",
-            "listeners",
-            "filesystems",
-            "interfaces",
-        ];
-        let after = [
-            self.packages.len(),
-            self.accounts.len(),
-            self.listeners.len(),
-            self.filesystems.len(),
-            self.interfaces.len(),
-        ];
-        for ((name, b), a) in names.iter().zip(before).zip(after) {
+        for ((name, b), a) in COLLECTIONS.iter().zip(before).zip(self.collection_sizes()) {
             if a < b {
                 cut.push(format!(
                     "{name}: kept {a} of {b} to fit {MAX_INVENTORY_JSON_BYTES} bytes"
@@ -284,7 +258,27 @@ impl Inventory {
             }
         }
     }
+
+    /// The sizes of the collections, in the order of [`COLLECTIONS`].
+    fn collection_sizes(&self) -> [usize; 5] {
+        [
+            self.packages.len(),
+            self.accounts.len(),
+            self.listeners.len(),
+            self.filesystems.len(),
+            self.interfaces.len(),
+        ]
+    }
 }
+
+/// The collections [`Inventory::fit_json_size`] may cut, by name.
+const COLLECTIONS: [&str; 5] = [
+    "packages",
+    "accounts",
+    "listeners",
+    "filesystems",
+    "interfaces",
+];
 
 fn clean_all<T: TextFields>(items: &mut [T]) {
     for item in items {

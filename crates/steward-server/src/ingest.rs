@@ -104,9 +104,14 @@ impl ReportRate {
             buckets
                 .retain(|_, (d, k)| !(self.deliveries.is_idle(d, now) && self.kib.is_idle(k, now)));
         }
-        let (count, kib) = buckets
-            .entry(device_id.to_string())
-            .or_insert_with(|| (self.deliveries.fresh(now), self.kib.fresh(now)));
+        // Keyed by an owned id only on a device's first delivery, not on every check-in.
+        if !buckets.contains_key(device_id) {
+            let fresh = (self.deliveries.fresh(now), self.kib.fresh(now));
+            buckets.insert(device_id.to_string(), fresh);
+        }
+        let Some((count, kib)) = buckets.get_mut(device_id) else {
+            return Ok(());
+        };
         let kib_wanted = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
         // Both or neither: a refused delivery spends nothing.
         let (count_before, kib_before) = (*count, *kib);
@@ -155,14 +160,15 @@ pub async fn receive(
         let needs_inventory = reports
             .iter()
             .any(|r| r.seq > device.last_seq && r.inventory.is_some());
-        let before = if needs_inventory && !device.inventory_hash.is_empty() {
-            state.store.inventory(&device.device_id).await?
+        // Read here, parsed in the lane below with the rest of the CPU work.
+        let stored = if needs_inventory && !device.inventory_hash.is_empty() {
+            state.store.inventory_doc(&device.device_id).await?
         } else {
             None
         };
         let now = state.now();
         let plan = if len <= INLINE_BODY_BYTES && !needs_inventory {
-            plan(&device, before, reports, now)?
+            plan(&device, None, reports, now)?
         } else {
             // Deciding an inventory update costs in proportion to the stored inventory (it is
             // copied, hashed and compared), however small the delivery: the heavy lane.
@@ -170,7 +176,10 @@ pub async fn receive(
             let for_plan = device.clone();
             state
                 .ingest_lanes
-                .run(heavy, move || plan(&for_plan, before, reports, now))
+                .run(heavy, move || {
+                    let before = stored.map(|doc| doc.parse()).transpose()?;
+                    plan(&for_plan, before, reports, now)
+                })
                 .await??
         };
         match state.store.commit_ingest(&plan.commit).await {

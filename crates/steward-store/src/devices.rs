@@ -3,11 +3,11 @@
 
 use sqlx::any::AnyRow;
 use steward_core::device::ONLINE_GRACE_MILLIS_PER_INTERVAL_SEC;
-use steward_core::{Inventory, Metrics, Scope, Timestamp};
+use steward_core::{Inventory, InventoryHash, Metrics, Scope, Timestamp};
 
 use crate::ingest::{ChangeRecord, change};
 use crate::rows::{contains_pattern, int, json, opt_int, opt_text, text, touched};
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRecord {
@@ -277,6 +277,22 @@ impl Store {
         row.as_ref().map(|r| json(r, "doc")).transpose()
     }
 
+    /// The stored inventory document, not yet parsed: a large one takes milliseconds to
+    /// parse, which the caller does off the async workers ([`InventoryDoc::parse`]).
+    pub async fn inventory_doc(&self, id: &str) -> Result<Option<InventoryDoc>> {
+        let row = sqlx::query("SELECT hash, doc FROM device_inventory WHERE device_id = $1")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| {
+            Ok(InventoryDoc {
+                hash: InventoryHash(text(&r, "hash")?),
+                doc: text(&r, "doc")?,
+            })
+        })
+        .transpose()
+    }
+
     /// The device's latest metrics and when they were collected.
     pub async fn metrics(&self, id: &str) -> Result<Option<(Timestamp, Metrics)>> {
         let row = sqlx::query("SELECT collected_at, doc FROM device_metrics WHERE device_id = $1")
@@ -426,5 +442,19 @@ impl Store {
             never_seen: int(&row, "never_seen")? as u64,
             os_breakdown,
         })
+    }
+}
+
+/// A device's stored inventory as it is kept, with the hash it was stored under.
+#[derive(Debug, Clone)]
+pub struct InventoryDoc {
+    pub hash: InventoryHash,
+    doc: String,
+}
+
+impl InventoryDoc {
+    /// CPU work in proportion to the inventory's size: call it off the async workers.
+    pub fn parse(&self) -> Result<Inventory> {
+        serde_json::from_str(&self.doc).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 }

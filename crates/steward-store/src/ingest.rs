@@ -285,18 +285,16 @@ impl Store {
         Ok(())
     }
 
-    /// Rewrites a software list that is out of step from the stored inventory (by its
-    /// stored hash, not hashed again: this runs on a check-in's own task).
+    /// Rewrites a software list that is out of step from the stored inventory (parsed in
+    /// the blocking pool: this runs on a check-in's own task).
     async fn repair_software(&self, device_id: &str, generation: i64) -> Result<bool> {
-        let row = sqlx::query("SELECT hash, doc FROM device_inventory WHERE device_id = $1")
-            .bind(device_id)
-            .fetch_optional(&self.read)
-            .await?;
-        let Some(row) = row else {
+        let Some(stored) = self.inventory_doc(device_id).await? else {
             return Ok(false);
         };
-        let hash = InventoryHash(text(&row, "hash")?);
-        let inventory: Inventory = crate::rows::json(&row, "doc")?;
+        let hash = stored.hash.clone();
+        let inventory = tokio::task::spawn_blocking(move || stored.parse())
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("parsing the stored inventory: {e}")))??;
         self.write_software_in_steps(
             device_id,
             &hash,

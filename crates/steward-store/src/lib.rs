@@ -40,7 +40,9 @@ use sqlx::{AnyPool, Executor};
 
 pub use accounts::{ApiTokenRecord, NewUser, SessionRecord, UserRecord};
 pub use audit::AuditRecord;
-pub use devices::{DeviceFilter, DeviceRecord, DeviceSortKey, FleetStats, SoftwareRecord};
+pub use devices::{
+    DeviceFilter, DeviceRecord, DeviceSortKey, FleetStats, InventoryDoc, SoftwareRecord,
+};
 pub use enrollment::{EnrollTokenRecord, NewDevice};
 pub use error::StoreError;
 pub use groups::GroupRecord;

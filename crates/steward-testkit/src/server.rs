@@ -59,15 +59,7 @@ pub async fn change_one_time_password(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let page = http
-        .get(format!("{base_url}/account/password"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = crate::page_with(&http, format!("{base_url}/account/password"), cookie).await;
     let csrf = crate::csrf_in(&page);
     let resp = http
         .post(format!("{base_url}/account/password"))

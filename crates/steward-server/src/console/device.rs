@@ -137,50 +137,102 @@ fn not_found<P: crate::auth::Permission>(user: &ConsoleUser<P>) -> Response {
     )
 }
 
+/// The paged lists of the device page: each with its query parameter, its section's
+/// anchor and its page size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum List {
+    Software,
+    Changes,
+    Disks,
+    Network,
+    Accounts,
+    Listening,
+}
+
+impl List {
+    const ALL: [List; 6] = [
+        List::Software,
+        List::Changes,
+        List::Disks,
+        List::Network,
+        List::Accounts,
+        List::Listening,
+    ];
+
+    fn param(self) -> &'static str {
+        match self {
+            List::Software => "sp",
+            List::Changes => "cp",
+            List::Disks => "dp",
+            List::Network => "np",
+            List::Accounts => "ap",
+            List::Listening => "lp",
+        }
+    }
+
+    fn anchor(self) -> &'static str {
+        match self {
+            List::Software => "software",
+            List::Changes => "changes",
+            List::Disks => "disks",
+            List::Network => "network",
+            List::Accounts => "accounts",
+            List::Listening => "listening",
+        }
+    }
+
+    fn per_page(self) -> u32 {
+        match self {
+            List::Software => SOFTWARE_PER_PAGE,
+            List::Changes => CHANGES_PER_PAGE,
+            _ => SECTION_PER_PAGE,
+        }
+    }
+
+    fn param_in(self, q: &DevicePageQuery) -> Option<&str> {
+        match self {
+            List::Software => q.sp.as_deref(),
+            List::Changes => q.cp.as_deref(),
+            List::Disks => q.dp.as_deref(),
+            List::Network => q.np.as_deref(),
+            List::Accounts => q.ap.as_deref(),
+            List::Listening => q.lp.as_deref(),
+        }
+    }
+}
+
 /// Where each list on the page stands: the software search and every list's page.
 #[derive(Debug, Clone, PartialEq)]
 struct Place {
     search: String,
-    software: u32,
-    changes: u32,
-    disks: u32,
-    network: u32,
-    accounts: u32,
-    listening: u32,
+    /// Indexed like [`List::ALL`].
+    pages: [u32; 6],
 }
 
 impl Place {
     fn from_query(q: &DevicePageQuery) -> Place {
         Place {
             search: q.sq.clone().unwrap_or_default().trim().to_string(),
-            software: page_param(q.sp.as_deref()),
-            changes: page_param(q.cp.as_deref()),
-            disks: page_param(q.dp.as_deref()),
-            network: page_param(q.np.as_deref()),
-            accounts: page_param(q.ap.as_deref()),
-            listening: page_param(q.lp.as_deref()),
+            pages: List::ALL.map(|list| page_param(list.param_in(q))),
         }
     }
 
-    /// A link to this device page with one list moved to another page (the others stay
-    /// where they are), at that list's section.
-    fn href(&self, id: &str, anchor: &str, moved: impl FnOnce(&mut Place)) -> String {
-        let mut place = self.clone();
-        moved(&mut place);
+    fn page(&self, list: List) -> u32 {
+        self.pages[list as usize]
+    }
+
+    /// A link to this device page with `list` moved to `page` (the others stay where they
+    /// are), at that list's section.
+    fn href(&self, id: &str, list: List, page: u32) -> String {
+        let mut pages = self.pages;
+        pages[list as usize] = page;
         let mut params = Vec::new();
-        if !place.search.is_empty() {
-            params.push(format!("sq={}", urlencode(&place.search)));
+        if !self.search.is_empty() {
+            params.push(format!("sq={}", urlencode(&self.search)));
         }
-        for (key, page) in [
-            ("sp", place.software),
-            ("cp", place.changes),
-            ("dp", place.disks),
-            ("np", place.network),
-            ("ap", place.accounts),
-            ("lp", place.listening),
-        ] {
+        for (other, page) in List::ALL.iter().zip(pages) {
             if page > 1 {
-                params.push(format!("{key}={page}"));
+                params.push(format!("{}={page}", other.param()));
             }
         }
         let query = if params.is_empty() {
@@ -188,21 +240,19 @@ impl Place {
         } else {
             format!("?{}", params.join("&"))
         };
-        format!("/devices/{}{query}#{anchor}", urlencode(id))
+        format!("/devices/{}{query}#{}", urlencode(id), list.anchor())
     }
 
-    fn pager(
-        &self,
-        id: &str,
-        anchor: &'static str,
-        page: u32,
-        per_page: u32,
-        total: u64,
-        set: fn(&mut Place, u32),
-    ) -> Pager {
-        Pager::new(page, per_page, total, |p| {
-            self.href(id, anchor, |pl| set(pl, p))
+    /// The pager under `list`, which has `total` items.
+    fn pager(&self, id: &str, list: List, total: usize) -> Pager {
+        Pager::new(self.page(list), list.per_page(), total as u64, |p| {
+            self.href(id, list, p)
         })
+    }
+
+    /// The items of `list` on its current page.
+    fn slice<'a, T>(&self, list: List, items: &'a [T]) -> &'a [T] {
+        page_of(items, self.page(list), list.per_page())
     }
 }
 
@@ -232,8 +282,11 @@ async fn build(
     let metrics = state.store.metrics(id).await?.map(|(_, m)| m);
     let metrics = metrics.as_ref();
     let place = Place::from_query(&q);
-    let (search, software_page, changes_page) =
-        (place.search.clone(), place.software, place.changes);
+    let (search, software_page, changes_page) = (
+        place.search.clone(),
+        place.page(List::Software),
+        place.page(List::Changes),
+    );
     let (software, software_total) = state
         .store
         .software(
@@ -265,15 +318,13 @@ async fn build(
         title: String::new(),
     });
     let all_accounts = sections::accounts_people_first(&inv);
-    let (accounts, system_accounts): (Vec<Account>, Vec<Account>) =
-        page_of(&all_accounts, place.accounts, SECTION_PER_PAGE)
-            .iter()
-            .cloned()
-            .partition(|a| a.is_admin || a.can_login);
-    let disks = page_of(&inv.filesystems, place.disks, SECTION_PER_PAGE);
-    let listeners = page_of(&inv.listeners, place.listening, SECTION_PER_PAGE);
-    let per = SECTION_PER_PAGE;
-    let count = |n: usize| n as u64;
+    let (accounts, system_accounts): (Vec<Account>, Vec<Account>) = place
+        .slice(List::Accounts, &all_accounts)
+        .iter()
+        .cloned()
+        .partition(|a| a.is_admin || a.can_login);
+    let disks = place.slice(List::Disks, &inv.filesystems);
+    let listeners = place.slice(List::Listening, &inv.listeners);
     Ok(Some(DevicePage {
         chrome: Chrome::new(&user.0, "devices"),
         device: DeviceRow::new(&device, now),
@@ -282,64 +333,22 @@ async fn build(
         overview,
         hardware: sections::hardware(&inv, metrics),
         disks: sections::disks(disks, metrics),
-        disks_pager: place.pager(
-            id,
-            "disks",
-            place.disks,
-            per,
-            count(inv.filesystems.len()),
-            |p, n| p.disks = n,
-        ),
-        interfaces: page_of(&inv.interfaces, place.network, per).to_vec(),
-        interfaces_pager: place.pager(
-            id,
-            "network",
-            place.network,
-            per,
-            count(inv.interfaces.len()),
-            |p, n| p.network = n,
-        ),
+        disks_pager: place.pager(id, List::Disks, inv.filesystems.len()),
+        interfaces: place.slice(List::Network, &inv.interfaces).to_vec(),
+        interfaces_pager: place.pager(id, List::Network, inv.interfaces.len()),
         software,
         software_total,
-        software_pager: place.pager(
-            id,
-            "software",
-            software_page,
-            SOFTWARE_PER_PAGE,
-            software_total,
-            |p, n| p.software = n,
-        ),
+        software_pager: place.pager(id, List::Software, software_total as usize),
         software_search: search.clone(),
         accounts,
         system_accounts,
         accounts_total: all_accounts.len(),
-        accounts_pager: place.pager(
-            id,
-            "accounts",
-            place.accounts,
-            per,
-            count(all_accounts.len()),
-            |p, n| p.accounts = n,
-        ),
+        accounts_pager: place.pager(id, List::Accounts, all_accounts.len()),
         listeners: sections::listeners(listeners),
-        listeners_pager: place.pager(
-            id,
-            "listening",
-            place.listening,
-            per,
-            count(inv.listeners.len()),
-            |p, n| p.listening = n,
-        ),
+        listeners_pager: place.pager(id, List::Listening, inv.listeners.len()),
         changes: changes.iter().map(|c| ChangeRow::new(c, now)).collect(),
         changes_total,
-        changes_pager: place.pager(
-            id,
-            "changes",
-            changes_page,
-            CHANGES_PER_PAGE,
-            changes_total,
-            |p, n| p.changes = n,
-        ),
+        changes_pager: place.pager(id, List::Changes, changes_total as usize),
         jobs: jobs.iter().map(|j| JobRow::new(j, now)).collect(),
         queued: q.queued.as_deref() == Some("1"),
         can_organize: user.0.may(steward_core::Action::OrganizeDevices),
@@ -404,12 +413,12 @@ pub async fn refresh(
 
 #[cfg(test)]
 mod tests {
-    use super::{DevicePageQuery, Place, page_of};
+    use super::{DevicePageQuery, List, Place, page_of};
 
     #[test]
     fn page_links_keep_the_other_lists_where_they_were() {
         let first = Place::from_query(&DevicePageQuery::default());
-        assert_eq!(first.href("d1", "software", |_| {}), "/devices/d1#software");
+        assert_eq!(first.href("d1", List::Software, 1), "/devices/d1#software");
         let place = Place::from_query(&DevicePageQuery {
             sq: Some(" lib ssl ".into()),
             sp: Some("2".into()),
@@ -417,11 +426,11 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(
-            place.href("d1", "changes", |p| p.changes = 3),
+            place.href("d1", List::Changes, 3),
             "/devices/d1?sq=lib%20ssl&sp=2&cp=3&lp=4#changes"
         );
         assert_eq!(
-            place.href("d1", "accounts", |p| p.accounts = 2),
+            place.href("d1", List::Accounts, 2),
             "/devices/d1?sq=lib%20ssl&sp=2&ap=2&lp=4#accounts"
         );
     }

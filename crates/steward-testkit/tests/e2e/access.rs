@@ -324,15 +324,8 @@ async fn console_pages_allow_and_deny_by_role() {
     for role in Role::ALL {
         let cookie = session_for(&server, role).await;
         // The CSRF token of this session, from a page's sign-out form.
-        let html = http
-            .get(format!("{}/devices", server.url))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let html =
+            steward_testkit::page_with(&http, format!("{}/devices", server.url), &cookie).await;
         let csrf = steward_testkit::csrf_in(&html);
         // Signing out last: it ends the session the others use.
         let mut walk: Vec<_> = decisions.iter().filter(|(_, d)| d.is_some()).collect();

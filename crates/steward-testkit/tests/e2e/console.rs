@@ -173,15 +173,9 @@ async fn changing_the_password_checks_policy_and_ends_other_sessions() {
         .unwrap();
     let laptop = sign_in(&server, &http).await;
     let phone = sign_in(&server, &http).await;
-    let html = http
-        .get(format!("{}/account/password", server.url))
-        .header("cookie", &laptop)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html =
+        steward_testkit::page_with(&http, format!("{}/account/password", server.url), &laptop)
+            .await;
     let csrf = steward_testkit::csrf_in(&html);
     let change = |current: &'static str, new: &'static str| {
         http.post(format!("{}/account/password", server.url))
@@ -349,15 +343,7 @@ async fn sessions_end_when_idle_at_their_lifetime_and_on_sign_out() {
     let live = server
         .sign_in("alice", "correct horse battery staple")
         .await;
-    let html = http
-        .get(format!("{}/devices", server.url))
-        .header("cookie", &live)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = steward_testkit::page_with(&http, format!("{}/devices", server.url), &live).await;
     let csrf = steward_testkit::csrf_in(&html);
     let resp = http
         .post(format!("{}/logout", server.url))
@@ -420,16 +406,7 @@ async fn the_dashboard_nudges_towards_two_factor_sign_in() {
         let server = &server;
         async move {
             let cookie = server.sign_in(user, password).await;
-            server
-                .http
-                .get(format!("{}/", server.url))
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
+            steward_testkit::page_with(&server.http, format!("{}/", server.url), &cookie).await
         }
     };
     let boss = dashboard("boss").await;

@@ -29,16 +29,9 @@ async fn a_device_name_with_a_bidi_override_is_shown_escaped() {
         .await;
     let session = server.sign_in("viewer", "a long enough password").await;
     for path in ["/devices".to_string(), format!("/devices/{device}")] {
-        let html = server
-            .http
-            .get(format!("{}{path}", server.url))
-            .header("cookie", &session)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let html =
+            steward_testkit::page_with(&server.http, format!("{}{path}", server.url), &session)
+                .await;
         assert!(html.contains("invoice\\u{202e}fdp.exe"), "{path}: {html}");
         assert!(
             !html.contains('\u{202E}') && !html.contains('\u{2066}') && !html.contains('\x1b'),

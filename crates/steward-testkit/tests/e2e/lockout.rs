@@ -108,15 +108,7 @@ async fn a_stranger_guessing_cannot_lock_the_owner_out() {
     );
 
     // Step-up in the owner's session is not blocked by the stranger's failures either.
-    let page = owner
-        .get(format!("{}/reauth", server.url))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = steward_testkit::page_with(&owner, format!("{}/reauth", server.url), &session).await;
     let csrf = csrf_in(&page);
     let resp = owner
         .post(format!("{}/reauth", server.url))
