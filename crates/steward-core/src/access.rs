@@ -115,12 +115,14 @@ pub fn permits(role: Role, action: Action) -> bool {
 
 /// Which devices a principal may see and act on: all of them, or only those in some groups
 /// (an MSP technician serving some clients). A device in no group is seen only by
-/// principals with [`Scope::Everything`]. "Every device" is a grant of its own, never what
+/// principals with [`Scope::AllDevices`]. "Every device" is a grant of its own, never what
 /// an empty group list means: a limited user whose last group is removed sees nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// There is deliberately no default: whoever reads devices chooses a scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
-    #[default]
-    Everything,
+    /// Every device: administrators, users granted it, and the system itself (the CLI run
+    /// by the operator, an agent's own ingest).
+    AllDevices,
     /// Group ids; none: no device at all.
     Groups(Vec<String>),
 }
@@ -130,7 +132,7 @@ impl Scope {
     /// themselves); others every device only if granted it, else their groups' devices.
     pub fn of_user(role: Role, all_devices: bool, groups: Vec<String>) -> Scope {
         if role == Role::Admin || all_devices {
-            Scope::Everything
+            Scope::AllDevices
         } else {
             Scope::Groups(groups)
         }
@@ -139,7 +141,7 @@ impl Scope {
     /// Whether a device in `group` (or in none) is within the scope.
     pub fn allows(&self, group: Option<&str>) -> bool {
         match self {
-            Scope::Everything => true,
+            Scope::AllDevices => true,
             Scope::Groups(groups) => group.is_some_and(|g| groups.iter().any(|x| x == g)),
         }
     }
@@ -315,17 +317,17 @@ mod tests {
         assert!(!Scope::of_user(Role::Viewer, false, vec![]).allows(Some("g1")));
         assert_eq!(
             Scope::of_user(Role::Viewer, true, vec![]),
-            Scope::Everything
+            Scope::AllDevices
         );
         assert_eq!(
             Scope::of_user(Role::Admin, false, vec![]),
-            Scope::Everything
+            Scope::AllDevices
         );
     }
 
     #[test]
     fn scope_limits_to_groups() {
-        assert!(Scope::Everything.allows(None));
+        assert!(Scope::AllDevices.allows(None));
         let s = Scope::Groups(vec!["g1".into()]);
         assert!(s.allows(Some("g1")));
         assert!(!s.allows(Some("g2")));

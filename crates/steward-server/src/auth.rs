@@ -36,6 +36,9 @@ pub enum PrincipalKind {
         id: String,
         owner: Option<String>,
     },
+    /// The operator at the command line (`steward admin …`), named by their operating-system
+    /// user in `Principal::name` (empty when unknown).
+    Cli,
 }
 
 /// An authenticated person or API client.
@@ -66,6 +69,7 @@ impl Principal {
     pub fn id(&self) -> &str {
         match &self.kind {
             PrincipalKind::User { id } | PrincipalKind::ApiToken { id, .. } => id,
+            PrincipalKind::Cli => "cli",
         }
     }
 
@@ -73,7 +77,7 @@ impl Principal {
     pub fn user_id(&self) -> Option<&str> {
         match &self.kind {
             PrincipalKind::User { id } => Some(id),
-            PrincipalKind::ApiToken { .. } => None,
+            PrincipalKind::ApiToken { .. } | PrincipalKind::Cli => None,
         }
     }
 
@@ -84,6 +88,7 @@ impl Principal {
         match &self.kind {
             PrincipalKind::User { id } => Some(id),
             PrincipalKind::ApiToken { owner, .. } => owner.as_deref(),
+            PrincipalKind::Cli => None,
         }
     }
 
@@ -98,7 +103,7 @@ impl Principal {
     /// signed in or stepped up within the last few minutes.
     pub fn recently_authenticated(&self, now: Timestamp) -> bool {
         match (&self.kind, self.reauth_at) {
-            (PrincipalKind::ApiToken { .. }, _) => true,
+            (PrincipalKind::ApiToken { .. } | PrincipalKind::Cli, _) => true,
             (PrincipalKind::User { .. }, Some(at)) => steward_core::access::step_up_fresh(at, now),
             (PrincipalKind::User { .. }, None) => false,
         }
@@ -114,6 +119,8 @@ impl Principal {
         match &self.kind {
             PrincipalKind::User { .. } => format!("user:{}", self.name),
             PrincipalKind::ApiToken { .. } => format!("api-token:{}", self.name),
+            PrincipalKind::Cli if self.name.is_empty() => "cli".to_string(),
+            PrincipalKind::Cli => format!("cli:{}", self.name),
         }
     }
 }
@@ -163,7 +170,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
         // Privileges follow the person: a token acts with no more than its owner's current
         // role and sees no more devices than they do.
         let (role, scope) = match &record.created_by {
-            None => (token_role, Scope::Everything),
+            None => (token_role, Scope::AllDevices),
             Some(owner_id) => {
                 let owner = state.store.user_by_id(owner_id).await?;
                 let Some(owner) = owner.filter(|o| o.disabled_at.is_none()) else {
@@ -248,7 +255,9 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
 
 /// The installation's two-factor policy; a stored value that no longer parses requires
 /// two-factor sign-in of everyone (fail closed) and is logged.
-pub async fn two_factor_policy(state: &AppState) -> Result<TwoFactorPolicy, AppError> {
+pub async fn two_factor_policy(
+    state: &AppState,
+) -> Result<TwoFactorPolicy, steward_store::StoreError> {
     let Some(text) = state.store.setting(TwoFactorPolicy::SETTING).await? else {
         return Ok(TwoFactorPolicy::default());
     };
@@ -369,9 +378,9 @@ fn blocked_until_enrolled(p: &Principal, action: Action) -> bool {
     p.must_enrol_two_factor && action != Action::ManageOwnAccount
 }
 
-/// A principal allowed to perform `P`.
+/// A principal allowed to perform `P`, and the client's address.
 #[derive(Debug, Clone)]
-pub struct Authorized<P: Permission>(pub Principal, PhantomData<P>);
+pub struct Authorized<P: Permission>(pub Principal, PhantomData<P>, String);
 
 impl<P: Permission> FromRequestParts<AppState> for Authorized<P> {
     type Rejection = AppError;
@@ -403,21 +412,29 @@ impl<P: Permission> FromRequestParts<AppState> for Authorized<P> {
                 "a change made with a console session needs the session's CSRF token in the X-CSRF-Token header (or use an API token)",
             ));
         }
-        Ok(Authorized(principal, PhantomData))
+        Ok(Authorized(principal, PhantomData, source_ip(parts)))
     }
 }
 
 impl<P: Permission> Authorized<P> {
-    /// The same principal, already checked for `P` (to call another handler).
-    pub(crate) fn from_principal(p: Principal) -> Self {
-        Authorized(p, PhantomData)
+    /// The caller, for the service layer.
+    pub fn caller(&self, state: &AppState) -> crate::service::Caller {
+        crate::service::Caller::new(self.0.clone(), self.2.clone(), state.now())
     }
 }
 
-/// A signed-in console user allowed to perform `P`; anyone not signed in is sent to the
-/// login page.
+/// A signed-in console user allowed to perform `P`, and the client's address; anyone not
+/// signed in is sent to the login page. The principal is also left in the request's
+/// extensions, where [`crate::web::csrf::CsrfForm`] finds the session's CSRF token.
 #[derive(Debug, Clone)]
-pub struct ConsoleUser<P: Permission = ViewDevices>(pub Principal, PhantomData<P>);
+pub struct ConsoleUser<P: Permission = ViewDevices>(pub Principal, PhantomData<P>, String);
+
+impl<P: Permission> ConsoleUser<P> {
+    /// The caller, for the service layer.
+    pub fn caller(&self, state: &AppState) -> crate::service::Caller {
+        crate::service::Caller::new(self.0.clone(), self.2.clone(), state.now())
+    }
+}
 
 pub struct LoginRedirect(Response);
 
@@ -446,7 +463,8 @@ impl<P: Permission> FromRequestParts<AppState> for ConsoleUser<P> {
                     ));
                 }
                 if p.may(P::ACTION) {
-                    return Ok(ConsoleUser(p, PhantomData));
+                    parts.extensions.insert(p.clone());
+                    return Ok(ConsoleUser(p, PhantomData, source_ip(parts)));
                 }
                 audit_denial(state, parts, &p, P::ACTION).await;
                 let page = crate::console::forbidden(&p);

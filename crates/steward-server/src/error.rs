@@ -7,6 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use steward_proto::api::ApiError;
 
+use crate::service::{DomainError, Refusal};
+
 #[derive(Debug)]
 pub struct AppError {
     pub status: StatusCode,
@@ -90,21 +92,29 @@ impl IntoResponse for AppError {
     }
 }
 
-impl From<steward_store::StoreError> for AppError {
-    fn from(e: steward_store::StoreError) -> Self {
-        match e {
-            steward_store::StoreError::NotFound => AppError::not_found("resource"),
-            steward_store::StoreError::Conflict(m) => AppError::conflict(m),
-            steward_store::StoreError::Connect { .. } => {
-                tracing::error!(error = %e, "database unavailable");
-                AppError::unavailable("the database is unavailable; try again shortly")
+/// The one place a service's refusal becomes an HTTP answer (the console shows the same
+/// status and message in its layout). An internal failure — a database error, say — is
+/// logged with its details and answered with a generic 500 that leaks nothing.
+impl<E: DomainError> From<E> for AppError {
+    fn from(e: E) -> Self {
+        let message = e.to_string();
+        match e.refusal() {
+            Refusal::Invalid => AppError::bad_request(message),
+            Refusal::NotFound => AppError::new(StatusCode::NOT_FOUND, "not_found", message),
+            Refusal::Forbidden => AppError::forbidden(message),
+            Refusal::StepUpRequired => {
+                AppError::new(StatusCode::FORBIDDEN, "step_up_required", message)
             }
-            steward_store::StoreError::Busy => {
+            Refusal::Conflict => AppError::conflict(message),
+            Refusal::Busy => {
                 tracing::warn!("database busy: answering 503 with Retry-After");
                 AppError::busy()
             }
-            steward_store::StoreError::InvalidInput(m) => AppError::bad_request(m),
-            other => AppError::internal(other),
+            Refusal::Unavailable => {
+                tracing::error!(error = %message, "database unavailable");
+                AppError::unavailable("the database is unavailable; try again shortly")
+            }
+            Refusal::Internal => AppError::internal(message),
         }
     }
 }

@@ -6,31 +6,40 @@
 //! Every route except health, login and enrollment requires a principal, and the extractor
 //! that yields it is the only way to get one.
 
+mod account;
 pub mod admin;
 mod agent_api;
 mod api;
 pub mod audit;
-mod auth;
+pub mod auth;
 pub mod clock;
 mod console;
+pub mod devices;
 mod dispatch;
+pub mod enrollment;
 pub mod error;
+pub mod groups;
 mod ingest;
 pub mod mfa;
 pub mod net;
 pub mod retention;
 pub mod secrets;
+pub mod security;
+pub mod service;
 mod sessions;
 mod state;
 pub mod tls;
+pub mod tokens;
 mod two_factor;
 pub mod users;
+pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
 use tokio::net::TcpListener;
+use web::routes::{Registration, Routes};
 
 pub use api::openapi::openapi_json;
 pub use clock::{Clock, SystemClock};
@@ -38,15 +47,51 @@ pub use dispatch::expire_jobs;
 pub use net::NetLimits;
 pub use state::{AppState, ServerConfig};
 
-/// Builds the whole HTTP application. Request bodies are limited per group of routes
-/// ([`net::body_limit`]); every route, the fallback included, runs behind [`net::origin::edge`].
+/// Every route of the application with its access decision, grouped by capability. The one
+/// declaration the router, the OpenAPI document and the access walk are built from.
+pub fn routes(config: &ServerConfig) -> Routes {
+    let small = config.max_request_body_bytes;
+    let people = Routes::new()
+        .merge(api::routes())
+        .merge(console::routes())
+        .merge(account::routes())
+        .merge(devices::routes())
+        .merge(groups::routes())
+        .merge(users::routes())
+        .merge(tokens::routes())
+        .merge(enrollment::routes())
+        .merge(security::routes())
+        .merge(audit::routes())
+        .map_routers(
+            |api| net::body_limit::limit_documented(api, small),
+            |pages| net::body_limit::limit(pages, small),
+        );
+    people.merge(agent_api::routes(small, config.max_body_bytes))
+}
+
+/// The registered routes and their access decisions (for the access walk in the tests).
+pub fn route_table() -> Vec<Registration> {
+    routes(&ServerConfig::default()).into_parts().2
+}
+
+/// Builds the whole HTTP application from [`routes`]. Request bodies are limited per group of
+/// routes ([`net::body_limit`]); a route missing from the table is refused
+/// ([`web::routes::guard`]); every answer gets the security headers and is traced
+/// ([`web::layers`]); every route, the fallback included, runs behind [`net::origin::edge`].
 pub fn router(state: AppState) -> Router {
-    let small = state.config.max_request_body_bytes;
-    Router::new()
-        .merge(net::body_limit::limit(api::routes(), small))
-        .merge(agent_api::routes(small, state.config.max_body_bytes))
-        .merge(net::body_limit::limit(console::routes(), small))
+    let (router, _, table) = routes(&state.config).into_parts();
+    router
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(web::layers::trace_requests))
+        .layer(axum::middleware::from_fn_with_state(
+            web::routes::Decided::new(&table),
+            web::routes::guard,
+        ))
+        .layer(axum::middleware::from_fn(web::layers::security_headers))
+        .layer(tower_http::request_id::SetRequestIdLayer::new(
+            web::layers::REQUEST_ID.clone(),
+            web::layers::Ids::default(),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             net::origin::edge,

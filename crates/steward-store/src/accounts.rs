@@ -128,7 +128,7 @@ impl Store {
     /// Creates a user who sees every device; `Conflict` if the username is taken (in any
     /// case: `Admin` and `admin` are one name).
     pub async fn create_user(&self, new: &NewUser, now: Timestamp) -> Result<UserRecord> {
-        self.create_user_with_scope(new, &Scope::Everything, now)
+        self.create_user_with_scope(new, &Scope::AllDevices, now)
             .await
     }
 
@@ -142,7 +142,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<UserRecord> {
         let (all_devices, groups): (bool, &[String]) = match scope {
-            Scope::Everything => (true, &[]),
+            Scope::AllDevices => (true, &[]),
             Scope::Groups(groups) => (false, groups),
         };
         let mut tx = self.begin_write().await?;

@@ -101,6 +101,7 @@ impl Store {
         .await?;
         tx.commit().await?;
         let record = self
+            .scoped(&steward_core::Scope::AllDevices)
             .device(&device.id)
             .await?
             .ok_or(crate::StoreError::NotFound)?;

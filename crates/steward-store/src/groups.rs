@@ -128,7 +128,7 @@ impl Store {
     /// user or a group does not exist.
     pub async fn set_user_scope(&self, user_id: &str, scope: &Scope) -> Result<()> {
         let (all_devices, group_ids): (bool, &[String]) = match scope {
-            Scope::Everything => (true, &[]),
+            Scope::AllDevices => (true, &[]),
             Scope::Groups(groups) => (false, groups),
         };
         let mut tx = self.begin_write().await?;

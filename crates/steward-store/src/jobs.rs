@@ -33,10 +33,10 @@ pub enum JobUpdateOutcome {
     },
 }
 
-const JOB_COLS: &str =
+pub(crate) const JOB_COLS: &str =
     "id, device_id, kind, params, state, message, output, requested_by, created_at, updated_at";
 
-fn job(row: &AnyRow) -> Result<JobRecord> {
+pub(crate) fn job(row: &AnyRow) -> Result<JobRecord> {
     let kind = text(row, "kind")?;
     let state = text(row, "state")?;
     Ok(JobRecord {
@@ -81,18 +81,6 @@ impl Store {
             .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(job).transpose()
-    }
-
-    /// The device's jobs, newest first.
-    pub async fn jobs_for_device(&self, device_id: &str, limit: u64) -> Result<Vec<JobRecord>> {
-        let rows = sqlx::query(safe_sql!(
-            "SELECT {JOB_COLS} FROM jobs WHERE device_id = $1 ORDER BY created_at DESC, id DESC LIMIT {}",
-            limit.min(1000)
-        ))
-        .bind(device_id)
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter().map(job).collect()
     }
 
     /// Hands the oldest queued job of the device to its agent (state `dispatched`). Safe to

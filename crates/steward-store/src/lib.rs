@@ -29,6 +29,7 @@ mod ingest;
 mod jobs;
 mod migrate;
 mod rows;
+mod scoped;
 mod security;
 mod throttle;
 
@@ -50,6 +51,7 @@ pub use ingest::{
     ChangeRecord, DeviceIngestState, IngestCommit, InventoryWrite, STEP_ROWS, SoftwareWrite,
 };
 pub use jobs::{JobRecord, JobUpdateOutcome};
+pub use scoped::ScopedStore;
 pub use security::PendingSignIn;
 pub use throttle::{FailureWindow, KnownDevice};
 

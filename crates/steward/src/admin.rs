@@ -2,10 +2,12 @@
 //! works whether or not the server is running.
 
 use anyhow::{Context, bail};
-use steward_core::{DeviceStatus, Escaped, JobKind, Role, TwoFactorPolicy};
+use steward_core::{DeviceStatus, Escaped, JobKind, TwoFactorPolicy};
 use steward_server::secrets::PasswordHashing;
-use steward_server::{SystemClock, clock::Clock};
-use steward_store::{DeviceFilter, DeviceRecord, Store};
+use steward_server::service::Caller;
+use steward_server::{AppState, ServerConfig, SystemClock, clock::Clock};
+use steward_server::{devices, groups};
+use steward_store::{DeviceFilter, Store};
 
 use crate::cli::{
     AdminArgs, AdminCommand, ApiTokenCommand, AuditCommand, DeviceCommand, EnrollTokenCommand,
@@ -20,28 +22,34 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     }
     let store = Store::connect(&url).await?;
     let now = SystemClock.now();
-    match args.command {
+    // The same services the console and the API use, as the operator: their rules, scope
+    // and audit entries, with the operating-system user named as the actor.
+    let state = steward_server::state(
+        store.clone(),
+        ServerConfig {
+            password_hashing: PasswordHashing::Production,
+            ..ServerConfig::default()
+        },
+    );
+    let caller = Caller::cli(&os_user(), now);
+    let result = command(&state, &caller, args.command).await;
+    store.close().await;
+    result
+}
+
+async fn command(state: &AppState, caller: &Caller, command: AdminCommand) -> anyhow::Result<()> {
+    let store = &state.store;
+    let now = caller.now;
+    match command {
         AdminCommand::EnrollToken(EnrollTokenCommand::Create { uses, expires }) => {
             let ttl = humantime::parse_duration(&expires).with_context(|| {
                 format!("--expires takes a duration such as 30m, 24h or 7d, not {expires:?}")
             })?;
             let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-            let token = steward_server::admin::create_enroll_token(
-                &store,
-                uses,
-                now.plus_millis(ttl_ms),
-                now,
-            )
-            .await?;
+            let token = steward_server::enrollment::create(state, caller, uses, ttl_ms)
+                .await?
+                .secret;
             println!("{token}");
-            cli_audit(
-                &store,
-                now,
-                "enroll_token_created",
-                "",
-                &format!("{uses} use(s), expires in {expires}"),
-            )
-            .await;
             eprintln!(
                 "Enrollment token for {uses} device(s), valid for {}. On each machine run (the variable keeps it out of `ps`):\n  STEWARD_ENROLL_TOKEN={token} steward agent enroll --server URL",
                 humantime::format_duration(ttl)
@@ -53,38 +61,32 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             expires,
             owner,
         }) => {
-            let role = Role::parse(&role).with_context(|| {
-                format!("--role must be viewer, technician or admin, not {role:?}")
-            })?;
-            let expires_at = match expires.as_str() {
-                "never" => None,
+            let days = match expires.as_str() {
+                "never" => 0,
                 text => {
                     let ttl = humantime::parse_duration(text).with_context(|| {
                         format!("--expires takes a duration such as 30d, or never, not {text:?}")
                     })?;
-                    Some(now.plus_millis(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)))
+                    // Whole days, at least one: the same unit as the console and the API.
+                    u32::try_from(ttl.as_secs().div_ceil(86_400).max(1)).unwrap_or(u32::MAX)
                 }
             };
-            let token = steward_server::admin::create_owned_api_token(
-                &store, &name, role, expires_at, &owner, now,
-            )
-            .await?;
+            let new = steward_server::tokens::NewToken {
+                name: &name,
+                role: &role,
+                expires_in_days: Some(days),
+            };
+            let created =
+                steward_server::tokens::create_owned_by(state, caller, &new, &owner).await?;
+            let token = created.secret;
+            let expires_at = created.expires_at;
             println!("{token}");
-            cli_audit(
-                &store,
-                now,
-                "api_token_created",
-                &name,
-                &format!("{}, owned by {owner}", role.as_str()),
-            )
-            .await;
             let validity = match expires_at {
                 Some(_) => format!("expires in {expires}"),
                 None => "never expires".to_string(),
             };
             eprintln!(
-                "API token {name:?} ({}, {validity}, owned by {owner}) created. Use it as `Authorization: Bearer {token}`; it is shown only once.",
-                role.as_str()
+                "API token {name:?} ({role}, {validity}, owned by {owner}) created. Use it as `Authorization: Bearer {token}`; it is shown only once."
             );
         }
         AdminCommand::ApiToken(ApiTokenCommand::List) => {
@@ -114,12 +116,11 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             }
         }
         AdminCommand::Device(DeviceCommand::List) => {
-            let (devices, _) = store
-                .list_devices(&DeviceFilter {
-                    limit: 10_000,
-                    ..Default::default()
-                })
-                .await?;
+            let filter = DeviceFilter {
+                limit: 10_000,
+                ..Default::default()
+            };
+            let (devices, _) = devices::list(state, caller, &filter).await?;
             for d in devices {
                 let status = DeviceStatus::derive(
                     now,
@@ -140,24 +141,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             }
         }
         AdminCommand::Device(DeviceCommand::Refresh { name }) => {
-            let device = find_device(&store, &name).await?;
-            if device.revoked_at.is_some() {
-                bail!(
-                    "device {} is revoked and takes no jobs",
-                    Escaped(&device.name)
-                );
-            }
+            let device = devices::find_by_name_or_id(state, caller, &name).await?;
             let job =
-                steward_server::admin::new_job(&device.id, JobKind::CollectInventory, "cli", now);
-            store.create_job(&job).await?;
-            cli_audit(
-                &store,
-                now,
-                "job_queued",
-                &device.id,
-                &format!("collect_inventory ({}) on {}", job.id, device.name),
-            )
-            .await;
+                devices::queue_job(state, caller, &device.id, JobKind::CollectInventory).await?;
             println!("{}", job.id);
             eprintln!(
                 "Queued inventory collection for {}; a connected agent picks it up within a second.",
@@ -165,33 +151,20 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             );
         }
         AdminCommand::Device(DeviceCommand::Revoke { name }) => {
-            let device = find_device(&store, &name).await?;
-            store.revoke_device(&device.id, now).await?;
-            cli_audit(&store, now, "device_revoked", &device.id, &device.name).await;
+            let device = devices::find_by_name_or_id(state, caller, &name).await?;
+            let outcome = devices::revoke(state, caller, &device.id).await?;
+            let done = match outcome {
+                devices::Revoked::Now => "revoked",
+                devices::Revoked::Already => "was already revoked",
+            };
             eprintln!(
-                "Device {} revoked: its agent can no longer report.",
+                "Device {} {done}: its agent can no longer report.",
                 Escaped(&device.name)
             );
         }
         AdminCommand::Device(DeviceCommand::RotateCredential { name }) => {
-            let device = find_device(&store, &name).await?;
-            if device.revoked_at.is_some() {
-                bail!(
-                    "device {} is revoked: enroll it again instead",
-                    Escaped(&device.name)
-                );
-            }
-            let job =
-                steward_server::admin::new_job(&device.id, JobKind::RotateCredential, "cli", now);
-            store.create_job(&job).await?;
-            cli_audit(
-                &store,
-                now,
-                "credential_rotation_requested",
-                &device.id,
-                &format!("job {} on {}", job.id, device.name),
-            )
-            .await;
+            let device = devices::find_by_name_or_id(state, caller, &name).await?;
+            let job = devices::request_rotation(state, caller, &device.id).await?;
             println!("{}", job.id);
             eprintln!(
                 "Queued a credential rotation for {}: its agent fetches a new credential when it \
@@ -201,20 +174,17 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             );
         }
         AdminCommand::Audit(AuditCommand::Verify) => {
-            match steward_server::audit::verify(&store).await? {
+            match steward_server::audit::verify(store).await? {
                 Ok(n) => println!("audit log intact: {n} entries verified"),
-                Err(broken) => {
-                    store.close().await;
-                    bail!("the audit log has been tampered with: {broken}");
-                }
+                Err(broken) => bail!("the audit log has been tampered with: {broken}"),
             }
         }
         AdminCommand::Audit(AuditCommand::Export { action }) => {
             let mut out = std::io::stdout().lock();
-            steward_server::audit::export_csv(&store, action.as_deref(), &mut out).await?;
+            steward_server::audit::export_csv(store, action.as_deref(), &mut out).await?;
         }
-        AdminCommand::User(cmd) => user_command(&store, cmd, now).await?,
-        AdminCommand::Group(cmd) => group_command(&store, cmd, now).await?,
+        AdminCommand::User(cmd) => user_command(store, cmd, now).await?,
+        AdminCommand::Group(cmd) => group_command(state, caller, cmd).await?,
         AdminCommand::Security(SecurityCommand::Show) => {
             let policy = store
                 .setting(TwoFactorPolicy::SETTING)
@@ -228,10 +198,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             println!("two-factor sign-in required for: {shown}");
         }
         AdminCommand::Security(SecurityCommand::Require2fa { roles }) => {
-            let policy = TwoFactorPolicy::parse(&roles).map_err(|e| anyhow::anyhow!(e))?;
-            steward_server::admin::set_two_factor_policy(&store, &policy, &cli_actor(), "cli", now)
-                .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
+            let roles: Vec<String> = roles.split(',').map(str::to_string).collect();
+            let policy =
+                steward_server::security::set_two_factor_policy(state, caller, &roles).await?;
             eprintln!(
                 "Two-factor sign-in is now required for: {}",
                 match policy.to_setting().as_str() {
@@ -241,52 +210,24 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             );
         }
     }
-    store.close().await;
     Ok(())
 }
 
-/// A device by exact name, or by id; an ambiguous name is an error listing the candidates.
-async fn find_device(store: &Store, name_or_id: &str) -> anyhow::Result<DeviceRecord> {
-    if let Some(d) = store.device(name_or_id).await? {
-        return Ok(d);
-    }
-    let mut found = store.devices_named(name_or_id).await?;
-    match found.len() {
-        0 => bail!("no device named {name_or_id:?}; `steward admin device list` shows them"),
-        1 => Ok(found.remove(0)),
-        _ => bail!(
-            "{} devices are named {name_or_id:?}; use an id instead: {}",
-            found.len(),
-            found
-                .iter()
-                .map(|d| d.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
+/// The operating-system user running the command, as named in the audit log (`cli:NAME`).
+fn os_user() -> String {
+    std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_default()
 }
 
 /// The operating-system user running the command, as named in the audit log.
 fn cli_actor() -> String {
-    let who = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_default();
+    let who = os_user();
     if who.is_empty() {
         "cli".to_string()
     } else {
         format!("cli:{who}")
     }
-}
-
-/// Audits an action taken from the shell, naming the operating-system user who ran it.
-async fn cli_audit(
-    store: &Store,
-    now: steward_core::Timestamp,
-    action: &str,
-    target: &str,
-    detail: &str,
-) {
-    steward_server::audit::record(store, now, &cli_actor(), action, target, detail, "cli").await;
 }
 
 async fn find_user(store: &Store, name: &str) -> anyhow::Result<steward_store::UserRecord> {
@@ -402,14 +343,10 @@ async fn user_command(
     Ok(())
 }
 
-async fn group_command(
-    store: &Store,
-    cmd: GroupCommand,
-    now: steward_core::Timestamp,
-) -> anyhow::Result<()> {
+async fn group_command(state: &AppState, caller: &Caller, cmd: GroupCommand) -> anyhow::Result<()> {
     match cmd {
         GroupCommand::List => {
-            for g in store.list_groups().await? {
+            for g in groups::list(state, caller).await? {
                 println!(
                     "{}\t{} device(s)\t{}",
                     Escaped(&g.name),
@@ -419,34 +356,20 @@ async fn group_command(
             }
         }
         GroupCommand::Create { name } => {
-            let g = steward_server::admin::create_group(store, &name, now)
-                .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
-            cli_audit(store, now, "group_created", &g.name, "").await;
+            groups::create(state, caller, &name).await?;
         }
         GroupCommand::Assign {
             device,
             group,
             none,
         } => {
-            let device = find_device(store, &device).await?;
+            let device = devices::find_by_name_or_id(state, caller, &device).await?;
             let gid = match (group, none) {
-                (Some(name), false) => Some(group_id(store, &name).await?),
+                (Some(name), false) => Some(groups::find_by_name(state, caller, &name).await?.id),
                 (None, true) => None,
                 _ => bail!("name a group, or pass --none"),
             };
-            steward_server::admin::organize_device(
-                store,
-                &device,
-                Some(gid.as_deref()),
-                None,
-                &steward_core::Scope::Everything,
-                &cli_actor(),
-                "cli",
-                now,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!(e.message))?;
+            devices::organize(state, caller, &device.id, Some(gid.as_deref()), None).await?;
         }
     }
     Ok(())

@@ -334,7 +334,11 @@ async fn sigkill_mid_ingest_loses_nothing_acknowledged() {
             "device {device}: acked {n}, stored {}",
             state.last_seq
         );
-        let (software, total) = store.software(device, None, 0, 100_000).await.unwrap();
+        let (software, total) = store
+            .scoped(&steward_core::Scope::AllDevices)
+            .software(device, None, 0, 100_000)
+            .await
+            .unwrap();
         assert!(
             total >= *n,
             "device {device}: acked {n} packages, stored {total}"

@@ -5,11 +5,9 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use steward_core::{DeviceName, JobKind, JobState};
 use steward_proto::agent::{
@@ -24,19 +22,24 @@ use crate::error::{ApiJson, ApiQuery, AppError, AppResult};
 use crate::net::ClientAddr;
 use crate::secrets::{new_id, random_token, token_hash};
 use crate::state::AppState;
+use crate::web::routes::{Access, Routes};
+use utoipa_axum::routes;
 
 /// `small`: the body limit of anonymous and small requests; `uploads`: of the requests
-/// that carry an authenticated agent's inventory or job output.
-pub fn routes(small: usize, uploads: usize) -> Router<AppState> {
-    let anonymous_or_small = Router::new()
-        .route("/agent/v1/enroll", post(enroll))
-        .route("/agent/v1/jobs/next", get(next_job))
-        .route("/agent/v1/credential", post(rotate_credential));
-    let uploads_router = Router::new()
-        .route("/agent/v1/reports", post(reports))
-        .route("/agent/v1/jobs/{id}", post(update_job));
-    crate::net::body_limit::limit(anonymous_or_small, small)
-        .merge(crate::net::body_limit::limit(uploads_router, uploads))
+/// that carry an authenticated agent's inventory or job output. Enrollment is public (the
+/// enrollment token is the credential); the rest takes a device's own credential.
+pub fn routes(small: usize, uploads: usize) -> Routes {
+    use crate::net::body_limit::limit_documented;
+    let anonymous_or_small = Routes::new()
+        .api(Access::Public, routes!(enroll))
+        .api(Access::Device, routes!(next_job))
+        .api(Access::Device, routes!(rotate_credential))
+        .map_routers(|api| limit_documented(api, small), |pages| pages);
+    let agent_uploads = Routes::new()
+        .api(Access::Device, routes!(reports))
+        .api(Access::Device, routes!(update_job))
+        .map_routers(|api| limit_documented(api, uploads), |pages| pages);
+    anonymous_or_small.merge(agent_uploads)
 }
 
 /// Enroll a device with a one-time enrollment token.

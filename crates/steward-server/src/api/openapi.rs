@@ -1,6 +1,5 @@
 //! The OpenAPI document, generated from the handlers' annotations and served as JSON.
 
-use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -37,44 +36,12 @@ impl Modify for Security {
     }
 }
 
+/// What the document says beyond its paths, which come from the routes themselves
+/// (`crate::routes`): so a route cannot be served without being documented, nor documented
+/// without being served.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Steward API", description = "Steward's REST API and agent protocol."),
-    paths(
-        super::health,
-        super::devices::list,
-        super::devices::detail,
-        super::devices::software,
-        super::devices::changes,
-        super::devices::jobs,
-        super::devices::create_job,
-        super::devices::revoke,
-        super::devices::rotate_credential,
-        super::access::audit,
-        super::access::audit_csv,
-        super::access::list_tokens,
-        super::access::create_token,
-        super::access::revoke_token,
-        super::access::security_settings,
-        super::access::update_security_settings,
-        super::access::create_enroll_token,
-        super::users::list,
-        super::users::create,
-        super::users::detail,
-        super::users::update,
-        super::users::delete,
-        super::users::reset_password,
-        super::users::reset_two_factor,
-        super::organize::list,
-        super::organize::create,
-        super::organize::delete,
-        super::organize::update_device,
-        crate::agent_api::enroll,
-        crate::agent_api::reports,
-        crate::agent_api::next_job,
-        crate::agent_api::update_job,
-        crate::agent_api::rotate_credential,
-    ),
     // Types reached only through query parameters (IntoParams) are referenced there but not
     // collected by utoipa: named here so their references resolve.
     components(schemas(steward_proto::api::DeviceSort)),
@@ -82,13 +49,28 @@ impl Modify for Security {
 )]
 struct ApiDoc;
 
-/// The OpenAPI document as JSON text.
-pub fn openapi_json() -> String {
-    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+/// The whole document: the description above and every registered API route.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, paths, _) = crate::routes(&crate::ServerConfig::default()).into_parts();
+    let mut doc = ApiDoc::openapi();
+    doc.merge(paths);
+    doc
 }
 
-pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// The OpenAPI document as JSON text.
+pub fn openapi_json() -> String {
+    static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    JSON.get_or_init(|| document().to_pretty_json().unwrap_or_default())
+        .clone()
+}
+
+pub async fn serve() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        openapi_json(),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

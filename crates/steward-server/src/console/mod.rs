@@ -1,82 +1,27 @@
-//! The web console: server-rendered pages (askama templates compiled into the binary), one
-//! stylesheet and one small script, embedded. Every page but the login requires a signed-in
-//! user ([`ConsoleUser`]); every POST carries the session's CSRF token.
+//! What the console's pages share: the layout's [`Chrome`], rendering, error and refusal
+//! pages, formatting, the stylesheet and script (embedded). The pages themselves live with
+//! their capability (`devices::console`, `users::console`, `account::login`, …). Every page
+//! but the login requires a signed-in user (`ConsoleUser`); every form is a
+//! `web::csrf::CsrfForm`, checked against the session's CSRF token.
 
-mod account;
-mod assets;
-mod audit;
-mod cross_site;
-mod dashboard;
-mod device;
-mod device_sections;
-mod devices;
-mod enroll;
+pub(crate) mod assets;
 pub(crate) mod escape;
-mod format;
-mod groups;
-mod known_device;
-mod login;
-mod password;
-mod reauth;
-mod second_factor;
-mod security;
-mod tokens;
-mod two_factor;
-mod users;
-mod views;
+pub(crate) mod format;
+pub(crate) mod views;
 
 use askama::Template;
-use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
 
 use crate::auth::Principal;
 use crate::secrets::secrets_equal;
 use crate::state::AppState;
+use crate::web::routes::{Access, Routes};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/login", get(login::page).post(login::submit))
-        .route(
-            "/login/code",
-            get(second_factor::page).post(second_factor::submit),
-        )
-        .route("/reauth", get(reauth::page).post(reauth::submit))
-        .route("/account/two-factor", get(two_factor::page))
-        .route("/account/two-factor/setup", post(two_factor::setup))
-        .route("/account/two-factor/confirm", post(two_factor::confirm))
-        .route(
-            "/account/two-factor/recovery-codes",
-            post(two_factor::recovery_codes),
-        )
-        .route("/account/two-factor/disable", post(two_factor::disable))
-        .route("/users", get(users::page).post(users::create))
-        .route("/users/{id}", post(users::update))
-        .route(
-            "/settings/security",
-            get(security::page).post(security::save),
-        )
-        .route("/enroll", get(enroll::page).post(enroll::create))
-        .route("/groups", get(groups::page).post(groups::create))
-        .route("/groups/delete", post(groups::delete))
-        .route("/audit", get(audit::page))
-        .route("/tokens", get(tokens::page).post(tokens::create))
-        .route("/tokens/revoke", post(tokens::revoke))
-        .route("/logout", post(login::logout))
-        .route("/", get(dashboard::page))
-        .route("/devices", get(devices::list))
-        .route("/devices/{id}", get(device::detail))
-        .route("/devices/{id}/refresh", post(device::refresh))
-        .route("/devices/{id}/organize", post(device::organize))
-        .route("/devices/{id}/access", post(device::access))
-        .route("/account/sessions", get(account::sessions))
-        .route(
-            "/account/password",
-            get(password::page).post(password::change),
-        )
-        .route("/account/sessions/revoke", post(account::revoke))
-        .route("/static/{file}", get(assets::serve))
+/// The console's shared routes: its stylesheet and script. Pages are declared by their
+/// capabilities (`devices::routes`, `users::routes`, …).
+pub fn routes() -> Routes {
+    Routes::new().get("/static/{file}", Access::Public, assets::serve)
 }
 
 /// What every page's layout needs: who is signed in, the CSRF token for forms, which
@@ -126,39 +71,33 @@ impl Chrome {
     }
 }
 
-/// What pages may load and who may frame them: only Steward's own script and stylesheet
-/// (inline `style` attributes draw the bars), and no framing (a framed console could be
-/// clicked on by another site).
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-                   img-src 'self' data:; connect-src 'self'; form-action 'self'; \
-                   frame-ancestors 'none'; base-uri 'none'";
-
-/// Renders a template into a response with the console's security headers; a template
-/// error is a logged 500.
+/// Renders a template into a response; a template error is a logged 500. (Security headers
+/// are added to every answer by `web::layers::security_headers`.)
 pub fn render(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
-        Ok(html) => {
-            let mut response = (status, Html(html)).into_response();
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(CSP),
-            );
-            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-            headers.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            headers.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("same-origin"),
-            );
-            // Pages show live state and a CSRF token: never from a cache.
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        Ok(html) => (status, Html(html)).into_response(),
         Err(e) => crate::error::AppError::internal(e).into_response(),
     }
+}
+
+/// The page for a service's refusal, in the layout: the same status and message the API
+/// gives (`crate::error` maps them), under `title`. A refusal for want of a recent sign-in
+/// sends the user to confirm their password first, then back to `back_to`.
+pub fn refused<E: crate::service::DomainError>(
+    user: &Principal,
+    e: E,
+    title: &str,
+    back_to: &str,
+) -> Response {
+    if e.refusal() == crate::service::Refusal::StepUpRequired {
+        return axum::response::Redirect::to(&format!(
+            "/reauth?next={}",
+            crate::auth::urlencode(back_to)
+        ))
+        .into_response();
+    }
+    let e = crate::error::AppError::from(e);
+    error_page(user, e.status, title, &e.message)
 }
 
 #[derive(Template)]
@@ -252,6 +191,8 @@ pub fn refused_page(status: StatusCode, title: &str, message: &str) -> Response 
 
 /// A form's fields in order, for forms where a name repeats (one per ticked box), which
 /// `Form<T>` cannot read into a struct.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(transparent)]
 pub struct FormFields(Vec<(String, String)>);
 
 impl FormFields {

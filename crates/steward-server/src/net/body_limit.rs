@@ -19,6 +19,17 @@ pub fn limit<S: Clone + Send + Sync + 'static>(router: Router<S>, max: usize) ->
         .layer(DefaultBodyLimit::max(max))
 }
 
+/// `router` (API routes with their OpenAPI documentation) with request bodies limited to
+/// `max` bytes.
+pub fn limit_documented<S: Clone + Send + Sync + 'static>(
+    router: utoipa_axum::router::OpenApiRouter<S>,
+    max: usize,
+) -> utoipa_axum::router::OpenApiRouter<S> {
+    router
+        .layer(axum::middleware::from_fn_with_state(max, refuse_declared))
+        .layer(DefaultBodyLimit::max(max))
+}
+
 /// Refuses a request whose declared body is over `max`, without reading it.
 async fn refuse_declared(State(max): State<usize>, request: Request, next: Next) -> Response {
     let declared = request

@@ -24,7 +24,7 @@ async fn seed_fleet(store: &Store) {
 }
 
 async fn list(store: &Store, filter: DeviceFilter) -> (Vec<String>, u64) {
-    let (devices, total) = store.list_devices(&filter).await.unwrap();
+    let (devices, total) = store.all().list_devices(&filter).await.unwrap();
     (devices.into_iter().map(|d| d.id).collect(), total)
 }
 
@@ -85,7 +85,7 @@ contract_test!(list_devices_filters, |db: TestDb| async move {
     assert_eq!(list(&db, combined).await, (vec!["d1".into()], 1));
 
     // Tags come with every listed device.
-    let (devices, _) = db.list_devices(&filter()).await.unwrap();
+    let (devices, _) = db.all().list_devices(&filter()).await.unwrap();
     let tags: Vec<(&str, Vec<&str>)> = devices
         .iter()
         .map(|d| (d.id.as_str(), d.tags.iter().map(String::as_str).collect()))
@@ -185,7 +185,7 @@ contract_test!(device_tags_are_replaced, |db: TestDb| async move {
     db.set_device_tags("d2", &["other".into()]).await.unwrap();
     assert_eq!(db.device_tags("d1").await.unwrap(), ["alpha", "zeta"]);
     assert_eq!(
-        db.device("d1").await.unwrap().unwrap().tags,
+        db.all().device("d1").await.unwrap().unwrap().tags,
         ["alpha", "zeta"]
     );
 
@@ -202,25 +202,28 @@ contract_test!(devices_named_matches_exactly, |db: TestDb| async move {
     enroll_at(&db, "d2", "dup", 1_000, 60).await;
     enroll_at(&db, "d3", "Dup", 500, 60).await;
     enroll_at(&db, "d4", "dupe", 500, 60).await;
-    assert_eq!(ids(&db.devices_named("dup").await.unwrap()), ["d2", "d1"]);
+    assert_eq!(
+        ids(&db.all().devices_named("dup").await.unwrap()),
+        ["d2", "d1"]
+    );
     // Like every read of a device, it carries the tags.
     db.set_device_tags("d1", &["x".into(), "a".into()])
         .await
         .unwrap();
-    let named = db.devices_named("dup").await.unwrap();
-    assert_eq!(named[1], db.device("d1").await.unwrap().unwrap());
+    let named = db.all().devices_named("dup").await.unwrap();
+    assert_eq!(named[1], db.all().device("d1").await.unwrap().unwrap());
     assert_eq!(named[1].tags, ["a", "x"]);
     assert!(named[0].tags.is_empty());
-    assert_eq!(ids(&db.devices_named("Dup").await.unwrap()), ["d3"]);
-    assert!(db.devices_named("du").await.unwrap().is_empty());
-    assert!(db.devices_named("du%").await.unwrap().is_empty());
+    assert_eq!(ids(&db.all().devices_named("Dup").await.unwrap()), ["d3"]);
+    assert!(db.all().devices_named("du").await.unwrap().is_empty());
+    assert!(db.all().devices_named("du%").await.unwrap().is_empty());
 });
 
 contract_test!(revoke_device_once, |db: TestDb| async move {
     enroll(&db, "d1", "a").await;
     db.revoke_device("d1", ts(5_000)).await.unwrap();
     assert_eq!(
-        db.device("d1").await.unwrap().unwrap().revoked_at,
+        db.all().device("d1").await.unwrap().unwrap().revoked_at,
         Some(ts(5_000))
     );
     assert!(matches!(
@@ -229,7 +232,7 @@ contract_test!(revoke_device_once, |db: TestDb| async move {
     ));
     // The first revocation time stands.
     assert_eq!(
-        db.device("d1").await.unwrap().unwrap().revoked_at,
+        db.all().device("d1").await.unwrap().unwrap().revoked_at,
         Some(ts(5_000))
     );
     assert!(matches!(
@@ -240,7 +243,10 @@ contract_test!(revoke_device_once, |db: TestDb| async move {
 
 contract_test!(fleet_stats_counts, |db: TestDb| async move {
     assert_eq!(
-        db.fleet_stats(ts(0), &Scope::Everything).await.unwrap(),
+        db.scoped(&Scope::AllDevices)
+            .fleet_stats(ts(0))
+            .await
+            .unwrap(),
         Default::default()
     );
 
@@ -262,7 +268,11 @@ contract_test!(fleet_stats_counts, |db: TestDb| async move {
     db.revoke_device("gone", ts(now)).await.unwrap();
     db.revoke_device("gone-pending", ts(now)).await.unwrap();
 
-    let stats = db.fleet_stats(ts(now), &Scope::Everything).await.unwrap();
+    let stats = db
+        .scoped(&Scope::AllDevices)
+        .fleet_stats(ts(now))
+        .await
+        .unwrap();
     assert_eq!(stats.total, 7);
     assert_eq!(stats.online, 3, "{stats:?}");
     assert_eq!(stats.revoked, 2);
@@ -281,7 +291,7 @@ contract_test!(fleet_stats_counts, |db: TestDb| async move {
     );
 
     // The same answer as the domain rule, device by device.
-    let (devices, _) = db.list_devices(&filter()).await.unwrap();
+    let (devices, _) = db.all().list_devices(&filter()).await.unwrap();
     let online = devices
         .iter()
         .filter(|d| {
@@ -297,12 +307,14 @@ contract_test!(fleet_stats_counts, |db: TestDb| async move {
 
     // Later, everyone has gone quiet; earlier, the stale one was still online.
     let later = db
-        .fleet_stats(ts(now + 10_000_000), &Scope::Everything)
+        .scoped(&Scope::AllDevices)
+        .fleet_stats(ts(now + 10_000_000))
         .await
         .unwrap();
     assert_eq!((later.online, later.revoked, later.never_seen), (0, 2, 1));
     let earlier = db
-        .fleet_stats(ts(now - 1), &Scope::Everything)
+        .scoped(&Scope::AllDevices)
+        .fleet_stats(ts(now - 1))
         .await
         .unwrap();
     assert_eq!(earlier.online, 4);
@@ -341,7 +353,11 @@ contract_test!(recent_changes_newest_first, |db: TestDb| async move {
     )];
     db.commit_ingest(&c).await.unwrap();
 
-    let recent = db.recent_changes(10, &Scope::Everything).await.unwrap();
+    let recent = db
+        .scoped(&Scope::AllDevices)
+        .recent_changes(10)
+        .await
+        .unwrap();
     let got: Vec<(&str, &str, ChangeKind)> = recent
         .iter()
         .map(|c| (c.device_id.as_str(), c.device_name.as_str(), c.event.kind))
@@ -361,7 +377,10 @@ contract_test!(recent_changes_newest_first, |db: TestDb| async move {
     assert_eq!(recent[1].at, ts(2_500));
     assert!(recent.windows(2).all(|w| w[0].id > w[1].id));
     assert_eq!(
-        db.recent_changes(2, &Scope::Everything).await.unwrap(),
+        db.scoped(&Scope::AllDevices)
+            .recent_changes(2)
+            .await
+            .unwrap(),
         recent[..2]
     );
 });
@@ -386,9 +405,10 @@ contract_test!(changes_filter_by_kind_and_page, |db: TestDb| async move {
         .collect();
     db.commit_ingest(&c).await.unwrap();
 
-    let (all, total) = db.changes("d1", None, 0, 100).await.unwrap();
+    let (all, total) = db.all().changes("d1", None, 0, 100).await.unwrap();
     assert_eq!((all.len(), total), (7, 7));
     let (installed, total) = db
+        .all()
         .changes("d1", Some("package_installed"), 0, 100)
         .await
         .unwrap();
@@ -396,22 +416,35 @@ contract_test!(changes_filter_by_kind_and_page, |db: TestDb| async move {
     let subjects: Vec<&str> = installed.iter().map(|c| c.event.subject.as_str()).collect();
     assert_eq!(subjects, ["p4", "p3", "p2", "p1", "p0"]);
     let (page, total) = db
+        .all()
         .changes("d1", Some("package_installed"), 1, 2)
         .await
         .unwrap();
     assert_eq!(total, 5);
     let subjects: Vec<&str> = page.iter().map(|c| c.event.subject.as_str()).collect();
     assert_eq!(subjects, ["p3", "p2"]);
-    let (rebooted, total) = db.changes("d1", Some("rebooted"), 0, 100).await.unwrap();
+    let (rebooted, total) = db
+        .all()
+        .changes("d1", Some("rebooted"), 0, 100)
+        .await
+        .unwrap();
     assert_eq!((rebooted.len(), total), (1, 1));
     // d2's enrollment is not d1's business; an unknown kind matches nothing.
     assert_eq!(
-        db.changes("d1", Some("enrolled"), 0, 100).await.unwrap().1,
+        db.all()
+            .changes("d1", Some("enrolled"), 0, 100)
+            .await
+            .unwrap()
+            .1,
         1
     );
-    assert_eq!(db.changes("d2", None, 0, 100).await.unwrap().1, 1);
+    assert_eq!(db.all().changes("d2", None, 0, 100).await.unwrap().1, 1);
     assert_eq!(
-        db.changes("d1", Some("nonsense"), 0, 100).await.unwrap().1,
+        db.all()
+            .changes("d1", Some("nonsense"), 0, 100)
+            .await
+            .unwrap()
+            .1,
         0
     );
 });

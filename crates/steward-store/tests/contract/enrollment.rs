@@ -28,7 +28,7 @@ contract_test!(enrollment_spends_token, |db: TestDb| async move {
             group_name: None,
         }
     );
-    assert_eq!(db.device("d1").await.unwrap(), Some(d.clone()));
+    assert_eq!(db.all().device("d1").await.unwrap(), Some(d.clone()));
 
     let state = db.device_ingest_state("d1").await.unwrap().unwrap();
     assert_eq!(state.device_id, "d1");
@@ -37,7 +37,7 @@ contract_test!(enrollment_spends_token, |db: TestDb| async move {
     assert_eq!(state.last_seq, 0);
     assert_eq!(state.inventory_hash, "");
 
-    let (changes, total) = db.changes("d1", None, 0, 10).await.unwrap();
+    let (changes, total) = db.all().changes("d1", None, 0, 10).await.unwrap();
     assert_eq!(total, 1);
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].device_id, "d1");
@@ -58,10 +58,11 @@ contract_test!(enrollment_spends_token, |db: TestDb| async move {
         .await
         .unwrap();
     assert_eq!(third, Err(TokenProblem::UsedUp));
-    assert_eq!(db.device("d3").await.unwrap(), None);
+    assert_eq!(db.all().device("d3").await.unwrap(), None);
     assert_eq!(device_count(&db).await, 2);
     assert_eq!(
-        db.recent_changes(10, &Scope::Everything)
+        db.scoped(&Scope::AllDevices)
+            .recent_changes(10)
             .await
             .unwrap()
             .len(),
@@ -98,11 +99,12 @@ contract_test!(enrollment_refuses_bad_tokens, |db: TestDb| async move {
 
     assert_eq!(device_count(&db).await, 0);
     for id in ["d1", "d2", "d3"] {
-        assert_eq!(db.device(id).await.unwrap(), None);
+        assert_eq!(db.all().device(id).await.unwrap(), None);
         assert!(db.device_ingest_state(id).await.unwrap().is_none());
     }
     assert!(
-        db.recent_changes(10, &Scope::Everything)
+        db.scoped(&Scope::AllDevices)
+            .recent_changes(10)
             .await
             .unwrap()
             .is_empty()
@@ -146,9 +148,10 @@ contract_test!(
         }
         assert_eq!((enrolled, refused), (1, 7));
         assert_eq!(device_count(&db).await, 1);
-        assert_eq!(db.devices_named("racer").await.unwrap().len(), 1);
+        assert_eq!(db.all().devices_named("racer").await.unwrap().len(), 1);
         assert_eq!(
-            db.recent_changes(100, &Scope::Everything)
+            db.scoped(&Scope::AllDevices)
+                .recent_changes(100)
                 .await
                 .unwrap()
                 .len(),

@@ -74,14 +74,14 @@ contract_test!(
             })
             .collect();
         db.commit_ingest(&c).await.unwrap();
-        let (first, total) = db.software("d1", None, 0, 1).await.unwrap();
+        let (first, total) = db.all().software("d1", None, 0, 1).await.unwrap();
         assert_eq!(total, 10_000);
         assert_eq!(
             (first[0].name.as_str(), first[0].version.as_str()),
             ("p10000", "2")
         );
         // 3,000 events and the enrollment.
-        assert_eq!(db.changes("d1", None, 0, 1).await.unwrap().1, 3_001);
+        assert_eq!(db.all().changes("d1", None, 0, 1).await.unwrap().1, 3_001);
     }
 );
 
@@ -256,7 +256,7 @@ contract_test!(
             },
         ));
         db.commit_ingest(&delta).await.unwrap();
-        let (rows, total) = db.software("d1", None, 0, 1).await.unwrap();
+        let (rows, total) = db.all().software("d1", None, 0, 1).await.unwrap();
         assert_eq!(total as usize, many.len());
         assert_eq!(
             (rows[0].name.as_str(), rows[0].version.as_str()),

@@ -51,18 +51,18 @@ contract_test!(ingest_full_inventory, |db: TestDb| async move {
     };
     db.commit_ingest(&commit).await.unwrap();
 
-    assert_eq!(db.inventory("d1").await.unwrap(), Some(inv.clone()));
-    assert_eq!(db.metrics("d1").await.unwrap(), Some((ts(4_900), m)));
+    assert_eq!(db.all().inventory("d1").await.unwrap(), Some(inv.clone()));
+    assert_eq!(db.all().metrics("d1").await.unwrap(), Some((ts(4_900), m)));
     let state = db.device_ingest_state("d1").await.unwrap().unwrap();
     assert_eq!(state.last_seq, 3);
     assert_eq!(state.inventory_hash, inv.hash().0);
-    let d = db.device("d1").await.unwrap().unwrap();
+    let d = db.all().device("d1").await.unwrap().unwrap();
     assert_eq!(d.os_name, "Debian GNU/Linux");
     assert_eq!(d.os_version, "12");
     assert_eq!(d.last_seen_at, Some(ts(5_000)));
 
     // Software: everything stored, ordered by name then arch, paged with the full total.
-    let (page, total) = db.software("d1", None, 0, 1_000).await.unwrap();
+    let (page, total) = db.all().software("d1", None, 0, 1_000).await.unwrap();
     assert_eq!(total, 509);
     assert_eq!(page.len(), 509);
     let zlib: Vec<&SoftwareRecord> = page.iter().filter(|s| s.name == "zlib").collect();
@@ -76,10 +76,14 @@ contract_test!(ingest_full_inventory, |db: TestDb| async move {
             source: "rpm".into(),
         }
     );
-    let (page, total) = db.software("d1", None, 500, 100).await.unwrap();
+    let (page, total) = db.all().software("d1", None, 500, 100).await.unwrap();
     assert_eq!(total, 509);
     assert_eq!(page.len(), 9);
-    let (page, total) = db.software("d1", Some("pkg-00"), 10, 5).await.unwrap();
+    let (page, total) = db
+        .all()
+        .software("d1", Some("pkg-00"), 10, 5)
+        .await
+        .unwrap();
     assert_eq!(total, 100);
     let names: Vec<&str> = page.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
@@ -89,7 +93,11 @@ contract_test!(ingest_full_inventory, |db: TestDb| async move {
     assert_eq!(page[0].version, "1.10");
     assert_eq!(page[0].arch, "amd64");
     assert_eq!(page[0].source, "dpkg");
-    let (page, total) = db.software("d1", Some("pkg-00"), 200, 5).await.unwrap();
+    let (page, total) = db
+        .all()
+        .software("d1", Some("pkg-00"), 200, 5)
+        .await
+        .unwrap();
     assert_eq!((page.len(), total), (0, 100));
 
     // Search is case-insensitive and takes %, _ and \ literally.
@@ -136,9 +144,9 @@ contract_test!(ingest_full_inventory, |db: TestDb| async move {
 
     // Other devices see none of it.
     enroll(&db, "d2", "server-2").await;
-    assert_eq!(db.software("d2", None, 0, 10).await.unwrap().1, 0);
-    assert_eq!(db.inventory("d2").await.unwrap(), None);
-    assert_eq!(db.metrics("d2").await.unwrap(), None);
+    assert_eq!(db.all().software("d2", None, 0, 10).await.unwrap().1, 0);
+    assert_eq!(db.all().inventory("d2").await.unwrap(), None);
+    assert_eq!(db.all().metrics("d2").await.unwrap(), None);
 });
 
 contract_test!(
@@ -158,13 +166,13 @@ contract_test!(
             SoftwareWrite::Replace,
         ));
         db.commit_ingest(&c).await.unwrap();
-        let (all, total) = db.software("d1", None, 0, 1_000).await.unwrap();
+        let (all, total) = db.all().software("d1", None, 0, 1_000).await.unwrap();
         assert_eq!(total, 200);
         for size in [1, 3, 7] {
             let mut paged = Vec::new();
             let mut offset = 0;
             while offset < total {
-                let (page, page_total) = db.software("d1", None, offset, size).await.unwrap();
+                let (page, page_total) = db.all().software("d1", None, offset, size).await.unwrap();
                 assert_eq!(page_total, total);
                 paged.extend(page);
                 offset += size;
@@ -210,16 +218,16 @@ contract_test!(
         let state = db.device_ingest_state("d1").await.unwrap().unwrap();
         assert_eq!(state.last_seq, 3);
         assert_eq!(state.inventory_hash, inv.hash().0);
-        let d = db.device("d1").await.unwrap().unwrap();
+        let d = db.all().device("d1").await.unwrap().unwrap();
         assert_eq!(
             (d.os_name.as_str(), d.os_version.as_str()),
             ("Debian GNU/Linux", "12")
         );
         assert_eq!(d.last_seen_at, Some(ts(5_000)));
-        assert_eq!(db.inventory("d1").await.unwrap(), Some(inv.clone()));
+        assert_eq!(db.all().inventory("d1").await.unwrap(), Some(inv.clone()));
         assert_eq!(software_names(&db, "d1", None).await, ["a", "b"]);
         assert_eq!(
-            db.metrics("d1").await.unwrap(),
+            db.all().metrics("d1").await.unwrap(),
             Some((ts(5_000), metrics(1.0, 1)))
         );
         assert_eq!(all_changes(&db, "d1").await.len(), 2);
@@ -237,7 +245,7 @@ contract_test!(
             7
         );
         assert_eq!(software_names(&db, "d1", None).await, ["c"]);
-        assert_eq!(db.inventory("d1").await.unwrap(), Some(other));
+        assert_eq!(db.all().inventory("d1").await.unwrap(), Some(other));
         assert_eq!(all_changes(&db, "d1").await.len(), 3);
 
         // An unknown device is a conflict too (nothing to move).
@@ -264,7 +272,7 @@ contract_test!(ingest_software_delta, |db: TestDb| async move {
         SoftwareWrite::Replace,
     ));
     db.commit_ingest(&c).await.unwrap();
-    assert_eq!(db.software("d1", None, 0, 100).await.unwrap().1, 5);
+    assert_eq!(db.all().software("d1", None, 0, 100).await.unwrap().1, 5);
 
     let after = vec![
         deb("b", "2.0"),
@@ -287,7 +295,7 @@ contract_test!(ingest_software_delta, |db: TestDb| async move {
     ));
     db.commit_ingest(&c).await.unwrap();
 
-    let (items, total) = db.software("d1", None, 0, 100).await.unwrap();
+    let (items, total) = db.all().software("d1", None, 0, 100).await.unwrap();
     assert_eq!(total, 4);
     let got: BTreeSet<(String, String, String, String)> = items
         .into_iter()
@@ -306,7 +314,7 @@ contract_test!(ingest_software_delta, |db: TestDb| async move {
         .collect();
     assert_eq!(got, want);
     assert_eq!(
-        db.inventory("d1").await.unwrap().unwrap().packages,
+        db.all().inventory("d1").await.unwrap().unwrap().packages,
         inventory("", "", after).packages
     );
 
@@ -335,19 +343,19 @@ contract_test!(
         c.metrics = Some((ts(1_900), metrics(20.25, 200)));
         db.commit_ingest(&c).await.unwrap();
         assert_eq!(
-            db.metrics("d1").await.unwrap(),
+            db.all().metrics("d1").await.unwrap(),
             Some((ts(1_900), metrics(20.25, 200)))
         );
         let state = db.device_ingest_state("d1").await.unwrap().unwrap();
         assert_eq!(state.last_seq, 2);
         assert_eq!(state.inventory_hash, inv.hash().0);
-        let d = db.device("d1").await.unwrap().unwrap();
+        let d = db.all().device("d1").await.unwrap().unwrap();
         assert_eq!(
             (d.os_name.as_str(), d.os_version.as_str()),
             ("Debian GNU/Linux", "12")
         );
         assert_eq!(d.last_seen_at, Some(ts(2_000)));
-        assert_eq!(db.inventory("d1").await.unwrap(), Some(inv));
+        assert_eq!(db.all().inventory("d1").await.unwrap(), Some(inv));
         assert_eq!(software_names(&db, "d1", None).await, ["a"]);
 
         // Nothing but a check-in.
@@ -355,11 +363,11 @@ contract_test!(
             .await
             .unwrap();
         assert_eq!(
-            db.metrics("d1").await.unwrap(),
+            db.all().metrics("d1").await.unwrap(),
             Some((ts(1_900), metrics(20.25, 200)))
         );
         assert_eq!(
-            db.device("d1").await.unwrap().unwrap().last_seen_at,
+            db.all().device("d1").await.unwrap().unwrap().last_seen_at,
             Some(ts(3_000))
         );
     }
@@ -381,10 +389,10 @@ contract_test!(
         c.changes = vec![(ts(3_000), event(ChangeKind::Rebooted, "boot", None, None))];
         let err = db.commit_ingest(&c).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-        assert_eq!(db.inventory("d1").await.unwrap(), None);
-        assert_eq!(db.software("d1", None, 0, 10).await.unwrap().1, 0);
+        assert_eq!(db.all().inventory("d1").await.unwrap(), None);
+        assert_eq!(db.all().software("d1", None, 0, 10).await.unwrap().1, 0);
         assert_eq!(all_changes(&db, "d1").await.len(), 1);
-        let d = db.device("d1").await.unwrap().unwrap();
+        let d = db.all().device("d1").await.unwrap().unwrap();
         assert_eq!(d.last_seen_at, Some(ts(1_500)));
         assert_eq!(d.os_name, "");
     }

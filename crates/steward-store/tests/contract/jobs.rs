@@ -138,7 +138,8 @@ contract_test!(jobs_for_device_newest_first, |db: TestDb| async move {
     db.create_job(&job("j2b", "a", 2_000)).await.unwrap();
     db.create_job(&job("jb", "b", 9_000)).await.unwrap();
     let got: Vec<String> = db
-        .jobs_for_device("a", 100)
+        .all()
+        .jobs("a", 100)
         .await
         .unwrap()
         .into_iter()
@@ -146,14 +147,15 @@ contract_test!(jobs_for_device_newest_first, |db: TestDb| async move {
         .collect();
     assert_eq!(got, ["j3", "j2b", "j2a", "j1"]);
     let got: Vec<String> = db
-        .jobs_for_device("a", 2)
+        .all()
+        .jobs("a", 2)
         .await
         .unwrap()
         .into_iter()
         .map(|j| j.id)
         .collect();
     assert_eq!(got, ["j3", "j2b"]);
-    assert!(db.jobs_for_device("nobody", 10).await.unwrap().is_empty());
+    assert!(db.all().jobs("nobody", 10).await.unwrap().is_empty());
 });
 
 contract_test!(devices_with_recently_queued_jobs, |db: TestDb| async move {

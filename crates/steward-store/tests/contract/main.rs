@@ -24,6 +24,19 @@ use steward_store::{
 
 use common::TestDb;
 
+/// The store as the system sees it (every device), for tests of what the reads return; the
+/// scopes themselves are tested in `security.rs`.
+trait AllDevicesView {
+    fn all(&self) -> steward_store::ScopedStore<'_>;
+}
+
+impl AllDevicesView for steward_store::Store {
+    fn all(&self) -> steward_store::ScopedStore<'_> {
+        static ALL: Scope = Scope::AllDevices;
+        self.scoped(&ALL)
+    }
+}
+
 mod accounts;
 mod audit;
 mod credentials;
@@ -84,7 +97,7 @@ async fn device_count(store: &Store) -> u64 {
         limit: 100,
         ..Default::default()
     };
-    store.list_devices(&filter).await.unwrap().1
+    store.all().list_devices(&filter).await.unwrap().1
 }
 
 fn pkg(name: &str, version: &str, arch: &str, source: PackageSource) -> Package {
@@ -200,13 +213,13 @@ async fn report_os(store: &Store, id: &str, os_name: &str, os_version: &str, at:
 }
 
 async fn software_names(store: &Store, id: &str, search: Option<&str>) -> Vec<String> {
-    let (items, total) = store.software(id, search, 0, 10_000).await.unwrap();
+    let (items, total) = store.all().software(id, search, 0, 10_000).await.unwrap();
     assert_eq!(items.len() as u64, total, "search {search:?}");
     items.into_iter().map(|s| s.name).collect()
 }
 
 async fn all_changes(store: &Store, id: &str) -> Vec<ChangeRecord> {
-    store.changes(id, None, 0, 1_000).await.unwrap().0
+    store.all().changes(id, None, 0, 1_000).await.unwrap().0
 }
 
 fn job(id: &str, device_id: &str, created_at: i64) -> JobRecord {

@@ -173,7 +173,7 @@ contract_test!(groups_scope_devices, |db: TestDb| async move {
         db.set_device_group("d3", Some("nope")).await,
         Err(StoreError::NotFound)
     ));
-    let d1 = db.device("d1").await.unwrap().unwrap();
+    let d1 = db.all().device("d1").await.unwrap().unwrap();
     assert_eq!(
         (d1.group_id.as_deref(), d1.group_name.as_deref()),
         (Some("g1"), Some("Shop"))
@@ -193,9 +193,9 @@ contract_test!(groups_scope_devices, |db: TestDb| async move {
         let db = db.clone();
         async move {
             let (devices, total) = db
+                .scoped(&scope)
                 .list_devices(&DeviceFilter {
                     limit: 100,
-                    scope,
                     ..Default::default()
                 })
                 .await
@@ -204,11 +204,12 @@ contract_test!(groups_scope_devices, |db: TestDb| async move {
             devices.into_iter().map(|d| d.id).collect::<Vec<_>>()
         }
     };
-    assert_eq!(list(Scope::Everything).await.len(), 3);
+    assert_eq!(list(Scope::AllDevices).await.len(), 3);
     assert_eq!(list(scoped(&["g1"])).await, ["d1"]);
     assert_eq!(list(scoped(&["g1", "g2"])).await.len(), 2);
     assert!(list(scoped(&[])).await.is_empty());
     let filtered = db
+        .all()
         .list_devices(&DeviceFilter {
             limit: 100,
             group: Some("g2".into()),
@@ -218,11 +219,16 @@ contract_test!(groups_scope_devices, |db: TestDb| async move {
         .unwrap();
     assert_eq!(ids(&filtered.0), ["d2"]);
     assert_eq!(
-        db.fleet_stats(ts(0), &scoped(&["g1"])).await.unwrap().total,
+        db.scoped(&scoped(&["g1"]))
+            .fleet_stats(ts(0))
+            .await
+            .unwrap()
+            .total,
         1
     );
     assert_eq!(
-        db.fleet_stats(ts(0), &Scope::Everything)
+        db.scoped(&Scope::AllDevices)
+            .fleet_stats(ts(0))
             .await
             .unwrap()
             .total,
@@ -271,17 +277,109 @@ contract_test!(groups_scope_devices, |db: TestDb| async move {
     assert!(!u1.all_devices);
     assert!(db.user_groups("u1").await.unwrap().is_empty());
     // "Every device" is its own grant, and drops the groups.
-    db.set_user_scope("u8", &Scope::Everything).await.unwrap();
+    db.set_user_scope("u8", &Scope::AllDevices).await.unwrap();
     assert!(db.user_by_id("u8").await.unwrap().unwrap().all_devices);
     assert!(db.user_groups("u8").await.unwrap().is_empty());
     assert!(matches!(
-        db.set_user_scope("nobody", &Scope::Everything).await,
+        db.set_user_scope("nobody", &Scope::AllDevices).await,
         Err(StoreError::NotFound)
     ));
     db.delete_group("g1").await.unwrap();
-    assert_eq!(db.device("d1").await.unwrap().unwrap().group_id, None);
+    assert_eq!(db.all().device("d1").await.unwrap().unwrap().group_id, None);
     assert!(matches!(
         db.delete_group("g1").await,
         Err(StoreError::NotFound)
     ));
 });
+
+// Every read of a device or its data through a scoped view reaches only the devices in the
+// scope's groups: the others are absent (not found, empty, not counted), never partly there.
+contract_test!(
+    scoped_views_reach_nothing_outside_the_scope,
+    |db: TestDb| async move {
+        for (id, group) in [("d1", Some("g1")), ("d2", Some("g2")), ("d3", None)] {
+            enroll(&db, id, &format!("pc-{id}")).await;
+            let commit = IngestCommit {
+                inventory: Some(InventoryWrite::new(
+                    inventory("Debian GNU/Linux", "12", vec![deb("bash", "5.2")]),
+                    SoftwareWrite::Replace,
+                )),
+                metrics: Some((ts(900), metrics(10.0, 1))),
+                changes: vec![(ts(950), event(ChangeKind::Rebooted, "boot", None, None))],
+                ..bare_commit(id, 0, 1, 1_000)
+            };
+            db.commit_ingest(&commit).await.unwrap();
+            db.create_job(&job(&format!("job-{id}"), id, 1_100))
+                .await
+                .unwrap();
+            if let Some(g) = group {
+                db.create_group(g, g, ts(1)).await.unwrap();
+                db.set_device_group(id, Some(g)).await.unwrap();
+            }
+        }
+        let only_g1 = Scope::Groups(vec!["g1".into()]);
+        let nothing = Scope::Groups(Vec::new());
+        for (scope, visible) in [
+            (&only_g1, vec!["d1"]),
+            (&nothing, vec![]),
+            (&Scope::AllDevices, vec!["d1", "d2", "d3"]),
+        ] {
+            let view = db.scoped(scope);
+            let (listed, total) = view
+                .list_devices(&DeviceFilter {
+                    limit: 100,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let mut listed = ids(&listed)
+                .into_iter()
+                .map(String::from)
+                .collect::<Vec<_>>();
+            listed.sort();
+            assert_eq!(listed, visible, "{scope:?}: list");
+            assert_eq!(total, visible.len() as u64, "{scope:?}: count");
+            let stats = view.fleet_stats(ts(1_000)).await.unwrap();
+            assert_eq!(stats.total, visible.len() as u64, "{scope:?}: stats");
+            let mut changed: Vec<String> = view
+                .recent_changes(100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.device_id)
+                .collect();
+            changed.sort();
+            changed.dedup();
+            assert_eq!(changed, visible, "{scope:?}: recent changes");
+            for id in ["d1", "d2", "d3"] {
+                let seen = visible.contains(&id);
+                let name = format!("pc-{id}");
+                assert_eq!(view.device(id).await.unwrap().is_some(), seen, "{id}");
+                assert_eq!(
+                    view.devices_named(&name).await.unwrap().len(),
+                    usize::from(seen),
+                    "{id}: by name"
+                );
+                assert_eq!(view.inventory(id).await.unwrap().is_some(), seen, "{id}");
+                assert_eq!(view.metrics(id).await.unwrap().is_some(), seen, "{id}");
+                let (software, software_total) = view.software(id, None, 0, 100).await.unwrap();
+                assert_eq!(
+                    (software.len(), software_total),
+                    if seen { (1, 1) } else { (0, 0) }
+                );
+                let (changes, changes_total) = view.changes(id, None, 0, 100).await.unwrap();
+                assert_eq!(changes.is_empty(), !seen, "{id}: changes");
+                assert_eq!(changes_total == 0, !seen, "{id}: changes counted");
+                let (_, searched) = view.software(id, Some("bash"), 0, 100).await.unwrap();
+                assert_eq!(searched, u64::from(seen), "{id}: software search");
+                let (_, kinds) = view.changes(id, Some("rebooted"), 0, 100).await.unwrap();
+                assert_eq!(kinds, u64::from(seen), "{id}: changes of a kind");
+                assert_eq!(
+                    view.jobs(id, 10).await.unwrap().len(),
+                    usize::from(seen),
+                    "{id}: jobs"
+                );
+            }
+        }
+    }
+);

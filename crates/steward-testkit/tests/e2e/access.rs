@@ -1,10 +1,14 @@
-//! Every route in the OpenAPI document and every console page, walked unauthenticated and
-//! with each role, against the access table. A route added without a decision here fails.
+//! Every registered route — API, agent protocol and console page — walked unauthenticated
+//! and with each role, against the decision it was registered with
+//! (`steward_server::route_table`). The decisions are also checked against the lists below,
+//! an independent record of what each route needs: a route added or changed without a
+//! decision here fails.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 use steward_core::{Action, Role, permits};
+use steward_server::web::routes::{Access, Surface};
 use steward_testkit::TestServer;
 
 /// What each documented route needs: `None` for the public ones.
@@ -117,18 +121,36 @@ async fn every_api_route_allows_and_denies_by_role() {
                 .map(move |m| format!("{} {path}", m.to_uppercase()))
         })
         .collect();
-    for source in [
-        include_str!("../../../steward-server/src/api/mod.rs"),
-        include_str!("../../../steward-server/src/agent_api/mod.rs"),
-    ] {
-        let routes = routes_in(source);
-        assert!(routes.len() >= 5, "routes were read: {routes:?}");
-        for route in routes {
-            assert!(
-                route == "GET /api/openapi.json" || documented.contains(&route),
-                "{route} is routed but not in the OpenAPI document, so nothing checks its access"
+    let table = steward_server::route_table();
+    let registered = |surfaces: &[Surface]| -> BTreeMap<String, Option<Action>> {
+        table
+            .iter()
+            .filter(|r| surfaces.contains(&r.surface))
+            .map(|r| (r.to_string(), decision_of(r.access)))
+            .collect()
+    };
+    let api_routes = registered(&[Surface::Api, Surface::Agent]);
+    assert!(api_routes.len() >= 30, "the table was read: {api_routes:?}");
+    // The API's routes are its documented routes (the document itself aside), each
+    // registered with the decision recorded below.
+    for (route, decision) in &api_routes {
+        assert!(
+            route == "GET /api/openapi.json" || documented.contains(route),
+            "{route} is routed but not in the OpenAPI document"
+        );
+        if route != "GET /api/openapi.json" {
+            assert_eq!(
+                decisions.get(route.as_str()),
+                Some(decision),
+                "{route}: registered decision differs from tests/e2e/access.rs"
             );
         }
+    }
+    for route in &documented {
+        assert!(
+            api_routes.contains_key(route),
+            "{route} is documented but not registered"
+        );
     }
     let mut tokens = vec![(None, None)];
     for role in Role::ALL {
@@ -137,9 +159,9 @@ async fn every_api_route_allows_and_denies_by_role() {
     for (path, item) in spec["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
             let route = format!("{} {path}", method.to_uppercase());
-            let decision = decisions
-                .get(route.as_str())
-                .unwrap_or_else(|| panic!("{route} has no access decision in tests/e2e/access.rs"));
+            let decision = api_routes
+                .get(&route)
+                .unwrap_or_else(|| panic!("{route} has no registered access decision"));
             let url = format!("{}{}", server.url, path.replace("{id}", &device));
             for (role, token) in &tokens {
                 let mut req = match method.as_str() {
@@ -233,40 +255,21 @@ fn console_decisions() -> BTreeMap<&'static str, Option<Action>> {
     ])
 }
 
-/// `METHOD /path` of every route in the console's router, read from its source: axum does
-/// not list a router's routes, and this way a page added without a decision fails the test.
-fn console_routes() -> Vec<String> {
-    routes_in(include_str!("../../../steward-server/src/console/mod.rs"))
+/// A registered decision as the lists above write it (`None`: no person's role decides).
+fn decision_of(access: Access) -> Option<Action> {
+    match access {
+        Access::Public | Access::Device => None,
+        Access::Requires(action) => Some(action),
+    }
 }
 
-/// The routes a `pub fn routes(…)` in a module's source declares.
-fn routes_in(source: &str) -> Vec<String> {
-    let body = source
-        .split("pub fn routes(")
-        .nth(1)
-        .and_then(|rest| rest.split("\n}\n").next())
-        .expect("a `pub fn routes(…)`");
-    // `get(handler)` or `.post(handler)`: the method name as a whole word before `(`.
-    let calls = |text: &str, method: &str| {
-        text.match_indices(&format!("{method}(")).any(|(at, _)| {
-            !text[..at]
-                .chars()
-                .next_back()
-                .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
-        })
-    };
-    let mut routes = Vec::new();
-    for call in body.split(".route(").skip(1) {
-        let path = call.split('"').nth(1).expect("a route path");
-        for method in ["get", "post", "put", "patch", "delete"] {
-            if calls(call, method) {
-                routes.push(format!("{} {path}", method.to_uppercase()));
-            }
-        }
-    }
-    routes.sort();
-    routes.dedup();
-    routes
+/// `METHOD /path` of every console route, with its registered decision.
+fn console_routes() -> BTreeMap<String, Option<Action>> {
+    steward_server::route_table()
+        .iter()
+        .filter(|r| r.surface == Surface::Console)
+        .map(|r| (r.to_string(), decision_of(r.access)))
+        .collect()
 }
 
 #[tokio::test]
@@ -277,18 +280,19 @@ async fn console_pages_allow_and_deny_by_role() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let decisions = console_decisions();
-    let routes = console_routes();
-    assert!(routes.len() >= 30, "the route list was read: {routes:?}");
-    for route in &routes {
-        assert!(
-            decisions.contains_key(route.as_str()),
-            "{route} has no access decision in tests/e2e/access.rs"
+    let expected = console_decisions();
+    let decisions = console_routes();
+    assert!(decisions.len() >= 30, "the table was read: {decisions:?}");
+    for (route, decision) in &decisions {
+        assert_eq!(
+            expected.get(route.as_str()),
+            Some(decision),
+            "{route}: registered decision differs from tests/e2e/access.rs (or is missing there)"
         );
     }
-    for route in decisions.keys() {
+    for route in expected.keys() {
         assert!(
-            routes.iter().any(|r| r == route),
+            decisions.contains_key(*route),
             "{route} is decided here but no longer routed"
         );
     }

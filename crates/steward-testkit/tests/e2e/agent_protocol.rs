@@ -86,6 +86,7 @@ async fn reports_are_idempotent_and_deltas_are_checked() {
     assert_eq!(ack["server_inventory_hash"], v2.hash().0);
     let changes = server
         .store
+        .scoped(&steward_core::Scope::AllDevices)
         .changes(&agent.device, None, 0, 100)
         .await
         .unwrap()
@@ -98,6 +99,7 @@ async fn reports_are_idempotent_and_deltas_are_checked() {
     assert_eq!(
         server
             .store
+            .scoped(&steward_core::Scope::AllDevices)
             .changes(&agent.device, None, 0, 100)
             .await
             .unwrap()
@@ -120,6 +122,7 @@ async fn reports_are_idempotent_and_deltas_are_checked() {
     assert_eq!(ack["need_full_inventory"], true);
     let stored = server
         .store
+        .scoped(&steward_core::Scope::AllDevices)
         .inventory(&agent.device)
         .await
         .unwrap()
@@ -224,7 +227,15 @@ async fn one_agent_cannot_reach_another_devices_data() {
     // A's reports change only A.
     let inv = sample_inventory("agent-a", 3);
     assert_eq!(a.send(vec![full(1, &inv)]).await.0, 200);
-    assert!(server.store.inventory(&b.device).await.unwrap().is_none());
+    assert!(
+        server
+            .store
+            .scoped(&steward_core::Scope::AllDevices)
+            .inventory(&b.device)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // B gets its job, untouched.
     let resp = server
         .http

@@ -136,7 +136,13 @@ async fn enrollment_inventory_and_deltas(server: TestServer) {
     assert_eq!(jobs[0]["kind"], "collect_inventory");
 
     // The agent sent deltas after the first report: the stored inventory matches the machine.
-    let stored = server.store.inventory(&device).await.unwrap().unwrap();
+    let stored = server
+        .store
+        .scoped(&steward_core::Scope::AllDevices)
+        .inventory(&device)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored, collector.inventory.lock().unwrap().clone());
 
     agent.stop().await;

@@ -236,7 +236,12 @@ async fn change_events_beyond_the_limit_are_summarised() {
         (200, Some(2)),
         "{body}"
     );
-    let (changes, total) = server.store.changes(&device, None, 0, 5).await.unwrap();
+    let (changes, total) = server
+        .store
+        .scoped(&steward_core::Scope::AllDevices)
+        .changes(&device, None, 0, 5)
+        .await
+        .unwrap();
     // The enrollment line, 2,000 upgrades, one summary.
     assert_eq!(total as usize, MAX_CHANGES_PER_BATCH + 2);
     let summary = changes
@@ -248,7 +253,12 @@ async fn change_events_beyond_the_limit_are_summarised() {
         summary.event.to.as_deref(),
         Some((MAX_PACKAGES - MAX_CHANGES_PER_BATCH).to_string().as_str())
     );
-    let (_, software_total) = server.store.software(&device, None, 0, 1).await.unwrap();
+    let (_, software_total) = server
+        .store
+        .scoped(&steward_core::Scope::AllDevices)
+        .software(&device, None, 0, 1)
+        .await
+        .unwrap();
     assert_eq!(software_total as usize, MAX_PACKAGES);
     server.cleanup().await;
 }
@@ -401,12 +411,25 @@ async fn an_agent_repairs_a_queue_the_server_refuses() {
         || {
             let store = server.store.clone();
             let device = device.clone();
-            async move { store.inventory(&device).await.ok().flatten() }
+            async move {
+                store
+                    .scoped(&steward_core::Scope::AllDevices)
+                    .inventory(&device)
+                    .await
+                    .ok()
+                    .flatten()
+            }
         },
     )
     .await;
     assert_eq!(stored.check_limits(), Ok(()));
-    let (_, metrics) = server.store.metrics(&device).await.unwrap().unwrap();
+    let (_, metrics) = server
+        .store
+        .scoped(&steward_core::Scope::AllDevices)
+        .metrics(&device)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(metrics.check_limits(), Ok(()));
     agent.stop().await;
     server.cleanup().await;

@@ -176,10 +176,14 @@ async fn issue(server: &TestServer, credential: &str, job_id: &str) -> (u16, Opt
 }
 
 async fn ask_rotation(server: &TestServer, device: &str) -> String {
-    steward_server::admin::request_credential_rotation(&server.state, device, "test", "")
-        .await
-        .unwrap()
-        .id
+    steward_server::devices::request_rotation(
+        &server.state,
+        &steward_server::service::Caller::cli("test", server.state.now()),
+        device,
+    )
+    .await
+    .unwrap()
+    .id
 }
 
 #[tokio::test]

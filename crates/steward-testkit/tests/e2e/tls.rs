@@ -117,7 +117,13 @@ async fn an_agent_refuses_a_server_with_another_certificate_and_sends_nothing() 
     })
     .await;
     agent.stop().await;
-    let seen = b.store.device(&device).await.unwrap().unwrap();
+    let seen = b
+        .store
+        .scoped(&steward_core::Scope::AllDevices)
+        .device(&device)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(seen.last_seen_at, None, "B received a report");
     assert_eq!(
         b.store

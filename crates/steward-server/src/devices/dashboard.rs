@@ -1,0 +1,104 @@
+//! The dashboard: the fleet at a glance — how many devices and in which state, the
+//! operating systems, what changed lately, and which devices stopped reporting.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use steward_store::{DeviceFilter, DeviceSortKey};
+
+use crate::auth::ConsoleUser;
+use crate::console::views::{ChangeRow, DeviceRow};
+use crate::console::{Chrome, render};
+use crate::state::AppState;
+
+const ATTENTION_ROWS: usize = 8;
+
+pub struct OsBar {
+    pub name: String,
+    pub count: u64,
+    pub percent: u8,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    chrome: Chrome,
+    total: u64,
+    online: u64,
+    offline: u64,
+    pending: u64,
+    revoked: u64,
+    os: Vec<OsBar>,
+    changes: Vec<ChangeRow>,
+    attention: Vec<DeviceRow>,
+    /// Offline devices not listed under "needs attention".
+    attention_more: u64,
+    /// Security nudges: the policy does not require two-factor sign-in of administrators
+    /// (shown to those who may change it), and the user has not set it up.
+    policy_lax: bool,
+    own_two_factor_off: bool,
+}
+
+pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> Response {
+    match build(&state, &user).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<DashboardPage> {
+    let now = state.now();
+    let caller = user.caller(state);
+    let stats = super::fleet_stats(state, &caller).await?;
+    let changes = super::recent_changes(state, &caller, 20).await?;
+    // Devices that stopped reporting, longest silent first.
+    let filter = DeviceFilter {
+        sort: DeviceSortKey::LastSeen,
+        limit: 200,
+        ..Default::default()
+    };
+    let (candidates, _) = super::list(state, &caller, &filter).await?;
+    let attention: Vec<DeviceRow> = candidates
+        .iter()
+        .map(|d| DeviceRow::new(d, now))
+        .filter(|d| d.status == "offline")
+        .take(ATTENTION_ROWS)
+        .collect();
+    let policy_lax = user.0.may(steward_core::Action::ManageSecurity)
+        && !crate::auth::two_factor_policy(state)
+            .await?
+            .requires(steward_core::Role::Admin);
+    let own_two_factor_off = match user.0.user_id() {
+        Some(id) => state
+            .store
+            .user_by_id(id)
+            .await?
+            .is_some_and(|u| u.totp_enabled_at.is_none()),
+        None => false,
+    };
+    let active = stats.total.saturating_sub(stats.revoked);
+    let offline = active.saturating_sub(stats.online + stats.never_seen);
+    Ok(DashboardPage {
+        chrome: Chrome::new(&user.0, "dashboard"),
+        total: stats.total,
+        online: stats.online,
+        offline,
+        pending: stats.never_seen,
+        revoked: stats.revoked,
+        os: stats
+            .os_breakdown
+            .iter()
+            .map(|(name, count)| OsBar {
+                name: name.clone(),
+                count: *count,
+                percent: crate::console::format::percent(*count, active.max(1)),
+            })
+            .collect(),
+        changes: changes.iter().map(|c| ChangeRow::new(c, now)).collect(),
+        attention_more: offline.saturating_sub(attention.len() as u64),
+        policy_lax,
+        own_two_factor_off,
+        attention,
+    })
+}

@@ -1,0 +1,109 @@
+//! Layers every answer passes through: security headers, and request tracing with a request
+//! id. Applied once to the whole application in [`crate::router`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use tower_http::request_id::{MakeRequestId, RequestId};
+
+/// What console pages may load and who may frame them: only Steward's own script and
+/// stylesheet (inline `style` attributes draw the bars), and no framing (a framed console
+/// could be clicked on by another site).
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                   img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// Security headers on every answer: no MIME sniffing, no framing, no referrer beyond the
+/// origin; pages (HTML) also get the content security policy; and nothing is cached unless
+/// the handler said otherwise (static assets are immutable; everything else is live state,
+/// often with a CSRF token or a secret shown once).
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let is_html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The header carrying the request id (set on the answer; a client's own is replaced, so
+/// that log lines cannot be made to collide with another request's).
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request ids: this process's start (seconds) and a counter — unique within a log, cheap,
+/// and not guessable in any way that matters (they are not secrets).
+#[derive(Clone)]
+pub struct Ids {
+    prefix: u64,
+    next: std::sync::Arc<AtomicU64>,
+}
+
+impl Default for Ids {
+    fn default() -> Self {
+        let prefix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Self {
+            prefix,
+            next: std::sync::Arc::default(),
+        }
+    }
+}
+
+impl MakeRequestId for Ids {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{:x}-{n:x}", self.prefix);
+        HeaderValue::from_str(&id).ok().map(RequestId::new)
+    }
+}
+
+/// One log line per request at debug level (method, route, status, latency, request id), and a
+/// warning for server errors. (Slowness alone is not warned of: the agents' job long-poll
+/// is slow by design.) The route is the matched
+/// template (`/devices/{id}`), never the raw path, which can carry names and tokens.
+pub async fn trace_requests(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "(no route)".to_string(), |p| p.as_str().to_string());
+    let id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let response = next.run(request).await;
+    let latency = started.elapsed();
+    let status = response.status().as_u16();
+    if response.status().is_server_error() {
+        tracing::warn!(request_id = %id, %method, %route, status, latency_ms = latency.as_millis() as u64, "request");
+    } else {
+        tracing::debug!(request_id = %id, %method, %route, status, latency_ms = latency.as_millis() as u64, "request");
+    }
+    response
+}
