@@ -29,7 +29,7 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
         password_hashing: PasswordHashing::TestOnlyCheap,
         ..Default::default()
     };
-    let state = steward_server::state(store.clone(), config);
+    let state = steward_server::state(store.clone(), config)?;
     let now = state.now();
     // Fill the fleet straight through the store (enrollment is not what is measured here).
     let token = steward_server::admin::create_enroll_token(
