@@ -48,8 +48,21 @@ pub struct ServerArgs {
     #[arg(long, env = "STEWARD_LISTEN", value_name = "ADDR:PORT")]
     pub listen: Option<String>,
     /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir].
-    #[arg(long, env = "STEWARD_DATABASE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "STEWARD_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database: Option<String>,
+    /// Read the database URL from FILE (it may hold a password; not readable by all users).
+    #[arg(
+        long,
+        env = "STEWARD_DATABASE_URL_FILE",
+        value_name = "FILE",
+        conflicts_with = "database"
+    )]
+    pub database_file: Option<PathBuf>,
     /// Seconds between agent check-ins [default: 60].
     #[arg(long, env = "STEWARD_CHECKIN_INTERVAL", value_name = "SECS")]
     pub checkin_interval: Option<u64>,
@@ -124,8 +137,9 @@ pub enum AgentCommand {
             conflicts_with = "token_file"
         )]
         token: Option<String>,
-        /// Read the enrollment token from FILE (first line; `-` for standard input).
-        #[arg(long, value_name = "FILE")]
+        /// Read the enrollment token from FILE (first line; `-` for standard input); the
+        /// file must not be readable by every user.
+        #[arg(long, value_name = "FILE", env = "STEWARD_ENROLL_TOKEN_FILE")]
         token_file: Option<PathBuf>,
         /// The server certificate's fingerprint as `steward server` printed it
         /// (sha256:HEX). Without it, the certificate presented now is trusted and pinned.
@@ -173,8 +187,23 @@ pub struct AdminTarget {
     #[arg(long, global = true, env = "STEWARD_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Database URL of the installation (instead of --data-dir).
-    #[arg(long, global = true, env = "STEWARD_DATABASE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "STEWARD_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database: Option<String>,
+    /// Read the database URL from FILE (not readable by all users).
+    #[arg(
+        long,
+        global = true,
+        env = "STEWARD_DATABASE_URL_FILE",
+        value_name = "FILE",
+        conflicts_with = "database"
+    )]
+    pub database_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

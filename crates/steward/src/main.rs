@@ -9,6 +9,7 @@ mod config;
 mod keyfile;
 mod logging;
 mod private;
+mod secret_file;
 mod server;
 mod shutdown;
 mod tls;
