@@ -56,7 +56,7 @@ pub fn random_password() -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordHashing {
     /// m = 64 MiB, t = 3, p = 1: above OWASP's minimum (19 MiB, t = 2), chosen so that one
-    /// check takes 50–500 ms on a 2-core server (about 180 ms measured; `steward bench login`).
+    /// check takes 50–500 ms on a 2-core server (about 180 ms measured; `steward-bench login`).
     Production,
     /// Fast and weak, for tests only.
     TestOnlyCheap,

@@ -87,6 +87,15 @@ impl Backend {
     }
 }
 
+/// The URL of a data directory's embedded database (`DATA_DIR/steward.db`, made if missing):
+/// what `steward server --data-dir DIR` opens, so tools can open the same one.
+pub fn sqlite_url(data_dir: &std::path::Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("steward.db").display()
+    )
+}
+
 /// The database file of an `sqlite:` URL (None for other URLs and in-memory databases),
 /// so the caller can keep it and SQLite's `-wal`/`-shm` files private.
 pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {

@@ -29,9 +29,6 @@ pub enum Command {
     Agent(AgentCommand),
     /// Administer a Steward installation from the shell.
     Admin(AdminArgs),
-    /// Measure performance (see docs/PERFORMANCE.md).
-    #[command(subcommand)]
-    Bench(BenchCommand),
 }
 
 /// Flags shared by `up` and `server`. Each flag can also be set by an environment variable
@@ -358,19 +355,4 @@ pub enum SecurityCommand {
     /// Roles that must sign in with a second factor, e.g. `admin,technician` ("" for none).
     #[command(name = "require-2fa")]
     Require2fa { roles: String },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Simulated agents checking in concurrently against a real server.
-    Ingest(crate::bench::IngestArgs),
-    /// The agent's own cost: inventory collection time, memory.
-    Agent(crate::bench::AgentArgs),
-    /// Console device list rendering with many devices, and job delivery latency.
-    Console(crate::bench::ConsoleArgs),
-    /// A sign-in's password check with production Argon2id parameters.
-    Login(crate::bench::LoginArgs),
-    /// A well-behaved fleet and the console while a hostile agent and an anonymous client
-    /// attack, against the same fleet alone.
-    Stress(crate::bench::StressArgs),
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
+use steward_store::sqlite_url;
 
 use crate::cli::{AdminTarget, ServerArgs};
 
@@ -663,13 +664,6 @@ pub fn resolve_admin(target: &AdminTarget) -> anyhow::Result<String> {
         );
     }
     Ok(sqlite_url(&data_dir))
-}
-
-pub fn sqlite_url(data_dir: &Path) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join("steward.db").display()
-    )
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ pub struct ConsoleArgs {
 
 pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
     let dir = super::ingest::tempfile_dir()?;
-    let store = steward_store::Store::connect(&crate::config::sqlite_url(&dir)).await?;
+    let store = steward_store::Store::connect(&steward_store::sqlite_url(&dir)).await?;
     let config = steward_server::ServerConfig {
         password_hashing: PasswordHashing::TestOnlyCheap,
         ..Default::default()
