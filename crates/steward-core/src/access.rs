@@ -3,11 +3,26 @@
 //! role has an answer, and nothing is allowed that the table does not allow.
 
 use serde::{Deserialize, Serialize};
+use strum::VariantArray;
 
-/// What a console user or API token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// What a console user or API token may do. The string form (snake_case, as serde writes it)
+/// is stored with users and tokens.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Role {
     /// Everything, including users, tokens and security settings.
     Admin,
@@ -18,18 +33,15 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Admin, Role::Technician, Role::Viewer];
+    /// Every role, greatest first (declaration order).
+    pub const ALL: [Role; Role::VARIANTS.len()] = crate::variants::array(Role::VARIANTS);
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Technician => "technician",
-            Role::Viewer => "viewer",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
+        s.parse().ok()
     }
 
     /// How much the role may do: each role may do everything the ones below it may
@@ -57,7 +69,7 @@ pub fn token_role(token: Role, owner: Option<Role>) -> Role {
 }
 
 /// Something a principal asks to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::VariantArray)]
 pub enum Action {
     /// Read devices, their inventory, changes and jobs.
     ViewDevices,
@@ -80,18 +92,8 @@ pub enum Action {
 }
 
 impl Action {
-    /// Every action, for tests that walk the table.
-    pub const ALL: [Action; 9] = [
-        Action::ViewDevices,
-        Action::OperateDevices,
-        Action::RevokeDevices,
-        Action::ManageUsers,
-        Action::ManageTokens,
-        Action::ViewAudit,
-        Action::OrganizeDevices,
-        Action::ManageSecurity,
-        Action::ManageOwnAccount,
-    ];
+    /// Every action, for tests that walk the table; derived, so none can be left out.
+    pub const ALL: [Action; Action::VARIANTS.len()] = crate::variants::array(Action::VARIANTS);
 }
 
 /// The access table.
@@ -283,6 +285,50 @@ mod tests {
         assert!(!permits(Role::Technician, Action::ManageSecurity));
         assert!(permits(Role::Technician, Action::OrganizeDevices));
         assert!(!permits(Role::Viewer, Action::OrganizeDevices));
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_stored_strings() {
+        let stored = [
+            (Role::Admin, "admin"),
+            (Role::Technician, "technician"),
+            (Role::Viewer, "viewer"),
+        ];
+        assert_eq!(Role::ALL.len(), stored.len());
+        for (role, text) in stored {
+            assert_eq!(role.as_str(), text);
+            assert_eq!(Role::parse(text), Some(role));
+            assert_eq!(
+                serde_json::to_string(&role).ok(),
+                Some(format!("\"{text}\""))
+            );
+        }
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("Admin"), None);
+        assert_eq!(Role::parse(""), None);
+    }
+
+    #[test]
+    fn every_action_is_listed() {
+        // Each variant once; an exhaustive match here stops a new action compiling until it is
+        // counted, and `ALL` comes from the same declaration.
+        let listed = |a: Action| match a {
+            Action::ViewDevices
+            | Action::OperateDevices
+            | Action::RevokeDevices
+            | Action::ManageUsers
+            | Action::ManageTokens
+            | Action::ViewAudit
+            | Action::OrganizeDevices
+            | Action::ManageSecurity
+            | Action::ManageOwnAccount => Action::ALL.iter().filter(|x| **x == a).count(),
+        };
+        for a in Action::ALL {
+            assert_eq!(listed(a), 1, "{a:?}");
+        }
+        assert_eq!(Action::ALL.len(), 9);
     }
 
     #[test]

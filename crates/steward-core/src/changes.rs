@@ -3,13 +3,27 @@
 //! recognised, so later capabilities (alerts, posture) read these events instead of diffing.
 
 use serde::{Deserialize, Serialize};
+use strum::VariantArray;
 
 use crate::inventory::{Inventory, Step, walk};
 
 /// What kind of change happened. The string form (snake_case) is stored and filtered on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ChangeKind {
     Enrolled,
     HostnameChanged,
@@ -42,68 +56,15 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    pub const ALL: [ChangeKind; 26] = [
-        ChangeKind::Enrolled,
-        ChangeKind::HostnameChanged,
-        ChangeKind::OsChanged,
-        ChangeKind::KernelChanged,
-        ChangeKind::Rebooted,
-        ChangeKind::CpuChanged,
-        ChangeKind::MemoryChanged,
-        ChangeKind::HardwareChanged,
-        ChangeKind::FilesystemAdded,
-        ChangeKind::FilesystemRemoved,
-        ChangeKind::FilesystemResized,
-        ChangeKind::InterfaceAdded,
-        ChangeKind::InterfaceRemoved,
-        ChangeKind::InterfaceChanged,
-        ChangeKind::PackageInstalled,
-        ChangeKind::PackageRemoved,
-        ChangeKind::PackageUpgraded,
-        ChangeKind::PackageDowngraded,
-        ChangeKind::AccountAdded,
-        ChangeKind::AccountRemoved,
-        ChangeKind::AccountChanged,
-        ChangeKind::AdminAdded,
-        ChangeKind::AdminRemoved,
-        ChangeKind::ListenerOpened,
-        ChangeKind::ListenerClosed,
-        ChangeKind::ChangesSummarised,
-    ];
+    pub const ALL: [ChangeKind; ChangeKind::VARIANTS.len()] =
+        crate::variants::array(ChangeKind::VARIANTS);
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeKind::Enrolled => "enrolled",
-            ChangeKind::HostnameChanged => "hostname_changed",
-            ChangeKind::OsChanged => "os_changed",
-            ChangeKind::KernelChanged => "kernel_changed",
-            ChangeKind::Rebooted => "rebooted",
-            ChangeKind::CpuChanged => "cpu_changed",
-            ChangeKind::MemoryChanged => "memory_changed",
-            ChangeKind::HardwareChanged => "hardware_changed",
-            ChangeKind::FilesystemAdded => "filesystem_added",
-            ChangeKind::FilesystemRemoved => "filesystem_removed",
-            ChangeKind::FilesystemResized => "filesystem_resized",
-            ChangeKind::InterfaceAdded => "interface_added",
-            ChangeKind::InterfaceRemoved => "interface_removed",
-            ChangeKind::InterfaceChanged => "interface_changed",
-            ChangeKind::PackageInstalled => "package_installed",
-            ChangeKind::PackageRemoved => "package_removed",
-            ChangeKind::PackageUpgraded => "package_upgraded",
-            ChangeKind::PackageDowngraded => "package_downgraded",
-            ChangeKind::AccountAdded => "account_added",
-            ChangeKind::AccountRemoved => "account_removed",
-            ChangeKind::AccountChanged => "account_changed",
-            ChangeKind::AdminAdded => "admin_added",
-            ChangeKind::AdminRemoved => "admin_removed",
-            ChangeKind::ListenerOpened => "listener_opened",
-            ChangeKind::ListenerClosed => "listener_closed",
-            ChangeKind::ChangesSummarised => "changes_summarised",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<ChangeKind> {
-        ChangeKind::ALL.into_iter().find(|k| k.as_str() == s)
+        s.parse().ok()
     }
 
     /// Changes that matter for security: a person should look at them.
@@ -519,10 +480,45 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_strings() {
+        // The stored strings, as they were written before the derive: none may change.
+        let stored = [
+            (ChangeKind::Enrolled, "enrolled"),
+            (ChangeKind::HostnameChanged, "hostname_changed"),
+            (ChangeKind::OsChanged, "os_changed"),
+            (ChangeKind::KernelChanged, "kernel_changed"),
+            (ChangeKind::Rebooted, "rebooted"),
+            (ChangeKind::CpuChanged, "cpu_changed"),
+            (ChangeKind::MemoryChanged, "memory_changed"),
+            (ChangeKind::HardwareChanged, "hardware_changed"),
+            (ChangeKind::FilesystemAdded, "filesystem_added"),
+            (ChangeKind::FilesystemRemoved, "filesystem_removed"),
+            (ChangeKind::FilesystemResized, "filesystem_resized"),
+            (ChangeKind::InterfaceAdded, "interface_added"),
+            (ChangeKind::InterfaceRemoved, "interface_removed"),
+            (ChangeKind::InterfaceChanged, "interface_changed"),
+            (ChangeKind::PackageInstalled, "package_installed"),
+            (ChangeKind::PackageRemoved, "package_removed"),
+            (ChangeKind::PackageUpgraded, "package_upgraded"),
+            (ChangeKind::PackageDowngraded, "package_downgraded"),
+            (ChangeKind::AccountAdded, "account_added"),
+            (ChangeKind::AccountRemoved, "account_removed"),
+            (ChangeKind::AccountChanged, "account_changed"),
+            (ChangeKind::AdminAdded, "admin_added"),
+            (ChangeKind::AdminRemoved, "admin_removed"),
+            (ChangeKind::ListenerOpened, "listener_opened"),
+            (ChangeKind::ListenerClosed, "listener_closed"),
+            (ChangeKind::ChangesSummarised, "changes_summarised"),
+        ];
+        assert_eq!(ChangeKind::ALL.len(), stored.len());
+        for (kind, text) in stored {
+            assert_eq!(kind.as_str(), text);
+            assert_eq!(ChangeKind::parse(text), Some(kind));
+        }
         for k in ChangeKind::ALL {
             assert_eq!(ChangeKind::parse(k.as_str()), Some(k));
             let json = serde_json::to_string(&k).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", k.as_str()));
         }
+        assert_eq!(ChangeKind::parse("Enrolled"), None);
     }
 }

@@ -46,9 +46,22 @@ impl std::fmt::Display for DeviceName {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Shown in the console and the API (snake_case, as serde writes it).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum DeviceStatus {
     /// Checked in recently.
     Online,
@@ -91,12 +104,11 @@ impl DeviceStatus {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceStatus::Online => "online",
-            DeviceStatus::Offline => "offline",
-            DeviceStatus::Pending => "pending",
-            DeviceStatus::Revoked => "revoked",
-        }
+        self.into()
+    }
+
+    pub fn parse(s: &str) -> Option<DeviceStatus> {
+        s.parse().ok()
     }
 }
 
@@ -110,6 +122,29 @@ mod tests {
         assert!(DeviceName::parse("").is_err());
         assert!(DeviceName::parse("a\nb").is_err());
         assert!(DeviceName::parse(&"x".repeat(254)).is_err());
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_strings() {
+        use strum::VariantArray;
+        let shown = [
+            (DeviceStatus::Online, "online"),
+            (DeviceStatus::Offline, "offline"),
+            (DeviceStatus::Pending, "pending"),
+            (DeviceStatus::Revoked, "revoked"),
+        ];
+        assert_eq!(DeviceStatus::VARIANTS.len(), shown.len());
+        for (status, text) in shown {
+            assert_eq!(status.as_str(), text);
+            assert_eq!(DeviceStatus::parse(text), Some(status));
+            assert_eq!(
+                serde_json::to_string(&status).ok(),
+                Some(format!("\"{text}\""))
+            );
+        }
+        for status in DeviceStatus::VARIANTS {
+            assert_eq!(DeviceStatus::parse(status.as_str()), Some(*status));
+        }
     }
 
     #[test]

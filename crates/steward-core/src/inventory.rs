@@ -73,10 +73,24 @@ pub struct NetInterface {
 }
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
 )]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum PackageSource {
     #[default]
     Dpkg,
@@ -85,10 +99,11 @@ pub enum PackageSource {
 
 impl PackageSource {
     pub fn as_str(self) -> &'static str {
-        match self {
-            PackageSource::Dpkg => "dpkg",
-            PackageSource::Rpm => "rpm",
-        }
+        self.into()
+    }
+
+    pub fn parse(s: &str) -> Option<PackageSource> {
+        s.parse().ok()
     }
 }
 
@@ -116,10 +131,24 @@ pub struct Account {
 }
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
 )]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Protocol {
     #[default]
     Tcp,
@@ -128,10 +157,11 @@ pub enum Protocol {
 
 impl Protocol {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        }
+        self.into()
+    }
+
+    pub fn parse(s: &str) -> Option<Protocol> {
+        s.parse().ok()
     }
 }
 
@@ -290,6 +320,38 @@ pub(crate) fn walk<'a, T: Keyed + PartialEq>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strum::VariantArray;
+
+    #[test]
+    fn sources_and_protocols_round_trip_through_their_strings() {
+        let sources = [(PackageSource::Dpkg, "dpkg"), (PackageSource::Rpm, "rpm")];
+        assert_eq!(PackageSource::VARIANTS.len(), sources.len());
+        for (source, text) in sources {
+            assert_eq!(source.as_str(), text);
+            assert_eq!(PackageSource::parse(text), Some(source));
+            assert_eq!(
+                serde_json::to_string(&source).ok(),
+                Some(format!("\"{text}\""))
+            );
+        }
+        for source in PackageSource::VARIANTS {
+            assert_eq!(PackageSource::parse(source.as_str()), Some(*source));
+        }
+        let protocols = [(Protocol::Tcp, "tcp"), (Protocol::Udp, "udp")];
+        assert_eq!(Protocol::VARIANTS.len(), protocols.len());
+        for (protocol, text) in protocols {
+            assert_eq!(protocol.as_str(), text);
+            assert_eq!(Protocol::parse(text), Some(protocol));
+            assert_eq!(
+                serde_json::to_string(&protocol).ok(),
+                Some(format!("\"{text}\""))
+            );
+        }
+        for protocol in Protocol::VARIANTS {
+            assert_eq!(Protocol::parse(protocol.as_str()), Some(*protocol));
+        }
+        assert_eq!(Protocol::parse("TCP"), None);
+    }
 
     fn pkg(name: &str, version: &str) -> Package {
         Package {

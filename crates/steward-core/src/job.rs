@@ -6,9 +6,22 @@ use crate::Timestamp;
 
 /// What a job asks the agent to do. Later capabilities add kinds (checks, backups, restores,
 /// patches, scripts); an agent that does not know a kind reports the job failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum JobKind {
     /// Collect the inventory now and report it.
     CollectInventory,
@@ -19,17 +32,10 @@ pub enum JobKind {
 
 impl JobKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::CollectInventory => "collect_inventory",
-            JobKind::RotateCredential => "rotate_credential",
-        }
+        self.into()
     }
     pub fn parse(s: &str) -> Option<JobKind> {
-        match s {
-            "collect_inventory" => Some(JobKind::CollectInventory),
-            "rotate_credential" => Some(JobKind::RotateCredential),
-            _ => None,
-        }
+        s.parse().ok()
     }
     pub fn describe(self) -> &'static str {
         match self {
@@ -39,9 +45,23 @@ impl JobKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The string form (snake_case) is stored and shown in the API.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum JobState {
     /// Waiting for the agent to pick it up.
     Queued,
@@ -57,26 +77,10 @@ pub enum JobState {
 
 impl JobState {
     pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Dispatched => "dispatched",
-            JobState::Running => "running",
-            JobState::Succeeded => "succeeded",
-            JobState::Failed => "failed",
-            JobState::Expired => "expired",
-        }
+        self.into()
     }
     pub fn parse(s: &str) -> Option<JobState> {
-        [
-            JobState::Queued,
-            JobState::Dispatched,
-            JobState::Running,
-            JobState::Succeeded,
-            JobState::Failed,
-            JobState::Expired,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
+        s.parse().ok()
     }
     pub fn is_final(self) -> bool {
         matches!(
@@ -120,6 +124,53 @@ pub const EXPIRED_DEVICE_REVOKED: &str = "expired: the device was revoked";
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strum::VariantArray;
+
+    #[test]
+    fn kinds_round_trip_through_their_stored_strings() {
+        let stored = [
+            (JobKind::CollectInventory, "collect_inventory"),
+            (JobKind::RotateCredential, "rotate_credential"),
+        ];
+        assert_eq!(JobKind::VARIANTS.len(), stored.len());
+        for (kind, text) in stored {
+            assert_eq!(kind.as_str(), text);
+            assert_eq!(JobKind::parse(text), Some(kind));
+            assert_eq!(
+                serde_json::to_string(&kind).ok(),
+                Some(format!("\"{text}\""))
+            );
+        }
+        for kind in JobKind::VARIANTS {
+            assert_eq!(JobKind::parse(kind.as_str()), Some(*kind));
+        }
+        assert_eq!(JobKind::parse("CollectInventory"), None);
+    }
+
+    #[test]
+    fn states_round_trip_through_their_stored_strings() {
+        let stored = [
+            (JobState::Queued, "queued"),
+            (JobState::Dispatched, "dispatched"),
+            (JobState::Running, "running"),
+            (JobState::Succeeded, "succeeded"),
+            (JobState::Failed, "failed"),
+            (JobState::Expired, "expired"),
+        ];
+        assert_eq!(JobState::VARIANTS.len(), stored.len());
+        for (state, text) in stored {
+            assert_eq!(state.as_str(), text);
+            assert_eq!(JobState::parse(text), Some(state));
+            assert_eq!(
+                serde_json::to_string(&state).ok(),
+                Some(format!("\"{text}\""))
+            );
+        }
+        for state in JobState::VARIANTS {
+            assert_eq!(JobState::parse(state.as_str()), Some(*state));
+        }
+        assert_eq!(JobState::parse("done"), None);
+    }
 
     #[test]
     fn final_states_are_final() {

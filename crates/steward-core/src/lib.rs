@@ -23,6 +23,7 @@ pub mod rate;
 pub mod text;
 pub mod throttle;
 pub mod time;
+pub mod variants;
 pub mod version;
 
 pub use access::{Action, Role, Scope, TwoFactorPolicy, permits};

@@ -33,14 +33,40 @@ pub struct Page<T> {
     pub per_page: u32,
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+/// The device list's order; the string form (snake_case) is the `sort` query parameter.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    PartialEq,
+    Eq,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum DeviceSort {
     #[default]
     Name,
     LastSeen,
     Os,
     Enrolled,
+}
+
+impl DeviceSort {
+    /// The `sort` parameter's value, for links that keep the order.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    pub fn parse(s: &str) -> Option<DeviceSort> {
+        s.parse().ok()
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
@@ -329,5 +355,33 @@ mod double_option {
         d: D,
     ) -> Result<Option<Option<String>>, D::Error> {
         Option::<String>::deserialize(d).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeviceSort;
+    use strum::VariantArray;
+
+    #[test]
+    fn device_sorts_round_trip_through_their_query_strings() {
+        let params = [
+            (DeviceSort::Name, "name"),
+            (DeviceSort::LastSeen, "last_seen"),
+            (DeviceSort::Os, "os"),
+            (DeviceSort::Enrolled, "enrolled"),
+        ];
+        assert_eq!(DeviceSort::VARIANTS.len(), params.len());
+        for (sort, text) in params {
+            assert_eq!(sort.as_str(), text);
+            assert_eq!(DeviceSort::parse(text), Some(sort));
+            assert_eq!(
+                serde_json::to_string(&sort).ok(),
+                Some(format!("\"{text}\""))
+            );
+        }
+        for sort in DeviceSort::VARIANTS {
+            assert_eq!(DeviceSort::parse(sort.as_str()), Some(*sort));
+        }
     }
 }

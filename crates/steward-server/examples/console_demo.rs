@@ -44,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("Console:  http://{}", listener.local_addr()?);
     println!("Sign in:  admin / {PASSWORD}");
-    let state = steward_server::state(store, config);
+    let state = steward_server::state(store, config)?;
     steward_server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })

@@ -145,7 +145,7 @@ async fn serve_with(
     result.map_err(anyhow::Error::from)
 }
 
-/// A state over a store with the system clock.
-pub fn state(store: steward_store::Store, config: ServerConfig) -> AppState {
+/// A state over a store with the system clock; fails as [`AppState::new`] does.
+pub fn state(store: steward_store::Store, config: ServerConfig) -> anyhow::Result<AppState> {
     AppState::new(store, Arc::new(SystemClock), config)
 }

@@ -56,21 +56,24 @@ pub fn random_password() -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordHashing {
     /// m = 64 MiB, t = 3, p = 1: above OWASP's minimum (19 MiB, t = 2), chosen so that one
-    /// check takes 50–500 ms on a 2-core server (about 180 ms measured; `steward bench login`).
+    /// check takes 50–500 ms on a 2-core server (about 180 ms measured; `steward-bench login`).
     Production,
     /// Fast and weak, for tests only.
     TestOnlyCheap,
 }
 
 impl PasswordHashing {
-    fn argon2(self) -> Argon2<'static> {
-        let (m, t) = match self {
-            PasswordHashing::Production => (64 * 1024, 3),
-            PasswordHashing::TestOnlyCheap => (256, 1),
-        };
-        // Both parameter sets are within Argon2's valid ranges.
-        let params = Params::new(m, t, 1, None).unwrap_or_default();
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    /// Memory in KiB, passes, lanes.
+    fn cost(self) -> (u32, u32, u32) {
+        match self {
+            PasswordHashing::Production => (64 * 1024, 3, 1),
+            PasswordHashing::TestOnlyCheap => (256, 1, 1),
+        }
+    }
+
+    fn argon2(self) -> anyhow::Result<Argon2<'static>> {
+        let (m, t, p) = self.cost();
+        argon2id(m, t, p)
     }
 
     /// PHC string (`$argon2id$v=19$m=…`), salt included.
@@ -79,11 +82,21 @@ impl PasswordHashing {
         rand::rng().fill_bytes(&mut salt);
         let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
         let hash = self
-            .argon2()
+            .argon2()?
             .hash_password(password.as_bytes(), &salt)
             .map_err(|e| anyhow::anyhow!("hashing password: {e}"))?;
         Ok(hash.to_string())
     }
+}
+
+/// Argon2id with these costs. Parameters Argon2 refuses are an error, never replaced by the
+/// library's defaults: a server must not quietly store passwords at another cost than the
+/// one it was built for.
+fn argon2id(m_kib: u32, t: u32, p: u32) -> anyhow::Result<Argon2<'static>> {
+    let params = Params::new(m_kib, t, p, None).map_err(|e| {
+        anyhow::anyhow!("invalid Argon2id parameters (m = {m_kib} KiB, t = {t}, p = {p}): {e}")
+    })?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
 /// Checks a password against a stored PHC string; the parameters come from the string.
@@ -97,9 +110,13 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 }
 
 /// A stored hash to verify against when the user does not exist, so that a login for an
-/// unknown name costs the same time as one for a known name.
-pub fn dummy_hash(hashing: PasswordHashing) -> String {
-    hashing.hash("steward-dummy-password").unwrap_or_default()
+/// unknown name costs the same time as one for a known name. Made once, when the server's
+/// state is built: a failure stops the server at start, where an empty hash would make
+/// unknown names answer faster than known ones (a way to find out which names exist).
+pub fn dummy_hash(hashing: PasswordHashing) -> anyhow::Result<String> {
+    hashing
+        .hash("steward-dummy-password")
+        .map_err(|e| e.context("making the sign-in dummy hash"))
 }
 
 #[cfg(test)]
@@ -115,6 +132,27 @@ mod tests {
         assert!(verify_password("correct horse battery", &h));
         assert!(!verify_password("wrong", &h));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn parameters_argon2_refuses_are_an_error_not_a_default() {
+        for (m, t, p) in [(0, 1, 1), (256, 0, 1), (256, 1, 0), (7, 1, 1)] {
+            let err = argon2id(m, t, p).err().map(|e| e.to_string());
+            assert!(
+                err.as_deref()
+                    .is_some_and(|e| e.contains("invalid Argon2id parameters")),
+                "{m} {t} {p}: {err:?}"
+            );
+        }
+        for hashing in [PasswordHashing::Production, PasswordHashing::TestOnlyCheap] {
+            assert!(hashing.argon2().is_ok(), "{hashing:?}");
+        }
+        let dummy = dummy_hash(PasswordHashing::TestOnlyCheap).unwrap();
+        assert!(
+            dummy.starts_with("$argon2id$v=19$m=256,t=1,p=1$"),
+            "{dummy}"
+        );
+        assert!(!verify_password("", &dummy));
     }
 
     #[test]

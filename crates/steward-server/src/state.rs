@@ -96,11 +96,17 @@ pub struct AppState {
     pub(crate) report_rate: Arc<crate::ingest::ReportRate>,
     /// Authorisation denials being counted rather than recorded one by one.
     pub(crate) denials: Arc<std::sync::Mutex<steward_core::denials::DenialAggregator>>,
+    /// What a sign-in for an unknown name is checked against (see `secrets::dummy_hash`).
+    pub(crate) dummy_hash: Arc<str>,
 }
 
 impl AppState {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, config: ServerConfig) -> Self {
-        Self {
+    /// Fails when the password hashing cannot be set up (its parameters are refused), so
+    /// that shows at start rather than at the first sign-in. Making the dummy hash costs
+    /// one password check.
+    pub fn new(store: Store, clock: Arc<dyn Clock>, config: ServerConfig) -> anyhow::Result<Self> {
+        let dummy_hash = crate::secrets::dummy_hash(config.password_hashing)?;
+        Ok(Self {
             store,
             clock,
             dispatcher: Arc::new(Dispatcher::default()),
@@ -111,8 +117,9 @@ impl AppState {
                 config.report_kib_rate,
             )),
             denials: Arc::default(),
+            dummy_hash: dummy_hash.into(),
             config: Arc::new(config),
-        }
+        })
     }
 
     pub fn now(&self) -> Timestamp {

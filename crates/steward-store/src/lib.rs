@@ -57,8 +57,11 @@ pub use throttle::{FailureWindow, KnownDevice};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Which database a store talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which database a store talks to; its name is logged at start and reported by the API.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum Backend {
     Sqlite,
     Postgres,
@@ -78,11 +81,21 @@ impl Backend {
         }
     }
     pub fn as_str(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
+        self.into()
     }
+
+    pub fn parse(s: &str) -> Option<Backend> {
+        s.parse().ok()
+    }
+}
+
+/// The URL of a data directory's embedded database (`DATA_DIR/steward.db`, made if missing):
+/// what `steward server --data-dir DIR` opens, so tools can open the same one.
+pub fn sqlite_url(data_dir: &std::path::Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("steward.db").display()
+    )
 }
 
 /// The database file of an `sqlite:` URL (None for other URLs and in-memory databases),
@@ -263,5 +276,21 @@ mod tests {
         );
         assert_eq!(super::sqlite_file("sqlite::memory:"), None);
         assert_eq!(super::sqlite_file("postgres://u@h/db"), None);
+    }
+
+    #[test]
+    fn backends_round_trip_through_their_names() {
+        use super::Backend;
+        use strum::VariantArray;
+        let names = [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")];
+        assert_eq!(Backend::VARIANTS.len(), names.len());
+        for (backend, text) in names {
+            assert_eq!(backend.as_str(), text);
+            assert_eq!(Backend::parse(text), Some(backend));
+        }
+        for backend in Backend::VARIANTS {
+            assert_eq!(Backend::parse(backend.as_str()), Some(*backend));
+        }
+        assert_eq!(Backend::parse("mysql"), None);
     }
 }

@@ -177,7 +177,7 @@ impl TestServer {
             secure_cookies: tls.is_some(),
             ..config
         };
-        let state = AppState::new(store.clone(), Arc::new(SystemClock), config);
+        let state = AppState::new(store.clone(), Arc::new(SystemClock), config).unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let stopped = async move {
             let _ = stopped.await;

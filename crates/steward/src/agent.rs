@@ -72,8 +72,9 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
     })
 }
 
-/// The token from --token / STEWARD_ENROLL_TOKEN, or the first line of --token-file (`-`:
-/// standard input), so that it need not appear on the command line.
+/// The token from --token / STEWARD_ENROLL_TOKEN, or the first line of --token-file /
+/// STEWARD_ENROLL_TOKEN_FILE (`-`: standard input), so that it need not appear on the
+/// command line.
 fn enroll_token(token: Option<String>, file: Option<&Path>) -> anyhow::Result<String> {
     let text = match (token, file) {
         (Some(token), _) => token,
@@ -84,8 +85,8 @@ fn enroll_token(token: Option<String>, file: Option<&Path>) -> anyhow::Result<St
                 .context("reading the enrollment token from standard input")?;
             line
         }
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .with_context(|| format!("reading the enrollment token from {}", path.display()))?,
+        // The same rules as every secret read from a file (a world-readable one is refused).
+        (None, Some(path)) => crate::secret_file::read(path, "the enrollment token")?,
         (None, None) => {
             anyhow::bail!("give the enrollment token with STEWARD_ENROLL_TOKEN or --token-file")
         }

@@ -29,9 +29,6 @@ pub enum Command {
     Agent(AgentCommand),
     /// Administer a Steward installation from the shell.
     Admin(AdminArgs),
-    /// Measure performance (see docs/PERFORMANCE.md).
-    #[command(subcommand)]
-    Bench(BenchCommand),
 }
 
 /// Flags shared by `up` and `server`. Each flag can also be set by an environment variable
@@ -48,8 +45,21 @@ pub struct ServerArgs {
     #[arg(long, env = "STEWARD_LISTEN", value_name = "ADDR:PORT")]
     pub listen: Option<String>,
     /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: SQLite in the data dir].
-    #[arg(long, env = "STEWARD_DATABASE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "STEWARD_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database: Option<String>,
+    /// Read the database URL from FILE (it may hold a password; not readable by all users).
+    #[arg(
+        long,
+        env = "STEWARD_DATABASE_URL_FILE",
+        value_name = "FILE",
+        conflicts_with = "database"
+    )]
+    pub database_file: Option<PathBuf>,
     /// Seconds between agent check-ins [default: 60].
     #[arg(long, env = "STEWARD_CHECKIN_INTERVAL", value_name = "SECS")]
     pub checkin_interval: Option<u64>,
@@ -124,8 +134,9 @@ pub enum AgentCommand {
             conflicts_with = "token_file"
         )]
         token: Option<String>,
-        /// Read the enrollment token from FILE (first line; `-` for standard input).
-        #[arg(long, value_name = "FILE")]
+        /// Read the enrollment token from FILE (first line; `-` for standard input); the
+        /// file must not be readable by every user.
+        #[arg(long, value_name = "FILE", env = "STEWARD_ENROLL_TOKEN_FILE")]
         token_file: Option<PathBuf>,
         /// The server certificate's fingerprint as `steward server` printed it
         /// (sha256:HEX). Without it, the certificate presented now is trusted and pinned.
@@ -173,8 +184,23 @@ pub struct AdminTarget {
     #[arg(long, global = true, env = "STEWARD_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Database URL of the installation (instead of --data-dir).
-    #[arg(long, global = true, env = "STEWARD_DATABASE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "STEWARD_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database: Option<String>,
+    /// Read the database URL from FILE (not readable by all users).
+    #[arg(
+        long,
+        global = true,
+        env = "STEWARD_DATABASE_URL_FILE",
+        value_name = "FILE",
+        conflicts_with = "database"
+    )]
+    pub database_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -329,19 +355,4 @@ pub enum SecurityCommand {
     /// Roles that must sign in with a second factor, e.g. `admin,technician` ("" for none).
     #[command(name = "require-2fa")]
     Require2fa { roles: String },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Simulated agents checking in concurrently against a real server.
-    Ingest(crate::bench::IngestArgs),
-    /// The agent's own cost: inventory collection time, memory.
-    Agent(crate::bench::AgentArgs),
-    /// Console device list rendering with many devices, and job delivery latency.
-    Console(crate::bench::ConsoleArgs),
-    /// A sign-in's password check with production Argon2id parameters.
-    Login(crate::bench::LoginArgs),
-    /// A well-behaved fleet and the console while a hostile agent and an anonymous client
-    /// attack, against the same fleet alone.
-    Stress(crate::bench::StressArgs),
 }

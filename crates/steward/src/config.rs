@@ -7,16 +7,19 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
+use steward_store::sqlite_url;
 
 use crate::cli::{AdminTarget, ServerArgs};
 
-/// The config file. Every key is optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The config file, each setting taken from its section or from its flat alias. Every key
+/// is optional.
+#[derive(Debug, Default)]
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
     pub database_url: Option<String>,
+    /// A file holding the database URL (it may carry a password).
+    pub database_url_file: Option<PathBuf>,
     pub checkin_interval_secs: Option<u64>,
     /// Mark session cookies Secure (set when the console is reached over HTTPS).
     pub secure_cookies: Option<bool>,
@@ -51,6 +54,270 @@ pub struct FileConfig {
     /// Seconds an answer may wait for a client that does not read it.
     pub write_stall_timeout_secs: Option<u64>,
     pub max_request_body_bytes: Option<usize>,
+}
+
+/// The file as written: sections, plus the flat keys of earlier versions, each an alias of
+/// one key in a section (docs/CONFIGURATION.md has the table). Giving a setting both ways is
+/// an error, since one of the two would be silently ignored. Unknown keys, at the top or in
+/// a section, are errors too, so a typo is caught.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    server: Option<ServerSection>,
+    database: Option<DatabaseSection>,
+    /// `tls = "off"` (the flat alias of `[tls] mode`) or the `[tls]` section.
+    tls: Option<TlsKey>,
+    sessions: Option<SessionsSection>,
+    limits: Option<LimitsSection>,
+    retention: Option<RetentionSection>,
+    // Flat aliases.
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    checkin_interval_secs: Option<u64>,
+    public_names: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
+    sealing_key_file: Option<PathBuf>,
+    database_url: Option<String>,
+    database_url_file: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    secure_cookies: Option<bool>,
+    session_idle_minutes: Option<i64>,
+    session_max_hours: Option<i64>,
+    max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
+    header_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    tls_handshake_timeout_secs: Option<u64>,
+    write_stall_timeout_secs: Option<u64>,
+    max_request_body_bytes: Option<usize>,
+    report_rate_burst: Option<u32>,
+    report_rate_per_minute: Option<u32>,
+    report_kib_burst: Option<u32>,
+    report_kib_per_minute: Option<u32>,
+    change_retention_days: Option<u32>,
+}
+
+/// Where the server lives and who reaches it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    checkin_interval_secs: Option<u64>,
+    public_names: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
+    sealing_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatabaseSection {
+    url: Option<String>,
+    url_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsSection {
+    mode: Option<TlsMode>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionsSection {
+    secure_cookies: Option<bool>,
+    idle_minutes: Option<i64>,
+    max_hours: Option<i64>,
+}
+
+/// What one client or device may hold or send; the keys are the same as the flat ones.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSection {
+    max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
+    header_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    tls_handshake_timeout_secs: Option<u64>,
+    write_stall_timeout_secs: Option<u64>,
+    max_request_body_bytes: Option<usize>,
+    report_rate_burst: Option<u32>,
+    report_rate_per_minute: Option<u32>,
+    report_kib_burst: Option<u32>,
+    report_kib_per_minute: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionSection {
+    change_days: Option<u32>,
+}
+
+/// The top-level `tls` key: a mode (the flat form) or the `[tls]` section.
+#[derive(Debug)]
+enum TlsKey {
+    Mode(TlsMode),
+    Section(TlsSection),
+}
+
+impl<'de> Deserialize<'de> for TlsKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, value};
+        struct Either;
+        impl<'de> de::Visitor<'de> for Either {
+            type Value = TlsKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"auto\", \"on\", \"off\" or a [tls] section")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<TlsKey, E> {
+                TlsMode::deserialize(value::StrDeserializer::<E>::new(v)).map(TlsKey::Mode)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<TlsKey, A::Error> {
+                TlsSection::deserialize(value::MapAccessDeserializer::new(map)).map(TlsKey::Section)
+            }
+        }
+        d.deserialize_any(Either)
+    }
+}
+
+/// One setting from its section (`key`) or its flat alias; both is an error.
+fn either<T>(
+    alias: &str,
+    flat: Option<T>,
+    key: &str,
+    nested: Option<T>,
+) -> anyhow::Result<Option<T>> {
+    match (flat, nested) {
+        (Some(_), Some(_)) => {
+            bail!("`{alias}` and `{key}` are the same setting, given twice: keep one")
+        }
+        (flat, nested) => Ok(nested.or(flat)),
+    }
+}
+
+impl RawFile {
+    fn resolve(self) -> anyhow::Result<FileConfig> {
+        let RawFile {
+            max_connections,
+            max_connections_per_address,
+            header_timeout_secs,
+            body_timeout_secs,
+            tls_handshake_timeout_secs,
+            write_stall_timeout_secs,
+            max_request_body_bytes,
+            report_rate_burst,
+            report_rate_per_minute,
+            report_kib_burst,
+            report_kib_per_minute,
+            ..
+        } = self;
+        let server = self.server.unwrap_or_default();
+        let database = self.database.unwrap_or_default();
+        let (tls_mode, tls) = match self.tls {
+            None => (None, TlsSection::default()),
+            Some(TlsKey::Mode(mode)) => (Some(mode), TlsSection::default()),
+            Some(TlsKey::Section(section)) => (None, section),
+        };
+        let sessions = self.sessions.unwrap_or_default();
+        let limits = self.limits.unwrap_or_default();
+        let retention = self.retention.unwrap_or_default();
+        macro_rules! limit {
+            ($name:ident) => {
+                either(
+                    stringify!($name),
+                    $name,
+                    concat!("[limits] ", stringify!($name)),
+                    limits.$name,
+                )?
+            };
+        }
+        Ok(FileConfig {
+            data_dir: either(
+                "data_dir",
+                self.data_dir,
+                "[server] data_dir",
+                server.data_dir,
+            )?,
+            listen: either("listen", self.listen, "[server] listen", server.listen)?,
+            checkin_interval_secs: either(
+                "checkin_interval_secs",
+                self.checkin_interval_secs,
+                "[server] checkin_interval_secs",
+                server.checkin_interval_secs,
+            )?,
+            public_names: either(
+                "public_names",
+                self.public_names,
+                "[server] public_names",
+                server.public_names,
+            )?,
+            trusted_proxies: either(
+                "trusted_proxies",
+                self.trusted_proxies,
+                "[server] trusted_proxies",
+                server.trusted_proxies,
+            )?,
+            sealing_key_file: either(
+                "sealing_key_file",
+                self.sealing_key_file,
+                "[server] sealing_key_file",
+                server.sealing_key_file,
+            )?,
+            database_url: either(
+                "database_url",
+                self.database_url,
+                "[database] url",
+                database.url,
+            )?,
+            database_url_file: either(
+                "database_url_file",
+                self.database_url_file,
+                "[database] url_file",
+                database.url_file,
+            )?,
+            tls: either("tls", tls_mode, "[tls] mode", tls.mode)?,
+            tls_cert: either("tls_cert", self.tls_cert, "[tls] cert", tls.cert)?,
+            tls_key: either("tls_key", self.tls_key, "[tls] key", tls.key)?,
+            secure_cookies: either(
+                "secure_cookies",
+                self.secure_cookies,
+                "[sessions] secure_cookies",
+                sessions.secure_cookies,
+            )?,
+            session_idle_minutes: either(
+                "session_idle_minutes",
+                self.session_idle_minutes,
+                "[sessions] idle_minutes",
+                sessions.idle_minutes,
+            )?,
+            session_max_hours: either(
+                "session_max_hours",
+                self.session_max_hours,
+                "[sessions] max_hours",
+                sessions.max_hours,
+            )?,
+            change_retention_days: either(
+                "change_retention_days",
+                self.change_retention_days,
+                "[retention] change_days",
+                retention.change_days,
+            )?,
+            max_connections: limit!(max_connections),
+            max_connections_per_address: limit!(max_connections_per_address),
+            header_timeout_secs: limit!(header_timeout_secs),
+            body_timeout_secs: limit!(body_timeout_secs),
+            tls_handshake_timeout_secs: limit!(tls_handshake_timeout_secs),
+            write_stall_timeout_secs: limit!(write_stall_timeout_secs),
+            max_request_body_bytes: limit!(max_request_body_bytes),
+            report_rate_burst: limit!(report_rate_burst),
+            report_rate_per_minute: limit!(report_rate_per_minute),
+            report_kib_burst: limit!(report_kib_burst),
+            report_kib_per_minute: limit!(report_kib_per_minute),
+        })
+    }
 }
 
 /// When to serve HTTPS.
@@ -113,7 +380,34 @@ impl FileConfig {
         };
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+        FileConfig::parse(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<FileConfig> {
+        toml::from_str::<RawFile>(text)?.resolve()
+    }
+
+    /// The database URL the file gives, directly or from `database_url_file`.
+    fn database_url(&self) -> anyhow::Result<Option<String>> {
+        crate::secret_file::pick(
+            "database_url (config file)",
+            self.database_url.clone(),
+            self.database_url_file.as_deref(),
+        )
+    }
+}
+
+/// The database URL from flags and environment (`--database`, `STEWARD_DATABASE_URL`, or a
+/// file: `--database-file`, `STEWARD_DATABASE_URL_FILE`), else from the config file. A file
+/// is read only when its level is the one that decides.
+fn database_url(
+    flag: Option<String>,
+    flag_file: Option<&Path>,
+    file: &FileConfig,
+) -> anyhow::Result<Option<String>> {
+    match crate::secret_file::pick("database_url", flag, flag_file)? {
+        Some(url) => Ok(Some(url)),
+        None => file.database_url(),
     }
 }
 
@@ -135,6 +429,8 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
     let file = FileConfig::load(args.config.as_deref())?;
     let defaults = steward_server::ServerConfig::default();
     let net = net_limits(args, &file, &defaults.net)?;
+    let chosen_database =
+        database_url(args.database.clone(), args.database_file.as_deref(), &file)?;
     let data_dir = args
         .data_dir
         .clone()
@@ -148,10 +444,7 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
     let listen: SocketAddr = listen_text.parse().with_context(|| {
         format!("--listen must be ADDRESS:PORT such as 127.0.0.1:8080, not {listen_text:?}")
     })?;
-    let database_url = match args.database.clone().or(file.database_url) {
-        Some(url) => url,
-        None => sqlite_url(&data_dir),
-    };
+    let database_url = chosen_database.unwrap_or_else(|| sqlite_url(&data_dir));
     let interval = args
         .checkin_interval
         .or(file.checkin_interval_secs)
@@ -351,7 +644,11 @@ fn trusted_proxies(list: Vec<String>) -> anyhow::Result<Vec<ipnet::IpNet>> {
 /// The database an admin command works on.
 pub fn resolve_admin(target: &AdminTarget) -> anyhow::Result<String> {
     let file = FileConfig::load(target.config.as_deref())?;
-    if let Some(url) = target.database.clone().or(file.database_url) {
+    if let Some(url) = database_url(
+        target.database.clone(),
+        target.database_file.as_deref(),
+        &file,
+    )? {
         return Ok(url);
     }
     let data_dir = target
@@ -367,13 +664,6 @@ pub fn resolve_admin(target: &AdminTarget) -> anyhow::Result<String> {
         );
     }
     Ok(sqlite_url(&data_dir))
-}
-
-pub fn sqlite_url(data_dir: &Path) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join("steward.db").display()
-    )
 }
 
 #[cfg(test)]
@@ -575,5 +865,246 @@ mod tests {
         };
         let err = format!("{:#}", resolve_server(&args).unwrap_err());
         assert!(err.contains("ADDRESS:PORT"), "{err}");
+    }
+    /// `text` as a config file in a fresh directory, and `ServerArgs` reading it.
+    fn config(text: &str) -> (tempfile::TempDir, ServerArgs) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("steward.toml");
+        std::fs::write(&file, text).unwrap();
+        let args = ServerArgs {
+            config: Some(file),
+            ..Default::default()
+        };
+        (dir, args)
+    }
+
+    fn secret(dir: &Path, name: &str, text: &str, mode: u32) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let _ = mode;
+        path
+    }
+
+    #[test]
+    fn sections_give_the_same_settings_as_the_flat_keys() {
+        let nested = FileConfig::parse(
+            r#"
+            [server]
+            data_dir = "/srv/s"
+            listen = "0.0.0.0:8443"
+            checkin_interval_secs = 30
+            public_names = ["steward.example.com"]
+            trusted_proxies = ["10.0.0.5"]
+            sealing_key_file = "/etc/steward/secret.key"
+
+            [database]
+            url = "postgres://steward@db/steward"
+
+            [tls]
+            mode = "on"
+            cert = "/etc/c.pem"
+            key = "/etc/k.pem"
+
+            [sessions]
+            secure_cookies = true
+            idle_minutes = 10
+            max_hours = 2
+
+            [limits]
+            max_connections = 100
+            max_connections_per_address = 10
+            header_timeout_secs = 5
+            body_timeout_secs = 7
+            tls_handshake_timeout_secs = 3
+            write_stall_timeout_secs = 9
+            max_request_body_bytes = 1000
+            report_rate_burst = 4
+            report_rate_per_minute = 5
+            report_kib_burst = 9000
+            report_kib_per_minute = 6
+
+            [retention]
+            change_days = 30
+            "#,
+        )
+        .unwrap();
+        let flat = FileConfig::parse(
+            r#"
+            data_dir = "/srv/s"
+            listen = "0.0.0.0:8443"
+            checkin_interval_secs = 30
+            public_names = ["steward.example.com"]
+            trusted_proxies = ["10.0.0.5"]
+            sealing_key_file = "/etc/steward/secret.key"
+            database_url = "postgres://steward@db/steward"
+            tls = "on"
+            tls_cert = "/etc/c.pem"
+            tls_key = "/etc/k.pem"
+            secure_cookies = true
+            session_idle_minutes = 10
+            session_max_hours = 2
+            max_connections = 100
+            max_connections_per_address = 10
+            header_timeout_secs = 5
+            body_timeout_secs = 7
+            tls_handshake_timeout_secs = 3
+            write_stall_timeout_secs = 9
+            max_request_body_bytes = 1000
+            report_rate_burst = 4
+            report_rate_per_minute = 5
+            report_kib_burst = 9000
+            report_kib_per_minute = 6
+            change_retention_days = 30
+            "#,
+        )
+        .unwrap();
+        assert_eq!(format!("{nested:?}"), format!("{flat:?}"));
+        assert_eq!(nested.tls, Some(TlsMode::On));
+        assert_eq!(nested.change_retention_days, Some(30));
+        assert_eq!(nested.write_stall_timeout_secs, Some(9));
+        assert_eq!(nested.session_idle_minutes, Some(10));
+        // Sections and flat keys mix.
+        let mixed =
+            FileConfig::parse("listen = \"127.0.0.1:1\"\n[limits]\nmax_connections = 3\n").unwrap();
+        assert_eq!(mixed.listen.as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(mixed.max_connections, Some(3));
+    }
+
+    #[test]
+    fn a_setting_given_twice_or_unknown_in_a_section_is_refused() {
+        let err = |text: &str| format!("{:#}", FileConfig::parse(text).unwrap_err());
+        let e = err("listen = \"127.0.0.1:1\"\n[server]\nlisten = \"127.0.0.1:2\"\n");
+        assert!(
+            e.contains("`listen`") && e.contains("[server] listen"),
+            "{e}"
+        );
+        let e = err("max_connections = 1\n[limits]\nmax_connections = 2\n");
+        assert!(e.contains("[limits] max_connections"), "{e}");
+        let e = err("tls_cert = \"a\"\n[tls]\ncert = \"b\"\n");
+        assert!(e.contains("[tls] cert"), "{e}");
+        let e = err("[server]\nlisen = \"127.0.0.1:1\"\n");
+        assert!(e.contains("unknown field") && e.contains("listen"), "{e}");
+        let e = err("[tls]\nmode = \"sometimes\"\n");
+        assert!(e.contains("sometimes"), "{e}");
+        let e = err("[smtp]\nhost = \"mail\"\n");
+        assert!(e.contains("unknown field") && e.contains("smtp"), "{e}");
+        let e = err("[limits]\nmax_connections = \"many\"\n");
+        assert!(e.contains("max_connections"), "{e}");
+    }
+
+    #[test]
+    fn the_database_url_can_come_from_a_private_file() {
+        let (dir, args) = config("");
+        let url_file = secret(
+            dir.path(),
+            "db-url",
+            "postgres://steward:pw@db/steward\n",
+            0o600,
+        );
+        // Flag (or STEWARD_DATABASE_URL_FILE).
+        let from_flag = resolve_server(&ServerArgs {
+            database_file: Some(url_file.clone()),
+            ..args.clone()
+        })
+        .unwrap();
+        assert_eq!(from_flag.database_url, "postgres://steward:pw@db/steward");
+        // The config file, in its section or as the flat alias.
+        for text in [
+            format!(
+                "[database]\nurl_file = {:?}\n",
+                url_file.display().to_string()
+            ),
+            format!("database_url_file = {:?}\n", url_file.display().to_string()),
+        ] {
+            let (_d, args) = config(&text);
+            let r = resolve_server(&args).unwrap();
+            assert_eq!(r.database_url, "postgres://steward:pw@db/steward");
+            assert_eq!(
+                resolve_admin(&AdminTarget {
+                    config: args.config.clone(),
+                    ..Default::default()
+                })
+                .unwrap(),
+                "postgres://steward:pw@db/steward"
+            );
+        }
+        // A flag beats the file's setting; the file's secret file is then not read at all.
+        let (_d, args) = config("[database]\nurl_file = \"/nonexistent/db-url\"\n");
+        let r = resolve_server(&ServerArgs {
+            database: Some("sqlite::memory:".into()),
+            ..args
+        })
+        .unwrap();
+        assert_eq!(r.database_url, "sqlite::memory:");
+    }
+
+    #[test]
+    fn a_missing_world_readable_or_doubled_secret_file_stops_the_start() {
+        let bad = |args: &ServerArgs| format!("{:#}", resolve_server(args).unwrap_err());
+        let (dir, args) = config("");
+        let missing = dir.path().join("no-such-file");
+        let e = bad(&ServerArgs {
+            database_file: Some(missing.clone()),
+            ..args.clone()
+        });
+        assert!(
+            e.contains("database_url") && e.contains("no-such-file"),
+            "{e}"
+        );
+        #[cfg(unix)]
+        {
+            let open = secret(dir.path(), "open-url", "postgres://u:pw@h/d", 0o644);
+            let e = bad(&ServerArgs {
+                database_file: Some(open.clone()),
+                ..args.clone()
+            });
+            assert!(
+                e.contains("open-url") && e.contains("readable by every user"),
+                "{e}"
+            );
+            let (_d, args) = config(&format!(
+                "[database]\nurl_file = {:?}\n",
+                open.display().to_string()
+            ));
+            let e = bad(&args);
+            assert!(
+                e.contains("open-url") && e.contains("readable by every user"),
+                "{e}"
+            );
+        }
+        let (_d, args) =
+            config("[database]\nurl = \"postgres://h/d\"\nurl_file = \"/run/secrets/db\"\n");
+        let e = bad(&args);
+        assert!(e.contains("both"), "{e}");
+    }
+
+    #[test]
+    fn the_flags_and_environment_name_the_secret_files() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from([
+            "steward",
+            "server",
+            "--database-file",
+            "/run/secrets/db",
+        ])
+        .unwrap();
+        let crate::cli::Command::Server(args) = cli.command else {
+            panic!("not the server command");
+        };
+        assert_eq!(args.database_file, Some(PathBuf::from("/run/secrets/db")));
+        let both = crate::cli::Cli::try_parse_from([
+            "steward",
+            "server",
+            "--database-file",
+            "/run/secrets/db",
+            "--database",
+            "sqlite::memory:",
+        ]);
+        assert!(both.is_err());
     }
 }

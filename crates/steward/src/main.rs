@@ -3,12 +3,12 @@
 
 mod admin;
 mod agent;
-mod bench;
 mod cli;
 mod config;
 mod keyfile;
 mod logging;
 mod private;
+mod secret_file;
 mod server;
 mod shutdown;
 mod tls;
@@ -42,7 +42,6 @@ fn multi_threaded(command: cli::Command) -> anyhow::Result<()> {
             cli::Command::Up(args) => up::run(args).await,
             cli::Command::Server(args) => server::run(args).await,
             cli::Command::Admin(cmd) => admin::run(cmd).await,
-            cli::Command::Bench(cmd) => bench::run(cmd).await,
             cli::Command::Agent(_) => Ok(()),
         }
     })

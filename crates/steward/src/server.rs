@@ -64,7 +64,9 @@ pub async fn start(
             cfg.listen
         )
     })?;
-    Ok((listener, steward_server::state(store, server_config)))
+    // Fails here, before the server says it listens, if password hashing cannot be set up.
+    let state = steward_server::state(store, server_config)?;
+    Ok((listener, state))
 }
 
 /// Creates the first administrator on an empty installation and prints its one-time

@@ -9,6 +9,11 @@ use steward_testkit::TestServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_steward");
 
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
 /// Runs `steward agent enroll` against `server` with `envs`, `extra` arguments and every
 /// proxy variable pointing at `proxy`.
 async fn enroll(
@@ -23,6 +28,7 @@ async fn enroll(
         .arg(state_dir)
         .args(extra)
         .env_remove("STEWARD_ENROLL_TOKEN")
+        .env_remove("STEWARD_ENROLL_TOKEN_FILE")
         .env_remove("NO_PROXY")
         .env_remove("no_proxy");
     for var in [
@@ -81,12 +87,28 @@ async fn enroll_reads_the_token_from_a_variable_or_file_and_never_uses_a_proxy()
     let token = server.enroll_token(1).await;
     let file = dirs.path().join("token");
     std::fs::write(&file, format!("{token}\n")).unwrap();
+    // A token file every local user may read is refused, naming the file, like any secret
+    // read from a file; the token is not used up.
+    set_mode(&file, 0o644);
     let (ok, out) = enroll(
         &server,
         &dirs.path().join("b"),
         &proxy_url,
         &[],
         &["--token-file", file.to_str().unwrap()],
+    )
+    .await;
+    assert!(
+        !ok && out.contains("readable by every user") && out.contains("token"),
+        "{out}"
+    );
+    set_mode(&file, 0o600);
+    let (ok, out) = enroll(
+        &server,
+        &dirs.path().join("b"),
+        &proxy_url,
+        &[("STEWARD_ENROLL_TOKEN_FILE", file.to_str().unwrap())],
+        &[],
     )
     .await;
     assert!(ok && out.contains("Enrolled as device"), "{out}");

@@ -4,7 +4,6 @@
 //! (login CSRF), and comes back only to a local path.
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
 
 use askama::Template;
 use axum::Form;
@@ -20,7 +19,7 @@ use steward_core::throttle::{self, Counter, Origin, Verdict};
 use crate::auth::{ChangeOwnPassword, ConsoleUser};
 use crate::console::{csrf_ok, csrf_rejected, render};
 use crate::net::ClientAddr;
-use crate::secrets::{PasswordHashing, dummy_hash, verify_password};
+use crate::secrets::verify_password;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -69,27 +68,8 @@ pub(super) async fn check_password(state: &AppState, password: &str, stored: &st
         .unwrap_or(false)
 }
 
-/// The hash that unknown names are checked against, made once per cost setting. Making
-/// one costs as much as a check, so making it per request would make unknown names twice
-/// as slow as known ones: a way to find out which names exist.
-fn dummy(hashing: PasswordHashing) -> &'static str {
-    static PRODUCTION: OnceLock<String> = OnceLock::new();
-    static CHEAP: OnceLock<String> = OnceLock::new();
-    let cell = match hashing {
-        PasswordHashing::Production => &PRODUCTION,
-        PasswordHashing::TestOnlyCheap => &CHEAP,
-    };
-    cell.get_or_init(|| dummy_hash(hashing))
-}
-
-pub async fn page(
-    State(state): State<AppState>,
-    q: Result<Query<NextQuery>, QueryRejection>,
-) -> Response {
+pub async fn page(q: Result<Query<NextQuery>, QueryRejection>) -> Response {
     let next = q.ok().and_then(|Query(q)| q.next).unwrap_or_default();
-    // Have the dummy hash ready before the first sign-in, off the request threads.
-    let hashing = state.config.password_hashing;
-    tokio::task::spawn_blocking(move || dummy(hashing));
     render(
         StatusCode::OK,
         &LoginPage {
@@ -142,7 +122,8 @@ pub async fn submit(
     };
     // Unknown names are checked against a dummy hash, so the time taken reveals nothing.
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let hashing = state.config.password_hashing;
+    // Made when the state was built: making it here would make unknown names slower.
+    let dummy = state.dummy_hash.clone();
     let password = form.password.clone();
     // Sign-ins queue for the few password checks that may run at once; a queue that does
     // not move within seconds (a flood of sign-ins) is answered 503 rather than held open.
@@ -157,7 +138,7 @@ pub async fn submit(
     let valid = tokio::task::spawn_blocking(move || match stored {
         Some(stored) => verify_password(&password, &stored),
         None => {
-            verify_password(&password, dummy(hashing));
+            verify_password(&password, &dummy);
             false
         }
     })

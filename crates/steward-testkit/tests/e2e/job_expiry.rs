@@ -25,6 +25,7 @@ fn later(server: &TestServer, ahead_ms: i64) -> AppState {
         Arc::new(Ahead(ahead_ms)),
         (*server.state.config).clone(),
     )
+    .unwrap()
 }
 
 async fn job_state(server: &TestServer, api: &str, device: &str) -> Value {

@@ -62,9 +62,9 @@ struct Attack {
     connections_held_peak: AtomicU64,
 }
 
-pub async fn run(args: StressArgs) -> anyhow::Result<()> {
+pub async fn run(steward: &super::server::Steward, args: StressArgs) -> anyhow::Result<()> {
     let dir = super::ingest::tempfile_dir()?;
-    let url_db = crate::config::sqlite_url(&dir);
+    let url_db = steward_store::sqlite_url(&dir);
     // The person's account, made before the server starts (a known password, already
     // changed, so the console opens straight away).
     let store = steward_store::Store::connect(&url_db).await?;
@@ -78,7 +78,7 @@ pub async fn run(args: StressArgs) -> anyhow::Result<()> {
     )
     .await?;
     store.close().await;
-    let (mut server, url) = super::server::spawn(&dir, None).await?;
+    let (mut server, url) = steward.spawn(&dir, None).await?;
     let pid = server.id().context("server pid")?;
     let addr: SocketAddr = url
         .trim_start_matches("http://")

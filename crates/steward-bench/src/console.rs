@@ -24,12 +24,12 @@ pub struct ConsoleArgs {
 
 pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
     let dir = super::ingest::tempfile_dir()?;
-    let store = steward_store::Store::connect(&crate::config::sqlite_url(&dir)).await?;
+    let store = steward_store::Store::connect(&steward_store::sqlite_url(&dir)).await?;
     let config = steward_server::ServerConfig {
         password_hashing: PasswordHashing::TestOnlyCheap,
         ..Default::default()
     };
-    let state = steward_server::state(store.clone(), config);
+    let state = steward_server::state(store.clone(), config)?;
     let now = state.now();
     // Fill the fleet straight through the store (enrollment is not what is measured here).
     let token = steward_server::admin::create_enroll_token(

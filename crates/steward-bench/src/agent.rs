@@ -22,7 +22,7 @@ pub struct AgentArgs {
     interval: u64,
 }
 
-pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
+pub async fn run(steward: &super::server::Steward, args: AgentArgs) -> anyhow::Result<()> {
     let mut collector = steward_agent::collect::platform_collector();
     let mut times = Vec::new();
     let mut packages = 0;
@@ -45,16 +45,16 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     }
 
     let dir = super::ingest::tempfile_dir()?;
-    let exe = std::env::current_exe()?;
-    let (mut server, url) = super::server::spawn(&dir.join("server"), None).await?;
+    let (mut server, url) = steward.spawn(&dir.join("server"), None).await?;
     let store =
-        steward_store::Store::connect(&crate::config::sqlite_url(&dir.join("server"))).await?;
+        steward_store::Store::connect(&steward_store::sqlite_url(&dir.join("server"))).await?;
     let now = steward_server::clock::Clock::now(&steward_server::SystemClock);
     let token =
         steward_server::admin::create_enroll_token(&store, 1, now.plus_millis(600_000), now)
             .await?;
     let state_dir = dir.join("agent");
-    let status = tokio::process::Command::new(&exe)
+    let status = steward
+        .command()
         .args([
             "agent",
             "enroll",
@@ -69,7 +69,8 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         .status()
         .await?;
     anyhow::ensure!(status.success(), "agent enroll failed");
-    let mut agent = tokio::process::Command::new(&exe)
+    let mut agent = steward
+        .command()
         .args([
             "agent",
             "run",

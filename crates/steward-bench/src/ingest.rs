@@ -28,7 +28,7 @@ pub struct IngestArgs {
     database: String,
 }
 
-pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
+pub async fn run(steward: &super::server::Steward, args: IngestArgs) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
     let database = Some(args.database.as_str()).filter(|d| !d.is_empty());
     // Each simulated device checks in far more often than a real one (the bench measures
@@ -38,7 +38,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         &config,
         "report_rate_burst = 1000000\nreport_rate_per_minute = 1000000\n",
     )?;
-    let (mut server, url) = super::server::spawn_with(&dir, database, Some(&config)).await?;
+    let (mut server, url) = steward.spawn_with(&dir, database, Some(&config)).await?;
     let pid = server.id().context("server pid")?;
 
     // Enroll the simulated fleet through the real endpoint.
@@ -170,7 +170,7 @@ pub(super) fn check_in(seq: u64) -> Report {
 
 fn database_url(database: &str, dir: &std::path::Path) -> String {
     if database.is_empty() {
-        crate::config::sqlite_url(dir)
+        steward_store::sqlite_url(dir)
     } else {
         database.to_string()
     }
