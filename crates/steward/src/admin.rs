@@ -30,7 +30,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             password_hashing: PasswordHashing::Production,
             ..ServerConfig::default()
         },
-    );
+    )?;
     let caller = Caller::cli(&os_user(), now);
     let result = command(&state, &caller, args.command).await;
     store.close().await;

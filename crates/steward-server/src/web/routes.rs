@@ -269,7 +269,8 @@ mod tests {
                 .await
                 .unwrap(),
             crate::ServerConfig::default(),
-        );
+        )
+        .unwrap();
         let routes = super::Routes::new().get("/known", super::Access::Public, hello);
         let (router, _, table) = routes.into_parts();
         let rogue = axum::Router::new().route("/rogue", axum::routing::get(hello));
