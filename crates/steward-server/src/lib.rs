@@ -33,7 +33,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 pub use api::openapi::openapi_json;
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use dispatch::expire_jobs;
 pub use net::NetLimits;
 pub use state::{AppState, ServerConfig};
