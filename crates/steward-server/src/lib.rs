@@ -42,7 +42,7 @@ use tokio::net::TcpListener;
 use web::routes::{Registration, Routes};
 
 pub use api::openapi::openapi_json;
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use dispatch::expire_jobs;
 pub use net::NetLimits;
 pub use state::{AppState, ServerConfig};

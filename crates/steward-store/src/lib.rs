@@ -3,8 +3,9 @@
 //!
 //! Both backends run through sqlx's `Any` driver with runtime queries, so every query is
 //! written once; the schema keeps to types both dialects share (BIGINT unix milliseconds,
-//! TEXT, JSON as TEXT). Where dialects differ (identity columns) each backend has its own
-//! migration file. The contract tests in `tests/contract.rs` run every method on both.
+//! TEXT, JSON as TEXT). Each migration is one file for both; where dialects differ (identity
+//! columns) it marks each backend's lines (see `migrate`). The contract tests in
+//! `tests/contract/` run every method on both and compare the schemas they migrate to.
 //!
 //! Architecture invariant: the store persists and reads; it makes no domain decisions (which
 //! token is valid, what a delta means, which changes matter) — those arrive already decided
@@ -31,6 +32,8 @@ mod migrate;
 mod rows;
 mod scoped;
 mod security;
+#[cfg(feature = "test-support")]
+pub mod testing;
 mod throttle;
 
 use std::str::FromStr;

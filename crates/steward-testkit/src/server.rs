@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use steward_core::{CertFingerprint, Timestamp};
 use steward_server::secrets::PasswordHashing;
-use steward_server::{AppState, ServerConfig, SystemClock};
+use steward_server::{AppState, Clock, ManualClock, ServerConfig, SystemClock};
 use steward_store::{Backend, Store};
 use tokio::sync::oneshot;
 
@@ -17,6 +17,8 @@ pub struct TestServer {
     pub store: Store,
     pub state: AppState,
     pub db: Option<TestDb>,
+    /// Set when the server was started with a clock that the test moves ([`Self::clock`]).
+    manual_clock: Option<Arc<ManualClock>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     /// An HTTP client for this server (over HTTPS it trusts exactly its certificate).
@@ -105,6 +107,30 @@ impl TestServer {
         }
     }
 
+    /// A server over a fresh SQLite database whose clock stands still (at the time it was
+    /// started) until the test moves it with [`Self::clock`]: expiries and idle timeouts
+    /// are reached at once and exactly, without sleeping.
+    pub async fn sqlite_manual_clock() -> TestServer {
+        let clock = Arc::new(ManualClock::at_system_time());
+        let mut server = Self::start_on_clock(
+            TestDb::sqlite(),
+            "127.0.0.1:0".parse().unwrap(),
+            None,
+            test_config(),
+            clock.clone(),
+        )
+        .await;
+        server.manual_clock = Some(clock);
+        server
+    }
+
+    /// The clock of a server made by [`Self::sqlite_manual_clock`], to `advance` or `set`.
+    pub fn clock(&self) -> &ManualClock {
+        self.manual_clock
+            .as_deref()
+            .unwrap_or_else(|| panic!("this TestServer runs on the system clock"))
+    }
+
     /// A server over HTTPS with a self-signed certificate of its own (made the way
     /// `steward server` makes it), over a fresh SQLite database.
     pub async fn sqlite_tls() -> TestServer {
@@ -168,6 +194,16 @@ impl TestServer {
         tls: Option<(Arc<rustls::ServerConfig>, String)>,
         config: ServerConfig,
     ) -> TestServer {
+        Self::start_on_clock(db, addr, tls, config, Arc::new(SystemClock)).await
+    }
+
+    async fn start_on_clock(
+        db: TestDb,
+        addr: SocketAddr,
+        tls: Option<(Arc<rustls::ServerConfig>, String)>,
+        config: ServerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> TestServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::connect(&db.url).await.unwrap();
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
@@ -177,7 +213,7 @@ impl TestServer {
             secure_cookies: tls.is_some(),
             ..config
         };
-        let state = AppState::new(store.clone(), Arc::new(SystemClock), config).unwrap();
+        let state = AppState::new(store.clone(), clock, config).unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let stopped = async move {
             let _ = stopped.await;
@@ -197,6 +233,7 @@ impl TestServer {
             store,
             state,
             db: Some(db),
+            manual_clock: None,
             stop: Some(stop),
             task: Some(task),
             http: reqwest::Client::new(),
@@ -223,8 +260,9 @@ impl TestServer {
         db.cleanup().await;
     }
 
+    /// The server's time (its clock's, manual or not).
     pub fn now(&self) -> Timestamp {
-        steward_server::clock::Clock::now(&SystemClock)
+        self.state.now()
     }
 
     pub async fn enroll_token(&self, uses: u32) -> String {

@@ -1,58 +1,28 @@
 //! Per-backend plumbing for the contract tests: every test body is written once and run on a
-//! fresh SQLite file and, when `STEWARD_TEST_PG_URL` is set, on a fresh PostgreSQL database.
+//! fresh SQLite file and, when `STEWARD_TEST_PG_URL` is set, on a fresh PostgreSQL database
+//! (made by `steward_store::testing`, as for every other test of Steward).
 
 use std::future::Future;
 use std::io::Write;
 use std::ops::Deref;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Once};
 
-use sqlx::Connection;
-use sqlx::postgres::PgConnection;
+use steward_store::testing::{PG_URL_VAR, TestDatabase};
 use steward_store::{Backend, Store, redact};
-
-/// The server to run the PostgreSQL variants against, e.g.
-/// `postgres://postgres@127.0.0.1:5432/test`. Unset: those variants print that they were
-/// skipped and pass; set but unreachable: they fail.
-pub const PG_URL_VAR: &str = "STEWARD_TEST_PG_URL";
 
 /// One test's database: the store connected to it, and its URL for connecting again.
 pub struct TestDb {
     pub store: Store,
     pub url: String,
     pub backend: Backend,
-    place: Place,
-}
-
-/// Where a test may make more (empty) databases, cleaned up with its own.
-#[derive(Clone)]
-enum Place {
-    /// The test's temporary directory.
-    Sqlite(PathBuf),
-    /// The server URL and the test database's name; extra databases made so far.
-    Postgres {
-        base: String,
-        name: String,
-        extra: Arc<Mutex<Vec<String>>>,
-    },
+    database: Arc<TestDatabase>,
 }
 
 impl TestDb {
     /// The URL of a new, empty database (no schema) on the same backend, for tests of what
     /// connecting does to a database. `tag` tells several apart (lower-case letters, digits).
     pub async fn empty_database(&self, tag: &str) -> String {
-        match &self.place {
-            Place::Sqlite(dir) => format!(
-                "sqlite://{}?mode=rwc",
-                dir.join(format!("{tag}.db")).display()
-            ),
-            Place::Postgres { base, name, extra } => {
-                let name = format!("{name}_{tag}");
-                create_database(base, &name).await;
-                extra.lock().unwrap().push(name.clone());
-                with_database(base, &name)
-            }
-        }
+        self.database.empty_database(tag).await
     }
 }
 
@@ -89,25 +59,7 @@ where
     F: FnOnce(TestDb) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let dir = tempfile::tempdir().expect("create a temporary directory");
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("steward.db").display()
-    );
-    let store = Store::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("cannot open SQLite store {url}: {e}"));
-    let handle = store.clone();
-    let outcome = tokio::spawn(body(TestDb {
-        store,
-        url,
-        backend: Backend::Sqlite,
-        place: Place::Sqlite(dir.path().to_path_buf()),
-    }))
-    .await;
-    handle.close().await;
-    drop(dir);
-    finish(outcome);
+    run(TestDatabase::sqlite(), body).await;
 }
 
 pub async fn run_postgres<F, Fut>(body: F)
@@ -115,59 +67,50 @@ where
     F: FnOnce(TestDb) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let base = match std::env::var(PG_URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ => {
-            report_pg_skipped();
-            return;
-        }
-    };
-    let name = format!("steward_t_{}", uuid::Uuid::new_v4().simple());
-    create_database(&base, &name).await;
-    let url = with_database(&base, &name);
-    let store = match Store::connect(&url).await {
+    match TestDatabase::postgres().await {
+        Some(database) => run(database, body).await,
+        None => report_pg_skipped(),
+    }
+}
+
+/// Runs the body on its own task, so its panic is caught, the database cleaned up, and then
+/// the panic raised again.
+async fn run<F, Fut>(database: TestDatabase, body: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let store = match Store::connect(&database.url).await {
         Ok(store) => store,
         Err(e) => {
-            drop_database(&base, &name).await;
-            panic!("cannot open PostgreSQL store {}: {e}", redact(&url));
+            let url = redact(&database.url);
+            database.cleanup().await;
+            panic!("cannot open the test store {url}: {e}");
         }
     };
-    let extra = Arc::new(Mutex::new(Vec::new()));
     let handle = store.clone();
+    let database = Arc::new(database);
     let outcome = tokio::spawn(body(TestDb {
         store,
-        url,
-        backend: Backend::Postgres,
-        place: Place::Postgres {
-            base: base.clone(),
-            name: name.clone(),
-            extra: extra.clone(),
-        },
+        url: database.url.clone(),
+        backend: database.backend,
+        database: database.clone(),
     }))
     .await;
     handle.close().await;
-    drop_database(&base, &name).await;
-    let extra = std::mem::take(&mut *extra.lock().unwrap_or_else(|e| e.into_inner()));
-    for name in extra {
-        drop_database(&base, &name).await;
+    // The finished task dropped its clone; one kept by a task the body left running is
+    // only reported (a leftover database is harmless).
+    match Arc::try_unwrap(database) {
+        Ok(database) => database.cleanup().await,
+        Err(database) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "warning: test database {} still in use, not removed",
+                redact(&database.url)
+            );
+        }
     }
     finish(outcome);
-}
-
-/// Fails the test when the server cannot be reached: a set `STEWARD_TEST_PG_URL` means the
-/// PostgreSQL variants must run.
-async fn create_database(base: &str, name: &str) {
-    let mut admin = PgConnection::connect(base).await.unwrap_or_else(|e| {
-        panic!(
-            "{PG_URL_VAR} is set but PostgreSQL at {} is unreachable: {e}",
-            redact(base)
-        )
-    });
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap_or_else(|e| panic!("cannot create the test database {name}: {e}"));
-    let _ = admin.close().await;
 }
 
 /// Re-raises the test body's panic (after the database was cleaned up).
@@ -177,26 +120,6 @@ fn finish(outcome: Result<(), tokio::task::JoinError>) {
             std::panic::resume_unwind(e.into_panic());
         }
         panic!("the test body did not finish: {e}");
-    }
-}
-
-/// Best effort: a leftover `steward_t_…` database is harmless, so failures are only reported.
-async fn drop_database(base: &str, name: &str) {
-    let result = async {
-        let mut admin = PgConnection::connect(base).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await?;
-        admin.close().await
-    }
-    .await;
-    if let Err(e) = result {
-        let _ = writeln!(
-            std::io::stderr(),
-            "warning: could not drop test database {name}: {e}"
-        );
     }
 }
 
@@ -210,21 +133,4 @@ fn report_pg_skipped() {
             "PostgreSQL skipped: {PG_URL_VAR} is not set, the store contract tests ran on SQLite only"
         );
     });
-}
-
-/// `base` with its database name (the URL path) replaced by `name`; query parameters kept.
-pub fn with_database(base: &str, name: &str) -> String {
-    let (without_query, query) = match base.split_once('?') {
-        Some((u, q)) => (u, Some(q)),
-        None => (base, None),
-    };
-    let authority_start = without_query.find("://").map_or(0, |i| i + 3);
-    let root = match without_query[authority_start..].find('/') {
-        Some(slash) => &without_query[..authority_start + slash],
-        None => without_query,
-    };
-    match query {
-        Some(q) => format!("{root}/{name}?{q}"),
-        None => format!("{root}/{name}"),
-    }
 }

@@ -46,6 +46,7 @@ mod hardening;
 mod ingest;
 mod jobs;
 mod migrations;
+mod schema;
 mod security;
 mod throttling;
 

@@ -28,7 +28,7 @@ fn backend_is_chosen_from_the_url() {
 
 #[test]
 fn test_database_url_replaces_only_the_database_name() {
-    use common::with_database;
+    use steward_store::testing::with_database;
     assert_eq!(
         with_database("postgres://root@127.0.0.1:5432/test", "x"),
         "postgres://root@127.0.0.1:5432/x"
@@ -127,19 +127,6 @@ contract_test!(
         // user limited to a group: migrating keeps every account usable and every view as
         // it was.
         let url = db.empty_database("cases").await;
-        let dir = if db.backend == Backend::Sqlite {
-            "sqlite"
-        } else {
-            "postgres"
-        };
-        let files = [
-            "0001_foundation",
-            "0002_token_roles",
-            "0003_login_failures",
-            "0004_audit_log",
-            "0005_access",
-            "0006_credential_rotation",
-        ];
         {
             use sqlx::Connection;
             sqlx::any::install_default_drivers();
@@ -150,17 +137,15 @@ contract_test!(
             .execute(&mut raw)
             .await
             .unwrap();
-            for (i, f) in files.iter().enumerate() {
-                let path = format!("{}/migrations/{dir}/{f}.sql", env!("CARGO_MANIFEST_DIR"));
-                let sql = std::fs::read_to_string(path).unwrap();
-                // The release's own migration files, not input.
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            for (version, name, sql) in &steward_store::testing::migrations(db.backend)[..6] {
+                // The release's own migration text, not input.
+                sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
                     .execute(&mut raw)
                     .await
                     .unwrap();
                 sqlx::query("INSERT INTO steward_migrations VALUES ($1, $2, 0)")
-                    .bind(i as i64 + 1)
-                    .bind(*f)
+                    .bind(*version)
+                    .bind(*name)
                     .execute(&mut raw)
                     .await
                     .unwrap();

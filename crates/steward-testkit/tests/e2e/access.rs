@@ -379,7 +379,7 @@ async fn console_pages_allow_and_deny_by_role() {
 
 #[tokio::test]
 async fn expired_api_tokens_are_refused() {
-    let server = TestServer::sqlite().await;
+    let server = TestServer::sqlite_manual_clock().await;
     let now = server.now();
     let token = steward_server::admin::create_api_token(
         &server.store,
@@ -391,7 +391,7 @@ async fn expired_api_tokens_are_refused() {
     )
     .await
     .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    server.clock().advance(std::time::Duration::from_millis(5));
     let (status, body) = server.api_get(&token, "/api/v1/devices").await;
     assert_eq!(status, 401);
     assert!(body["message"].as_str().unwrap().contains("expired"));

@@ -164,7 +164,7 @@ async fn enrollment_inventory_and_deltas_postgres() {
 
 #[tokio::test]
 async fn bad_enrollment_tokens_are_refused_and_create_nothing() {
-    let server = TestServer::sqlite().await;
+    let server = TestServer::sqlite_manual_clock().await;
     let collector = ScriptedCollector::new(sample_inventory("pc", 1));
     // Wrong token.
     let err = TestAgent::enroll(&server.url, "stw_enr_not-a-real-token", collector.clone())
@@ -178,7 +178,7 @@ async fn bad_enrollment_tokens_are_refused_and_create_nothing() {
         steward_server::admin::create_enroll_token(&server.store, 1, now.plus_millis(1), now)
             .await
             .unwrap();
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    server.clock().advance(Duration::from_millis(5));
     let err = TestAgent::enroll(&server.url, &expired, collector.clone())
         .await
         .err()
