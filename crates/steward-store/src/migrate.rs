@@ -77,6 +77,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_software_projection.sql"),
         postgres: include_str!("../migrations/postgres/0010_software_projection.sql"),
     },
+    Migration {
+        version: 11,
+        name: "job_lifecycle",
+        sqlite: include_str!("../migrations/sqlite/0011_job_lifecycle.sql"),
+        postgres: include_str!("../migrations/postgres/0011_job_lifecycle.sql"),
+    },
 ];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("stewmigr" in ASCII).
