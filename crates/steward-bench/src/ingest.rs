@@ -91,6 +91,7 @@ pub async fn run(steward: &super::server::Steward, args: IngestArgs) -> anyhow::
                 let seq = seqs[d].fetch_add(1, Ordering::Relaxed) + 1;
                 let batch = ReportBatch {
                     reports: vec![check_in(seq)],
+                    capabilities: None,
                 };
                 let t = Instant::now();
                 let ok = http

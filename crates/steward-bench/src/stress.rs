@@ -292,6 +292,7 @@ async fn measure(
                 .bearer_auth(&creds[d])
                 .json(&ReportBatch {
                     reports: vec![super::ingest::check_in(seq)],
+                    capabilities: None,
                 })
                 .send()
                 .await
@@ -358,6 +359,7 @@ async fn hostile_agent(
         .map(|round| {
             serde_json::to_vec(&ReportBatch {
                 reports: vec![heaviest_report(1, round)],
+                capabilities: None,
             })
             .unwrap_or_default()
         })

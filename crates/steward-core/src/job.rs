@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::Timestamp;
 
 /// What a job asks the agent to do. Later capabilities add kinds (checks, backups, restores,
-/// patches, scripts); an agent that does not know a kind reports the job failed.
+/// patches, scripts). An agent says which kinds it runs when it checks in; the server hands
+/// it no others, and an agent given a kind it cannot run answers the job `unsupported`.
 #[derive(
     Debug,
     Clone,
@@ -43,6 +44,49 @@ impl JobKind {
             JobKind::RotateCredential => "Rotate credential",
         }
     }
+
+    /// How long after it is queued a job of this kind must have finished; past it, the job
+    /// expires whatever state it is in. Per kind because what is still worth doing late
+    /// differs: an inventory asked for an hour ago is stale (and the agent collects one at
+    /// every start anyway), while a credential rotation should still happen when a laptop
+    /// comes back from a week away. Future long jobs (backups) get room for their run.
+    pub fn deadline_ms(self) -> i64 {
+        match self {
+            JobKind::CollectInventory => HOUR_MS,
+            JobKind::RotateCredential => 7 * 24 * HOUR_MS,
+        }
+    }
+
+    /// The deadline of a job of this kind queued at `queued_at`.
+    pub fn deadline_for(self, queued_at: Timestamp) -> Timestamp {
+        queued_at.plus_millis(self.deadline_ms())
+    }
+}
+
+const HOUR_MS: i64 = 60 * 60 * 1000;
+
+/// The kinds an agent runs when it does not say: agents from before check-ins carried the
+/// list ran exactly these. It describes old agents, so it never grows with new kinds.
+pub const KINDS_OF_AGENTS_THAT_DO_NOT_SAY: &[JobKind] =
+    &[JobKind::CollectInventory, JobKind::RotateCredential];
+
+/// Whether an agent that advertised `advertised` job kind names (`None`: it advertised
+/// nothing) runs jobs of `kind`.
+pub fn agent_runs(kind: JobKind, advertised: Option<&[String]>) -> bool {
+    match advertised {
+        Some(names) => names.iter().any(|n| n == kind.as_str()),
+        None => KINDS_OF_AGENTS_THAT_DO_NOT_SAY.contains(&kind),
+    }
+}
+
+/// The message on a job the server did not hand to its agent because the agent does not
+/// run that kind.
+pub fn unsupported_by_agent(kind: JobKind) -> String {
+    format!(
+        "unsupported: the agent on this device does not run {} jobs (it did not list the kind \
+         when it checked in); update the agent, then queue the job again",
+        kind.as_str()
+    )
 }
 
 /// The string form (snake_case) is stored and shown in the API.
@@ -73,6 +117,9 @@ pub enum JobState {
     Failed,
     /// Not picked up or not finished in time.
     Expired,
+    /// The agent does not run this kind of job: the server knew from the agent's check-in
+    /// and never handed it over, or the agent received it and could not run it.
+    Unsupported,
 }
 
 impl JobState {
@@ -85,7 +132,7 @@ impl JobState {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            JobState::Succeeded | JobState::Failed | JobState::Expired
+            JobState::Succeeded | JobState::Failed | JobState::Expired | JobState::Unsupported
         )
     }
 
@@ -96,7 +143,7 @@ impl JobState {
         match (self, next) {
             (s, _) if s.is_final() => false,
             (Queued | Dispatched | Running, Running | Succeeded | Failed) => true,
-            (Queued | Dispatched | Running, Expired) => true,
+            (Queued | Dispatched | Running, Expired | Unsupported) => true,
             _ => false,
         }
     }
@@ -120,6 +167,11 @@ pub const EXPIRED_UNANSWERED: &str =
     "expired: the agent took the job but did not report back within 10 minutes";
 /// The message on an unfinished job of a device that was revoked (it can never report).
 pub const EXPIRED_DEVICE_REVOKED: &str = "expired: the device was revoked";
+/// The message on a job still queued at its deadline (its device did not ask for work).
+pub const EXPIRED_NEVER_PICKED_UP: &str =
+    "expired: the device did not pick the job up before its deadline";
+/// The message on a job its agent took but did not finish by its deadline.
+pub const EXPIRED_PAST_DEADLINE: &str = "expired: the job did not finish by its deadline";
 
 #[cfg(test)]
 mod tests {
@@ -190,5 +242,38 @@ mod tests {
         assert_eq!(dispatched_expired_before(now), Timestamp(90 * 60_000));
         assert!(JobState::Dispatched.may_become(JobState::Expired));
         assert!(JobState::Queued.may_become(JobState::Expired));
+    }
+
+    #[test]
+    fn unsupported_is_final_and_reachable_from_every_unfinished_state() {
+        for s in [JobState::Queued, JobState::Dispatched, JobState::Running] {
+            assert!(s.may_become(JobState::Unsupported), "{s:?}");
+        }
+        assert!(JobState::Unsupported.is_final());
+        assert!(!JobState::Unsupported.may_become(JobState::Succeeded));
+        assert!(!JobState::Succeeded.may_become(JobState::Unsupported));
+        assert_eq!(JobState::parse("unsupported"), Some(JobState::Unsupported));
+    }
+
+    #[test]
+    fn agents_that_do_not_say_run_the_original_kinds() {
+        assert!(agent_runs(JobKind::CollectInventory, None));
+        assert!(agent_runs(JobKind::RotateCredential, None));
+        let only_rotation = ["rotate_credential".to_string()];
+        assert!(!agent_runs(JobKind::CollectInventory, Some(&only_rotation)));
+        assert!(agent_runs(JobKind::RotateCredential, Some(&only_rotation)));
+        assert!(!agent_runs(JobKind::RotateCredential, Some(&[])));
+    }
+
+    #[test]
+    fn deadlines_follow_the_kind() {
+        let t = Timestamp(1_000);
+        assert_eq!(
+            JobKind::CollectInventory.deadline_for(t),
+            Timestamp(1_000 + 3_600_000)
+        );
+        assert!(
+            JobKind::RotateCredential.deadline_for(t) > JobKind::CollectInventory.deadline_for(t)
+        );
     }
 }

@@ -41,6 +41,34 @@ pub const MAX_DELIVERY_BYTES: usize = 4 * 1024 * 1024;
 /// for the rest of a delivery, so a delivery of one report always fits.
 pub const MAX_INVENTORY_JSON_BYTES: usize = 3 * 1024 * 1024;
 
+/// Most names in each list an agent advertises at check-in (job kinds, report sections).
+pub const MAX_ADVERTISED_NAMES: usize = 64;
+/// Longest advertised name, in bytes: names are lowercase ASCII words (`collect_inventory`).
+pub const MAX_ADVERTISED_NAME_BYTES: usize = 64;
+
+/// Checks a list of advertised names: bounded in count and length, each of `a-z`, `0-9`
+/// and `_` only (they end up in the database, logs and pages).
+pub fn check_advertised(field: &'static str, names: &[String]) -> Result<(), LimitError> {
+    if names.len() > MAX_ADVERTISED_NAMES {
+        return Err(LimitError::TooMany {
+            what: field,
+            count: names.len(),
+            max: MAX_ADVERTISED_NAMES,
+        });
+    }
+    let bad = names.iter().any(|n| {
+        n.is_empty()
+            || n.len() > MAX_ADVERTISED_NAME_BYTES
+            || !n
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    });
+    if bad {
+        return Err(LimitError::BadName { field });
+    }
+    Ok(())
+}
+
 /// Why a report was refused. The message names the field, so whoever reads the agent's log
 /// or the server's answer knows what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,6 +83,8 @@ pub enum LimitError {
     TooLong { field: &'static str, chars: usize },
     #[error("{field}: control characters (such as NUL, escape or newline) are not allowed")]
     ControlCharacter { field: &'static str },
+    #[error("{field}: names are 1 to {MAX_ADVERTISED_NAME_BYTES} characters of a-z, 0-9 and _")]
+    BadName { field: &'static str },
 }
 
 /// Checks one text field: bounded, and free of control characters (C0, DEL, C1), which could
@@ -374,6 +404,27 @@ mod tests {
             arch: "amd64".into(),
             source: PackageSource::Dpkg,
         }
+    }
+
+    #[test]
+    fn advertised_names_are_short_plain_words() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            check_advertised("k", &names(&["collect_inventory", "backup2"])),
+            Ok(())
+        );
+        for bad in ["", "Backup", "a b", "a\nb", "ü", &"a".repeat(65)] {
+            assert_eq!(
+                check_advertised("k", &names(&[bad])),
+                Err(LimitError::BadName { field: "k" }),
+                "{bad:?}"
+            );
+        }
+        let many = names(&["a"; 65]);
+        assert!(matches!(
+            check_advertised("k", &many),
+            Err(LimitError::TooMany { .. })
+        ));
     }
 
     #[test]

@@ -10,6 +10,15 @@
 //! 4. `POST /agent/v1/credential` (on a `rotate_credential` job) issues a new credential,
 //!    shown once. The old one keeps working until the first request made with the new one,
 //!    so an agent that loses the answer or crashes before storing it is not locked out.
+//!
+//! Evolving within `/agent/v1`: fields are only ever added, with defaults, and both sides
+//! ignore fields they do not know. Every delivery carries the agent's [`Capabilities`] (the
+//! job kinds it runs, the report sections it sends); an agent that sends none is one from
+//! before the field existed and is taken to run what such agents ran
+//! (`steward_core::job::KINDS_OF_AGENTS_THAT_DO_NOT_SAY`). A job's kind travels as a plain
+//! [`JobKindName`], so an agent handed a kind it does not know still reads the assignment
+//! and answers it `unsupported`; a server too old to know that state refuses the answer, and
+//! the agent then reports the job `failed` with the same message.
 
 use serde::{Deserialize, Serialize};
 use steward_core::{
@@ -79,6 +88,31 @@ pub enum InventoryUpdate {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReportBatch {
     pub reports: Vec<Report>,
+    /// What the agent supports, on every delivery (so an upgraded or downgraded agent is
+    /// known at its next check-in). Absent from agents that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Capabilities>,
+}
+
+/// What an agent supports, as it says at check-in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Capabilities {
+    /// The job kinds it has an executor for (`collect_inventory`, …): the server hands it
+    /// no others. May name kinds this server does not know.
+    #[serde(default)]
+    pub job_kinds: Vec<String>,
+    /// The parts of a [`Report`] it fills in ([`report_section`]). Recorded, so the server
+    /// can tell an agent that sends no inventory from one whose inventory is missing.
+    #[serde(default)]
+    pub report_sections: Vec<String>,
+}
+
+/// Names of the parts of a [`Report`], as advertised in [`Capabilities::report_sections`].
+pub mod report_section {
+    pub const METRICS: &str = "metrics";
+    pub const INVENTORY: &str = "inventory";
+    /// What agents that advertise nothing send.
+    pub const OF_AGENTS_THAT_DO_NOT_SAY: &[&str] = &[METRICS, INVENTORY];
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -99,19 +133,91 @@ pub struct ReportAck {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct JobAssignment {
     pub id: String,
-    pub kind: JobKind,
+    pub kind: JobKindName,
     #[serde(default)]
     pub params: serde_json::Value,
+}
+
+/// A job kind's name on the wire (`collect_inventory`). A string rather than
+/// `steward_core::JobKind`: a newer server may name a kind this build does not know, and the
+/// agent must still read the assignment to answer it `unsupported`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = String, example = "collect_inventory")]
+pub struct JobKindName(pub String);
+
+impl JobKindName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The kind, if this build knows it.
+    pub fn known(&self) -> Option<JobKind> {
+        JobKind::parse(&self.0)
+    }
+}
+
+impl From<JobKind> for JobKindName {
+    fn from(kind: JobKind) -> Self {
+        JobKindName(kind.as_str().to_string())
+    }
+}
+
+impl std::fmt::Display for JobKindName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// Progress or the result of a job.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct JobUpdate {
-    /// `running`, `succeeded` or `failed`.
+    /// `running`, `succeeded`, `failed`, or `unsupported` (the agent cannot run this kind).
     pub state: JobState,
     #[serde(default)]
     pub message: String,
     /// Captured output, if the job produces any.
     #[serde(default)]
     pub output: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_job_kind_still_reads() {
+        let job: JobAssignment =
+            serde_json::from_str(r#"{"id":"j1","kind":"defragment_the_moon","params":{"x":1}}"#)
+                .unwrap();
+        assert_eq!(job.kind.as_str(), "defragment_the_moon");
+        assert_eq!(job.kind.known(), None);
+        let known: JobAssignment =
+            serde_json::from_str(r#"{"id":"j2","kind":"collect_inventory"}"#).unwrap();
+        assert_eq!(known.kind.known(), Some(JobKind::CollectInventory));
+        assert_eq!(
+            serde_json::to_value(JobKindName::from(JobKind::RotateCredential)).unwrap(),
+            serde_json::json!("rotate_credential")
+        );
+    }
+
+    #[test]
+    fn capabilities_are_optional_both_ways() {
+        // An old agent's delivery: no capabilities.
+        let old: ReportBatch = serde_json::from_str(r#"{"reports":[]}"#).unwrap();
+        assert_eq!(old.capabilities, None);
+        // A new agent's delivery, with a field a later version might add.
+        let new: ReportBatch = serde_json::from_str(
+            r#"{"reports":[],"capabilities":{"job_kinds":["collect_inventory"],"report_sections":["metrics"],"later":1}}"#,
+        )
+        .unwrap();
+        let caps = new.capabilities.unwrap();
+        assert_eq!(caps.job_kinds, ["collect_inventory"]);
+        assert_eq!(caps.report_sections, [report_section::METRICS]);
+        // Without capabilities nothing new is on the wire.
+        let plain = ReportBatch {
+            reports: vec![],
+            capabilities: None,
+        };
+        assert_eq!(serde_json::to_string(&plain).unwrap(), r#"{"reports":[]}"#);
+    }
 }

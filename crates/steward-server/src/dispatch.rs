@@ -3,6 +3,13 @@
 //! directly. Jobs queued elsewhere (the CLI, another server replica) are found by a poller
 //! that asks the database once a second for devices with newly queued jobs — one query per
 //! second for the whole fleet, not one per waiting agent.
+//!
+//! A claim (`Store::claim_next_job`) hands over only what the agent can run: a queued job
+//! past its deadline expires instead, and one of a kind the agent did not list at its last
+//! check-in becomes `unsupported` with a message saying so. That is decided at dispatch
+//! rather than refused at queue time so that one rule covers every way a job is queued
+//! (console, API, CLI, another replica) and an agent upgraded or downgraded after the job
+//! was queued; the job history keeps the answer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -75,7 +82,9 @@ pub async fn next_job(
 const EXPIRY_EVERY_TICKS: u32 = 60; // 30 s
 
 /// Expires jobs whose agent took them and went silent past
-/// `steward_core::job::DISPATCHED_TIMEOUT_MS`, and every unfinished job of a revoked device.
+/// `steward_core::job::DISPATCHED_TIMEOUT_MS`, every unfinished job of a revoked device, and
+/// every unfinished job past its deadline (`JobKind::deadline_ms`), queued, dispatched or
+/// running.
 pub async fn expire_jobs(state: &AppState) -> Result<u64, steward_store::StoreError> {
     let now = state.now();
     let n = state

@@ -24,7 +24,7 @@ use steward_core::rate::{Bucket, RateRule};
 use steward_core::{
     ChangeEvent, Inventory, InventoryDelta, InventoryHash, Metrics, Timestamp, changes_between,
 };
-use steward_proto::agent::{InventoryUpdate, Report, ReportAck, ReportBatch};
+use steward_proto::agent::{Capabilities, InventoryUpdate, Report, ReportAck, ReportBatch};
 use steward_store::{DeviceIngestState, IngestCommit, InventoryWrite, SoftwareWrite, StoreError};
 use tokio::sync::Semaphore;
 
@@ -145,7 +145,7 @@ pub async fn receive(
     // timeout racing the original); re-reading sorts out which reports are new. The body is
     // parsed again for it, so the first attempt can move what it parsed instead of copying.
     for attempt in 0..2 {
-        let reports = if len <= INLINE_BODY_BYTES {
+        let (reports, said) = if len <= INLINE_BODY_BYTES {
             parse(&body)?
         } else {
             let body = body.clone();
@@ -183,7 +183,10 @@ pub async fn receive(
                 .await??
         };
         match state.store.commit_ingest(&plan.commit).await {
-            Ok(()) => return Ok(plan.ack),
+            Ok(()) => {
+                record_capabilities(state, &device, said).await;
+                return Ok(plan.ack);
+            }
             Err(StoreError::Conflict(_)) if attempt == 0 => {
                 device = state
                     .store
@@ -202,10 +205,55 @@ pub async fn receive(
     ))
 }
 
-/// The typed, bounded parse: sorted by sequence number, duplicates dropped.
-fn parse(body: &[u8]) -> AppResult<Vec<Report>> {
+/// Records what the agent said it supports when it differs from what is stored (normally it
+/// does not, and a check-in writes nothing for it). An agent that says nothing is one from
+/// before advertising — perhaps a downgrade — and is recorded as such, so the server never
+/// goes on trusting an older statement. A failure is logged, not returned: the reports are
+/// stored, and the next check-in says it again.
+async fn record_capabilities(
+    state: &AppState,
+    device: &DeviceIngestState,
+    said: Option<Capabilities>,
+) {
+    let (kinds, sections) = match said {
+        Some(c) => (Some(c.job_kinds), Some(c.report_sections)),
+        None => (None, None),
+    };
+    if kinds == device.agent_job_kinds && sections == device.agent_report_sections {
+        return;
+    }
+    match state
+        .store
+        .set_agent_capabilities(&device.device_id, kinds.as_deref(), sections.as_deref())
+        .await
+    {
+        Ok(()) => tracing::info!(device = %device.device_id, job_kinds = ?kinds,
+            report_sections = ?sections, "the agent's capabilities changed"),
+        Err(e) => tracing::warn!(device = %device.device_id, error = %e,
+            "could not record the agent's capabilities"),
+    }
+}
+
+/// The typed, bounded parse: reports sorted by sequence number, duplicates dropped; the
+/// advertised names checked and put in order (so comparing with the stored ones is exact).
+fn parse(body: &[u8]) -> AppResult<(Vec<Report>, Option<Capabilities>)> {
     let batch: ReportBatch = serde_json::from_slice(body)
         .map_err(|e| AppError::bad_request(format!("invalid JSON body: {e}")))?;
+    let capabilities = batch
+        .capabilities
+        .map(|mut c| {
+            for (field, names) in [
+                ("capabilities.job_kinds", &mut c.job_kinds),
+                ("capabilities.report_sections", &mut c.report_sections),
+            ] {
+                steward_core::limits::check_advertised(field, names)
+                    .map_err(|e| AppError::bad_request(e.to_string()))?;
+                names.sort_unstable();
+                names.dedup();
+            }
+            Ok::<_, AppError>(c)
+        })
+        .transpose()?;
     let mut reports = batch.reports;
     if reports.len() > MAX_REPORTS_PER_BATCH {
         return Err(AppError::bad_request(format!(
@@ -218,7 +266,7 @@ fn parse(body: &[u8]) -> AppResult<Vec<Report>> {
     }
     reports.sort_by_key(|r| r.seq);
     reports.dedup_by_key(|r| r.seq);
-    Ok(reports)
+    Ok((reports, capabilities))
 }
 
 fn check_report(report: &Report) -> Result<(), String> {
@@ -387,10 +435,29 @@ mod tests {
         let ok = r#"{"reports":[{"seq":2,"collected_at":0},{"seq":1,"collected_at":0},{"seq":2,"collected_at":0}]}"#;
         let seqs: Vec<u64> = parse(ok.as_bytes())
             .unwrap_or_default()
+            .0
             .iter()
             .map(|r| r.seq)
             .collect();
         assert_eq!(seqs, vec![1, 2]);
+    }
+
+    #[test]
+    fn parse_checks_and_orders_the_advertised_names() {
+        let body = r#"{"reports":[],"capabilities":{"job_kinds":["rotate_credential","collect_inventory","rotate_credential"]}}"#;
+        let (_, said) = parse(body.as_bytes()).unwrap_or_default();
+        let said = said.unwrap_or_default();
+        assert_eq!(said.job_kinds, ["collect_inventory", "rotate_credential"]);
+        assert!(said.report_sections.is_empty());
+        let (_, silent) = parse(br#"{"reports":[]}"#).unwrap_or_default();
+        assert_eq!(silent, None);
+        let hostile = r#"{"reports":[],"capabilities":{"job_kinds":["<script>"]}}"#;
+        let err = parse(hostile.as_bytes()).err().map(|e| e.message);
+        assert!(
+            err.as_deref()
+                .is_some_and(|m| m.contains("capabilities.job_kinds")),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -33,6 +33,10 @@ pub struct DeviceIngestState {
     /// The inventory the software list reflects: `inventory_hash` unless a stepped software
     /// write is under way or was cut off.
     pub software_hash: String,
+    /// The job kinds the agent listed at its last check-in (`None`: it lists nothing).
+    pub agent_job_kinds: Option<Vec<String>>,
+    /// The report sections it listed (`None`: it lists nothing).
+    pub agent_report_sections: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -143,7 +147,7 @@ impl Store {
     pub async fn device_ingest_state(&self, device_id: &str) -> Result<Option<DeviceIngestState>> {
         let row = sqlx::query(
             "SELECT id, credential_hash, pending_credential_hash, revoked_at, last_seq, inventory_hash, \
-             software_hash FROM devices WHERE id = $1",
+             software_hash, agent_job_kinds, agent_report_sections FROM devices WHERE id = $1",
         )
         .bind(device_id)
         .fetch_optional(&self.read)
@@ -157,6 +161,8 @@ impl Store {
                 last_seq: int(&r, "last_seq")?.max(0) as u64,
                 inventory_hash: text(&r, "inventory_hash")?,
                 software_hash: text(&r, "software_hash")?,
+                agent_job_kinds: crate::jobs::names(&r, "agent_job_kinds")?,
+                agent_report_sections: crate::jobs::names(&r, "agent_report_sections")?,
             })
         })
         .transpose()

@@ -3,9 +3,10 @@
 //! authenticated device id as well as the job id.
 
 use sqlx::any::AnyRow;
+use steward_core::job as job_rules;
 use steward_core::{JobKind, JobState, Timestamp};
 
-use crate::rows::{int, text};
+use crate::rows::{int, opt_text, text};
 use crate::{Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +21,8 @@ pub struct JobRecord {
     pub requested_by: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// When the job must have finished; past it, it expires in any unfinished state.
+    pub deadline_at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -33,8 +36,8 @@ pub enum JobUpdateOutcome {
     },
 }
 
-pub(crate) const JOB_COLS: &str =
-    "id, device_id, kind, params, state, message, output, requested_by, created_at, updated_at";
+pub(crate) const JOB_COLS: &str = "id, device_id, kind, params, state, message, output, requested_by, \
+     created_at, updated_at, deadline_at";
 
 pub(crate) fn job(row: &AnyRow) -> Result<JobRecord> {
     let kind = text(row, "kind")?;
@@ -52,13 +55,24 @@ pub(crate) fn job(row: &AnyRow) -> Result<JobRecord> {
         requested_by: text(row, "requested_by")?,
         created_at: Timestamp(int(row, "created_at")?),
         updated_at: Timestamp(int(row, "updated_at")?),
+        deadline_at: Timestamp(int(row, "deadline_at")?),
     })
+}
+
+/// A JSON array of names in `col`; `None` when the column is NULL.
+pub(crate) fn names(row: &AnyRow, col: &str) -> Result<Option<Vec<String>>> {
+    opt_text(row, col)?
+        .map(|doc| {
+            serde_json::from_str(&doc)
+                .map_err(|e| StoreError::Corrupt(format!("{col} is not a list of names: {e}")))
+        })
+        .transpose()
 }
 
 impl Store {
     pub async fn create_job(&self, j: &JobRecord) -> Result<()> {
         sqlx::query(safe_sql!(
-            "INSERT INTO jobs ({JOB_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            "INSERT INTO jobs ({JOB_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(&j.id)
         .bind(&j.device_id)
@@ -70,6 +84,7 @@ impl Store {
         .bind(&j.requested_by)
         .bind(j.created_at.0)
         .bind(j.updated_at.0)
+        .bind(j.deadline_at.0)
         .execute(&self.write)
         .await?;
         Ok(())
@@ -85,11 +100,24 @@ impl Store {
 
     /// Hands the oldest queued job of the device to its agent (state `dispatched`). Safe to
     /// call concurrently: a job is claimed once.
+    ///
+    /// Queued jobs that must not go to the agent are settled on the way, oldest first, so the
+    /// agent never holds one: a job past its deadline expires, and a job of a kind the agent
+    /// does not run (`steward_core::job::agent_runs` with what it advertised at its last
+    /// check-in) becomes `unsupported`. Read here rather than by the caller, so a check-in
+    /// during a long-poll counts for the jobs that poll hands out.
     pub async fn claim_next_job(
         &self,
         device_id: &str,
         now: Timestamp,
     ) -> Result<Option<JobRecord>> {
+        let advertised = sqlx::query("SELECT agent_job_kinds FROM devices WHERE id = $1")
+            .bind(device_id)
+            .fetch_optional(&self.write)
+            .await?
+            .map(|row| names(&row, "agent_job_kinds"))
+            .transpose()?
+            .flatten();
         loop {
             let Some(row) = sqlx::query(safe_sql!(
                 "SELECT {JOB_COLS} FROM jobs WHERE device_id = $1 AND state = 'queued' \
@@ -102,20 +130,58 @@ impl Store {
                 return Ok(None);
             };
             let mut j = job(&row)?;
+            let (state, message) = if j.deadline_at < now {
+                (
+                    JobState::Expired,
+                    job_rules::EXPIRED_NEVER_PICKED_UP.to_string(),
+                )
+            } else if !job_rules::agent_runs(j.kind, advertised.as_deref()) {
+                (
+                    JobState::Unsupported,
+                    job_rules::unsupported_by_agent(j.kind),
+                )
+            } else {
+                (JobState::Dispatched, String::new())
+            };
             let claimed = sqlx::query(
-                "UPDATE jobs SET state = 'dispatched', updated_at = $1 WHERE id = $2 AND state = 'queued'",
+                "UPDATE jobs SET state = $1, message = $2, updated_at = $3 \
+                 WHERE id = $4 AND state = 'queued'",
             )
+            .bind(state.as_str())
+            .bind(&message)
             .bind(now.0)
             .bind(&j.id)
             .execute(&self.write)
             .await?;
-            if claimed.rows_affected() == 1 {
+            if claimed.rows_affected() == 1 && state == JobState::Dispatched {
                 j.state = JobState::Dispatched;
                 j.updated_at = now;
                 return Ok(Some(j));
             }
-            // Another server replica claimed it first: look again.
+            // Settled without dispatching, or another server replica claimed it first: look
+            // again.
         }
+    }
+
+    /// Records what the device's agent said it supports at check-in (`None`: it said
+    /// nothing), as given: the caller puts the names in order and calls this only when they
+    /// differ from what `DeviceIngestState` holds, so a check-in normally writes nothing.
+    pub async fn set_agent_capabilities(
+        &self,
+        device_id: &str,
+        job_kinds: Option<&[String]>,
+        report_sections: Option<&[String]>,
+    ) -> Result<()> {
+        let doc = |names: Option<&[String]>| names.map(|n| serde_json::json!(n).to_string());
+        sqlx::query(
+            "UPDATE devices SET agent_job_kinds = $1, agent_report_sections = $2 WHERE id = $3",
+        )
+        .bind(doc(job_kinds))
+        .bind(doc(report_sections))
+        .bind(device_id)
+        .execute(&self.write)
+        .await?;
+        Ok(())
     }
 
     /// Records an agent's report on its own job.
@@ -168,10 +234,10 @@ impl Store {
     }
 
     /// Expires jobs that can no longer finish: those `dispatched` before `dispatched_before`
-    /// with no report since (their agent vanished holding them), and every unfinished job of
-    /// a revoked device (its agent can never report again). One transaction; safe to run
-    /// from several server replicas at once (each row changes state once). Returns how many
-    /// jobs expired.
+    /// with no report since (their agent vanished holding them), every unfinished job of a
+    /// revoked device (its agent can never report again), and every unfinished job past its
+    /// deadline at `now`. One transaction; safe to run from several server replicas at once
+    /// (each row changes state once). Returns how many jobs expired.
     pub async fn expire_jobs(&self, dispatched_before: Timestamp, now: Timestamp) -> Result<u64> {
         let mut tx = self.begin_write().await?;
         let unanswered = sqlx::query(
@@ -192,8 +258,27 @@ impl Store {
         .bind(now.0)
         .execute(&mut *tx)
         .await?;
+        let never_picked_up = sqlx::query(
+            "UPDATE jobs SET state = 'expired', message = $1, updated_at = $2 \
+             WHERE state = 'queued' AND deadline_at < $2",
+        )
+        .bind(steward_core::job::EXPIRED_NEVER_PICKED_UP)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
+        let unfinished = sqlx::query(
+            "UPDATE jobs SET state = 'expired', message = $1, updated_at = $2 \
+             WHERE state IN ('dispatched', 'running') AND deadline_at < $2",
+        )
+        .bind(steward_core::job::EXPIRED_PAST_DEADLINE)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(unanswered.rows_affected() + revoked.rows_affected())
+        Ok(unanswered.rows_affected()
+            + revoked.rows_affected()
+            + never_picked_up.rows_affected()
+            + unfinished.rows_affected())
     }
 
     /// Devices with jobs queued at or after `since`: the dispatcher polls this to wake agents

@@ -180,8 +180,15 @@ impl TestAgent {
 
     /// Starts the agent loop with a check-in every `interval`.
     pub fn start(&mut self, interval: Duration) {
+        self.start_with(interval, |_| {});
+    }
+
+    /// [`Self::start`] with `adjust` applied to the agent's configuration first (its job
+    /// executors, its concurrency limit…).
+    pub fn start_with(&mut self, interval: Duration, adjust: impl FnOnce(&mut AgentConfig)) {
         let mut config = AgentConfig::new(self.dir.path());
         config.interval = Some(interval);
+        adjust(&mut config);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(run(config, Box::new(self.collector.clone()), async move {
             let _ = stopped.await;

@@ -257,6 +257,7 @@ async fn report_until_gone(url: String, credential: String) -> u64 {
                 inventory: Some(update),
                 summarised: 0,
             }],
+            capabilities: None,
         };
         match http
             .post(format!("{url}/agent/v1/reports"))

@@ -2,7 +2,10 @@
 //!
 //! - Check-in loop, every check-in interval: collect metrics (and the inventory every
 //!   `inventory_every`), queue one report in the outbox, then flush the outbox to the server.
-//! - Job loop, in parallel: long-poll the server for a job, run it, report the result.
+//! - Job loop, in parallel: long-poll the server for a job, hand it to the executor of its
+//!   kind ([`jobs`]), report the result. Jobs run concurrently within limits; the loop
+//!   starts after the first check-in, so the server knows which kinds this agent runs
+//!   before it hands any out.
 //!
 //! Inventory updates form a chain: the first report carries the full inventory, each later
 //! one a delta against the last inventory *queued* (`inventory.json`), so the chain is
@@ -13,21 +16,24 @@
 //! having to rebuild intermediate inventories.
 //!
 //! Collection is blocking work and runs on tokio's blocking pool; everything else is a few
-//! timers and sockets, so a current-thread runtime is enough. On shutdown both loops are
-//! dropped at their next await point; every queue change is already on disk.
+//! timers and sockets, so a current-thread runtime is enough. On shutdown both loops and
+//! every running job are dropped at their next await point; every queue change is already
+//! on disk.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
-use steward_core::{
-    CertFingerprint, Inventory, InventoryDelta, JobKind, JobState, Metrics, Timestamp,
-};
+use steward_core::{CertFingerprint, Inventory, InventoryDelta, JobState, Metrics, Timestamp};
 use steward_proto::agent::{
-    EnrollRequest, InventoryUpdate, JobAssignment, JobUpdate, Report, ReportAck, ReportBatch,
+    Capabilities, EnrollRequest, InventoryUpdate, JobAssignment, JobUpdate, Report, ReportAck,
+    ReportBatch, report_section,
 };
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::client::{Backoff, Client, ClientError, Health};
@@ -35,8 +41,11 @@ use crate::collect::Collector;
 use crate::outbox::Outbox;
 use crate::state::{self, AgentState, StateLock};
 
+mod builtin;
+pub mod jobs;
 mod queue;
 
+pub use jobs::{BoxFuture, JobContext, JobExecutor, JobExecutors, JobOutcome};
 use queue::Core;
 
 pub const DEFAULT_INVENTORY_EVERY: Duration = Duration::from_secs(15 * 60);
@@ -49,6 +58,9 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const MIN_POLL_SPACING: Duration = Duration::from_secs(2);
 /// Times a failed job result is re-sent before giving up (the server expires the job).
 const JOB_RESULT_ATTEMPTS: u32 = 5;
+/// Jobs held at once by default: enough for a long job of each of a few kinds beside the
+/// quick ones, few enough that a burst of jobs cannot swamp the machine.
+pub const DEFAULT_MAX_CONCURRENT_JOBS: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -57,6 +69,11 @@ pub struct AgentConfig {
     pub inventory_every: Duration,
     /// Check-in interval; the server's (from enrollment) when `None`.
     pub interval: Option<Duration>,
+    /// The job kinds this agent runs (and advertises): the built-in ones unless changed.
+    pub executors: JobExecutors,
+    /// Most jobs held at once, running or waiting for their kind's turn; the agent asks
+    /// the server for no more while it holds this many.
+    pub max_concurrent_jobs: usize,
 }
 
 impl AgentConfig {
@@ -65,6 +82,8 @@ impl AgentConfig {
             state_dir: state_dir.into(),
             inventory_every: DEFAULT_INVENTORY_EVERY,
             interval: None,
+            executors: JobExecutors::with_builtins(),
+            max_concurrent_jobs: DEFAULT_MAX_CONCURRENT_JOBS,
         }
     }
 }
@@ -165,10 +184,30 @@ pub async fn run(
         .max(MIN_INTERVAL);
     tracing::info!(device_id = %state.device_id, server = %state.server_url,
         interval_secs = interval.as_secs(), queued = outbox.len(), "agent started");
-    let agent = Agent {
+    let capabilities = Capabilities {
+        job_kinds: config.executors.kinds(),
+        report_sections: vec![
+            report_section::INVENTORY.to_owned(),
+            report_section::METRICS.to_owned(),
+        ],
+    };
+    tracing::info!(job_kinds = ?capabilities.job_kinds, "job executors registered");
+    let kind_slots = config
+        .executors
+        .iter()
+        .map(|(kind, e)| {
+            (
+                kind.clone(),
+                Arc::new(Semaphore::new(e.max_concurrent().max(1))),
+            )
+        })
+        .collect();
+    let (checked_in, first_checkin) = watch::channel(false);
+    let agent = Arc::new(Agent {
         client,
         collector: Arc::new(Mutex::new(collector)),
         inventory_every: config.inventory_every,
+        state_dir: dir.clone(),
         core: tokio::sync::Mutex::new(Core {
             dir,
             state,
@@ -176,11 +215,16 @@ pub async fn run(
             inventory_at: None,
             delivered: false,
         }),
-    };
+        capabilities,
+        executors: config.executors,
+        job_slots: Arc::new(Semaphore::new(config.max_concurrent_jobs.max(1))),
+        kind_slots,
+        checked_in,
+    });
     tokio::select! {
         () = shutdown => tracing::info!("agent stopping"),
         () = agent.checkin_loop(interval) => {}
-        () = agent.job_loop() => {}
+        () = agent.job_loop(first_checkin) => {}
     }
     Ok(())
 }
@@ -193,8 +237,18 @@ struct Agent {
     client: Client,
     collector: Arc<Mutex<Box<dyn Collector>>>,
     inventory_every: Duration,
+    state_dir: PathBuf,
     /// Queue and sequence numbers, shared by both loops; held across a flush.
     core: tokio::sync::Mutex<Core>,
+    /// Sent with every delivery.
+    capabilities: Capabilities,
+    executors: JobExecutors,
+    /// One per job held (running or waiting for its kind's turn).
+    job_slots: Arc<Semaphore>,
+    /// Per kind: one per job of that kind running.
+    kind_slots: HashMap<String, Arc<Semaphore>>,
+    /// Set once the first check-in has been attempted.
+    checked_in: watch::Sender<bool>,
 }
 
 /// Whether everything queued reached the server.
@@ -214,6 +268,7 @@ impl Agent {
             if let Err(e) = self.checkin(&mut health).await {
                 tracing::error!(error = format!("{e:#}"), "check-in failed");
             }
+            self.checked_in.send_replace(true);
         }
     }
 
@@ -239,49 +294,123 @@ impl Agent {
         Ok(())
     }
 
-    async fn job_loop(&self) {
+    /// Takes jobs while a job slot is free and runs each on a task of its own. Waits for
+    /// the first check-in: it carries the kinds this agent runs, and a job claimed before
+    /// the server knew them might be refused (or handed over) by an older statement.
+    async fn job_loop(self: &Arc<Self>, mut first_checkin: watch::Receiver<bool>) {
+        if first_checkin.wait_for(|done| *done).await.is_err() {
+            return;
+        }
         let mut health = Health::new("jobs");
         let mut backoff = Backoff::default();
+        // Dropped with the loop at shutdown, which stops every job still running.
+        let mut running = JoinSet::new();
         loop {
+            while running.try_join_next().is_some() {}
+            // Ask for work only when it can be taken on: a job left queued on the server is
+            // one another replica or a later poll can still hand out in time.
+            let Ok(slot) = Arc::clone(&self.job_slots).acquire_owned().await else {
+                return;
+            };
             let started = Instant::now();
             match health.record(self.client.next_job(JOB_WAIT_SECS).await) {
                 Ok(Some(job)) => {
                     backoff.reset();
-                    self.run_job(job, &mut health).await;
+                    let agent = Arc::clone(self);
+                    running.spawn(async move {
+                        agent.run_job(job).await;
+                        drop(slot);
+                    });
                 }
                 Ok(None) => {
+                    drop(slot);
                     backoff.reset();
                     tokio::time::sleep_until(started + MIN_POLL_SPACING).await;
                 }
-                Err(_) => tokio::time::sleep(backoff.next_delay()).await,
+                Err(_) => {
+                    drop(slot);
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
             }
         }
     }
 
-    async fn run_job(&self, job: JobAssignment, health: &mut Health) {
-        tracing::info!(job = %job.id, kind = job.kind.as_str(), "job received");
-        let running = update(JobState::Running, String::new());
-        if let Err(e) = health.record(self.client.update_job(&job.id, &running).await) {
+    async fn run_job(self: Arc<Self>, job: JobAssignment) {
+        let kind = job.kind.as_str().to_owned();
+        tracing::info!(job = %job.id, %kind, "job received");
+        let (Some(executor), Some(kind_slot)) =
+            (self.executors.get(&kind), self.kind_slots.get(&kind))
+        else {
+            // A kind this agent does not run: a newer server's, or one it did not list.
+            let message = format!(
+                "unsupported: this agent does not run {kind} jobs (it runs: {})",
+                self.capabilities.job_kinds.join(", ")
+            );
+            tracing::warn!(job = %job.id, %kind, "job of a kind this agent does not run");
+            self.report(&job.id, JobOutcome::unsupported(message).into_update())
+                .await;
+            return;
+        };
+        // Reported at once, even when the job must wait for its kind's turn: the server
+        // expires a job it handed out and heard nothing about as one whose agent vanished.
+        let waiting = kind_slot.available_permits() == 0;
+        let note = if waiting {
+            format!("waiting for another {kind} job on this agent to finish")
+        } else {
+            String::new()
+        };
+        let mut health = Health::new("jobs");
+        if let Err(e) = health.record(
+            self.client
+                .update_job(&job.id, &update(JobState::Running, note))
+                .await,
+        ) {
             tracing::debug!(job = %job.id, error = %e, "could not report the job as running");
         }
-        let result = match job.kind {
-            JobKind::CollectInventory => self.collect_inventory_now(health).await,
-            JobKind::RotateCredential => self.rotate_credential(&job.id, health).await,
+        let Ok(_turn) = Arc::clone(kind_slot).acquire_owned().await else {
+            return;
         };
-        let done = match result {
-            Ok(message) => update(JobState::Succeeded, message),
-            Err(e) => update(JobState::Failed, format!("{e:#}")),
+        let id = job.id.clone();
+        let ctx = JobContext {
+            job_id: id.clone(),
+            agent: Arc::clone(&self),
         };
-        tracing::info!(job = %job.id, state = done.state.as_str(), message = %done.message, "job finished");
+        // On a task of its own, so a panicking executor is a failed job, not a lost one;
+        // in a set, so stopping this job (at shutdown) stops it too.
+        let mut task = JoinSet::new();
+        task.spawn(async move { executor.run(ctx, job).await });
+        let outcome = match task.join_next().await {
+            Some(Ok(outcome)) => outcome,
+            Some(Err(e)) => JobOutcome::failed(format!("the {kind} executor crashed: {e}")),
+            None => JobOutcome::failed(format!("the {kind} executor did not run")),
+        };
+        let done = outcome.into_update();
+        tracing::info!(job = %id, state = done.state.as_str(), message = %done.message, "job finished");
+        self.report(&id, done).await;
+    }
+
+    /// Reports a job's result, retrying while the server is unreachable. A server too old
+    /// to know `unsupported` refuses that state: the job is then reported `failed` with the
+    /// same message. A refused credential is retried too: a credential rotation running
+    /// beside this job may have replaced it between this request's start and its arrival.
+    async fn report(&self, job_id: &str, mut done: JobUpdate) {
+        let mut health = Health::new("jobs");
         let mut backoff = Backoff::default();
         for attempt in 1..=JOB_RESULT_ATTEMPTS {
-            match health.record(self.client.update_job(&job.id, &done).await) {
+            match health.record(self.client.update_job(job_id, &done).await) {
                 Ok(()) => return,
-                Err(ClientError::Unreachable(_)) if attempt < JOB_RESULT_ATTEMPTS => {
+                Err(ClientError::Rejected {
+                    status: 400 | 422, ..
+                }) if done.state == JobState::Unsupported => {
+                    done.state = JobState::Failed;
+                }
+                Err(ClientError::Unreachable(_) | ClientError::Unauthorized(_))
+                    if attempt < JOB_RESULT_ATTEMPTS =>
+                {
                     tokio::time::sleep(backoff.next_delay()).await;
                 }
                 Err(e) => {
-                    tracing::warn!(job = %job.id, error = %e, "could not report the job's result");
+                    tracing::warn!(job = %job_id, error = %e, "could not report the job's result");
                     return;
                 }
             }
@@ -344,7 +473,10 @@ impl Agent {
                 return Ok(Delivery::Done);
             };
             let (first, last) = (first.seq, last.seq);
-            let batch = ReportBatch { reports };
+            let batch = ReportBatch {
+                reports,
+                capabilities: Some(self.capabilities.clone()),
+            };
             let sent = self.client.send_reports(&batch).await;
             if matches!(sent, Err(ClientError::Rejected { status: 413, .. })) && batch_size > 1 {
                 // Too large for one delivery (a full inventory among many reports): fewer

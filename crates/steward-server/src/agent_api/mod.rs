@@ -151,7 +151,7 @@ pub async fn next_job(
     match crate::dispatch::next_job(&state, &agent.device.device_id, wait).await? {
         Some(job) => Ok(Json(JobAssignment {
             id: job.id,
-            kind: job.kind,
+            kind: job.kind.into(),
             params: job.params,
         })
         .into_response()),
@@ -175,7 +175,7 @@ pub async fn update_job(
         JobState::Queued | JobState::Dispatched | JobState::Expired
     ) {
         return Err(AppError::bad_request(
-            "an agent reports a job as running, succeeded or failed",
+            "an agent reports a job as running, succeeded, failed or unsupported",
         ));
     }
     // Bound what an agent may store: output beyond 1 MiB is cut.

@@ -297,6 +297,7 @@ pub fn new_job(device_id: &str, kind: JobKind, requested_by: &str, now: Timestam
         requested_by: requested_by.to_string(),
         created_at: now,
         updated_at: now,
+        deadline_at: kind.deadline_for(now),
     }
 }
 

@@ -260,3 +260,127 @@ contract_test!(
         assert_eq!(db.expire_jobs(ts(100_000), ts(900_000)).await.unwrap(), 0);
     }
 );
+
+contract_test!(
+    a_claim_settles_jobs_the_agent_must_not_get,
+    |db: TestDb| async move {
+        enroll(&db, "a", "a").await;
+        let due = JobRecord {
+            deadline_at: ts(2_000),
+            ..job("past-deadline", "a", 1_000)
+        };
+        db.create_job(&due).await.unwrap();
+        db.create_job(&job("inventory", "a", 3_000)).await.unwrap();
+        let rotation = JobRecord {
+            kind: JobKind::RotateCredential,
+            ..job("rotation", "a", 4_000)
+        };
+        db.create_job(&rotation).await.unwrap();
+        // The agent said it runs credential rotations only.
+        db.set_agent_capabilities("a", Some(&["rotate_credential".to_string()]), None)
+            .await
+            .unwrap();
+
+        let got = db.claim_next_job("a", ts(5_000)).await.unwrap().unwrap();
+        assert_eq!(got.id, "rotation");
+        assert_eq!(got.state, JobState::Dispatched);
+        let expired = db.job("past-deadline").await.unwrap().unwrap();
+        assert_eq!(expired.state, JobState::Expired);
+        assert_eq!(expired.message, steward_core::job::EXPIRED_NEVER_PICKED_UP);
+        let refused = db.job("inventory").await.unwrap().unwrap();
+        assert_eq!(refused.state, JobState::Unsupported);
+        assert_eq!(
+            refused.message,
+            steward_core::job::unsupported_by_agent(JobKind::CollectInventory)
+        );
+        assert_eq!(refused.updated_at, ts(5_000));
+
+        // An agent that says nothing (one from before advertising) gets the original kinds.
+        db.set_agent_capabilities("a", None, None).await.unwrap();
+        db.create_job(&job("inventory-2", "a", 6_000))
+            .await
+            .unwrap();
+        let got = db.claim_next_job("a", ts(7_000)).await.unwrap().unwrap();
+        assert_eq!(got.id, "inventory-2");
+        assert_eq!(db.claim_next_job("a", ts(8_000)).await.unwrap(), None);
+    }
+);
+
+contract_test!(
+    unfinished_jobs_expire_at_their_deadline,
+    |db: TestDb| async move {
+        enroll(&db, "a", "a").await;
+        let with_deadline = |id: &str, created: i64, deadline: i64| JobRecord {
+            deadline_at: ts(deadline),
+            ..job(id, "a", created)
+        };
+        for (id, created, deadline) in [
+            ("dispatched-due", 1_000, 50_000),
+            ("running-due", 2_000, 50_000),
+            ("running-later", 3_000, 90_000),
+            ("finished", 4_000, 50_000),
+            ("queued-due", 5_000, 50_000),
+        ] {
+            db.create_job(&with_deadline(id, created, deadline))
+                .await
+                .unwrap();
+        }
+        for _ in 0..4 {
+            db.claim_next_job("a", ts(10_000)).await.unwrap().unwrap();
+        }
+        for id in ["running-due", "running-later"] {
+            db.update_job("a", id, JobState::Running, "", "", ts(20_000))
+                .await
+                .unwrap();
+        }
+        db.update_job("a", "finished", JobState::Succeeded, "", "", ts(20_000))
+            .await
+            .unwrap();
+
+        // Before the deadline nothing expires (the unanswered-dispatch rule is far off).
+        assert_eq!(db.expire_jobs(ts(0), ts(49_000)).await.unwrap(), 0);
+        let n = db.expire_jobs(ts(0), ts(60_000)).await.unwrap();
+        assert_eq!(n, 3);
+        let state = |id: &'static str| {
+            let store = db.store.clone();
+            async move { store.job(id).await.unwrap().unwrap() }
+        };
+        for id in ["dispatched-due", "running-due"] {
+            let j = state(id).await;
+            assert_eq!(j.state, JobState::Expired, "{id}");
+            assert_eq!(j.message, steward_core::job::EXPIRED_PAST_DEADLINE, "{id}");
+            assert_eq!(j.updated_at, ts(60_000), "{id}");
+        }
+        let j = state("queued-due").await;
+        assert_eq!(j.state, JobState::Expired);
+        assert_eq!(j.message, steward_core::job::EXPIRED_NEVER_PICKED_UP);
+        assert_eq!(state("running-later").await.state, JobState::Running);
+        assert_eq!(state("finished").await.state, JobState::Succeeded);
+    }
+);
+
+contract_test!(
+    an_agents_capabilities_are_recorded,
+    |db: TestDb| async move {
+        enroll(&db, "a", "a").await;
+        let read = || async { db.device_ingest_state("a").await.unwrap().unwrap() };
+        let fresh = read().await;
+        assert_eq!(fresh.agent_job_kinds, None);
+        assert_eq!(fresh.agent_report_sections, None);
+        let kinds = vec!["collect_inventory".to_string(), "backup".to_string()];
+        let sections = vec!["metrics".to_string()];
+        db.set_agent_capabilities("a", Some(&kinds), Some(&sections))
+            .await
+            .unwrap();
+        let said = read().await;
+        assert_eq!(said.agent_job_kinds, Some(kinds));
+        assert_eq!(said.agent_report_sections, Some(sections));
+        // An empty list is a statement (it runs nothing), not silence.
+        db.set_agent_capabilities("a", Some(&[]), None)
+            .await
+            .unwrap();
+        let said = read().await;
+        assert_eq!(said.agent_job_kinds, Some(vec![]));
+        assert_eq!(said.agent_report_sections, None);
+    }
+);

@@ -235,6 +235,7 @@ fn job(id: &str, device_id: &str, created_at: i64) -> JobRecord {
         requested_by: "admin".to_string(),
         created_at: ts(created_at),
         updated_at: ts(created_at),
+        deadline_at: JobKind::CollectInventory.deadline_for(ts(created_at)),
     }
 }
 

@@ -20,7 +20,10 @@ impl RawAgent<'_> {
             .http
             .post(format!("{}/agent/v1/reports", self.server.url))
             .bearer_auth(&self.credential)
-            .json(&ReportBatch { reports })
+            .json(&ReportBatch {
+                reports,
+                capabilities: None,
+            })
             .send()
             .await
             .unwrap();

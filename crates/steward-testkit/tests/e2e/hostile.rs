@@ -49,7 +49,11 @@ async fn send_json(server: &TestServer, credential: &str, body: String) -> (u16,
 }
 
 async fn send(server: &TestServer, credential: &str, reports: Vec<Report>) -> (u16, Value) {
-    let body = serde_json::to_string(&ReportBatch { reports }).unwrap();
+    let body = serde_json::to_string(&ReportBatch {
+        reports,
+        capabilities: None,
+    })
+    .unwrap();
     send_json(server, credential, body).await
 }
 
@@ -193,6 +197,7 @@ async fn each_device_is_rate_limited_with_retry_after() {
         .bearer_auth(&noisy)
         .json(&ReportBatch {
             reports: vec![full(4, &inv)],
+            capabilities: None,
         })
         .send()
         .await
@@ -273,6 +278,7 @@ async fn health_answers_while_hostile_reports_are_ingested() {
     heavy.normalize();
     let body = serde_json::to_string(&ReportBatch {
         reports: vec![full(1, &heavy)],
+        capabilities: None,
     })
     .unwrap();
     assert!(

@@ -1,7 +1,8 @@
-//! Jobs that can no longer finish expire: one whose agent took it and vanished, and every
-//! unfinished job of a revoked device.
+//! Jobs that can no longer finish expire: one whose agent took it and vanished, every
+//! unfinished job of a revoked device, and every job past its deadline.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde_json::{Value, json};
 use steward_core::Timestamp;
@@ -105,5 +106,120 @@ async fn a_job_whose_agent_vanished_and_a_revoked_devices_jobs_expire() {
     let n = steward_server::expire_jobs(&server.state).await.unwrap();
     assert!(n <= 1, "{n}");
     assert_eq!(job_state(&server, &api, &other).await["state"], "expired");
+    server.cleanup().await;
+}
+
+/// The system clock moved forward by hand (how far: `ahead`, in ms).
+#[derive(Default)]
+struct ManualClock {
+    ahead: AtomicI64,
+}
+
+impl ManualClock {
+    fn advance(&self, ms: i64) {
+        self.ahead.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        steward_server::SystemClock
+            .now()
+            .plus_millis(self.ahead.load(Ordering::SeqCst))
+    }
+}
+
+const MINUTE: i64 = 60_000;
+const DAY: i64 = 24 * 60 * MINUTE;
+
+#[tokio::test]
+async fn jobs_expire_at_their_deadline_whatever_their_state_sqlite() {
+    deadlines(TestServer::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn jobs_expire_at_their_deadline_whatever_their_state_postgres() {
+    match TestServer::postgres().await {
+        Some(server) => deadlines(server).await,
+        None => eprintln!("STEWARD_TEST_PG_URL unset: PostgreSQL variant skipped"),
+    }
+}
+
+async fn deadlines(server: TestServer) {
+    let api = server.api_token().await;
+    let clock = Arc::new(ManualClock::default());
+    let moved = AppState::new(
+        server.store.clone(),
+        clock.clone(),
+        (*server.state.config).clone(),
+    )
+    .unwrap();
+    let take = |credential: String| {
+        let server = &server;
+        async move {
+            let resp = server
+                .http
+                .get(format!("{}/agent/v1/jobs/next?wait=0", server.url))
+                .bearer_auth(&credential)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 200);
+            resp.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+
+    // A credential rotation (a week to finish) whose agent took it, said it was running,
+    // then died: the unanswered-dispatch rule does not apply to it, the deadline does.
+    let (died, died_credential) = server.enroll_raw("died").await;
+    server
+        .api_post(
+            &api,
+            &format!("/api/v1/devices/{died}/rotate-credential"),
+            json!({}),
+        )
+        .await;
+    let rotation = take(died_credential.clone()).await;
+    let resp = server
+        .http
+        .post(format!("{}/agent/v1/jobs/{rotation}", server.url))
+        .bearer_auth(&died_credential)
+        .json(&json!({"state": "running"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    // An inventory request (an hour) for a device that never asks for work.
+    let (away, _) = server.enroll_raw("away").await;
+    server
+        .api_post(
+            &api,
+            &format!("/api/v1/devices/{away}/jobs"),
+            json!({"kind": "collect_inventory"}),
+        )
+        .await;
+
+    clock.advance(59 * MINUTE);
+    assert_eq!(steward_server::expire_jobs(&moved).await.unwrap(), 0);
+    assert_eq!(job_state(&server, &api, &away).await["state"], "queued");
+
+    clock.advance(2 * MINUTE);
+    assert_eq!(steward_server::expire_jobs(&moved).await.unwrap(), 1);
+    let queued = job_state(&server, &api, &away).await;
+    assert_eq!(queued["state"], "expired", "{queued}");
+    assert_eq!(
+        queued["message"],
+        steward_core::job::EXPIRED_NEVER_PICKED_UP
+    );
+    assert_eq!(job_state(&server, &api, &died).await["state"], "running");
+
+    clock.advance(7 * DAY);
+    assert_eq!(steward_server::expire_jobs(&moved).await.unwrap(), 1);
+    let stuck = job_state(&server, &api, &died).await;
+    assert_eq!(stuck["state"], "expired", "{stuck}");
+    assert_eq!(stuck["message"], steward_core::job::EXPIRED_PAST_DEADLINE);
     server.cleanup().await;
 }

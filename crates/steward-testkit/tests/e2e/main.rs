@@ -11,6 +11,7 @@ mod first_sign_in;
 mod fleet;
 mod hostile;
 mod job_expiry;
+mod job_lifecycle;
 mod lockout;
 mod privileges;
 mod rotation;
