@@ -208,6 +208,7 @@ mod tests {
             (JobState::Succeeded, "succeeded"),
             (JobState::Failed, "failed"),
             (JobState::Expired, "expired"),
+            (JobState::Unsupported, "unsupported"),
         ];
         assert_eq!(JobState::VARIANTS.len(), stored.len());
         for (state, text) in stored {
