@@ -87,7 +87,13 @@ pub async fn create_owned_api_token(
                 "no enabled user named {owner:?}: a token needs an owner whose offboarding revokes it (`steward admin user list`)"
             )
         })?;
-    let owner_role = Role::parse(&user.role).unwrap_or(Role::Viewer);
+    let owner_role = Role::parse(&user.role).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} has an unreadable role {:?} in the database",
+            user.username,
+            user.role
+        )
+    })?;
     anyhow::ensure!(
         role.at_most(owner_role) == role,
         "{} is a {}: their token cannot be {} (a token never does more than its owner)",

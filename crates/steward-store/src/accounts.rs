@@ -7,6 +7,15 @@ use steward_core::{Scope, Timestamp};
 use crate::rows::{int, opt_int, opt_text, text, touched};
 use crate::{Result, Store, StoreError};
 
+/// Changes to one user, applied together by [`Store::update_user`]; `None` leaves that part.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserUpdate {
+    pub role: Option<String>,
+    pub scope: Option<Scope>,
+    /// `Some(Some(time))` disables, `Some(None)` enables.
+    pub disabled: Option<Option<Timestamp>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
     pub id: String,
@@ -244,20 +253,58 @@ impl Store {
 
     /// Changes a user's role. `Conflict` if that would leave no enabled administrator.
     pub async fn set_user_role(&self, user_id: &str, role: &str) -> Result<()> {
+        self.update_user(
+            user_id,
+            &UserUpdate {
+                role: Some(role.to_string()),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+    }
+
+    /// Applies changes to one user together, in one transaction: all of them or none.
+    /// `Conflict` if the user would stop being an enabled administrator while they are the
+    /// last one; `NotFound` if the user or one of the groups does not exist. Disabling ends
+    /// every session and pending sign-in of the user and revokes the API tokens they made.
+    pub async fn update_user(&self, user_id: &str, update: &UserUpdate) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        if role != ADMIN {
+        let demoted = update.role.as_deref().is_some_and(|r| r != ADMIN);
+        let disabled = matches!(update.disabled, Some(Some(_)));
+        if demoted || disabled {
             self.keep_an_admin(&mut tx, user_id).await?;
         }
-        let res = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
-            .bind(role)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        touched(&res)?;
+        if let Some(role) = &update.role {
+            let res = sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+                .bind(role)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            touched(&res)?;
+        }
+        if let Some(scope) = &update.scope {
+            crate::groups::set_user_scope_in(&mut tx, user_id, scope).await?;
+        }
+        if let Some(at) = update.disabled {
+            let res = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
+                .bind(at.map(|t| t.0))
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            touched(&res)?;
+            if let Some(at) = at {
+                for table in ["sessions", "pending_sign_ins"] {
+                    sqlx::query(safe_sql!("DELETE FROM {table} WHERE user_id = $1"))
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                revoke_tokens_of(&mut tx, user_id, at).await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
-
     /// Refuses (`Conflict`) to go on if `user_id` is the only enabled administrator. The
     /// enabled administrators are locked first (PostgreSQL; SQLite has one writer), so two
     /// administrators removing each other at once cannot both succeed.
@@ -297,27 +344,14 @@ impl Store {
     /// and pending sign-in and revokes the API tokens they made, in the same transaction. `Conflict` if disabling would leave no
     /// enabled administrator.
     pub async fn set_user_disabled(&self, user_id: &str, at: Option<Timestamp>) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        if at.is_some() {
-            self.keep_an_admin(&mut tx, user_id).await?;
-        }
-        let res = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
-            .bind(at.map(|t| t.0))
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        touched(&res)?;
-        if let Some(at) = at {
-            for table in ["sessions", "pending_sign_ins"] {
-                sqlx::query(safe_sql!("DELETE FROM {table} WHERE user_id = $1"))
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            revoke_tokens_of(&mut tx, user_id, at).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.update_user(
+            user_id,
+            &UserUpdate {
+                disabled: Some(at),
+                ..UserUpdate::default()
+            },
+        )
+        .await
     }
 
     /// Deletes a user; their sessions, codes and group memberships go with them (foreign

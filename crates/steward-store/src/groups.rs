@@ -127,25 +127,38 @@ impl Store {
     /// the devices of these groups — none at all if the list is empty. `NotFound` if the
     /// user or a group does not exist.
     pub async fn set_user_scope(&self, user_id: &str, scope: &Scope) -> Result<()> {
-        let (all_devices, group_ids): (bool, &[String]) = match scope {
-            Scope::AllDevices => (true, &[]),
-            Scope::Groups(groups) => (false, groups),
-        };
-        let mut tx = self.begin_write().await?;
-        let res = sqlx::query("UPDATE users SET all_devices = $1 WHERE id = $2")
-            .bind(i64::from(all_devices))
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        touched(&res)?;
-        sqlx::query("DELETE FROM user_groups WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        insert_user_groups(&mut tx, user_id, group_ids).await?;
-        tx.commit().await?;
-        Ok(())
+        self.update_user(
+            user_id,
+            &crate::UserUpdate {
+                scope: Some(scope.clone()),
+                ..crate::UserUpdate::default()
+            },
+        )
+        .await
     }
+}
+
+/// Sets a user's scope inside a transaction (see [`Store::set_user_scope`]).
+pub(crate) async fn set_user_scope_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &str,
+    scope: &Scope,
+) -> Result<()> {
+    let (all_devices, group_ids): (bool, &[String]) = match scope {
+        Scope::AllDevices => (true, &[]),
+        Scope::Groups(groups) => (false, groups),
+    };
+    let res = sqlx::query("UPDATE users SET all_devices = $1 WHERE id = $2")
+        .bind(i64::from(all_devices))
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    touched(&res)?;
+    sqlx::query("DELETE FROM user_groups WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    insert_user_groups(tx, user_id, group_ids).await
 }
 
 /// Adds group memberships inside a transaction; `NotFound` if a group does not exist.

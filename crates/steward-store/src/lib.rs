@@ -42,7 +42,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-pub use accounts::{ApiTokenRecord, NewUser, SessionRecord, UserRecord};
+pub use accounts::{ApiTokenRecord, NewUser, SessionRecord, UserRecord, UserUpdate};
 pub use audit::AuditRecord;
 pub use devices::{
     DeviceFilter, DeviceRecord, DeviceSortKey, FleetStats, InventoryDoc, SoftwareRecord,

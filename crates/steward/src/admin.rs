@@ -183,7 +183,7 @@ async fn command(state: &AppState, caller: &Caller, command: AdminCommand) -> an
             let mut out = std::io::stdout().lock();
             steward_server::audit::export_csv(store, action.as_deref(), &mut out).await?;
         }
-        AdminCommand::User(cmd) => user_command(store, cmd, now).await?,
+        AdminCommand::User(cmd) => user_command(state, caller, cmd).await?,
         AdminCommand::Group(cmd) => group_command(state, caller, cmd).await?,
         AdminCommand::Security(SecurityCommand::Show) => {
             let policy = store
@@ -220,52 +220,13 @@ fn os_user() -> String {
         .unwrap_or_default()
 }
 
-/// The operating-system user running the command, as named in the audit log.
-fn cli_actor() -> String {
-    let who = os_user();
-    if who.is_empty() {
-        "cli".to_string()
-    } else {
-        format!("cli:{who}")
-    }
-}
-
-async fn find_user(store: &Store, name: &str) -> anyhow::Result<steward_store::UserRecord> {
-    store
-        .user_by_username(name)
-        .await?
-        .with_context(|| format!("no user named {name:?}; `steward admin user list` shows them"))
-}
-
-async fn group_id(store: &Store, name: &str) -> anyhow::Result<String> {
-    store
-        .list_groups()
-        .await?
-        .into_iter()
-        .find(|g| g.name == name)
-        .map(|g| g.id)
-        .with_context(|| format!("no group named {name:?}; `steward admin group list` shows them"))
-}
-
-/// User administration through the same operations (and rules) as the console and API.
-async fn user_command(
-    store: &Store,
-    cmd: UserCommand,
-    now: steward_core::Timestamp,
-) -> anyhow::Result<()> {
+/// User administration through the same service (and rules) as the console and API.
+async fn user_command(state: &AppState, caller: &Caller, cmd: UserCommand) -> anyhow::Result<()> {
     use steward_server::users;
-    let actor = users::Actor {
-        user_id: None,
-        label: cli_actor(),
-        source: "cli".into(),
-        now,
-    };
-    let hashing = PasswordHashing::Production;
-    let err = |e: steward_server::error::AppError| anyhow::anyhow!(e.message);
     match cmd {
         UserCommand::List => {
-            for u in store.list_users().await? {
-                let state = if u.disabled_at.is_some() {
+            for u in users::list(state, caller).await? {
+                let enabled = if u.disabled_at.is_some() {
                     "disabled"
                 } else {
                     "enabled"
@@ -276,65 +237,68 @@ async fn user_command(
                     "no-2fa"
                 };
                 println!(
-                    "{}\t{}\t{state}\t{tfa}",
+                    "{}\t{}\t{enabled}\t{tfa}",
                     Escaped(&u.username),
                     Escaped(&u.role)
                 );
             }
         }
         UserCommand::Create { name, role, groups } => {
-            let role = users::parse_role(&role).map_err(err)?;
             let mut ids = Vec::new();
             for g in &groups {
-                ids.push(group_id(store, g).await?);
+                ids.push(groups::find_by_name(state, caller, g).await?.id);
             }
             // No group named: every device, as in the console and the API.
-            let scope = users::scope_for_new_user(None, ids).map_err(err)?;
-            let (_, password) = users::create(store, hashing, &actor, &name, role, &scope)
-                .await
-                .map_err(err)?;
+            let new = users::NewUserRequest {
+                username: &name,
+                role: &role,
+                all_devices: None,
+                groups: ids,
+            };
+            let (created, password) = users::create(state, caller, new).await?;
             println!("{password}");
             eprintln!(
                 "Created {name} ({}). This one-time password is shown only once.",
-                role.as_str()
+                created.role
             );
         }
         UserCommand::SetRole { name, role } => {
-            let role = users::parse_role(&role).map_err(err)?;
-            let u = find_user(store, &name).await?;
-            users::set_role_and_scope(store, &actor, &u.id, Some(role), None)
-                .await
-                .map_err(err)?;
+            let u = users::find_by_name(state, caller, &name).await?;
+            let changes = users::UserChanges {
+                role: Some(role),
+                ..Default::default()
+            };
+            users::update(state, caller, &u.id, &changes).await?;
         }
         UserCommand::Disable { name } => {
-            let u = find_user(store, &name).await?;
-            users::set_disabled(store, &actor, &u.id, true)
-                .await
-                .map_err(err)?;
+            let u = users::find_by_name(state, caller, &name).await?;
+            let changes = users::UserChanges {
+                disabled: Some(true),
+                ..Default::default()
+            };
+            users::update(state, caller, &u.id, &changes).await?;
         }
         UserCommand::Enable { name } => {
-            let u = find_user(store, &name).await?;
-            users::set_disabled(store, &actor, &u.id, false)
-                .await
-                .map_err(err)?;
+            let u = users::find_by_name(state, caller, &name).await?;
+            let changes = users::UserChanges {
+                disabled: Some(false),
+                ..Default::default()
+            };
+            users::update(state, caller, &u.id, &changes).await?;
         }
         UserCommand::Delete { name } => {
-            let u = find_user(store, &name).await?;
-            users::delete(store, &actor, &u.id).await.map_err(err)?;
+            let u = users::find_by_name(state, caller, &name).await?;
+            users::delete(state, caller, &u.id).await?;
         }
         UserCommand::ResetPassword { name } => {
-            let u = find_user(store, &name).await?;
-            let password = users::reset_password(store, hashing, &actor, &u.id)
-                .await
-                .map_err(err)?;
+            let u = users::find_by_name(state, caller, &name).await?;
+            let password = users::reset_password(state, caller, &u.id).await?;
             println!("{password}");
             eprintln!("New password for {name} (shown once); their sessions were ended.");
         }
         UserCommand::ResetTwoFactor { name } => {
-            let u = find_user(store, &name).await?;
-            users::reset_two_factor(store, &actor, &u.id)
-                .await
-                .map_err(err)?;
+            let u = users::find_by_name(state, caller, &name).await?;
+            users::reset_two_factor(state, caller, &u.id).await?;
             eprintln!(
                 "Two-factor sign-in of {name} is off; they can set it up again after signing in."
             );

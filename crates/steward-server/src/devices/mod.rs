@@ -26,6 +26,8 @@ use crate::web::routes::{Access, Routes};
 pub enum DeviceError {
     #[error("device not found")]
     NotFound,
+    #[error("no device named {0:?}; `steward admin device list` shows them")]
+    NoDeviceNamed(String),
     #[error(
         "{0} devices are named so; use an id instead ({1}); `steward admin device list` shows them"
     )]
@@ -53,7 +55,7 @@ pub enum DeviceError {
 impl DomainError for DeviceError {
     fn refusal(&self) -> Refusal {
         match self {
-            DeviceError::NotFound => Refusal::NotFound,
+            DeviceError::NotFound | DeviceError::NoDeviceNamed(_) => Refusal::NotFound,
             DeviceError::Revoked => Refusal::Conflict,
             DeviceError::GroupOutsideScope => Refusal::Forbidden,
             DeviceError::Ambiguous(..)
@@ -108,7 +110,7 @@ pub async fn find_by_name_or_id(
     }
     let mut found = view.devices_named(name_or_id).await?;
     match found.len() {
-        0 => Err(DeviceError::NotFound),
+        0 => Err(DeviceError::NoDeviceNamed(name_or_id.to_string())),
         1 => Ok(found.remove(0)),
         n => Err(DeviceError::Ambiguous(
             n,

@@ -22,6 +22,8 @@ pub enum GroupError {
     NotEveryDevice,
     #[error("group not found")]
     NotFound,
+    #[error("no group named {0:?}; `steward admin group list` shows them")]
+    NoGroupNamed(String),
     #[error("{0}")]
     InUse(String),
     #[error(transparent)]
@@ -46,7 +48,7 @@ impl DomainError for GroupError {
         match self {
             GroupError::BadName => Refusal::Invalid,
             GroupError::NotEveryDevice => Refusal::Forbidden,
-            GroupError::NotFound => Refusal::NotFound,
+            GroupError::NotFound | GroupError::NoGroupNamed(_) => Refusal::NotFound,
             GroupError::InUse(_) => Refusal::Conflict,
             GroupError::Denied(d) => d.refusal(),
             GroupError::Store(e) => e.refusal(),
@@ -107,7 +109,7 @@ pub async fn find_by_name(state: &AppState, caller: &Caller, name: &str) -> Resu
         .await?
         .into_iter()
         .find(|g| g.name == name)
-        .ok_or(GroupError::NotFound)
+        .ok_or_else(|| GroupError::NoGroupNamed(name.to_string()))
 }
 
 pub fn routes() -> Routes {

@@ -3,29 +3,13 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use steward_core::Role;
-use steward_core::access::{UserChange, needs_step_up};
 use steward_proto::api::{ApiError, CreateUser, UpdateUser, UserInfo, UserWithPassword};
 use steward_store::UserRecord;
 
-use crate::auth::{Authorized, ManageUsers, Principal};
-use crate::error::{ApiJson, AppError, AppResult};
-use crate::net::ClientAddr;
+use crate::auth::{Authorized, ManageUsers};
+use crate::error::{ApiJson, AppResult};
 use crate::state::AppState;
-use crate::users::{self, Actor};
-
-/// The principal as the actor of a user change.
-pub(crate) fn actor(who: &Principal, source: &str, state: &AppState) -> Actor {
-    Actor {
-        user_id: match &who.kind {
-            crate::auth::PrincipalKind::User { id } => Some(id.clone()),
-            crate::auth::PrincipalKind::ApiToken { .. } | crate::auth::PrincipalKind::Cli => None,
-        },
-        label: who.label(),
-        source: source.to_string(),
-        now: state.now(),
-    }
-}
+use crate::users;
 
 pub(crate) async fn user_info(state: &AppState, u: UserRecord) -> AppResult<UserInfo> {
     Ok(UserInfo {
@@ -41,27 +25,16 @@ pub(crate) async fn user_info(state: &AppState, u: UserRecord) -> AppResult<User
     })
 }
 
-/// Making or promoting an administrator from a console session needs a recent step-up.
-pub(crate) fn require_step_up(who: &Principal, state: &AppState) -> AppResult<()> {
-    if who.recently_authenticated(state.now()) {
-        Ok(())
-    } else {
-        Err(AppError::forbidden(
-            "this needs a recent re-authentication: confirm your password in the console (it holds five minutes) or use an API token",
-        ))
-    }
-}
-
 /// Every console user.
 #[utoipa::path(get, path = "/api/v1/users", tag = "access",
     security(("api_token" = []), ("session" = [])),
     responses((status = 200, body = Vec<UserInfo>), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn list(
     State(state): State<AppState>,
-    _who: Authorized<ManageUsers>,
+    who: Authorized<ManageUsers>,
 ) -> AppResult<Json<Vec<UserInfo>>> {
     let mut out = Vec::new();
-    for u in state.store.list_users().await? {
+    for u in users::list(&state, &who.caller(&state)).await? {
         out.push(user_info(&state, u).await?);
     }
     Ok(Json(out))
@@ -73,25 +46,16 @@ pub async fn list(
     responses((status = 201, body = UserWithPassword), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn create(
     State(state): State<AppState>,
-    ClientAddr(peer): ClientAddr,
     who: Authorized<ManageUsers>,
     ApiJson(req): ApiJson<CreateUser>,
 ) -> AppResult<(StatusCode, Json<UserWithPassword>)> {
-    let role = users::parse_role(&req.role)?;
-    if role == Role::Admin {
-        require_step_up(&who.0, &state)?;
-    }
-    let source = peer.ip().to_string();
-    let scope = users::scope_for_new_user(req.all_devices, req.groups)?;
-    let (user, password) = users::create(
-        &state.store,
-        state.config.password_hashing,
-        &actor(&who.0, &source, &state),
-        &req.username,
-        role,
-        &scope,
-    )
-    .await?;
+    let new = users::NewUserRequest {
+        username: &req.username,
+        role: &req.role,
+        all_devices: req.all_devices,
+        groups: req.groups,
+    };
+    let (user, password) = users::create(&state, &who.caller(&state), new).await?;
     Ok((
         StatusCode::CREATED,
         Json(UserWithPassword {
@@ -108,10 +72,10 @@ pub async fn create(
     responses((status = 200, body = UserInfo), (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn detail(
     State(state): State<AppState>,
-    _who: Authorized<ManageUsers>,
+    who: Authorized<ManageUsers>,
     Path(id): Path<String>,
 ) -> AppResult<Json<UserInfo>> {
-    let u = users::find(&state.store, &id).await?;
+    let u = users::find(&state, &who.caller(&state), &id).await?;
     Ok(Json(user_info(&state, u).await?))
 }
 
@@ -122,41 +86,17 @@ pub async fn detail(
     responses((status = 200, body = UserInfo), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn update(
     State(state): State<AppState>,
-    ClientAddr(peer): ClientAddr,
     who: Authorized<ManageUsers>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateUser>,
 ) -> AppResult<Json<UserInfo>> {
-    let source = peer.ip().to_string();
-    let actor = actor(&who.0, &source, &state);
-    let role = req.role.as_deref().map(users::parse_role).transpose()?;
-    let target = users::find(&state.store, &id).await?;
-    let target_role = Role::parse(&target.role).unwrap_or(Role::Viewer);
-    let changes = [
-        role.filter(|r| r.as_str() != target.role)
-            .map(UserChange::SetRole),
-        req.disabled.map(|d| {
-            if d {
-                UserChange::Disable
-            } else {
-                UserChange::Enable
-            }
-        }),
-    ];
-    if changes
-        .into_iter()
-        .flatten()
-        .any(|c| needs_step_up(c, target_role))
-    {
-        require_step_up(&who.0, &state)?;
-    }
-    let current = users::stored_scope(&state.store, &target).await?;
-    let scope = users::requested_scope(req.all_devices, req.groups, &current)?;
-    users::set_role_and_scope(&state.store, &actor, &id, role, scope.as_ref()).await?;
-    if let Some(disabled) = req.disabled {
-        users::set_disabled(&state.store, &actor, &id, disabled).await?;
-    }
-    let u = users::find(&state.store, &id).await?;
+    let changes = users::UserChanges {
+        role: req.role,
+        all_devices: req.all_devices,
+        groups: req.groups,
+        disabled: req.disabled,
+    };
+    let u = users::update(&state, &who.caller(&state), &id, &changes).await?;
     Ok(Json(user_info(&state, u).await?))
 }
 
@@ -167,19 +107,10 @@ pub async fn update(
     responses((status = 204), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn delete(
     State(state): State<AppState>,
-    ClientAddr(peer): ClientAddr,
     who: Authorized<ManageUsers>,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
-    let target = users::find(&state.store, &id).await?;
-    if needs_step_up(
-        UserChange::Delete,
-        Role::parse(&target.role).unwrap_or(Role::Viewer),
-    ) {
-        require_step_up(&who.0, &state)?;
-    }
-    let source = peer.ip().to_string();
-    users::delete(&state.store, &actor(&who.0, &source, &state), &id).await?;
+    users::delete(&state, &who.caller(&state), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -190,21 +121,12 @@ pub async fn delete(
     responses((status = 200, body = UserWithPassword), (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn reset_password(
     State(state): State<AppState>,
-    ClientAddr(peer): ClientAddr,
     who: Authorized<ManageUsers>,
     Path(id): Path<String>,
 ) -> AppResult<Json<UserWithPassword>> {
-    // Whoever resets a password can sign in as that user next.
-    require_step_up(&who.0, &state)?;
-    let source = peer.ip().to_string();
-    let password = users::reset_password(
-        &state.store,
-        state.config.password_hashing,
-        &actor(&who.0, &source, &state),
-        &id,
-    )
-    .await?;
-    let u = users::find(&state.store, &id).await?;
+    let caller = who.caller(&state);
+    let password = users::reset_password(&state, &caller, &id).await?;
+    let u = users::find(&state, &caller, &id).await?;
     Ok(Json(UserWithPassword {
         user: user_info(&state, u).await?,
         password,
@@ -218,12 +140,9 @@ pub async fn reset_password(
     responses((status = 204), (status = 404, body = ApiError), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn reset_two_factor(
     State(state): State<AppState>,
-    ClientAddr(peer): ClientAddr,
     who: Authorized<ManageUsers>,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
-    require_step_up(&who.0, &state)?;
-    let source = peer.ip().to_string();
-    users::reset_two_factor(&state.store, &actor(&who.0, &source, &state), &id).await?;
+    users::reset_two_factor(&state, &who.caller(&state), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,21 +4,18 @@
 //! step-up. The rules and the audit entries are in [`crate::users`].
 
 use askama::Template;
-use axum::extract::{Path, RawForm, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use steward_core::Role;
-use steward_core::access::{UserChange, needs_step_up};
 
-use super::api::actor;
-use crate::account::reauth::require_recent;
 use crate::auth::{ConsoleUser, ManageUsers, Principal};
 use crate::console::format::utc;
-use crate::console::{Chrome, FormFields, csrf_ok, csrf_rejected, render};
-use crate::error::AppResult;
-use crate::net::ClientAddr;
+use crate::console::{Chrome, FormFields, refused, render};
+use crate::error::{AppError, AppResult};
+use crate::service::{DomainError, Refusal};
 use crate::state::AppState;
 use crate::users;
+use crate::web::csrf::CsrfForm;
 
 pub struct UserRow {
     pub id: String,
@@ -110,135 +107,114 @@ struct Outcome {
 
 pub async fn create(
     State(state): State<AppState>,
-    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageUsers>,
-    RawForm(raw): RawForm,
+    CsrfForm(f): CsrfForm<FormFields>,
 ) -> Response {
-    let f = FormFields::parse(&raw);
-    if !csrf_ok(&user.0, f.get("csrf")) {
-        return csrf_rejected(&user.0);
-    }
-    // Creating an administrator needs a recent step-up.
-    if f.get("role") == Role::Admin.as_str()
-        && let Some(step_up) = require_recent(&user.0, state.now(), "/users")
-    {
-        return step_up;
-    }
-    let result: AppResult<(String, String)> = async {
-        let role = users::parse_role(f.get("role"))?;
-        let all_devices = (f.get("all_devices") == "1").then_some(true);
-        let scope = users::scope_for_new_user(all_devices, f.all("group"))?;
-        let (created, password) = users::create(
-            &state.store,
-            state.config.password_hashing,
-            &actor(&user.0, &peer.ip().to_string(), &state),
-            f.get("username"),
-            role,
-            &scope,
-        )
-        .await?;
-        Ok((created.username, password))
-    }
-    .await;
-    match result {
-        Ok((name, password)) => show(
+    let new = users::NewUserRequest {
+        username: f.get("username"),
+        role: f.get("role"),
+        all_devices: (f.get("all_devices") == "1").then_some(true),
+        groups: f.all("group"),
+    };
+    match users::create(&state, &user.caller(&state), new).await {
+        Ok((created, password)) => show(
             build(&state, &user.0).await.map(|mut p| {
-                p.notice = format!("Created {name}.");
-                p.password_for = name;
+                p.notice = format!("Created {}.", created.username);
+                p.password_for = created.username;
                 p.password = password;
                 p
             }),
             StatusCode::OK,
         ),
-        Err(e) => show(
-            build(&state, &user.0).await.map(|mut p| {
-                p.error = e.message;
-                p
-            }),
-            e.status,
-        ),
+        Err(e) => failed(&state, &user, e).await,
     }
+}
+
+/// The users page with the refusal above it; a step-up sends the user to confirm their
+/// password first.
+async fn failed(
+    state: &AppState,
+    user: &ConsoleUser<ManageUsers>,
+    e: users::UserError,
+) -> Response {
+    if e.refusal() == Refusal::StepUpRequired {
+        return refused(&user.0, e, "", "/users");
+    }
+    let e = AppError::from(e);
+    show(
+        build(state, &user.0).await.map(|mut p| {
+            p.error = e.message;
+            p
+        }),
+        e.status,
+    )
 }
 
 pub async fn update(
     State(state): State<AppState>,
-    ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageUsers>,
     Path(id): Path<String>,
-    RawForm(raw): RawForm,
+    CsrfForm(f): CsrfForm<FormFields>,
 ) -> Response {
-    let f = FormFields::parse(&raw);
-    if !csrf_ok(&user.0, f.get("csrf")) {
-        return csrf_rejected(&user.0);
-    }
-    // Resets, enabling, and changes to administrators need a recent step-up.
-    if let Ok(target) = users::find(&state.store, &id).await {
-        let target_role = Role::parse(&target.role).unwrap_or(Role::Viewer);
-        let change = match f.get("op") {
-            "save" => Role::parse(f.get("role"))
-                .filter(|r| r.as_str() != target.role)
-                .map(UserChange::SetRole),
-            "disable" => Some(UserChange::Disable),
-            "enable" => Some(UserChange::Enable),
-            "delete" => Some(UserChange::Delete),
-            "reset-password" | "reset-2fa" => Some(UserChange::ResetCredentials),
-            _ => None,
-        };
-        if change.is_some_and(|c| needs_step_up(c, target_role))
-            && let Some(step_up) = require_recent(&user.0, state.now(), "/users")
-        {
-            return step_up;
-        }
-    }
-    let actor = actor(&user.0, &peer.ip().to_string(), &state);
-    let store = &state.store;
-    let result: AppResult<Outcome> = async {
-        let target = users::find(store, &id).await?;
+    let caller = user.caller(&state);
+    let result: users::Result<Outcome> = async {
+        let target = users::find(&state, &caller, &id).await?;
         let name = target.username.clone();
         let done = |notice: String| Outcome {
             notice,
             password: None,
         };
+        let change = |changes: users::UserChanges| {
+            let (state, caller, id) = (&state, &caller, &id);
+            async move { users::update(state, caller, id, &changes).await }
+        };
         match f.get("op") {
             "save" => {
-                let role = users::parse_role(f.get("role"))?;
                 // The form shows every device as its own box: unticking the last group
                 // leaves no device, never every device.
-                let all_devices = f.get("all_devices") == "1";
-                let current = users::stored_scope(store, &target).await?;
-                let scope =
-                    users::requested_scope(Some(all_devices), Some(f.all("group")), &current)?;
-                users::set_role_and_scope(store, &actor, &id, Some(role), scope.as_ref()).await?;
+                change(users::UserChanges {
+                    role: Some(f.get("role").to_string()),
+                    all_devices: Some(f.get("all_devices") == "1"),
+                    groups: Some(f.all("group")),
+                    disabled: None,
+                })
+                .await?;
                 Ok(done(format!("Saved {name}.")))
             }
             "disable" => {
-                users::set_disabled(store, &actor, &id, true).await?;
+                change(users::UserChanges {
+                    disabled: Some(true),
+                    ..Default::default()
+                })
+                .await?;
                 Ok(done(format!(
                     "Disabled {name}; their sessions ended and their API tokens were revoked."
                 )))
             }
             "enable" => {
-                users::set_disabled(store, &actor, &id, false).await?;
+                change(users::UserChanges {
+                    disabled: Some(false),
+                    ..Default::default()
+                })
+                .await?;
                 Ok(done(format!("Enabled {name}.")))
             }
             "reset-password" => {
-                let password =
-                    users::reset_password(store, state.config.password_hashing, &actor, &id)
-                        .await?;
+                let password = users::reset_password(&state, &caller, &id).await?;
                 Ok(Outcome {
                     notice: format!("New one-time password for {name}."),
                     password: Some((name, password)),
                 })
             }
             "reset-2fa" => {
-                users::reset_two_factor(store, &actor, &id).await?;
+                users::reset_two_factor(&state, &caller, &id).await?;
                 Ok(done(format!("Two-factor sign-in of {name} is off.")))
             }
             "delete" => {
-                users::delete(store, &actor, &id).await?;
+                users::delete(&state, &caller, &id).await?;
                 Ok(done(format!("Deleted {name}.")))
             }
-            _ => Err(crate::error::AppError::bad_request("unknown action")),
+            _ => Err(users::UserError::UnknownAction),
         }
     }
     .await;
@@ -254,12 +230,6 @@ pub async fn update(
             }),
             StatusCode::OK,
         ),
-        Err(e) => show(
-            build(&state, &user.0).await.map(|mut p| {
-                p.error = e.message;
-                p
-            }),
-            e.status,
-        ),
+        Err(e) => failed(&state, &user, e).await,
     }
 }

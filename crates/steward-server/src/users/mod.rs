@@ -1,34 +1,92 @@
-//! Managing console users, shared by the console, the API and `steward admin user …`: create
-//! (with a one-time password), change role, limit to groups, disable, enable, delete, reset
-//! the password or the second factor. `steward_core::access::check_user_change` decides what
-//! may not be done (removing one's own access, the last administrator); every change is
-//! audited with before and after. Step-up for sensitive changes is the caller's (it needs
-//! the session): see `steward_core::access::needs_step_up`.
+//! Console users: create (with a one-time password), change role, limit to groups, disable,
+//! enable, delete, reset the password or the second factor. The API (`api`), the console
+//! (`console`) and `steward admin user …` are adapters over these functions.
+//!
+//! `steward_core::access::check_user_change` decides what may not be done (removing one's
+//! own access, the last administrator) and `needs_step_up` what needs a recent sign-in;
+//! both are applied here, once. Every change is audited with before and after, and the
+//! changes of one request are stored in one transaction.
 
 pub mod api;
 pub mod console;
 
-use steward_core::access::{UserChange, check_user_change};
-use steward_core::{Role, Scope, Timestamp};
-use steward_store::{NewUser, Store, StoreError, UserRecord};
+use steward_core::access::{UserChange, UserChangeRefused, check_user_change, needs_step_up};
+use steward_core::{Action, Role, Scope};
+use steward_store::{NewUser, Store, StoreError, UserRecord, UserUpdate};
 
-use crate::error::{AppError, AppResult};
-use crate::secrets::{PasswordHashing, new_id, random_password};
+use crate::secrets::{new_id, random_password};
+use crate::service::{Caller, Denied, DomainError, Refusal};
+use crate::state::AppState;
 
-/// Who asks, for the rules and the audit log.
-pub struct Actor {
-    /// The acting user's id (`None` for the CLI or an API token).
-    pub user_id: Option<String>,
-    /// `user:alice`, `api-token:deploy`, `cli:root`.
-    pub label: String,
-    /// Source address, if any.
-    pub source: String,
-    pub now: Timestamp,
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("a username is 1 to 64 letters, digits, dots, dashes, underscores or @")]
+    BadUsername,
+    #[error("role must be viewer, technician or admin")]
+    BadRole,
+    #[error("either every device or some groups, not both")]
+    BothScopes,
+    #[error("administrators see every device; limit a technician or viewer to groups instead")]
+    AdminGroups,
+    #[error("no group with id {0}")]
+    NoSuchGroup(String),
+    #[error("one of the groups does not exist")]
+    MissingGroup,
+    #[error("user not found")]
+    NotFound,
+    #[error("no user named {0:?}; `steward admin user list` shows them")]
+    NoUserNamed(String),
+    #[error("{0}")]
+    Refused(#[from] UserChangeRefused),
+    /// A name taken, or the store's own last-administrator guard (changes racing).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("unknown action")]
+    UnknownAction,
+    /// A stored role that no longer parses: the database was changed outside Steward.
+    #[error("user {0} has an unreadable role {1:?} in the database")]
+    StoredRole(String, String),
+    #[error("could not hash the password: {0}")]
+    Hashing(String),
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(StoreError),
 }
+
+impl From<StoreError> for UserError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => UserError::Conflict(m),
+            other => UserError::Store(other),
+        }
+    }
+}
+
+impl DomainError for UserError {
+    fn refusal(&self) -> Refusal {
+        match self {
+            UserError::BadUsername
+            | UserError::BadRole
+            | UserError::BothScopes
+            | UserError::AdminGroups
+            | UserError::NoSuchGroup(_)
+            | UserError::MissingGroup
+            | UserError::UnknownAction => Refusal::Invalid,
+            UserError::NotFound | UserError::NoUserNamed(_) => Refusal::NotFound,
+            UserError::Refused(_) | UserError::Conflict(_) => Refusal::Conflict,
+            UserError::StoredRole(..) | UserError::Hashing(_) => Refusal::Internal,
+            UserError::Denied(d) => d.refusal(),
+            UserError::Store(e) => e.refusal(),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, UserError>;
 
 /// Usernames: 1–64 characters of letters, digits and `. _ - @` (they appear in
 /// authenticator apps, audit entries and shell commands).
-pub fn check_username(name: &str) -> AppResult<()> {
+pub fn check_username(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -37,47 +95,44 @@ pub fn check_username(name: &str) -> AppResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(AppError::bad_request(
-            "a username is 1 to 64 letters, digits, dots, dashes, underscores or @",
-        ))
+        Err(UserError::BadUsername)
     }
 }
 
-pub fn parse_role(role: &str) -> AppResult<Role> {
-    Role::parse(role)
-        .ok_or_else(|| AppError::bad_request("role must be viewer, technician or admin"))
+pub fn parse_role(role: &str) -> Result<Role> {
+    Role::parse(role).ok_or(UserError::BadRole)
 }
 
-async fn audit(store: &Store, actor: &Actor, action: &str, target: &str, detail: &str) {
-    crate::audit::record(
-        store,
-        actor.now,
-        &actor.label,
-        action,
-        target,
-        detail,
-        &actor.source,
-    )
-    .await;
+/// The user's stored role; one that does not parse is an error, never a quiet "viewer".
+pub fn role_of(user: &UserRecord) -> Result<Role> {
+    Role::parse(&user.role)
+        .ok_or_else(|| UserError::StoredRole(user.username.clone(), user.role.clone()))
 }
 
-/// The store's own last-administrator guard (for changes racing each other) as a 409.
-fn conflict_or(e: StoreError) -> AppError {
-    match e {
-        StoreError::Conflict(m) => AppError::conflict(m),
-        other => other.into(),
-    }
+/// Every user.
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<UserRecord>> {
+    caller.require(Action::ManageUsers)?;
+    Ok(state.store.list_users().await?)
 }
 
-pub async fn find(store: &Store, id: &str) -> AppResult<UserRecord> {
-    store
-        .user_by_id(id)
+/// One user by id.
+pub async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<UserRecord> {
+    caller.require(Action::ManageUsers)?;
+    state.store.user_by_id(id).await?.ok_or(UserError::NotFound)
+}
+
+/// One user by name (for people typing commands).
+pub async fn find_by_name(state: &AppState, caller: &Caller, name: &str) -> Result<UserRecord> {
+    caller.require(Action::ManageUsers)?;
+    state
+        .store
+        .user_by_username(name)
         .await?
-        .ok_or_else(|| AppError::not_found("user"))
+        .ok_or_else(|| UserError::NoUserNamed(name.to_string()))
 }
 
 /// Group names for the audit log, in the order given; unknown ids are an error.
-async fn group_names(store: &Store, ids: &[String]) -> AppResult<Vec<String>> {
+async fn group_names(store: &Store, ids: &[String]) -> Result<Vec<String>> {
     let groups = store.list_groups().await?;
     ids.iter()
         .map(|id| {
@@ -85,7 +140,7 @@ async fn group_names(store: &Store, ids: &[String]) -> AppResult<Vec<String>> {
                 .iter()
                 .find(|g| &g.id == id)
                 .map(|g| g.name.clone())
-                .ok_or_else(|| AppError::bad_request(format!("no group with id {id}")))
+                .ok_or_else(|| UserError::NoSuchGroup(id.clone()))
         })
         .collect()
 }
@@ -102,9 +157,9 @@ fn describe_scope(all_devices: bool, names: &[String]) -> String {
 
 /// The devices a new user is to see. "Every device" is explicit (`all_devices`); naming
 /// neither it nor a group means every device too (a user created without a limit).
-pub fn scope_for_new_user(all_devices: Option<bool>, groups: Vec<String>) -> AppResult<Scope> {
+pub fn scope_for_new_user(all_devices: Option<bool>, groups: Vec<String>) -> Result<Scope> {
     match all_devices {
-        Some(true) if !groups.is_empty() => Err(both_given()),
+        Some(true) if !groups.is_empty() => Err(UserError::BothScopes),
         None if groups.is_empty() => Ok(Scope::AllDevices),
         Some(true) => Ok(Scope::AllDevices),
         _ => Ok(Scope::Groups(groups)),
@@ -118,9 +173,9 @@ pub fn requested_scope(
     all_devices: Option<bool>,
     groups: Option<Vec<String>>,
     current: &Scope,
-) -> AppResult<Option<Scope>> {
+) -> Result<Option<Scope>> {
     match (all_devices, groups) {
-        (Some(true), Some(g)) if !g.is_empty() => Err(both_given()),
+        (Some(true), Some(g)) if !g.is_empty() => Err(UserError::BothScopes),
         (Some(true), _) => Ok(Some(Scope::AllDevices)),
         (_, Some(g)) => Ok(Some(Scope::Groups(g))),
         (Some(false), None) => Ok(Some(match current {
@@ -131,12 +186,8 @@ pub fn requested_scope(
     }
 }
 
-fn both_given() -> AppError {
-    AppError::bad_request("either every device or some groups, not both")
-}
-
 /// A user's current scope as stored (regardless of role).
-pub async fn stored_scope(store: &Store, user: &UserRecord) -> AppResult<Scope> {
+pub async fn stored_scope(store: &Store, user: &UserRecord) -> Result<Scope> {
     Ok(if user.all_devices {
         Scope::AllDevices
     } else {
@@ -151,27 +202,58 @@ fn scope_groups(scope: &Scope) -> &[String] {
     }
 }
 
-/// Creates a user with a one-time password (returned, shown once).
-pub async fn create(
-    store: &Store,
-    hashing: PasswordHashing,
-    actor: &Actor,
-    username: &str,
-    role: Role,
-    scope: &Scope,
-) -> AppResult<(UserRecord, String)> {
-    let username = username.trim();
-    check_username(username)?;
-    let scope = check_scope(role, scope)?;
-    let names = group_names(store, scope_groups(&scope)).await?;
+/// Administrators see every device (they could lift any limit themselves), so only
+/// technicians and viewers are limited to groups; an administrator's scope is stored as
+/// every device, which they keep if demoted until someone limits them.
+fn check_scope(role: Role, scope: &Scope) -> Result<Scope> {
+    match scope {
+        Scope::Groups(g) if role == Role::Admin && !g.is_empty() => Err(UserError::AdminGroups),
+        _ if role == Role::Admin => Ok(Scope::AllDevices),
+        other => Ok(other.clone()),
+    }
+}
+
+/// Hashes a new one-time password off the async workers (Argon2id takes tens of ms).
+async fn one_time_password(state: &AppState) -> Result<(String, String)> {
     let password = random_password();
+    let hashing = state.config.password_hashing;
     let hash = tokio::task::spawn_blocking({
         let password = password.clone();
         move || hashing.hash(&password)
     })
     .await
-    .map_err(AppError::internal)?
-    .map_err(AppError::internal)?;
+    .map_err(|e| UserError::Hashing(e.to_string()))?
+    .map_err(|e| UserError::Hashing(e.to_string()))?;
+    Ok((password, hash))
+}
+
+/// What a new user is to be.
+pub struct NewUserRequest<'a> {
+    pub username: &'a str,
+    pub role: &'a str,
+    /// `Some(true)`: every device; groups: only theirs; neither: every device.
+    pub all_devices: Option<bool>,
+    pub groups: Vec<String>,
+}
+
+/// Creates a user with a one-time password (returned, shown once). Creating an
+/// administrator needs a recent step-up.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    new: NewUserRequest<'_>,
+) -> Result<(UserRecord, String)> {
+    caller.require(Action::ManageUsers)?;
+    let role = parse_role(new.role)?;
+    if role == Role::Admin {
+        caller.require_step_up()?;
+    }
+    let username = new.username.trim();
+    check_username(username)?;
+    let scope = check_scope(role, &scope_for_new_user(new.all_devices, new.groups)?)?;
+    let store = &state.store;
+    let names = group_names(store, scope_groups(&scope)).await?;
+    let (password, hash) = one_time_password(state).await?;
     let user = store
         .create_user_with_scope(
             &NewUser {
@@ -183,233 +265,191 @@ pub async fn create(
                 must_change_password: true,
             },
             &scope,
-            actor.now,
+            caller.now,
         )
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(m) => AppError::conflict(m),
-            StoreError::NotFound => AppError::bad_request("one of the groups does not exist"),
+            StoreError::NotFound => UserError::MissingGroup,
             other => other.into(),
         })?;
-    audit(
-        store,
-        actor,
-        "user_created",
-        username,
-        &format!(
-            "role {}; sees {}",
-            role.as_str(),
-            describe_scope(scope == Scope::AllDevices, &names)
-        ),
-    )
-    .await;
+    caller
+        .audit(
+            store,
+            "user_created",
+            username,
+            &format!(
+                "role {}; sees {}",
+                role.as_str(),
+                describe_scope(scope == Scope::AllDevices, &names)
+            ),
+        )
+        .await;
     Ok((user, password))
 }
 
+/// Refuses a change the rules forbid (one's own access, the last administrator), and asks
+/// for a recent step-up where the change needs one.
 async fn check(
-    store: &Store,
-    actor: &Actor,
+    state: &AppState,
+    caller: &Caller,
     target: &UserRecord,
     change: UserChange,
-) -> AppResult<()> {
-    let role = Role::parse(&target.role).unwrap_or(Role::Viewer);
-    let admins = store.count_enabled_admins().await?;
+) -> Result<()> {
+    let role = role_of(target)?;
+    if needs_step_up(change, role) {
+        caller.require_step_up()?;
+    }
+    let admins = state.store.count_enabled_admins().await?;
     check_user_change(
-        actor.user_id.as_deref() == Some(target.id.as_str()),
+        caller.who.user_id() == Some(target.id.as_str()),
         role,
         target.disabled_at.is_none(),
         admins,
         change,
-    )
-    .map_err(|e| AppError::conflict(e.to_string()))
+    )?;
+    Ok(())
 }
 
-/// Administrators see every device (they could lift any limit themselves), so only
-/// technicians and viewers are limited to groups; an administrator's scope is stored as
-/// every device, which they keep if demoted until someone limits them.
-fn check_scope(role: Role, scope: &Scope) -> AppResult<Scope> {
-    match scope {
-        Scope::Groups(g) if role == Role::Admin && !g.is_empty() => Err(AppError::bad_request(
-            "administrators see every device; limit a technician or viewer to groups instead",
-        )),
-        _ if role == Role::Admin => Ok(Scope::AllDevices),
-        other => Ok(other.clone()),
-    }
+/// Changes asked of one user; `None` leaves that part as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub role: Option<String>,
+    pub all_devices: Option<bool>,
+    pub groups: Option<Vec<String>>,
+    pub disabled: Option<bool>,
 }
 
-/// Sets a user's role and scope together, checking the result (an administrator has no
-/// groups) before changing anything. `None` leaves that part as it is.
-pub async fn set_role_and_scope(
-    store: &Store,
-    actor: &Actor,
+/// Applies a user's changes — role, scope, enabled — all together or not at all: every
+/// rule is checked first, then the changes are stored in one transaction and audited.
+/// Returns the user as they now are.
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
     id: &str,
-    role: Option<Role>,
-    scope: Option<&Scope>,
-) -> AppResult<()> {
-    let target = find(store, id).await?;
-    let final_role = role.unwrap_or(Role::parse(&target.role).unwrap_or(Role::Viewer));
-    let scope = match scope {
-        Some(s) => Some(check_scope(final_role, s)?),
-        None => {
-            // An administrator's scope is every device: a promoted user's is made so.
-            let current = stored_scope(store, &target).await?;
-            let checked = check_scope(final_role, &current)?;
-            (checked != current).then_some(checked)
-        }
+    changes: &UserChanges,
+) -> Result<UserRecord> {
+    let target = find(state, caller, id).await?;
+    let store = &state.store;
+    let current_role = role_of(&target)?;
+    let role = changes.role.as_deref().map(parse_role).transpose()?;
+    let new_role = role.filter(|r| *r != current_role);
+    if let Some(r) = new_role {
+        check(state, caller, &target, UserChange::SetRole(r)).await?;
+    }
+    let disabled = changes
+        .disabled
+        .filter(|d| *d != target.disabled_at.is_some());
+    match disabled {
+        Some(true) => check(state, caller, &target, UserChange::Disable).await?,
+        Some(false) => check(state, caller, &target, UserChange::Enable).await?,
+        None => {}
+    }
+    // The scope: as asked, or an administrator's made every device.
+    let final_role = new_role.unwrap_or(current_role);
+    let current_scope = stored_scope(store, &target).await?;
+    let asked = requested_scope(changes.all_devices, changes.groups.clone(), &current_scope)?;
+    let scope = check_scope(final_role, asked.as_ref().unwrap_or(&current_scope))?;
+    let before_names = group_names(store, scope_groups(&current_scope)).await?;
+    let after_names = group_names(store, scope_groups(&scope)).await?;
+    let scope_changes = before_names != after_names
+        || (current_scope == Scope::AllDevices) != (scope == Scope::AllDevices);
+    let update = UserUpdate {
+        role: new_role.map(|r| r.as_str().to_string()),
+        scope: scope_changes.then(|| scope.clone()),
+        disabled: disabled.map(|d| d.then_some(caller.now)),
     };
-    // Narrow before widening: the scope goes first when the user becomes an administrator
-    // (who may have no groups), last otherwise.
-    if final_role == Role::Admin {
-        if let Some(scope) = &scope {
-            set_scope(store, actor, id, scope).await?;
-        }
-        if let Some(role) = role {
-            set_role(store, actor, id, role).await?;
-        }
-    } else {
-        if let Some(role) = role {
-            set_role(store, actor, id, role).await?;
-        }
-        if let Some(scope) = &scope {
-            set_scope(store, actor, id, scope).await?;
-        }
+    if update == UserUpdate::default() {
+        return Ok(target);
     }
-    Ok(())
-}
-
-async fn set_role(store: &Store, actor: &Actor, id: &str, role: Role) -> AppResult<()> {
-    let target = find(store, id).await?;
-    if target.role == role.as_str() {
-        return Ok(());
-    }
-    check(store, actor, &target, UserChange::SetRole(role)).await?;
-    store
-        .set_user_role(id, role.as_str())
-        .await
-        .map_err(conflict_or)?;
-    audit(
-        store,
-        actor,
-        "user_role_changed",
-        &target.username,
-        &format!("{} → {}", target.role, role.as_str()),
-    )
-    .await;
-    Ok(())
-}
-
-pub async fn set_disabled(store: &Store, actor: &Actor, id: &str, disabled: bool) -> AppResult<()> {
-    let target = find(store, id).await?;
-    if target.disabled_at.is_some() == disabled {
-        return Ok(());
-    }
-    if disabled {
-        check(store, actor, &target, UserChange::Disable).await?;
-    }
-    store
-        .set_user_disabled(id, disabled.then_some(actor.now))
-        .await
-        .map_err(conflict_or)?;
-    let action = if disabled {
-        "user_disabled"
-    } else {
-        "user_enabled"
-    };
-    let detail = if disabled { "every session ended" } else { "" };
-    audit(store, actor, action, &target.username, detail).await;
-    Ok(())
-}
-
-pub async fn delete(store: &Store, actor: &Actor, id: &str) -> AppResult<()> {
-    let target = find(store, id).await?;
-    check(store, actor, &target, UserChange::Delete).await?;
-    store
-        .delete_user(id, actor.now)
-        .await
-        .map_err(conflict_or)?;
-    audit(
-        store,
-        actor,
-        "user_deleted",
-        &target.username,
-        &format!("was {}", target.role),
-    )
-    .await;
-    Ok(())
-}
-
-async fn set_scope(store: &Store, actor: &Actor, id: &str, scope: &Scope) -> AppResult<()> {
-    let target = find(store, id).await?;
-    let current = stored_scope(store, &target).await?;
-    let before = group_names(store, scope_groups(&current)).await?;
-    let after = group_names(store, scope_groups(scope)).await?;
-    let (before_all, after_all) = (current == Scope::AllDevices, *scope == Scope::AllDevices);
-    if before == after && before_all == after_all {
-        return Ok(());
-    }
-    store.set_user_scope(id, scope).await.map_err(|e| match e {
-        StoreError::NotFound => AppError::bad_request("one of the groups does not exist"),
+    store.update_user(id, &update).await.map_err(|e| match e {
+        StoreError::NotFound => UserError::MissingGroup,
         other => other.into(),
     })?;
-    audit(
-        store,
-        actor,
-        "user_groups_changed",
-        &target.username,
-        &format!(
-            "{} → {}",
-            describe_scope(before_all, &before),
-            describe_scope(after_all, &after)
-        ),
-    )
-    .await;
+    let name = &target.username;
+    if let Some(r) = new_role {
+        caller
+            .audit(
+                store,
+                "user_role_changed",
+                name,
+                &format!("{} → {}", target.role, r.as_str()),
+            )
+            .await;
+    }
+    if scope_changes {
+        caller
+            .audit(
+                store,
+                "user_groups_changed",
+                name,
+                &format!(
+                    "{} → {}",
+                    describe_scope(current_scope == Scope::AllDevices, &before_names),
+                    describe_scope(scope == Scope::AllDevices, &after_names)
+                ),
+            )
+            .await;
+    }
+    match disabled {
+        Some(true) => {
+            caller
+                .audit(store, "user_disabled", name, "every session ended")
+                .await;
+        }
+        Some(false) => caller.audit(store, "user_enabled", name, "").await,
+        None => {}
+    }
+    find(state, caller, id).await
+}
+
+/// Deletes a user (ends their sessions and revokes their API tokens).
+pub async fn delete(state: &AppState, caller: &Caller, id: &str) -> Result<()> {
+    let target = find(state, caller, id).await?;
+    check(state, caller, &target, UserChange::Delete).await?;
+    state.store.delete_user(id, caller.now).await?;
+    caller
+        .audit(
+            &state.store,
+            "user_deleted",
+            &target.username,
+            &format!("was {}", target.role),
+        )
+        .await;
     Ok(())
 }
 
 /// A new one-time password, to be changed at the user's next sign-in; every session of the
-/// user ends.
-pub async fn reset_password(
-    store: &Store,
-    hashing: PasswordHashing,
-    actor: &Actor,
-    id: &str,
-) -> AppResult<String> {
-    let target = find(store, id).await?;
-    check(store, actor, &target, UserChange::ResetCredentials).await?;
-    let password = random_password();
-    let hash = tokio::task::spawn_blocking({
-        let password = password.clone();
-        move || hashing.hash(&password)
-    })
-    .await
-    .map_err(AppError::internal)?
-    .map_err(AppError::internal)?;
-    store.set_password(id, &hash, true).await?;
-    audit(
-        store,
-        actor,
-        "password_reset",
-        &target.username,
-        "every session ended",
-    )
-    .await;
+/// user ends. Whoever resets a password can sign in as that user next: it needs a step-up.
+pub async fn reset_password(state: &AppState, caller: &Caller, id: &str) -> Result<String> {
+    let target = find(state, caller, id).await?;
+    check(state, caller, &target, UserChange::ResetCredentials).await?;
+    let (password, hash) = one_time_password(state).await?;
+    state.store.set_password(id, &hash, true).await?;
+    caller
+        .audit(
+            &state.store,
+            "password_reset",
+            &target.username,
+            "every session ended",
+        )
+        .await;
     Ok(password)
 }
 
 /// Turns the user's second factor off (a lost phone); they set it up again at next sign-in
 /// if the policy requires it.
-pub async fn reset_two_factor(store: &Store, actor: &Actor, id: &str) -> AppResult<()> {
-    let target = find(store, id).await?;
-    check(store, actor, &target, UserChange::ResetCredentials).await?;
-    store.disable_totp(id).await?;
-    audit(
-        store,
-        actor,
-        "two_factor_disabled",
-        &target.username,
-        "reset by an administrator",
-    )
-    .await;
+pub async fn reset_two_factor(state: &AppState, caller: &Caller, id: &str) -> Result<()> {
+    let target = find(state, caller, id).await?;
+    check(state, caller, &target, UserChange::ResetCredentials).await?;
+    state.store.disable_totp(id).await?;
+    caller
+        .audit(
+            &state.store,
+            "two_factor_disabled",
+            &target.username,
+            "reset by an administrator",
+        )
+        .await;
     Ok(())
 }
 
