@@ -10,7 +10,7 @@
 //! public; there are three (health, login, enroll).
 
 use axum::extract::FromRequestParts;
-use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::marker::PhantomData;
@@ -131,16 +131,9 @@ fn bearer(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+/// The request's cookie `name` (see [`crate::web::cookies`]).
+pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
+    crate::web::cookies::get(parts, name)
 }
 
 /// The principal behind the request, if any credential is presented and valid.
@@ -214,7 +207,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
     let Some(session_token) = cookie(parts, SESSION_COOKIE) else {
         return Ok(None);
     };
-    let hash = token_hash(session_token);
+    let hash = token_hash(&session_token);
     let Some((session, user)) = state.store.session(&hash).await? else {
         return Ok(None);
     };
@@ -485,16 +478,16 @@ impl<P: Permission> FromRequestParts<AppState> for ConsoleUser<P> {
     }
 }
 
+/// Percent-encodes text for a URL's path or query: everything but letters, digits and
+/// `- _ . ~ /` (so a path stays readable and a `next=` target stays one parameter).
 pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
+    percent_encoding::utf8_percent_encode(s, KEEP).to_string()
 }
 
 /// An enrolled device proving its identity with `Bearer <device-id>.<secret>`.

@@ -34,5 +34,12 @@ pub async fn end(state: &AppState, session_hash: &str) -> anyhow::Result<String>
 
 /// `Secure` is added by `net::origin::edge` when the browser is on HTTPS.
 fn cookie(value: &str, max_age_secs: i64) -> String {
-    format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}")
+    crate::web::cookies::set(
+        SESSION_COOKIE,
+        value,
+        "/",
+        crate::web::cookies::SameSite::Lax,
+        max_age_secs,
+        false,
+    )
 }

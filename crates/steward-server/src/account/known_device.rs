@@ -22,7 +22,7 @@ pub async fn of(state: &AppState, parts: &Parts, user: &UserRecord) -> AppResult
     let Some(token) = cookie(parts, COOKIE).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
-    let hash = token_hash(token);
+    let hash = token_hash(&token);
     let known = state.store.known_device(&hash).await?;
     Ok(known
         .filter(|k| {
@@ -43,7 +43,7 @@ pub async fn remember(
         .and_then(|p| cookie(p, COOKIE))
         .filter(|t| !t.is_empty())
     {
-        let hash = token_hash(token);
+        let hash = token_hash(&token);
         if let Some(k) = state.store.known_device(&hash).await?
             && k.user_id == user.id
         {
@@ -59,13 +59,13 @@ pub async fn remember(
         .store
         .remember_known_device(&token_hash(&token), &user.id, now)
         .await?;
-    let secure = if state.config.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
     let max_age = throttle::KNOWN_DEVICE_TTL_MILLIS / 1000;
-    Ok(Some(format!(
-        "{COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    Ok(Some(crate::web::cookies::set(
+        COOKIE,
+        &token,
+        "/login",
+        crate::web::cookies::SameSite::Strict,
+        max_age,
+        state.config.secure_cookies,
     )))
 }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use steward_core::throttle::{self, Counter, Origin, Verdict};
 
 use crate::auth::{ChangeOwnPassword, ConsoleUser};
-use crate::console::{csrf_ok, csrf_rejected, render};
+use crate::console::render;
 use crate::net::ClientAddr;
 use crate::secrets::verify_password;
 use crate::state::AppState;
@@ -379,21 +379,12 @@ pub(super) async fn complete_sign_in(
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn logout(
     State(state): State<AppState>,
     ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ChangeOwnPassword>,
-    Form(form): Form<CsrfForm>,
+    crate::web::csrf::CsrfForm(_): crate::web::csrf::CsrfForm<crate::console::FormFields>,
 ) -> Response {
-    if !csrf_ok(&user.0, &form.csrf) {
-        return csrf_rejected(&user.0);
-    }
     let Some(hash) = user.0.session_hash.as_deref() else {
         return Redirect::to("/login").into_response();
     };

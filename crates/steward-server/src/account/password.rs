@@ -3,16 +3,16 @@
 //! ends — a fresh one is started for this browser.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::auth::{ChangeOwnPassword, ConsoleUser};
-use crate::console::{Chrome, csrf_ok, csrf_rejected, render};
+use crate::console::{Chrome, render};
 use crate::net::ClientAddr;
 use crate::state::AppState;
+use crate::web::csrf::CsrfForm;
 
 #[derive(Template)]
 #[template(path = "password.html")]
@@ -33,8 +33,6 @@ pub async fn page(user: ConsoleUser<ChangeOwnPassword>) -> Response {
 
 #[derive(Deserialize)]
 pub struct ChangeForm {
-    #[serde(default)]
-    csrf: String,
     current: String,
     new: String,
     confirm: String,
@@ -44,11 +42,8 @@ pub async fn change(
     State(state): State<AppState>,
     ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ChangeOwnPassword>,
-    Form(form): Form<ChangeForm>,
+    CsrfForm(form): CsrfForm<ChangeForm>,
 ) -> Response {
-    if !csrf_ok(&user.0, &form.csrf) {
-        return csrf_rejected(&user.0);
-    }
     let refuse = |status: StatusCode, error: String| {
         render(
             status,

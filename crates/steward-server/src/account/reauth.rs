@@ -7,7 +7,6 @@
 use std::net::SocketAddr;
 
 use askama::Template;
-use axum::Form;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -16,10 +15,11 @@ use serde::Deserialize;
 
 use crate::account::login::{begin_attempt, check_password, safe_next, session_counters};
 use crate::auth::{ConsoleUser, ManageOwnAccount, Principal, urlencode};
-use crate::console::{Chrome, csrf_ok, csrf_rejected, render};
+use crate::console::{Chrome, render};
 use crate::error::{AppError, AppResult};
 use crate::net::ClientAddr;
 use crate::state::AppState;
+use crate::web::csrf::CsrfForm;
 
 #[derive(Template)]
 #[template(path = "reauth.html")]
@@ -78,8 +78,6 @@ async fn needs_code(state: &AppState, user: &Principal) -> AppResult<bool> {
 #[derive(Deserialize)]
 pub struct ReauthForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     password: String,
     #[serde(default)]
     code: String,
@@ -91,11 +89,8 @@ pub async fn submit(
     State(state): State<AppState>,
     ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageOwnAccount>,
-    Form(form): Form<ReauthForm>,
+    CsrfForm(form): CsrfForm<ReauthForm>,
 ) -> Response {
-    if !csrf_ok(&user.0, &form.csrf) {
-        return csrf_rejected(&user.0);
-    }
     match submit_inner(&state, &peer, &user.0, &form).await {
         Ok(r) => r,
         Err(e) => e.into_response(),

@@ -38,7 +38,14 @@ struct CodePage {
 
 /// `Secure` is added by `net::origin::edge` when the browser is on HTTPS.
 fn cookie(_state: &AppState, value: &str, max_age: i64) -> String {
-    format!("{PENDING_COOKIE}={value}; Path=/login; HttpOnly; SameSite=Strict; Max-Age={max_age}")
+    crate::web::cookies::set(
+        PENDING_COOKIE,
+        value,
+        "/login",
+        crate::web::cookies::SameSite::Strict,
+        max_age,
+        false,
+    )
 }
 
 /// The `Set-Cookie` value that forgets a pending sign-in.
@@ -85,7 +92,7 @@ async fn pending(
     let Some(token) = crate::auth::cookie(parts, PENDING_COOKIE) else {
         return Ok(None);
     };
-    let Some(p) = state.store.pending_sign_in(&token_hash(token)).await? else {
+    let Some(p) = state.store.pending_sign_in(&token_hash(&token)).await? else {
         return Ok(None);
     };
     if state.now() >= p.expires_at {

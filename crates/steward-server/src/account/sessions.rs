@@ -1,7 +1,6 @@
 //! The signed-in user's own sessions: where and when each was used, and ending them.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -9,9 +8,10 @@ use serde::Deserialize;
 
 use crate::auth::{ConsoleUser, ManageOwnAccount};
 use crate::console::format::{relative, utc};
-use crate::console::{Chrome, csrf_ok, csrf_rejected, error_page, render};
+use crate::console::{Chrome, error_page, render};
 use crate::net::ClientAddr;
 use crate::state::AppState;
+use crate::web::csrf::CsrfForm;
 
 pub struct SessionRow {
     pub id: String,
@@ -63,8 +63,6 @@ pub async fn sessions(
 
 #[derive(Deserialize)]
 pub struct RevokeForm {
-    #[serde(default)]
-    csrf: String,
     /// A session id, or `others` for every session but this one.
     #[serde(default)]
     session: String,
@@ -74,11 +72,8 @@ pub async fn revoke(
     State(state): State<AppState>,
     ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageOwnAccount>,
-    Form(form): Form<RevokeForm>,
+    CsrfForm(form): CsrfForm<RevokeForm>,
 ) -> Response {
-    if !csrf_ok(&user.0, &form.csrf) {
-        return csrf_rejected(&user.0);
-    }
     let me = user.0.id().to_string();
     let current = user.0.session_hash.clone().unwrap_or_default();
     let result = if form.session == "others" {

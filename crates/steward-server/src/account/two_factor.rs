@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 
 use askama::Template;
-use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -14,11 +13,12 @@ use serde::Deserialize;
 
 use crate::account::reauth::require_recent;
 use crate::auth::{ConsoleUser, ManageOwnAccount, Principal, two_factor_policy};
-use crate::console::{Chrome, csrf_ok, csrf_rejected, error_page, render};
+use crate::console::{Chrome, error_page, render};
 use crate::error::AppResult;
 use crate::net::ClientAddr;
 use crate::state::AppState;
 use crate::two_factor::Enrolment;
+use crate::web::csrf::CsrfForm;
 
 const PAGE: &str = "/account/two-factor";
 
@@ -75,12 +75,6 @@ pub async fn page(State(state): State<AppState>, user: ConsoleUser<ManageOwnAcco
     )
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 async fn audit(state: &AppState, who: &Principal, peer: &SocketAddr, action: &str, detail: &str) {
     crate::audit::record(
         &state.store,
@@ -98,11 +92,8 @@ pub async fn setup(
     State(state): State<AppState>,
     ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageOwnAccount>,
-    Form(form): Form<CsrfOnly>,
+    CsrfForm(_): CsrfForm<crate::console::FormFields>,
 ) -> Response {
-    if !csrf_ok(&user.0, &form.csrf) {
-        return csrf_rejected(&user.0);
-    }
     // A session alone must not be able to bind someone else's phone to the account, unless
     // the policy is making the user set it up right now (just signed in).
     if !user.0.must_enrol_two_factor
@@ -131,8 +122,6 @@ pub async fn setup(
 #[derive(Deserialize)]
 pub struct ConfirmForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     code: String,
 }
 
@@ -140,11 +129,8 @@ pub async fn confirm(
     State(state): State<AppState>,
     ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageOwnAccount>,
-    Form(form): Form<ConfirmForm>,
+    CsrfForm(form): CsrfForm<ConfirmForm>,
 ) -> Response {
-    if !csrf_ok(&user.0, &form.csrf) {
-        return csrf_rejected(&user.0);
-    }
     let record = match crate::console::own_record(&state, &user.0).await {
         Ok(record) => record,
         Err(response) => return response,
@@ -180,11 +166,8 @@ pub async fn recovery_codes(
     State(state): State<AppState>,
     ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageOwnAccount>,
-    Form(form): Form<CsrfOnly>,
+    CsrfForm(_): CsrfForm<crate::console::FormFields>,
 ) -> Response {
-    if !csrf_ok(&user.0, &form.csrf) {
-        return csrf_rejected(&user.0);
-    }
     if let Some(step_up) = require_recent(&user.0, state.now(), PAGE) {
         return step_up;
     }
@@ -208,11 +191,8 @@ pub async fn disable(
     State(state): State<AppState>,
     ClientAddr(peer): ClientAddr,
     user: ConsoleUser<ManageOwnAccount>,
-    Form(form): Form<CsrfOnly>,
+    CsrfForm(_): CsrfForm<crate::console::FormFields>,
 ) -> Response {
-    if !csrf_ok(&user.0, &form.csrf) {
-        return csrf_rejected(&user.0);
-    }
     if let Some(step_up) = require_recent(&user.0, state.now(), PAGE) {
         return step_up;
     }
