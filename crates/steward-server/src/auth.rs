@@ -7,7 +7,9 @@
 //! There is no other way for a handler to get a [`Principal`]: a route cannot be written that
 //! acts for someone without naming the [`Action`] it performs, and `steward_core::permits`
 //! denies whatever its table does not allow. A handler that takes none of the extractors is
-//! public; there are three (health, login, enroll).
+//! public, and is registered so (`web::routes::Access::Public`): health, the OpenAPI
+//! document, static assets, the sign-in pages and enrollment. The CLI's principal is made
+//! by `service::Caller::cli`, never from a request.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;

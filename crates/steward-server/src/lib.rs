@@ -1,10 +1,13 @@
 //! Steward's control plane: the REST API (`/api/v1`, described at `/api/openapi.json`), the
 //! agent protocol endpoints (`/agent/v1`), the web console, and job dispatch.
 //!
-//! Architecture invariant: handlers parse and authenticate at the edge, ask `steward-core`
-//! for decisions and `steward-store` for data; no SQL here, no domain rules in handlers.
-//! Every route except health, login and enrollment requires a principal, and the extractor
-//! that yields it is the only way to get one.
+//! Sliced by capability (`devices`, `groups`, `users`, `tokens`, `enrollment`, `security`,
+//! `audit`, `account`): each module's service owns its rules, audit entries and errors, and
+//! its API and console adapters parse, authenticate and call it. Architecture invariant: no
+//! SQL here (the store's), no domain rules in handlers (the core's and the services'). Every
+//! route is declared once, with its access decision, in [`routes`]; every route except
+//! health, the OpenAPI document, static assets, sign-in and enrollment requires a principal,
+//! and the extractor that yields it is the only way to get one.
 
 mod account;
 pub mod admin;
