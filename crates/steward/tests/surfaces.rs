@@ -379,3 +379,48 @@ async fn changing_a_role_is_the_same_on_every_surface() {
     }
     s.server.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_token_for_zero_days_never_expires_on_any_surface() {
+    let s = Surfaces::start().await;
+    // Tokens belong to a person: the API is used with the administrator's console session.
+    let resp = s
+        .http
+        .post(format!("{}/api/v1/api-tokens", s.server.url))
+        .header("cookie", &s.cookie)
+        .header("x-csrf-token", &s.csrf)
+        .json(&serde_json::json!({ "name": "zero-api", "role": "viewer", "expires_in_days": 0 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let console = s
+        .console(
+            "/tokens",
+            &[("name", "zero-console"), ("role", "viewer"), ("days", "0")],
+        )
+        .await;
+    assert!(console.ok, "{console:?}");
+    let cli = s.cli(&[
+        "api-token",
+        "create",
+        "--name",
+        "zero-cli",
+        "--role",
+        "viewer",
+        "--owner",
+        "root",
+        "--expires",
+        "never",
+    ]);
+    assert!(cli.ok, "{cli:?}");
+    let tokens = s.server.store.list_api_tokens().await.unwrap();
+    for name in ["zero-api", "zero-console", "zero-cli"] {
+        let token = tokens.iter().find(|t| t.name == name).unwrap();
+        assert_eq!(token.expires_at, None, "{name} never expires");
+        let entries = s.audited("api_token_created", name).await;
+        assert_eq!(entries.len(), 1, "{name}");
+        assert_eq!(entries[0].facts.detail, "viewer, owned by root");
+    }
+    s.server.cleanup().await;
+}
