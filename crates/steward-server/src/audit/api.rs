@@ -17,16 +17,19 @@ use crate::state::AppState;
     responses((status = 200, body = Page<AuditEntry>), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
 pub async fn audit(
     State(state): State<AppState>,
-    _who: Authorized<ViewAudit>,
+    who: Authorized<ViewAudit>,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> AppResult<Json<Page<AuditEntry>>> {
     let (page, per_page, offset) = paging(q.page, q.per_page, 100, 1000);
-    let action = q.action.as_deref().filter(|a| !a.is_empty());
-    let actor = q.actor.as_deref().filter(|a| !a.is_empty());
-    let (records, total) = state
-        .store
-        .audit_page(action, actor, offset, u64::from(per_page))
-        .await?;
+    let (records, total) = super::page(
+        &state,
+        &who.caller(&state),
+        q.action.as_deref(),
+        q.actor.as_deref(),
+        offset,
+        u64::from(per_page),
+    )
+    .await?;
     let items: Vec<AuditEntry> = records
         .into_iter()
         .map(|r| AuditEntry {

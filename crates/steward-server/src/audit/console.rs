@@ -68,15 +68,15 @@ pub async fn page(
     let actor = q.actor.unwrap_or_default().trim().to_string();
     let page = page_param(q.page.as_deref());
     let offset = u64::from(page - 1) * u64::from(PER_PAGE);
-    let (records, total) = match state
-        .store
-        .audit_page(
-            Some(action.as_str()).filter(|a| !a.is_empty()),
-            Some(actor.as_str()).filter(|a| !a.is_empty()),
-            offset,
-            u64::from(PER_PAGE),
-        )
-        .await
+    let (records, total) = match super::page(
+        &state,
+        &user.caller(&state),
+        Some(action.as_str()),
+        Some(actor.as_str()),
+        offset,
+        u64::from(PER_PAGE),
+    )
+    .await
     {
         Ok(r) => r,
         Err(e) => return crate::error::AppError::from(e).into_response(),

@@ -36,6 +36,40 @@ pub async fn record(
     }
 }
 
+/// One page of the log, newest first, optionally one action's or one actor's entries, and
+/// how many match. Reading it needs the audit permission.
+pub async fn page(
+    state: &crate::state::AppState,
+    caller: &crate::service::Caller,
+    action: Option<&str>,
+    actor: Option<&str>,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<steward_store::AuditRecord>, u64), AuditError> {
+    caller.require(Action::ViewAudit)?;
+    let action = action.filter(|a| !a.is_empty());
+    let actor = actor.filter(|a| !a.is_empty());
+    Ok(state.store.audit_page(action, actor, offset, limit).await?)
+}
+
+/// Why reading the log was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Denied(#[from] crate::service::Denied),
+    #[error(transparent)]
+    Store(#[from] steward_store::StoreError),
+}
+
+impl crate::service::DomainError for AuditError {
+    fn refusal(&self) -> crate::service::Refusal {
+        match self {
+            AuditError::Denied(d) => crate::service::DomainError::refusal(d),
+            AuditError::Store(e) => crate::service::DomainError::refusal(e),
+        }
+    }
+}
+
 /// Checks the whole chain; returns how many entries verified.
 pub async fn verify(store: &Store) -> anyhow::Result<Result<i64, ChainBreak>> {
     let mut verifier = ChainVerifier::default();
