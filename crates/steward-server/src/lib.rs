@@ -78,19 +78,18 @@ pub fn route_table() -> Vec<Registration> {
 }
 
 /// Builds the whole HTTP application from [`routes`]. Request bodies are limited per group of
-/// routes ([`net::body_limit`]); a route missing from the table is refused
-/// ([`web::routes::guard`]); every answer gets the security headers and is traced
-/// ([`web::layers`]); every route, the fallback included, runs behind [`net::origin::edge`].
+/// routes ([`net::body_limit`]); around every routed request ([`web::layers::around_route`])
+/// a route missing from the table is refused, and the answer gets the security headers and
+/// a log line; every answer carries a request id; every route, the fallback included, runs
+/// behind [`net::origin::edge`].
 pub fn router(state: AppState) -> Router {
     let (router, _, table) = routes(&state.config).into_parts();
     router
         .fallback(error::not_found)
-        .layer(axum::middleware::from_fn(web::layers::trace_requests))
         .layer(axum::middleware::from_fn_with_state(
             web::routes::Decided::new(&table),
-            web::routes::guard,
+            web::layers::around_route,
         ))
-        .layer(axum::middleware::from_fn(web::layers::security_headers))
         .layer(tower_http::request_id::SetRequestIdLayer::new(
             web::layers::REQUEST_ID.clone(),
             web::layers::Ids::default(),

@@ -1,5 +1,5 @@
-//! Layers every answer passes through: security headers, and request tracing with a request
-//! id. Applied once to the whole application in [`crate::router`].
+//! What every answer passes through: the request id, the route guard, security headers and
+//! request tracing. Applied once to the whole application in [`crate::router`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,8 +20,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsa
 /// origin; pages (HTML) also get the content security policy; and nothing is cached unless
 /// the handler said otherwise (static assets are immutable; everything else is live state,
 /// often with a CSRF token or a secret shown once).
-pub async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
+fn add_security_headers(response: &mut Response) {
     let headers = response.headers_mut();
     let is_html = headers
         .get(header::CONTENT_TYPE)
@@ -45,7 +44,6 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     headers
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
-    response
 }
 
 /// The header carrying the request id (set on the answer; a client's own is replaced, so
@@ -80,30 +78,41 @@ impl MakeRequestId for Ids {
     }
 }
 
-/// One log line per request at debug level (method, route, status, latency, request id), and a
-/// warning for server errors. (Slowness alone is not warned of: the agents' job long-poll
-/// is slow by design.) The route is the matched
-/// template (`/devices/{id}`), never the raw path, which can carry names and tokens.
-pub async fn trace_requests(request: Request, next: Next) -> Response {
+/// What runs around every routed request, in one middleware (each layer costs a boxed future
+/// on the hottest path, the agents' check-ins): the route guard (`web::routes::guard`), then
+/// the handler, then the security headers, then one log line — at debug level (method,
+/// matched route, status, latency, request id), a warning for server errors. The route is the
+/// matched template (`/devices/{id}`), never the raw path, which can carry names and tokens.
+/// (Slowness alone is not warned of: the agents' job long-poll is slow by design.)
+pub async fn around_route(
+    axum::extract::State(decided): axum::extract::State<super::routes::Decided>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = std::time::Instant::now();
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "(no route)".to_string(), |p| p.as_str().to_string());
-    let id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let response = next.run(request).await;
-    let latency = started.elapsed();
-    let status = response.status().as_u16();
-    if response.status().is_server_error() {
-        tracing::warn!(request_id = %id, %method, %route, status, latency_ms = latency.as_millis() as u64, "request");
-    } else {
-        tracing::debug!(request_id = %id, %method, %route, status, latency_ms = latency.as_millis() as u64, "request");
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let id = request.headers().get(&REQUEST_ID).cloned();
+    let mut response = match super::routes::refusal(&decided, &method, route.as_ref()) {
+        Some(refused) => refused,
+        None => next.run(request).await,
+    };
+    add_security_headers(&mut response);
+    let status = response.status();
+    let log = |level_is_warn: bool| {
+        let route = route.as_ref().map_or("(no route)", MatchedPath::as_str);
+        let id = id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("");
+        let latency_ms = started.elapsed().as_millis() as u64;
+        if level_is_warn {
+            tracing::warn!(request_id = %id, %method, %route, status = status.as_u16(), latency_ms, "request");
+        } else {
+            tracing::debug!(request_id = %id, %method, %route, status = status.as_u16(), latency_ms, "request");
+        }
+    };
+    if status.is_server_error() {
+        log(true);
+    } else if tracing::enabled!(tracing::Level::DEBUG) {
+        log(false);
     }
     response
 }

@@ -4,22 +4,22 @@
 //! `#[utoipa::path]` handlers, so the router and the OpenAPI document come from the same
 //! declaration) and its console pages, each registered with the [`Access`] it needs. The
 //! application merges them all ([`crate::router`]) and keeps the table of registrations:
-//! - [`guard`] refuses any request that reaches a route missing from the table (say, a plain
-//!   router merged from elsewhere), so a route without a decision fails closed;
+//! - [`refusal`] (run for every request by `web::layers::around_route`) refuses any request
+//!   that reaches a route missing from the table (say, a plain router merged from
+//!   elsewhere), so a route without a decision fails closed;
 //! - the access walk in the end-to-end tests reads the same table
 //!   ([`crate::route_table`]) and checks every route anonymously and as each role.
 //!
 //! The decision is enforced by the handler's extractor (`Authorized<P>`, `ConsoleUser<P>`,
 //! `AgentIdentity`); the table states it, and the walk proves the two agree.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::MatchedPath;
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use steward_core::Action;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
@@ -194,11 +194,11 @@ fn methods_of(item: &utoipa::openapi::PathItem) -> Vec<Method> {
 
 /// The registered methods of each registered path, for [`guard`].
 #[derive(Debug, Clone, Default)]
-pub struct Decided(Arc<BTreeMap<String, Vec<Method>>>);
+pub struct Decided(Arc<HashMap<String, Vec<Method>>>);
 
 impl Decided {
     pub fn new(table: &[Registration]) -> Self {
-        let mut map: BTreeMap<String, Vec<Method>> = BTreeMap::new();
+        let mut map: HashMap<String, Vec<Method>> = HashMap::new();
         for r in table {
             map.entry(r.path.clone())
                 .or_default()
@@ -208,43 +208,43 @@ impl Decided {
     }
 }
 
-/// Lets a request through only to a registered route. A matched route missing from the
-/// table was added without an access decision: refused (500, logged) rather than served.
-/// A registered path asked with another method is a 405, whatever a stray handler says.
-pub async fn guard(
-    axum::extract::State(decided): axum::extract::State<Decided>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Some(path) = request.extensions().get::<MatchedPath>() else {
-        // No route matched: the fallback answers (404).
-        return next.run(request).await;
-    };
-    let method = match request.method() {
-        &Method::HEAD => Method::GET,
-        m => m.clone(),
+/// Whether a request may reach its route: `None` lets it through; otherwise the answer. A
+/// matched route missing from the table was added without an access decision: refused (500,
+/// logged) rather than served. A registered path asked with another method is a 405,
+/// whatever a stray handler says. No matched route: the fallback answers (404).
+pub fn refusal(decided: &Decided, method: &Method, path: Option<&MatchedPath>) -> Option<Response> {
+    let path = path?;
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
     };
     match decided.0.get(path.as_str()) {
-        Some(methods) if methods.contains(&method) => next.run(request).await,
+        Some(methods) if methods.contains(method) => None,
         Some(methods) => {
             let allow = methods
                 .iter()
                 .map(Method::as_str)
                 .collect::<Vec<_>>()
                 .join(", ");
-            (
-                StatusCode::METHOD_NOT_ALLOWED,
-                [(header::ALLOW, allow)],
-                "method not allowed",
+            Some(
+                (
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    [(header::ALLOW, allow)],
+                    "method not allowed",
+                )
+                    .into_response(),
             )
-                .into_response()
         }
         None => {
             tracing::error!(
                 route = %path.as_str(),
                 "a route is served without an access decision: refused (register it with web::routes::Routes)"
             );
-            crate::error::AppError::internal("route without an access decision").into_response()
+            Some(
+                crate::error::AppError::internal("route without an access decision")
+                    .into_response(),
+            )
         }
     }
 }
@@ -278,7 +278,7 @@ mod tests {
             .merge(rogue)
             .layer(axum::middleware::from_fn_with_state(
                 super::Decided::new(&table),
-                super::guard,
+                crate::web::layers::around_route,
             ))
             .with_state(state);
         let status = |uri: &'static str, method: &'static str| {
