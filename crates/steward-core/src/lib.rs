@@ -7,6 +7,7 @@
 //! Everything here is a pure function of its inputs, so it is tested without a server.
 
 pub mod access;
+pub mod alerting;
 pub mod audit;
 pub mod changes;
 pub mod denials;
