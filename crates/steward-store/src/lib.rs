@@ -29,6 +29,7 @@ mod groups;
 mod ingest;
 mod jobs;
 mod migrate;
+mod monitoring;
 mod rows;
 mod scoped;
 mod security;
@@ -54,6 +55,10 @@ pub use ingest::{
     ChangeRecord, DeviceIngestState, IngestCommit, InventoryWrite, STEP_ROWS, SoftwareWrite,
 };
 pub use jobs::{JobRecord, JobUpdateOutcome};
+pub use monitoring::{
+    ChannelRecord, CheckHistoryRecord, CheckRecord, CheckResultWrite, CheckStateRecord,
+    NoticeWrite, NotificationRecord,
+};
 pub use scoped::ScopedStore;
 pub use security::PendingSignIn;
 pub use throttle::{FailureWindow, KnownDevice};

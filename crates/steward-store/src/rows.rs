@@ -1,4 +1,5 @@
-//! Small helpers for reading rows by hand (sqlx's derive feature is off: see CRATES.md).
+//! Small helpers for reading rows by hand (sqlx's derive feature is off: its proc macros would
+//! compile sqlx a second time).
 
 use sqlx::Row;
 use sqlx::any::AnyRow;

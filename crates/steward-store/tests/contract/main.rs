@@ -46,6 +46,7 @@ mod hardening;
 mod ingest;
 mod jobs;
 mod migrations;
+mod monitoring;
 mod schema;
 mod security;
 mod throttling;
