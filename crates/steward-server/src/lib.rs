@@ -24,6 +24,7 @@ pub mod error;
 pub mod groups;
 mod ingest;
 pub mod mfa;
+pub mod monitoring;
 pub mod net;
 pub mod retention;
 pub mod secrets;
@@ -129,8 +130,17 @@ async fn serve_with(
     tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    monitoring::sync_declared(
+        &state,
+        &state.config.declared_checks,
+        &state.config.declared_channels,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("storing the checks and channels of the configuration: {e}"))?;
     let background = dispatch::spawn_poller(state.clone());
     let pruning = retention::spawn(state.clone());
+    let checks = monitoring::scheduler::spawn(state.clone());
+    let notifications = monitoring::notifier::spawn(state.clone());
     let limits = state.config.net.clone();
     let trusted_proxies = state.config.trusted_proxies.clone();
     let result = net::listen::run(
@@ -144,6 +154,8 @@ async fn serve_with(
     .await;
     background.abort();
     pruning.abort();
+    checks.abort();
+    notifications.abort();
     result.map_err(anyhow::Error::from)
 }
 

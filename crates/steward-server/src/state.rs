@@ -46,6 +46,10 @@ pub struct ServerConfig {
     pub report_kib_rate: steward_core::rate::RateRule,
     /// Change history older than this many days is deleted (0 keeps it for ever).
     pub change_retention_days: u32,
+    /// Checks and notification channels declared in the configuration file, put in the
+    /// store at start (`monitoring::sync_declared`).
+    pub declared_checks: Vec<crate::monitoring::DeclaredCheck>,
+    pub declared_channels: Vec<crate::monitoring::DeclaredChannel>,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +81,8 @@ impl Default for ServerConfig {
                 per_minute: 1024,
             },
             change_retention_days: 365,
+            declared_checks: Vec::new(),
+            declared_channels: Vec::new(),
         }
     }
 }

@@ -13,6 +13,7 @@ mod hostile;
 mod job_expiry;
 mod job_lifecycle;
 mod lockout;
+mod monitoring;
 mod privileges;
 mod rotation;
 mod support;
