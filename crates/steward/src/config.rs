@@ -54,6 +54,9 @@ pub struct FileConfig {
     /// Seconds an answer may wait for a client that does not read it.
     pub write_stall_timeout_secs: Option<u64>,
     pub max_request_body_bytes: Option<usize>,
+    /// `[[checks]]` and `[[notifications]]`: the entries that are right, and what was wrong
+    /// with the others (each left out, reported at start).
+    pub declared: crate::declared::Declared,
 }
 
 /// The file as written: sections, plus the flat keys of earlier versions, each an alias of
@@ -96,6 +99,10 @@ struct RawFile {
     report_kib_burst: Option<u32>,
     report_kib_per_minute: Option<u32>,
     change_retention_days: Option<u32>,
+    /// Kept as tables here and validated entry by entry (`declared::read`), so one bad
+    /// entry neither stops the start nor takes the good ones with it.
+    checks: Option<Vec<crate::declared::RawEntry>>,
+    notifications: Option<Vec<crate::declared::RawEntry>>,
 }
 
 /// Where the server lives and who reaches it.
@@ -199,7 +206,12 @@ fn either<T>(
 }
 
 impl RawFile {
-    fn resolve(self) -> anyhow::Result<FileConfig> {
+    fn resolve(self, text: &str) -> anyhow::Result<FileConfig> {
+        let declared = crate::declared::read(
+            text,
+            self.checks.as_deref().unwrap_or_default(),
+            self.notifications.as_deref().unwrap_or_default(),
+        );
         let RawFile {
             max_connections,
             max_connections_per_address,
@@ -235,6 +247,7 @@ impl RawFile {
             };
         }
         Ok(FileConfig {
+            declared,
             data_dir: either(
                 "data_dir",
                 self.data_dir,
@@ -380,11 +393,16 @@ impl FileConfig {
         };
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading config file {}", path.display()))?;
-        FileConfig::parse(&text).with_context(|| format!("invalid config file {}", path.display()))
+        let mut file = FileConfig::parse(&text)
+            .with_context(|| format!("invalid config file {}", path.display()))?;
+        for problem in &mut file.declared.problems {
+            *problem = format!("{} {problem}", path.display());
+        }
+        Ok(file)
     }
 
     pub fn parse(text: &str) -> anyhow::Result<FileConfig> {
-        toml::from_str::<RawFile>(text)?.resolve()
+        toml::from_str::<RawFile>(text)?.resolve(text)
     }
 
     /// The database URL the file gives, directly or from `database_url_file`.
@@ -517,8 +535,14 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
             &args.trusted_proxies,
             &file.trusted_proxies,
         ))?,
+        declared_checks: file.declared.checks.clone(),
+        declared_channels: file.declared.channels.clone(),
         ..defaults
     };
+    // A bad entry is left out and said loudly; the others run.
+    for problem in &file.declared.problems {
+        tracing::error!("config: {problem}; this entry is left out");
+    }
     Ok(Resolved {
         sealing_key_file: file
             .sealing_key_file

@@ -5,6 +5,7 @@ mod admin;
 mod agent;
 mod cli;
 mod config;
+mod declared;
 mod keyfile;
 mod logging;
 mod private;

@@ -1,0 +1,277 @@
+//! Checks and notification channels declared in the config file (`[[checks]]`,
+//! `[[notifications]]`): each entry is validated into a typed value on its own, so a bad
+//! entry is reported — with the line it starts on and the reason — and left out, while the
+//! entries that are right still run.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use steward_server::monitoring::{DeclaredChannel, DeclaredCheck};
+
+/// The entries of a file that were right, and what was wrong with the others.
+#[derive(Debug, Default, Clone)]
+pub struct Declared {
+    pub checks: Vec<DeclaredCheck>,
+    pub channels: Vec<DeclaredChannel>,
+    /// "line 12: check \"shop\": interval: …", one per entry left out.
+    pub problems: Vec<String>,
+}
+
+/// An entry as the file holds it, with where it starts.
+pub type RawEntry = toml::Spanned<toml::Table>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckEntry {
+    name: String,
+    kind: String,
+    url: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    expect_status: Option<u16>,
+    keyword: Option<String>,
+    interval: Option<String>,
+    timeout: Option<String>,
+    retries: Option<u32>,
+    #[serde(default)]
+    runbook: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelEntry {
+    name: String,
+    kind: String,
+    url: Option<String>,
+}
+
+/// Reads the entries of a file whose text is `text` (for line numbers).
+pub fn read(text: &str, checks: &[RawEntry], channels: &[RawEntry]) -> Declared {
+    let mut out = Declared::default();
+    // The line of the entry's `[[…]]` header.
+    let line = |entry: &RawEntry| {
+        text[..entry.span().start.min(text.len())]
+            .matches('\n')
+            .count()
+            + 1
+    };
+    for entry in checks {
+        match check(entry.get_ref()) {
+            Ok(c) if out.checks.iter().any(|x| x.name == c.name) => out.problems.push(format!(
+                "line {}: check {:?}: another check has this name",
+                line(entry),
+                c.name
+            )),
+            Ok(c) => out.checks.push(c),
+            Err(reason) => out.problems.push(format!(
+                "line {}: check {}: {reason}",
+                line(entry),
+                name_of(entry.get_ref())
+            )),
+        }
+    }
+    for entry in channels {
+        match channel(entry.get_ref()) {
+            Ok(c) if out.channels.iter().any(|x| x.name == c.name) => out.problems.push(format!(
+                "line {}: notification {:?}: another notification has this name",
+                line(entry),
+                c.name
+            )),
+            Ok(c) => out.channels.push(c),
+            Err(reason) => out.problems.push(format!(
+                "line {}: notification {}: {reason}",
+                line(entry),
+                name_of(entry.get_ref())
+            )),
+        }
+    }
+    out
+}
+
+fn name_of(table: &toml::Table) -> String {
+    table
+        .get("name")
+        .and_then(toml::Value::as_str)
+        .map_or_else(|| "(without a name)".to_string(), |n| format!("{n:?}"))
+}
+
+fn duration(key: &str, text: Option<&str>, default: Duration) -> Result<Duration, String> {
+    match text {
+        None => Ok(default),
+        Some(t) => humantime::parse_duration(t)
+            .map_err(|_| format!("{key} takes a duration such as 5s, 1m or 1h, not {t:?}")),
+    }
+}
+
+fn check(table: &toml::Table) -> Result<DeclaredCheck, String> {
+    let e: CheckEntry = table
+        .clone()
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
+    let name = e.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err("a name is 1 to 100 characters".into());
+    }
+    let probe = match e.kind.as_str() {
+        "http" => {
+            let url = e.url.ok_or("an http check needs url")?;
+            let parsed = reqwest::Url::parse(&url).map_err(|_| format!("not a URL: {url:?}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(format!("url must be http:// or https://, not {url:?}"));
+            }
+            steward_probes::Probe::Http {
+                url,
+                expect_status: e.expect_status,
+                keyword: e.keyword,
+            }
+        }
+        "tcp" => steward_probes::Probe::Tcp {
+            host: e.host.ok_or("a tcp check needs host")?,
+            port: e.port.ok_or("a tcp check needs port")?,
+        },
+        other => return Err(format!("kind must be http or tcp, not {other:?}")),
+    };
+    let interval = duration("interval", e.interval.as_deref(), Duration::from_secs(60))?;
+    if interval < Duration::from_secs(1) || interval > Duration::from_secs(86_400) {
+        return Err("interval is 1 second to 1 day".into());
+    }
+    let timeout = duration("timeout", e.timeout.as_deref(), Duration::from_secs(10))?;
+    if timeout.is_zero() || timeout > Duration::from_secs(60) {
+        return Err("timeout is at most a minute".into());
+    }
+    let retries = e.retries.unwrap_or(2);
+    if retries > 10 {
+        return Err("retries is 0 to 10".into());
+    }
+    Ok(DeclaredCheck {
+        name,
+        probe,
+        interval,
+        timeout,
+        retries,
+        runbook: e.runbook,
+    })
+}
+
+fn channel(table: &toml::Table) -> Result<DeclaredChannel, String> {
+    let e: ChannelEntry = table
+        .clone()
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
+    let name = e.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err("a name is 1 to 100 characters".into());
+    }
+    let channel = match e.kind.as_str() {
+        "webhook" => steward_notify::Channel::Webhook {
+            url: e.url.ok_or("a webhook needs url")?,
+        },
+        other => return Err(format!("kind must be webhook, not {other:?}")),
+    };
+    channel.check().map_err(|e| e.to_string())?;
+    Ok(DeclaredChannel { name, channel })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[derive(serde::Deserialize)]
+    struct File {
+        #[serde(default)]
+        checks: Vec<super::RawEntry>,
+        #[serde(default)]
+        notifications: Vec<super::RawEntry>,
+    }
+
+    fn read(text: &str) -> super::Declared {
+        let file: File = toml::from_str(text).unwrap();
+        super::read(text, &file.checks, &file.notifications)
+    }
+
+    #[test]
+    fn the_issues_example_is_read_as_written() {
+        let d = read(
+            r#"
+[[checks]]
+name = "shop-website"
+kind = "http"
+url = "http://127.0.0.1:8081/"
+interval = "5s"
+retries = 1
+
+[[notifications]]
+name = "ops-webhook"
+kind = "webhook"
+url = "http://127.0.0.1:9099/hook"
+"#,
+        );
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert_eq!(d.checks.len(), 1);
+        assert_eq!(d.checks[0].interval, std::time::Duration::from_secs(5));
+        assert_eq!(d.checks[0].retries, 1);
+        assert_eq!(d.channels.len(), 1);
+    }
+
+    #[test]
+    fn a_bad_entry_is_reported_with_its_line_and_the_good_ones_kept() {
+        let d = read(
+            r#"[[checks]]
+name = "good"
+kind = "tcp"
+host = "127.0.0.1"
+port = 22
+
+[[checks]]
+name = "typo"
+kind = "http"
+url = "http://x/"
+intreval = "5s"
+
+[[checks]]
+name = "slow"
+kind = "http"
+url = "http://x/"
+interval = "five seconds"
+
+[[checks]]
+name = "good"
+kind = "tcp"
+host = "h"
+port = 1
+
+[[notifications]]
+name = "ftp"
+kind = "webhook"
+url = "ftp://x/"
+"#,
+        );
+        assert_eq!(
+            d.checks.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["good"]
+        );
+        assert!(d.channels.is_empty());
+        assert_eq!(d.problems.len(), 4, "{:?}", d.problems);
+        assert!(
+            d.problems[0].starts_with("line 7: check \"typo\""),
+            "{:?}",
+            d.problems
+        );
+        assert!(d.problems[0].contains("intreval"), "{:?}", d.problems);
+        assert!(
+            d.problems[1].starts_with("line 13: check \"slow\": interval"),
+            "{:?}",
+            d.problems
+        );
+        assert!(
+            d.problems[2].starts_with("line 19: check \"good\": another"),
+            "{:?}",
+            d.problems
+        );
+        assert!(
+            d.problems[3].starts_with("line 25: notification \"ftp\""),
+            "{:?}",
+            d.problems
+        );
+    }
+}
