@@ -1,0 +1,262 @@
+//! The configuration-as-code example, run as written (ports aside) by the real binary: an
+//! HTTP check and a webhook declared in the config file. Stopping the web server makes one
+//! JSON POST reach the webhook naming the check and its state within
+//! interval × (retries + 1) + 5 seconds; starting it again sends one recovery. A bad entry
+//! beside them is reported with its line and left out.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[allow(dead_code)] // each test crate uses part of the shared helpers
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+
+use common::BIN;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+async fn target(addr: SocketAddr) -> tokio::task::JoinHandle<()> {
+    let listener = TcpListener::bind(addr).await.unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                let _ = conn
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    })
+}
+
+async fn receiver() -> (String, mpsc::UnboundedReceiver<serde_json::Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut data = Vec::new();
+                let mut buf = [0u8; 8192];
+                loop {
+                    let n = conn.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    data.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&data).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            if let Ok(v) = serde_json::from_str(body) {
+                                let _ = tx.send(v);
+                            }
+                            break;
+                        }
+                    }
+                }
+                let _ = conn
+                    .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (url, rx)
+}
+
+/// Runs `steward ARGS` until it prints `ready`; its output lines keep arriving on the
+/// returned channel.
+fn start(args: &[&str], ready: &str) -> (Child, Vec<String>, std_mpsc::Receiver<String>) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("STEWARD_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std_mpsc::channel::<String>();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lines.iter().any(|l: &String| l.contains(ready)) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => lines.push(line),
+            Err(_) => panic!(
+                "steward {args:?} did not print {ready:?}:\n{}",
+                lines.join("\n")
+            ),
+        }
+    }
+    (child, lines, rx)
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}
+
+async fn next_within(
+    rx: &mut mpsc::UnboundedReceiver<serde_json::Value>,
+    limit: Duration,
+) -> Option<serde_json::Value> {
+    tokio::time::timeout(limit, rx.recv()).await.ok().flatten()
+}
+
+async fn the_example_works_with(command: &str) {
+    let addr = {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap()
+    };
+    let up = target(addr).await;
+    let (hook, mut received) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("steward.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[[checks]]
+name = "shop-website"
+kind = "http"
+url = "http://{addr}/"
+interval = "5s"
+retries = 1
+
+[[checks]]
+name = "broken"
+kind = "http"
+url = "not a url"
+
+[[notifications]]
+name = "ops-webhook"
+kind = "webhook"
+url = "{hook}"
+"#
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let ready = if command == "up" {
+        "Console:"
+    } else {
+        "listening on"
+    };
+    let (child, lines, _rest) = start(
+        &[
+            command,
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        ready,
+    );
+    let _ = lines;
+    // Up and well: nothing is sent.
+    assert!(
+        next_within(&mut received, Duration::from_secs(6))
+            .await
+            .is_none()
+    );
+
+    up.abort();
+    let _ = up.await;
+    let stopped = Instant::now();
+    let bound = Duration::from_secs(5 * 2 + 5);
+    let alert = next_within(&mut received, bound)
+        .await
+        .expect("one alert within interval x (retries + 1) + 5 s");
+    assert!(stopped.elapsed() <= bound);
+    assert_eq!(alert["check"], "shop-website", "{alert}");
+    assert_eq!(alert["status"], "critical", "{alert}");
+    assert_eq!(alert["event"], "problem");
+
+    let _again = target(addr).await;
+    let recovery = next_within(&mut received, bound)
+        .await
+        .expect("one recovery");
+    assert_eq!(recovery["check"], "shop-website");
+    assert_eq!(recovery["event"], "recovery", "{recovery}");
+    assert!(
+        next_within(&mut received, Duration::from_secs(6))
+            .await
+            .is_none(),
+        "one alert and one recovery, nothing more"
+    );
+    stop(child);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_works_with_steward_server() {
+    the_example_works_with("server").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_works_with_steward_up() {
+    the_example_works_with("up").await;
+}
+
+#[test]
+fn a_bad_entry_is_reported_with_file_line_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("steward.toml");
+    std::fs::write(
+        &config,
+        "[[checks]]\nname = \"broken\"\nkind = \"ping\"\nhost = \"x\"\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let (child, lines, _rest) = start(
+        &[
+            "server",
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        "listening on",
+    );
+    stop(child);
+    let said = lines
+        .iter()
+        .find(|l| l.contains("left out"))
+        .unwrap_or_else(|| panic!("no report:\n{}", lines.join("\n")));
+    assert!(
+        said.contains("steward.toml line 1: check \"broken\""),
+        "{said}"
+    );
+    assert!(said.contains("kind must be http or tcp"), "{said}");
+}
