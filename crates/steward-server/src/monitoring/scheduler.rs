@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use steward_core::alerting::{self, AlertRules, AlertState, CheckResult, Circumstances};
-use steward_store::{CheckRecord, CheckResultWrite, CheckStateRecord, NoticeWrite};
+use steward_store::{ChannelRecord, CheckRecord, CheckResultWrite, CheckStateRecord, NoticeWrite};
 use tokio::sync::Semaphore;
 
 use super::Spec;
@@ -36,14 +36,16 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                 .await
             {
                 Ok(due) if !due.is_empty() => {
-                    let checks = match state.store.checks().await {
-                        Ok(c) => c,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "monitoring: cannot read checks");
-                            tokio::time::sleep(TICK).await;
-                            continue;
-                        }
-                    };
+                    // Read once a batch, not once a check.
+                    let (checks, channels) =
+                        match (state.store.checks().await, state.store.channels().await) {
+                            (Ok(checks), Ok(channels)) => (checks, Arc::new(channels)),
+                            (Err(e), _) | (_, Err(e)) => {
+                                tracing::warn!(error = %e, "monitoring: cannot read checks");
+                                tokio::time::sleep(TICK).await;
+                                continue;
+                            }
+                        };
                     for due in due {
                         let Some(check) = checks.iter().find(|c| c.id == due.check_id).cloned()
                         else {
@@ -54,8 +56,9 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                         };
                         let state = state.clone();
                         let client = client.clone();
+                        let channels = channels.clone();
                         tokio::spawn(async move {
-                            run_one(&state, &client, &check, &due).await;
+                            run_one(&state, &client, &check, &due, &channels).await;
                             drop(permit);
                         });
                     }
@@ -76,6 +79,7 @@ async fn run_one(
     client: &reqwest::Client,
     check: &CheckRecord,
     due: &CheckStateRecord,
+    channels: &[ChannelRecord],
 ) {
     let spec: Spec = match serde_json::from_str(&check.spec) {
         Ok(s) => s,
@@ -102,24 +106,23 @@ async fn run_one(
     let decided = alerting::observe(&previous, &result, &rules, Circumstances::default());
     let (next_state, reminders) =
         alerting::remind(&decided.state, &rules, Circumstances::default(), now);
-    let channels = match state.store.channels().await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "monitoring: cannot read channels");
-            Vec::new()
-        }
-    };
     let mut notices = Vec::new();
     for (i, notice) in decided.notices.iter().chain(reminders.iter()).enumerate() {
-        // A transition's notice is keyed by its history line; others by the check, the
-        // subject and the moment, so a replayed decision queues nothing twice.
-        let key = if decided.transition.is_some() && i == 0 {
+        // A problem or recovery announcing this result's transition is keyed by its history
+        // line; other notices by the check, the subject and the moment. Either way the outbox
+        // takes a key once per channel.
+        let announces_transition = decided.transition.is_some()
+            && matches!(
+                notice,
+                alerting::Notice::Problem { .. } | alerting::Notice::Recovery { .. }
+            );
+        let key = if announces_transition {
             "transition:{history}".to_string()
         } else {
             format!("notice:{}:{}:{}:{i}", check.id, due.subject, now.0)
         };
         let payload = super::message(check, notice, &outcome.summary, now).to_string();
-        for channel in &channels {
+        for channel in channels {
             notices.push(NoticeWrite {
                 key: key.clone(),
                 channel_id: channel.id.clone(),
