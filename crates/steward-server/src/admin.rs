@@ -5,9 +5,9 @@
 //! audit them.
 
 use steward_core::{Role, Timestamp};
-use steward_store::{ApiTokenRecord, EnrollTokenRecord, NewUser, Store};
+use steward_store::{NewUser, Store};
 
-use crate::secrets::{PasswordHashing, new_id, random_password, random_token, token_hash};
+use crate::secrets::{PasswordHashing, new_id, random_password};
 
 pub const ENROLL_TOKEN_PREFIX: &str = crate::enrollment::PREFIX;
 
@@ -21,17 +21,7 @@ pub async fn create_enroll_token(
 ) -> anyhow::Result<String> {
     anyhow::ensure!(uses >= 1, "a token needs at least one use");
     anyhow::ensure!(expires_at > now, "the expiry must be in the future");
-    let token = random_token(ENROLL_TOKEN_PREFIX);
-    store
-        .create_enroll_token(&EnrollTokenRecord {
-            id: new_id(),
-            token_hash: token_hash(&token),
-            uses_left: i64::from(uses),
-            expires_at,
-            created_at: now,
-        })
-        .await?;
-    Ok(token)
+    Ok(crate::enrollment::issue(store, uses, expires_at, now).await?)
 }
 
 /// Creates an API token acting with `role`, valid until `expires_at` (forever if `None`);
@@ -49,59 +39,8 @@ pub async fn create_api_token(
         !name.is_empty() && name.len() <= 100,
         "a token name must be 1 to 100 characters"
     );
-    let token = random_token(crate::auth::API_TOKEN_PREFIX);
-    store
-        .create_api_token(&ApiTokenRecord {
-            id: new_id(),
-            name: name.to_string(),
-            token_hash: token_hash(&token),
-            role: role.as_str().to_string(),
-            expires_at,
-            created_at: now,
-            last_used_at: None,
-            revoked_at: None,
-            created_by: created_by.map(str::to_string),
-        })
-        .await?;
+    let (_, token) = crate::tokens::issue(store, name, role, expires_at, created_by, now).await?;
     Ok(token)
-}
-
-/// Creates an API token on the command line for `owner` (a username), who is recorded as
-/// its maker: it acts with no more than the owner's current role, and disabling or deleting
-/// the owner revokes it, like a token they made in the console. Refused when the owner is
-/// unknown or disabled, or when the token would have a higher role than its owner.
-pub async fn create_owned_api_token(
-    store: &Store,
-    name: &str,
-    role: Role,
-    expires_at: Option<Timestamp>,
-    owner: &str,
-    now: Timestamp,
-) -> anyhow::Result<String> {
-    let user = store
-        .user_by_username(owner)
-        .await?
-        .filter(|u| u.disabled_at.is_none())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "no enabled user named {owner:?}: a token needs an owner whose offboarding revokes it (`steward admin user list`)"
-            )
-        })?;
-    let owner_role = Role::parse(&user.role).ok_or_else(|| {
-        anyhow::anyhow!(
-            "{} has an unreadable role {:?} in the database",
-            user.username,
-            user.role
-        )
-    })?;
-    anyhow::ensure!(
-        role.at_most(owner_role) == role,
-        "{} is a {}: their token cannot be {} (a token never does more than its owner)",
-        user.username,
-        owner_role.as_str(),
-        role.as_str()
-    );
-    create_api_token(store, name, role, expires_at, Some(&user.id), now).await
 }
 
 /// Creates the first administrator if there is no user at all. Returns the username and a

@@ -133,11 +133,6 @@ fn bearer(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// The request's cookie `name` (see [`crate::web::cookies`]).
-pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    crate::web::cookies::get(parts, name)
-}
-
 /// The principal behind the request, if any credential is presented and valid.
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principal>, AppError> {
     let now = state.now();
@@ -206,7 +201,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
             must_change_password: false,
         }));
     }
-    let Some(session_token) = cookie(parts, SESSION_COOKIE) else {
+    let Some(session_token) = crate::web::cookies::get(parts, SESSION_COOKIE) else {
         return Ok(None);
     };
     let hash = token_hash(&session_token);

@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod db;
+pub mod peers;
 pub mod server;
 
 pub use agent::{ScriptedCollector, TestAgent, sample_inventory};

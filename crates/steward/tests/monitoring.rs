@@ -10,75 +10,14 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use common::BIN;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
-
-async fn target(addr: SocketAddr) -> tokio::task::JoinHandle<()> {
-    let listener = TcpListener::bind(addr).await.unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = conn.read(&mut buf).await;
-                let _ = conn
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                    )
-                    .await;
-            });
-        }
-    })
-}
-
-async fn receiver() -> (String, mpsc::UnboundedReceiver<serde_json::Value>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut data = Vec::new();
-                let mut buf = [0u8; 8192];
-                loop {
-                    let n = conn.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    data.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&data).to_string();
-                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let length = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if body.len() >= length {
-                            if let Ok(v) = serde_json::from_str(body) {
-                                let _ = tx.send(v);
-                            }
-                            break;
-                        }
-                    }
-                }
-                let _ = conn
-                    .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
-                    .await;
-            });
-        }
-    });
-    (url, rx)
-}
+use steward_testkit::peers::{
+    free_address, http_target as target, next_within, webhook_receiver as receiver,
+};
 
 /// Runs `steward ARGS` until it prints `ready`; its output lines keep arriving on the
 /// returned channel.
@@ -125,18 +64,8 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
-async fn next_within(
-    rx: &mut mpsc::UnboundedReceiver<serde_json::Value>,
-    limit: Duration,
-) -> Option<serde_json::Value> {
-    tokio::time::timeout(limit, rx.recv()).await.ok().flatten()
-}
-
 async fn the_example_works_with(command: &str) {
-    let addr = {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        l.local_addr().unwrap()
-    };
+    let addr = free_address().await;
     let up = target(addr).await;
     let (hook, mut received) = receiver().await;
     let dir = tempfile::tempdir().unwrap();

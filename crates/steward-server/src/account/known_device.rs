@@ -9,7 +9,6 @@ use axum::http::request::Parts;
 use steward_core::throttle;
 use steward_store::UserRecord;
 
-use crate::auth::cookie;
 use crate::error::AppResult;
 use crate::secrets::{random_token, token_hash};
 use crate::state::AppState;
@@ -19,7 +18,7 @@ pub const COOKIE: &str = "steward_device";
 /// The id of the known device this request comes from, if it is a known device of `user`
 /// (a prefix of the token's hash: enough to tell a user's devices apart in a throttle key).
 pub async fn of(state: &AppState, parts: &Parts, user: &UserRecord) -> AppResult<Option<String>> {
-    let Some(token) = cookie(parts, COOKIE).filter(|t| !t.is_empty()) else {
+    let Some(token) = crate::web::cookies::get(parts, COOKIE).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
     let hash = token_hash(&token);
@@ -40,7 +39,7 @@ pub async fn remember(
 ) -> AppResult<Option<String>> {
     let now = state.now();
     if let Some(token) = parts
-        .and_then(|p| cookie(p, COOKIE))
+        .and_then(|p| crate::web::cookies::get(p, COOKIE))
         .filter(|t| !t.is_empty())
     {
         let hash = token_hash(&token);

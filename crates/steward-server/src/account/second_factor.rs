@@ -89,7 +89,7 @@ async fn pending(
     state: &AppState,
     parts: &Parts,
 ) -> AppResult<Option<(PendingSignIn, steward_store::UserRecord)>> {
-    let Some(token) = crate::auth::cookie(parts, PENDING_COOKIE) else {
+    let Some(token) = crate::web::cookies::get(parts, PENDING_COOKIE) else {
         return Ok(None);
     };
     let Some(p) = state.store.pending_sign_in(&token_hash(&token)).await? else {

@@ -58,17 +58,7 @@ pub async fn create(
         return Err(EnrollmentError::OutOfRange);
     }
     let expires_at = caller.now.plus_millis(valid_for_ms);
-    let secret = random_token(PREFIX);
-    state
-        .store
-        .create_enroll_token(&EnrollTokenRecord {
-            id: new_id(),
-            token_hash: token_hash(&secret),
-            uses_left: i64::from(uses),
-            expires_at,
-            created_at: caller.now,
-        })
-        .await?;
+    let secret = issue(&state.store, uses, expires_at, caller.now).await?;
     let validity = if valid_for_ms % HOUR == 0 {
         format!("{} h", valid_for_ms / HOUR)
     } else {
@@ -83,6 +73,27 @@ pub async fn create(
         )
         .await;
     Ok(CreatedEnrollToken { secret, expires_at })
+}
+
+/// Stores a new enrollment token and returns it (shown once; only its hash is kept). No
+/// rule is checked here: [`create`] and start-up provisioning (`admin`) call it.
+pub(crate) async fn issue(
+    store: &steward_store::Store,
+    uses: u32,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> Result<String, StoreError> {
+    let secret = random_token(PREFIX);
+    store
+        .create_enroll_token(&EnrollTokenRecord {
+            id: new_id(),
+            token_hash: token_hash(&secret),
+            uses_left: i64::from(uses),
+            expires_at,
+            created_at: now,
+        })
+        .await?;
+    Ok(secret)
 }
 
 pub fn routes() -> Routes {

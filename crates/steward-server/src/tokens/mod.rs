@@ -135,22 +135,15 @@ async fn create_for(
         caller.require_step_up()?;
     }
     let expires_at = (days > 0).then(|| caller.now.plus_millis(i64::from(days) * 86_400_000));
-    let secret = random_token(PREFIX);
-    let id = new_id();
-    state
-        .store
-        .create_api_token(&ApiTokenRecord {
-            id: id.clone(),
-            name: name.to_string(),
-            token_hash: token_hash(&secret),
-            role: role.as_str().to_string(),
-            expires_at,
-            created_at: caller.now,
-            last_used_at: None,
-            revoked_at: None,
-            created_by: Some(owner.id.clone()),
-        })
-        .await?;
+    let (id, secret) = issue(
+        &state.store,
+        name,
+        role,
+        expires_at,
+        Some(&owner.id),
+        caller.now,
+    )
+    .await?;
     caller
         .audit(
             &state.store,
@@ -164,6 +157,34 @@ async fn create_for(
         secret,
         expires_at,
     })
+}
+
+/// Stores a new token and returns its id and secret (shown once; only its hash is kept).
+/// No rule is checked here: [`create`] and start-up provisioning (`admin`) call it.
+pub(crate) async fn issue(
+    store: &steward_store::Store,
+    name: &str,
+    role: Role,
+    expires_at: Option<Timestamp>,
+    created_by: Option<&str>,
+    now: Timestamp,
+) -> std::result::Result<(String, String), StoreError> {
+    let secret = random_token(PREFIX);
+    let id = new_id();
+    store
+        .create_api_token(&ApiTokenRecord {
+            id: id.clone(),
+            name: name.to_string(),
+            token_hash: token_hash(&secret),
+            role: role.as_str().to_string(),
+            expires_at,
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+            created_by: created_by.map(str::to_string),
+        })
+        .await?;
+    Ok((id, secret))
 }
 
 /// Every API token (never their secrets).

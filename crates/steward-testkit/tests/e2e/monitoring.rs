@@ -2,90 +2,17 @@
 //! and starts again, the server's scheduler and notifier, and a real webhook receiver. The
 //! alert reaches the receiver once, the recovery once.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use steward_server::monitoring::{DeclaredChannel, DeclaredCheck};
 use steward_testkit::TestServer;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
-
-/// An HTTP server answering 200 on `addr` until the returned task is aborted.
-async fn target(addr: SocketAddr) -> tokio::task::JoinHandle<()> {
-    let listener = TcpListener::bind(addr).await.unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = conn.read(&mut buf).await;
-                let _ = conn
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\nconnection: close\r\n\r\nshop open")
-                    .await;
-            });
-        }
-    })
-}
-
-/// A webhook receiver: every request's body arrives on the channel; answers 204.
-async fn receiver() -> (String, mpsc::UnboundedReceiver<serde_json::Value>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut data = Vec::new();
-                let mut buf = [0u8; 8192];
-                // Read until the whole body (content-length) is in.
-                loop {
-                    let n = conn.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    data.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&data).to_string();
-                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let length = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if body.len() >= length {
-                            if let Ok(v) = serde_json::from_str(body) {
-                                let _ = tx.send(v);
-                            }
-                            break;
-                        }
-                    }
-                }
-                let _ = conn
-                    .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
-                    .await;
-            });
-        }
-    });
-    (url, rx)
-}
-
-async fn next_within(
-    rx: &mut mpsc::UnboundedReceiver<serde_json::Value>,
-    limit: Duration,
-) -> Option<serde_json::Value> {
-    tokio::time::timeout(limit, rx.recv()).await.ok().flatten()
-}
+use steward_testkit::peers::{
+    free_address, http_target as target, next_within, webhook_receiver as receiver,
+};
 
 #[tokio::test]
 async fn a_target_going_down_and_up_is_announced_once_each_way() {
-    // A free port for the target, kept by the target while it is up.
-    let addr = {
-        let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        probe.local_addr().unwrap()
-    };
+    let addr = free_address().await;
     let up = target(addr).await;
     let (hook, mut received) = receiver().await;
     let interval = Duration::from_secs(1);

@@ -111,15 +111,20 @@ async fn command_line_tokens_have_an_owner_whose_offboarding_revokes_them() {
     // Not the last administrator: someone stays to demote or offboard her.
     server.create_user("boss", Role::Admin, PASSWORD).await;
     server.create_user("val", Role::Viewer, PASSWORD).await;
+    // The command line's way: the token service, acting as the operator.
+    let operator = steward_server::service::Caller::cli("root", server.now());
     let make = |role: Role, owner: &'static str| {
-        steward_server::admin::create_owned_api_token(
-            &server.store,
-            "deploy",
-            role,
-            None,
-            owner,
-            server.now(),
-        )
+        let (server, operator) = (&server, &operator);
+        async move {
+            let new = steward_server::tokens::NewToken {
+                name: "deploy",
+                role: role.as_str(),
+                expires_in_days: None,
+            };
+            steward_server::tokens::create_owned_by(&server.state, operator, &new, owner)
+                .await
+                .map(|created| created.secret)
+        }
     };
     let err = make(Role::Admin, "nobody").await.unwrap_err().to_string();
     assert!(err.contains("no enabled user named"), "{err}");
