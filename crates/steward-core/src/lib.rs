@@ -10,6 +10,7 @@ pub mod access;
 pub mod alerting;
 pub mod audit;
 pub mod changes;
+pub mod checks;
 pub mod denials;
 pub mod device;
 pub mod diff;

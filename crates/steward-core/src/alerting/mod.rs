@@ -6,8 +6,9 @@
 //!
 //! The rules, in order:
 //! - **Retries.** A check that was OK must fail `retries + 1` times in a row before the
-//!   problem is confirmed (a "soft" failure first). Recovery, and a change between two
-//!   problem states, are confirmed at once.
+//!   problem is confirmed (a "soft" failure first), and, when `confirm_after_ms` is set, the
+//!   failures must also have lasted that long ("CPU above 90 % for 10 minutes"). Recovery,
+//!   and a change between two problem states, are confirmed at once.
 //! - **Flap damping.** The raw result's changes over the last [`FLAP_WINDOW`] results are
 //!   counted; at `flap_start_percent` or more the check is flapping until they fall to
 //!   `flap_stop_percent` or less. While flapping, problems and recoveries are not announced
@@ -25,6 +26,7 @@
 //! damping by using [`AlertRules::immediate`].
 
 pub mod group;
+pub mod routing;
 pub mod window;
 
 use serde::{Deserialize, Serialize};
@@ -103,6 +105,10 @@ pub struct AlertRules {
     pub flap_stop_percent: u8,
     /// Remind of an unacknowledged problem this often (`None`: never).
     pub renotify_every_ms: Option<i64>,
+    /// A problem is confirmed only once failures have lasted this long (a condition
+    /// sustained over a window); `None` or 0: the retries alone decide.
+    #[serde(default)]
+    pub confirm_after_ms: Option<i64>,
 }
 
 impl Default for AlertRules {
@@ -112,6 +118,7 @@ impl Default for AlertRules {
             flap_start_percent: 50,
             flap_stop_percent: 25,
             renotify_every_ms: Some(4 * 3_600_000),
+            confirm_after_ms: None,
         }
     }
 }
@@ -124,6 +131,7 @@ impl AlertRules {
             flap_start_percent: 0,
             flap_stop_percent: 0,
             renotify_every_ms: None,
+            confirm_after_ms: None,
         }
     }
 }
@@ -142,8 +150,10 @@ pub struct AlertState {
     /// The confirmed ("hard") status.
     pub status: CheckStatus,
     pub since: Timestamp,
-    /// Consecutive failures not yet confirmed (while `status` is OK).
+    /// Consecutive failures not yet confirmed (while `status` is OK), and since when.
     pub soft_failures: u32,
+    #[serde(default)]
+    pub soft_since: Option<Timestamp>,
     /// The last raw result's status, and the last [`FLAP_WINDOW`] changes between raw results
     /// as bits (the lowest the latest), of `samples` results seen (at most the window).
     pub last_raw: Option<CheckStatus>,
@@ -163,6 +173,7 @@ impl AlertState {
             status: CheckStatus::Ok,
             since: now,
             soft_failures: 0,
+            soft_since: None,
             last_raw: None,
             changes: 0,
             samples: 0,
@@ -266,13 +277,19 @@ pub fn observe(
     // The confirmed status: failures from OK wait for the retries; the rest is at once.
     let confirmed = if !raw.is_problem() {
         next.soft_failures = 0;
+        next.soft_since = None;
         CheckStatus::Ok
     } else if next.status.is_problem() {
         raw
     } else {
         next.soft_failures += 1;
-        if next.soft_failures > rules.retries {
+        let soft_since = *next.soft_since.get_or_insert(at);
+        let lasted = rules
+            .confirm_after_ms
+            .is_none_or(|window| at.since(soft_since) >= window);
+        if next.soft_failures > rules.retries && lasted {
             next.soft_failures = 0;
+            next.soft_since = None;
             raw
         } else {
             CheckStatus::Ok

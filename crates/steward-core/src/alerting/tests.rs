@@ -90,6 +90,41 @@ fn a_failure_shorter_than_the_retries_is_forgotten() {
 }
 
 #[test]
+fn a_sustained_condition_is_confirmed_only_once_it_has_lasted_the_window() {
+    // "CPU above 90 % for 10 minutes", one result a minute, no retries.
+    let rules = AlertRules {
+        retries: 0,
+        confirm_after_ms: Some(10 * MIN),
+        ..AlertRules::default()
+    };
+    // Nine minutes high, one normal, then high again: the window starts over.
+    let mut statuses = vec![Critical; 9];
+    statuses.push(Fine);
+    statuses.extend(vec![Critical; 10]);
+    let (state, notices) = run(&rules, &statuses, quiet);
+    assert_eq!(state.status, Fine, "ten results high span nine minutes");
+    assert!(notices.is_empty(), "{notices:?}");
+    statuses.push(Critical);
+    let (state, notices) = run(&rules, &statuses, quiet);
+    assert_eq!(state.status, Critical);
+    assert_eq!(
+        state.since,
+        at(21),
+        "high from minute 11 to 21: ten minutes"
+    );
+    assert_eq!(
+        notices,
+        vec![(
+            21,
+            Notice::Problem {
+                status: Critical,
+                since: at(21)
+            }
+        )]
+    );
+}
+
+#[test]
 fn recovery_is_at_once_and_names_what_it_recovered_from() {
     let rules = AlertRules {
         retries: 0,
