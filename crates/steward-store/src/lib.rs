@@ -20,6 +20,7 @@ macro_rules! safe_sql {
 }
 
 mod accounts;
+mod alert_rules;
 mod audit;
 mod credentials;
 mod devices;
@@ -31,7 +32,7 @@ mod jobs;
 mod migrate;
 mod monitoring;
 mod rows;
-mod scoped;
+pub(crate) mod scoped;
 mod security;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -44,6 +45,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use accounts::{ApiTokenRecord, NewUser, SessionRecord, UserRecord, UserUpdate};
+pub use alert_rules::{AckWrite, DeviceMembership, RouteRecord, WindowRecord};
 pub use audit::AuditRecord;
 pub use devices::{
     DeviceFilter, DeviceRecord, DeviceSortKey, FleetStats, InventoryDoc, SoftwareRecord,
@@ -60,6 +62,7 @@ pub use monitoring::{
     NoticeWrite, NotificationRecord,
 };
 pub use scoped::ScopedStore;
+pub use scoped::alerts::{AlertRecord, ResolvedRecord};
 pub use security::PendingSignIn;
 pub use throttle::{FailureWindow, KnownDevice};
 

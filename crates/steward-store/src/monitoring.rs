@@ -62,6 +62,10 @@ pub struct CheckHistoryRecord {
     pub from_status: String,
     pub to_status: String,
     pub summary: String,
+    /// `change` (a confirmed change of status) or `acknowledged`.
+    pub event: String,
+    /// Who acknowledged (empty for a change).
+    pub actor: String,
 }
 
 /// A notification channel; `settings` is sealed by the server before it is stored.
@@ -118,7 +122,7 @@ pub struct NoticeWrite {
 
 const CHECK_COLS: &str = "id, name, kind, target, spec, interval_ms, rules, runner, parent_id, \
      runbook, source, enabled, created_at, updated_at";
-const STATE_COLS: &str = "check_id, subject, state, status, since, summary, next_run_at";
+pub(crate) const STATE_COLS: &str = "check_id, subject, state, status, since, summary, next_run_at";
 const NOTIFICATION_COLS: &str = "id, notice_key, channel_id, payload, created_at, attempts, \
      next_attempt_at, last_error, delivered_at";
 
@@ -141,7 +145,7 @@ fn check(row: &AnyRow) -> Result<CheckRecord> {
     })
 }
 
-fn check_state(row: &AnyRow) -> Result<CheckStateRecord> {
+pub(crate) fn check_state(row: &AnyRow) -> Result<CheckStateRecord> {
     Ok(CheckStateRecord {
         check_id: text(row, "check_id")?,
         subject: text(row, "subject")?,
@@ -150,6 +154,20 @@ fn check_state(row: &AnyRow) -> Result<CheckStateRecord> {
         since: Timestamp(int(row, "since")?),
         summary: text(row, "summary")?,
         next_run_at: Timestamp(int(row, "next_run_at")?),
+    })
+}
+
+pub(crate) fn history(r: &AnyRow) -> Result<CheckHistoryRecord> {
+    Ok(CheckHistoryRecord {
+        id: int(r, "id")?,
+        check_id: text(r, "check_id")?,
+        subject: text(r, "subject")?,
+        at: Timestamp(int(r, "at")?),
+        from_status: text(r, "from_status")?,
+        to_status: text(r, "to_status")?,
+        summary: text(r, "summary")?,
+        event: text(r, "event")?,
+        actor: text(r, "actor")?,
     })
 }
 
@@ -306,55 +324,24 @@ impl Store {
     /// for a channel (the same key) is not queued again. Returns the history line's id.
     pub async fn record_check_result(&self, r: &CheckResultWrite) -> Result<Option<i64>> {
         let mut tx = self.begin_write().await?;
-        let res = sqlx::query(
-            "UPDATE check_state SET state = $1, status = $2, since = $3, summary = $4, \
-             next_run_at = $5, lease_until = 0 WHERE check_id = $6 AND subject = $7",
-        )
-        .bind(&r.state)
-        .bind(&r.status)
-        .bind(r.since.0)
-        .bind(&r.summary)
-        .bind(r.next_run_at.0)
-        .bind(&r.check_id)
-        .bind(&r.subject)
-        .execute(&mut *tx)
-        .await?;
-        touched(&res)?;
-        let history = match &r.transition {
-            Some((from, to, at)) => Some(
-                sqlx::query_scalar::<_, i64>(
-                    "INSERT INTO check_history (check_id, subject, at, from_status, to_status, summary) \
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                )
-                .bind(&r.check_id)
-                .bind(&r.subject)
-                .bind(at.0)
-                .bind(from)
-                .bind(to)
-                .bind(&r.summary)
-                .fetch_one(&mut *tx)
-                .await?,
-            ),
-            None => None,
-        };
-        for n in &r.notices {
-            let key = match history {
-                Some(id) => n.key.replace("{history}", &id.to_string()),
-                None => n.key.clone(),
-            };
-            sqlx::query(
-                "INSERT INTO notifications (notice_key, channel_id, payload, created_at, next_attempt_at) \
-                 VALUES ($1, $2, $3, $4, $4) ON CONFLICT (notice_key, channel_id) DO NOTHING",
-            )
-            .bind(key)
-            .bind(&n.channel_id)
-            .bind(&n.payload)
-            .bind(r.decided_at.0)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let history = write_result(&mut tx, r, false).await?;
         tx.commit().await?;
         Ok(history)
+    }
+
+    /// Stores many evaluations of device checks (judged from a report or a heartbeat
+    /// sweep) in one transaction: each as [`Store::record_check_result`], except that a state
+    /// not tracked yet is created (a check meeting a device for the first time).
+    pub async fn record_device_results(&self, results: &[CheckResultWrite]) -> Result<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for r in results {
+            write_result(&mut tx, r, true).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// A check's history for a subject, newest first.
@@ -365,26 +352,14 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<CheckHistoryRecord>> {
         let rows = sqlx::query(safe_sql!(
-            "SELECT id, check_id, subject, at, from_status, to_status, summary FROM check_history \
-             WHERE check_id = $1 AND subject = $2 ORDER BY id DESC LIMIT {limit}"
+            "SELECT id, check_id, subject, at, from_status, to_status, summary, event, actor \
+             FROM check_history WHERE check_id = $1 AND subject = $2 ORDER BY id DESC LIMIT {limit}"
         ))
         .bind(check_id)
         .bind(subject)
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(CheckHistoryRecord {
-                    id: int(r, "id")?,
-                    check_id: text(r, "check_id")?,
-                    subject: text(r, "subject")?,
-                    at: Timestamp(int(r, "at")?),
-                    from_status: text(r, "from_status")?,
-                    to_status: text(r, "to_status")?,
-                    summary: text(r, "summary")?,
-                })
-            })
-            .collect()
+        rows.iter().map(history).collect()
     }
 
     /// Creates or replaces a channel by id (`Conflict` when the name is taken).
@@ -506,4 +481,77 @@ impl Store {
         .await?;
         rows.iter().map(notification).collect()
     }
+}
+
+/// Writes one evaluation inside `tx` (see [`Store::record_check_result`]); with `create`, a
+/// state not tracked yet is inserted instead of refused.
+async fn write_result(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    r: &CheckResultWrite,
+    create: bool,
+) -> Result<Option<i64>> {
+    let res = if create {
+        sqlx::query(
+            "INSERT INTO check_state (check_id, subject, state, status, since, summary, next_run_at, lease_until) \
+             VALUES ($6, $7, $1, $2, $3, $4, $5, 0) ON CONFLICT (check_id, subject) DO UPDATE SET \
+             state = excluded.state, status = excluded.status, since = excluded.since, \
+             summary = excluded.summary, next_run_at = excluded.next_run_at, lease_until = 0",
+        )
+    } else {
+        sqlx::query(
+            "UPDATE check_state SET state = $1, status = $2, since = $3, summary = $4, \
+             next_run_at = $5, lease_until = 0 WHERE check_id = $6 AND subject = $7",
+        )
+    }
+    .bind(&r.state)
+    .bind(&r.status)
+    .bind(r.since.0)
+    .bind(&r.summary)
+    .bind(r.next_run_at.0)
+    .bind(&r.check_id)
+    .bind(&r.subject)
+    .execute(&mut **tx)
+    .await;
+    match res {
+        Ok(done) => touched(&done)?,
+        // The check was deleted while it was judged: nothing to record.
+        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+            return Err(StoreError::NotFound);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let history = match &r.transition {
+        Some((from, to, at)) => Some(
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO check_history (check_id, subject, at, from_status, to_status, summary) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(&r.check_id)
+            .bind(&r.subject)
+            .bind(at.0)
+            .bind(from)
+            .bind(to)
+            .bind(&r.summary)
+            .fetch_one(&mut **tx)
+            .await?,
+        ),
+        None => None,
+    };
+    for n in &r.notices {
+        let key = match history {
+            Some(id) => n.key.replace("{history}", &id.to_string()),
+            None => n.key.clone(),
+        };
+        sqlx::query(
+            "INSERT INTO notifications (notice_key, channel_id, payload, created_at, next_attempt_at) \
+             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (notice_key, channel_id) DO NOTHING",
+        )
+        .bind(key)
+        .bind(&n.channel_id)
+        .bind(&n.payload)
+        .bind(r.decided_at.0)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(history)
 }

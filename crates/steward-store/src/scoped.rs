@@ -11,6 +11,8 @@
 //!
 //! Adding a per-device list: write it here, with `self.condition("d", bound)` in its `WHERE`.
 
+pub(crate) mod alerts;
+
 use sqlx::any::AnyRow;
 use steward_core::device::ONLINE_GRACE_MILLIS_PER_INTERVAL_SEC;
 use steward_core::{Inventory, Metrics, Scope, Timestamp};

@@ -38,6 +38,7 @@ impl AllDevicesView for steward_store::Store {
 }
 
 mod accounts;
+mod alert_rules;
 mod audit;
 mod credentials;
 mod devices;
