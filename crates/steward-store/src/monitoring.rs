@@ -324,24 +324,39 @@ impl Store {
     /// for a channel (the same key) is not queued again. Returns the history line's id.
     pub async fn record_check_result(&self, r: &CheckResultWrite) -> Result<Option<i64>> {
         let mut tx = self.begin_write().await?;
-        let history = write_result(&mut tx, r, false).await?;
+        let history = write_result(&mut tx, r, Guard::Lease)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(history)
     }
 
     /// Stores many evaluations of device checks (judged from a report or a heartbeat
-    /// sweep) in one transaction: each as [`Store::record_check_result`], except that a state
-    /// not tracked yet is created (a check meeting a device for the first time).
-    pub async fn record_device_results(&self, results: &[CheckResultWrite]) -> Result<()> {
+    /// sweep) in one transaction, each as [`Store::record_check_result`] but guarded by
+    /// compare-and-set instead of a lease: a result is written only if the stored state is
+    /// still `expected_state` (`None`: not tracked yet, and it is created). A result whose
+    /// state moved on meanwhile — another server judged the same device — is skipped with
+    /// its history and notices, so a transition is recorded once. Returns how many were
+    /// written.
+    pub async fn record_device_results(
+        &self,
+        results: &[(Option<String>, CheckResultWrite)],
+    ) -> Result<usize> {
         if results.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let mut tx = self.begin_write().await?;
-        for r in results {
-            write_result(&mut tx, r, true).await?;
+        let mut written = 0;
+        for (expected, r) in results {
+            if write_result(&mut tx, r, Guard::Unchanged(expected.as_deref()))
+                .await?
+                .is_some()
+            {
+                written += 1;
+            }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(written)
     }
 
     /// A check's history for a subject, newest first.
@@ -483,37 +498,49 @@ impl Store {
     }
 }
 
-/// Writes one evaluation inside `tx` (see [`Store::record_check_result`]); with `create`, a
-/// state not tracked yet is inserted instead of refused.
+/// What makes a result's write safe from a concurrent one.
+enum Guard<'a> {
+    /// The caller holds the check's lease (the scheduler): the state exists.
+    Lease,
+    /// Written only if the stored state is still this (`None`: absent, then created).
+    Unchanged(Option<&'a str>),
+}
+
+/// Writes one evaluation inside `tx` (see [`Store::record_check_result`]). `None` when the
+/// guard did not hold and nothing was written; otherwise the history line's id, if any.
 async fn write_result(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     r: &CheckResultWrite,
-    create: bool,
-) -> Result<Option<i64>> {
-    let res = if create {
-        sqlx::query(
+    guard: Guard<'_>,
+) -> Result<Option<Option<i64>>> {
+    let query = match guard {
+        Guard::Unchanged(None) => sqlx::query(
             "INSERT INTO check_state (check_id, subject, state, status, since, summary, next_run_at, lease_until) \
-             VALUES ($6, $7, $1, $2, $3, $4, $5, 0) ON CONFLICT (check_id, subject) DO UPDATE SET \
-             state = excluded.state, status = excluded.status, since = excluded.since, \
-             summary = excluded.summary, next_run_at = excluded.next_run_at, lease_until = 0",
-        )
-    } else {
-        sqlx::query(
+             VALUES ($6, $7, $1, $2, $3, $4, $5, 0) ON CONFLICT (check_id, subject) DO NOTHING",
+        ),
+        Guard::Unchanged(Some(_)) => sqlx::query(
+            "UPDATE check_state SET state = $1, status = $2, since = $3, summary = $4, \
+             next_run_at = $5, lease_until = 0 WHERE check_id = $6 AND subject = $7 AND state = $8",
+        ),
+        Guard::Lease => sqlx::query(
             "UPDATE check_state SET state = $1, status = $2, since = $3, summary = $4, \
              next_run_at = $5, lease_until = 0 WHERE check_id = $6 AND subject = $7",
-        )
+        ),
+    };
+    let mut query = query
+        .bind(&r.state)
+        .bind(&r.status)
+        .bind(r.since.0)
+        .bind(&r.summary)
+        .bind(r.next_run_at.0)
+        .bind(&r.check_id)
+        .bind(&r.subject);
+    if let Guard::Unchanged(Some(expected)) = guard {
+        query = query.bind(expected);
     }
-    .bind(&r.state)
-    .bind(&r.status)
-    .bind(r.since.0)
-    .bind(&r.summary)
-    .bind(r.next_run_at.0)
-    .bind(&r.check_id)
-    .bind(&r.subject)
-    .execute(&mut **tx)
-    .await;
-    match res {
-        Ok(done) => touched(&done)?,
+    match query.execute(&mut **tx).await {
+        Ok(done) if done.rows_affected() == 0 => return Ok(None),
+        Ok(_) => {}
         // The check was deleted while it was judged: nothing to record.
         Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
             return Err(StoreError::NotFound);
@@ -553,5 +580,5 @@ async fn write_result(
         .execute(&mut **tx)
         .await?;
     }
-    Ok(history)
+    Ok(Some(history))
 }

@@ -130,24 +130,23 @@ contract_test!(
             channel_id: "ch1".into(),
             payload: "{}".into(),
         };
-        db.record_device_results(&[
-            judged(
-                "disk",
-                "d1",
-                "critical",
-                10,
-                vec![notice("transition:{history}")],
-            ),
-            judged(
-                "disk",
-                "d2",
-                "warning",
-                10,
-                vec![notice("transition:{history}")],
-            ),
-        ])
-        .await
-        .unwrap();
+        let first = |subject: &str, status: &str| {
+            (
+                None,
+                judged(
+                    "disk",
+                    subject,
+                    status,
+                    10,
+                    vec![notice("transition:{history}")],
+                ),
+            )
+        };
+        let written = db
+            .record_device_results(&[first("d1", "critical"), first("d2", "warning")])
+            .await
+            .unwrap();
+        assert_eq!(written, 2);
         let states = db.states_of_check("disk").await.unwrap();
         assert_eq!(
             states
@@ -158,17 +157,35 @@ contract_test!(
         );
         assert_eq!(db.states_of_subject("d1").await.unwrap().len(), 1);
         assert_eq!(db.notifications(10).await.unwrap().len(), 2);
-        // Judged again (an update of the state created above): one more history line.
-        let mut recovered = judged("disk", "d1", "ok", 20, Vec::new());
+        // Another server judged the same report: its write finds the state moved on and
+        // leaves no second history line nor a second notice.
+        assert_eq!(
+            db.record_device_results(&[first("d1", "critical")])
+                .await
+                .unwrap(),
+            0
+        );
+        let mut recovered = judged("disk", "d1", "ok", 20, vec![notice("transition:{history}")]);
         recovered.transition = Some(("critical".into(), "ok".into(), ts(20)));
-        db.record_device_results(&[recovered]).await.unwrap();
+        let wrong = (Some("{}".to_string()), recovered.clone());
+        assert_eq!(db.record_device_results(&[wrong]).await.unwrap(), 0);
+        // Judged on the stored state: one more history line, one more notice.
+        let stored = db.states_of_subject("d1").await.unwrap().remove(0).state;
+        assert_eq!(
+            db.record_device_results(&[(Some(stored), recovered)])
+                .await
+                .unwrap(),
+            1
+        );
         assert_eq!(db.check_history("disk", "d1", 10).await.unwrap().len(), 2);
         assert_eq!(db.states_of_subject("d1").await.unwrap()[0].status, "ok");
+        assert_eq!(db.notifications(10).await.unwrap().len(), 3);
         // A result for a check deleted meanwhile is refused, and nothing of the batch lands.
+        let d2 = db.states_of_subject("d2").await.unwrap().remove(0).state;
         let r = db
             .record_device_results(&[
-                judged("disk", "d2", "critical", 30, Vec::new()),
-                judged("gone", "d1", "critical", 30, Vec::new()),
+                (Some(d2), judged("disk", "d2", "critical", 30, Vec::new())),
+                (None, judged("gone", "d1", "critical", 30, Vec::new())),
             ])
             .await;
         assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
@@ -176,7 +193,7 @@ contract_test!(
             db.states_of_subject("d2").await.unwrap()[0].status,
             "warning"
         );
-        db.record_device_results(&[]).await.unwrap();
+        assert_eq!(db.record_device_results(&[]).await.unwrap(), 0);
     }
 );
 
@@ -187,7 +204,7 @@ contract_test!(
         db.save_check(&device_check("disk", "Disk space"))
             .await
             .unwrap();
-        db.record_device_results(&[judged("disk", "d1", "critical", 10, Vec::new())])
+        db.record_device_results(&[(None, judged("disk", "d1", "critical", 10, Vec::new()))])
             .await
             .unwrap();
         let current = db.states_of_subject("d1").await.unwrap().remove(0);
@@ -242,8 +259,8 @@ contract_test!(alerts_are_read_within_the_scope, |db: TestDb| async move {
     monitor.target = String::new();
     db.save_check(&monitor).await.unwrap();
     db.record_device_results(&[
-        judged("disk", "d1", "critical", 10, Vec::new()),
-        judged("disk", "d2", "warning", 11, Vec::new()),
+        (None, judged("disk", "d1", "critical", 10, Vec::new())),
+        (None, judged("disk", "d2", "warning", 11, Vec::new())),
     ])
     .await
     .unwrap();
@@ -310,7 +327,10 @@ contract_test!(alerts_are_read_within_the_scope, |db: TestDb| async move {
 
     let mut recovered = judged("disk", "d2", "ok", 20, Vec::new());
     recovered.transition = Some(("warning".into(), "ok".into(), ts(20)));
-    db.record_device_results(&[recovered]).await.unwrap();
+    let d2 = db.states_of_subject("d2").await.unwrap().remove(0).state;
+    db.record_device_results(&[(Some(d2), recovered)])
+        .await
+        .unwrap();
     let resolved = db.all().resolved_alerts(ts(15), 10).await.unwrap();
     assert_eq!(
         resolved
