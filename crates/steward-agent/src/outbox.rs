@@ -246,6 +246,7 @@ pub fn merge(older: Report, newer: Report) -> Report {
         collected_at: newer.collected_at,
         metrics: newer.metrics.or(older.metrics),
         inventory,
+        observations: newer.observations.or(older.observations),
         summarised: older
             .summarised
             .saturating_add(newer.summarised)
@@ -314,6 +315,7 @@ mod tests {
                 ..Default::default()
             }),
             inventory,
+            observations: None,
             summarised: 0,
         }
     }

@@ -149,6 +149,7 @@ pub async fn run(steward: &super::server::Steward, args: IngestArgs) -> anyhow::
 
 pub(super) fn check_in(seq: u64) -> Report {
     Report {
+        observations: None,
         seq,
         collected_at: steward_server::clock::Clock::now(&steward_server::SystemClock),
         metrics: Some(Metrics {

@@ -336,6 +336,7 @@ fn heaviest_report(seq: u64, round: u64) -> Report {
         .collect();
     inv.normalize();
     Report {
+        observations: None,
         seq,
         collected_at: Timestamp(1_700_000_000_000),
         metrics: None,

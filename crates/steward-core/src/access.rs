@@ -89,6 +89,12 @@ pub enum Action {
     ManageSecurity,
     /// One's own account: password, two-factor sign-in, sessions. Every role has it.
     ManageOwnAccount,
+    /// Define checks and maintenance windows for the devices in one's scope, and acknowledge
+    /// their alerts.
+    ManageMonitoring,
+    /// Define notification channels and their routes (installation-wide; channels hold
+    /// credentials such as a mail password).
+    ManageChannels,
 }
 
 impl Action {
@@ -102,15 +108,14 @@ pub fn permits(role: Role, action: Action) -> bool {
     match role {
         Role::Admin => true,
         Role::Technician => match action {
-            ViewDevices | OperateDevices | RevokeDevices | OrganizeDevices | ManageOwnAccount => {
-                true
-            }
-            ManageUsers | ManageTokens | ViewAudit | ManageSecurity => false,
+            ViewDevices | OperateDevices | RevokeDevices | OrganizeDevices | ManageOwnAccount
+            | ManageMonitoring => true,
+            ManageUsers | ManageTokens | ViewAudit | ManageSecurity | ManageChannels => false,
         },
         Role::Viewer => match action {
             ViewDevices | ManageOwnAccount => true,
             OperateDevices | RevokeDevices | OrganizeDevices | ManageUsers | ManageTokens
-            | ViewAudit | ManageSecurity => false,
+            | ViewAudit | ManageSecurity | ManageMonitoring | ManageChannels => false,
         },
     }
 }
@@ -285,6 +290,9 @@ mod tests {
         assert!(!permits(Role::Technician, Action::ManageSecurity));
         assert!(permits(Role::Technician, Action::OrganizeDevices));
         assert!(!permits(Role::Viewer, Action::OrganizeDevices));
+        assert!(permits(Role::Technician, Action::ManageMonitoring));
+        assert!(!permits(Role::Technician, Action::ManageChannels));
+        assert!(!permits(Role::Viewer, Action::ManageMonitoring));
     }
 
     #[test]
@@ -323,12 +331,14 @@ mod tests {
             | Action::ViewAudit
             | Action::OrganizeDevices
             | Action::ManageSecurity
-            | Action::ManageOwnAccount => Action::ALL.iter().filter(|x| **x == a).count(),
+            | Action::ManageOwnAccount
+            | Action::ManageMonitoring
+            | Action::ManageChannels => Action::ALL.iter().filter(|x| **x == a).count(),
         };
         for a in Action::ALL {
             assert_eq!(listed(a), 1, "{a:?}");
         }
-        assert_eq!(Action::ALL.len(), 9);
+        assert_eq!(Action::ALL.len(), 11);
     }
 
     #[test]

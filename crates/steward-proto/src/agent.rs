@@ -21,6 +21,7 @@
 //! the agent then reports the job `failed` with the same message.
 
 use serde::{Deserialize, Serialize};
+use steward_core::checks::{Observations, Watch};
 use steward_core::{
     Inventory, InventoryDelta, InventoryHash, JobKind, JobState, Metrics, Timestamp,
 };
@@ -67,6 +68,10 @@ pub struct Report {
     pub metrics: Option<Metrics>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inventory: Option<InventoryUpdate>,
+    /// What the agent saw of the units and processes the server asked it to watch, and
+    /// the failed systemd units ([`ReportAck::watch`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observations: Option<Observations>,
     /// How many reports the agent merged into this one because its queue was full.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub summarised: u32,
@@ -111,6 +116,7 @@ pub struct Capabilities {
 pub mod report_section {
     pub const METRICS: &str = "metrics";
     pub const INVENTORY: &str = "inventory";
+    pub const OBSERVATIONS: &str = "observations";
     /// What agents that advertise nothing send.
     pub const OF_AGENTS_THAT_DO_NOT_SAY: &[&str] = &[METRICS, INVENTORY];
 }
@@ -127,6 +133,10 @@ pub struct ReportAck {
     /// The inventory the server holds now, if any.
     #[serde(default)]
     pub server_inventory_hash: Option<InventoryHash>,
+    /// What to watch from now on, when it differs from what the agent's observations said
+    /// it watches (only to agents that report observations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<Watch>,
 }
 
 /// A job handed to the agent.

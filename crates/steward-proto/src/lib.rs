@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod monitoring;
 
 /// Path prefix of the agent protocol.
 pub const AGENT_PREFIX: &str = "/agent/v1";

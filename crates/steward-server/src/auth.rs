@@ -341,6 +341,8 @@ permissions!(
     OrganizeDevices,
     ManageSecurity,
     ManageOwnAccount,
+    ManageMonitoring,
+    ManageChannels,
 );
 
 /// The header carrying a console session's CSRF token on API changes.

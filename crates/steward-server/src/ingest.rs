@@ -15,6 +15,7 @@
 //!   with metrics only is too small to be worth the hop and is handled on its own task.
 //! - **Rate-limited per device** ([`ReportRate`]): beyond a burst, 429 with `Retry-After`.
 
+use crate::monitoring::devices::ReportFacts;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
@@ -184,8 +185,23 @@ pub async fn receive(
         };
         match state.store.commit_ingest(&plan.commit).await {
             Ok(()) => {
+                let observes = said.as_ref().is_some_and(|c| {
+                    c.report_sections
+                        .iter()
+                        .any(|s| s == steward_proto::agent::report_section::OBSERVATIONS)
+                });
                 record_capabilities(state, &device, said).await;
-                return Ok(plan.ack);
+                let mut ack = plan.ack;
+                if let Some(facts) = plan.judged {
+                    ack.watch = crate::monitoring::devices::judge_report(
+                        state,
+                        &device.device_id,
+                        facts,
+                        observes,
+                    )
+                    .await;
+                }
+                return Ok(ack);
             }
             Err(StoreError::Conflict(_)) if attempt == 0 => {
                 device = state
@@ -279,6 +295,9 @@ fn check_report(report: &Report) -> Result<(), String> {
     if let Some(m) = &report.metrics {
         m.check_limits().map_err(|e| e.to_string())?;
     }
+    if let Some(o) = &report.observations {
+        o.check_limits().map_err(|e| e.to_string())?;
+    }
     match &report.inventory {
         Some(InventoryUpdate::Full { inventory }) => inventory.check_limits(),
         Some(InventoryUpdate::Delta { delta }) => delta.check_limits(),
@@ -290,6 +309,7 @@ fn check_report(report: &Report) -> Result<(), String> {
 struct Plan {
     commit: IngestCommit,
     ack: ReportAck,
+    judged: Option<ReportFacts>,
 }
 
 /// The inventory the server holds while walking a delivery, with its (checked) hash.
@@ -316,6 +336,7 @@ fn plan(
     let mut after: Option<Held> = None;
     let mut last_seq = device.last_seq;
     let mut metrics: Option<(Timestamp, Metrics)> = None;
+    let mut observations = None;
     let mut changes: Vec<(Timestamp, ChangeEvent)> = Vec::new();
     let mut need_full = false;
     for report in reports.into_iter().filter(|r| r.seq > device.last_seq) {
@@ -347,6 +368,9 @@ fn plan(
         if report.metrics.is_some() {
             metrics = report.metrics.map(|m| (at, m));
         }
+        if report.observations.is_some() {
+            observations = report.observations;
+        }
         last_seq = report.seq;
     }
     let changes = steward_core::changes::summarise(changes, MAX_CHANGES_PER_BATCH);
@@ -375,7 +399,13 @@ fn plan(
         }
         _ => None,
     };
+    // What device checks judge: the latest of each, when this delivery brought any.
+    let judged = (metrics.is_some() || observations.is_some()).then(|| ReportFacts {
+        metrics: metrics.as_ref().map(|(_, m)| m.clone()),
+        observations,
+    });
     Ok(Plan {
+        judged,
         commit: IngestCommit {
             device_id: device.device_id.clone(),
             expected_last_seq: device.last_seq,
@@ -390,6 +420,7 @@ fn plan(
             acked_seq: last_seq,
             need_full_inventory: need_full,
             server_inventory_hash: server_hash,
+            watch: None,
         },
     })
 }

@@ -66,6 +66,7 @@ pub fn routes(config: &ServerConfig) -> Routes {
         .merge(enrollment::routes())
         .merge(security::routes())
         .merge(audit::routes())
+        .merge(monitoring::routes())
         .map_routers(
             |api| net::body_limit::limit_documented(api, small),
             |pages| net::body_limit::limit(pages, small),
@@ -137,10 +138,14 @@ async fn serve_with(
     )
     .await
     .map_err(|e| anyhow::anyhow!("storing the checks and channels of the configuration: {e}"))?;
+    monitoring::install_default_checks(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("adding the default checks: {e}"))?;
     let background = dispatch::spawn_poller(state.clone());
     let pruning = retention::spawn(state.clone());
     let checks = monitoring::scheduler::spawn(state.clone());
     let notifications = monitoring::notifier::spawn(state.clone());
+    let heartbeats = monitoring::devices::spawn_sweep(state.clone());
     let limits = state.config.net.clone();
     let trusted_proxies = state.config.trusted_proxies.clone();
     let result = net::listen::run(
@@ -156,6 +161,7 @@ async fn serve_with(
     pruning.abort();
     checks.abort();
     notifications.abort();
+    heartbeats.abort();
     result.map_err(anyhow::Error::from)
 }
 

@@ -104,6 +104,8 @@ pub struct AppState {
     pub(crate) denials: Arc<std::sync::Mutex<steward_core::denials::DenialAggregator>>,
     /// What a sign-in for an unknown name is checked against (see `secrets::dummy_hash`).
     pub(crate) dummy_hash: Arc<str>,
+    /// Monitoring's parsed definitions (checks, channels, routes, windows), cached.
+    pub(crate) monitoring: Arc<crate::monitoring::catalog::CatalogCache>,
 }
 
 impl AppState {
@@ -124,6 +126,7 @@ impl AppState {
             )),
             denials: Arc::default(),
             dummy_hash: dummy_hash.into(),
+            monitoring: Arc::default(),
             config: Arc::new(config),
         })
     }

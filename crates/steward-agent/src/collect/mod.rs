@@ -7,6 +7,7 @@
 #[cfg(target_os = "linux")]
 pub mod linux;
 
+use steward_core::checks::{Observations, Watch};
 use steward_core::{Inventory, Metrics};
 
 /// Everything platform-specific the agent needs. Linux is implemented; Windows and macOS slot in beside it.
@@ -15,6 +16,14 @@ pub trait Collector: Send {
     fn inventory(&mut self) -> anyhow::Result<Inventory>;
     /// Current metrics (CPU since previous call, memory, swap, load, uptime, filesystem usage).
     fn metrics(&mut self) -> Metrics;
+    /// What the server asked to watch (units, processes) and the failed units. A platform
+    /// that cannot tell reports only which watch list it answers.
+    fn observe(&mut self, watch: &Watch) -> Observations {
+        Observations {
+            watch_version: watch.version.clone(),
+            ..Observations::default()
+        }
+    }
 }
 
 /// The collector for the platform this binary was built for.

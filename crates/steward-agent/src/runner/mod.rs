@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
+use steward_core::checks::{Observations, Watch};
 use steward_core::{CertFingerprint, Inventory, InventoryDelta, JobState, Metrics, Timestamp};
 use steward_proto::agent::{
     Capabilities, EnrollRequest, InventoryUpdate, JobAssignment, JobUpdate, Report, ReportAck,
@@ -189,6 +190,7 @@ pub async fn run(
         report_sections: vec![
             report_section::INVENTORY.to_owned(),
             report_section::METRICS.to_owned(),
+            report_section::OBSERVATIONS.to_owned(),
         ],
     };
     tracing::info!(job_kinds = ?capabilities.job_kinds, "job executors registered");
@@ -214,6 +216,7 @@ pub async fn run(
             outbox,
             inventory_at: None,
             delivered: false,
+            watch: Watch::default(),
         }),
         capabilities,
         executors: config.executors,
@@ -273,9 +276,18 @@ impl Agent {
     }
 
     async fn checkin(&self, health: &mut Health) -> anyhow::Result<()> {
-        let want_inventory = self.core.lock().await.inventory_due(self.inventory_every);
-        let (metrics, inventory) = self
-            .with_collector(move |c| (c.metrics(), want_inventory.then(|| c.inventory())))
+        let (want_inventory, watch) = {
+            let core = self.core.lock().await;
+            (core.inventory_due(self.inventory_every), core.watch.clone())
+        };
+        let (metrics, observations, inventory) = self
+            .with_collector(move |c| {
+                (
+                    c.metrics(),
+                    c.observe(&watch),
+                    want_inventory.then(|| c.inventory()),
+                )
+            })
             .await?;
         let inventory = match inventory {
             Some(Err(e)) => {
@@ -289,7 +301,7 @@ impl Agent {
         if want_inventory {
             core.inventory_at = Some(Instant::now());
         }
-        core.queue(Some(metrics), inventory)?;
+        core.queue(Some(metrics), Some(observations), inventory)?;
         self.flush(&mut core, health).await?;
         Ok(())
     }
@@ -423,7 +435,7 @@ impl Agent {
         let packages = inventory.packages.len();
         let mut core = self.core.lock().await;
         core.inventory_at = Some(Instant::now());
-        let queued = core.queue(None, Some(inventory))?;
+        let queued = core.queue(None, None, Some(inventory))?;
         let delivery = self.flush(&mut core, health).await?;
         let mut message = format!("inventory collected: {packages} packages, {queued}");
         if delivery == Delivery::Pending {

@@ -12,6 +12,9 @@ pub(super) struct Core {
     pub(super) inventory_at: Option<Instant>,
     /// Whether a report reached the server since start (logged once).
     pub(super) delivered: bool,
+    /// What the server asked this agent to watch (held in memory: after a restart the
+    /// server sends it again, since the first observations name no watch list).
+    pub(super) watch: Watch,
 }
 
 /// What a queued report says about the inventory, for the job's message.
@@ -44,6 +47,7 @@ impl Core {
     pub(super) fn queue(
         &mut self,
         metrics: Option<Metrics>,
+        observations: Option<Observations>,
         inventory: Option<Inventory>,
     ) -> anyhow::Result<Queued> {
         let (update, current, queued) = match inventory {
@@ -72,7 +76,7 @@ impl Core {
             return Ok(queued);
         }
         let changed = update.is_some();
-        self.push(metrics, update)?;
+        self.push(metrics, observations, update)?;
         if let (true, Some(current)) = (changed, current) {
             // Saved after the push: a crash in between leaves a delta whose successor the
             // server refuses; it then asks for a full inventory, which repairs the chain.
@@ -84,6 +88,7 @@ impl Core {
     pub(super) fn push(
         &mut self,
         metrics: Option<Metrics>,
+        observations: Option<Observations>,
         inventory: Option<InventoryUpdate>,
     ) -> anyhow::Result<()> {
         let seq = self.state.take_seq(&self.dir)?;
@@ -92,6 +97,7 @@ impl Core {
             collected_at: now(),
             metrics,
             inventory,
+            observations,
             summarised: 0,
         })
     }
@@ -101,6 +107,14 @@ impl Core {
     /// ignored as duplicates.
     pub(super) fn acknowledge(&mut self, ack: &ReportAck) -> anyhow::Result<()> {
         self.outbox.ack_through(ack.acked_seq)?;
+        if let Some(watch) = &ack.watch {
+            tracing::info!(
+                units = watch.units.len(),
+                processes = watch.processes.len(),
+                "the server changed what this agent watches"
+            );
+            self.watch = watch.clone();
+        }
         if ack.acked_seq >= self.state.next_seq {
             tracing::warn!(
                 acked_seq = ack.acked_seq,
@@ -147,7 +161,7 @@ impl Core {
                 let full = InventoryUpdate::Full {
                     inventory: Box::new(inventory),
                 };
-                self.push(None, Some(full))
+                self.push(None, None, Some(full))
             }
             None => {
                 self.inventory_at = None;

@@ -7,12 +7,23 @@
 //! alerting" in docs/ARCHITECTURE.md for the parts still to come (agent checks, the console
 //! and API, routing, maintenance windows and dependencies from the store).
 
+pub mod alerts;
+pub mod api;
+pub mod catalog;
+pub mod channels;
+pub mod checks;
+pub mod decide;
+pub mod devices;
+pub mod error;
 pub mod notifier;
 pub mod scheduler;
+pub mod spec;
+pub mod windows;
+
+pub use error::{MonitoringError, Result as MonitoringResult};
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use steward_core::Timestamp;
 use steward_core::alerting::{AlertRules, AlertState};
 use steward_store::{ChannelRecord, CheckRecord, StoreError};
@@ -38,13 +49,6 @@ pub struct DeclaredCheck {
 pub struct DeclaredChannel {
     pub name: String,
     pub channel: steward_notify::Channel,
-}
-
-/// What the store keeps of a check's kind-specific settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Spec {
-    pub probe: steward_probes::Probe,
-    pub timeout_ms: u64,
 }
 
 /// Stable ids for declared entries: the same name is the same check across restarts, so
@@ -85,7 +89,7 @@ pub async fn sync_declared(
     }
     for c in checks {
         let id = declared_id("config", &c.name);
-        let spec = Spec {
+        let spec = spec::Spec::Probe {
             probe: c.probe.clone(),
             timeout_ms: u64::try_from(c.timeout.as_millis()).unwrap_or(u64::MAX),
         };
@@ -123,17 +127,85 @@ pub async fn sync_declared(
             store.delete_check(&old.id).await?;
         }
     }
+    state.monitoring.invalidate();
     Ok(())
 }
 
-fn probe_kind(probe: &steward_probes::Probe) -> &'static str {
+/// Adds the default device checks (`steward_core::checks::defaults`: heartbeat, disk,
+/// memory, failed units, for all devices) the first time a server starts on a database.
+/// Once added they are the user's: changed or deleted, they are not added again.
+pub async fn install_default_checks(state: &AppState) -> Result<(), StoreError> {
+    const INSTALLED: &str = "monitoring.default_checks_installed";
+    if state.store.setting(INSTALLED).await?.is_some() {
+        return Ok(());
+    }
+    let now = state.now();
+    for (name, check, sustain_secs) in steward_core::checks::defaults() {
+        let rules = AlertRules {
+            retries: 0,
+            confirm_after_ms: (sustain_secs > 0)
+                .then(|| i64::try_from(sustain_secs * 1000).unwrap_or(i64::MAX)),
+            ..AlertRules::default()
+        };
+        let record = CheckRecord {
+            id: format!("default:{}", check.kind()),
+            name: name.to_string(),
+            kind: check.kind().to_string(),
+            target: "all".into(),
+            spec: serde_json::to_string(&spec::Spec::Device { check })
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            interval_ms: 60_000,
+            rules: serde_json::to_string(&rules).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            runner: "server".into(),
+            parent_id: None,
+            runbook: String::new(),
+            source: "default".into(),
+            enabled: true,
+            created_at: now,
+            updated_at: now,
+        };
+        match state.store.save_check(&record).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    state.store.set_setting(INSTALLED, "1", now).await?;
+    state.monitoring.invalidate();
+    Ok(())
+}
+
+pub(crate) fn probe_kind(probe: &steward_probes::Probe) -> &'static str {
     match probe {
         steward_probes::Probe::Http { .. } => "http",
         steward_probes::Probe::Tcp { .. } => "tcp",
     }
 }
 
-fn kind_of(channel: &steward_notify::Channel) -> &'static str {
+/// Where a channel sends, for people, without its secrets.
+pub(crate) fn describe_channel(channel: &steward_notify::Channel) -> String {
+    match channel {
+        steward_notify::Channel::Webhook { url } => match reqwest::Url::parse(url) {
+            Ok(u) => format!("webhook to {}", u.host_str().unwrap_or("?")),
+            Err(_) => "webhook".into(),
+        },
+    }
+}
+
+/// What "send test" sends.
+pub(crate) fn test_message(by: &str, at: Timestamp) -> serde_json::Value {
+    serde_json::json!({
+        "event": "test",
+        "check": "Steward test message",
+        "device": null,
+        "status": "ok",
+        "previous": null,
+        "summary": format!("sent by {by} to check this channel"),
+        "at": at.0,
+        "runbook": "",
+    })
+}
+
+pub(crate) fn kind_of(channel: &steward_notify::Channel) -> &'static str {
     match channel {
         steward_notify::Channel::Webhook { .. } => "webhook",
     }
@@ -142,6 +214,7 @@ fn kind_of(channel: &steward_notify::Channel) -> &'static str {
 /// The message a notice becomes, for every channel: what, how it stands, since when.
 pub(crate) fn message(
     check: &CheckRecord,
+    device: Option<&str>,
     notice: &steward_core::alerting::Notice,
     summary: &str,
     at: Timestamp,
@@ -157,10 +230,60 @@ pub(crate) fn message(
     serde_json::json!({
         "event": event,
         "check": check.name,
+        "device": device,
         "status": status,
         "previous": previous,
         "summary": summary,
         "at": at.0,
         "runbook": check.runbook,
     })
+}
+
+/// Monitoring's routes.
+pub fn routes() -> crate::web::routes::Routes {
+    use crate::web::routes::{Access, Routes};
+    use steward_core::Action::*;
+    use utoipa_axum::routes;
+    Routes::new()
+        .api(Access::Requires(ViewDevices), routes!(api::list_checks))
+        .api(
+            Access::Requires(ManageMonitoring),
+            routes!(api::create_check),
+        )
+        .api(
+            Access::Requires(ManageMonitoring),
+            routes!(api::update_check),
+        )
+        .api(
+            Access::Requires(ManageMonitoring),
+            routes!(api::delete_check),
+        )
+        .api(Access::Requires(ViewDevices), routes!(api::alerts))
+        .api(
+            Access::Requires(ManageMonitoring),
+            routes!(api::acknowledge),
+        )
+        .api(Access::Requires(ViewDevices), routes!(api::history))
+        .api(Access::Requires(ViewDevices), routes!(api::device_checks))
+        .api(Access::Requires(ViewDevices), routes!(api::windows))
+        .api(
+            Access::Requires(ManageMonitoring),
+            routes!(api::create_window),
+        )
+        .api(
+            Access::Requires(ManageMonitoring),
+            routes!(api::delete_window),
+        )
+        .api(Access::Requires(ManageChannels), routes!(api::channels))
+        .api(
+            Access::Requires(ManageChannels),
+            routes!(api::create_channel),
+        )
+        .api(
+            Access::Requires(ManageChannels),
+            routes!(api::delete_channel),
+        )
+        .api(Access::Requires(ManageChannels), routes!(api::test_channel))
+        .api(Access::Requires(ManageChannels), routes!(api::create_route))
+        .api(Access::Requires(ManageChannels), routes!(api::delete_route))
 }

@@ -5,11 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use steward_core::alerting::{self, AlertRules, AlertState, CheckResult, Circumstances};
-use steward_store::{ChannelRecord, CheckRecord, CheckResultWrite, CheckStateRecord, NoticeWrite};
+use steward_core::alerting::{CheckResult, CheckStatus};
+use steward_store::CheckStateRecord;
 use tokio::sync::Semaphore;
 
-use super::Spec;
+use super::catalog::{Catalog, CheckDef};
+use super::decide::{Context, decide};
+use super::spec::Spec;
 use crate::state::AppState;
 
 /// How often the scheduler looks for due checks.
@@ -36,19 +38,16 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                 .await
             {
                 Ok(due) if !due.is_empty() => {
-                    // Read once a batch, not once a check.
-                    let (checks, channels) =
-                        match (state.store.checks().await, state.store.channels().await) {
-                            (Ok(checks), Ok(channels)) => (checks, Arc::new(channels)),
-                            (Err(e), _) | (_, Err(e)) => {
-                                tracing::warn!(error = %e, "monitoring: cannot read checks");
-                                tokio::time::sleep(TICK).await;
-                                continue;
-                            }
-                        };
+                    let catalog = match state.monitoring.get(&state.store, state.now()).await {
+                        Ok(c) => c,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "monitoring: cannot read checks");
+                            tokio::time::sleep(TICK).await;
+                            continue;
+                        }
+                    };
                     for due in due {
-                        let Some(check) = checks.iter().find(|c| c.id == due.check_id).cloned()
-                        else {
+                        let Some(check) = catalog.check(&due.check_id).cloned() else {
                             continue;
                         };
                         let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -56,9 +55,9 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
                         };
                         let state = state.clone();
                         let client = client.clone();
-                        let channels = channels.clone();
+                        let catalog = catalog.clone();
                         tokio::spawn(async move {
-                            run_one(&state, &client, &check, &due, &channels).await;
+                            run_one(&state, &client, &catalog, &check, &due).await;
                             drop(permit);
                         });
                     }
@@ -77,75 +76,45 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
 async fn run_one(
     state: &AppState,
     client: &reqwest::Client,
-    check: &CheckRecord,
+    catalog: &Catalog,
+    check: &CheckDef,
     due: &CheckStateRecord,
-    channels: &[ChannelRecord],
 ) {
-    let spec: Spec = match serde_json::from_str(&check.spec) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(check = %check.name, error = %e, "monitoring: unreadable check");
-            return;
-        }
+    let Spec::Probe { probe, timeout_ms } = &check.spec else {
+        // A device check is judged at reports, never claimed: release it for good.
+        tracing::warn!(check = %check.record.name, "monitoring: a device check was scheduled; it is not a probe");
+        return;
     };
-    let outcome = steward_probes::run(
-        &spec.probe,
-        client,
-        Duration::from_millis(spec.timeout_ms.max(1)),
-    )
-    .await;
+    let outcome =
+        steward_probes::run(probe, client, Duration::from_millis((*timeout_ms).max(1))).await;
     let now = state.now();
-    let rules: AlertRules = serde_json::from_str(&check.rules).unwrap_or_default();
-    let previous: AlertState =
-        serde_json::from_str(&due.state).unwrap_or_else(|_| AlertState::new(now));
-    let result = CheckResult {
-        status: outcome.status,
-        summary: outcome.summary.clone(),
-        at: now,
+    let parent = match &check.record.parent_id {
+        Some(parent) => state
+            .store
+            .check_state(parent, &due.subject)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|s| CheckStatus::parse(&s.status)),
+        None => None,
     };
-    let decided = alerting::observe(&previous, &result, &rules, Circumstances::default());
-    let (next_state, reminders) =
-        alerting::remind(&decided.state, &rules, Circumstances::default(), now);
-    let mut notices = Vec::new();
-    for (i, notice) in decided.notices.iter().chain(reminders.iter()).enumerate() {
-        // A problem or recovery announcing this result's transition is keyed by its history
-        // line; other notices by the check, the subject and the moment. Either way the outbox
-        // takes a key once per channel.
-        let announces_transition = decided.transition.is_some()
-            && matches!(
-                notice,
-                alerting::Notice::Problem { .. } | alerting::Notice::Recovery { .. }
-            );
-        let key = if announces_transition {
-            "transition:{history}".to_string()
-        } else {
-            format!("notice:{}:{}:{}:{i}", check.id, due.subject, now.0)
-        };
-        let payload = super::message(check, notice, &outcome.summary, now).to_string();
-        for channel in channels {
-            notices.push(NoticeWrite {
-                key: key.clone(),
-                channel_id: channel.id.clone(),
-                payload: payload.clone(),
-            });
-        }
-    }
-    let write = CheckResultWrite {
-        decided_at: now,
-        check_id: check.id.clone(),
-        subject: due.subject.clone(),
-        state: serde_json::to_string(&next_state).unwrap_or_default(),
-        status: next_state.status.as_str().to_string(),
-        since: next_state.since,
-        summary: outcome.summary,
-        next_run_at: now.plus_millis(check.interval_ms.max(1_000)),
-        transition: decided
-            .transition
-            .as_ref()
-            .map(|t| (t.from.as_str().to_string(), t.to.as_str().to_string(), t.at)),
-        notices,
-    };
-    if let Err(e) = state.store.record_check_result(&write).await {
-        tracing::warn!(check = %check.name, error = %e, "monitoring: cannot store a result");
+    let decision = decide(
+        catalog,
+        check,
+        CheckResult {
+            status: outcome.status,
+            summary: outcome.summary,
+            at: now,
+        },
+        Context {
+            subject: &due.subject,
+            device: None,
+            previous: Some(due),
+            parent,
+            next_run_at: now.plus_millis(check.record.interval_ms.max(1_000)),
+        },
+    );
+    if let Err(e) = state.store.record_check_result(&decision.write).await {
+        tracing::warn!(check = %check.record.name, error = %e, "monitoring: cannot store a result");
     }
 }

@@ -13,6 +13,7 @@ use steward_testkit::{TestServer, sample_inventory};
 
 fn full(seq: u64, inv: &Inventory) -> Report {
     Report {
+        observations: None,
         seq,
         collected_at: Timestamp(1_700_000_000_000 + seq as i64),
         metrics: None,
@@ -81,6 +82,7 @@ async fn refused_at_the_edge(backend: Backend) {
     bigger.normalize();
     let delta = InventoryDelta::between(&base, &bigger);
     let report = Report {
+        observations: None,
         inventory: Some(InventoryUpdate::Delta {
             delta: Box::new(delta),
         }),
@@ -230,6 +232,7 @@ async fn change_events_beyond_the_limit_are_summarised() {
     let (status, _) = send(&server, &credential, vec![full(1, &v1)]).await;
     assert_eq!(status, 200);
     let report = Report {
+        observations: None,
         inventory: Some(InventoryUpdate::Delta {
             delta: Box::new(InventoryDelta::between(&v1, &v2)),
         }),
@@ -404,6 +407,7 @@ async fn an_agent_repairs_a_queue_the_server_refuses() {
     let mut outbox = steward_agent::outbox::Outbox::open(agent.outbox_dir(), 1440).unwrap();
     outbox
         .push(Report {
+            observations: None,
             metrics: Some(metrics),
             ..full(1, &poisoned)
         })

@@ -218,6 +218,7 @@ async fn a_long_job_does_not_hold_up_another_kind() {
 fn old_check_in(seq: u64) -> Value {
     let batch = ReportBatch {
         reports: vec![Report {
+            observations: None,
             seq,
             collected_at: steward_core::Timestamp(1_700_000_000_000),
             metrics: Some(steward_core::Metrics::default()),

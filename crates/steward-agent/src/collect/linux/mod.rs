@@ -7,11 +7,13 @@
 //! systems add the `rpm -qa` run. A metrics sample takes under 0.1 ms.
 
 pub mod accounts;
+pub mod command;
 pub mod filesystems;
 pub mod hardware;
 pub mod interfaces;
 pub mod listeners;
 pub mod metrics;
+pub mod observe;
 pub mod os_release;
 pub mod packages;
 
@@ -83,6 +85,13 @@ impl Collector for LinuxCollector {
 
     fn metrics(&mut self) -> Metrics {
         metrics::sample(self.system.as_mut(), self.disks.as_mut())
+    }
+
+    fn observe(
+        &mut self,
+        watch: &steward_core::checks::Watch,
+    ) -> steward_core::checks::Observations {
+        observe::observe(watch, Path::new("/proc"))
     }
 }
 

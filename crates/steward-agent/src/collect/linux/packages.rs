@@ -7,12 +7,11 @@
 //! apt stack. The RPM database (SQLite, Berkeley DB or NDB depending on the distribution) is
 //! only readable sanely through `rpm` itself, whose output format we choose.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use std::time::Duration;
+
+use anyhow::bail;
 use steward_core::{Package, PackageSource};
 
 use super::read_optional;
@@ -134,58 +133,20 @@ pub fn parse_rpm_query(text: &str) -> Vec<Package> {
 
 /// The `rpm` executable on `PATH` (or in `/usr/bin`, `/bin` when `PATH` is unset).
 fn find_rpm() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("rpm"))
-        .find(|candidate| candidate.is_file())
+    super::command::find("rpm")
 }
 
 /// Runs the RPM query, with a time limit.
 fn query_rpm(rpm: &Path) -> anyhow::Result<Vec<Package>> {
-    let mut child = Command::new(rpm)
-        .args(["-qa", "--queryformat", RPM_QUERY_FORMAT])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("running {}", rpm.display()))?;
-    // Drain both pipes on threads, so a large listing (or many warnings) cannot fill a pipe
-    // and block rpm while we wait for it.
-    let stdout = child.stdout.take().context("rpm stdout not captured")?;
-    let stderr = child.stderr.take().context("rpm stderr not captured")?;
-    let stdout_reader = std::thread::spawn(move || read_all(stdout));
-    let stderr_reader = std::thread::spawn(move || read_all(stderr));
-    let deadline = Instant::now() + RPM_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().context("waiting for rpm")? {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            // Best effort: the process may have exited in between.
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("rpm -qa did not finish within {RPM_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let text = stdout_reader
-        .join()
-        .map_err(|_| anyhow::anyhow!("rpm output reader panicked"))?
-        .context("reading rpm output")?;
-    let errors = stderr_reader
-        .join()
-        .map_err(|_| anyhow::anyhow!("rpm error reader panicked"))?
-        .unwrap_or_default();
-    if !status.success() {
-        bail!("rpm -qa failed ({status}): {}", errors.trim());
+    let out = super::command::run(
+        rpm,
+        &["-qa", "--queryformat", RPM_QUERY_FORMAT],
+        RPM_TIMEOUT,
+    )?;
+    if !out.success {
+        bail!("rpm -qa failed ({}): {}", out.status, out.stderr.trim());
     }
-    Ok(parse_rpm_query(&text))
-}
-
-fn read_all(mut pipe: impl Read) -> std::io::Result<String> {
-    let mut text = String::new();
-    pipe.read_to_string(&mut text)?;
-    Ok(text)
+    Ok(parse_rpm_query(&out.stdout))
 }
 
 #[cfg(test)]

@@ -1,0 +1,181 @@
+//! The definitions every evaluation needs — checks, channels, routes, maintenance windows —
+//! parsed once and cached, so that judging a report or a probe result reads no definitions
+//! from the database. The cache is reloaded when this server changes a definition
+//! ([`CatalogCache::invalidate`]) and at least every [`REFRESH_MS`], which is how a change
+//! made through another server (several servers on one PostgreSQL) is seen.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use steward_core::Timestamp;
+use steward_core::alerting::AlertRules;
+use steward_core::alerting::routing::Route;
+use steward_core::alerting::window::Window;
+use steward_core::checks::{Membership, Target};
+use steward_store::{ChannelRecord, CheckRecord, Store, StoreError};
+
+use super::spec::Spec;
+
+/// How stale a cached catalog may get.
+pub const REFRESH_MS: i64 = 5_000;
+
+/// A check, parsed.
+#[derive(Debug, Clone)]
+pub struct CheckDef {
+    pub record: CheckRecord,
+    pub spec: Spec,
+    pub rules: AlertRules,
+    /// Which devices a device check covers (`None` for a network monitor).
+    pub target: Option<Target>,
+}
+
+/// What a maintenance window covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Covered {
+    Check(String),
+    Devices(Target),
+}
+
+#[derive(Debug, Clone)]
+pub struct MaintenanceWindow {
+    pub name: String,
+    pub covers: Covered,
+    pub schedule: Window,
+}
+
+/// Every definition, parsed.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub checks: Vec<Arc<CheckDef>>,
+    by_id: HashMap<String, usize>,
+    pub channels: Vec<ChannelRecord>,
+    pub channel_ids: Vec<String>,
+    pub routes: Vec<Route>,
+    pub windows: Vec<MaintenanceWindow>,
+    /// Whether any device check targets a group or a tag (then a report needs the device's
+    /// memberships read; otherwise not).
+    pub needs_memberships: bool,
+}
+
+impl Catalog {
+    pub async fn load(store: &Store) -> Result<Catalog, StoreError> {
+        let (checks, channels, routes, windows) = tokio::try_join!(
+            store.checks(),
+            store.channels(),
+            store.routes(),
+            store.windows()
+        )?;
+        let mut catalog = Catalog::default();
+        for record in checks {
+            let Ok(spec) = serde_json::from_str::<Spec>(&record.spec) else {
+                tracing::error!(check = %record.name, "monitoring: unreadable check settings; the check is skipped");
+                continue;
+            };
+            let rules = serde_json::from_str(&record.rules).unwrap_or_default();
+            let target = match &spec {
+                Spec::Device { .. } => Target::parse(&record.target).ok(),
+                Spec::Probe { .. } => None,
+            };
+            if matches!(target, Some(Target::Group(_) | Target::Tag(_))) && record.enabled {
+                catalog.needs_memberships = true;
+            }
+            catalog
+                .by_id
+                .insert(record.id.clone(), catalog.checks.len());
+            catalog.checks.push(Arc::new(CheckDef {
+                record,
+                spec,
+                rules,
+                target,
+            }));
+        }
+        catalog.channel_ids = channels.iter().map(|c| c.id.clone()).collect();
+        catalog.channels = channels;
+        catalog.routes = routes
+            .into_iter()
+            .filter_map(|r| {
+                Some(Route {
+                    min_status: steward_core::alerting::CheckStatus::parse(&r.min_status)?,
+                    devices: Target::parse(&r.devices).ok()?,
+                    channel_id: r.channel_id,
+                })
+            })
+            .collect();
+        catalog.windows = windows
+            .into_iter()
+            .filter_map(|w| {
+                let covers = match w.target.strip_prefix("check:") {
+                    Some(id) => Covered::Check(id.to_string()),
+                    None => Covered::Devices(Target::parse(&w.target).ok()?),
+                };
+                Some(MaintenanceWindow {
+                    name: w.name,
+                    covers,
+                    schedule: serde_json::from_str(&w.schedule).ok()?,
+                })
+            })
+            .collect();
+        Ok(catalog)
+    }
+
+    pub fn check(&self, id: &str) -> Option<&Arc<CheckDef>> {
+        self.by_id.get(id).map(|&i| &self.checks[i])
+    }
+
+    /// The enabled device checks covering `device`.
+    pub fn device_checks<'a>(
+        &'a self,
+        device: &'a Membership<'a>,
+    ) -> impl Iterator<Item = &'a Arc<CheckDef>> + 'a {
+        self.checks.iter().filter(move |c| {
+            c.record.enabled && c.target.as_ref().is_some_and(|t| t.covers(device))
+        })
+    }
+
+    /// Whether a maintenance window open at `at` covers this check (for `device`).
+    pub fn in_maintenance(
+        &self,
+        check_id: &str,
+        device: Option<&Membership<'_>>,
+        at: Timestamp,
+    ) -> bool {
+        self.windows.iter().any(|w| {
+            let covers = match &w.covers {
+                Covered::Check(id) => id == check_id,
+                Covered::Devices(Target::All) => true,
+                Covered::Devices(target) => device.is_some_and(|d| target.covers(d)),
+            };
+            covers && w.schedule.covers(at)
+        })
+    }
+}
+
+/// The cached catalog, shared by the scheduler, report judging and the sweeps.
+#[derive(Debug, Default)]
+pub struct CatalogCache {
+    current: RwLock<Option<(Timestamp, Arc<Catalog>)>>,
+}
+
+impl CatalogCache {
+    /// The catalog, reloaded when invalidated or older than [`REFRESH_MS`].
+    pub async fn get(&self, store: &Store, now: Timestamp) -> Result<Arc<Catalog>, StoreError> {
+        if let Ok(guard) = self.current.read()
+            && let Some((loaded, catalog)) = guard.as_ref()
+            && (0..REFRESH_MS).contains(&now.since(*loaded))
+        {
+            return Ok(catalog.clone());
+        }
+        let catalog = Arc::new(Catalog::load(store).await?);
+        if let Ok(mut guard) = self.current.write() {
+            *guard = Some((now, catalog.clone()));
+        }
+        Ok(catalog)
+    }
+
+    /// Forgets the cached catalog: the next [`CatalogCache::get`] reads the definitions.
+    pub fn invalidate(&self) {
+        if let Ok(mut guard) = self.current.write() {
+            *guard = None;
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Device checks: judged at each report on what it carried (metrics, observations), and the
+//! heartbeat judged by a periodic sweep, since a silent device sends nothing to judge. Both
+//! write only what changed (a steady OK writes nothing) and write compare-and-set, so two
+//! servers judging the same device record a transition once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use steward_core::alerting::CheckResult;
+use steward_core::checks::{self, DeviceCheck, Facts, Membership, Observations, Watch};
+use steward_core::{Metrics, Timestamp};
+use steward_store::{CheckResultWrite, CheckStateRecord, DeviceMembership};
+
+use super::catalog::{Catalog, CheckDef};
+use super::decide::{Context, DeviceView, decide};
+use crate::state::AppState;
+
+/// How often heartbeats are judged.
+const SWEEP_EVERY: Duration = Duration::from_secs(15);
+/// Results written per transaction by a sweep.
+const SWEEP_BATCH: usize = 200;
+/// Device checks are never claimed by the scheduler.
+const NEVER: Timestamp = Timestamp(i64::MAX);
+
+/// What the latest report of a delivery carried.
+#[derive(Debug, Default)]
+pub struct ReportFacts {
+    pub metrics: Option<Metrics>,
+    pub observations: Option<Observations>,
+}
+
+/// Judges the device's checks on its latest report. Returns the watch list to send the agent
+/// when it holds another one (and can observe: `observes`). Failures are logged: the report
+/// is stored, and the next one is judged again.
+pub async fn judge_report(
+    state: &AppState,
+    device_id: &str,
+    facts: ReportFacts,
+    observes: bool,
+) -> Option<Watch> {
+    let now = state.now();
+    let catalog = match state.monitoring.get(&state.store, now).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "monitoring: cannot read the checks; a report goes unjudged");
+            return None;
+        }
+    };
+    let device = match state.store.device_membership(device_id).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::warn!(error = %e, "monitoring: cannot read a device; its report goes unjudged");
+            return None;
+        }
+    };
+    let groups: Vec<String> = device.group_id.iter().cloned().collect();
+    let membership = Membership {
+        device_id,
+        groups: &groups,
+        tags: &device.tags,
+    };
+    let applicable: Vec<&std::sync::Arc<CheckDef>> = catalog.device_checks(&membership).collect();
+    let watch = Watch::of(applicable.iter().filter_map(|c| c.spec.device_check()));
+    let states = match state.store.states_of_subject(device_id).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "monitoring: cannot read a device's checks");
+            return None;
+        }
+    };
+    let judged = Facts {
+        metrics: facts.metrics.as_ref(),
+        observations: facts.observations.as_ref(),
+        last_seen: Some(now),
+        now,
+    };
+    let view = DeviceView {
+        name: &device.name,
+        membership,
+    };
+    let writes = judge(&catalog, &applicable, &states, &judged, device_id, view);
+    record(state, writes).await;
+    let held = facts
+        .observations
+        .as_ref()
+        .map_or("", |o| o.watch_version.as_str());
+    (observes && held != watch.version).then_some(watch)
+}
+
+/// Judges `checks` for one device; the writes of what changed, with the state each was
+/// judged on.
+fn judge(
+    catalog: &Catalog,
+    checks: &[&std::sync::Arc<CheckDef>],
+    states: &[CheckStateRecord],
+    facts: &Facts<'_>,
+    subject: &str,
+    device: DeviceView<'_>,
+) -> Vec<(Option<String>, CheckResultWrite)> {
+    let stored: HashMap<&str, &CheckStateRecord> =
+        states.iter().map(|s| (s.check_id.as_str(), s)).collect();
+    let mut writes = Vec::new();
+    for check in checks {
+        let Some(definition) = check.spec.device_check() else {
+            continue;
+        };
+        let Some((status, summary)) = checks::evaluate(definition, facts) else {
+            continue;
+        };
+        let previous = stored.get(check.record.id.as_str()).copied();
+        let parent = check
+            .record
+            .parent_id
+            .as_deref()
+            .and_then(|p| stored.get(p))
+            .and_then(|s| steward_core::alerting::CheckStatus::parse(&s.status));
+        let decision = decide(
+            catalog,
+            check,
+            CheckResult {
+                status,
+                summary,
+                at: facts.now,
+            },
+            Context {
+                subject,
+                device: Some(device),
+                previous,
+                parent,
+                next_run_at: NEVER,
+            },
+        );
+        if decision.changed {
+            writes.push((previous.map(|p| p.state.clone()), decision.write));
+        }
+    }
+    writes
+}
+
+async fn record(state: &AppState, writes: Vec<(Option<String>, CheckResultWrite)>) {
+    for chunk in writes.chunks(SWEEP_BATCH) {
+        if let Err(e) = state.store.record_device_results(chunk).await {
+            tracing::warn!(error = %e, "monitoring: cannot store device check results");
+        }
+    }
+}
+
+/// Starts the heartbeat sweep; it runs until the task is aborted.
+pub fn spawn_sweep(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(SWEEP_EVERY).await;
+            if let Err(e) = sweep(&state).await {
+                tracing::warn!(error = %e, "monitoring: heartbeat sweep failed");
+            }
+        }
+    })
+}
+
+/// Judges every heartbeat check for every device it covers, from when each last checked in
+/// (a device that never did counts from its enrolment).
+pub async fn sweep(state: &AppState) -> Result<(), steward_store::StoreError> {
+    let now = state.now();
+    let catalog = state.monitoring.get(&state.store, now).await?;
+    let heartbeats: Vec<&std::sync::Arc<CheckDef>> = catalog
+        .checks
+        .iter()
+        .filter(|c| {
+            c.record.enabled && matches!(c.spec.device_check(), Some(DeviceCheck::Heartbeat { .. }))
+        })
+        .collect();
+    if heartbeats.is_empty() {
+        return Ok(());
+    }
+    let devices = state.store.device_memberships().await?;
+    let mut writes = Vec::new();
+    for check in heartbeats {
+        let states = state.store.states_of_check(&check.record.id).await?;
+        let by_subject: HashMap<&str, &CheckStateRecord> =
+            states.iter().map(|s| (s.subject.as_str(), s)).collect();
+        for device in &devices {
+            writes.extend(judge_heartbeat(&catalog, check, device, &by_subject, now));
+        }
+    }
+    record(state, writes).await;
+    Ok(())
+}
+
+fn judge_heartbeat(
+    catalog: &Catalog,
+    check: &CheckDef,
+    device: &DeviceMembership,
+    states: &HashMap<&str, &CheckStateRecord>,
+    now: Timestamp,
+) -> Option<(Option<String>, CheckResultWrite)> {
+    let groups: Vec<String> = device.group_id.iter().cloned().collect();
+    let membership = Membership {
+        device_id: &device.device_id,
+        groups: &groups,
+        tags: &device.tags,
+    };
+    if !check.target.as_ref().is_some_and(|t| t.covers(&membership)) {
+        return None;
+    }
+    let facts = Facts {
+        metrics: None,
+        observations: None,
+        last_seen: Some(device.last_seen_at.unwrap_or(device.enrolled_at)),
+        now,
+    };
+    let (status, summary) = checks::evaluate(check.spec.device_check()?, &facts)?;
+    let previous = states.get(device.device_id.as_str()).copied();
+    let decision = decide(
+        catalog,
+        check,
+        CheckResult {
+            status,
+            summary,
+            at: now,
+        },
+        Context {
+            subject: &device.device_id,
+            device: Some(DeviceView {
+                name: &device.name,
+                membership,
+            }),
+            previous,
+            parent: None,
+            next_run_at: NEVER,
+        },
+    );
+    decision
+        .changed
+        .then(|| (previous.map(|p| p.state.clone()), decision.write))
+}
