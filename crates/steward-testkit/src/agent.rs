@@ -84,17 +84,50 @@ pub fn sample_inventory(hostname: &str, packages: usize) -> Inventory {
     inv
 }
 
-/// A collector whose inventory the test controls.
+/// A collector whose inventory, metrics and observed units and processes the test controls.
 #[derive(Clone)]
 pub struct ScriptedCollector {
     pub inventory: Arc<Mutex<Inventory>>,
+    pub machine: Arc<Mutex<Machine>>,
+}
+
+/// What the scripted machine reports besides its inventory.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub metrics: Metrics,
+    /// Unit name → active state; a watched unit not listed is `not-found`.
+    pub units: std::collections::HashMap<String, String>,
+    /// Process name → how many run.
+    pub processes: std::collections::HashMap<String, u32>,
+    /// `None`: no systemd to ask.
+    pub failed_units: Option<Vec<String>>,
+    /// The watch lists the agent asked about, latest last.
+    pub watched: Vec<steward_core::checks::Watch>,
+}
+
+impl Default for Machine {
+    fn default() -> Self {
+        Machine {
+            metrics: default_metrics(),
+            units: Default::default(),
+            processes: Default::default(),
+            failed_units: Some(Vec::new()),
+            watched: Vec::new(),
+        }
+    }
 }
 
 impl ScriptedCollector {
     pub fn new(inventory: Inventory) -> Self {
         Self {
             inventory: Arc::new(Mutex::new(inventory)),
+            machine: Arc::default(),
         }
+    }
+
+    /// Changes what the machine reports at its next check-in.
+    pub fn set(&self, f: impl FnOnce(&mut Machine)) {
+        f(&mut self.machine.lock().unwrap());
     }
     /// Changes the machine.
     pub fn change(&self, f: impl FnOnce(&mut Inventory)) {
@@ -109,19 +142,54 @@ impl Collector for ScriptedCollector {
         Ok(self.inventory.lock().unwrap().clone())
     }
     fn metrics(&mut self) -> Metrics {
-        Metrics {
-            cpu_percent: 3.5,
-            memory_used_bytes: 4 << 30,
-            memory_total_bytes: 16 << 30,
-            swap_used_bytes: 0,
-            load_1m: 0.2,
-            uptime_secs: 3600,
-            filesystems: vec![steward_core::FilesystemUsage {
-                mount_point: "/".into(),
-                total_bytes: 256 << 30,
-                used_bytes: 100 << 30,
-            }],
+        self.machine.lock().unwrap().metrics.clone()
+    }
+
+    fn observe(
+        &mut self,
+        watch: &steward_core::checks::Watch,
+    ) -> steward_core::checks::Observations {
+        use steward_core::checks::observations::{ProcessCount, UnitState};
+        let mut machine = self.machine.lock().unwrap();
+        machine.watched.push(watch.clone());
+        steward_core::checks::Observations {
+            watch_version: watch.version.clone(),
+            failed_units: machine.failed_units.clone(),
+            units: watch
+                .units
+                .iter()
+                .map(|u| UnitState {
+                    name: u.clone(),
+                    active_state: machine.units.get(u).cloned().unwrap_or("not-found".into()),
+                })
+                .collect(),
+            processes: watch
+                .processes
+                .iter()
+                .map(|p| ProcessCount {
+                    name: p.clone(),
+                    running: machine.processes.get(p).copied().unwrap_or(0),
+                })
+                .collect(),
         }
+    }
+}
+
+/// What a scripted machine reports unless the test says otherwise: a quiet machine, its
+/// disk 39 % full.
+pub fn default_metrics() -> Metrics {
+    Metrics {
+        cpu_percent: 3.5,
+        memory_used_bytes: 4 << 30,
+        memory_total_bytes: 16 << 30,
+        swap_used_bytes: 0,
+        load_1m: 0.2,
+        uptime_secs: 3600,
+        filesystems: vec![steward_core::FilesystemUsage {
+            mount_point: "/".into(),
+            total_bytes: 256 << 30,
+            used_bytes: 100 << 30,
+        }],
     }
 }
 

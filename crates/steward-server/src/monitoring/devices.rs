@@ -79,12 +79,21 @@ pub async fn judge_report(
         name: &device.name,
         membership,
     };
-    let writes = judge(&catalog, &applicable, &states, &judged, device_id, view);
-    record(state, writes).await;
     let held = facts
         .observations
         .as_ref()
         .map_or("", |o| o.watch_version.as_str());
+    // A unit or process check is judged only on observations made for the current watch
+    // list: until the agent has been told to watch something new, its silence about it
+    // means nothing (and must page nobody).
+    let judgeable: Vec<_> = applicable
+        .into_iter()
+        .filter(|c| {
+            held == watch.version || c.spec.device_check().and_then(|d| d.watches()).is_none()
+        })
+        .collect();
+    let writes = judge(&catalog, &judgeable, &states, &judged, device_id, view);
+    record(state, writes).await;
     (observes && held != watch.version).then_some(watch)
 }
 

@@ -6,6 +6,7 @@ mod agent_protocol;
 mod api;
 mod console;
 mod console_text;
+mod device_checks;
 mod edge;
 mod first_sign_in;
 mod fleet;
