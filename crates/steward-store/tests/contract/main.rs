@@ -45,6 +45,7 @@ mod enrollment;
 mod hardening;
 mod ingest;
 mod jobs;
+mod leases;
 mod migrations;
 mod monitoring;
 mod schema;
