@@ -141,6 +141,7 @@ async fn serve_with(
     let pruning = retention::spawn(state.clone());
     let checks = monitoring::scheduler::spawn(state.clone());
     let notifications = monitoring::notifier::spawn(state.clone());
+    let leases = monitoring::leases::spawn(state.clone());
     let limits = state.config.net.clone();
     let trusted_proxies = state.config.trusted_proxies.clone();
     let result = net::listen::run(
@@ -156,6 +157,7 @@ async fn serve_with(
     pruning.abort();
     checks.abort();
     notifications.abort();
+    leases.abort();
     result.map_err(anyhow::Error::from)
 }
 

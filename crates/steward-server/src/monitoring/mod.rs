@@ -7,6 +7,7 @@
 //! alerting" in docs/ARCHITECTURE.md for the parts still to come (agent checks, the console
 //! and API, routing, maintenance windows and dependencies from the store).
 
+pub mod leases;
 pub mod notifier;
 pub mod scheduler;
 

@@ -16,8 +16,8 @@ use crate::state::AppState;
 const TICK: Duration = Duration::from_millis(250);
 /// How many checks one look claims.
 const BATCH: u32 = 256;
-/// How long a claim holds: longer than any probe's timeout.
-const LEASE_MS: i64 = 120_000;
+/// How long a claim holds: short, as it is renewed while the probe runs (`leases`).
+const LEASE_MS: i64 = super::leases::LEASE_MS;
 /// Probes running at once.
 const CONCURRENT_PROBES: usize = 512;
 
@@ -32,7 +32,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         loop {
             match state
                 .store
-                .claim_due_checks(state.now(), BATCH, LEASE_MS)
+                .claim_due_checks(&state.instance, state.now(), BATCH, LEASE_MS)
                 .await
             {
                 Ok(due) if !due.is_empty() => {
@@ -132,6 +132,7 @@ async fn run_one(
     }
     let write = CheckResultWrite {
         decided_at: now,
+        due_at: due.next_run_at,
         check_id: check.id.clone(),
         subject: due.subject.clone(),
         state: serde_json::to_string(&next_state).unwrap_or_default(),
