@@ -24,8 +24,8 @@ const BATCH: u32 = 64;
 const LEASE_MS: i64 = super::leases::LEASE_MS;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-// A send that starts with a fresh lease ends (or gives up) before the lease could lapse, even
-// with every renewal missed.
+// A send starts with a fresh lease and gives up with a third of that lease to spare (to record
+// the outcome), even with every renewal missed: it never lapses to another server in flight.
 const _: () = assert!(SEND_TIMEOUT.as_millis() * 3 / 2 <= LEASE_MS as u128);
 
 /// The pause before attempt `attempts + 1`: 10 s, doubling, at most an hour.

@@ -1,8 +1,5 @@
 //! Helpers shared by the process tests (each test file is its own crate and includes this).
 
-// Each test crate uses part of these.
-#![allow(dead_code)]
-
 use std::path::Path;
 use std::process::Command;
 
@@ -28,11 +25,13 @@ pub fn admin(data_dir: &Path, args: &[&str]) -> String {
 
 /// A `steward` process a test started: killed when dropped, so a failing test leaves none
 /// behind. Its output (stdout and stderr) is kept for the failure message.
+#[allow(dead_code)] // not every test crate starts servers this way
 pub struct Steward {
     child: std::process::Child,
     output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
+#[allow(dead_code)]
 impl Steward {
     /// Runs `steward ARGS` (logging at info) until it prints a line containing `ready`.
     pub fn start(args: &[&str], ready: &str) -> Steward {
