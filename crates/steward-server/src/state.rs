@@ -93,6 +93,10 @@ pub struct AppState {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<ServerConfig>,
+    /// This server process among the replicas on one database: the holder named on the
+    /// monitoring work it claims (`monitoring::leases`). Its process id, for an operator
+    /// reading the database, and a random part, unique across hosts and restarts.
+    pub instance: Arc<str>,
     pub(crate) dispatcher: Arc<Dispatcher>,
     /// Password checks running at once: each takes 64 MiB, so a burst of sign-ins cannot
     /// take the server's memory.
@@ -127,6 +131,12 @@ impl AppState {
             denials: Arc::default(),
             dummy_hash: dummy_hash.into(),
             monitoring: Arc::default(),
+            instance: format!(
+                "{}.{}",
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..12]
+            )
+            .into(),
             config: Arc::new(config),
         })
     }

@@ -1,6 +1,6 @@
 //! What decides who is told about a check's state: maintenance windows, notification routes,
 //! acknowledgements, and the device facts a check's target is matched against. See migration
-//! 0013 for the tables. Per-device reads for people (a device's checks, open alerts) are in
+//! 0014 for the tables. Per-device reads for people (a device's checks, open alerts) are in
 //! `scoped::alerts`.
 
 use sqlx::any::AnyRow;
@@ -10,7 +10,7 @@ use crate::monitoring::{STATE_COLS, check_state};
 use crate::rows::{int, opt_int, opt_text, text, touched};
 use crate::{CheckStateRecord, Result, Store, StoreError};
 
-/// A maintenance window (see migration 0013).
+/// A maintenance window (see migration 0014).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WindowRecord {
     pub id: String,
@@ -24,7 +24,7 @@ pub struct WindowRecord {
     pub created_at: Timestamp,
 }
 
-/// A notification route (see migration 0013).
+/// A notification route (see migration 0014).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteRecord {
     pub id: String,

@@ -29,6 +29,7 @@ mod error;
 mod groups;
 mod ingest;
 mod jobs;
+mod leases;
 mod migrate;
 mod monitoring;
 mod rows;

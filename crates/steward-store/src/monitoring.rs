@@ -8,7 +8,9 @@
 //!   (`notifications` is unique on notice and channel);
 //! - work is claimed with a lease ([`Store::claim_due_checks`],
 //!   [`Store::claim_notifications`]): on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so several
-//!   servers share it and a dead server's claims lapse to the others when the lease ends.
+//!   servers share it and a dead server's claims lapse to the others when the lease ends. A
+//!   lease names its holder, who renews it while the work is in hand (`leases.rs`); a
+//!   result answers the run it was claimed for and is refused once another answered it.
 
 use sqlx::any::AnyRow;
 use steward_core::Timestamp;
@@ -98,6 +100,10 @@ pub struct NotificationRecord {
 pub struct CheckResultWrite {
     /// When the result was judged (notices are due from then).
     pub decided_at: Timestamp,
+    /// The run this result answers: the `next_run_at` the check was claimed with. A result
+    /// for a run already answered (a server whose lease lapsed while it probed, and another
+    /// that probed too) is refused, so each run is recorded — and alerts — once.
+    pub due_at: Timestamp,
     pub check_id: String,
     pub subject: String,
     pub state: String,
@@ -283,10 +289,12 @@ impl Store {
         row.as_ref().map(check_state).transpose()
     }
 
-    /// Claims up to `limit` checks due at `now` for `lease_ms`: nobody else claims them
-    /// until the lease ends or their result is recorded. Oldest due first.
+    /// Claims up to `limit` checks due at `now` for `holder` (a server process) for
+    /// `lease_ms`: nobody else claims them until the lease ends or their result is recorded.
+    /// Oldest due first.
     pub async fn claim_due_checks(
         &self,
+        holder: &str,
         now: Timestamp,
         limit: u32,
         lease_ms: i64,
@@ -307,9 +315,12 @@ impl Store {
         let claimed: Vec<CheckStateRecord> = rows.iter().map(check_state).collect::<Result<_>>()?;
         for c in &claimed {
             sqlx::query(
-                "UPDATE check_state SET lease_until = $1 WHERE check_id = $2 AND subject = $3",
+                "UPDATE check_state SET lease_until = $1, lease_holder = $2, claimed_at = $3 \
+                 WHERE check_id = $4 AND subject = $5",
             )
             .bind(now.plus_millis(lease_ms).0)
+            .bind(holder)
+            .bind(now.0)
             .bind(&c.check_id)
             .bind(&c.subject)
             .execute(&mut *tx)
@@ -321,12 +332,31 @@ impl Store {
 
     /// Stores one evaluation: the new state (releasing the claim), the history line of a
     /// confirmed change, and the notices it causes — all or nothing. A notice already queued
-    /// for a channel (the same key) is not queued again. Returns the history line's id.
+    /// for a channel (the same key) is not queued again. Returns the history line's id;
+    /// `Conflict` when the run (`due_at`) was answered already, `NotFound` when the check is
+    /// not tracked for the subject.
     pub async fn record_check_result(&self, r: &CheckResultWrite) -> Result<Option<i64>> {
         let mut tx = self.begin_write().await?;
-        let history = write_result(&mut tx, r, Guard::Lease)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let history = match write_result(&mut tx, r, Guard::Run(r.due_at)).await? {
+            Some(history) => history,
+            None => {
+                let tracked =
+                    sqlx::query("SELECT 1 FROM check_state WHERE check_id = $1 AND subject = $2")
+                        .bind(&r.check_id)
+                        .bind(&r.subject)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .is_some();
+                return Err(if tracked {
+                    StoreError::Conflict(format!(
+                        "the run of check {} due at {} was recorded already",
+                        r.check_id, r.due_at.0
+                    ))
+                } else {
+                    StoreError::NotFound
+                });
+            }
+        };
         tx.commit().await?;
         Ok(history)
     }
@@ -422,10 +452,12 @@ impl Store {
             .collect()
     }
 
-    /// Claims up to `limit` undelivered notifications due at `now` for `lease_ms`, oldest
-    /// first.
+    /// Claims up to `limit` undelivered notifications due at `now` for `holder` for
+    /// `lease_ms`, oldest first. Before sending one the holder takes it again
+    /// ([`Store::take_notification`]): it may have lapsed to another server meanwhile.
     pub async fn claim_notifications(
         &self,
+        holder: &str,
         now: Timestamp,
         limit: u32,
         lease_ms: i64,
@@ -445,11 +477,16 @@ impl Store {
         let claimed: Vec<NotificationRecord> =
             rows.iter().map(notification).collect::<Result<_>>()?;
         for n in &claimed {
-            sqlx::query("UPDATE notifications SET lease_until = $1 WHERE id = $2")
-                .bind(now.plus_millis(lease_ms).0)
-                .bind(n.id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE notifications SET lease_until = $1, lease_holder = $2, claimed_at = $3 \
+                 WHERE id = $4",
+            )
+            .bind(now.plus_millis(lease_ms).0)
+            .bind(holder)
+            .bind(now.0)
+            .bind(n.id)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(claimed)
@@ -459,7 +496,7 @@ impl Store {
     pub async fn notification_delivered(&self, id: i64, at: Timestamp) -> Result<()> {
         let res = sqlx::query(
             "UPDATE notifications SET delivered_at = $1, attempts = attempts + 1, lease_until = 0, \
-             last_error = '' WHERE id = $2 AND delivered_at IS NULL",
+             lease_holder = '', last_error = '' WHERE id = $2 AND delivered_at IS NULL",
         )
         .bind(at.0)
         .bind(id)
@@ -468,20 +505,25 @@ impl Store {
         touched(&res)
     }
 
-    /// Records a failed attempt; the next is due at `retry_at`.
+    /// Records `holder`'s failed attempt; the next is due at `retry_at`. `NotFound` when the
+    /// notification was delivered or is no longer `holder`'s (its lease lapsed to another
+    /// server, whose claim is left alone).
     pub async fn notification_failed(
         &self,
+        holder: &str,
         id: i64,
         error: &str,
         retry_at: Timestamp,
     ) -> Result<()> {
         let res = sqlx::query(
             "UPDATE notifications SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, \
-             lease_until = 0 WHERE id = $3 AND delivered_at IS NULL",
+             lease_until = 0, lease_holder = '' WHERE id = $3 AND lease_holder = $4 \
+             AND delivered_at IS NULL",
         )
         .bind(error)
         .bind(retry_at.0)
         .bind(id)
+        .bind(holder)
         .execute(&self.write)
         .await?;
         touched(&res)
@@ -500,8 +542,9 @@ impl Store {
 
 /// What makes a result's write safe from a concurrent one.
 enum Guard<'a> {
-    /// The caller holds the check's lease (the scheduler): the state exists.
-    Lease,
+    /// The answer to the run due at this time (the scheduler's claim): written only if
+    /// that run was not answered already (by a server whose lease lapsed meanwhile).
+    Run(Timestamp),
     /// Written only if the stored state is still this (`None`: absent, then created).
     Unchanged(Option<&'a str>),
 }
@@ -522,9 +565,10 @@ async fn write_result(
             "UPDATE check_state SET state = $1, status = $2, since = $3, summary = $4, \
              next_run_at = $5, lease_until = 0 WHERE check_id = $6 AND subject = $7 AND state = $8",
         ),
-        Guard::Lease => sqlx::query(
+        Guard::Run(_) => sqlx::query(
             "UPDATE check_state SET state = $1, status = $2, since = $3, summary = $4, \
-             next_run_at = $5, lease_until = 0 WHERE check_id = $6 AND subject = $7",
+             next_run_at = $5, lease_until = 0, lease_holder = '', claimed_at = 0 \
+             WHERE check_id = $6 AND subject = $7 AND next_run_at = $8",
         ),
     };
     let mut query = query
@@ -535,8 +579,10 @@ async fn write_result(
         .bind(r.next_run_at.0)
         .bind(&r.check_id)
         .bind(&r.subject);
-    if let Guard::Unchanged(Some(expected)) = guard {
-        query = query.bind(expected);
+    match guard {
+        Guard::Unchanged(Some(expected)) => query = query.bind(expected),
+        Guard::Run(due_at) => query = query.bind(due_at.0),
+        Guard::Unchanged(None) => {}
     }
     match query.execute(&mut **tx).await {
         Ok(done) if done.rows_affected() == 0 => return Ok(None),

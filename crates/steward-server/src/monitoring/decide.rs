@@ -106,6 +106,7 @@ pub fn decide(
     Decision {
         write: CheckResultWrite {
             decided_at: now,
+            due_at: context.next_run_at,
             check_id: check.record.id.clone(),
             subject: context.subject.to_string(),
             status: state.status.as_str().to_string(),

@@ -15,6 +15,7 @@ pub mod checks;
 pub mod decide;
 pub mod devices;
 pub mod error;
+pub mod leases;
 pub mod notifier;
 pub mod scheduler;
 pub mod spec;

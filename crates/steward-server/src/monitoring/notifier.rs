@@ -3,6 +3,14 @@
 //! it delivered — or failed, to be tried again after a growing pause. A notification is
 //! written in the transaction that decided it, so a server killed before sending still
 //! sends after restart; once marked delivered it is never sent again.
+//!
+//! Each notification is taken again right before it is sent: one that lapsed to another
+//! server while it waited its turn is left to that server. The lease is renewed while the
+//! send runs and is longer than a send may last, so a send in flight never lapses to another
+//! server while this one lives. What remains is a server that dies after the receiver
+//! accepted a message and before the delivery is recorded (a few milliseconds): the message
+//! is sent again when its lease lapses. Delivery is at least once in that window and exactly
+//! once everywhere else (docs/ARCHITECTURE.md, "Several servers").
 
 use std::time::Duration;
 
@@ -13,8 +21,12 @@ use crate::state::AppState;
 
 const TICK: Duration = Duration::from_millis(250);
 const BATCH: u32 = 64;
-const LEASE_MS: i64 = 60_000;
+const LEASE_MS: i64 = super::leases::LEASE_MS;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+// A send starts with a fresh lease and gives up with a third of that lease to spare (to record
+// the outcome), even with every renewal missed: it never lapses to another server in flight.
+const _: () = assert!(SEND_TIMEOUT.as_millis() * 3 / 2 <= LEASE_MS as u128);
 
 /// The pause before attempt `attempts + 1`: 10 s, doubling, at most an hour.
 pub fn backoff_ms(attempts: i64) -> i64 {
@@ -32,7 +44,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         loop {
             match state
                 .store
-                .claim_notifications(state.now(), BATCH, LEASE_MS)
+                .claim_notifications(&state.instance, state.now(), BATCH, LEASE_MS)
                 .await
             {
                 Ok(due) if !due.is_empty() => {
@@ -53,9 +65,14 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
 async fn deliver(state: &AppState, client: &reqwest::Client, n: &NotificationRecord) {
     let sent = match channel_of(state, &n.channel_id).await {
         Ok(channel) => match serde_json::from_str::<serde_json::Value>(&n.payload) {
-            Ok(message) => steward_notify::send(&channel, &message, client, SEND_TIMEOUT)
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(message) => {
+                if !still_ours(state, n).await {
+                    return;
+                }
+                steward_notify::send(&channel, &message, client, SEND_TIMEOUT)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
             Err(e) => Err(format!("unreadable message: {e}")),
         },
         Err(e) => Err(e),
@@ -67,12 +84,40 @@ async fn deliver(state: &AppState, client: &reqwest::Client, n: &NotificationRec
             tracing::warn!(notification = n.id, channel = %n.channel_id, %error, "monitoring: a notification was not delivered; it is retried");
             state
                 .store
-                .notification_failed(n.id, &error, Timestamp(now.0 + backoff_ms(n.attempts)))
+                .notification_failed(
+                    &state.instance,
+                    n.id,
+                    &error,
+                    Timestamp(now.0 + backoff_ms(n.attempts)),
+                )
                 .await
         }
     };
     if let Err(e) = marked {
         tracing::warn!(notification = n.id, error = %e, "monitoring: cannot record a delivery");
+    }
+}
+
+/// Takes the notification again, with a fresh lease, just before sending it: `false` when it
+/// is no longer this server's to send.
+async fn still_ours(state: &AppState, n: &NotificationRecord) -> bool {
+    match state
+        .store
+        .take_notification(&state.instance, n.id, state.now(), LEASE_MS)
+        .await
+    {
+        Ok(true) => true,
+        Ok(false) => {
+            tracing::info!(
+                notification = n.id,
+                "monitoring: a notification lapsed to another server, which sends it"
+            );
+            false
+        }
+        Err(e) => {
+            tracing::warn!(notification = n.id, error = %e, "monitoring: cannot take a notification; it is sent when its lease lapses");
+            false
+        }
     }
 }
 

@@ -18,8 +18,8 @@ use crate::state::AppState;
 const TICK: Duration = Duration::from_millis(250);
 /// How many checks one look claims.
 const BATCH: u32 = 256;
-/// How long a claim holds: longer than any probe's timeout.
-const LEASE_MS: i64 = 120_000;
+/// How long a claim holds: short, as it is renewed while the probe runs (`leases`).
+const LEASE_MS: i64 = super::leases::LEASE_MS;
 /// Probes running at once.
 const CONCURRENT_PROBES: usize = 512;
 
@@ -34,7 +34,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         loop {
             match state
                 .store
-                .claim_due_checks(state.now(), BATCH, LEASE_MS)
+                .claim_due_checks(&state.instance, state.now(), BATCH, LEASE_MS)
                 .await
             {
                 Ok(due) if !due.is_empty() => {
@@ -114,7 +114,11 @@ async fn run_one(
             next_run_at: now.plus_millis(check.record.interval_ms.max(1_000)),
         },
     );
-    if let Err(e) = state.store.record_check_result(&decision.write).await {
+    let mut write = decision.write;
+    // The run this result answers: a second answer (from a server whose lease lapsed) is
+    // refused by the store.
+    write.due_at = due.next_run_at;
+    if let Err(e) = state.store.record_check_result(&write).await {
         tracing::warn!(check = %check.record.name, error = %e, "monitoring: cannot store a result");
     }
 }

@@ -33,6 +33,7 @@ fn judged(
     notices: Vec<NoticeWrite>,
 ) -> CheckResultWrite {
     CheckResultWrite {
+        due_at: ts(0),
         decided_at: ts(at),
         check_id: check.into(),
         subject: subject.into(),

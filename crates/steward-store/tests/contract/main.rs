@@ -46,6 +46,7 @@ mod enrollment;
 mod hardening;
 mod ingest;
 mod jobs;
+mod leases;
 mod migrations;
 mod monitoring;
 mod schema;

@@ -3,7 +3,7 @@
 use super::*;
 use steward_store::{ChannelRecord, CheckRecord, CheckResultWrite, NoticeWrite};
 
-fn check_def(id: &str, name: &str) -> CheckRecord {
+pub(super) fn check_def(id: &str, name: &str) -> CheckRecord {
     CheckRecord {
         id: id.into(),
         name: name.into(),
@@ -22,7 +22,7 @@ fn check_def(id: &str, name: &str) -> CheckRecord {
     }
 }
 
-fn channel(id: &str, name: &str) -> ChannelRecord {
+pub(super) fn channel(id: &str, name: &str) -> ChannelRecord {
     ChannelRecord {
         id: id.into(),
         name: name.into(),
@@ -33,14 +33,17 @@ fn channel(id: &str, name: &str) -> ChannelRecord {
     }
 }
 
-fn result_write(
+/// A result for the run of `check` due at `due`, judged at `at`.
+pub(super) fn result_write(
     check: &str,
+    due: i64,
     at: i64,
     transition: bool,
     notices: Vec<NoticeWrite>,
 ) -> CheckResultWrite {
     CheckResultWrite {
         decided_at: ts(at),
+        due_at: ts(due),
         check_id: check.into(),
         subject: String::new(),
         state: "{}".into(),
@@ -82,7 +85,7 @@ contract_test!(
             Err(StoreError::NotFound)
         ));
         db.track_check("c1", "", "{}", ts(1), ts(1)).await.unwrap();
-        db.record_check_result(&result_write("c1", 10, true, Vec::new()))
+        db.record_check_result(&result_write("c1", 1, 10, true, Vec::new()))
             .await
             .unwrap();
         db.delete_check("c1").await.unwrap();
@@ -116,23 +119,26 @@ contract_test!(
             .unwrap();
         assert_eq!(db.check_state("a", "").await.unwrap().unwrap().state, "{}");
 
-        let claimed = db.claim_due_checks(ts(500), 10, 1_000).await.unwrap();
+        let claimed = db.claim_due_checks("s1", ts(500), 10, 1_000).await.unwrap();
         let ids: Vec<&str> = claimed.iter().map(|c| c.check_id.as_str()).collect();
         assert_eq!(ids, ["a", "b"], "due and enabled, oldest first");
         assert!(
-            db.claim_due_checks(ts(600), 10, 1_000)
+            db.claim_due_checks("s1", ts(600), 10, 1_000)
                 .await
                 .unwrap()
                 .is_empty(),
             "held by the lease"
         );
-        db.record_check_result(&result_write("a", 700, false, Vec::new()))
+        db.record_check_result(&result_write("a", 100, 700, false, Vec::new()))
             .await
             .unwrap();
         let a = db.check_state("a", "").await.unwrap().unwrap();
         assert_eq!((a.status.as_str(), a.next_run_at), ("critical", ts(5_700)));
         // A server that died holding `b`: its lease lapses and another takes it.
-        let again = db.claim_due_checks(ts(1_600), 10, 1_000).await.unwrap();
+        let again = db
+            .claim_due_checks("s2", ts(1_600), 10, 1_000)
+            .await
+            .unwrap();
         assert_eq!(
             again
                 .iter()
@@ -148,8 +154,8 @@ contract_test!(
             db.track_check(&id, "", "{}", ts(0), ts(0)).await.unwrap();
         }
         let (one, two) = tokio::join!(
-            db.claim_due_checks(ts(2_000), 15, 60_000),
-            db.claim_due_checks(ts(2_000), 15, 60_000)
+            db.claim_due_checks("s1", ts(2_000), 15, 60_000),
+            db.claim_due_checks("s2", ts(2_000), 15, 60_000)
         );
         let mut all: Vec<String> = one
             .unwrap()
@@ -191,7 +197,7 @@ contract_test!(
                 .collect::<Vec<_>>()
         };
         let history = db
-            .record_check_result(&result_write("c", 100, true, notices("down")))
+            .record_check_result(&result_write("c", 0, 100, true, notices("down")))
             .await
             .unwrap()
             .unwrap();
@@ -212,6 +218,7 @@ contract_test!(
         // Replaying the same notice (a retried decision) queues nothing more.
         let replay = result_write(
             "c",
+            5_100,
             100,
             false,
             ["w", "m"]
@@ -227,7 +234,7 @@ contract_test!(
         assert_eq!(db.notifications(10).await.unwrap().len(), 2);
         // A result for a check nobody tracks writes nothing at all.
         assert!(matches!(
-            db.record_check_result(&result_write("nope", 100, true, notices("x")))
+            db.record_check_result(&result_write("nope", 0, 100, true, notices("x")))
                 .await,
             Err(StoreError::NotFound)
         ));
@@ -248,37 +255,43 @@ contract_test!(
             channel_id: "w".into(),
             payload: "{}".into(),
         }];
-        db.record_check_result(&result_write("c", 100, true, notice))
+        db.record_check_result(&result_write("c", 0, 100, true, notice))
             .await
             .unwrap();
         assert!(
-            db.claim_notifications(ts(99), 10, 1_000)
+            db.claim_notifications("s1", ts(99), 10, 1_000)
                 .await
                 .unwrap()
                 .is_empty(),
             "not yet"
         );
-        let claimed = db.claim_notifications(ts(100), 10, 1_000).await.unwrap();
+        let claimed = db
+            .claim_notifications("s1", ts(100), 10, 1_000)
+            .await
+            .unwrap();
         assert_eq!(claimed.len(), 1);
         assert!(
-            db.claim_notifications(ts(200), 10, 1_000)
+            db.claim_notifications("s1", ts(200), 10, 1_000)
                 .await
                 .unwrap()
                 .is_empty(),
             "leased"
         );
         let id = claimed[0].id;
-        db.notification_failed(id, "connection refused", ts(5_000))
+        db.notification_failed("s1", id, "connection refused", ts(5_000))
             .await
             .unwrap();
         assert!(
-            db.claim_notifications(ts(4_999), 10, 1_000)
+            db.claim_notifications("s1", ts(4_999), 10, 1_000)
                 .await
                 .unwrap()
                 .is_empty(),
             "backing off"
         );
-        let retry = db.claim_notifications(ts(5_000), 10, 1_000).await.unwrap();
+        let retry = db
+            .claim_notifications("s1", ts(5_000), 10, 1_000)
+            .await
+            .unwrap();
         assert_eq!(retry.len(), 1);
         assert_eq!(
             (retry[0].attempts, retry[0].last_error.as_str()),
@@ -290,7 +303,7 @@ contract_test!(
             Err(StoreError::NotFound)
         ));
         assert!(
-            db.claim_notifications(ts(100_000), 10, 1_000)
+            db.claim_notifications("s1", ts(100_000), 10, 1_000)
                 .await
                 .unwrap()
                 .is_empty()

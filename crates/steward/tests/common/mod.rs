@@ -22,3 +22,78 @@ pub fn admin(data_dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+/// A `steward` process a test started: killed when dropped, so a failing test leaves none
+/// behind. Its output (stdout and stderr) is kept for the failure message.
+#[allow(dead_code)] // not every test crate starts servers this way
+pub struct Steward {
+    child: std::process::Child,
+    output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+#[allow(dead_code)]
+impl Steward {
+    /// Runs `steward ARGS` (logging at info) until it prints a line containing `ready`.
+    pub fn start(args: &[&str], ready: &str) -> Steward {
+        use std::io::{BufRead, BufReader, Read};
+        use std::time::{Duration, Instant};
+
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("STEWARD_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    output.lock().unwrap().push(line);
+                }
+            });
+        }
+        let steward = Steward { child, output };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !steward.said(ready) {
+            assert!(
+                Instant::now() < deadline,
+                "steward {args:?} did not print {ready:?}:\n{}",
+                steward.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        steward
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether a line of its output so far contains `text`.
+    pub fn said(&self, text: &str) -> bool {
+        self.output.lock().unwrap().iter().any(|l| l.contains(text))
+    }
+
+    /// Its output so far.
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().join("\n")
+    }
+
+    /// SIGKILL: no shutdown, no last writes.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Steward {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
