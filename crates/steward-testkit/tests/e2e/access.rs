@@ -72,6 +72,34 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
             Some(Action::ManageSecurity),
         ),
         ("POST /api/v1/enroll-tokens", Some(Action::ManageTokens)),
+        // Monitoring: viewing is viewing devices; defining checks and windows and
+        // acknowledging is ManageMonitoring; channels and routes are ManageChannels.
+        ("GET /api/v1/checks", Some(Action::ViewDevices)),
+        ("POST /api/v1/checks", Some(Action::ManageMonitoring)),
+        ("PUT /api/v1/checks/{id}", Some(Action::ManageMonitoring)),
+        ("DELETE /api/v1/checks/{id}", Some(Action::ManageMonitoring)),
+        ("GET /api/v1/alerts", Some(Action::ViewDevices)),
+        (
+            "POST /api/v1/alerts/acknowledge",
+            Some(Action::ManageMonitoring),
+        ),
+        ("GET /api/v1/alerts/history", Some(Action::ViewDevices)),
+        ("GET /api/v1/devices/{id}/checks", Some(Action::ViewDevices)),
+        ("GET /api/v1/maintenance", Some(Action::ViewDevices)),
+        ("POST /api/v1/maintenance", Some(Action::ManageMonitoring)),
+        (
+            "DELETE /api/v1/maintenance/{id}",
+            Some(Action::ManageMonitoring),
+        ),
+        ("GET /api/v1/channels", Some(Action::ManageChannels)),
+        ("POST /api/v1/channels", Some(Action::ManageChannels)),
+        ("DELETE /api/v1/channels/{id}", Some(Action::ManageChannels)),
+        (
+            "POST /api/v1/channels/{id}/test",
+            Some(Action::ManageChannels),
+        ),
+        ("POST /api/v1/routes", Some(Action::ManageChannels)),
+        ("DELETE /api/v1/routes/{id}", Some(Action::ManageChannels)),
         // The agent protocol: enrollment is public (the token is the credential); the rest
         // takes a device credential, never a user or API token (checked below).
         ("POST /agent/v1/enroll", None),

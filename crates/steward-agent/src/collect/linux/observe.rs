@@ -54,9 +54,14 @@ fn failed_units(systemctl: &Path) -> Option<Vec<String>> {
 fn parse_failed(listing: &str) -> Vec<String> {
     listing
         .lines()
-        .filter_map(|line| line.split_whitespace().next())
         // A bullet may lead the line on some versions.
-        .map(|unit| unit.trim_start_matches('●').to_string())
+        .filter_map(|line| {
+            line.trim_start()
+                .trim_start_matches('●')
+                .split_whitespace()
+                .next()
+        })
+        .map(str::to_string)
         .filter(|unit| !unit.is_empty())
         .collect()
 }
