@@ -76,7 +76,7 @@ pub async fn sync_declared(
             .save_channel(&ChannelRecord {
                 id,
                 name: c.name.clone(),
-                kind: kind_of(&c.channel).to_string(),
+                kind: c.channel.kind().to_string(),
                 settings: sealed,
                 source: FROM_CONFIG.into(),
                 created_at: now,
@@ -133,34 +133,33 @@ fn probe_kind(probe: &steward_probes::Probe) -> &'static str {
     }
 }
 
-fn kind_of(channel: &steward_notify::Channel) -> &'static str {
-    match channel {
-        steward_notify::Channel::Webhook { .. } => "webhook",
-    }
-}
-
-/// The message a notice becomes, for every channel: what, how it stands, since when.
+/// The message a notice becomes, for every channel: what, how it stands, since when. One
+/// alert per message for now; grouping merges several.
 pub(crate) fn message(
     check: &CheckRecord,
     notice: &steward_core::alerting::Notice,
     summary: &str,
     at: Timestamp,
-) -> serde_json::Value {
-    use steward_core::alerting::Notice;
+) -> steward_notify::Message {
+    use steward_core::alerting::{CheckStatus, Notice};
+    use steward_notify::Event;
     let (event, status, previous) = match notice {
-        Notice::Problem { status, .. } => ("problem", status.as_str(), None),
-        Notice::Recovery { was } => ("recovery", "ok", Some(was.as_str())),
-        Notice::Reminder { status, .. } => ("reminder", status.as_str(), None),
-        Notice::FlappingStarted => ("flapping_started", "unknown", None),
-        Notice::FlappingStopped => ("flapping_stopped", "unknown", None),
+        Notice::Problem { status, .. } => (Event::Problem, *status, None),
+        Notice::Recovery { was } => (Event::Recovery, CheckStatus::Ok, Some(*was)),
+        Notice::Reminder { status, .. } => (Event::Reminder, *status, None),
+        Notice::FlappingStarted => (Event::FlappingStarted, CheckStatus::Unknown, None),
+        Notice::FlappingStopped => (Event::FlappingStopped, CheckStatus::Unknown, None),
     };
-    serde_json::json!({
-        "event": event,
-        "check": check.name,
-        "status": status,
-        "previous": previous,
-        "summary": summary,
-        "at": at.0,
-        "runbook": check.runbook,
+    steward_notify::Message::one(steward_notify::Alert {
+        event,
+        check: check.name.clone(),
+        // Server-run network monitors have no device; per-device checks will name theirs.
+        subject: None,
+        status,
+        previous,
+        summary: summary.to_string(),
+        at: at.0,
+        runbook: check.runbook.clone(),
+        link: None,
     })
 }

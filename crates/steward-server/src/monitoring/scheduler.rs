@@ -121,7 +121,8 @@ async fn run_one(
         } else {
             format!("notice:{}:{}:{}:{i}", check.id, due.subject, now.0)
         };
-        let payload = super::message(check, notice, &outcome.summary, now).to_string();
+        let payload = serde_json::to_string(&super::message(check, notice, &outcome.summary, now))
+            .unwrap_or_default();
         for channel in channels {
             notices.push(NoticeWrite {
                 key: key.clone(),
