@@ -121,6 +121,7 @@ async fn run_one(
         } else {
             format!("notice:{}:{}:{}:{i}", check.id, due.subject, now.0)
         };
+        // A message is strings, numbers and enums: encoding it cannot fail.
         let payload = serde_json::to_string(&super::message(check, notice, &outcome.summary, now))
             .unwrap_or_default();
         for channel in channels {
