@@ -1,80 +1,178 @@
-//! Notification channels: where an alert goes. A [`Channel`] is a kind and its settings;
-//! [`send`] delivers one message and says whether it arrived, so the server's outbox can
-//! retry with backoff. Webhooks first (a JSON POST); mail, Slack, Teams, ntfy and Telegram
-//! are further variants of the same enum.
+//! Notification channels: where an alert goes. A [`Message`] (one or more [`Alert`]s) is
+//! sent through a [`Channel`] (a kind and its settings) by [`send`], which says whether the
+//! peer accepted it, so the server's outbox can retry with backoff.
+//!
+//! Kinds: a generic JSON webhook (optionally HMAC-signed), mail over SMTP, Slack- and
+//! Teams-compatible incoming webhooks, ntfy and Telegram. A channel's settings may hold
+//! secrets (tokens, passwords, webhook URLs that are themselves secrets): the server stores
+//! them sealed, [`Channel::redacted`] shows them masked, and no error this crate returns
+//! carries one.
 //!
 //! In a crate of its own so that the channels' dependencies (the mail crate, TLS clients)
 //! are built once, not with every change to the server.
+
+mod email;
+mod http;
+pub mod message;
+mod ntfy;
+mod secret;
+mod settings;
+mod slack;
+mod teams;
+mod telegram;
+pub mod webhook;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// Where to send, by kind.
+pub use email::{Email, Security};
+pub use message::{Alert, CheckStatus, Event, Message};
+pub use ntfy::Ntfy;
+pub use secret::Secret;
+pub use settings::{InvalidSetting, Shown};
+pub use slack::Slack;
+pub use teams::Teams;
+pub use telegram::Telegram;
+pub use webhook::Webhook;
+
+/// Where to send, by kind. Stored as JSON with the kind in `kind`:
+/// `{"kind": "webhook", "url": "…", "secret": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Channel {
-    /// A JSON POST of the message to `url`; any 2xx is delivered.
-    Webhook { url: String },
+    /// A JSON POST of `{"text", "alerts"}`; any 2xx is delivered.
+    Webhook(Webhook),
+    /// Mail over SMTP (STARTTLS, implicit TLS, or plain to a local relay).
+    Email(Email),
+    /// A Slack (or Slack-compatible) incoming webhook.
+    Slack(Slack),
+    /// A Microsoft Teams Workflows webhook (an Adaptive Card).
+    Teams(Teams),
+    /// An ntfy topic.
+    Ntfy(Ntfy),
+    /// A Telegram chat, through a bot.
+    Telegram(Telegram),
 }
 
-/// Why a message did not arrive (it is retried).
+/// Why a message did not arrive (the server retries it). The text never holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    #[error("not a URL: {0}")]
-    BadAddress(String),
-    #[error("the receiver answered HTTP {0}")]
-    Refused(u16),
+    /// The channel's settings are wrong; fix them.
+    #[error("invalid setting {0}")]
+    Invalid(#[from] InvalidSetting),
+    /// The peer answered and said no: an HTTP status, or an SMTP reply.
+    #[error("{0}")]
+    Refused(String),
+    /// No answer: no connection, a TLS failure, a timeout.
     #[error("{0}")]
     Unreachable(String),
 }
 
 impl Channel {
-    /// Checks the settings (at start, for channels from the config file).
-    pub fn check(&self) -> Result<(), SendError> {
+    /// Every kind, as `kind` names it.
+    pub const KINDS: [&'static str; 6] = ["webhook", "email", "slack", "teams", "ntfy", "telegram"];
+
+    /// The kind, as stored and as the config file names it: "webhook", "email", ….
+    pub fn kind(&self) -> &'static str {
         match self {
-            Channel::Webhook { url } => reqwest::Url::parse(url)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https"))
-                .map(|_| ())
-                .ok_or_else(|| SendError::BadAddress(url.clone())),
+            Channel::Webhook(_) => "webhook",
+            Channel::Email(_) => "email",
+            Channel::Slack(_) => "slack",
+            Channel::Teams(_) => "teams",
+            Channel::Ntfy(_) => "ntfy",
+            Channel::Telegram(_) => "telegram",
+        }
+    }
+
+    /// The settings of a kind that are secrets (which the config file may also take from a
+    /// file, `<field>_file`).
+    pub fn secret_fields(kind: &str) -> &'static [&'static str] {
+        match kind {
+            "webhook" => &["secret"],
+            "email" => &["password"],
+            "slack" | "teams" => &["url"],
+            "ntfy" => &["token"],
+            "telegram" => &["bot_token"],
+            _ => &[],
+        }
+    }
+
+    /// Checks the settings; the error names the field and what is wrong with it.
+    pub fn check(&self) -> Result<(), InvalidSetting> {
+        match self {
+            Channel::Webhook(c) => c.check(),
+            Channel::Email(c) => c.check(),
+            Channel::Slack(c) => c.check(),
+            Channel::Teams(c) => c.check(),
+            Channel::Ntfy(c) => c.check(),
+            Channel::Telegram(c) => c.check(),
+        }
+    }
+
+    /// The settings as the console shows them, in order, secrets masked (and URLs that are
+    /// secrets shown by their origin only).
+    pub fn redacted(&self) -> Vec<Shown> {
+        match self {
+            Channel::Webhook(c) => c.redacted(),
+            Channel::Email(c) => c.redacted(),
+            Channel::Slack(c) => c.redacted(),
+            Channel::Teams(c) => c.redacted(),
+            Channel::Ntfy(c) => c.redacted(),
+            Channel::Telegram(c) => c.redacted(),
+        }
+    }
+
+    /// The secret strings, to scrub from any error text.
+    fn secrets(&self) -> Vec<String> {
+        match self {
+            Channel::Webhook(c) => c.secrets(),
+            Channel::Email(c) => c.secrets(),
+            Channel::Slack(c) => c.secrets(),
+            Channel::Teams(c) => c.secrets(),
+            Channel::Ntfy(c) => c.secrets(),
+            Channel::Telegram(c) => c.secrets(),
         }
     }
 }
 
-/// Sends `message` (a JSON document) through `channel`, giving up after `timeout`.
+/// Sends `message` through `channel`, giving up after `timeout`. `Ok` only when the peer
+/// accepted it (HTTP 2xx, Telegram's `ok`, the mail server's 250 after the data).
 pub async fn send(
     channel: &Channel,
-    message: &serde_json::Value,
+    message: &Message,
     client: &reqwest::Client,
     timeout: Duration,
 ) -> Result<(), SendError> {
     channel.check()?;
-    match channel {
-        Channel::Webhook { url } => {
-            let response = client
-                .post(url)
-                .timeout(timeout)
-                .json(message)
-                .send()
-                .await
-                .map_err(|e| SendError::Unreachable(innermost(&e)))?;
-            let status = response.status();
-            if status.is_success() {
-                Ok(())
-            } else {
-                Err(SendError::Refused(status.as_u16()))
-            }
-        }
-    }
+    let sent = match channel {
+        Channel::Webhook(c) => c.send(message, client, timeout).await,
+        Channel::Email(c) => c.send(message, timeout).await,
+        Channel::Slack(c) => c.send(message, client, timeout).await,
+        Channel::Teams(c) => c.send(message, client, timeout).await,
+        Channel::Ntfy(c) => c.send(message, client, timeout).await,
+        Channel::Telegram(c) => c.send(message, client, timeout).await,
+    };
+    // Belt and braces: whatever a peer or a library put in the error, no secret leaves.
+    sent.map_err(|e| scrub(e, &channel.secrets()))
 }
 
-fn innermost(e: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
+fn scrub(error: SendError, secrets: &[String]) -> SendError {
+    let clean = |mut text: String| {
+        // Longest first, so a whole URL goes before its path; very short parts ("/") are
+        // no secret.
+        let mut secrets: Vec<&String> = secrets.iter().filter(|s| s.len() >= 4).collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for secret in secrets {
+            text = text.replace(secret.as_str(), secret::MASK);
+        }
+        text
+    };
+    match error {
+        SendError::Refused(t) => SendError::Refused(clean(t)),
+        SendError::Unreachable(t) => SendError::Unreachable(clean(t)),
+        invalid @ SendError::Invalid(_) => invalid,
     }
-    cause.to_string()
 }
 
 /// The client channels share: no proxy from the environment, no redirects (a webhook that
@@ -91,85 +189,4 @@ pub fn client() -> reqwest::Result<reqwest::Client> {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    fn client() -> reqwest::Client {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        super::client().unwrap()
-    }
-
-    /// A webhook receiver answering `status`; the requests it got arrive on the channel.
-    async fn receiver(status: u16) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            while let Ok((mut conn, _)) = listener.accept().await {
-                let mut buf = vec![0u8; 64 * 1024];
-                let n = conn.read(&mut buf).await.unwrap_or(0);
-                let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
-                let answer = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                );
-                let _ = conn.write_all(answer.as_bytes()).await;
-            }
-        });
-        (url, rx)
-    }
-
-    #[tokio::test]
-    async fn a_webhook_gets_the_message_as_json() {
-        let (url, mut got) = receiver(204).await;
-        let channel = Channel::Webhook { url };
-        let message = serde_json::json!({"check": "shop-website", "status": "critical"});
-        send(&channel, &message, &client(), Duration::from_secs(2))
-            .await
-            .unwrap();
-        let request = got.recv().await.unwrap();
-        assert!(request.starts_with("POST /hook"), "{request}");
-        assert!(
-            request
-                .to_lowercase()
-                .contains("content-type: application/json")
-        );
-        assert!(request.contains(r#""check":"shop-website""#), "{request}");
-    }
-
-    #[tokio::test]
-    async fn a_refusal_or_no_receiver_is_an_error_to_retry() {
-        let (url, _got) = receiver(500).await;
-        let refused = send(
-            &Channel::Webhook { url },
-            &serde_json::json!({}),
-            &client(),
-            Duration::from_secs(2),
-        )
-        .await;
-        assert_eq!(refused, Err(SendError::Refused(500)));
-        let closed = {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let nobody = Channel::Webhook {
-            url: format!("http://127.0.0.1:{closed}/hook"),
-        };
-        assert!(matches!(
-            send(
-                &nobody,
-                &serde_json::json!({}),
-                &client(),
-                Duration::from_secs(2)
-            )
-            .await,
-            Err(SendError::Unreachable(_))
-        ));
-        let bad = Channel::Webhook {
-            url: "ftp://x".into(),
-        };
-        assert!(matches!(bad.check(), Err(SendError::BadAddress(_))));
-    }
-}
+mod tests;

@@ -3,6 +3,7 @@
 //! entry is reported — with the line it starts on and the reason — and left out, while the
 //! entries that are right still run.
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -35,14 +36,6 @@ struct CheckEntry {
     retries: Option<u32>,
     #[serde(default)]
     runbook: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ChannelEntry {
-    name: String,
-    kind: String,
-    url: Option<String>,
 }
 
 /// Reads the entries of a file whose text is `text` (for line numbers).
@@ -153,125 +146,77 @@ fn check(table: &toml::Table) -> Result<DeclaredCheck, String> {
     })
 }
 
+/// A `[[notifications]]` entry: `name`, `kind` and the kind's settings as
+/// `steward_notify::Channel` names them. A secret setting (`password`, `token`, …) may
+/// instead come from a private file, `<setting>_file`; mail's `ca_cert` (PEM) from
+/// `ca_cert_file`, which need not be private.
 fn channel(table: &toml::Table) -> Result<DeclaredChannel, String> {
-    let e: ChannelEntry = table
-        .clone()
-        .try_into()
-        .map_err(|e: toml::de::Error| e.message().to_string())?;
-    let name = e.name.trim().to_string();
+    let mut table = table.clone();
+    let name = match table.remove("name") {
+        Some(toml::Value::String(name)) => name.trim().to_string(),
+        Some(_) => return Err("name is a string".into()),
+        None => return Err("missing field `name`".into()),
+    };
     if name.is_empty() || name.chars().count() > 100 {
         return Err("a name is 1 to 100 characters".into());
     }
-    let channel = match e.kind.as_str() {
-        "webhook" => steward_notify::Channel::Webhook {
-            url: e.url.ok_or("a webhook needs url")?,
-        },
-        other => return Err(format!("kind must be webhook, not {other:?}")),
+    let kind = match table.get("kind").map(toml::Value::as_str) {
+        Some(Some(kind)) if steward_notify::Channel::KINDS.contains(&kind) => kind.to_string(),
+        Some(Some(other)) => {
+            return Err(format!(
+                "kind must be one of {}, not {other:?}",
+                steward_notify::Channel::KINDS.join(", ")
+            ));
+        }
+        _ => return Err("missing field `kind`".into()),
     };
+    for &field in steward_notify::Channel::secret_fields(&kind) {
+        from_file(&mut table, field, |path| {
+            crate::secret_file::read(path, field).map_err(|e| format!("{e:#}"))
+        })?;
+    }
+    if kind == "email" {
+        from_file(&mut table, "ca_cert", |path| {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("ca_cert_file: cannot read {}: {e}", path.display()))?;
+            if text.len() > 64 * 1024 {
+                return Err(format!("ca_cert_file: {} is over 64 KiB", path.display()));
+            }
+            Ok(text)
+        })?;
+    }
+    let channel: steward_notify::Channel = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
     channel.check().map_err(|e| e.to_string())?;
     Ok(DeclaredChannel { name, channel })
 }
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    #[derive(serde::Deserialize)]
-    struct File {
-        #[serde(default)]
-        checks: Vec<super::RawEntry>,
-        #[serde(default)]
-        notifications: Vec<super::RawEntry>,
+/// Replaces `<field>_file` in `table` by `field`, read with `read`; both at once is an
+/// error, since one would be silently ignored.
+fn from_file(
+    table: &mut toml::Table,
+    field: &str,
+    read: impl FnOnce(&Path) -> Result<String, String>,
+) -> Result<(), String> {
+    let file_key = format!("{field}_file");
+    let Some(file) = table.remove(&file_key) else {
+        return Ok(());
+    };
+    let path = file
+        .as_str()
+        .ok_or_else(|| format!("{file_key} is the path of a file"))?;
+    if table.contains_key(field) {
+        return Err(format!(
+            "{field} is given both directly and as a file ({path}): give one"
+        ));
     }
-
-    fn read(text: &str) -> super::Declared {
-        let file: File = toml::from_str(text).unwrap();
-        super::read(text, &file.checks, &file.notifications)
-    }
-
-    #[test]
-    fn the_issues_example_is_read_as_written() {
-        let d = read(
-            r#"
-[[checks]]
-name = "shop-website"
-kind = "http"
-url = "http://127.0.0.1:8081/"
-interval = "5s"
-retries = 1
-
-[[notifications]]
-name = "ops-webhook"
-kind = "webhook"
-url = "http://127.0.0.1:9099/hook"
-"#,
-        );
-        assert!(d.problems.is_empty(), "{:?}", d.problems);
-        assert_eq!(d.checks.len(), 1);
-        assert_eq!(d.checks[0].interval, std::time::Duration::from_secs(5));
-        assert_eq!(d.checks[0].retries, 1);
-        assert_eq!(d.channels.len(), 1);
-    }
-
-    #[test]
-    fn a_bad_entry_is_reported_with_its_line_and_the_good_ones_kept() {
-        let d = read(
-            r#"[[checks]]
-name = "good"
-kind = "tcp"
-host = "127.0.0.1"
-port = 22
-
-[[checks]]
-name = "typo"
-kind = "http"
-url = "http://x/"
-intreval = "5s"
-
-[[checks]]
-name = "slow"
-kind = "http"
-url = "http://x/"
-interval = "five seconds"
-
-[[checks]]
-name = "good"
-kind = "tcp"
-host = "h"
-port = 1
-
-[[notifications]]
-name = "ftp"
-kind = "webhook"
-url = "ftp://x/"
-"#,
-        );
-        assert_eq!(
-            d.checks.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
-            ["good"]
-        );
-        assert!(d.channels.is_empty());
-        assert_eq!(d.problems.len(), 4, "{:?}", d.problems);
-        assert!(
-            d.problems[0].starts_with("line 7: check \"typo\""),
-            "{:?}",
-            d.problems
-        );
-        assert!(d.problems[0].contains("intreval"), "{:?}", d.problems);
-        assert!(
-            d.problems[1].starts_with("line 13: check \"slow\": interval"),
-            "{:?}",
-            d.problems
-        );
-        assert!(
-            d.problems[2].starts_with("line 19: check \"good\": another"),
-            "{:?}",
-            d.problems
-        );
-        assert!(
-            d.problems[3].starts_with("line 25: notification \"ftp\""),
-            "{:?}",
-            d.problems
-        );
-    }
+    table.insert(
+        field.to_string(),
+        toml::Value::String(read(Path::new(path))?),
+    );
+    Ok(())
 }
+
+#[cfg(test)]
+mod tests;

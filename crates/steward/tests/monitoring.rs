@@ -123,18 +123,20 @@ url = "{hook}"
     let _ = up.await;
     let stopped = Instant::now();
     let bound = Duration::from_secs(5 * 2 + 5);
-    let alert = next_within(&mut received, bound)
+    let message = next_within(&mut received, bound)
         .await
         .expect("one alert within interval x (retries + 1) + 5 s");
+    let alert = &message["alerts"][0];
     assert!(stopped.elapsed() <= bound);
     assert_eq!(alert["check"], "shop-website", "{alert}");
     assert_eq!(alert["status"], "critical", "{alert}");
     assert_eq!(alert["event"], "problem");
 
     let _again = target(addr).await;
-    let recovery = next_within(&mut received, bound)
+    let message = next_within(&mut received, bound)
         .await
         .expect("one recovery");
+    let recovery = &message["alerts"][0];
     assert_eq!(recovery["check"], "shop-website");
     assert_eq!(recovery["event"], "recovery", "{recovery}");
     assert!(

@@ -73,8 +73,14 @@ pub fn decide(
                 check.record.id, context.subject, now.0
             )
         };
-        let payload =
-            super::message(&check.record, device_name, notice, &result.summary, now).to_string();
+        let payload = serde_json::to_string(&super::message(
+            &check.record,
+            device_name,
+            notice,
+            &result.summary,
+            now,
+        ))
+        .unwrap_or_default();
         let urgency = match notice {
             Notice::Problem { status, .. } | Notice::Reminder { status, .. } => *status,
             Notice::Recovery { was } => *was,

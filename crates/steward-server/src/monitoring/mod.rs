@@ -81,7 +81,7 @@ pub async fn sync_declared(
             .save_channel(&ChannelRecord {
                 id,
                 name: c.name.clone(),
-                kind: kind_of(&c.channel).to_string(),
+                kind: c.channel.kind().to_string(),
                 settings: sealed,
                 source: FROM_CONFIG.into(),
                 created_at: now,
@@ -184,59 +184,61 @@ pub(crate) fn probe_kind(probe: &steward_probes::Probe) -> &'static str {
 
 /// Where a channel sends, for people, without its secrets.
 pub(crate) fn describe_channel(channel: &steward_notify::Channel) -> String {
-    match channel {
-        steward_notify::Channel::Webhook { url } => match reqwest::Url::parse(url) {
-            Ok(u) => format!("webhook to {}", u.host_str().unwrap_or("?")),
-            Err(_) => "webhook".into(),
-        },
-    }
+    channel
+        .redacted()
+        .into_iter()
+        .map(|s| format!("{}: {}", s.field, s.value))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What "send test" sends.
-pub(crate) fn test_message(by: &str, at: Timestamp) -> serde_json::Value {
-    serde_json::json!({
-        "event": "test",
-        "check": "Steward test message",
-        "device": null,
-        "status": "ok",
-        "previous": null,
-        "summary": format!("sent by {by} to check this channel"),
-        "at": at.0,
-        "runbook": "",
+pub(crate) fn test_message(by: &str, at: Timestamp) -> steward_notify::Message {
+    steward_notify::Message::one(steward_notify::Alert {
+        event: steward_notify::Event::Test,
+        check: "Steward test message".into(),
+        subject: None,
+        status: steward_core::alerting::CheckStatus::Ok,
+        previous: None,
+        summary: format!("sent by {by} to check this channel"),
+        at: at.0,
+        runbook: String::new(),
+        link: None,
     })
 }
 
 pub(crate) fn kind_of(channel: &steward_notify::Channel) -> &'static str {
-    match channel {
-        steward_notify::Channel::Webhook { .. } => "webhook",
-    }
+    channel.kind()
 }
 
-/// The message a notice becomes, for every channel: what, how it stands, since when.
+/// The message a notice becomes, for every channel: what, about which device, how it
+/// stands, since when. One alert per message; the notifier groups several into one.
 pub(crate) fn message(
     check: &CheckRecord,
     device: Option<&str>,
     notice: &steward_core::alerting::Notice,
     summary: &str,
     at: Timestamp,
-) -> serde_json::Value {
-    use steward_core::alerting::Notice;
+) -> steward_notify::Message {
+    use steward_core::alerting::{CheckStatus, Notice};
+    use steward_notify::Event;
     let (event, status, previous) = match notice {
-        Notice::Problem { status, .. } => ("problem", status.as_str(), None),
-        Notice::Recovery { was } => ("recovery", "ok", Some(was.as_str())),
-        Notice::Reminder { status, .. } => ("reminder", status.as_str(), None),
-        Notice::FlappingStarted => ("flapping_started", "unknown", None),
-        Notice::FlappingStopped => ("flapping_stopped", "unknown", None),
+        Notice::Problem { status, .. } => (Event::Problem, *status, None),
+        Notice::Recovery { was } => (Event::Recovery, CheckStatus::Ok, Some(*was)),
+        Notice::Reminder { status, .. } => (Event::Reminder, *status, None),
+        Notice::FlappingStarted => (Event::FlappingStarted, CheckStatus::Unknown, None),
+        Notice::FlappingStopped => (Event::FlappingStopped, CheckStatus::Unknown, None),
     };
-    serde_json::json!({
-        "event": event,
-        "check": check.name,
-        "device": device,
-        "status": status,
-        "previous": previous,
-        "summary": summary,
-        "at": at.0,
-        "runbook": check.runbook,
+    steward_notify::Message::one(steward_notify::Alert {
+        event,
+        check: check.name.clone(),
+        subject: device.map(str::to_string),
+        status,
+        previous,
+        summary: summary.to_string(),
+        at: at.0,
+        runbook: check.runbook.clone(),
+        link: None,
     })
 }
 

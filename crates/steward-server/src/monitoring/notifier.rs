@@ -64,7 +64,7 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
 
 async fn deliver(state: &AppState, client: &reqwest::Client, n: &NotificationRecord) {
     let sent = match channel_of(state, &n.channel_id).await {
-        Ok(channel) => match serde_json::from_str::<serde_json::Value>(&n.payload) {
+        Ok(channel) => match serde_json::from_str::<steward_notify::Message>(&n.payload) {
             Ok(message) => {
                 if !still_ours(state, n).await {
                     return;

@@ -36,7 +36,10 @@ async fn device_checks_alert_once_through_acknowledgement_windows_and_routes() {
     let server = TestServer::sqlite_configured(|c| {
         c.declared_channels = vec![DeclaredChannel {
             name: "ops".into(),
-            channel: steward_notify::Channel::Webhook { url: hook },
+            channel: steward_notify::Channel::Webhook(steward_notify::Webhook {
+                url: hook,
+                secret: None,
+            }),
         }];
     })
     .await;
@@ -113,10 +116,10 @@ async fn device_checks_alert_once_through_acknowledgement_windows_and_routes() {
     collector.set(|m| {
         m.units.insert("nginx.service".into(), "failed".into());
     });
-    let alert = next_within(&mut received, WAIT).await.expect("the alert");
+    let alert = next_within(&mut received, WAIT).await.expect("the alert")["alerts"][0].clone();
     assert_eq!(alert["event"], "problem", "{alert}");
     assert_eq!(alert["check"], "web server");
-    assert_eq!(alert["device"], name.as_str());
+    assert_eq!(alert["subject"], name.as_str());
     assert_eq!(alert["status"], "critical");
     assert_eq!(alert["summary"], "nginx.service is failed");
     assert_eq!(alert["runbook"], "Run `systemctl restart nginx`.");

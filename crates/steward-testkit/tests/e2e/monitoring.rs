@@ -32,7 +32,10 @@ async fn a_target_going_down_and_up_is_announced_once_each_way() {
         }];
         c.declared_channels = vec![DeclaredChannel {
             name: "ops-webhook".into(),
-            channel: steward_notify::Channel::Webhook { url: hook },
+            channel: steward_notify::Channel::Webhook(steward_notify::Webhook {
+                url: hook,
+                secret: None,
+            }),
         }];
     })
     .await;
@@ -54,9 +57,11 @@ async fn a_target_going_down_and_up_is_announced_once_each_way() {
     let _ = up.await;
     let stopped = Instant::now();
     let bound = interval * (retries + 1) + Duration::from_secs(5);
-    let alert = next_within(&mut received, bound)
+    let message = next_within(&mut received, bound)
         .await
         .expect("the alert within the bound");
+    assert_eq!(message["text"], "CRITICAL: shop-website", "{message}");
+    let alert = &message["alerts"][0];
     assert!(stopped.elapsed() <= bound, "{:?}", stopped.elapsed());
     assert_eq!(alert["event"], "problem", "{alert}");
     assert_eq!(alert["check"], "shop-website");
@@ -70,9 +75,10 @@ async fn a_target_going_down_and_up_is_announced_once_each_way() {
     );
 
     let _again = target(addr).await;
-    let recovery = next_within(&mut received, bound)
+    let message = next_within(&mut received, bound)
         .await
         .expect("the recovery within the bound");
+    let recovery = &message["alerts"][0];
     assert_eq!(recovery["event"], "recovery", "{recovery}");
     assert_eq!(recovery["previous"], "critical");
     assert!(
