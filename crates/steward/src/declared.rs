@@ -25,17 +25,71 @@ pub type RawEntry = toml::Spanned<toml::Table>;
 struct CheckEntry {
     name: String,
     kind: String,
-    url: Option<String>,
-    host: Option<String>,
-    port: Option<u16>,
-    expect_status: Option<u16>,
-    keyword: Option<String>,
     interval: Option<String>,
     timeout: Option<String>,
     retries: Option<u32>,
     #[serde(default)]
     runbook: String,
+    // What to probe; which of these a kind takes is in `SETTINGS`.
+    url: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    expect_status: Option<u16>,
+    keyword: Option<String>,
+    json_pointer: Option<String>,
+    json_value: Option<toml::Value>,
+    warn_ms: Option<u64>,
+    critical_ms: Option<u64>,
+    cert_warn_days: Option<u32>,
+    cert_critical_days: Option<u32>,
+    server_name: Option<String>,
+    warn_days: Option<u32>,
+    critical_days: Option<u32>,
+    ca_pem: Option<String>,
+    ca_file: Option<String>,
+    record_type: Option<steward_probes::RecordKind>,
+    server: Option<String>,
+    expect: Option<String>,
+    count: Option<u16>,
 }
+
+/// The settings every check takes.
+const COMMON: &[&str] = &["name", "kind", "interval", "timeout", "retries", "runbook"];
+
+/// The kinds of check, and the settings of each beyond `COMMON`.
+const SETTINGS: &[(&str, &[&str])] = &[
+    (
+        "http",
+        &[
+            "url",
+            "expect_status",
+            "keyword",
+            "json_pointer",
+            "json_value",
+            "warn_ms",
+            "critical_ms",
+            "cert_warn_days",
+            "cert_critical_days",
+            "ca_pem",
+            "ca_file",
+        ],
+    ),
+    ("tcp", &["host", "port"]),
+    (
+        "tls",
+        &[
+            "host",
+            "port",
+            "server_name",
+            "warn_days",
+            "critical_days",
+            "ca_pem",
+            "ca_file",
+        ],
+    ),
+    ("dns", &["host", "record_type", "server", "expect"]),
+    ("icmp", &["host", "count"]),
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,7 +158,7 @@ fn duration(key: &str, text: Option<&str>, default: Duration) -> Result<Duration
 }
 
 fn check(table: &toml::Table) -> Result<DeclaredCheck, String> {
-    let e: CheckEntry = table
+    let mut e: CheckEntry = table
         .clone()
         .try_into()
         .map_err(|e: toml::de::Error| e.message().to_string())?;
@@ -112,34 +166,23 @@ fn check(table: &toml::Table) -> Result<DeclaredCheck, String> {
     if name.is_empty() || name.chars().count() > 100 {
         return Err("a name is 1 to 100 characters".into());
     }
-    let probe = match e.kind.as_str() {
-        "http" => {
-            let url = e.url.ok_or("an http check needs url")?;
-            let parsed = reqwest::Url::parse(&url).map_err(|_| format!("not a URL: {url:?}"))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(format!("url must be http:// or https://, not {url:?}"));
-            }
-            steward_probes::Probe::Http {
-                url,
-                expect_status: e.expect_status,
-                keyword: e.keyword,
-            }
-        }
-        "tcp" => steward_probes::Probe::Tcp {
-            host: e.host.ok_or("a tcp check needs host")?,
-            port: e.port.ok_or("a tcp check needs port")?,
-        },
-        other => return Err(format!("kind must be http or tcp, not {other:?}")),
-    };
-    let interval = duration("interval", e.interval.as_deref(), Duration::from_secs(60))?;
+    let (interval, timeout, retries, runbook) = (
+        e.interval.take(),
+        e.timeout.take(),
+        e.retries,
+        std::mem::take(&mut e.runbook),
+    );
+    let probe = probe(table, e)?;
+    probe.check()?;
+    let interval = duration("interval", interval.as_deref(), Duration::from_secs(60))?;
     if interval < Duration::from_secs(1) || interval > Duration::from_secs(86_400) {
         return Err("interval is 1 second to 1 day".into());
     }
-    let timeout = duration("timeout", e.timeout.as_deref(), Duration::from_secs(10))?;
+    let timeout = duration("timeout", timeout.as_deref(), Duration::from_secs(10))?;
     if timeout.is_zero() || timeout > Duration::from_secs(60) {
         return Err("timeout is at most a minute".into());
     }
-    let retries = e.retries.unwrap_or(2);
+    let retries = retries.unwrap_or(2);
     if retries > 10 {
         return Err("retries is 0 to 10".into());
     }
@@ -149,8 +192,91 @@ fn check(table: &toml::Table) -> Result<DeclaredCheck, String> {
         interval,
         timeout,
         retries,
-        runbook: e.runbook,
+        runbook,
     })
+}
+
+/// The probe an entry describes: its kind's settings, and none of another kind's.
+fn probe(table: &toml::Table, e: CheckEntry) -> Result<steward_probes::Probe, String> {
+    use steward_probes::{Dns, Http, Icmp, Probe, Tcp, Tls};
+    let Some((kind, settings)) = SETTINGS.iter().find(|(k, _)| *k == e.kind) else {
+        let kinds: Vec<&str> = SETTINGS.iter().map(|(k, _)| *k).collect();
+        return Err(format!(
+            "kind must be one of {}, not {:?}",
+            kinds.join(", "),
+            e.kind
+        ));
+    };
+    if let Some(other) = table
+        .keys()
+        .find(|key| !COMMON.contains(&key.as_str()) && !settings.contains(&key.as_str()))
+    {
+        return Err(format!("{other} is not a setting of a {kind} check"));
+    }
+    let needs = |what: &str| format!("a {kind} check needs {what}");
+    let ca_pem = match (e.ca_pem, e.ca_file) {
+        (Some(_), Some(_)) => {
+            return Err("ca_pem and ca_file are the same setting: keep one".into());
+        }
+        (pem, None) => pem,
+        (None, Some(file)) => Some(
+            std::fs::read_to_string(&file)
+                .map_err(|err| format!("ca_file {file:?} cannot be read: {err}"))?,
+        ),
+    };
+    Ok(match *kind {
+        "http" => Probe::Http(Http {
+            url: e.url.ok_or_else(|| needs("url"))?,
+            expect_status: e.expect_status,
+            keyword: e.keyword,
+            json_pointer: e.json_pointer,
+            json_value: e
+                .json_value
+                .map(serde_json::to_value)
+                .transpose()
+                .map_err(|err| format!("json_value: {err}"))?,
+            warn_ms: e.warn_ms,
+            critical_ms: e.critical_ms,
+            cert_warn_days: e.cert_warn_days,
+            cert_critical_days: e.cert_critical_days,
+            ca_pem,
+        }),
+        "tcp" => Probe::Tcp(Tcp {
+            host: e.host.ok_or_else(|| needs("host"))?,
+            port: e.port.ok_or_else(|| needs("port"))?,
+        }),
+        "tls" => {
+            let defaults = Tls::default();
+            Probe::Tls(Tls {
+                host: e.host.ok_or_else(|| needs("host"))?,
+                port: e.port.unwrap_or(defaults.port),
+                server_name: e.server_name,
+                warn_days: e.warn_days.unwrap_or(defaults.warn_days),
+                critical_days: e.critical_days.unwrap_or(defaults.critical_days),
+                ca_pem,
+            })
+        }
+        "dns" => Probe::Dns(Dns {
+            name: e.host.ok_or_else(|| needs("host (the name to look up)"))?,
+            record_type: e.record_type.unwrap_or(steward_probes::RecordKind::A),
+            server: e.server.as_deref().map(dns_server).transpose()?,
+            expect: e.expect,
+        }),
+        _ => Probe::Icmp(Icmp {
+            host: e.host.ok_or_else(|| needs("host"))?,
+            count: e.count.unwrap_or(Icmp::default().count),
+        }),
+    })
+}
+
+/// A DNS server: "ADDRESS:PORT", or an address alone for port 53.
+fn dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    text.parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, 53))
+        .map_err(|_| format!("server is an address, with a port or without (53): not {text:?}"))
 }
 
 fn channel(table: &toml::Table) -> Result<DeclaredChannel, String> {

@@ -96,7 +96,7 @@ pub async fn sync_declared(
         let record = CheckRecord {
             id: id.clone(),
             name: c.name.clone(),
-            kind: probe_kind(&c.probe).into(),
+            kind: c.probe.kind().into(),
             target: String::new(),
             spec: serde_json::to_string(&spec).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             interval_ms: i64::try_from(c.interval.as_millis()).unwrap_or(i64::MAX),
@@ -124,13 +124,6 @@ pub async fn sync_declared(
         }
     }
     Ok(())
-}
-
-fn probe_kind(probe: &steward_probes::Probe) -> &'static str {
-    match probe {
-        steward_probes::Probe::Http { .. } => "http",
-        steward_probes::Probe::Tcp { .. } => "tcp",
-    }
 }
 
 fn kind_of(channel: &steward_notify::Channel) -> &'static str {
