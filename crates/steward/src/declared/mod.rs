@@ -211,7 +211,7 @@ fn probe(table: &toml::Table, e: CheckEntry) -> Result<steward_probes::Probe, St
         .keys()
         .find(|key| !COMMON.contains(&key.as_str()) && !settings.contains(&key.as_str()))
     {
-        return Err(format!("{other} is not a setting of a {kind} check"));
+        return Err(format!("{other} is not a setting of {kind} checks"));
     }
     let needs = |what: &str| format!("a {kind} check needs {what}");
     let ca_pem = match (e.ca_pem, e.ca_file) {
@@ -299,105 +299,4 @@ fn channel(table: &toml::Table) -> Result<DeclaredChannel, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    #[derive(serde::Deserialize)]
-    struct File {
-        #[serde(default)]
-        checks: Vec<super::RawEntry>,
-        #[serde(default)]
-        notifications: Vec<super::RawEntry>,
-    }
-
-    fn read(text: &str) -> super::Declared {
-        let file: File = toml::from_str(text).unwrap();
-        super::read(text, &file.checks, &file.notifications)
-    }
-
-    #[test]
-    fn the_issues_example_is_read_as_written() {
-        let d = read(
-            r#"
-[[checks]]
-name = "shop-website"
-kind = "http"
-url = "http://127.0.0.1:8081/"
-interval = "5s"
-retries = 1
-
-[[notifications]]
-name = "ops-webhook"
-kind = "webhook"
-url = "http://127.0.0.1:9099/hook"
-"#,
-        );
-        assert!(d.problems.is_empty(), "{:?}", d.problems);
-        assert_eq!(d.checks.len(), 1);
-        assert_eq!(d.checks[0].interval, std::time::Duration::from_secs(5));
-        assert_eq!(d.checks[0].retries, 1);
-        assert_eq!(d.channels.len(), 1);
-    }
-
-    #[test]
-    fn a_bad_entry_is_reported_with_its_line_and_the_good_ones_kept() {
-        let d = read(
-            r#"[[checks]]
-name = "good"
-kind = "tcp"
-host = "127.0.0.1"
-port = 22
-
-[[checks]]
-name = "typo"
-kind = "http"
-url = "http://x/"
-intreval = "5s"
-
-[[checks]]
-name = "slow"
-kind = "http"
-url = "http://x/"
-interval = "five seconds"
-
-[[checks]]
-name = "good"
-kind = "tcp"
-host = "h"
-port = 1
-
-[[notifications]]
-name = "ftp"
-kind = "webhook"
-url = "ftp://x/"
-"#,
-        );
-        assert_eq!(
-            d.checks.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
-            ["good"]
-        );
-        assert!(d.channels.is_empty());
-        assert_eq!(d.problems.len(), 4, "{:?}", d.problems);
-        assert!(
-            d.problems[0].starts_with("line 7: check \"typo\""),
-            "{:?}",
-            d.problems
-        );
-        assert!(d.problems[0].contains("intreval"), "{:?}", d.problems);
-        assert!(
-            d.problems[1].starts_with("line 13: check \"slow\": interval"),
-            "{:?}",
-            d.problems
-        );
-        assert!(
-            d.problems[2].starts_with("line 19: check \"good\": another"),
-            "{:?}",
-            d.problems
-        );
-        assert!(
-            d.problems[3].starts_with("line 25: notification \"ftp\""),
-            "{:?}",
-            d.problems
-        );
-    }
-}
+mod tests;
