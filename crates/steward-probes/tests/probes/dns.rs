@@ -6,7 +6,7 @@ use hickory_resolver::proto::rr::{Name, RData};
 use steward_core::alerting::CheckStatus;
 use steward_probes::{Dns, Outcome, Probe, RecordKind, run};
 
-use crate::peers::{client, dns as dns_server};
+use crate::peers::{client, dns as dns_server, isolated};
 
 async fn look(server: SocketAddr, name: &str, kind: RecordKind, expect: Option<&str>) -> Outcome {
     let probe = Probe::Dns(Dns {
@@ -113,6 +113,27 @@ async fn a_server_that_does_not_answer_is_critical_within_the_timeout() {
     .await;
     assert_eq!(outcome.status, CheckStatus::Critical, "{outcome:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn without_a_resolver_configured_the_result_is_unknown() {
+    // A mount namespace of the test's own where /etc/resolv.conf is empty.
+    let seen = isolated(
+        "--mount",
+        "mount --bind /dev/null /etc/resolv.conf",
+        false,
+        &Probe::Dns(Dns {
+            name: "shop.example.com".into(),
+            record_type: RecordKind::A,
+            server: None,
+            expect: None,
+        }),
+    );
+    assert_eq!(seen.status, CheckStatus::Unknown, "{seen:?}");
+    assert!(
+        seen.summary.starts_with("no DNS resolver configured"),
+        "{seen:?}"
+    );
 }
 
 #[test]

@@ -4,13 +4,12 @@
 //! is — and, for the permission cases, as user `nobody` without capabilities. Needs root
 //! (CI and these machines run as root); the host's own settings are not touched.
 
-use std::process::Command;
 use std::time::Duration;
 
 use steward_core::alerting::CheckStatus;
 use steward_probes::{Icmp, Probe, run};
 
-use crate::peers::client;
+use crate::peers::{Seen, client, isolated};
 
 fn loopback(count: u16) -> Probe {
     Probe::Icmp(Icmp {
@@ -19,36 +18,14 @@ fn loopback(count: u16) -> Probe {
     })
 }
 
-#[derive(serde::Deserialize, Debug)]
-struct Seen {
-    status: CheckStatus,
-    summary: String,
-}
-
-/// Runs `probe` in a fresh network namespace whose loopback is up, after `setup` (shell
-/// commands run there as root); `unprivileged` runs the probe as `nobody` without
-/// capabilities.
+/// Runs `probe` in a fresh network namespace whose loopback is up, after `setup` there.
 fn in_namespace(setup: &str, unprivileged: bool, probe: &Probe) -> Seen {
-    let drop_privileges = if unprivileged {
-        "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all"
-    } else {
-        ""
-    };
-    let script =
-        format!("ip link set lo up && {setup} && exec {drop_privileges} \"$0\" \"$1\" 3000");
-    let output = Command::new("unshare")
-        .args(["--net", "sh", "-c", &script])
-        .arg(env!("CARGO_BIN_EXE_steward-probe"))
-        .arg(serde_json::to_string(probe).unwrap())
-        .output()
-        .expect("unshare (util-linux) runs");
-    assert!(
-        output.status.success(),
-        "the probe in a namespace failed (needs root): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+    isolated(
+        "--net",
+        &format!("ip link set lo up && {setup}"),
+        unprivileged,
+        probe,
+    )
 }
 
 #[tokio::test]

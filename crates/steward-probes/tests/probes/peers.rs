@@ -220,3 +220,41 @@ pub async fn dns(zone: Vec<(&str, RData)>) -> (SocketAddr, JoinHandle<()>) {
     });
     (addr, task)
 }
+
+/// What the `steward-probe` binary printed.
+#[derive(serde::Deserialize, Debug)]
+pub struct Seen {
+    pub status: steward_core::alerting::CheckStatus,
+    pub summary: String,
+}
+
+/// Runs `probe` (as the `steward-probe` binary, with a 3 s timeout) in new namespaces of
+/// the kinds `unshare` is given (`--net`, `--mount`), after `setup` (shell commands run
+/// there as root); `unprivileged` runs the probe as `nobody` without capabilities. The
+/// host's own settings are not touched. Needs root, as CI and these machines have.
+pub fn isolated(
+    unshare: &str,
+    setup: &str,
+    unprivileged: bool,
+    probe: &steward_probes::Probe,
+) -> Seen {
+    let drop_privileges = if unprivileged {
+        "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all"
+    } else {
+        ""
+    };
+    let script = format!("{setup} && exec {drop_privileges} \"$0\" \"$1\" 3000");
+    let output = std::process::Command::new("unshare")
+        .args([unshare, "sh", "-c", &script])
+        .arg(env!("CARGO_BIN_EXE_steward-probe"))
+        .arg(serde_json::to_string(probe).unwrap())
+        .output()
+        .expect("unshare (util-linux) runs");
+    assert!(
+        output.status.success(),
+        "the probe in a namespace failed (needs root): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+}
