@@ -30,31 +30,31 @@ impl Expiry {
     }
 }
 
-/// Why a certificate is not trusted, as a person reads it.
+/// Why the certificate for `name` is not trusted, as a person reads it.
 pub(crate) fn problem(error: &TlsError, name: &str) -> String {
     let TlsError::InvalidCertificate(e) = error else {
-        return format!("certificate not accepted: {error}");
+        return format!("certificate for {name} not accepted: {error}");
     };
     match e {
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-            "certificate expired".into()
+            format!("certificate for {name} expired")
         }
         CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-            "certificate not valid yet".into()
+            format!("certificate for {name} not valid yet")
         }
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
             format!("name mismatch: the certificate is not for {name}")
         }
         CertificateError::UnknownIssuer => {
-            "unknown issuer: the certificate is not signed by a trusted CA".into()
+            format!("unknown issuer: the certificate for {name} is not signed by a trusted CA")
         }
-        CertificateError::Revoked => "certificate revoked".into(),
-        CertificateError::BadSignature => "certificate has a bad signature".into(),
+        CertificateError::Revoked => format!("certificate for {name} revoked"),
+        CertificateError::BadSignature => format!("certificate for {name} has a bad signature"),
         CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
-            "certificate is not for TLS servers".into()
+            format!("certificate for {name} is not for TLS servers")
         }
-        CertificateError::BadEncoding => "certificate does not parse".into(),
-        other => format!("certificate not accepted: {other:?}"),
+        CertificateError::BadEncoding => format!("certificate for {name} does not parse"),
+        other => format!("certificate for {name} not accepted: {other:?}"),
     }
 }
 
@@ -165,7 +165,10 @@ mod tests {
     #[test]
     fn rustls_errors_become_reasons_a_person_reads() {
         let said = |e: CertificateError| problem(&TlsError::InvalidCertificate(e), "shop.test");
-        assert_eq!(said(CertificateError::Expired), "certificate expired");
+        assert_eq!(
+            said(CertificateError::Expired),
+            "certificate for shop.test expired"
+        );
         assert_eq!(
             said(CertificateError::NotValidForName),
             "name mismatch: the certificate is not for shop.test"

@@ -14,7 +14,7 @@ use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, R
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::proto::rr::{Name, RecordType};
 use serde::{Deserialize, Serialize};
 
 use crate::judged::Judged;
@@ -124,7 +124,7 @@ pub(crate) async fn look(p: &Dns, timeout: Duration) -> Judged {
             .answers()
             .iter()
             .filter(|r| r.record_type() == kind)
-            .map(|r| render(&r.data))
+            .map(|r| r.data.to_string())
             .collect::<Vec<_>>(),
         Err(e) => return Judged::critical(failure(&e, &p.name, kind, &asked)),
     };
@@ -184,11 +184,6 @@ fn failure(e: &NetError, name: &str, kind: RecordType, asked: &str) -> String {
         NetError::Timeout => format!("no DNS answer for {name}{asked} in time"),
         other => format!("DNS lookup of {name}{asked} failed: {other}"),
     }
-}
-
-/// A record's value as in a zone file, without the quotes of TXT.
-fn render(data: &RData) -> String {
-    data.to_string()
 }
 
 /// The first answers, for a summary.

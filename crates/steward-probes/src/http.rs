@@ -2,12 +2,11 @@
 //! (a JSON Pointer, RFC 6901), its latency, and for https the server's certificate (trusted
 //! for the name, and how soon it expires).
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use steward_core::alerting::CheckStatus;
 
-use crate::cert;
 use crate::judged::{Findings, Judged};
 use crate::roots;
 use crate::tls;
@@ -214,23 +213,7 @@ async fn certificate(p: &Http, url: &reqwest::Url) -> Result<Judged, Judged> {
     };
     let port = url.port_or_known_default().unwrap_or(443);
     let seen = tls::inspect(host, port, host, p.ca_pem.as_deref()).await?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    match (seen.problem, seen.expiry) {
-        (Some(_), Some(expiry)) if expiry.not_after < now => {
-            Err(cert::judge_expiry(host, &expiry, now, None, None))
-        }
-        (Some(problem), _) => Err(Judged::critical(problem)),
-        (None, Some(expiry)) => Ok(cert::judge_expiry(
-            host,
-            &expiry,
-            now,
-            p.cert_warn_days,
-            p.cert_critical_days,
-        )),
-        (None, None) => Ok(Judged::unknown("the certificate's expiry does not parse")),
-    }
+    tls::judge(host, seen, p.cert_warn_days, p.cert_critical_days)
 }
 
 /// A client like the shared one that also trusts `ca_pem`.

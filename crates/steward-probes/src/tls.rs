@@ -116,21 +116,41 @@ pub(crate) fn server_name(field: &str, name: &str) -> Result<ServerName<'static>
 
 pub(crate) async fn look(p: &Tls) -> Judged {
     let name = p.name();
-    let seen = match inspect(&p.host, p.port, name, p.ca_pem.as_deref()).await {
-        Ok(seen) => seen,
-        Err(judged) => return judged,
-    };
-    let now = now_secs();
-    match (&seen.problem, &seen.expiry) {
-        // Expired: say since when (the judgement below does), whatever else is wrong.
+    match inspect(&p.host, p.port, name, p.ca_pem.as_deref()).await {
+        Ok(seen) => match judge(name, seen, Some(p.warn_days), Some(p.critical_days)) {
+            Ok(judged) | Err(judged) => judged,
+        },
+        Err(judged) => judged,
+    }
+}
+
+/// The certificate's verdict: `Err` when it is not trusted (expired, wrong name, unknown
+/// issuer: critical), otherwise its expiry against the thresholds in days.
+pub(crate) fn judge(
+    name: &str,
+    seen: Seen,
+    warn_days: Option<u32>,
+    critical_days: Option<u32>,
+) -> Result<Judged, Judged> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    match (seen.problem, seen.expiry) {
+        // Expired: say since when, whatever else is wrong.
         (Some(_), Some(expiry)) if expiry.not_after < now => {
-            cert::judge_expiry(name, expiry, now, None, None)
+            Err(cert::judge_expiry(name, &expiry, now, None, None))
         }
-        (Some(problem), _) => Judged::critical(format!("certificate for {name}: {problem}")),
-        (None, Some(expiry)) => {
-            cert::judge_expiry(name, expiry, now, Some(p.warn_days), Some(p.critical_days))
-        }
-        (None, None) => Judged::unknown(format!("certificate for {name} has no readable expiry")),
+        (Some(problem), _) => Err(Judged::critical(problem)),
+        (None, Some(expiry)) => Ok(cert::judge_expiry(
+            name,
+            &expiry,
+            now,
+            warn_days,
+            critical_days,
+        )),
+        (None, None) => Ok(Judged::unknown(format!(
+            "certificate for {name} has no readable expiry"
+        ))),
     }
 }
 
@@ -193,12 +213,6 @@ pub(crate) async fn inspect(
         problem,
         expiry: Expiry::of(leaf).ok(),
     })
-}
-
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Accepts any certificate during the handshake so that it can be judged afterwards (see
