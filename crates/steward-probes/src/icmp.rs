@@ -68,7 +68,7 @@ pub(crate) async fn look(p: &Icmp, timeout: Duration) -> Judged {
     };
     let client = match Client::new(&Config::builder().kind(kind).build()) {
         Ok(c) => c,
-        Err(e) => return Judged::unknown(cannot_open(&e, kind)),
+        Err(e) => return Judged::unknown(cannot_open(&e)),
     };
     // Replies are awaited until just before the probe's timeout; requests are spread over
     // the first part of it.
@@ -121,14 +121,13 @@ async fn resolve(host: &str) -> Result<IpAddr, Judged> {
 }
 
 /// What to do when no ICMP socket can be opened.
-fn cannot_open(e: &io::Error, kind: ICMP) -> String {
-    let family = if kind == ICMP::V4 { "ipv4" } else { "ipv6" };
+/// (Linux has one `ping_group_range`, under ipv4, for ICMP and ICMPv6 sockets alike.)
+fn cannot_open(e: &io::Error) -> String {
     if e.kind() == io::ErrorKind::PermissionDenied {
-        format!(
-            "not allowed to send ICMP: allow unprivileged ping for the server's group with \
-             sysctl net.{family}.ping_group_range=\"0 2147483647\" (or a range holding its \
-             group id), or give it CAP_NET_RAW"
-        )
+        "not allowed to send ICMP: allow unprivileged ping for the server's group with \
+         sysctl net.ipv4.ping_group_range=\"0 2147483647\" (or a range holding its group id), \
+         or give it CAP_NET_RAW"
+            .to_string()
     } else {
         format!("cannot open an ICMP socket: {e}")
     }
