@@ -189,5 +189,8 @@ fn a_bad_entry_is_reported_with_file_line_and_reason() {
         said.contains("steward.toml line 1: check \"broken\""),
         "{said}"
     );
-    assert!(said.contains("kind must be http or tcp"), "{said}");
+    assert!(
+        said.contains("kind must be one of http, tcp, tls, dns, icmp, not \"ping\""),
+        "{said}"
+    );
 }

@@ -231,7 +231,7 @@ pub fn parse_spec(check: &serde_json::Value, timeout_secs: Option<u64>) -> Resul
     }
     let probe: steward_probes::Probe = serde_json::from_value(check.clone()).map_err(|e| {
         invalid(format!(
-            "check: {e} (kinds: {}, http, tcp)",
+            "check: {e} (kinds: {}, http, tcp, tls, dns, icmp)",
             DEVICE_KINDS.join(", ")
         ))
     })?;

@@ -101,7 +101,7 @@ pub async fn sync_declared(
         let record = CheckRecord {
             id: id.clone(),
             name: c.name.clone(),
-            kind: probe_kind(&c.probe).into(),
+            kind: c.probe.kind().into(),
             target: String::new(),
             spec: serde_json::to_string(&spec).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             interval_ms: i64::try_from(c.interval.as_millis()).unwrap_or(i64::MAX),
@@ -173,13 +173,6 @@ pub async fn install_default_checks(state: &AppState) -> Result<(), StoreError> 
     state.store.set_setting(INSTALLED, "1", now).await?;
     state.monitoring.invalidate();
     Ok(())
-}
-
-pub(crate) fn probe_kind(probe: &steward_probes::Probe) -> &'static str {
-    match probe {
-        steward_probes::Probe::Http { .. } => "http",
-        steward_probes::Probe::Tcp { .. } => "tcp",
-    }
 }
 
 /// Where a channel sends, for people, without its secrets.

@@ -22,7 +22,7 @@ impl Spec {
     /// The kind's name, as stored in `checks.kind` and shown.
     pub fn kind(&self) -> &'static str {
         match self {
-            Spec::Probe { probe, .. } => super::probe_kind(probe),
+            Spec::Probe { probe, .. } => probe.kind(),
             Spec::Device { check } => check.kind(),
         }
     }

@@ -20,11 +20,10 @@ async fn a_target_going_down_and_up_is_announced_once_each_way() {
     let server = TestServer::sqlite_configured(|c| {
         c.declared_checks = vec![DeclaredCheck {
             name: "shop-website".into(),
-            probe: steward_probes::Probe::Http {
+            probe: steward_probes::Probe::Http(steward_probes::Http {
                 url: format!("http://{addr}/"),
-                expect_status: None,
-                keyword: None,
-            },
+                ..Default::default()
+            }),
             interval,
             timeout: Duration::from_secs(1),
             retries,

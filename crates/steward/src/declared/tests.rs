@@ -270,3 +270,144 @@ to = ["b@example.com"]
         d.problems
     );
 }
+
+#[test]
+fn every_kind_of_network_monitor_is_read_with_its_settings() {
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    // Read as PEM here; whether it is a usable CA is the probe's business when it runs.
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIBCgKCAQEA\n-----END CERTIFICATE-----\n".to_string();
+    std::fs::write(ca.path(), &pem).unwrap();
+    let d = read(&format!(
+        r#"
+[[checks]]
+name = "api"
+kind = "http"
+url = "https://shop.test/health"
+json_pointer = "/status"
+json_value = "ok"
+warn_ms = 500
+critical_ms = 2000
+cert_warn_days = 21
+cert_critical_days = 7
+ca_file = "{}"
+
+[[checks]]
+name = "cert"
+kind = "tls"
+host = "shop.test"
+
+[[checks]]
+name = "mx"
+kind = "dns"
+host = "example.com"
+record_type = "MX"
+server = "127.0.0.1"
+expect = "mail.example.com"
+
+[[checks]]
+name = "gateway"
+kind = "icmp"
+host = "192.0.2.1"
+count = 5
+"#,
+        ca.path().display()
+    ));
+    assert!(d.problems.is_empty(), "{:?}", d.problems);
+    use steward_probes::{Dns, Http, Icmp, Probe, RecordKind, Tls};
+    let probes: Vec<&Probe> = d.checks.iter().map(|c| &c.probe).collect();
+    assert_eq!(
+        probes[0],
+        &Probe::Http(Http {
+            url: "https://shop.test/health".into(),
+            json_pointer: Some("/status".into()),
+            json_value: Some("ok".into()),
+            warn_ms: Some(500),
+            critical_ms: Some(2000),
+            cert_warn_days: Some(21),
+            cert_critical_days: Some(7),
+            ca_pem: Some(pem),
+            ..Http::default()
+        })
+    );
+    assert_eq!(
+        probes[1],
+        &Probe::Tls(Tls {
+            host: "shop.test".into(),
+            ..Tls::default()
+        })
+    );
+    assert_eq!(
+        probes[2],
+        &Probe::Dns(Dns {
+            name: "example.com".into(),
+            record_type: RecordKind::Mx,
+            server: Some("127.0.0.1:53".parse().unwrap()),
+            expect: Some("mail.example.com".into()),
+        })
+    );
+    assert_eq!(
+        probes[3],
+        &Probe::Icmp(Icmp {
+            host: "192.0.2.1".into(),
+            count: 5,
+        })
+    );
+}
+
+#[test]
+fn a_monitor_with_wrong_settings_is_left_out_with_the_field_named() {
+    let d = read(
+        r#"[[checks]]
+name = "ping"
+kind = "icmp"
+host = "192.0.2.1"
+port = 80
+
+[[checks]]
+name = "cert"
+kind = "tls"
+host = "shop.test"
+warn_days = 2
+critical_days = 5
+
+[[checks]]
+name = "mx"
+kind = "dns"
+host = "example.com"
+record_type = "MXX"
+
+[[checks]]
+name = "api"
+kind = "http"
+url = "https://shop.test/"
+json_value = "ok"
+
+[[checks]]
+name = "smoke"
+kind = "smtp"
+
+[[checks]]
+name = "fine"
+kind = "dns"
+host = "example.com"
+"#,
+    );
+    assert_eq!(
+        d.checks.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        ["fine"]
+    );
+    let expected = [
+        "line 1: check \"ping\": port is not a setting of icmp checks",
+        "line 7: check \"cert\": warn_days (2) must be at least critical_days (5)",
+        "line 14: check \"mx\": unknown variant `MXX`",
+        "line 20: check \"api\": json_value needs json_pointer",
+        "line 26: check \"smoke\": kind must be one of http, tcp, tls, dns, icmp, not \"smtp\"",
+    ];
+    assert_eq!(d.problems.len(), expected.len(), "{:?}", d.problems);
+    for (problem, start) in d.problems.iter().zip(expected) {
+        assert!(
+            problem.starts_with(start),
+            "{problem:?} should start {start:?}"
+        );
+    }
+}
