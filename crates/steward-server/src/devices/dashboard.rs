@@ -38,6 +38,9 @@ struct DashboardPage {
     /// (shown to those who may change it), and the user has not set it up.
     policy_lax: bool,
     own_two_factor_off: bool,
+    /// What is wrong now, worst first (the first few), and how many in all.
+    problems: Vec<crate::monitoring::console::AlertRow>,
+    problems_total: usize,
 }
 
 pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> Response {
@@ -46,6 +49,9 @@ pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> Response 
         Err(e) => e.into_response(),
     }
 }
+
+/// Open alerts shown on the dashboard; the alerts page has the rest.
+const PROBLEM_ROWS: usize = 10;
 
 async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<DashboardPage> {
     let now = state.now();
@@ -77,6 +83,21 @@ async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<
             .is_some_and(|u| u.totp_enabled_at.is_none()),
         None => false,
     };
+    let open = crate::monitoring::alerts::view(
+        state,
+        &caller,
+        &steward_proto::monitoring::AlertQuery {
+            resolved_hours: Some(0),
+            ..Default::default()
+        },
+    )
+    .await?
+    .open;
+    let problems = open
+        .iter()
+        .take(PROBLEM_ROWS)
+        .map(|a| crate::monitoring::console::row(a, now))
+        .collect();
     let active = stats.total.saturating_sub(stats.revoked);
     let offline = active.saturating_sub(stats.online + stats.never_seen);
     Ok(DashboardPage {
@@ -100,5 +121,7 @@ async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<
         policy_lax,
         own_two_factor_off,
         attention,
+        problems,
+        problems_total: open.len(),
     })
 }

@@ -139,6 +139,36 @@ pub async fn acknowledge(
             "comment: 1 to {MAX_COMMENT} characters (say what is being done)"
         )));
     }
+    // The state moves on with every result (flap bookkeeping), so an acknowledgement read
+    // on one state may meet the next: read again and retry a few times.
+    let mut attempts = 0;
+    let current = loop {
+        attempts += 1;
+        match try_acknowledge(state, caller, check_id, subject, comment).await {
+            Err(MonitoringError::Conflict(m)) if m == CHANGED && attempts < 5 => continue,
+            other => break other?,
+        }
+    };
+    let what = match &current.device_name {
+        Some(device) => format!("{} on {device}", current.check_name),
+        None => current.check_name.clone(),
+    };
+    caller
+        .audit(&state.store, "alert.acknowledge", &what, comment)
+        .await;
+    Ok(())
+}
+
+const CHANGED: &str = "the alert changed meanwhile; look again";
+
+/// One attempt: the stored state read, acknowledged and written back if still unchanged.
+async fn try_acknowledge(
+    state: &AppState,
+    caller: &Caller,
+    check_id: &str,
+    subject: &str,
+    comment: &str,
+) -> Result<AlertRecord> {
     let current = state
         .store
         .scoped(caller.scope())
@@ -171,16 +201,10 @@ pub async fn acknowledge(
         .await
         .map_err(|e| match e {
             StoreError::NotFound => MonitoringError::NotFound("alert"),
+            StoreError::Conflict(_) => MonitoringError::Conflict(CHANGED.into()),
             other => other.into(),
         })?;
-    let what = match &current.device_name {
-        Some(device) => format!("{} on {device}", current.check_name),
-        None => current.check_name.clone(),
-    };
-    caller
-        .audit(&state.store, "alert.acknowledge", &what, comment)
-        .await;
-    Ok(())
+    Ok(current)
 }
 
 /// An alert as shown.

@@ -12,6 +12,7 @@ pub mod api;
 pub mod catalog;
 pub mod channels;
 pub mod checks;
+pub mod console;
 pub mod decide;
 pub mod devices;
 pub mod error;
@@ -282,4 +283,10 @@ pub fn routes() -> crate::web::routes::Routes {
         .api(Access::Requires(ManageChannels), routes!(api::test_channel))
         .api(Access::Requires(ManageChannels), routes!(api::create_route))
         .api(Access::Requires(ManageChannels), routes!(api::delete_route))
+        .get("/alerts", Access::Requires(ViewDevices), console::page)
+        .post(
+            "/alerts/acknowledge",
+            Access::Requires(ManageMonitoring),
+            console::acknowledge,
+        )
 }

@@ -252,6 +252,8 @@ fn console_decisions() -> BTreeMap<&'static str, Option<Action>> {
         ("POST /devices/{id}/organize", Some(OrganizeDevices)),
         ("POST /devices/{id}/access", Some(RevokeDevices)),
         ("GET /groups", Some(ViewDevices)),
+        ("GET /alerts", Some(ViewDevices)),
+        ("POST /alerts/acknowledge", Some(ManageMonitoring)),
         ("POST /groups", Some(OrganizeDevices)),
         ("POST /groups/delete", Some(ManageUsers)),
         ("GET /users", Some(ManageUsers)),

@@ -169,7 +169,8 @@ async fn device_checks_alert_once_through_acknowledgement_windows_and_routes() {
     });
     let recovery = next_within(&mut received, WAIT)
         .await
-        .expect("the recovery");
+        .expect("the recovery")["alerts"][0]
+        .clone();
     assert_eq!(recovery["event"], "recovery", "{recovery}");
     assert_eq!(recovery["previous"], "critical");
     let (_, view) = server.api_get(&api, "/api/v1/alerts").await;
@@ -212,7 +213,8 @@ async fn device_checks_alert_once_through_acknowledgement_windows_and_routes() {
     assert_eq!(resp.status().as_u16(), 204);
     let held = next_within(&mut received, WAIT)
         .await
-        .expect("announced after the window");
+        .expect("announced after the window")["alerts"][0]
+        .clone();
     assert_eq!(held["check"], "Disk space", "{held}");
     assert_eq!(held["status"], "critical");
 
@@ -366,5 +368,78 @@ async fn bad_definitions_are_refused_with_the_field_named() {
         4,
         "the default checks: {checks}"
     );
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_console_shows_what_is_wrong_and_takes_an_acknowledgement() {
+    let server = TestServer::sqlite().await;
+    let api = server.api_token().await;
+    // A network monitor against a port nobody listens on: critical at its first run.
+    let closed = steward_testkit::peers::free_address().await;
+    let (status, body) = server
+        .api_post(
+            &api,
+            "/api/v1/checks",
+            json!({
+                "name": "router admin page",
+                "check": {"kind": "tcp", "host": closed.ip().to_string(), "port": closed.port()},
+                "interval_secs": 1,
+                "timeout_secs": 1,
+                "retries": 0,
+                "runbook": "Power-cycle the router in the store room.",
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    eventually(WAIT, "the monitor judged critical", || async {
+        let (_, view) = server.api_get(&api, "/api/v1/alerts").await;
+        (view["open"][0]["status"] == "critical").then_some(())
+    })
+    .await;
+
+    server
+        .create_user("olga", steward_core::Role::Admin, "a long enough password")
+        .await;
+    let cookie = server.sign_in("olga", "a long enough password").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let dashboard = steward_testkit::page_with(&http, format!("{}/", server.url), &cookie).await;
+    assert!(dashboard.contains("What is wrong now"), "{dashboard}");
+    assert!(dashboard.contains("router admin page"));
+    let page = steward_testkit::page_with(&http, format!("{}/alerts", server.url), &cookie).await;
+    assert!(page.contains("router admin page"), "{page}");
+    assert!(page.contains("Power-cycle the router in the store room."));
+    assert!(page.contains(">Acknowledge</button>"));
+    let check_id = body["id"].as_str().unwrap();
+    let resp = http
+        .post(format!("{}/alerts/acknowledge", server.url))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", steward_testkit::csrf_in(&page).as_str()),
+            ("check_id", check_id),
+            ("subject", ""),
+            ("comment", "the router is being replaced"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    let page = steward_testkit::page_with(&http, format!("{}/alerts", server.url), &cookie).await;
+    assert!(
+        page.contains("Acknowledged by") && page.contains("the router is being replaced"),
+        "{page}"
+    );
+    assert!(!page.contains(">Acknowledge</button>"), "acknowledged once");
+    // A filter the page offers: only unacknowledged alerts — none now.
+    let page = steward_testkit::page_with(
+        &http,
+        format!("{}/alerts?acknowledged=false", server.url),
+        &cookie,
+    )
+    .await;
+    assert!(page.contains("Nothing is wrong right now."), "{page}");
     server.cleanup().await;
 }
