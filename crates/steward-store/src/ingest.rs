@@ -77,7 +77,10 @@ pub struct IngestCommit {
     pub new_last_seq: u64,
     pub seen_at: Timestamp,
     pub inventory: Option<InventoryWrite>,
+    /// The latest metrics, kept as the device's current state.
     pub metrics: Option<(Timestamp, Metrics)>,
+    /// Every sample of the delivery, kept as history.
+    pub history: crate::history::MetricHistoryWrite,
     pub changes: Vec<(Timestamp, ChangeEvent)>,
     /// Whether the software list was in step with the inventory when the decision was made
     /// (`DeviceIngestState`: `software_hash == inventory_hash`). Read outside the writer:
@@ -115,7 +118,7 @@ pub(crate) fn change(row: &AnyRow) -> Result<ChangeRecord> {
 
 /// Rows per multi-row statement: at most 6 parameters a row stays far below both backends'
 /// limits (SQLite 32,766, PostgreSQL 65,535).
-const ROWS_PER_STATEMENT: usize = 500;
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 /// Software rows written in one transaction: a software change up to this size is written
 /// with the ingest commit, a larger one in steps of this size (a few milliseconds each).
@@ -268,7 +271,13 @@ impl Store {
             .await?;
         }
         insert_changes(&mut tx, &c.device_id, &c.changes).await?;
+        let series = self
+            .write_metric_samples(&mut tx, &c.device_id, &c.history)
+            .await?;
         tx.commit().await?;
+        if let Some(series) = series {
+            self.series_cache.put(&c.device_id, series);
+        }
         // What is committed stands: a failed step leaves the list out of step, and the next
         // commit rewrites it (`Repair`), so the delivery is still acknowledged.
         let stepped = match (software, &c.inventory) {
@@ -396,7 +405,7 @@ impl Store {
 }
 
 /// `($1, $2, …, $n), (…)`: numbered placeholders for `rows` rows of `columns` values.
-fn placeholders(rows: usize, columns: usize) -> String {
+pub(crate) fn placeholders(rows: usize, columns: usize) -> String {
     (0..rows)
         .map(|r| {
             let row: Vec<String> = (1..=columns)
