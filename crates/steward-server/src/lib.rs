@@ -22,6 +22,7 @@ mod dispatch;
 pub mod enrollment;
 pub mod error;
 pub mod groups;
+pub mod history;
 mod ingest;
 pub mod mfa;
 pub mod monitoring;
@@ -60,6 +61,7 @@ pub fn routes(config: &ServerConfig) -> Routes {
         .merge(console::routes())
         .merge(account::routes())
         .merge(devices::routes())
+        .merge(history::routes())
         .merge(groups::routes())
         .merge(users::routes())
         .merge(tokens::routes())
@@ -139,6 +141,7 @@ async fn serve_with(
     .map_err(|e| anyhow::anyhow!("storing the checks and channels of the configuration: {e}"))?;
     let background = dispatch::spawn_poller(state.clone());
     let pruning = retention::spawn(state.clone());
+    let rollups = history::rollups::spawn(state.clone());
     let checks = monitoring::scheduler::spawn(state.clone());
     let notifications = monitoring::notifier::spawn(state.clone());
     let limits = state.config.net.clone();
@@ -154,6 +157,7 @@ async fn serve_with(
     .await;
     background.abort();
     pruning.abort();
+    rollups.abort();
     checks.abort();
     notifications.abort();
     result.map_err(anyhow::Error::from)

@@ -148,18 +148,13 @@ impl History {
     /// resolutions still kept at `from`; when none is fine enough, the finest kept at
     /// `from`; when none is kept that far back, hourly (what is left of it).
     pub fn resolution_for(&self, from: Timestamp, to: Timestamp, now: Timestamp) -> Resolution {
-        const ALL: [Resolution; 3] = [
-            Resolution::Raw,
-            Resolution::FiveMinutes,
-            Resolution::Hourly,
-        ];
+        const ALL: [Resolution; 3] = [Resolution::Raw, Resolution::FiveMinutes, Resolution::Hourly];
         let needed = to.since(from) / MAX_POINTS as i64;
         let kept = |r: Resolution| from.0 >= now.0.saturating_sub(self.keeps_ms(r));
         let candidates = ALL.into_iter().filter(|r| kept(*r));
         candidates
             .clone()
-            .filter(|r| r.width_ms() <= needed)
-            .last()
+            .rfind(|r| r.width_ms() <= needed)
             .or_else(|| candidates.clone().next())
             .unwrap_or(Resolution::Hourly)
     }
@@ -167,9 +162,7 @@ impl History {
     /// What a device's roll-up step at `now` may delete, its watermark being `rolled_until`.
     pub fn prune(&self, now: Timestamp, rolled_until: Timestamp) -> Prune {
         Prune {
-            raw_before: Timestamp(
-                (now.0 - self.raw_ms).min(bucket_start(rolled_until, HOUR_MS).0),
-            ),
+            raw_before: Timestamp((now.0 - self.raw_ms).min(bucket_start(rolled_until, HOUR_MS).0)),
             five_minutes_before: Timestamp(now.0 - self.five_minutes_ms),
             hourly_before: Timestamp(now.0 - self.hourly_ms),
         }
@@ -216,7 +209,10 @@ pub fn next_step(rolled_until: Timestamp, now: Timestamp) -> Option<Step> {
 /// `now`: the bucket of the earliest one that a roll-up may already have passed (one taken
 /// more than half the grace before `now`, allowing for another server's clock being a
 /// little ahead). `None` for the usual check-in, taken a moment before it arrives.
-pub fn reroll_from(times: impl IntoIterator<Item = Timestamp>, now: Timestamp) -> Option<Timestamp> {
+pub fn reroll_from(
+    times: impl IntoIterator<Item = Timestamp>,
+    now: Timestamp,
+) -> Option<Timestamp> {
     times
         .into_iter()
         .filter(|at| at.0 < now.0 - ROLLUP_GRACE_MS / 2)

@@ -63,9 +63,10 @@ impl SeriesKind {
                 Unit::Percent
             }
             SeriesKind::Load => Unit::Load,
-            SeriesKind::DiskRead | SeriesKind::DiskWrite | SeriesKind::NetRx | SeriesKind::NetTx => {
-                Unit::BytesPerSecond
-            }
+            SeriesKind::DiskRead
+            | SeriesKind::DiskWrite
+            | SeriesKind::NetRx
+            | SeriesKind::NetTx => Unit::BytesPerSecond,
         }
     }
 }
@@ -145,7 +146,7 @@ impl SeriesName {
             (false, None) => {}
             (false, Some(_)) => return Err(SeriesNameError::Unknown(text.to_string())),
             (true, None) => return Err(SeriesNameError::NoSubject(text.to_string())),
-            (true, Some(s)) if s.is_empty() => {
+            (true, Some("")) => {
                 return Err(SeriesNameError::NoSubject(text.to_string()));
             }
             (true, Some(s)) => limits::check_text("series subject", s)?,
@@ -219,9 +220,8 @@ impl Sample {
     /// entry whose name is not acceptable is left out (the server's limits refuse those
     /// before this runs).
     pub fn of(at: Timestamp, m: &Metrics) -> Sample {
-        let mut values = Vec::with_capacity(
-            4 + m.filesystems.len() + 2 * m.disks.len() + 2 * m.networks.len(),
-        );
+        let mut values =
+            Vec::with_capacity(4 + m.filesystems.len() + 2 * m.disks.len() + 2 * m.networks.len());
         let mut push = |kind: SeriesKind, subject: Option<&str>, value: f64| {
             if let Some(name) = SeriesName::of(kind, subject) {
                 values.push((name, clamp(kind.unit(), value)));

@@ -258,10 +258,7 @@ fn merging_weights_averages_and_keeps_maxima() {
         ],
         FIVE_MINUTES_MS,
     );
-    assert_eq!(
-        merged,
-        vec![point(0, 20.0, 60.0, 5), point(5, 1.0, 1.0, 5)]
-    );
+    assert_eq!(merged, vec![point(0, 20.0, 60.0, 5), point(5, 1.0, 1.0, 5)]);
 }
 
 #[test]
@@ -359,7 +356,10 @@ fn roll_ups_wait_for_the_grace_and_go_in_bounded_steps() {
     assert_eq!(rollup_target(at(7)), at(5));
     assert_eq!(next_step(at(5), at(7)), None);
     let step = next_step(at(55), at(72)).unwrap();
-    assert_eq!((step.rolled_until, step.read_from, step.until), (at(55), at(0), at(70)));
+    assert_eq!(
+        (step.rolled_until, step.read_from, step.until),
+        (at(55), at(0), at(70))
+    );
     // Far behind: six hours at a time.
     let step = next_step(at(0), at(3 * 24 * 60)).unwrap();
     assert_eq!(step.until, at(6 * 60));

@@ -9,6 +9,7 @@ mod console_text;
 mod edge;
 mod first_sign_in;
 mod fleet;
+mod history;
 mod hostile;
 mod job_expiry;
 mod job_lifecycle;
