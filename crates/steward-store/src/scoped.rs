@@ -190,7 +190,10 @@ impl<'a> ScopedStore<'a> {
         }
         let (table, width) = match resolution {
             Resolution::Raw => ("metric_samples", String::new()),
-            other => ("metric_rollups", format!("AND v.width = {}", other.width_ms())),
+            other => (
+                "metric_rollups",
+                format!("AND v.width = {}", other.width_ms()),
+            ),
         };
         let (cond, args) = self.condition("d", 4);
         let q = sqlx::query(safe_sql!(
@@ -208,12 +211,7 @@ impl<'a> ScopedStore<'a> {
             .iter()
             .map(|r| Ok((int(r, "at")?, sqlx::Row::try_get(r, "vals")?)))
             .collect::<Result<_>>()?;
-        points_from_rows(
-            &catalog.list,
-            &wanted,
-            &rows,
-            resolution == Resolution::Raw,
-        )
+        points_from_rows(&catalog.list, &wanted, &rows, resolution == Resolution::Raw)
     }
 
     /// One page of the device's software (optionally names containing `search`), and how

@@ -215,7 +215,10 @@ impl Store {
         );
         let mut q = sqlx::query(sql);
         for sample in &write.samples {
-            q = q.bind(list.device).bind(sample.at.0).bind(list.encode(sample));
+            q = q
+                .bind(list.device)
+                .bind(sample.at.0)
+                .bind(list.encode(sample));
         }
         q.execute(&mut **tx).await?;
         if let Some(back) = write.reroll_from {

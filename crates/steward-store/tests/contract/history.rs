@@ -70,7 +70,10 @@ contract_test!(
             "d1",
             vec![
                 sample(0, &[("cpu", 12.346), ("fs:/", 40.0)]),
-                sample(1, &[("cpu", 50.0), ("fs:/", 40.5), ("net_rx:eth0", 123_456.0)]),
+                sample(
+                    1,
+                    &[("cpu", 50.0), ("fs:/", 40.5), ("net_rx:eth0", 123_456.0)],
+                ),
             ],
             None,
         )
@@ -123,17 +126,36 @@ contract_test!(
         let office = Scope::Groups(vec!["g2".into()]);
         assert_eq!(db.scoped(&office).metric_catalog("d1").await.unwrap(), None);
         let shop = Scope::Groups(vec!["g1".into()]);
-        let catalog = db.scoped(&shop).metric_catalog("d1").await.unwrap().unwrap();
+        let catalog = db
+            .scoped(&shop)
+            .metric_catalog("d1")
+            .await
+            .unwrap()
+            .unwrap();
         // A catalog read in one scope gives nothing through another.
         let through_office = db
             .scoped(&office)
-            .metric_points("d1", &catalog, &[name("cpu")], Resolution::Raw, minute(0), minute(9))
+            .metric_points(
+                "d1",
+                &catalog,
+                &[name("cpu")],
+                Resolution::Raw,
+                minute(0),
+                minute(9),
+            )
             .await
             .unwrap();
         assert!(through_office[0].is_empty());
         let through_shop = db
             .scoped(&shop)
-            .metric_points("d1", &catalog, &[name("cpu")], Resolution::Raw, minute(0), minute(9))
+            .metric_points(
+                "d1",
+                &catalog,
+                &[name("cpu")],
+                Resolution::Raw,
+                minute(0),
+                minute(9),
+            )
             .await
             .unwrap();
         assert_eq!(through_shop[0].len(), 1);
@@ -154,9 +176,21 @@ contract_test!(
                 .rolled_until
         };
         assert_eq!(watermark(db.store.clone()).await, minute(60));
-        record(&db, "d1", vec![sample(12, &[("cpu", 2.0)])], Some(minute(10))).await;
+        record(
+            &db,
+            "d1",
+            vec![sample(12, &[("cpu", 2.0)])],
+            Some(minute(10)),
+        )
+        .await;
         assert_eq!(watermark(db.store.clone()).await, minute(10));
-        record(&db, "d1", vec![sample(61, &[("cpu", 3.0)])], Some(minute(30))).await;
+        record(
+            &db,
+            "d1",
+            vec![sample(61, &[("cpu", 3.0)])],
+            Some(minute(30)),
+        )
+        .await;
         assert_eq!(watermark(db.store.clone()).await, minute(10));
     }
 );
@@ -172,7 +206,15 @@ contract_test!(
         record(&db, "d1", vec![sample(0, &refs)], None).await;
         let catalog = db.all().metric_catalog("d1").await.unwrap().unwrap();
         assert_eq!(catalog.names().len(), MAX_SERIES_PER_DEVICE);
-        let kept = points(&db, "d1", &["fs:/mnt/0000", "fs:/mnt/0265"], Resolution::Raw, minute(0), minute(1)).await;
+        let kept = points(
+            &db,
+            "d1",
+            &["fs:/mnt/0000", "fs:/mnt/0265"],
+            Resolution::Raw,
+            minute(0),
+            minute(1),
+        )
+        .await;
         assert_eq!(kept[0].len(), 1);
         assert!(kept[1].is_empty());
     }
@@ -186,10 +228,36 @@ contract_test!(
         let other = Store::connect(&db.url).await.unwrap();
         enroll(&db, "d1", "one").await;
         record(&db, "d1", vec![sample(0, &[("cpu", 1.0)])], None).await;
-        record(&other, "d1", vec![sample(1, &[("cpu", 2.0), ("fs:/a", 10.0)])], None).await;
-        record(&db, "d1", vec![sample(2, &[("cpu", 3.0), ("fs:/b", 20.0)])], None).await;
-        record(&other, "d1", vec![sample(3, &[("fs:/a", 11.0), ("fs:/b", 21.0)])], None).await;
-        let read = points(&db, "d1", &["fs:/a", "fs:/b", "cpu"], Resolution::Raw, minute(0), minute(9)).await;
+        record(
+            &other,
+            "d1",
+            vec![sample(1, &[("cpu", 2.0), ("fs:/a", 10.0)])],
+            None,
+        )
+        .await;
+        record(
+            &db,
+            "d1",
+            vec![sample(2, &[("cpu", 3.0), ("fs:/b", 20.0)])],
+            None,
+        )
+        .await;
+        record(
+            &other,
+            "d1",
+            vec![sample(3, &[("fs:/a", 11.0), ("fs:/b", 21.0)])],
+            None,
+        )
+        .await;
+        let read = points(
+            &db,
+            "d1",
+            &["fs:/a", "fs:/b", "cpu"],
+            Resolution::Raw,
+            minute(0),
+            minute(9),
+        )
+        .await;
         assert_eq!(values(&read[0]), [(1, 10.0), (3, 11.0)]);
         assert_eq!(values(&read[1]), [(2, 20.0), (3, 21.0)]);
         assert_eq!(values(&read[2]), [(0, 1.0), (1, 2.0), (2, 3.0)]);
@@ -200,11 +268,17 @@ contract_test!(
 /// Runs one roll-up step for every claimed device, as the server's task does.
 async fn roll_all(db: &Store, now: Timestamp, keep: &History) -> usize {
     let target = steward_core::history::keeping::rollup_target(now);
-    let claims = db.claim_metric_rollups(now, target, 100, 60_000).await.unwrap();
+    let claims = db
+        .claim_metric_rollups(now, target, 100, 60_000)
+        .await
+        .unwrap();
     let mut steps = Vec::new();
     for claim in claims {
         let step = next_step(claim.rolled_until, now).unwrap();
-        let samples = db.metric_samples(&claim, step.read_from, step.until).await.unwrap();
+        let samples = db
+            .metric_samples(&claim, step.read_from, step.until)
+            .await
+            .unwrap();
         steps.push(RollupWrite {
             rollups: step.roll(&samples.samples),
             names: samples.names,
@@ -236,7 +310,15 @@ contract_test!(
         let catalog = db.all().metric_catalog("d1").await.unwrap().unwrap();
         assert_eq!(catalog.rolled_until, minute(120));
 
-        let five = points(&db, "d1", &["cpu"], Resolution::FiveMinutes, minute(0), minute(200)).await;
+        let five = points(
+            &db,
+            "d1",
+            &["cpu"],
+            Resolution::FiveMinutes,
+            minute(0),
+            minute(200),
+        )
+        .await;
         assert_eq!(five[0].len(), 24);
         assert_eq!(
             five[0][1],
@@ -247,12 +329,30 @@ contract_test!(
                 weight: 5
             }
         );
-        let hourly = points(&db, "d1", &["cpu", "disk_read:sda"], Resolution::Hourly, minute(0), minute(200)).await;
+        let hourly = points(
+            &db,
+            "d1",
+            &["cpu", "disk_read:sda"],
+            Resolution::Hourly,
+            minute(0),
+            minute(200),
+        )
+        .await;
         assert_eq!(
             hourly[0],
             [
-                Point { at: minute(0), avg: 29.5, max: 59.0, weight: 60 },
-                Point { at: minute(60), avg: 29.5, max: 59.0, weight: 60 },
+                Point {
+                    at: minute(0),
+                    avg: 29.5,
+                    max: 59.0,
+                    weight: 60
+                },
+                Point {
+                    at: minute(60),
+                    avg: 29.5,
+                    max: 59.0,
+                    weight: 60
+                },
             ]
         );
         assert_eq!(hourly[1][0].avg, 1000.0);
@@ -260,11 +360,25 @@ contract_test!(
         // A claimed device is not claimed again while its lease holds…
         let later = minute(131);
         let target = steward_core::history::keeping::rollup_target(later);
-        let claims = db.claim_metric_rollups(later, target, 10, 60_000).await.unwrap();
+        let claims = db
+            .claim_metric_rollups(later, target, 10, 60_000)
+            .await
+            .unwrap();
         assert_eq!(claims.len(), 1);
-        assert!(db.claim_metric_rollups(later, target, 10, 60_000).await.unwrap().is_empty());
+        assert!(
+            db.claim_metric_rollups(later, target, 10, 60_000)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         // …and a step claimed before the watermark moved back applies nothing.
-        record(&db, "d1", vec![sample(121, &[("cpu", 5.0)])], Some(minute(120))).await;
+        record(
+            &db,
+            "d1",
+            vec![sample(121, &[("cpu", 5.0)])],
+            Some(minute(120)),
+        )
+        .await;
         let late = Sample {
             at: minute(101).plus_millis(30_000),
             values: vec![(name("cpu"), 5.0)],

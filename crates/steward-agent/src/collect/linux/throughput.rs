@@ -213,6 +213,9 @@ mod tests {
         println!("{c:?}");
         assert!(!c.interfaces.contains_key("lo"));
         assert!(c.disks.keys().all(|d| is_whole_disk(d)));
-        assert!(!c.disks.is_empty(), "no whole disk found in /proc/diskstats");
+        assert!(
+            !c.disks.is_empty(),
+            "no whole disk found in /proc/diskstats"
+        );
     }
 }
