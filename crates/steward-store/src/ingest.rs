@@ -259,21 +259,11 @@ impl Store {
                 write_software(&mut tx, &c.device_id, software, &write.inventory.packages).await?;
             }
         }
-        if let (Some((at, _)), Some(doc)) = (&c.metrics, metrics_doc) {
-            sqlx::query(
-                "INSERT INTO device_metrics (device_id, collected_at, doc) VALUES ($1, $2, $3) \
-                 ON CONFLICT (device_id) DO UPDATE SET collected_at = excluded.collected_at, doc = excluded.doc",
-            )
-            .bind(&c.device_id)
-            .bind(at.0)
-            .bind(doc)
-            .execute(&mut *tx)
-            .await?;
-        }
-        insert_changes(&mut tx, &c.device_id, &c.changes).await?;
+        let latest = c.metrics.as_ref().map(|(at, _)| *at).zip(metrics_doc);
         let series = self
-            .write_metric_samples(&mut tx, &c.device_id, &c.history)
+            .write_checkin_metrics(&mut tx, &c.device_id, latest, &c.history)
             .await?;
+        insert_changes(&mut tx, &c.device_id, &c.changes).await?;
         tx.commit().await?;
         if let Some(series) = series {
             self.series_cache.put(&c.device_id, series);
@@ -406,10 +396,15 @@ impl Store {
 
 /// `($1, $2, …, $n), (…)`: numbered placeholders for `rows` rows of `columns` values.
 pub(crate) fn placeholders(rows: usize, columns: usize) -> String {
+    placeholders_from(1, rows, columns)
+}
+
+/// [`placeholders`] numbered from `first` (for a statement sent together with others).
+pub(crate) fn placeholders_from(first: usize, rows: usize, columns: usize) -> String {
     (0..rows)
         .map(|r| {
-            let row: Vec<String> = (1..=columns)
-                .map(|c| format!("${}", r * columns + c))
+            let row: Vec<String> = (0..columns)
+                .map(|c| format!("${}", first + r * columns + c))
                 .collect();
             format!("({})", row.join(", "))
         })

@@ -94,14 +94,24 @@ const GROUPS: [Group; 6] = [
     },
 ];
 
+/// Longest mount point, disk or interface name a chart shows (the rest as `…`): a name
+/// may be 1,024 characters, and it appears in every hover column.
+const SUBJECT_CHARS: usize = 40;
+
 fn label(name: &SeriesName) -> String {
-    let subject = name.subject().unwrap_or_default();
+    let full = name.subject().unwrap_or_default();
+    let subject = if full.chars().count() > SUBJECT_CHARS {
+        let cut: String = full.chars().take(SUBJECT_CHARS - 1).collect();
+        format!("{cut}…")
+    } else {
+        full.to_string()
+    };
     match name.kind() {
         SeriesKind::Cpu => "CPU".into(),
         SeriesKind::Memory => "Memory".into(),
         SeriesKind::Swap => "Swap".into(),
         SeriesKind::Load => "Load".into(),
-        SeriesKind::Fs => subject.into(),
+        SeriesKind::Fs => subject,
         SeriesKind::DiskRead => format!("{subject} read"),
         SeriesKind::DiskWrite => format!("{subject} write"),
         SeriesKind::NetRx => format!("{subject} in"),
@@ -183,5 +193,29 @@ fn describe(resolution: Resolution, span: i64) -> String {
         (Resolution::Raw, true) => "averages of a few minutes' samples".into(),
         (Resolution::FiveMinutes, _) => "averages of 5 minutes or more".into(),
         (Resolution::Hourly, _) => "hourly averages or longer".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_say_what_a_line_is_and_stay_short() {
+        let name = |s: &str| SeriesName::parse(s).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(label(&name("cpu")), "CPU");
+        assert_eq!(label(&name("fs:/home")), "/home");
+        assert_eq!(label(&name("disk_write:nvme0n1")), "nvme0n1 write");
+        assert_eq!(label(&name("net_rx:eth0")), "eth0 in");
+        let long = label(&name(&format!("fs:/{}", "x".repeat(1000))));
+        assert_eq!(long.chars().count(), SUBJECT_CHARS);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn an_unknown_range_is_the_default() {
+        assert_eq!(range_key(Some("30d")), "30d");
+        assert_eq!(range_key(Some("2w")), DEFAULT_RANGE);
+        assert_eq!(range_key(None), DEFAULT_RANGE);
     }
 }

@@ -169,58 +169,90 @@ pub struct RollupWrite {
     pub prune: Prune,
 }
 
+type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
 /// Bucket widths as stored in `metric_rollups.width`.
 pub(crate) const FIVE_MINUTES: i64 = steward_core::history::keeping::FIVE_MINUTES_MS;
 pub(crate) const HOURLY: i64 = steward_core::history::keeping::HOUR_MS;
 
 impl Store {
     /// Within the ingest transaction (the device's row already updated, which serialises
-    /// a device's commits): the delivery's samples, and the watermark moved back for late
-    /// ones. Returns the device's series list to cache once the transaction commits.
-    pub(crate) async fn write_metric_samples(
+    /// a device's commits): the device's latest metrics (`latest`: when, and the document),
+    /// the delivery's samples, and the watermark moved back for late ones. Returns the
+    /// device's series list to cache once the transaction commits.
+    ///
+    /// On SQLite the latest metrics and the samples go in one call: every statement is a
+    /// round trip to the connection's worker thread, and those round trips on the one
+    /// writer connection are what bounds how many check-ins a second the server takes.
+    pub(crate) async fn write_checkin_metrics(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         device_id: &str,
+        latest: Option<(Timestamp, String)>,
         write: &MetricHistoryWrite,
     ) -> Result<Option<Arc<SeriesList>>> {
-        let Some(first) = write.samples.iter().map(|s| s.at).min() else {
-            return Ok(None);
+        let series = match write.samples.iter().map(|s| s.at).min() {
+            Some(first) => Some(self.series_for(tx, device_id, first, write).await?),
+            None => None,
         };
-        let cached = self.series_cache.get(device_id);
-        let (list, changed) = match cached {
-            Some(list) if list.knows_all(write) => (list, false),
-            _ => {
-                let stored = load_or_create(tx, device_id, first_watermark(first)).await?;
-                let (list, added) = stored.extended(write);
-                if added {
-                    let names = serde_json::to_string(&list.names)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    sqlx::query("UPDATE metric_series SET names = $1 WHERE device = $2")
-                        .bind(names)
-                        .bind(list.device)
+        let upsert = |first: usize| {
+            format!(
+                "INSERT INTO device_metrics (device_id, collected_at, doc) VALUES (${first}, ${}, ${}) \
+                 ON CONFLICT (device_id) DO UPDATE SET collected_at = excluded.collected_at, doc = excluded.doc",
+                first + 1,
+                first + 2
+            )
+        };
+        let insert = |first: usize| {
+            format!(
+                "INSERT INTO metric_samples (device, at, vals) VALUES {} \
+                 ON CONFLICT (device, at) DO NOTHING",
+                crate::ingest::placeholders_from(first, write.samples.len(), 3)
+            )
+        };
+        fn bind_latest<'q>(
+            q: Query<'q>,
+            device_id: &str,
+            (at, doc): (Timestamp, String),
+        ) -> Query<'q> {
+            q.bind(device_id.to_string()).bind(at.0).bind(doc)
+        }
+        fn bind_samples<'q>(mut q: Query<'q>, list: &SeriesList, samples: &[Sample]) -> Query<'q> {
+            for sample in samples {
+                q = q
+                    .bind(list.device)
+                    .bind(sample.at.0)
+                    .bind(list.encode(sample));
+            }
+            q
+        }
+        match (latest, &series, self.backend) {
+            (Some(latest), Some((list, _)), Backend::Sqlite) => {
+                let q = sqlx::query(safe_sql!("{}; {}", upsert(1), insert(4)));
+                bind_samples(bind_latest(q, device_id, latest), list, &write.samples)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            (latest, series, _) => {
+                if let Some(latest) = latest {
+                    bind_latest(sqlx::query(safe_sql!("{}", upsert(1))), device_id, latest)
                         .execute(&mut **tx)
                         .await?;
-                    if list.names.len() >= MAX_SERIES_PER_DEVICE {
-                        tracing::warn!(device = %device_id, max = MAX_SERIES_PER_DEVICE,
-                            "this device reports more series than are kept; the rest are dropped");
-                    }
                 }
-                (Arc::new(list), true)
+                if let Some((list, _)) = series {
+                    bind_samples(
+                        sqlx::query(safe_sql!("{}", insert(1))),
+                        list,
+                        &write.samples,
+                    )
+                    .execute(&mut **tx)
+                    .await?;
+                }
             }
-        };
-        let sql = safe_sql!(
-            "INSERT INTO metric_samples (device, at, vals) VALUES {} \
-             ON CONFLICT (device, at) DO NOTHING",
-            crate::ingest::placeholders(write.samples.len(), 3)
-        );
-        let mut q = sqlx::query(sql);
-        for sample in &write.samples {
-            q = q
-                .bind(list.device)
-                .bind(sample.at.0)
-                .bind(list.encode(sample));
         }
-        q.execute(&mut **tx).await?;
+        let Some((list, changed)) = series else {
+            return Ok(None);
+        };
         if let Some(back) = write.reroll_from {
             sqlx::query(
                 "UPDATE metric_series SET rolled_until = $1 WHERE device = $2 AND rolled_until > $1",
@@ -231,6 +263,40 @@ impl Store {
             .await?;
         }
         Ok(changed.then_some(list))
+    }
+
+    /// The device's series list knowing every series of `write` (up to the bound): the
+    /// cached copy when it does, else the stored one (made if the device has none, its
+    /// watermark at the bucket of `first`) extended and stored. Whether it is new to the
+    /// cache.
+    async fn series_for(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        device_id: &str,
+        first: Timestamp,
+        write: &MetricHistoryWrite,
+    ) -> Result<(Arc<SeriesList>, bool)> {
+        if let Some(list) = self.series_cache.get(device_id)
+            && list.knows_all(write)
+        {
+            return Ok((list, false));
+        }
+        let stored = load_or_create(tx, device_id, first_watermark(first)).await?;
+        let (list, added) = stored.extended(write);
+        if added {
+            let names = serde_json::to_string(&list.names)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            sqlx::query("UPDATE metric_series SET names = $1 WHERE device = $2")
+                .bind(names)
+                .bind(list.device)
+                .execute(&mut **tx)
+                .await?;
+            if list.names.len() >= MAX_SERIES_PER_DEVICE {
+                tracing::warn!(device = %device_id, max = MAX_SERIES_PER_DEVICE,
+                    "this device reports more series than are kept; the rest are dropped");
+            }
+        }
+        Ok((Arc::new(list), true))
     }
 
     /// Claims up to `limit` devices whose watermark is before `target` and that no server

@@ -30,6 +30,8 @@ async fn record(db: &Store, id: &str, samples: Vec<Sample>, reroll_from: Option<
     let seq = db.device_ingest_state(id).await.unwrap().unwrap().last_seq;
     let seen = samples.iter().map(|s| s.at.0).max().unwrap_or(T0);
     let mut c = bare_commit(id, seq, seq + 1, seen);
+    // The latest metrics go with the samples (on SQLite in one statement call).
+    c.metrics = Some((ts(seen), metrics(seq as f32, seq + 1)));
     c.history = MetricHistoryWrite {
         samples,
         reroll_from,
@@ -89,6 +91,8 @@ contract_test!(
             None,
         )
         .await;
+        let (at, latest) = db.all().metrics("d1").await.unwrap().unwrap();
+        assert_eq!((at, latest.memory_used_bytes), (minute(2), 2));
         let catalog = db.all().metric_catalog("d1").await.unwrap().unwrap();
         let listed: Vec<&str> = catalog.names().iter().map(|n| n.as_str()).collect();
         assert_eq!(listed, ["cpu", "fs:/", "net_rx:eth0", "disk_write:sda"]);

@@ -178,6 +178,21 @@ async fn series_are_read_back_at_each_resolution() {
             .all(|(at, avg, max)| { *avg == f64::from(cpu_at(*at)) && avg == max })
     );
 
+    // What a check reads: the samples of a window, as they were taken.
+    let cpu = steward_core::history::SeriesName::parse("cpu").unwrap();
+    let recent = steward_server::history::recent_values(
+        &server.store,
+        &id,
+        &cpu,
+        steward_core::Timestamp(now - 10 * MINUTE),
+        server.now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(recent.len(), 10);
+    assert!(recent.iter().all(|(at, v)| *v == f64::from(cpu_at(at.0))));
+    assert!(recent.windows(2).all(|w| w[0].0 < w[1].0));
+
     // The last day (the default range): still every sample, 72 + 60 of them.
     let (_, day) = series(&server, &token, &id, "metric=memory").await;
     assert_eq!(day["resolution"], "raw");
