@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use steward_core::{FilesystemUsage, Metrics, Timestamp};
+use steward_core::Timestamp;
 use steward_proto::agent::{Report, ReportBatch};
 
 use super::stats::{ms, percentile, rss_kib};
@@ -147,24 +147,17 @@ pub async fn run(steward: &super::server::Steward, args: IngestArgs) -> anyhow::
     Ok(())
 }
 
+/// A check-in of a typical machine (the history bench's: twelve series with varying
+/// values), so the server stores what it stores for a real fleet. A server from before
+/// metrics history reads the same report and ignores the fields it does not know.
 pub(super) fn check_in(seq: u64) -> Report {
+    let now = steward_server::clock::Clock::now(&steward_server::SystemClock);
+    let mut dice = super::history::Dice::new(seq);
     Report {
         observations: None,
         seq,
-        collected_at: steward_server::clock::Clock::now(&steward_server::SystemClock),
-        metrics: Some(Metrics {
-            cpu_percent: 4.2,
-            memory_used_bytes: 5 << 30,
-            memory_total_bytes: 16 << 30,
-            swap_used_bytes: 0,
-            load_1m: 0.3,
-            uptime_secs: seq * 60,
-            filesystems: vec![FilesystemUsage {
-                mount_point: "/".into(),
-                total_bytes: 256 << 30,
-                used_bytes: 120 << 30,
-            }],
-        }),
+        collected_at: now,
+        metrics: Some(super::history::typical_metrics(&mut dice, now)),
         inventory: None,
         summarised: 0,
     }

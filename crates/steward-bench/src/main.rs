@@ -8,6 +8,7 @@
 
 mod agent;
 mod console;
+mod history;
 mod ingest;
 mod login;
 mod server;
@@ -41,6 +42,9 @@ enum BenchCommand {
     Agent(agent::AgentArgs),
     /// Console device list rendering with many devices, and job delivery latency.
     Console(console::ConsoleArgs),
+    /// Metrics history: database bytes per device per day, roll-ups for a year, and the
+    /// device page's charts over a month of history.
+    History(history::HistoryArgs),
     /// A sign-in's password check with production Argon2id parameters.
     Login(login::LoginArgs),
     /// A well-behaved fleet and the console while a hostile agent and an anonymous client
@@ -74,6 +78,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         BenchCommand::Ingest(args) => ingest::run(&steward()?, args).await,
         BenchCommand::Agent(args) => agent::run(&steward()?, args).await,
         BenchCommand::Console(args) => console::run(args).await,
+        BenchCommand::History(args) => history::run(args).await,
         BenchCommand::Login(args) => login::run(args).await,
         BenchCommand::Stress(args) => stress::run(&steward()?, args).await,
     }

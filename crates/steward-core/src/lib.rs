@@ -16,6 +16,7 @@ pub mod device;
 pub mod diff;
 pub mod enroll;
 pub mod fingerprint;
+pub mod history;
 pub mod inventory;
 pub mod job;
 pub mod limits;
@@ -39,6 +40,6 @@ pub use inventory::{
 };
 pub use job::{JobKind, JobState};
 pub use limits::LimitError;
-pub use metrics::{FilesystemUsage, Metrics};
+pub use metrics::{DiskIo, FilesystemUsage, Metrics, NetThroughput};
 pub use text::Escaped;
 pub use time::Timestamp;

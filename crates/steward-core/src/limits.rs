@@ -12,7 +12,7 @@ use crate::diff::{InventoryDelta, KeyedDelta};
 use crate::inventory::{
     Account, Filesystem, Hardware, Inventory, Keyed, Listener, NetInterface, OsInfo, Package,
 };
-use crate::metrics::Metrics;
+use crate::metrics::{DiskIo, FilesystemUsage, Metrics, NetThroughput};
 
 /// Longest text field, in characters (a serial number, a package version, a mount point).
 pub const MAX_TEXT_CHARS: usize = 1024;
@@ -24,6 +24,10 @@ pub const MAX_LISTENERS: usize = 5_000;
 /// Most filesystems and network interfaces (each), and filesystems in a metrics sample.
 pub const MAX_FILESYSTEMS: usize = 1_000;
 pub const MAX_INTERFACES: usize = 1_000;
+/// Most disks, and most network interfaces, in one metrics sample: each is two series of
+/// the device's history (read and write, received and sent).
+pub const MAX_METRIC_DISKS: usize = 128;
+pub const MAX_METRIC_INTERFACES: usize = 128;
 /// Most addresses on one interface.
 pub const MAX_ADDRESSES: usize = 256;
 /// Most reports in one delivery (the agent sends at most 100 at a time).
@@ -173,6 +177,9 @@ text_fields!(NetInterface, "interfaces", [name, mac], lists[addresses]);
 text_fields!(Package, "packages", [name, version, arch]);
 text_fields!(Account, "accounts", [name, home, shell]);
 text_fields!(Listener, "listeners", [address, process]);
+text_fields!(FilesystemUsage, "metrics.filesystems", [mount_point]);
+text_fields!(DiskIo, "metrics.disks", [device]);
+text_fields!(NetThroughput, "metrics.networks", [interface]);
 
 fn check_all<T: TextFieldsRef>(items: &[T]) -> Result<(), LimitError> {
     items.iter().try_for_each(check_fields)
@@ -377,18 +384,25 @@ impl Metrics {
             self.filesystems.len(),
             MAX_FILESYSTEMS,
         )?;
-        for fs in &self.filesystems {
-            check_text("metrics.filesystems.mount_point", &fs.mount_point)?;
-        }
-        Ok(())
+        check_count("metrics.disks", self.disks.len(), MAX_METRIC_DISKS)?;
+        check_count(
+            "metrics.networks",
+            self.networks.len(),
+            MAX_METRIC_INTERFACES,
+        )?;
+        check_all(&self.filesystems)?;
+        check_all(&self.disks)?;
+        check_all(&self.networks)
     }
 
     /// Brings a sample within the limits (see [`Inventory::clamp_to_limits`]).
     pub fn clamp_to_limits(&mut self) {
         self.filesystems.truncate(MAX_FILESYSTEMS);
-        for fs in &mut self.filesystems {
-            clean_text(&mut fs.mount_point);
-        }
+        self.disks.truncate(MAX_METRIC_DISKS);
+        self.networks.truncate(MAX_METRIC_INTERFACES);
+        clean_all(&mut self.filesystems);
+        clean_all(&mut self.disks);
+        clean_all(&mut self.networks);
     }
 }
 
@@ -518,6 +532,49 @@ mod tests {
                 field: "accounts.name"
             })
         );
+    }
+
+    #[test]
+    fn metrics_limits_refuse_and_clamp_agrees() {
+        let mut m = Metrics {
+            disks: (0..MAX_METRIC_DISKS + 3)
+                .map(|i| DiskIo {
+                    device: format!("sd{i}"),
+                    ..Default::default()
+                })
+                .collect(),
+            networks: vec![NetThroughput {
+                interface: "eth0\u{1b}[2J".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            m.check_limits(),
+            Err(LimitError::TooMany {
+                what: "metrics.disks",
+                count: MAX_METRIC_DISKS + 3,
+                max: MAX_METRIC_DISKS
+            })
+        );
+        m.disks.truncate(1);
+        assert_eq!(
+            m.check_limits(),
+            Err(LimitError::ControlCharacter {
+                field: "metrics.networks.interface"
+            })
+        );
+        m.disks = vec![
+            DiskIo {
+                device: "d".repeat(MAX_TEXT_CHARS + 1),
+                ..Default::default()
+            };
+            MAX_METRIC_DISKS + 1
+        ];
+        m.clamp_to_limits();
+        assert_eq!(m.check_limits(), Ok(()));
+        assert_eq!(m.disks.len(), MAX_METRIC_DISKS);
+        assert_eq!(m.networks[0].interface, "eth0\u{FFFD}[2J");
     }
 
     #[test]

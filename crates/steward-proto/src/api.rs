@@ -385,3 +385,53 @@ mod tests {
         }
     }
 }
+
+/// A device's metric series over a range (`GET /api/v1/devices/{id}/series`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SeriesQuery {
+    /// The series: `cpu`, `memory`, `swap`, `load` (percent, percent, percent, load
+    /// average), `fs:MOUNT` (percent used, e.g. `fs:/`), `disk_read:DISK` and
+    /// `disk_write:DISK` (bytes per second, e.g. `disk_read:sda`), `net_rx:INTERFACE` and
+    /// `net_tx:INTERFACE` (bytes per second, e.g. `net_rx:eth0`). Required.
+    pub metric: Option<String>,
+    /// Start, milliseconds since 1970-01-01 UTC; default a day before `to`.
+    pub from: Option<i64>,
+    /// End (exclusive), milliseconds since 1970-01-01 UTC; default now. At most 400 days
+    /// after `from`.
+    pub to: Option<i64>,
+}
+
+/// One series read over a range, at the resolution the range needs: full resolution (every
+/// sample, kept 48 hours by default), 5-minute roll-ups (30 days) or hourly roll-ups (a
+/// year), merged into wider buckets when there would be more than 500 points.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SeriesPoints {
+    pub metric: String,
+    pub unit: steward_core::history::Unit,
+    /// What the points were read from.
+    pub resolution: steward_core::history::Resolution,
+    /// Each point's bucket width in milliseconds (for full resolution, the nominal
+    /// one-minute spacing of samples).
+    pub step_ms: i64,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// Oldest first; buckets without samples are absent (a gap).
+    pub points: Vec<SeriesPoint>,
+}
+
+/// A bucket (or a sample): its start, and the average and maximum of the values in it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SeriesPoint {
+    pub at: Timestamp,
+    pub avg: f64,
+    pub max: f64,
+}
+
+/// One of a device's series.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SeriesInfo {
+    /// What `metric=` takes.
+    pub name: String,
+    pub unit: steward_core::history::Unit,
+}

@@ -165,6 +165,7 @@ async fn report(
             seen_at: first,
             inventory: Some(InventoryWrite::new(before.clone(), SoftwareWrite::Replace)),
             metrics: None,
+            history: Default::default(),
             changes: Vec::new(),
             software_in_step: true,
         })
@@ -211,8 +212,10 @@ async fn report(
                     load_1m: 0.4,
                     uptime_secs: (last_seen.secs() - boot_time).max(60) as u64,
                     filesystems: usage,
+                    ..Default::default()
                 },
             )),
+            history: Default::default(),
             changes,
             software_in_step: true,
         })

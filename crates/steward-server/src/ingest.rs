@@ -1,6 +1,6 @@
 //! Turning a delivery of agent reports into one store commit: parse and bound it, drop what
 //! was already stored, apply inventory updates with `steward-core`, derive the timeline,
-//! keep the latest metrics.
+//! keep the latest metrics and every sample's series for the device's history.
 //!
 //! Three rules keep one agent from stalling the server:
 //! - **Bounded at the edge.** The body is parsed into typed reports and checked against
@@ -20,13 +20,16 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use axum::body::Bytes;
+use steward_core::history::{self, History};
 use steward_core::limits::{MAX_CHANGES_PER_BATCH, MAX_REPORTS_PER_BATCH, MAX_SEQ};
 use steward_core::rate::{Bucket, RateRule};
 use steward_core::{
     ChangeEvent, Inventory, InventoryDelta, InventoryHash, Metrics, Timestamp, changes_between,
 };
 use steward_proto::agent::{Capabilities, InventoryUpdate, Report, ReportAck, ReportBatch};
-use steward_store::{DeviceIngestState, IngestCommit, InventoryWrite, SoftwareWrite, StoreError};
+use steward_store::{
+    DeviceIngestState, IngestCommit, InventoryWrite, MetricHistoryWrite, SoftwareWrite, StoreError,
+};
 use tokio::sync::Semaphore;
 
 use crate::error::{AppError, AppResult};
@@ -168,8 +171,9 @@ pub async fn receive(
             None
         };
         let now = state.now();
+        let keep = state.config.metrics_history;
         let plan = if len <= INLINE_BODY_BYTES && !needs_inventory {
-            plan(&device, None, reports, now)?
+            plan(&device, None, reports, now, keep)?
         } else {
             // Deciding an inventory update costs in proportion to the stored inventory (it is
             // copied, hashed and compared), however small the delivery: the heavy lane.
@@ -179,7 +183,7 @@ pub async fn receive(
                 .ingest_lanes
                 .run(heavy, move || {
                     let before = stored.map(|doc| doc.parse()).transpose()?;
-                    plan(&for_plan, before, reports, now)
+                    plan(&for_plan, before, reports, now, keep)
                 })
                 .await??
         };
@@ -320,12 +324,14 @@ struct Held {
 
 /// Decides what a delivery means. Pure CPU work, run in the blocking pool. Takes the reports
 /// by value: a full inventory is moved, not copied, and `before` (the stored inventory) is
-/// the only other copy held, since a large delivery's memory is mostly these.
+/// the only other copy held, since a large delivery's memory is mostly these. Every
+/// report's metrics sample joins the history when `keep` accepts its time.
 fn plan(
     device: &DeviceIngestState,
     before: Option<Inventory>,
     reports: Vec<Report>,
     now: Timestamp,
+    keep: History,
 ) -> AppResult<Plan> {
     let stored_hash =
         (!device.inventory_hash.is_empty()).then(|| InventoryHash(device.inventory_hash.clone()));
@@ -337,6 +343,7 @@ fn plan(
     let mut last_seq = device.last_seq;
     let mut metrics: Option<(Timestamp, Metrics)> = None;
     let mut observations = None;
+    let mut samples: Vec<history::Sample> = Vec::new();
     let mut changes: Vec<(Timestamp, ChangeEvent)> = Vec::new();
     let mut need_full = false;
     for report in reports.into_iter().filter(|r| r.seq > device.last_seq) {
@@ -365,8 +372,11 @@ fn plan(
             }
             after = Some(next);
         }
-        if report.metrics.is_some() {
-            metrics = report.metrics.map(|m| (at, m));
+        if let Some(m) = report.metrics {
+            if keep.accepts(at, now) {
+                samples.push(history::Sample::of(at, &m));
+            }
+            metrics = Some((at, m));
         }
         if report.observations.is_some() {
             observations = report.observations;
@@ -413,6 +423,10 @@ fn plan(
             seen_at: now,
             inventory,
             metrics,
+            history: MetricHistoryWrite {
+                reroll_from: history::keeping::reroll_from(samples.iter().map(|s| s.at), now),
+                samples,
+            },
             changes,
             software_in_step: device.software_hash == device.inventory_hash,
         },

@@ -22,6 +22,7 @@ mod dispatch;
 pub mod enrollment;
 pub mod error;
 pub mod groups;
+pub mod history;
 mod ingest;
 pub mod mfa;
 pub mod monitoring;
@@ -60,6 +61,7 @@ pub fn routes(config: &ServerConfig) -> Routes {
         .merge(console::routes())
         .merge(account::routes())
         .merge(devices::routes())
+        .merge(history::routes())
         .merge(groups::routes())
         .merge(users::routes())
         .merge(tokens::routes())
@@ -143,6 +145,7 @@ async fn serve_with(
         .map_err(|e| anyhow::anyhow!("adding the default checks: {e}"))?;
     let background = dispatch::spawn_poller(state.clone());
     let pruning = retention::spawn(state.clone());
+    let rollups = history::rollups::spawn(state.clone());
     let checks = monitoring::scheduler::spawn(state.clone());
     let notifications = monitoring::notifier::spawn(state.clone());
     let heartbeats = monitoring::devices::spawn_sweep(state.clone());
@@ -160,6 +163,7 @@ async fn serve_with(
     .await;
     background.abort();
     pruning.abort();
+    rollups.abort();
     checks.abort();
     notifications.abort();
     heartbeats.abort();

@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub report_kib_rate: steward_core::rate::RateRule,
     /// Change history older than this many days is deleted (0 keeps it for ever).
     pub change_retention_days: u32,
+    /// How long metrics history is kept at each resolution (full, 5-minute, hourly).
+    pub metrics_history: steward_core::history::History,
     /// Checks and notification channels declared in the configuration file, put in the
     /// store at start (`monitoring::sync_declared`).
     pub declared_checks: Vec<crate::monitoring::DeclaredCheck>,
@@ -81,6 +83,7 @@ impl Default for ServerConfig {
                 per_minute: 1024,
             },
             change_retention_days: 365,
+            metrics_history: steward_core::history::History::default(),
             declared_checks: Vec::new(),
             declared_channels: Vec::new(),
         }

@@ -57,6 +57,23 @@
     });
   }
 
+  // Charts: the values under the pointer (the hover column's <title>) in the readout line
+  // below the chart, so they stay readable while the pointer moves.
+  document.querySelectorAll('figure.chart').forEach(function (figure) {
+    var readout = figure.querySelector('.chart-readout');
+    if (!readout) return;
+    var active = null;
+    figure.addEventListener('mouseover', function (e) {
+      var rect = e.target.closest && e.target.closest('.chart-hover rect');
+      if (!rect) return;
+      if (active) active.classList.remove('active');
+      active = rect;
+      rect.classList.add('active');
+      var title = rect.querySelector('title');
+      readout.textContent = title ? title.textContent : '';
+    });
+  });
+
   // After queueing a job, reload once the agent has had time to answer.
   if (new URLSearchParams(location.search).get('queued') === '1') {
     setTimeout(function () {

@@ -77,7 +77,10 @@ pub struct IngestCommit {
     pub new_last_seq: u64,
     pub seen_at: Timestamp,
     pub inventory: Option<InventoryWrite>,
+    /// The latest metrics, kept as the device's current state.
     pub metrics: Option<(Timestamp, Metrics)>,
+    /// Every sample of the delivery, kept as history.
+    pub history: crate::history::MetricHistoryWrite,
     pub changes: Vec<(Timestamp, ChangeEvent)>,
     /// Whether the software list was in step with the inventory when the decision was made
     /// (`DeviceIngestState`: `software_hash == inventory_hash`). Read outside the writer:
@@ -115,7 +118,7 @@ pub(crate) fn change(row: &AnyRow) -> Result<ChangeRecord> {
 
 /// Rows per multi-row statement: at most 6 parameters a row stays far below both backends'
 /// limits (SQLite 32,766, PostgreSQL 65,535).
-const ROWS_PER_STATEMENT: usize = 500;
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 /// Software rows written in one transaction: a software change up to this size is written
 /// with the ingest commit, a larger one in steps of this size (a few milliseconds each).
@@ -256,19 +259,15 @@ impl Store {
                 write_software(&mut tx, &c.device_id, software, &write.inventory.packages).await?;
             }
         }
-        if let (Some((at, _)), Some(doc)) = (&c.metrics, metrics_doc) {
-            sqlx::query(
-                "INSERT INTO device_metrics (device_id, collected_at, doc) VALUES ($1, $2, $3) \
-                 ON CONFLICT (device_id) DO UPDATE SET collected_at = excluded.collected_at, doc = excluded.doc",
-            )
-            .bind(&c.device_id)
-            .bind(at.0)
-            .bind(doc)
-            .execute(&mut *tx)
+        let latest = c.metrics.as_ref().map(|(at, _)| *at).zip(metrics_doc);
+        let series = self
+            .write_checkin_metrics(&mut tx, &c.device_id, latest, &c.history)
             .await?;
-        }
         insert_changes(&mut tx, &c.device_id, &c.changes).await?;
         tx.commit().await?;
+        if let Some(series) = series {
+            self.series_cache.put(&c.device_id, series);
+        }
         // What is committed stands: a failed step leaves the list out of step, and the next
         // commit rewrites it (`Repair`), so the delivery is still acknowledged.
         let stepped = match (software, &c.inventory) {
@@ -396,11 +395,16 @@ impl Store {
 }
 
 /// `($1, $2, …, $n), (…)`: numbered placeholders for `rows` rows of `columns` values.
-fn placeholders(rows: usize, columns: usize) -> String {
+pub(crate) fn placeholders(rows: usize, columns: usize) -> String {
+    placeholders_from(1, rows, columns)
+}
+
+/// [`placeholders`] numbered from `first` (for a statement sent together with others).
+pub(crate) fn placeholders_from(first: usize, rows: usize, columns: usize) -> String {
     (0..rows)
         .map(|r| {
-            let row: Vec<String> = (1..=columns)
-                .map(|c| format!("${}", r * columns + c))
+            let row: Vec<String> = (0..columns)
+                .map(|c| format!("${}", first + r * columns + c))
                 .collect();
             format!("({})", row.join(", "))
         })

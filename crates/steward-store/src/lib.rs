@@ -27,6 +27,7 @@ mod devices;
 mod enrollment;
 mod error;
 mod groups;
+mod history;
 mod ingest;
 mod jobs;
 mod leases;
@@ -54,6 +55,10 @@ pub use devices::{
 pub use enrollment::{EnrollTokenRecord, NewDevice};
 pub use error::StoreError;
 pub use groups::GroupRecord;
+pub use history::{
+    DeviceSamples, MAX_SERIES_PER_DEVICE, MetricHistoryWrite, RollupClaim, RollupWrite,
+    SeriesCatalog,
+};
 pub use ingest::{
     ChangeRecord, DeviceIngestState, IngestCommit, InventoryWrite, STEP_ROWS, SoftwareWrite,
 };
@@ -147,6 +152,8 @@ pub struct Store {
     /// Writes. For SQLite exactly one connection, so writers queue in the pool instead of
     /// fighting over the database lock; for PostgreSQL the same pool as `read`.
     write: AnyPool,
+    /// Devices' metric series lists, as this process last saw them (see `history`).
+    series_cache: std::sync::Arc<history::SeriesCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -204,6 +211,7 @@ impl Store {
                     backend,
                     read,
                     write,
+                    series_cache: Default::default(),
                 }
             }
             Backend::Postgres => {
@@ -217,6 +225,7 @@ impl Store {
                     backend,
                     read: pool.clone(),
                     write: pool,
+                    series_cache: Default::default(),
                 }
             }
         };

@@ -17,10 +17,13 @@ use sqlx::any::AnyRow;
 use steward_core::device::ONLINE_GRACE_MILLIS_PER_INTERVAL_SEC;
 use steward_core::{Inventory, Metrics, Scope, Timestamp};
 
+use steward_core::history::{Point, Resolution, SeriesName};
+
 use crate::devices::{
     DEVICE_COLS, DEVICES_FROM, DeviceFilter, DeviceRecord, DeviceSortKey, FleetStats,
     SoftwareRecord, device, scope_condition, where_clause,
 };
+use crate::history::{MAX_ROWS_PER_READ, SeriesCatalog, SeriesList, points_from_rows};
 use crate::ingest::{ChangeRecord, change};
 use crate::jobs::{JOB_COLS, JobRecord, job};
 use crate::rows::{contains_pattern, int, json, text};
@@ -147,6 +150,70 @@ impl<'a> ScopedStore<'a> {
         row.as_ref()
             .map(|r| Ok((Timestamp(int(r, "collected_at")?), json(r, "doc")?)))
             .transpose()
+    }
+
+    /// The device's metric series and how far its roll-ups have come; `None` when it has
+    /// kept no history (or is not within the scope).
+    pub async fn metric_catalog(&self, id: &str) -> Result<Option<SeriesCatalog>> {
+        let (cond, args) = self.condition("d", 1);
+        let q = sqlx::query(safe_sql!(
+            "SELECT m.device, m.names, m.rolled_until FROM metric_series m \
+             JOIN devices d ON d.id = m.device_id WHERE m.device_id = $1 AND {cond}"
+        ))
+        .bind(id);
+        let row = Self::bind_all(q, args)
+            .fetch_optional(&self.store.read)
+            .await?;
+        row.map(|r| {
+            Ok(SeriesCatalog {
+                list: SeriesList::parse(int(&r, "device")?, &text(&r, "names")?)?,
+                rolled_until: Timestamp(int(&r, "rolled_until")?),
+            })
+        })
+        .transpose()
+    }
+
+    /// Points of the device's `series` (one list each, in that order; empty for a series it
+    /// does not have) with times in `[from, to)`, as kept at `resolution`: samples at full
+    /// resolution, or the roll-up buckets starting in the span. `catalog` is the device's,
+    /// from [`Self::metric_catalog`].
+    pub async fn metric_points(
+        &self,
+        id: &str,
+        catalog: &SeriesCatalog,
+        series: &[SeriesName],
+        resolution: Resolution,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Vec<Point>>> {
+        let wanted: Vec<Option<u32>> = series.iter().map(|s| catalog.list.number(s)).collect();
+        if wanted.iter().all(Option::is_none) || from >= to {
+            return Ok(vec![Vec::new(); series.len()]);
+        }
+        let (table, width) = match resolution {
+            Resolution::Raw => ("metric_samples", String::new()),
+            other => (
+                "metric_rollups",
+                format!("AND v.width = {}", other.width_ms()),
+            ),
+        };
+        let (cond, args) = self.condition("d", 4);
+        let q = sqlx::query(safe_sql!(
+            "SELECT v.at, v.vals FROM {table} v JOIN metric_series m ON m.device = v.device \
+             JOIN devices d ON d.id = m.device_id \
+             WHERE m.device_id = $1 AND m.device = $2 {width} AND v.at >= $3 AND v.at < $4 AND {cond} \
+             ORDER BY v.at LIMIT {MAX_ROWS_PER_READ}"
+        ))
+        .bind(id)
+        .bind(catalog.list.device)
+        .bind(from.0)
+        .bind(to.0);
+        let rows = Self::bind_all(q, args).fetch_all(&self.store.read).await?;
+        let rows: Vec<(i64, Vec<u8>)> = rows
+            .iter()
+            .map(|r| Ok((int(r, "at")?, sqlx::Row::try_get(r, "vals")?)))
+            .collect::<Result<_>>()?;
+        points_from_rows(&catalog.list, &wanted, &rows, resolution == Resolution::Raw)
     }
 
     /// One page of the device's software (optionally names containing `search`), and how

@@ -190,6 +190,17 @@ pub fn default_metrics() -> Metrics {
             total_bytes: 256 << 30,
             used_bytes: 100 << 30,
         }],
+        disks: vec![steward_core::DiskIo {
+            device: "sda".into(),
+            read_bytes_per_sec: 4096,
+            write_bytes_per_sec: 1024,
+        }],
+        networks: vec![steward_core::NetThroughput {
+            interface: "eth0".into(),
+            rx_bytes_per_sec: 2048,
+            tx_bytes_per_sec: 256,
+        }],
+        ..Default::default()
     }
 }
 

@@ -87,6 +87,25 @@ pub fn date(t: Timestamp) -> String {
     format!("{y:04}-{mo:02}-{d:02}")
 }
 
+/// `14:05` (UTC), for a chart's time axis.
+pub fn clock(t: Timestamp) -> String {
+    let (_, _, _, h, mi) = civil(t);
+    format!("{h:02}:{mi:02}")
+}
+
+/// `Nov 5` (UTC), for a chart's time axis.
+pub fn month_day(t: Timestamp) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (_, mo, d, _, _) = civil(t);
+    let month = MONTHS
+        .get((mo - 1).clamp(0, 11) as usize)
+        .copied()
+        .unwrap_or("");
+    format!("{month} {d}")
+}
+
 /// A percentage for a usage bar, 0–100.
 pub fn percent(part: u64, whole: u64) -> u8 {
     if whole == 0 {

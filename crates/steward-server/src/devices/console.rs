@@ -3,8 +3,9 @@
 //!
 //! Query parameters: `sq` searches the software list; `sp`, `cp`, `dp`, `np`, `ap` and `lp`
 //! page through software, changes, disks, network interfaces, accounts and listening
-//! sockets (every list is paged, so no inventory makes the page unbounded); `queued=1` says a
-//! job was just queued.
+//! sockets (every list is paged, so no inventory makes the page unbounded); `mr` picks the
+//! metrics charts' range (`1h`, `24h`, `7d`, `30d`, `1y`); `queued=1` says a job was just
+//! queued.
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
@@ -87,6 +88,8 @@ struct DevicePage {
     changes_total: u64,
     changes_pager: Pager,
     jobs: Vec<JobRow>,
+    /// The metrics charts and their range tabs.
+    metrics: crate::history::console::Charts,
     queued: bool,
     /// The group and tags form, for those who may organise devices.
     can_organize: bool,
@@ -110,6 +113,7 @@ pub struct DevicePageQuery {
     np: Option<String>,
     ap: Option<String>,
     lp: Option<String>,
+    mr: Option<String>,
     queued: Option<String>,
     done: Option<String>,
 }
@@ -201,12 +205,14 @@ impl List {
     }
 }
 
-/// Where each list on the page stands: the software search and every list's page.
+/// Where each list on the page stands: the software search, every list's page and the
+/// charts' range.
 #[derive(Debug, Clone, PartialEq)]
 struct Place {
     search: String,
     /// Indexed like [`List::ALL`].
     pages: [u32; 6],
+    range: &'static str,
 }
 
 impl Place {
@@ -214,6 +220,7 @@ impl Place {
         Place {
             search: q.sq.clone().unwrap_or_default().trim().to_string(),
             pages: List::ALL.map(|list| page_param(list.param_in(q))),
+            range: crate::history::console::range_key(q.mr.as_deref()),
         }
     }
 
@@ -226,6 +233,15 @@ impl Place {
     fn href(&self, id: &str, list: List, page: u32) -> String {
         let mut pages = self.pages;
         pages[list as usize] = page;
+        self.link(id, pages, self.range, list.anchor())
+    }
+
+    /// A link to the charts over `range`, the lists staying where they are.
+    fn range_href(&self, id: &str, range: &'static str) -> String {
+        self.link(id, self.pages, range, "metrics")
+    }
+
+    fn link(&self, id: &str, pages: [u32; 6], range: &str, anchor: &str) -> String {
         let mut params = Vec::new();
         if !self.search.is_empty() {
             params.push(format!("sq={}", urlencode(&self.search)));
@@ -235,12 +251,15 @@ impl Place {
                 params.push(format!("{}={page}", other.param()));
             }
         }
+        if range != crate::history::console::DEFAULT_RANGE {
+            params.push(format!("mr={range}"));
+        }
         let query = if params.is_empty() {
             String::new()
         } else {
             format!("?{}", params.join("&"))
         };
-        format!("/devices/{}{query}#{}", urlencode(id), list.anchor())
+        format!("/devices/{}{query}#{anchor}", urlencode(id))
     }
 
     /// The pager under `list`, which has `total` items.
@@ -304,6 +323,14 @@ async fn build(
         )
         .await?;
     let jobs = opened.jobs(10).await?;
+    let charts = crate::history::console::charts(
+        &opened,
+        place.range,
+        now,
+        &state.config.metrics_history,
+        |range| place.range_href(id, range),
+    )
+    .await?;
     let mut overview = sections::overview(&inv, metrics, now);
     overview.push(Fact {
         label: "Enrolled",
@@ -348,6 +375,7 @@ async fn build(
         changes_total,
         changes_pager: place.pager(id, List::Changes, changes_total as usize),
         jobs: jobs.iter().map(|j| JobRow::new(j, now)).collect(),
+        metrics: charts,
         queued: q.queued.as_deref() == Some("1"),
         can_organize: user.0.may(steward_core::Action::OrganizeDevices),
         can_revoke: user.0.may(steward_core::Action::RevokeDevices),
@@ -409,6 +437,26 @@ mod tests {
             place.href("d1", List::Accounts, 2),
             "/devices/d1?sq=lib%20ssl&sp=2&ap=2&lp=4#accounts"
         );
+        // The charts' range stays as the lists move, and the lists as it changes.
+        let week = Place::from_query(&DevicePageQuery {
+            sp: Some("2".into()),
+            mr: Some("7d".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            week.href("d1", List::Changes, 2),
+            "/devices/d1?sp=2&cp=2&mr=7d#changes"
+        );
+        assert_eq!(
+            week.range_href("d1", "1y"),
+            "/devices/d1?sp=2&mr=1y#metrics"
+        );
+        assert_eq!(week.range_href("d1", "24h"), "/devices/d1?sp=2#metrics");
+        let unknown = Place::from_query(&DevicePageQuery {
+            mr: Some("<script>".into()),
+            ..Default::default()
+        });
+        assert_eq!(unknown.range, "24h");
     }
 
     #[test]

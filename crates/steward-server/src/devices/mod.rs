@@ -9,10 +9,11 @@ pub mod console_list;
 pub mod dashboard;
 pub mod sections;
 
+use steward_core::history::{Point, Resolution, SeriesName};
 use steward_core::{Action, ChangeKind, Inventory, JobKind, JobState, Metrics, Scope, Timestamp};
 use steward_store::{
-    ChangeRecord, DeviceFilter, DeviceRecord, FleetStats, JobRecord, ScopedStore, SoftwareRecord,
-    StoreError,
+    ChangeRecord, DeviceFilter, DeviceRecord, FleetStats, JobRecord, ScopedStore, SeriesCatalog,
+    SoftwareRecord, StoreError,
 };
 use utoipa_axum::routes;
 
@@ -225,6 +226,27 @@ impl OpenDevice<'_> {
     /// The latest jobs, newest first.
     pub async fn jobs(&self, limit: u64) -> Result<Vec<JobRecord>> {
         Ok(self.view.jobs(&self.device.id, limit).await?)
+    }
+
+    /// Its metric series and how far their roll-ups have come (`None`: no history yet).
+    pub async fn metric_catalog(&self) -> Result<Option<SeriesCatalog>> {
+        Ok(self.view.metric_catalog(&self.device.id).await?)
+    }
+
+    /// Points of `series` in `[from, to)` as kept at `resolution` (see
+    /// `ScopedStore::metric_points`).
+    pub async fn metric_points(
+        &self,
+        catalog: &SeriesCatalog,
+        series: &[SeriesName],
+        resolution: Resolution,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Vec<Point>>> {
+        Ok(self
+            .view
+            .metric_points(&self.device.id, catalog, series, resolution, from, to)
+            .await?)
     }
 }
 

@@ -32,6 +32,7 @@ contract_test!(ingest_full_inventory, |db: TestDb| async move {
         seen_at: ts(5_000),
         inventory: Some(InventoryWrite::new(inv.clone(), SoftwareWrite::Replace)),
         metrics: Some((ts(4_900), m.clone())),
+        history: Default::default(),
         changes: vec![
             (
                 ts(4_000),
@@ -205,6 +206,7 @@ contract_test!(
             seen_at: ts(9_000),
             inventory: Some(InventoryWrite::new(other.clone(), SoftwareWrite::Replace)),
             metrics: Some((ts(9_000), metrics(99.0, 2))),
+            history: Default::default(),
             changes: vec![(
                 ts(9_000),
                 event(ChangeKind::HostnameChanged, "hostname", None, None),

@@ -44,6 +44,7 @@ mod credentials;
 mod devices;
 mod enrollment;
 mod hardening;
+mod history;
 mod ingest;
 mod jobs;
 mod leases;
@@ -160,6 +161,7 @@ fn metrics(cpu: f32, used: u64) -> Metrics {
             total_bytes: 100 << 30,
             used_bytes: 42 << 30,
         }],
+        ..Default::default()
     }
 }
 
@@ -181,6 +183,7 @@ fn bare_commit(device_id: &str, expected: u64, new: u64, seen_at: i64) -> Ingest
         seen_at: ts(seen_at),
         inventory: None,
         metrics: None,
+        history: Default::default(),
         changes: Vec::new(),
         software_in_step: true,
     }

@@ -305,6 +305,7 @@ contract_test!(
                     SoftwareWrite::Replace,
                 )),
                 metrics: Some((ts(900), metrics(10.0, 1))),
+                history: Default::default(),
                 changes: vec![(ts(950), event(ChangeKind::Rebooted, "boot", None, None))],
                 ..bare_commit(id, 0, 1, 1_000)
             };

@@ -26,6 +26,11 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
             Some(Action::ViewDevices),
         ),
         ("GET /api/v1/devices/{id}/jobs", Some(Action::ViewDevices)),
+        ("GET /api/v1/devices/{id}/series", Some(Action::ViewDevices)),
+        (
+            "GET /api/v1/devices/{id}/series/available",
+            Some(Action::ViewDevices),
+        ),
         (
             "POST /api/v1/devices/{id}/jobs",
             Some(Action::OperateDevices),

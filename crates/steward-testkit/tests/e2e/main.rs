@@ -10,6 +10,7 @@ mod device_checks;
 mod edge;
 mod first_sign_in;
 mod fleet;
+mod history;
 mod hostile;
 mod job_expiry;
 mod job_lifecycle;

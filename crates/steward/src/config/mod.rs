@@ -35,6 +35,12 @@ pub struct FileConfig {
     pub tls_key: Option<PathBuf>,
     /// Change history older than this is deleted (default 365; 0 keeps it for ever).
     pub change_retention_days: Option<u32>,
+    /// Metrics history: every sample kept this many hours (default 48)…
+    pub metrics_raw_hours: Option<u32>,
+    /// …5-minute roll-ups this many days (default 30)…
+    pub metrics_five_minute_days: Option<u32>,
+    /// …and hourly roll-ups this many days (default 365).
+    pub metrics_hourly_days: Option<u32>,
     /// Report deliveries one device may make at once, and per minute after that.
     pub report_rate_burst: Option<u32>,
     pub report_rate_per_minute: Option<u32>,
@@ -161,6 +167,9 @@ struct LimitsSection {
 #[serde(deny_unknown_fields)]
 struct RetentionSection {
     change_days: Option<u32>,
+    metrics_raw_hours: Option<u32>,
+    metrics_five_minute_days: Option<u32>,
+    metrics_hourly_days: Option<u32>,
 }
 
 /// The top-level `tls` key: a mode (the flat form) or the `[tls]` section.
@@ -318,6 +327,9 @@ impl RawFile {
                 "[retention] change_days",
                 retention.change_days,
             )?,
+            metrics_raw_hours: retention.metrics_raw_hours,
+            metrics_five_minute_days: retention.metrics_five_minute_days,
+            metrics_hourly_days: retention.metrics_hourly_days,
             max_connections: limit!(max_connections),
             max_connections_per_address: limit!(max_connections_per_address),
             header_timeout_secs: limit!(header_timeout_secs),
@@ -449,6 +461,7 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
     let net = net_limits(args, &file, &defaults.net)?;
     let chosen_database =
         database_url(args.database.clone(), args.database_file.as_deref(), &file)?;
+    let metrics_history = metrics_history(&file, &defaults.metrics_history)?;
     let data_dir = args
         .data_dir
         .clone()
@@ -507,6 +520,7 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
         );
     }
     let server = steward_server::ServerConfig {
+        metrics_history,
         report_rate,
         report_kib_rate,
         change_retention_days: file
@@ -553,6 +567,25 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
         server,
         tls,
     })
+}
+
+/// How long metrics history is kept: the file's `[retention] metrics_*` settings, else the
+/// defaults; settings that cannot work together are refused, naming them.
+fn metrics_history(
+    file: &FileConfig,
+    defaults: &steward_core::history::History,
+) -> anyhow::Result<steward_core::history::History> {
+    const HOUR_MS: i64 = 3_600_000;
+    let days = |d: Option<u32>, default: i64| d.map_or(default, |d| i64::from(d) * 24 * HOUR_MS);
+    let history = steward_core::history::History {
+        raw_ms: file
+            .metrics_raw_hours
+            .map_or(defaults.raw_ms, |h| i64::from(h) * HOUR_MS),
+        five_minutes_ms: days(file.metrics_five_minute_days, defaults.five_minutes_ms),
+        hourly_ms: days(file.metrics_hourly_days, defaults.hourly_ms),
+    };
+    history.validate()?;
+    Ok(history)
 }
 
 /// Connection limits and timeouts: flag or environment, else file, else default.

@@ -437,3 +437,27 @@ fn the_flags_and_environment_name_the_secret_files() {
     ]);
     assert!(both.is_err());
 }
+
+#[test]
+fn metrics_history_retention_comes_from_the_retention_section() {
+    const HOUR: i64 = 3_600_000;
+    let (_dir, args) = config("");
+    let defaults = resolve_server(&args).unwrap().server.metrics_history;
+    assert_eq!(defaults, steward_core::history::History::default());
+    assert_eq!(defaults.raw_ms, 48 * HOUR);
+    let (_dir, args) = config(
+        "[retention]\nmetrics_raw_hours = 72\nmetrics_five_minute_days = 14\nmetrics_hourly_days = 730\n",
+    );
+    let set = resolve_server(&args).unwrap().server.metrics_history;
+    assert_eq!(
+        (set.raw_ms, set.five_minutes_ms, set.hourly_ms),
+        (72 * HOUR, 14 * 24 * HOUR, 730 * 24 * HOUR)
+    );
+    // Settings that cannot work together are refused, named as the file names them.
+    let (_dir, args) = config("[retention]\nmetrics_raw_hours = 1\n");
+    let err = format!("{:#}", resolve_server(&args).unwrap_err());
+    assert!(err.contains("[retention] metrics_raw_hours"), "{err}");
+    let (_dir, args) = config("[retention]\nmetrics_hourly_days = 7\n");
+    let err = format!("{:#}", resolve_server(&args).unwrap_err());
+    assert!(err.contains("metrics_hourly_days"), "{err}");
+}
