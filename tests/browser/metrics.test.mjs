@@ -1,5 +1,6 @@
-// Metrics charts in a real browser: a device reports a day of samples, its page draws
-// the charts, and resting the pointer on a point shows its time and values.
+// Metrics charts and alerts in a real browser: a device reports a day of samples, its page
+// draws the charts, and resting the pointer on a point shows its time and values; a device
+// whose disk is full shows on the alerts page and is acknowledged there.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -22,16 +23,20 @@ after(async () => {
 
 // Enrolls a device and sends a day of samples a minute apart (oldest first, 100 a
 // delivery, as an agent drains its queue): CPU climbs from 0 to 90 % and back each hour.
-async function deviceWithHistory() {
+async function enroll(hostname) {
   const token = execFileSync(bin, ['admin', 'enroll-token', 'create', '--data-dir', steward.dataDir],
     { env: { ...process.env, STEWARD_LOG: 'warn' } }).toString().trim().split('\n').pop().trim();
   const enrolled = await fetch(`${steward.url}/agent/v1/enroll`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ token, hostname: 'charted' }),
+    body: JSON.stringify({ token, hostname }),
   });
   assert.equal(enrolled.status, 200, await enrolled.clone().text());
-  const { device_id: id, credential } = await enrolled.json();
+  return enrolled.json();
+}
+
+async function deviceWithHistory() {
+  const { device_id: id, credential } = await enroll('charted');
   const now = Date.now();
   const reports = Array.from({ length: 1440 }, (_, i) => {
     const minute = i % 60;
@@ -96,4 +101,29 @@ test('the device page charts a device\'s metrics and shows values on hover', asy
   assert.equal(await page.locator('.range-tabs a[aria-current]').textContent(), '7 d');
   assert.equal(await page.locator('#chart-cpu svg.chart-svg').count(), 1);
   assert.match(await page.textContent('.chart-note'), /5 minutes/);
+
+  // A device whose disk is full: the default disk check is critical at its first report,
+  // and the alerts page shows it, worst first, to be acknowledged with a comment.
+  const { credential } = await enroll('full-disk');
+  const sent = await fetch(`${steward.url}/agent/v1/reports`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${credential}` },
+    body: JSON.stringify({ reports: [{ seq: 1, collected_at: Date.now(), metrics: {
+      cpu_percent: 5, memory_used_bytes: 2 ** 30, memory_total_bytes: 8 * 2 ** 30, swap_used_bytes: 0,
+      load_1m: 0.1, uptime_secs: 60,
+      filesystems: [{ mount_point: '/srv', total_bytes: 100 * 2 ** 30, used_bytes: 99 * 2 ** 30 }],
+    } }] }),
+  });
+  assert.equal(sent.status, 200, await sent.clone().text());
+  await page.goto(`${steward.url}/`);
+  assert.match(await page.textContent('#wrong-now'), /Disk space.*full-disk.*\/srv at 99 %/s);
+  await page.goto(`${steward.url}/alerts`);
+  const row = page.locator('#open-alerts tbody tr', { hasText: 'full-disk' });
+  assert.equal(await row.count(), 1);
+  assert.match(await row.locator('.badge').first().textContent(), /critical/);
+  await row.locator('input[name=comment]').fill('clearing old logs');
+  await Promise.all([page.waitForURL(/\/alerts$/), row.locator('button:has-text("Acknowledge")').click()]);
+  const acknowledged = page.locator('#open-alerts tbody tr', { hasText: 'full-disk' });
+  assert.match(await acknowledged.textContent(), /Acknowledged by user:admin: clearing old logs/);
+  await page.screenshot({ path: join(shots, 'alerts.png'), fullPage: true });
 });
