@@ -50,6 +50,8 @@ pub struct ServerConfig {
     /// store at start (`monitoring::sync_declared`).
     pub declared_checks: Vec<crate::monitoring::DeclaredCheck>,
     pub declared_channels: Vec<crate::monitoring::DeclaredChannel>,
+    /// Who may read `/metrics` (by default: loopback clients only).
+    pub metrics: crate::telemetry::MetricsAccess,
 }
 
 impl Default for ServerConfig {
@@ -83,6 +85,7 @@ impl Default for ServerConfig {
             change_retention_days: 365,
             declared_checks: Vec::new(),
             declared_channels: Vec::new(),
+            metrics: crate::telemetry::MetricsAccess::default(),
         }
     }
 }
@@ -104,6 +107,8 @@ pub struct AppState {
     pub(crate) denials: Arc<std::sync::Mutex<steward_core::denials::DenialAggregator>>,
     /// What a sign-in for an unknown name is checked against (see `secrets::dummy_hash`).
     pub(crate) dummy_hash: Arc<str>,
+    /// Steward's own metrics, served at `/metrics`.
+    pub(crate) telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 impl AppState {
@@ -124,6 +129,7 @@ impl AppState {
             )),
             denials: Arc::default(),
             dummy_hash: dummy_hash.into(),
+            telemetry: Arc::new(crate::telemetry::Telemetry::new()),
             config: Arc::new(config),
         })
     }

@@ -9,11 +9,21 @@
 //! - work is claimed with a lease ([`Store::claim_due_checks`],
 //!   [`Store::claim_notifications`]): on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so several
 //!   servers share it and a dead server's claims lapse to the others when the lease ends.
+//!
+//! Every change to a check's definition or to a channel bumps the monitoring revision
+//! ([`Store::monitoring_revision`]) in the same transaction, so a scheduler can keep the
+//! definitions in memory and re-read them only when another writer (this server's console,
+//! another server on the same PostgreSQL) changed them.
+
+mod results;
+
+pub use results::Recorded;
 
 use sqlx::any::AnyRow;
 use steward_core::Timestamp;
 
 use crate::rows::{int, opt_int, opt_text, text, touched};
+use results::bump_revision;
 use crate::{Backend, Result, Store, StoreError};
 
 /// A check's definition (see migration 0012 for the columns' meaning).
@@ -170,6 +180,7 @@ fn notification(row: &AnyRow) -> Result<NotificationRecord> {
 impl Store {
     /// Creates or replaces a check by id (the name must stay unique: `Conflict` otherwise).
     pub async fn save_check(&self, c: &CheckRecord) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query(safe_sql!(
             "INSERT INTO checks ({CHECK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
@@ -192,10 +203,14 @@ impl Store {
         .bind(i64::from(c.enabled))
         .bind(c.created_at.0)
         .bind(c.updated_at.0)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await;
         match res {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                bump_revision(&mut tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
                 format!("a check named {} already exists", c.name),
             )),
@@ -218,11 +233,15 @@ impl Store {
 
     /// Deletes a check with its states and history.
     pub async fn delete_check(&self, id: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query("DELETE FROM checks WHERE id = $1")
             .bind(id)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
-        touched(&res)
+        touched(&res)?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Starts tracking a check for a subject (a new device under an "all devices" check),
@@ -265,98 +284,6 @@ impl Store {
         row.as_ref().map(check_state).transpose()
     }
 
-    /// Claims up to `limit` checks due at `now` for `lease_ms`: nobody else claims them
-    /// until the lease ends or their result is recorded. Oldest due first.
-    pub async fn claim_due_checks(
-        &self,
-        now: Timestamp,
-        limit: u32,
-        lease_ms: i64,
-    ) -> Result<Vec<CheckStateRecord>> {
-        let lock = match self.backend {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(safe_sql!(
-            "SELECT {STATE_COLS} FROM check_state s WHERE next_run_at <= $1 AND lease_until <= $1 \
-             AND EXISTS (SELECT 1 FROM checks c WHERE c.id = s.check_id AND c.enabled = 1) \
-             ORDER BY next_run_at, check_id, subject LIMIT {limit} {lock}"
-        ))
-        .bind(now.0)
-        .fetch_all(&mut *tx)
-        .await?;
-        let claimed: Vec<CheckStateRecord> = rows.iter().map(check_state).collect::<Result<_>>()?;
-        for c in &claimed {
-            sqlx::query(
-                "UPDATE check_state SET lease_until = $1 WHERE check_id = $2 AND subject = $3",
-            )
-            .bind(now.plus_millis(lease_ms).0)
-            .bind(&c.check_id)
-            .bind(&c.subject)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(claimed)
-    }
-
-    /// Stores one evaluation: the new state (releasing the claim), the history line of a
-    /// confirmed change, and the notices it causes — all or nothing. A notice already queued
-    /// for a channel (the same key) is not queued again. Returns the history line's id.
-    pub async fn record_check_result(&self, r: &CheckResultWrite) -> Result<Option<i64>> {
-        let mut tx = self.begin_write().await?;
-        let res = sqlx::query(
-            "UPDATE check_state SET state = $1, status = $2, since = $3, summary = $4, \
-             next_run_at = $5, lease_until = 0 WHERE check_id = $6 AND subject = $7",
-        )
-        .bind(&r.state)
-        .bind(&r.status)
-        .bind(r.since.0)
-        .bind(&r.summary)
-        .bind(r.next_run_at.0)
-        .bind(&r.check_id)
-        .bind(&r.subject)
-        .execute(&mut *tx)
-        .await?;
-        touched(&res)?;
-        let history = match &r.transition {
-            Some((from, to, at)) => Some(
-                sqlx::query_scalar::<_, i64>(
-                    "INSERT INTO check_history (check_id, subject, at, from_status, to_status, summary) \
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                )
-                .bind(&r.check_id)
-                .bind(&r.subject)
-                .bind(at.0)
-                .bind(from)
-                .bind(to)
-                .bind(&r.summary)
-                .fetch_one(&mut *tx)
-                .await?,
-            ),
-            None => None,
-        };
-        for n in &r.notices {
-            let key = match history {
-                Some(id) => n.key.replace("{history}", &id.to_string()),
-                None => n.key.clone(),
-            };
-            sqlx::query(
-                "INSERT INTO notifications (notice_key, channel_id, payload, created_at, next_attempt_at) \
-                 VALUES ($1, $2, $3, $4, $4) ON CONFLICT (notice_key, channel_id) DO NOTHING",
-            )
-            .bind(key)
-            .bind(&n.channel_id)
-            .bind(&n.payload)
-            .bind(r.decided_at.0)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(history)
-    }
-
     /// A check's history for a subject, newest first.
     pub async fn check_history(
         &self,
@@ -389,6 +316,7 @@ impl Store {
 
     /// Creates or replaces a channel by id (`Conflict` when the name is taken).
     pub async fn save_channel(&self, c: &ChannelRecord) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "INSERT INTO channels (id, name, kind, settings, source, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
@@ -400,10 +328,14 @@ impl Store {
         .bind(&c.settings)
         .bind(&c.source)
         .bind(c.created_at.0)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await;
         match res {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                bump_revision(&mut tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
                 format!("a channel named {} already exists", c.name),
             )),

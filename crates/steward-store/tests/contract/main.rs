@@ -48,7 +48,9 @@ mod jobs;
 mod migrations;
 mod monitoring;
 mod schema;
+mod scheduler;
 mod security;
+mod telemetry;
 mod throttling;
 
 // Helpers shared by the sections.

@@ -3,7 +3,7 @@
 use super::*;
 use steward_store::{ChannelRecord, CheckRecord, CheckResultWrite, NoticeWrite};
 
-fn check_def(id: &str, name: &str) -> CheckRecord {
+pub(super) fn check_def(id: &str, name: &str) -> CheckRecord {
     CheckRecord {
         id: id.into(),
         name: name.into(),
@@ -22,7 +22,7 @@ fn check_def(id: &str, name: &str) -> CheckRecord {
     }
 }
 
-fn channel(id: &str, name: &str) -> ChannelRecord {
+pub(super) fn channel(id: &str, name: &str) -> ChannelRecord {
     ChannelRecord {
         id: id.into(),
         name: name.into(),
@@ -33,7 +33,7 @@ fn channel(id: &str, name: &str) -> ChannelRecord {
     }
 }
 
-fn result_write(
+pub(super) fn result_write(
     check: &str,
     at: i64,
     transition: bool,
