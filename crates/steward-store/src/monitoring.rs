@@ -23,8 +23,8 @@ use sqlx::any::AnyRow;
 use steward_core::Timestamp;
 
 use crate::rows::{int, opt_int, opt_text, text, touched};
-use results::bump_revision;
 use crate::{Backend, Result, Store, StoreError};
+use results::bump_revision;
 
 /// A check's definition (see migration 0012 for the columns' meaning).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -116,11 +116,10 @@ impl Store {
     /// same definitions; read it before reading them, so a change made in between is seen
     /// at the next look (at worst read twice, never missed).
     pub async fn monitoring_revision(&self) -> Result<i64> {
-        let value: Option<String> =
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-                .bind(REVISION_KEY)
-                .fetch_optional(&self.read)
-                .await?;
+        let value: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(REVISION_KEY)
+            .fetch_optional(&self.read)
+            .await?;
         match value {
             None => Ok(0),
             Some(v) => v

@@ -73,7 +73,11 @@ contract_test!(
         ];
         let outcomes = db.record_check_results(&batch).await.unwrap();
         assert_eq!(outcomes.len(), 4);
-        assert_eq!(outcomes[1], Recorded::Untracked, "skipped, not failing the rest");
+        assert_eq!(
+            outcomes[1],
+            Recorded::Untracked,
+            "skipped, not failing the rest"
+        );
         assert_eq!(outcomes[2], Recorded::Stored { history: None });
         let (Recorded::Stored { history: Some(ha) }, Recorded::Stored { history: Some(hc) }) =
             (outcomes[0], outcomes[3])
@@ -113,31 +117,28 @@ contract_test!(
     }
 );
 
-contract_test!(
-    a_batch_that_fails_stores_nothing,
-    |db: TestDb| async move {
-        db.save_check(&check_def("a", "a")).await.unwrap();
-        db.track_check("a", "", "{}", ts(0), ts(0)).await.unwrap();
-        db.save_check(&check_def("b", "b")).await.unwrap();
-        db.track_check("b", "", "{}", ts(0), ts(0)).await.unwrap();
-        // A notice for a channel that does not exist breaks the foreign key.
-        let broken = result_write(
-            "b",
-            100,
-            true,
-            vec![NoticeWrite {
-                key: "transition:{history}".into(),
-                channel_id: "no-such-channel".into(),
-                payload: "{}".into(),
-            }],
-        );
-        let batch = vec![result_write("a", 100, true, Vec::new()), broken];
-        assert!(db.record_check_results(&batch).await.is_err());
-        assert_eq!(db.check_state("a", "").await.unwrap().unwrap().status, "ok");
-        assert!(db.check_history("a", "", 10).await.unwrap().is_empty());
-        assert!(db.check_history("b", "", 10).await.unwrap().is_empty());
-    }
-);
+contract_test!(a_batch_that_fails_stores_nothing, |db: TestDb| async move {
+    db.save_check(&check_def("a", "a")).await.unwrap();
+    db.track_check("a", "", "{}", ts(0), ts(0)).await.unwrap();
+    db.save_check(&check_def("b", "b")).await.unwrap();
+    db.track_check("b", "", "{}", ts(0), ts(0)).await.unwrap();
+    // A notice for a channel that does not exist breaks the foreign key.
+    let broken = result_write(
+        "b",
+        100,
+        true,
+        vec![NoticeWrite {
+            key: "transition:{history}".into(),
+            channel_id: "no-such-channel".into(),
+            payload: "{}".into(),
+        }],
+    );
+    let batch = vec![result_write("a", 100, true, Vec::new()), broken];
+    assert!(db.record_check_results(&batch).await.is_err());
+    assert_eq!(db.check_state("a", "").await.unwrap().unwrap().status, "ok");
+    assert!(db.check_history("a", "", 10).await.unwrap().is_empty());
+    assert!(db.check_history("b", "", 10).await.unwrap().is_empty());
+});
 
 contract_test!(
     every_change_to_definitions_or_channels_raises_the_revision,

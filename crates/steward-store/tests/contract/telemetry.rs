@@ -27,11 +27,18 @@ contract_test!(queue_depths_count_what_waits, |db: TestDb| async move {
             payload: "{}".into(),
         }];
         let mut write = result_write(check, 100, false, notice);
-        write.next_run_at = db.check_state(check, "").await.unwrap().unwrap().next_run_at;
+        write.next_run_at = db
+            .check_state(check, "")
+            .await
+            .unwrap()
+            .unwrap()
+            .next_run_at;
         db.record_check_result(&write).await.unwrap();
     }
     let first = db.claim_notifications(ts(100), 1, 1_000).await.unwrap();
-    db.notification_delivered(first[0].id, ts(150)).await.unwrap();
+    db.notification_delivered(first[0].id, ts(150))
+        .await
+        .unwrap();
     // Jobs: two queued, one taken.
     enroll(&db, "d1", "d1").await;
     db.create_job(&job("j1", "d1", 1_000)).await.unwrap();

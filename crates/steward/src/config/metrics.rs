@@ -44,4 +44,3 @@ pub(super) fn access(
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(steward_server::telemetry::MetricsAccess { token, allow })
 }
-

@@ -465,12 +465,20 @@ fn metrics_access_comes_from_a_section_flat_keys_a_private_file_or_flags() {
     }
     // The secret form, in the file or as a flag (or STEWARD_METRICS_TOKEN_FILE).
     let (dir, _) = config("");
-    let file = secret(dir.path(), "metrics-token", "scrape-0123456789abcdef\n", 0o600);
+    let file = secret(
+        dir.path(),
+        "metrics-token",
+        "scrape-0123456789abcdef\n",
+        0o600,
+    );
     let (_d, args) = config(&format!(
         "[metrics]\ntoken_file = {:?}\n",
         file.display().to_string()
     ));
-    assert_eq!(resolve_server(&args).unwrap().server.metrics.token, Some(token.clone()));
+    assert_eq!(
+        resolve_server(&args).unwrap().server.metrics.token,
+        Some(token.clone())
+    );
     let from_flag = resolve_server(&ServerArgs {
         metrics_token_file: Some(file),
         metrics_allow: vec!["::1".into()],
@@ -492,7 +500,10 @@ fn bad_metrics_settings_stop_the_start_with_the_reason() {
     let e = bad("[metrics]\ntoken = \"short\"\n");
     assert!(e.contains("metrics_token") && e.contains("16"), "{e}");
     let e = bad("[metrics]\nallow = [\"prometheus.lan\"]\n");
-    assert!(e.contains("metrics_allow") && e.contains("prometheus.lan"), "{e}");
+    assert!(
+        e.contains("metrics_allow") && e.contains("prometheus.lan"),
+        "{e}"
+    );
     let e = bad("metrics_token = \"scrape-0123456789abcdef\"\n[metrics]\ntoken = \"x\"\n");
     assert!(e.contains("[metrics] token"), "{e}");
     let e = bad("[metrics]\ntoken = \"scrape-0123456789abcdef\"\ntoken_file = \"/run/t\"\n");

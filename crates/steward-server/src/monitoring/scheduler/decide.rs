@@ -37,8 +37,7 @@ pub fn decide(e: Evaluation<'_>) -> CheckResultWrite {
     let previous: AlertState =
         serde_json::from_str(&e.due.state).unwrap_or_else(|_| AlertState::new(now));
     let observed = alerting::observe(&previous, e.result, e.rules, e.circumstances);
-    let (next_state, reminders) =
-        alerting::remind(&observed.state, e.rules, e.circumstances, now);
+    let (next_state, reminders) = alerting::remind(&observed.state, e.rules, e.circumstances, now);
     let mut notices = Vec::new();
     for (i, notice) in observed.notices.iter().chain(reminders.iter()).enumerate() {
         // A problem or recovery announcing this result's transition is keyed by its history
@@ -51,7 +50,8 @@ pub fn decide(e: Evaluation<'_>) -> CheckResultWrite {
         } else {
             format!("notice:{}:{}:{}:{i}", e.check.id, e.due.subject, now.0)
         };
-        let payload = crate::monitoring::message(e.check, notice, &e.result.summary, now).to_string();
+        let payload =
+            crate::monitoring::message(e.check, notice, &e.result.summary, now).to_string();
         for channel in e.channels {
             notices.push(NoticeWrite {
                 key: key.clone(),

@@ -78,17 +78,37 @@ fn run(
 #[test]
 fn a_failure_is_confirmed_after_the_retries_and_announced_once_per_channel() {
     let fresh = serde_json::to_string(&AlertState::new(Timestamp(0))).unwrap();
-    let first = run(&fresh, 30_000, CheckStatus::Critical, 30_010, Circumstances::default());
+    let first = run(
+        &fresh,
+        30_000,
+        CheckStatus::Critical,
+        30_010,
+        Circumstances::default(),
+    );
     assert!(first.transition.is_none(), "one failure is a retry");
     assert!(first.notices.is_empty());
     assert_eq!(first.status, "ok");
     assert_eq!(first.next_run_at, Timestamp(60_000), "keeps its place");
 
-    let second = run(&first.state, 60_000, CheckStatus::Critical, 60_020, Circumstances::default());
+    let second = run(
+        &first.state,
+        60_000,
+        CheckStatus::Critical,
+        60_020,
+        Circumstances::default(),
+    );
     let (from, to, at) = second.transition.clone().unwrap();
-    assert_eq!((from.as_str(), to.as_str(), at), ("ok", "critical", Timestamp(60_020)));
+    assert_eq!(
+        (from.as_str(), to.as_str(), at),
+        ("ok", "critical", Timestamp(60_020))
+    );
     assert_eq!(second.status, "critical");
-    assert_eq!(second.notices.len(), 2, "one per channel: {:?}", second.notices);
+    assert_eq!(
+        second.notices.len(),
+        2,
+        "one per channel: {:?}",
+        second.notices
+    );
     for (n, ch) in second.notices.iter().zip(["hook", "mail"]) {
         assert_eq!(n.channel_id, ch);
         assert_eq!(n.key, "transition:{history}");
@@ -100,16 +120,37 @@ fn a_failure_is_confirmed_after_the_retries_and_announced_once_per_channel() {
         assert_eq!(payload["at"], 60_020);
     }
 
-    let still = run(&second.state, 90_000, CheckStatus::Critical, 90_005, Circumstances::default());
-    assert!(still.transition.is_none() && still.notices.is_empty(), "no second alert");
+    let still = run(
+        &second.state,
+        90_000,
+        CheckStatus::Critical,
+        90_005,
+        Circumstances::default(),
+    );
+    assert!(
+        still.transition.is_none() && still.notices.is_empty(),
+        "no second alert"
+    );
 
-    let recovered = run(&still.state, 120_000, CheckStatus::Ok, 120_003, Circumstances::default());
+    let recovered = run(
+        &still.state,
+        120_000,
+        CheckStatus::Ok,
+        120_003,
+        Circumstances::default(),
+    );
     assert_eq!(
-        recovered.transition.as_ref().map(|t| (t.0.as_str(), t.1.as_str())),
+        recovered
+            .transition
+            .as_ref()
+            .map(|t| (t.0.as_str(), t.1.as_str())),
         Some(("critical", "ok"))
     );
     let payload: serde_json::Value = serde_json::from_str(&recovered.notices[0].payload).unwrap();
-    assert_eq!((payload["event"].as_str(), payload["previous"].as_str()), (Some("recovery"), Some("critical")));
+    assert_eq!(
+        (payload["event"].as_str(), payload["previous"].as_str()),
+        (Some("recovery"), Some("critical"))
+    );
 }
 
 #[test]
@@ -127,7 +168,13 @@ fn circumstances_reach_the_alert_rules() {
 
 #[test]
 fn an_unreadable_state_starts_afresh() {
-    let write = run("not json", 30_000, CheckStatus::Ok, 30_001, Circumstances::default());
+    let write = run(
+        "not json",
+        30_000,
+        CheckStatus::Ok,
+        30_001,
+        Circumstances::default(),
+    );
     assert_eq!(write.status, "ok");
     let state: AlertState = serde_json::from_str(&write.state).unwrap();
     assert_eq!(state.status, CheckStatus::Ok);
@@ -136,13 +183,28 @@ fn an_unreadable_state_starts_afresh() {
 #[test]
 fn the_next_run_keeps_the_schedule_and_skips_what_was_missed() {
     // On time or a little late: one interval after it was due.
-    assert_eq!(next_run_at(Timestamp(1_000), 30_000, Timestamp(1_000)), Timestamp(31_000));
-    assert_eq!(next_run_at(Timestamp(1_000), 30_000, Timestamp(29_000)), Timestamp(31_000));
+    assert_eq!(
+        next_run_at(Timestamp(1_000), 30_000, Timestamp(1_000)),
+        Timestamp(31_000)
+    );
+    assert_eq!(
+        next_run_at(Timestamp(1_000), 30_000, Timestamp(29_000)),
+        Timestamp(31_000)
+    );
     // Late by more than an interval: the next slot still ahead, not a burst of catch-ups.
-    assert_eq!(next_run_at(Timestamp(1_000), 30_000, Timestamp(31_000)), Timestamp(61_000));
-    assert_eq!(next_run_at(Timestamp(1_000), 30_000, Timestamp(95_000)), Timestamp(121_000));
+    assert_eq!(
+        next_run_at(Timestamp(1_000), 30_000, Timestamp(31_000)),
+        Timestamp(61_000)
+    );
+    assert_eq!(
+        next_run_at(Timestamp(1_000), 30_000, Timestamp(95_000)),
+        Timestamp(121_000)
+    );
     // Never more often than once a second.
-    assert_eq!(next_run_at(Timestamp(0), 10, Timestamp(0)), Timestamp(1_000));
+    assert_eq!(
+        next_run_at(Timestamp(0), 10, Timestamp(0)),
+        Timestamp(1_000)
+    );
 }
 
 #[test]
@@ -158,5 +220,8 @@ fn first_runs_spread_over_the_interval_and_stay_put() {
     for o in &offsets {
         per_second[usize::try_from(o / 1_000).unwrap()] += 1;
     }
-    assert!(per_second.iter().all(|n| (50..=150).contains(n)), "{per_second:?}");
+    assert!(
+        per_second.iter().all(|n| (50..=150).contains(n)),
+        "{per_second:?}"
+    );
 }
