@@ -178,6 +178,7 @@ pub async fn run(steward: &super::server::Steward, args: IngestArgs) -> anyhow::
 fn minimal_check_in(seq: u64) -> Report {
     let now = steward_server::clock::Clock::now(&steward_server::SystemClock);
     Report {
+        observations: None,
         seq,
         collected_at: now,
         metrics: Some(steward_core::Metrics {
