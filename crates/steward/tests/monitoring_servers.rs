@@ -226,20 +226,23 @@ async fn two_servers(url: &str) {
     expect_alert(&mut received, "fast-0", "recovery", ALERT_BOUND).await;
     expect_nothing_more(&mut received, Duration::from_secs(3)).await;
 
-    // 3. SIGKILL server `a` while it probes a slow target (claimed under a second ago, so
-    // the probe has at least half a second to go).
-    let a_holds = format!("{}.%", a.pid());
-    let held: String = poll(
-        "server a probing a slow target",
+    // 3. SIGKILL the server probing a slow target (claimed under a second ago, so the probe
+    // has at least half a second to go). Which server claims a check is a race: whichever
+    // holds one is killed, and the other must take over.
+    let holders = (format!("{}.%", a.pid()), format!("{}.%", b.pid()));
+    let (held, holder): (String, String) = poll(
+        "a server probing a slow target",
         Duration::from_secs(30),
         || {
-            let (pool, a_holds) = (&pool, &a_holds);
+            let (pool, holders) = (&pool, &holders);
             async move {
-                sqlx::query_scalar(
-                    "SELECT check_id FROM check_state WHERE lease_holder LIKE $1 \
-                 AND check_id LIKE 'config:slow-%' AND claimed_at > $2",
+                sqlx::query_as(
+                    "SELECT check_id, lease_holder FROM check_state \
+                     WHERE (lease_holder LIKE $1 OR lease_holder LIKE $2) \
+                     AND check_id LIKE 'config:slow-%' AND claimed_at > $3",
                 )
-                .bind(a_holds)
+                .bind(&holders.0)
+                .bind(&holders.1)
                 .bind(unix_ms(SystemTime::now()) - 800)
                 .fetch_optional(pool)
                 .await
@@ -248,8 +251,13 @@ async fn two_servers(url: &str) {
         },
     )
     .await;
-    let a_pid = a.pid();
-    a.kill();
+    let (victim, b) = if holder.starts_with(&format!("{}.", a.pid())) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let a_pid = victim.pid();
+    victim.kill();
     let killed = SystemTime::now();
     let (holder, lease_until): (String, i64) =
         sqlx::query_as("SELECT lease_holder, lease_until FROM check_state WHERE check_id = $1")
@@ -259,7 +267,7 @@ async fn two_servers(url: &str) {
             .unwrap();
     assert!(
         holder.starts_with(&format!("{a_pid}.")),
-        "{held} was not in flight on a when a died"
+        "{held} was not in flight on the killed server when it died"
     );
     let lapses = at_ms(lease_until);
     assert!(
