@@ -143,6 +143,18 @@ async fn serve_with(
     monitoring::install_default_checks(&state)
         .await
         .map_err(|e| anyhow::anyhow!("adding the default checks: {e}"))?;
+    // After the checks and channels (declared and default): windows and routes name them.
+    let windows = monitoring::windows::sync_declared(&state, &state.config.declared_windows)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("storing the maintenance windows of the configuration: {e}")
+        })?;
+    let routes = monitoring::channels::sync_declared_routes(&state, &state.config.declared_routes)
+        .await
+        .map_err(|e| anyhow::anyhow!("storing the routes of the configuration: {e}"))?;
+    for problem in windows.iter().chain(&routes) {
+        tracing::error!("config: {problem}; this entry is left out");
+    }
     let background = dispatch::spawn_poller(state.clone());
     let pruning = retention::spawn(state.clone());
     let rollups = history::rollups::spawn(state.clone());

@@ -52,6 +52,10 @@ pub struct ServerConfig {
     /// store at start (`monitoring::sync_declared`).
     pub declared_checks: Vec<crate::monitoring::DeclaredCheck>,
     pub declared_channels: Vec<crate::monitoring::DeclaredChannel>,
+    /// Maintenance windows and routes declared in the configuration file, stored at start
+    /// (`monitoring::windows::sync_declared`, `monitoring::channels::sync_declared_routes`).
+    pub declared_windows: Vec<crate::monitoring::windows::DeclaredWindow>,
+    pub declared_routes: Vec<crate::monitoring::channels::DeclaredRoute>,
 }
 
 impl Default for ServerConfig {
@@ -86,6 +90,8 @@ impl Default for ServerConfig {
             metrics_history: steward_core::history::History::default(),
             declared_checks: Vec::new(),
             declared_channels: Vec::new(),
+            declared_windows: Vec::new(),
+            declared_routes: Vec::new(),
         }
     }
 }

@@ -167,6 +167,44 @@ impl Store {
         rows.iter().map(route).collect()
     }
 
+    /// Replaces every route from `source` (the configuration file's, at each start) by
+    /// `routes`, in one transaction: no notice is routed by half the old routes and half the
+    /// new. Routes from elsewhere are left alone. `NotFound` (and nothing changed) when a
+    /// route's channel does not exist.
+    pub async fn replace_routes(&self, source: &str, routes: &[RouteRecord]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM notification_routes WHERE source = $1")
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
+        for r in routes {
+            // An upsert: two servers starting together both write the same ids.
+            let res = sqlx::query(
+                "INSERT INTO notification_routes (id, channel_id, min_status, devices, source, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET \
+                 channel_id = excluded.channel_id, min_status = excluded.min_status, \
+                 devices = excluded.devices, source = excluded.source",
+            )
+            .bind(&r.id)
+            .bind(&r.channel_id)
+            .bind(&r.min_status)
+            .bind(&r.devices)
+            .bind(source)
+            .bind(r.created_at.0)
+            .execute(&mut *tx)
+            .await;
+            match res {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                    return Err(StoreError::NotFound);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn delete_route(&self, id: &str) -> Result<()> {
         let res = sqlx::query("DELETE FROM notification_routes WHERE id = $1")
             .bind(id)

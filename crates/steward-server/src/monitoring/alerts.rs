@@ -96,6 +96,25 @@ pub async fn of_device(
         .collect())
 }
 
+/// How one check stands: a network monitor's state (none before its first run), or the
+/// open problems of a device check (its devices that are fine are not listed).
+pub async fn of_check(state: &AppState, caller: &Caller, check_id: &str) -> Result<Vec<AlertInfo>> {
+    let check = super::checks::get(state, caller, check_id).await?;
+    let scoped = state.store.scoped(caller.scope());
+    if check.target.is_empty() {
+        return Ok(scoped.alert(check_id, "").await?.iter().map(info).collect());
+    }
+    let mut open: Vec<AlertInfo> = scoped
+        .open_alerts(MAX_OPEN)
+        .await?
+        .iter()
+        .filter(|a| a.check_id == check_id)
+        .map(info)
+        .collect();
+    sort_worst_first(&mut open);
+    Ok(open)
+}
+
 /// A check's history for one subject, newest first.
 pub async fn history(
     state: &AppState,

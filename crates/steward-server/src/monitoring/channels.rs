@@ -182,6 +182,80 @@ pub async fn delete_route(state: &AppState, caller: &Caller, id: &str) -> Result
     Ok(())
 }
 
+/// A route declared in the configuration file (`[[routes]]`): notices at least as urgent
+/// as `min_status` about `devices` go to the channel named `channel`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredRoute {
+    /// A channel's name (from `[[notifications]]` or made in the console) or id.
+    pub channel: String,
+    pub min_status: CheckStatus,
+    pub devices: super::windows::Named,
+    /// Where it is declared (`steward.toml line 30`).
+    pub origin: String,
+}
+
+/// Makes the store's declared routes those of the configuration, all at once (after the
+/// declared channels are stored, so a route may name one). A route whose channel or devices
+/// cannot be found is left out; the returned problems say which and why.
+pub async fn sync_declared_routes(
+    state: &AppState,
+    declared: &[DeclaredRoute],
+) -> std::result::Result<Vec<String>, StoreError> {
+    let channels = state.store.channels().await?;
+    let mut problems = Vec::new();
+    let mut records = Vec::new();
+    for r in declared {
+        let problem = |reason: &dyn std::fmt::Display| {
+            format!("{}: route to {:?}: {reason}", r.origin, r.channel)
+        };
+        let Some(channel) = channels
+            .iter()
+            .find(|c| c.name == r.channel || c.id == r.channel)
+        else {
+            problems.push(problem(&"no notification channel has this name"));
+            continue;
+        };
+        if matches!(r.devices, super::windows::Named::Check(_)) || r.min_status == CheckStatus::Ok {
+            problems.push(problem(&"a route is for devices and an urgency"));
+            continue;
+        }
+        let devices =
+            match super::windows::target_of(state, &steward_core::Scope::AllDevices, &r.devices)
+                .await
+            {
+                Ok(t) => t,
+                Err(MonitoringError::Store(e)) => return Err(e),
+                Err(e) => {
+                    problems.push(problem(&e));
+                    continue;
+                }
+            };
+        records.push(RouteRecord {
+            id: format!("{}:route:{}", super::FROM_CONFIG, records.len()),
+            channel_id: channel.id.clone(),
+            min_status: r.min_status.as_str().to_string(),
+            devices,
+            source: super::FROM_CONFIG.into(),
+            created_at: state.now(),
+        });
+    }
+    match state
+        .store
+        .replace_routes(super::FROM_CONFIG, &records)
+        .await
+    {
+        Ok(()) => {}
+        // A channel deleted in the moment since it was read: the old routes stay.
+        Err(StoreError::NotFound) => problems.push(
+            "routes: a channel was deleted while they were being stored; restart to store them"
+                .into(),
+        ),
+        Err(e) => return Err(e),
+    }
+    state.monitoring.invalidate();
+    Ok(problems)
+}
+
 async fn find(state: &AppState, id: &str) -> Result<ChannelRecord> {
     state
         .store

@@ -136,6 +136,133 @@ fn visible(scope: &Scope, target: &str) -> bool {
     }
 }
 
+/// What a window covers, or a route is for, as a person names it: a device or a group by
+/// name (or id), a tag, a check by name (or id). Looked up when stored ([`target_of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Named {
+    All,
+    Device(String),
+    Group(String),
+    Tag(String),
+    Check(String),
+}
+
+/// The stored target (`all`, `device:ID`, `group:ID`, `tag:NAME`, `check:ID`) of `named`,
+/// looking names up among what `scope` sees; an unknown or ambiguous name is `Invalid`.
+pub async fn target_of(state: &AppState, scope: &Scope, named: &Named) -> Result<String> {
+    Ok(match named {
+        Named::All => Target::All.as_string(),
+        Named::Tag(tag) => Target::parse(&format!("tag:{tag}"))
+            .map_err(|e| invalid(format!("tag: {e}")))?
+            .as_string(),
+        Named::Device(name) => {
+            let view = state.store.scoped(scope);
+            let id = match view.device(name).await? {
+                Some(d) => d.id,
+                None => {
+                    let found = view.devices_named(name).await?;
+                    match found.as_slice() {
+                        [] => return Err(invalid(format!("no device named {name:?}"))),
+                        [one] => one.id.clone(),
+                        many => {
+                            let ids: Vec<&str> = many.iter().map(|d| d.id.as_str()).collect();
+                            return Err(invalid(format!(
+                                "{} devices are named {name:?}: give the id ({})",
+                                many.len(),
+                                ids.join(", ")
+                            )));
+                        }
+                    }
+                }
+            };
+            Target::Device(id).as_string()
+        }
+        Named::Group(name) => {
+            let group = state
+                .store
+                .list_groups()
+                .await?
+                .into_iter()
+                .find(|g| (g.name == *name || g.id == *name) && scope.allows(Some(&g.id)))
+                .ok_or_else(|| invalid(format!("no group named {name:?}")))?;
+            Target::Group(group.id).as_string()
+        }
+        Named::Check(name) => {
+            let mut found = None;
+            for c in state.store.checks().await? {
+                if (c.id == *name || c.name == *name)
+                    && super::checks::target_visible(state, scope, &c.target).await?
+                {
+                    found = Some(c.id);
+                    break;
+                }
+            }
+            let id = found.ok_or_else(|| invalid(format!("no check named {name:?}")))?;
+            format!("check:{id}")
+        }
+    })
+}
+
+/// A maintenance window declared in the configuration file (`[[maintenance]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredWindow {
+    pub name: String,
+    pub covers: Named,
+    pub schedule: Window,
+    pub reason: String,
+    /// Where it is declared (`steward.toml line 12`), for what is found wrong only when it
+    /// is stored (a device not enrolled, a name already taken).
+    pub origin: String,
+}
+
+/// Makes the store's declared windows those of the configuration, as `sync_declared` does
+/// for checks: stored under `config:NAME`, replaced at each start, those no longer declared
+/// removed. A window whose target cannot be found, or whose name a window made in the
+/// console holds, is left out; the returned problems say which and why.
+pub async fn sync_declared(
+    state: &AppState,
+    declared: &[DeclaredWindow],
+) -> std::result::Result<Vec<String>, StoreError> {
+    let mut problems = Vec::new();
+    let mut kept = Vec::new();
+    for w in declared {
+        let problem = |reason: &dyn std::fmt::Display| {
+            format!("{}: maintenance {:?}: {reason}", w.origin, w.name)
+        };
+        let target = match target_of(state, &Scope::AllDevices, &w.covers).await {
+            Ok(t) => t,
+            Err(MonitoringError::Store(e)) => return Err(e),
+            Err(e) => {
+                problems.push(problem(&e));
+                continue;
+            }
+        };
+        let record = WindowRecord {
+            id: format!("{}:{}", super::FROM_CONFIG, w.name),
+            name: w.name.clone(),
+            target,
+            schedule: serde_json::to_string(&w.schedule)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            comment: w.reason.clone(),
+            source: super::FROM_CONFIG.into(),
+            created_by: super::FROM_CONFIG.into(),
+            created_at: state.now(),
+        };
+        match state.store.save_window(&record).await {
+            Ok(()) => kept.push(record.id),
+            Err(StoreError::Conflict(reason)) => problems.push(problem(&reason)),
+            Err(e) => return Err(e),
+        }
+    }
+    for old in state.store.windows().await? {
+        if old.source == super::FROM_CONFIG && !kept.contains(&old.id) {
+            state.store.delete_window(&old.id).await?;
+        }
+    }
+    state.monitoring.invalidate();
+    Ok(problems)
+}
+
 fn info(w: WindowRecord, now: steward_core::Timestamp) -> Option<WindowInfo> {
     let schedule: Window = serde_json::from_str(&w.schedule).ok()?;
     Some(WindowInfo {

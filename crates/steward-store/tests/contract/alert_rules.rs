@@ -118,6 +118,55 @@ contract_test!(
 );
 
 contract_test!(
+    declared_routes_are_replaced_at_once_and_others_left_alone,
+    |db: TestDb| async move {
+        db.save_channel(&channel("ch1")).await.unwrap();
+        db.save_channel(&channel("ch2")).await.unwrap();
+        let route = |id: &str, channel: &str, source: &str| RouteRecord {
+            id: id.into(),
+            channel_id: channel.into(),
+            min_status: "critical".into(),
+            devices: "all".into(),
+            source: source.into(),
+            created_at: ts(5),
+        };
+        let mine = route("console-1", "ch1", "console");
+        db.save_route(&mine).await.unwrap();
+        let first = [
+            route("config:0", "ch1", "config"),
+            route("config:1", "ch2", "config"),
+        ];
+        db.replace_routes("config", &first).await.unwrap();
+        assert_eq!(db.routes().await.unwrap().len(), 3);
+        // The file changed: one route now, for ch2 and a tag.
+        let mut second = route("config:0", "ch2", "config");
+        second.devices = "tag:web".into();
+        second.min_status = "warning".into();
+        db.replace_routes("config", std::slice::from_ref(&second))
+            .await
+            .unwrap();
+        let mut routes = db.routes().await.unwrap();
+        routes.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(routes, vec![second.clone(), mine.clone()]);
+        // A route to a channel that does not exist: refused, and nothing replaced.
+        let bad = [
+            route("config:0", "ch1", "config"),
+            route("config:1", "gone", "config"),
+        ];
+        assert!(matches!(
+            db.replace_routes("config", &bad).await,
+            Err(StoreError::NotFound)
+        ));
+        let mut after = db.routes().await.unwrap();
+        after.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(after, routes);
+        // No routes declared any more: the file's are gone, the console's stay.
+        db.replace_routes("config", &[]).await.unwrap();
+        assert_eq!(db.routes().await.unwrap(), vec![mine]);
+    }
+);
+
+contract_test!(
     device_results_create_states_write_history_and_queue_once,
     |db: TestDb| async move {
         enroll(&db, "d1", "web-1").await;

@@ -60,8 +60,8 @@ pub struct FileConfig {
     /// Seconds an answer may wait for a client that does not read it.
     pub write_stall_timeout_secs: Option<u64>,
     pub max_request_body_bytes: Option<usize>,
-    /// `[[checks]]` and `[[notifications]]`: the entries that are right, and what was wrong
-    /// with the others (each left out, reported at start).
+    /// `[[checks]]`, `[[notifications]]`, `[[routes]]` and `[[maintenance]]`: the entries
+    /// that are right, and what was wrong with the others (each left out, reported at start).
     pub declared: crate::declared::Declared,
 }
 
@@ -109,6 +109,8 @@ struct RawFile {
     /// entry neither stops the start nor takes the good ones with it.
     checks: Option<Vec<crate::declared::RawEntry>>,
     notifications: Option<Vec<crate::declared::RawEntry>>,
+    routes: Option<Vec<crate::declared::RawEntry>>,
+    maintenance: Option<Vec<crate::declared::RawEntry>>,
 }
 
 /// Where the server lives and who reaches it.
@@ -218,8 +220,12 @@ impl RawFile {
     fn resolve(self, text: &str) -> anyhow::Result<FileConfig> {
         let declared = crate::declared::read(
             text,
-            self.checks.as_deref().unwrap_or_default(),
-            self.notifications.as_deref().unwrap_or_default(),
+            crate::declared::Sections {
+                checks: self.checks.as_deref().unwrap_or_default(),
+                notifications: self.notifications.as_deref().unwrap_or_default(),
+                routes: self.routes.as_deref().unwrap_or_default(),
+                maintenance: self.maintenance.as_deref().unwrap_or_default(),
+            },
         );
         let RawFile {
             max_connections,
@@ -407,9 +413,7 @@ impl FileConfig {
             .with_context(|| format!("reading config file {}", path.display()))?;
         let mut file = FileConfig::parse(&text)
             .with_context(|| format!("invalid config file {}", path.display()))?;
-        for problem in &mut file.declared.problems {
-            *problem = format!("{} {problem}", path.display());
-        }
+        file.declared.locate(path);
         Ok(file)
     }
 
@@ -551,6 +555,8 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
         ))?,
         declared_checks: file.declared.checks.clone(),
         declared_channels: file.declared.channels.clone(),
+        declared_windows: file.declared.windows.clone(),
+        declared_routes: file.declared.routes.clone(),
         ..defaults
     };
     // A bad entry is left out and said loudly; the others run.

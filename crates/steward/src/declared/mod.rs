@@ -1,11 +1,18 @@
-//! Checks and notification channels declared in the config file (`[[checks]]`,
-//! `[[notifications]]`): each entry is validated into a typed value on its own, so a bad
+//! Monitoring declared in the config file (`[[checks]]`, `[[notifications]]`, `[[routes]]`,
+//! `[[maintenance]]`): each entry is validated into a typed value on its own, so a bad
 //! entry is reported — with the line it starts on and the reason — and left out, while the
-//! entries that are right still run.
+//! entries that are right still run. `steward admin checks add` and `maintenance add` read
+//! their flags through the same parsers ([`checks::definition`], [`maintenance::window`]).
 
-use std::time::Duration;
+mod channels;
+pub mod checks;
+pub mod maintenance;
+pub mod routes;
 
-use serde::Deserialize;
+use std::path::Path;
+
+use steward_server::monitoring::channels::DeclaredRoute;
+use steward_server::monitoring::windows::{DeclaredWindow, Named};
 use steward_server::monitoring::{DeclaredChannel, DeclaredCheck};
 
 /// The entries of a file that were right, and what was wrong with the others.
@@ -13,6 +20,8 @@ use steward_server::monitoring::{DeclaredChannel, DeclaredCheck};
 pub struct Declared {
     pub checks: Vec<DeclaredCheck>,
     pub channels: Vec<DeclaredChannel>,
+    pub routes: Vec<DeclaredRoute>,
+    pub windows: Vec<DeclaredWindow>,
     /// "line 12: check \"shop\": interval: …", one per entry left out.
     pub problems: Vec<String>,
 }
@@ -20,79 +29,28 @@ pub struct Declared {
 /// An entry as the file holds it, with where it starts.
 pub type RawEntry = toml::Spanned<toml::Table>;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CheckEntry {
-    name: String,
-    kind: String,
-    interval: Option<String>,
-    timeout: Option<String>,
-    retries: Option<u32>,
-    #[serde(default)]
-    runbook: String,
-    // What to probe; which of these a kind takes is in `SETTINGS`.
-    url: Option<String>,
-    host: Option<String>,
-    port: Option<u16>,
-    expect_status: Option<u16>,
-    keyword: Option<String>,
-    json_pointer: Option<String>,
-    json_value: Option<toml::Value>,
-    warn_ms: Option<u64>,
-    critical_ms: Option<u64>,
-    cert_warn_days: Option<u32>,
-    cert_critical_days: Option<u32>,
-    server_name: Option<String>,
-    warn_days: Option<u32>,
-    critical_days: Option<u32>,
-    ca_pem: Option<String>,
-    ca_file: Option<String>,
-    record_type: Option<steward_probes::RecordKind>,
-    server: Option<String>,
-    expect: Option<String>,
-    count: Option<u16>,
+/// The file's monitoring sections, as written.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Sections<'a> {
+    pub checks: &'a [RawEntry],
+    pub notifications: &'a [RawEntry],
+    pub routes: &'a [RawEntry],
+    pub maintenance: &'a [RawEntry],
 }
 
-/// The settings every check takes.
-const COMMON: &[&str] = &["name", "kind", "interval", "timeout", "retries", "runbook"];
-
-/// The kinds of check, and the settings of each beyond `COMMON`.
-const SETTINGS: &[(&str, &[&str])] = &[
-    (
-        "http",
-        &[
-            "url",
-            "expect_status",
-            "keyword",
-            "json_pointer",
-            "json_value",
-            "warn_ms",
-            "critical_ms",
-            "cert_warn_days",
-            "cert_critical_days",
-            "ca_pem",
-            "ca_file",
-        ],
-    ),
-    ("tcp", &["host", "port"]),
-    (
-        "tls",
-        &[
-            "host",
-            "port",
-            "server_name",
-            "warn_days",
-            "critical_days",
-            "ca_pem",
-            "ca_file",
-        ],
-    ),
-    ("dns", &["host", "record_type", "server", "expect"]),
-    ("icmp", &["host", "count"]),
-];
+impl Declared {
+    /// Names the file in every problem, and in where each route and window was declared
+    /// (their targets are looked up only when stored, at start).
+    pub fn locate(&mut self, file: &Path) {
+        let at = |place: &mut String| *place = format!("{} {place}", file.display());
+        self.problems.iter_mut().for_each(at);
+        self.routes.iter_mut().for_each(|r| at(&mut r.origin));
+        self.windows.iter_mut().for_each(|w| at(&mut w.origin));
+    }
+}
 
 /// Reads the entries of a file whose text is `text` (for line numbers).
-pub fn read(text: &str, checks: &[RawEntry], channels: &[RawEntry]) -> Declared {
+pub fn read(text: &str, sections: Sections<'_>) -> Declared {
     let mut out = Declared::default();
     // The line of the entry's `[[…]]` header.
     let line = |entry: &RawEntry| {
@@ -101,22 +59,30 @@ pub fn read(text: &str, checks: &[RawEntry], channels: &[RawEntry]) -> Declared 
             .count()
             + 1
     };
-    for entry in checks {
-        match check(entry.get_ref()) {
-            Ok(c) if out.checks.iter().any(|x| x.name == c.name) => out.problems.push(format!(
+    for entry in sections.checks {
+        let table = entry.get_ref();
+        match checks::definition(table) {
+            Ok(c) if out.checks.iter().any(|x| x.name == c.name()) => out.problems.push(format!(
                 "line {}: check {:?}: another check has this name",
                 line(entry),
-                c.name
+                c.name()
             )),
-            Ok(c) => out.checks.push(c),
+            Ok(checks::CheckDefinition::Monitor(c)) => out.checks.push(c),
+            Ok(checks::CheckDefinition::Device(c)) => out.problems.push(format!(
+                "line {}: check {:?}: {} is a device check, which the configuration file \
+                 cannot declare yet: add it with `steward admin checks add` or the API",
+                line(entry),
+                c.name,
+                c.check.kind()
+            )),
             Err(reason) => out.problems.push(format!(
                 "line {}: check {}: {reason}",
                 line(entry),
-                name_of(entry.get_ref())
+                name_of(table, "name")
             )),
         }
     }
-    for entry in channels {
+    for entry in sections.notifications {
         match channels::channel(entry.get_ref()) {
             Ok(c) if out.channels.iter().any(|x| x.name == c.name) => out.problems.push(format!(
                 "line {}: notification {:?}: another notification has this name",
@@ -127,150 +93,80 @@ pub fn read(text: &str, checks: &[RawEntry], channels: &[RawEntry]) -> Declared 
             Err(reason) => out.problems.push(format!(
                 "line {}: notification {}: {reason}",
                 line(entry),
-                name_of(entry.get_ref())
+                name_of(entry.get_ref(), "name")
+            )),
+        }
+    }
+    for entry in sections.routes {
+        match routes::route(entry.get_ref(), format!("line {}", line(entry))) {
+            Ok(r) => out.routes.push(r),
+            Err(reason) => out.problems.push(format!(
+                "line {}: route to {}: {reason}",
+                line(entry),
+                name_of(entry.get_ref(), "channel")
+            )),
+        }
+    }
+    for entry in sections.maintenance {
+        match maintenance::window(entry.get_ref(), format!("line {}", line(entry))) {
+            Ok(w) if out.windows.iter().any(|x| x.name == w.name) => out.problems.push(format!(
+                "line {}: maintenance {:?}: another maintenance window has this name",
+                line(entry),
+                w.name
+            )),
+            Ok(w) => out.windows.push(w),
+            Err(reason) => out.problems.push(format!(
+                "line {}: maintenance {}: {reason}",
+                line(entry),
+                name_of(entry.get_ref(), "name")
             )),
         }
     }
     out
 }
 
-fn name_of(table: &toml::Table) -> String {
+fn name_of(table: &toml::Table, key: &str) -> String {
     table
-        .get("name")
+        .get(key)
         .and_then(toml::Value::as_str)
         .map_or_else(|| "(without a name)".to_string(), |n| format!("{n:?}"))
 }
 
-fn duration(key: &str, text: Option<&str>, default: Duration) -> Result<Duration, String> {
-    match text {
-        None => Ok(default),
-        Some(t) => humantime::parse_duration(t)
-            .map_err(|_| format!("{key} takes a duration such as 5s, 1m or 1h, not {t:?}")),
-    }
-}
-
-fn check(table: &toml::Table) -> Result<DeclaredCheck, String> {
-    let mut e: CheckEntry = table
-        .clone()
-        .try_into()
-        .map_err(|e: toml::de::Error| e.message().to_string())?;
-    let name = e.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err("a name is 1 to 100 characters".into());
-    }
-    let (interval, timeout, retries, runbook) = (
-        e.interval.take(),
-        e.timeout.take(),
-        e.retries,
-        std::mem::take(&mut e.runbook),
-    );
-    let probe = probe(table, e)?;
-    probe.check()?;
-    let interval = duration("interval", interval.as_deref(), Duration::from_secs(60))?;
-    if interval < Duration::from_secs(1) || interval > Duration::from_secs(86_400) {
-        return Err("interval is 1 second to 1 day".into());
-    }
-    let timeout = duration("timeout", timeout.as_deref(), Duration::from_secs(10))?;
-    if timeout.is_zero() || timeout > Duration::from_secs(60) {
-        return Err("timeout is at most a minute".into());
-    }
-    let retries = retries.unwrap_or(2);
-    if retries > 10 {
-        return Err("retries is 0 to 10".into());
-    }
-    Ok(DeclaredCheck {
-        name,
-        probe,
-        interval,
-        timeout,
-        retries,
-        runbook,
-    })
-}
-
-/// The probe an entry describes: its kind's settings, and none of another kind's.
-fn probe(table: &toml::Table, e: CheckEntry) -> Result<steward_probes::Probe, String> {
-    use steward_probes::{Dns, Http, Icmp, Probe, Tcp, Tls};
-    let Some((kind, settings)) = SETTINGS.iter().find(|(k, _)| *k == e.kind) else {
-        let kinds: Vec<&str> = SETTINGS.iter().map(|(k, _)| *k).collect();
-        return Err(format!(
-            "kind must be one of {}, not {:?}",
-            kinds.join(", "),
-            e.kind
-        ));
+/// What an entry covers: at most one of `device`, `group`, `tag` (and for a maintenance
+/// window `check`), by name; none is every device.
+fn named(
+    device: Option<String>,
+    group: Option<String>,
+    tag: Option<String>,
+    check: Option<String>,
+) -> Result<Named, String> {
+    let choice = if check.is_some() {
+        "device, group, tag or check"
+    } else {
+        "device, group or tag"
     };
-    if let Some(other) = table
-        .keys()
-        .find(|key| !COMMON.contains(&key.as_str()) && !settings.contains(&key.as_str()))
-    {
-        return Err(format!("{other} is not a setting of {kind} checks"));
+    let given = [
+        device.map(Named::Device),
+        group.map(Named::Group),
+        tag.map(Named::Tag),
+        check.map(Named::Check),
+    ];
+    let mut given = given.into_iter().flatten();
+    match (given.next(), given.next()) {
+        (None, _) => Ok(Named::All),
+        (Some(one), None) => {
+            let (Named::Device(n) | Named::Group(n) | Named::Tag(n) | Named::Check(n)) = &one
+            else {
+                return Ok(one);
+            };
+            if n.trim().is_empty() || n.chars().count() > 256 || n.chars().any(char::is_control) {
+                return Err("a device, group, tag or check is named by 1 to 256 characters".into());
+            }
+            Ok(one)
+        }
+        (Some(_), Some(_)) => Err(format!("give one of {choice} (none: every device)")),
     }
-    let needs = |what: &str| format!("a {kind} check needs {what}");
-    let ca_pem = match (e.ca_pem, e.ca_file) {
-        (Some(_), Some(_)) => {
-            return Err("ca_pem and ca_file are the same setting: keep one".into());
-        }
-        (pem, None) => pem,
-        (None, Some(file)) => Some(
-            std::fs::read_to_string(&file)
-                .map_err(|err| format!("ca_file {file:?} cannot be read: {err}"))?,
-        ),
-    };
-    Ok(match *kind {
-        "http" => Probe::Http(Http {
-            url: e.url.ok_or_else(|| needs("url"))?,
-            expect_status: e.expect_status,
-            keyword: e.keyword,
-            json_pointer: e.json_pointer,
-            json_value: e
-                .json_value
-                .map(serde_json::to_value)
-                .transpose()
-                .map_err(|err| format!("json_value: {err}"))?,
-            warn_ms: e.warn_ms,
-            critical_ms: e.critical_ms,
-            cert_warn_days: e.cert_warn_days,
-            cert_critical_days: e.cert_critical_days,
-            ca_pem,
-        }),
-        "tcp" => Probe::Tcp(Tcp {
-            host: e.host.ok_or_else(|| needs("host"))?,
-            port: e.port.ok_or_else(|| needs("port"))?,
-        }),
-        "tls" => {
-            let defaults = Tls::default();
-            Probe::Tls(Tls {
-                host: e.host.ok_or_else(|| needs("host"))?,
-                port: e.port.unwrap_or(defaults.port),
-                server_name: e.server_name,
-                warn_days: e.warn_days.unwrap_or(defaults.warn_days),
-                critical_days: e.critical_days.unwrap_or(defaults.critical_days),
-                ca_pem,
-            })
-        }
-        "dns" => Probe::Dns(Dns {
-            name: e.host.ok_or_else(|| needs("host (the name to look up)"))?,
-            record_type: e.record_type.unwrap_or(steward_probes::RecordKind::A),
-            server: e.server.as_deref().map(dns_server).transpose()?,
-            expect: e.expect,
-        }),
-        _ => Probe::Icmp(Icmp {
-            host: e.host.ok_or_else(|| needs("host"))?,
-            count: e.count.unwrap_or(Icmp::default().count),
-        }),
-    })
 }
 
-/// A DNS server: "ADDRESS:PORT", or an address alone for port 53.
-fn dns_server(text: &str) -> Result<std::net::SocketAddr, String> {
-    if let Ok(addr) = text.parse() {
-        return Ok(addr);
-    }
-    text.parse::<std::net::IpAddr>()
-        .map(|ip| std::net::SocketAddr::new(ip, 53))
-        .map_err(|_| format!("server is an address, with a port or without (53): not {text:?}"))
-}
-
-mod channels;
 #[cfg(test)]
 mod tests;
