@@ -9,6 +9,19 @@ use std::path::Path;
 use anyhow::Context;
 use steward_server::mfa::SealingKey;
 
+/// The key in `path`, if there is one (`steward admin` reads it, never makes one).
+pub fn load(path: &Path) -> anyhow::Result<Option<SealingKey>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => SealingKey::from_hex(&text)
+            .map(Some)
+            .with_context(|| format!("the sealing key file {} is damaged", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => {
+            Err(e).with_context(|| format!("reading the sealing key file {}", path.display()))
+        }
+    }
+}
+
 pub fn load_or_create(path: &Path) -> anyhow::Result<SealingKey> {
     match std::fs::read_to_string(path) {
         Ok(text) => SealingKey::from_hex(&text)

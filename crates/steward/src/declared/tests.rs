@@ -423,3 +423,6 @@ host = "example.com"
         );
     }
 }
+
+/// `[[routes]]`, `[[maintenance]]` and device checks.
+mod rules;

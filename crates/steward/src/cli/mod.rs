@@ -4,6 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod monitoring;
+pub use monitoring::{
+    AddCheck, AddWindow, AlertsCommand, ChannelsCommand, CheckSettings, ChecksCommand,
+    MaintenanceCommand,
+};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "steward",
@@ -226,6 +232,18 @@ pub enum AdminCommand {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Monitoring checks: network monitors and device checks.
+    #[command(subcommand)]
+    Checks(ChecksCommand),
+    /// Alerts: what is wrong now, what recovered; acknowledging a problem.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+    /// Maintenance windows: times when what they cover pages nobody.
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
+    /// Notification channels: listing (secrets masked) and sending a test.
+    #[command(subcommand)]
+    Channels(ChannelsCommand),
 }
 
 #[derive(Debug, Subcommand)]

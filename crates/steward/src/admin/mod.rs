@@ -1,5 +1,5 @@
 //! `steward admin …`: administration straight against the installation's database, so it
-//! works whether or not the server is running.
+//! works whether or not the server is running. Monitoring's commands are in `monitoring`.
 
 use anyhow::{Context, bail};
 use steward_core::{DeviceStatus, Escaped, JobKind, TwoFactorPolicy};
@@ -8,6 +8,8 @@ use steward_server::service::Caller;
 use steward_server::{AppState, ServerConfig, SystemClock, clock::Clock};
 use steward_server::{devices, groups};
 use steward_store::{DeviceFilter, Store};
+
+mod monitoring;
 
 use crate::cli::{
     AdminArgs, AdminCommand, ApiTokenCommand, AuditCommand, DeviceCommand, EnrollTokenCommand,
@@ -24,13 +26,15 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let now = SystemClock.now();
     // The same services the console and the API use, as the operator: their rules, scope
     // and audit entries, with the operating-system user named as the actor.
-    let state = steward_server::state(
-        store.clone(),
-        ServerConfig {
-            password_hashing: PasswordHashing::Production,
-            ..ServerConfig::default()
-        },
-    )?;
+    let mut config = ServerConfig {
+        password_hashing: PasswordHashing::Production,
+        ..ServerConfig::default()
+    };
+    // Channel settings are sealed: opening them takes the installation's key.
+    if matches!(args.command, AdminCommand::Channels(_)) {
+        config.sealing_key = monitoring::sealing_key(&args.target)?;
+    }
+    let state = steward_server::state(store.clone(), config)?;
     let caller = Caller::cli(&os_user(), now);
     let result = command(&state, &caller, args.command).await;
     store.close().await;
@@ -183,6 +187,10 @@ async fn command(state: &AppState, caller: &Caller, command: AdminCommand) -> an
             let mut out = std::io::stdout().lock();
             steward_server::audit::export_csv(store, action.as_deref(), &mut out).await?;
         }
+        AdminCommand::Checks(cmd) => monitoring::checks(state, caller, cmd).await?,
+        AdminCommand::Alerts(cmd) => monitoring::alerts(state, caller, cmd).await?,
+        AdminCommand::Maintenance(cmd) => monitoring::maintenance(state, caller, cmd).await?,
+        AdminCommand::Channels(cmd) => monitoring::channels(state, caller, cmd).await?,
         AdminCommand::User(cmd) => user_command(state, caller, cmd).await?,
         AdminCommand::Group(cmd) => group_command(state, caller, cmd).await?,
         AdminCommand::Security(SecurityCommand::Show) => {
