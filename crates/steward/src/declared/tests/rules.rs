@@ -390,3 +390,24 @@ warn_percent = 90
         d.problems
     );
 }
+
+#[test]
+fn the_configuration_guides_routes_and_windows_read_as_documented() {
+    let guide = include_str!("../../../../../docs/CONFIGURATION.md");
+    let blocks: Vec<&str> = guide
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .filter(|b| b.contains("[[routes]]") || b.contains("[[maintenance]]"))
+        .collect();
+    assert_eq!(
+        blocks.len(),
+        2,
+        "the guide's examples of routes and windows"
+    );
+    for block in blocks {
+        let d = read(block);
+        assert!(d.problems.is_empty(), "{block}\n{:?}", d.problems);
+        assert!(d.routes.len() + d.windows.len() >= 2, "{block}");
+    }
+}
