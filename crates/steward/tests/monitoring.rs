@@ -211,7 +211,10 @@ fn a_bad_entry_is_reported_with_file_line_and_reason() {
         "{said}"
     );
     assert!(
-        said.contains("kind must be one of http, tcp, tls, dns, icmp, not \"ping\""),
+        said.contains(
+            "kind must be one of http, tcp, tls, dns, icmp, disk, memory, cpu, load, \
+             heartbeat, unit, failed_units, process, not \"ping\""
+        ),
         "{said}"
     );
 }

@@ -206,7 +206,7 @@ pub enum MaintenanceCommand {
     },
     /// Add a window: while it is open, what it covers pages nobody. One-off with --from
     /// and --until (or --for), recurring with --days, --at and --for; times are UTC.
-    Add(AddWindow),
+    Add(Box<AddWindow>),
     /// Remove a window (one declared in the config file is removed there).
     Remove {
         /// The window's name (or id).
