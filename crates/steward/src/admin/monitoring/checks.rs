@@ -23,7 +23,7 @@ pub async fn run(state: &AppState, caller: &Caller, cmd: ChecksCommand) -> anyho
                 "Added check {} ({}, {}).",
                 Escaped(&record.name),
                 record.kind,
-                covers(state, caller, &record.target).await
+                Escaped(&covers(state, caller, &record.target).await)
             );
             Ok(())
         }

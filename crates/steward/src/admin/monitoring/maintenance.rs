@@ -52,7 +52,7 @@ pub async fn run(state: &AppState, caller: &Caller, cmd: MaintenanceCommand) -> 
             eprintln!(
                 "Added maintenance window {} for {}: {}{}.",
                 Escaped(&created.name),
-                window_covers(state, caller, &created.target).await,
+                Escaped(&window_covers(state, caller, &created.target).await),
                 describe(&created.schedule),
                 if created.open { " (open now)" } else { "" }
             );
