@@ -52,6 +52,8 @@ pub struct ServerConfig {
     /// store at start (`monitoring::sync_declared`).
     pub declared_checks: Vec<crate::monitoring::DeclaredCheck>,
     pub declared_channels: Vec<crate::monitoring::DeclaredChannel>,
+    /// Who may read `/metrics` (by default: loopback clients only).
+    pub metrics: crate::telemetry::MetricsAccess,
 }
 
 impl Default for ServerConfig {
@@ -86,6 +88,7 @@ impl Default for ServerConfig {
             metrics_history: steward_core::history::History::default(),
             declared_checks: Vec::new(),
             declared_channels: Vec::new(),
+            metrics: crate::telemetry::MetricsAccess::default(),
         }
     }
 }
@@ -113,6 +116,8 @@ pub struct AppState {
     pub(crate) dummy_hash: Arc<str>,
     /// Monitoring's parsed definitions (checks, channels, routes, windows), cached.
     pub(crate) monitoring: Arc<crate::monitoring::catalog::CatalogCache>,
+    /// Steward's own metrics, served at `/metrics`.
+    pub(crate) telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 impl AppState {
@@ -140,6 +145,7 @@ impl AppState {
                 &uuid::Uuid::new_v4().simple().to_string()[..12]
             )
             .into(),
+            telemetry: Arc::new(crate::telemetry::Telemetry::new()),
             config: Arc::new(config),
         })
     }

@@ -89,6 +89,14 @@ pub async fn sync_declared(
             })
             .await?;
     }
+    // Unchanged checks are not written again: a restart with thousands declared rewrites
+    // nothing, and the scheduler's definitions stay as they are (no revision raised).
+    let stored: std::collections::HashMap<String, CheckRecord> = store
+        .checks()
+        .await?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
     for c in checks {
         let id = declared_id("config", &c.name);
         let spec = spec::Spec::Probe {
@@ -115,22 +123,38 @@ pub async fn sync_declared(
             created_at: now,
             updated_at: now,
         };
-        store.save_check(&record).await?;
+        if !stored.get(&id).is_some_and(|old| same_definition(old, &record)) {
+            store.save_check(&record).await?;
+        }
         let initial = serde_json::to_string(&AlertState::new(now))
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        store.track_check(&id, "", &initial, now, now).await?;
+        // Spread over the interval: thousands declared at once do not all run together.
+        let first_run = scheduler::first_run_at(&id, record.interval_ms, now);
+        store
+            .track_check(&id, "", &initial, now, first_run)
+            .await?;
     }
-    let declared: Vec<String> = checks
+    let declared: std::collections::HashSet<String> = checks
         .iter()
         .map(|c| declared_id("config", &c.name))
         .collect();
-    for old in store.checks().await? {
+    for old in stored.values() {
         if old.source == FROM_CONFIG && !declared.contains(&old.id) {
             store.delete_check(&old.id).await?;
         }
     }
     state.monitoring.invalidate();
     Ok(())
+}
+
+/// The same check apart from when it was written.
+fn same_definition(a: &CheckRecord, b: &CheckRecord) -> bool {
+    let written_as_b = CheckRecord {
+        created_at: b.created_at,
+        updated_at: b.updated_at,
+        ..a.clone()
+    };
+    written_as_b == *b
 }
 
 /// Adds the default device checks (`steward_core::checks::defaults`: heartbeat, disk,

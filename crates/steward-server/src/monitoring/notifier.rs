@@ -63,7 +63,9 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
 }
 
 async fn deliver(state: &AppState, client: &reqwest::Client, n: &NotificationRecord) {
-    let sent = match channel_of(state, &n.channel_id).await {
+    // The channel's kind labels the delivery in the metrics (`unknown` when it is gone).
+    let mut kind = String::from("unknown");
+    let sent = match channel_of(state, &n.channel_id, &mut kind).await {
         Ok(channel) => match serde_json::from_str::<steward_notify::Message>(&n.payload) {
             Ok(message) => {
                 if !still_ours(state, n).await {
@@ -77,6 +79,9 @@ async fn deliver(state: &AppState, client: &reqwest::Client, n: &NotificationRec
         },
         Err(e) => Err(e),
     };
+    state
+        .telemetry
+        .notification_attempted(&kind, sent.is_ok());
     let now = state.now();
     let marked = match sent {
         Ok(()) => state.store.notification_delivered(n.id, now).await,
@@ -121,7 +126,11 @@ async fn still_ours(state: &AppState, n: &NotificationRecord) -> bool {
     }
 }
 
-async fn channel_of(state: &AppState, id: &str) -> Result<steward_notify::Channel, String> {
+async fn channel_of(
+    state: &AppState,
+    id: &str,
+    kind: &mut String,
+) -> Result<steward_notify::Channel, String> {
     let record = state
         .store
         .channels()
@@ -130,6 +139,7 @@ async fn channel_of(state: &AppState, id: &str) -> Result<steward_notify::Channe
         .into_iter()
         .find(|c| c.id == id)
         .ok_or_else(|| "the channel no longer exists".to_string())?;
+    kind.clone_from(&record.kind);
     let plain = state
         .config
         .sealing_key
