@@ -51,7 +51,7 @@ pub struct MaintenanceWindow {
 #[derive(Debug, Default)]
 pub struct Catalog {
     pub checks: Vec<Arc<CheckDef>>,
-    by_id: HashMap<String, usize>,
+    pub(super) by_id: HashMap<String, usize>,
     pub channels: Vec<ChannelRecord>,
     pub channel_ids: Vec<String>,
     pub routes: Vec<Route>,

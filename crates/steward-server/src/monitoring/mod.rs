@@ -14,6 +14,8 @@ pub mod channels;
 pub mod checks;
 pub mod console;
 pub mod decide;
+#[cfg(test)]
+mod decide_tests;
 pub mod devices;
 pub mod error;
 pub mod leases;
@@ -123,16 +125,17 @@ pub async fn sync_declared(
             created_at: now,
             updated_at: now,
         };
-        if !stored.get(&id).is_some_and(|old| same_definition(old, &record)) {
+        if !stored
+            .get(&id)
+            .is_some_and(|old| same_definition(old, &record))
+        {
             store.save_check(&record).await?;
         }
         let initial = serde_json::to_string(&AlertState::new(now))
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         // Spread over the interval: thousands declared at once do not all run together.
         let first_run = scheduler::first_run_at(&id, record.interval_ms, now);
-        store
-            .track_check(&id, "", &initial, now, first_run)
-            .await?;
+        store.track_check(&id, "", &initial, now, first_run).await?;
     }
     let declared: std::collections::HashSet<String> = checks
         .iter()

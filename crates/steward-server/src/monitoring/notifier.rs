@@ -79,9 +79,7 @@ async fn deliver(state: &AppState, client: &reqwest::Client, n: &NotificationRec
         },
         Err(e) => Err(e),
     };
-    state
-        .telemetry
-        .notification_attempted(&kind, sent.is_ok());
+    state.telemetry.notification_attempted(&kind, sent.is_ok());
     let now = state.now();
     let marked = match sent {
         Ok(()) => state.store.notification_delivered(n.id, now).await,

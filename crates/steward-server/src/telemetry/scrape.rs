@@ -40,7 +40,11 @@ async fn refresh_depths(state: &AppState) {
     if read_at.is_some_and(|at| at.elapsed() < DEPTHS_AT_MOST_EVERY) {
         return;
     }
-    match state.store.queue_depths(state.now(), OVERDUE_AFTER_MS).await {
+    match state
+        .store
+        .queue_depths(state.now(), OVERDUE_AFTER_MS)
+        .await
+    {
         Ok(depths) => {
             state.telemetry.set_depths(&depths);
             *read_at = Some(Instant::now());

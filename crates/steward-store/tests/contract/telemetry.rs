@@ -26,16 +26,21 @@ contract_test!(queue_depths_count_what_waits, |db: TestDb| async move {
             channel_id: "w".into(),
             payload: "{}".into(),
         }];
-        let mut write = result_write(check, 100, false, notice);
-        write.next_run_at = db
+        let due = db
             .check_state(check, "")
             .await
             .unwrap()
             .unwrap()
             .next_run_at;
+        // The result answers the run due then and leaves the next one where it was.
+        let mut write = result_write(check, due.0, 100, false, notice);
+        write.next_run_at = due;
         db.record_check_result(&write).await.unwrap();
     }
-    let first = db.claim_notifications(ts(100), 1, 1_000).await.unwrap();
+    let first = db
+        .claim_notifications("s1", ts(100), 1, 1_000)
+        .await
+        .unwrap();
     db.notification_delivered(first[0].id, ts(150))
         .await
         .unwrap();

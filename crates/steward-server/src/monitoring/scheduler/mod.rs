@@ -99,7 +99,10 @@ async fn look(state: &AppState) -> Result<(Arc<Catalog>, Vec<CheckStateRecord>),
             LEASE_MS,
         )
         .await?;
-    if claimed.iter().any(|due| catalog.check(&due.check_id).is_none()) {
+    if claimed
+        .iter()
+        .any(|due| catalog.check(&due.check_id).is_none())
+    {
         state.monitoring.invalidate();
         catalog = state.monitoring.get(&state.store, state.now()).await?;
     }
@@ -131,9 +134,12 @@ impl Run {
         }
         let started = self.state.now();
         let lateness_ms = u64::try_from(started.0 - self.due.next_run_at.0).unwrap_or(0);
-        let outcome =
-            steward_probes::run(probe, &self.client, Duration::from_millis((*timeout_ms).max(1)))
-                .await;
+        let outcome = steward_probes::run(
+            probe,
+            &self.client,
+            Duration::from_millis((*timeout_ms).max(1)),
+        )
+        .await;
         drop(permit);
         self.state.telemetry.check_ran(
             &self.check.record.kind,

@@ -43,7 +43,11 @@ pub async fn store(state: &AppState, batch: &[CheckResultWrite]) {
     tracing::warn!(error = %e, results = batch.len(),
         "monitoring: a batch of check results failed; storing them one at a time");
     for r in batch {
-        match state.store.record_check_results(std::slice::from_ref(r)).await {
+        match state
+            .store
+            .record_check_results(std::slice::from_ref(r))
+            .await
+        {
             Ok(outcomes) if outcomes.first() == Some(&Recorded::Skipped) => {
                 tracing::debug!(check = %r.check_id, "monitoring: a result answered already or for a check no longer tracked");
             }

@@ -1,0 +1,117 @@
+//! The scheduler keeps check definitions in memory: an edit made through another
+//! connection to the same database (another server on the same PostgreSQL, the CLI beside a
+//! SQLite server) is run within seconds, and a check deleted there stops running.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use steward_server::monitoring::DeclaredCheck;
+use steward_store::Store;
+use steward_testkit::{TestDb, TestServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+/// An HTTP target that reports the path of every request it answers.
+async fn recording_target() -> (SocketAddr, mpsc::UnboundedReceiver<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let n = conn.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                if let Some(path) = head.split(' ').nth(1) {
+                    let _ = tx.send(path.to_string());
+                }
+                let _ = conn
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (addr, rx)
+}
+
+/// Waits for a request for `path`; the paths seen before it.
+async fn until_path(
+    rx: &mut mpsc::UnboundedReceiver<String>,
+    path: &str,
+    limit: Duration,
+) -> Vec<String> {
+    let deadline = Instant::now() + limit;
+    let mut before = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(p)) if p == path => return before,
+            Ok(Some(p)) => before.push(p),
+            _ => panic!("no request for {path} within {limit:?}; saw {before:?}"),
+        }
+    }
+}
+
+async fn edits_through_another_connection_are_run_within_seconds(db: TestDb) {
+    let (addr, mut requests) = recording_target().await;
+    let url = db.url.clone();
+    let check = DeclaredCheck {
+        name: "edited-elsewhere".into(),
+        probe: steward_probes::Probe::Http(steward_probes::Http {
+            url: format!("http://{addr}/before"),
+            ..Default::default()
+        }),
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(1),
+        retries: 0,
+        runbook: String::new(),
+    };
+    let server = TestServer::start_configured(db, |c| c.declared_checks = vec![check]).await;
+    until_path(&mut requests, "/before", Duration::from_secs(5)).await;
+
+    // Another server's store changes the check's target.
+    let elsewhere = Store::connect(&url).await.unwrap();
+    let mut record = elsewhere
+        .checks()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.name == "edited-elsewhere")
+        .unwrap();
+    record.spec = record.spec.replace("/before", "/after");
+    elsewhere.save_check(&record).await.unwrap();
+    let edited = Instant::now();
+    until_path(&mut requests, "/after", Duration::from_secs(5)).await;
+    assert!(edited.elapsed() < Duration::from_secs(5));
+    // From then on only the new target is asked (a run already under way may finish).
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let mut later = Vec::new();
+    while let Ok(p) = requests.try_recv() {
+        later.push(p);
+    }
+    assert!(later.len() >= 2, "still running every second: {later:?}");
+    assert!(later.iter().skip(1).all(|p| p == "/after"), "{later:?}");
+
+    // Deleted there: it stops here.
+    elsewhere.delete_check(&record.id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    while requests.try_recv().is_ok() {}
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert!(requests.try_recv().is_err(), "a deleted check still runs");
+    elsewhere.close().await;
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_edit_elsewhere_is_run_within_seconds_on_sqlite() {
+    edits_through_another_connection_are_run_within_seconds(TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn an_edit_by_another_server_is_run_within_seconds_on_postgres() {
+    match TestDb::postgres().await {
+        Some(db) => edits_through_another_connection_are_run_within_seconds(db).await,
+        None => eprintln!("STEWARD_TEST_PG_URL unset: PostgreSQL variant skipped"),
+    }
+}
