@@ -66,7 +66,7 @@ pub use ingest::{
 pub use jobs::{JobRecord, JobUpdateOutcome};
 pub use monitoring::{
     ChannelRecord, CheckHistoryRecord, CheckRecord, CheckResultWrite, CheckStateRecord,
-    NoticeWrite, NotificationRecord, Recorded,
+    NoticeWrite, NotificationRecord, Recorded, TrackWrite,
 };
 pub use scoped::ScopedStore;
 pub use scoped::alerts::{AlertRecord, ResolvedRecord};

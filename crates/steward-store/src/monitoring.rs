@@ -17,8 +17,10 @@
 //! definitions in memory and re-read them only when another writer (this server's console,
 //! another server on the same PostgreSQL) changed them.
 
+mod bulk;
 mod results;
 
+pub use bulk::TrackWrite;
 pub use results::Recorded;
 
 use sqlx::any::AnyRow;
@@ -201,48 +203,50 @@ fn notification(row: &AnyRow) -> Result<NotificationRecord> {
     })
 }
 
+/// Creates or replaces one check inside the caller's transaction.
+async fn upsert_check(tx: &mut sqlx::AnyConnection, c: &CheckRecord) -> Result<()> {
+    let res = sqlx::query(safe_sql!(
+        "INSERT INTO checks ({CHECK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
+         target = excluded.target, spec = excluded.spec, interval_ms = excluded.interval_ms, \
+         rules = excluded.rules, runner = excluded.runner, parent_id = excluded.parent_id, \
+         runbook = excluded.runbook, source = excluded.source, enabled = excluded.enabled, \
+         updated_at = excluded.updated_at"
+    ))
+    .bind(&c.id)
+    .bind(&c.name)
+    .bind(&c.kind)
+    .bind(&c.target)
+    .bind(&c.spec)
+    .bind(c.interval_ms)
+    .bind(&c.rules)
+    .bind(&c.runner)
+    .bind(&c.parent_id)
+    .bind(&c.runbook)
+    .bind(&c.source)
+    .bind(i64::from(c.enabled))
+    .bind(c.created_at.0)
+    .bind(c.updated_at.0)
+    .execute(&mut *tx)
+    .await;
+    match res {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+            format!("a check named {} already exists", c.name),
+        )),
+        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Err(StoreError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Store {
     /// Creates or replaces a check by id (the name must stay unique: `Conflict` otherwise).
     pub async fn save_check(&self, c: &CheckRecord) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let res = sqlx::query(safe_sql!(
-            "INSERT INTO checks ({CHECK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
-             target = excluded.target, spec = excluded.spec, interval_ms = excluded.interval_ms, \
-             rules = excluded.rules, runner = excluded.runner, parent_id = excluded.parent_id, \
-             runbook = excluded.runbook, source = excluded.source, enabled = excluded.enabled, \
-             updated_at = excluded.updated_at"
-        ))
-        .bind(&c.id)
-        .bind(&c.name)
-        .bind(&c.kind)
-        .bind(&c.target)
-        .bind(&c.spec)
-        .bind(c.interval_ms)
-        .bind(&c.rules)
-        .bind(&c.runner)
-        .bind(&c.parent_id)
-        .bind(&c.runbook)
-        .bind(&c.source)
-        .bind(i64::from(c.enabled))
-        .bind(c.created_at.0)
-        .bind(c.updated_at.0)
-        .execute(&mut *tx)
-        .await;
-        match res {
-            Ok(_) => {
-                bump_revision(&mut tx).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
-                format!("a check named {} already exists", c.name),
-            )),
-            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
-                Err(StoreError::NotFound)
-            }
-            Err(e) => Err(e.into()),
-        }
+        upsert_check(&mut tx, c).await?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Every check, by name.

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use steward_core::Timestamp;
 use steward_core::alerting::{AlertRules, AlertState};
-use steward_store::{ChannelRecord, CheckRecord, StoreError};
+use steward_store::{ChannelRecord, CheckRecord, StoreError, TrackWrite};
 
 use crate::state::AppState;
 
@@ -99,44 +99,29 @@ pub async fn sync_declared(
         .into_iter()
         .map(|c| (c.id.clone(), c))
         .collect();
+    let initial = serde_json::to_string(&AlertState::new(now))
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut changed = Vec::new();
+    let mut tracks = Vec::with_capacity(checks.len());
     for c in checks {
-        let id = declared_id("config", &c.name);
-        let spec = spec::Spec::Probe {
-            probe: c.probe.clone(),
-            timeout_ms: u64::try_from(c.timeout.as_millis()).unwrap_or(u64::MAX),
-        };
-        let rules = AlertRules {
-            retries: c.retries,
-            ..AlertRules::default()
-        };
-        let record = CheckRecord {
-            id: id.clone(),
-            name: c.name.clone(),
-            kind: c.probe.kind().into(),
-            target: String::new(),
-            spec: serde_json::to_string(&spec).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            interval_ms: i64::try_from(c.interval.as_millis()).unwrap_or(i64::MAX),
-            rules: serde_json::to_string(&rules).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            runner: "server".into(),
-            parent_id: None,
-            runbook: c.runbook.clone(),
-            source: FROM_CONFIG.into(),
-            enabled: true,
-            created_at: now,
-            updated_at: now,
-        };
+        let record = declared_record(c, now)?;
+        tracks.push(TrackWrite {
+            check_id: record.id.clone(),
+            subject: String::new(),
+            initial_state: initial.clone(),
+            now,
+            // Spread over the interval: thousands declared at once do not all run together.
+            first_run_at: scheduler::first_run_at(&record.id, record.interval_ms, now),
+        });
         if !stored
-            .get(&id)
+            .get(&record.id)
             .is_some_and(|old| same_definition(old, &record))
         {
-            store.save_check(&record).await?;
+            changed.push(record);
         }
-        let initial = serde_json::to_string(&AlertState::new(now))
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        // Spread over the interval: thousands declared at once do not all run together.
-        let first_run = scheduler::first_run_at(&id, record.interval_ms, now);
-        store.track_check(&id, "", &initial, now, first_run).await?;
     }
+    store.save_checks(&changed).await?;
+    store.track_checks(&tracks).await?;
     let declared: std::collections::HashSet<String> = checks
         .iter()
         .map(|c| declared_id("config", &c.name))
@@ -148,6 +133,34 @@ pub async fn sync_declared(
     }
     state.monitoring.invalidate();
     Ok(())
+}
+
+/// The stored form of a declared check.
+fn declared_record(c: &DeclaredCheck, now: Timestamp) -> Result<CheckRecord, StoreError> {
+    let spec = spec::Spec::Probe {
+        probe: c.probe.clone(),
+        timeout_ms: u64::try_from(c.timeout.as_millis()).unwrap_or(u64::MAX),
+    };
+    let rules = AlertRules {
+        retries: c.retries,
+        ..AlertRules::default()
+    };
+    Ok(CheckRecord {
+        id: declared_id("config", &c.name),
+        name: c.name.clone(),
+        kind: c.probe.kind().into(),
+        target: String::new(),
+        spec: serde_json::to_string(&spec).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        interval_ms: i64::try_from(c.interval.as_millis()).unwrap_or(i64::MAX),
+        rules: serde_json::to_string(&rules).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        runner: "server".into(),
+        parent_id: None,
+        runbook: c.runbook.clone(),
+        source: FROM_CONFIG.into(),
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+    })
 }
 
 /// The same check apart from when it was written.

@@ -3,7 +3,7 @@
 
 use super::monitoring::{channel, check_def, result_write};
 use super::*;
-use steward_store::{NoticeWrite, Recorded, RouteRecord, WindowRecord};
+use steward_store::{NoticeWrite, Recorded, RouteRecord, TrackWrite, WindowRecord};
 
 contract_test!(
     checks_due_soon_are_claimed_ahead_with_leases_judged_now,
@@ -204,5 +204,66 @@ contract_test!(
         ));
         assert!(db.delete_check("missing").await.is_err());
         assert_eq!(db.monitoring_revision().await.unwrap(), before);
+    }
+);
+
+contract_test!(
+    many_checks_are_saved_and_tracked_in_few_transactions,
+    |db: TestDb| async move {
+        let before = db.monitoring_revision().await.unwrap();
+        let checks: Vec<_> = (0..1_203)
+            .map(|i| check_def(&format!("c{i:04}"), &format!("check-{i:04}")))
+            .collect();
+        db.save_checks(&checks).await.unwrap();
+        assert_eq!(db.checks().await.unwrap().len(), 1_203);
+        let raised = db.monitoring_revision().await.unwrap() - before;
+        assert!((1..=3).contains(&raised), "one raise a chunk: {raised}");
+        // Saving again replaces: an edited one reads back edited.
+        let mut edited = checks[7].clone();
+        edited.interval_ms = 60_000;
+        db.save_checks(std::slice::from_ref(&edited)).await.unwrap();
+        assert_eq!(
+            db.checks().await.unwrap().iter().find(|c| c.id == "c0007"),
+            Some(&edited)
+        );
+        let tracks: Vec<TrackWrite> = checks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| TrackWrite {
+                check_id: c.id.clone(),
+                subject: String::new(),
+                initial_state: "{}".into(),
+                now: ts(0),
+                first_run_at: ts(i64::try_from(i).unwrap()),
+            })
+            .collect();
+        db.track_checks(&tracks).await.unwrap();
+        // Tracking again keeps each state as it is.
+        db.record_check_result(&result_write("c0001", 1, 50, false, Vec::new()))
+            .await
+            .unwrap();
+        db.track_checks(&tracks).await.unwrap();
+        assert_eq!(
+            db.check_state("c0001", "")
+                .await
+                .unwrap()
+                .unwrap()
+                .next_run_at,
+            ts(5_050)
+        );
+        assert_eq!(
+            db.check_state("c1202", "")
+                .await
+                .unwrap()
+                .unwrap()
+                .next_run_at,
+            ts(1_202)
+        );
+        // A name taken by another id is refused by name.
+        let clash = check_def("other", "check-0003");
+        assert!(matches!(
+            db.save_checks(&[clash]).await,
+            Err(StoreError::Conflict(m)) if m.contains("check-0003")
+        ));
     }
 );

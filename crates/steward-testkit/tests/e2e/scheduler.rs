@@ -115,3 +115,77 @@ async fn an_edit_by_another_server_is_run_within_seconds_on_postgres() {
         None => eprintln!("STEWARD_TEST_PG_URL unset: PostgreSQL variant skipped"),
     }
 }
+
+/// The configuration's checks at start: new ones stored and tracked, unchanged ones left
+/// alone (nothing rewritten, the revision unmoved), changed ones replaced, dropped ones
+/// removed.
+#[tokio::test]
+async fn declared_checks_are_synced_writing_only_what_changed() {
+    let server = TestServer::sqlite().await;
+    // Answering means its own start-up sync (of no checks) is done and cannot undo ours.
+    let health = server.http.get(format!("{}/api/v1/health", server.url));
+    assert_eq!(health.send().await.unwrap().status().as_u16(), 200);
+    let declared = |name: &str, interval: u64| DeclaredCheck {
+        name: name.into(),
+        probe: steward_probes::Probe::Tcp(steward_probes::Tcp {
+            host: "127.0.0.1".into(),
+            port: 9,
+        }),
+        interval: Duration::from_secs(interval),
+        timeout: Duration::from_secs(1),
+        retries: 0,
+        runbook: String::new(),
+    };
+    let sync = |checks: Vec<DeclaredCheck>| {
+        let state = server.state.clone();
+        async move {
+            steward_server::monitoring::sync_declared(&state, &checks, &[])
+                .await
+                .unwrap()
+        }
+    };
+    let names = |store: &Store| {
+        let store = store.clone();
+        async move {
+            let mut v: Vec<(String, i64)> = store
+                .checks()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.name, c.interval_ms))
+                .collect();
+            v.sort();
+            v
+        }
+    };
+    sync(vec![declared("a", 60), declared("b", 60)]).await;
+    assert_eq!(
+        names(&server.store).await,
+        [("a".to_string(), 60_000), ("b".to_string(), 60_000)]
+    );
+    for id in ["config:a", "config:b"] {
+        let state = server.store.check_state(id, "").await.unwrap().unwrap();
+        // First runs within one interval of now.
+        let offset = state.next_run_at.0 - server.now().0;
+        assert!((-5_000..60_000).contains(&offset), "{id}: {offset}");
+    }
+    let revision = server.store.monitoring_revision().await.unwrap();
+    let written = server.store.checks().await.unwrap();
+
+    sync(vec![declared("a", 60), declared("b", 60)]).await;
+    assert_eq!(server.store.monitoring_revision().await.unwrap(), revision);
+    assert_eq!(server.store.checks().await.unwrap(), written, "rewritten");
+
+    sync(vec![declared("a", 30)]).await;
+    assert_eq!(names(&server.store).await, [("a".to_string(), 30_000)]);
+    assert!(
+        server
+            .store
+            .check_state("config:b", "")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(server.store.monitoring_revision().await.unwrap() > revision);
+    server.cleanup().await;
+}
