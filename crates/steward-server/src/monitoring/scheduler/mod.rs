@@ -164,6 +164,7 @@ impl Run {
                 next_run_at: timing::next_run_at(
                     self.due.next_run_at,
                     self.check.record.interval_ms,
+                    started,
                     now,
                 ),
             },

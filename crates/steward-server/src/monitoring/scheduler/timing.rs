@@ -6,14 +6,25 @@ use steward_core::Timestamp;
 /// The shortest interval a check runs at, whatever its definition says.
 pub const MIN_INTERVAL_MS: i64 = 1_000;
 
-/// When a check runs next: one interval after the time this run was due, so a check keeps
-/// its place in the schedule (runs spread over the interval stay spread, rather than bunching
-/// behind a slow moment); when that has passed already (the run was late by more than an
-/// interval), the first such time still ahead, skipping the missed runs rather than running
-/// them back to back.
-pub fn next_run_at(was_due: Timestamp, interval_ms: i64, now: Timestamp) -> Timestamp {
+/// When a check runs next, for a run that was due at `was_due`, started at `started` and
+/// was decided at `now`. A run that started on time (less than a quarter of an interval
+/// late) keeps its place in the schedule: the next is one interval after this one was due,
+/// whatever the probe took, so runs spread over the interval stay spread rather than
+/// drifting behind slow probes. A run that started late (a server's scheduler was behind,
+/// or another server took over a lapsed claim) starts a new place one interval after it
+/// started, so two runs are never much less than an interval apart. Either way a time that
+/// has passed already (the probe took longer than an interval) moves on by whole intervals
+/// to the first still ahead, skipping missed runs rather than running them back to back.
+pub fn next_run_at(
+    was_due: Timestamp,
+    interval_ms: i64,
+    started: Timestamp,
+    now: Timestamp,
+) -> Timestamp {
     let interval = interval_ms.max(MIN_INTERVAL_MS);
-    let next = was_due.0.saturating_add(interval);
+    let on_time = started.0.saturating_sub(was_due.0) < interval / 4;
+    let anchor = if on_time { was_due.0 } else { started.0 };
+    let next = anchor.saturating_add(interval);
     if next > now.0 {
         return Timestamp(next);
     }
@@ -47,18 +58,32 @@ mod tests {
 
     #[test]
     fn the_next_run_keeps_the_schedule_and_skips_what_was_missed() {
-        let at = |ms| next_run_at(Timestamp(1_000), 30_000, Timestamp(ms));
-        // On time or a little late: one interval after it was due.
-        assert_eq!(at(1_000), Timestamp(31_000));
-        assert_eq!(at(29_000), Timestamp(31_000));
-        // Late by more than an interval: the next slot still ahead, not a burst of catch-ups.
-        assert_eq!(at(31_000), Timestamp(61_000));
-        assert_eq!(at(95_000), Timestamp(121_000));
-        // Never more often than once a second.
+        let t = Timestamp;
+        // Started on time, decided at once or after a slow probe: one interval after it was due.
+        assert_eq!(next_run_at(t(1_000), 30_000, t(1_000), t(1_000)), t(31_000));
         assert_eq!(
-            next_run_at(Timestamp(0), 10, Timestamp(0)),
-            Timestamp(1_000)
+            next_run_at(t(1_000), 30_000, t(1_050), t(29_000)),
+            t(31_000)
         );
+        // A probe longer than the interval: the next slot still ahead, not a burst of
+        // catch-ups.
+        assert_eq!(
+            next_run_at(t(1_000), 30_000, t(1_000), t(31_000)),
+            t(61_000)
+        );
+        assert_eq!(
+            next_run_at(t(1_000), 30_000, t(1_000), t(95_000)),
+            t(121_000)
+        );
+        // Started late (a claim taken over after its lease lapsed): an interval after the
+        // start, so the next run is not moments after this one.
+        assert_eq!(
+            next_run_at(t(1_000), 2_000, t(16_200), t(16_300)),
+            t(18_200)
+        );
+        assert_eq!(next_run_at(t(1_000), 30_000, t(9_000), t(9_100)), t(39_000));
+        // Never more often than once a second.
+        assert_eq!(next_run_at(t(0), 10, t(0), t(0)), t(1_000));
     }
 
     #[test]
