@@ -390,6 +390,22 @@ impl Store {
         limit: u32,
         lease_ms: i64,
     ) -> Result<Vec<NotificationRecord>> {
+        self.claim_notification_groups(holder, now, 0, limit, lease_ms)
+            .await
+    }
+
+    /// [`Store::claim_notifications`] a channel at a time: a channel's due notifications
+    /// are claimed together once the oldest of them has been due for `group_window_ms`, so
+    /// notices decided close together (a switch down and the checks behind it) can go out
+    /// as one message. Grouping delays a notice by at most the window.
+    pub async fn claim_notification_groups(
+        &self,
+        holder: &str,
+        now: Timestamp,
+        group_window_ms: i64,
+        limit: u32,
+        lease_ms: i64,
+    ) -> Result<Vec<NotificationRecord>> {
         let lock = match self.backend {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -397,9 +413,13 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query(safe_sql!(
             "SELECT {NOTIFICATION_COLS} FROM notifications WHERE delivered_at IS NULL \
-             AND next_attempt_at <= $1 AND lease_until <= $1 ORDER BY id LIMIT {limit} {lock}"
+             AND next_attempt_at <= $1 AND lease_until <= $1 \
+             AND channel_id IN (SELECT channel_id FROM notifications WHERE delivered_at IS NULL \
+             AND next_attempt_at <= $2 AND lease_until <= $1) \
+             ORDER BY id LIMIT {limit} {lock}"
         ))
         .bind(now.0)
+        .bind(now.0.saturating_sub(group_window_ms.max(0)))
         .fetch_all(&mut *tx)
         .await?;
         let claimed: Vec<NotificationRecord> =

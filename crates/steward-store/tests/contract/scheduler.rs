@@ -267,3 +267,43 @@ contract_test!(
         ));
     }
 );
+
+contract_test!(
+    a_channels_notifications_are_claimed_together_once_the_oldest_waited,
+    |db: TestDb| async move {
+        db.save_channel(&channel("w", "ops-webhook")).await.unwrap();
+        db.save_channel(&channel("m", "ops-mail")).await.unwrap();
+        // Decided at 1,000 and 1,500 for w, at 1,800 for m.
+        for (check, at, to) in [("a", 1_000, "w"), ("b", 1_500, "w"), ("c", 1_800, "m")] {
+            db.save_check(&check_def(check, check)).await.unwrap();
+            db.track_check(check, "", "{}", ts(0), ts(0)).await.unwrap();
+            let notice = vec![NoticeWrite {
+                key: format!("k-{check}"),
+                channel_id: to.into(),
+                payload: "{}".into(),
+            }];
+            db.record_check_result(&result_write(check, 0, at, false, notice))
+                .await
+                .unwrap();
+        }
+        let claim = |now: i64| {
+            let db = db.clone();
+            async move {
+                let mut keys: Vec<String> = db
+                    .claim_notification_groups("s1", ts(now), 1_000, 10, 10_000)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|n| n.notice_key)
+                    .collect();
+                keys.sort();
+                keys
+            }
+        };
+        assert!(claim(1_999).await.is_empty(), "the oldest has not waited");
+        // w's oldest has waited a second: both of w's, young as the second is; not m's.
+        assert_eq!(claim(2_000).await, ["k-a", "k-b"]);
+        assert_eq!(claim(2_799).await, Vec::<String>::new());
+        assert_eq!(claim(2_800).await, ["k-c"]);
+    }
+);
