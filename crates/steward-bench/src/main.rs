@@ -7,10 +7,13 @@
 //! `steward` binary built beside this one (or the one `--steward` names).
 
 mod agent;
+mod alert_latency;
 mod console;
 mod history;
 mod ingest;
 mod login;
+mod monitors;
+mod peers;
 mod server;
 mod stats;
 mod stress;
@@ -50,6 +53,10 @@ enum BenchCommand {
     /// A well-behaved fleet and the console while a hostile agent and an anonymous client
     /// attack, against the same fleet alone.
     Stress(stress::StressArgs),
+    /// Thousands of network monitors on one server: check lateness, server CPU and memory.
+    Monitors(monitors::MonitorsArgs),
+    /// Time from a monitored target going down to the webhook receiving the alert.
+    AlertLatency(alert_latency::AlertLatencyArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -81,6 +88,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         BenchCommand::History(args) => history::run(args).await,
         BenchCommand::Login(args) => login::run(args).await,
         BenchCommand::Stress(args) => stress::run(&steward()?, args).await,
+        BenchCommand::Monitors(args) => monitors::run(&steward()?, args).await,
+        BenchCommand::AlertLatency(args) => alert_latency::run(&steward()?, args).await,
     }
 }
 

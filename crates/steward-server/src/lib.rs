@@ -33,6 +33,7 @@ pub mod security;
 pub mod service;
 mod sessions;
 mod state;
+pub mod telemetry;
 pub mod tls;
 pub mod tokens;
 mod two_factor;
@@ -69,6 +70,7 @@ pub fn routes(config: &ServerConfig) -> Routes {
         .merge(security::routes())
         .merge(audit::routes())
         .merge(monitoring::routes())
+        .merge(telemetry::scrape::routes())
         .map_routers(
             |api| net::body_limit::limit_documented(api, small),
             |pages| net::body_limit::limit(pages, small),
@@ -91,7 +93,10 @@ pub fn router(state: AppState) -> Router {
     router
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
-            web::routes::Decided::new(&table),
+            web::layers::Around {
+                decided: web::routes::Decided::new(&table),
+                telemetry: state.telemetry.clone(),
+            },
             web::layers::around_route,
         ))
         .layer(tower_http::request_id::SetRequestIdLayer::new(

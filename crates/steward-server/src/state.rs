@@ -56,6 +56,8 @@ pub struct ServerConfig {
     /// (`monitoring::windows::sync_declared`, `monitoring::channels::sync_declared_routes`).
     pub declared_windows: Vec<crate::monitoring::windows::DeclaredWindow>,
     pub declared_routes: Vec<crate::monitoring::channels::DeclaredRoute>,
+    /// Who may read `/metrics` (by default: loopback clients only).
+    pub metrics: crate::telemetry::MetricsAccess,
 }
 
 impl Default for ServerConfig {
@@ -92,6 +94,7 @@ impl Default for ServerConfig {
             declared_channels: Vec::new(),
             declared_windows: Vec::new(),
             declared_routes: Vec::new(),
+            metrics: crate::telemetry::MetricsAccess::default(),
         }
     }
 }
@@ -119,6 +122,8 @@ pub struct AppState {
     pub(crate) dummy_hash: Arc<str>,
     /// Monitoring's parsed definitions (checks, channels, routes, windows), cached.
     pub(crate) monitoring: Arc<crate::monitoring::catalog::CatalogCache>,
+    /// Steward's own metrics, served at `/metrics`.
+    pub(crate) telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 impl AppState {
@@ -146,6 +151,7 @@ impl AppState {
                 &uuid::Uuid::new_v4().simple().to_string()[..12]
             )
             .into(),
+            telemetry: Arc::new(crate::telemetry::Telemetry::new()),
             config: Arc::new(config),
         })
     }

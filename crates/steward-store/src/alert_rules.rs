@@ -6,7 +6,7 @@
 use sqlx::any::AnyRow;
 use steward_core::Timestamp;
 
-use crate::monitoring::{STATE_COLS, check_state};
+use crate::monitoring::{STATE_COLS, bump_revision, check_state};
 use crate::rows::{int, opt_int, opt_text, text, touched};
 use crate::{CheckStateRecord, Result, Store, StoreError};
 
@@ -87,6 +87,7 @@ fn route(row: &AnyRow) -> Result<RouteRecord> {
 impl Store {
     /// Creates or replaces a maintenance window by id (`Conflict` when the name is taken).
     pub async fn save_window(&self, w: &WindowRecord) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "INSERT INTO maintenance_windows (id, name, target, schedule, comment, source, created_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET \
@@ -101,10 +102,14 @@ impl Store {
         .bind(&w.source)
         .bind(&w.created_by)
         .bind(w.created_at.0)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await;
         match res {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                bump_revision(&mut tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
                 format!("a maintenance window named {} already exists", w.name),
             )),
@@ -124,15 +129,20 @@ impl Store {
     }
 
     pub async fn delete_window(&self, id: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query("DELETE FROM maintenance_windows WHERE id = $1")
             .bind(id)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
-        touched(&res)
+        touched(&res)?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Creates or replaces a route by id (`NotFound` when its channel does not exist).
     pub async fn save_route(&self, r: &RouteRecord) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "INSERT INTO notification_routes (id, channel_id, min_status, devices, source, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET \
@@ -145,10 +155,14 @@ impl Store {
         .bind(&r.devices)
         .bind(&r.source)
         .bind(r.created_at.0)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await;
         match res {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                bump_revision(&mut tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
             Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
                 Err(StoreError::NotFound)
             }
@@ -206,20 +220,28 @@ impl Store {
     }
 
     pub async fn delete_route(&self, id: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query("DELETE FROM notification_routes WHERE id = $1")
             .bind(id)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
-        touched(&res)
+        touched(&res)?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Deletes a channel (its routes and queued notifications go with it).
     pub async fn delete_channel(&self, id: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query("DELETE FROM channels WHERE id = $1")
             .bind(id)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
-        touched(&res)
+        touched(&res)?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Every check's state for one subject (a device's checks, judged at each report).

@@ -36,6 +36,7 @@ mod monitoring;
 mod rows;
 pub(crate) mod scoped;
 mod security;
+mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod throttle;
@@ -65,11 +66,12 @@ pub use ingest::{
 pub use jobs::{JobRecord, JobUpdateOutcome};
 pub use monitoring::{
     ChannelRecord, CheckHistoryRecord, CheckRecord, CheckResultWrite, CheckStateRecord,
-    NoticeWrite, NotificationRecord,
+    NoticeWrite, NotificationRecord, Recorded, TrackWrite,
 };
 pub use scoped::ScopedStore;
 pub use scoped::alerts::{AlertRecord, ResolvedRecord};
 pub use security::PendingSignIn;
+pub use telemetry::QueueDepths;
 pub use throttle::{FailureWindow, KnownDevice};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

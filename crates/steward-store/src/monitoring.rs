@@ -11,12 +11,24 @@
 //!   servers share it and a dead server's claims lapse to the others when the lease ends. A
 //!   lease names its holder, who renews it while the work is in hand (`leases.rs`); a
 //!   result answers the run it was claimed for and is refused once another answered it.
+//!
+//! Every change to a check's definition or to a channel bumps the monitoring revision
+//! ([`Store::monitoring_revision`]) in the same transaction, so a scheduler can keep the
+//! definitions in memory and re-read them only when another writer (this server's console,
+//! another server on the same PostgreSQL) changed them.
+
+mod bulk;
+mod results;
+
+pub use bulk::TrackWrite;
+pub use results::Recorded;
 
 use sqlx::any::AnyRow;
 use steward_core::Timestamp;
 
 use crate::rows::{int, opt_int, opt_text, text, touched};
 use crate::{Backend, Result, Store, StoreError};
+pub(crate) use results::bump_revision;
 
 /// A check's definition (see migration 0012 for the columns' meaning).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,43 +203,50 @@ fn notification(row: &AnyRow) -> Result<NotificationRecord> {
     })
 }
 
+/// Creates or replaces one check inside the caller's transaction.
+async fn upsert_check(tx: &mut sqlx::AnyConnection, c: &CheckRecord) -> Result<()> {
+    let res = sqlx::query(safe_sql!(
+        "INSERT INTO checks ({CHECK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
+         target = excluded.target, spec = excluded.spec, interval_ms = excluded.interval_ms, \
+         rules = excluded.rules, runner = excluded.runner, parent_id = excluded.parent_id, \
+         runbook = excluded.runbook, source = excluded.source, enabled = excluded.enabled, \
+         updated_at = excluded.updated_at"
+    ))
+    .bind(&c.id)
+    .bind(&c.name)
+    .bind(&c.kind)
+    .bind(&c.target)
+    .bind(&c.spec)
+    .bind(c.interval_ms)
+    .bind(&c.rules)
+    .bind(&c.runner)
+    .bind(&c.parent_id)
+    .bind(&c.runbook)
+    .bind(&c.source)
+    .bind(i64::from(c.enabled))
+    .bind(c.created_at.0)
+    .bind(c.updated_at.0)
+    .execute(&mut *tx)
+    .await;
+    match res {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+            format!("a check named {} already exists", c.name),
+        )),
+        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Err(StoreError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Store {
     /// Creates or replaces a check by id (the name must stay unique: `Conflict` otherwise).
     pub async fn save_check(&self, c: &CheckRecord) -> Result<()> {
-        let res = sqlx::query(safe_sql!(
-            "INSERT INTO checks ({CHECK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
-             target = excluded.target, spec = excluded.spec, interval_ms = excluded.interval_ms, \
-             rules = excluded.rules, runner = excluded.runner, parent_id = excluded.parent_id, \
-             runbook = excluded.runbook, source = excluded.source, enabled = excluded.enabled, \
-             updated_at = excluded.updated_at"
-        ))
-        .bind(&c.id)
-        .bind(&c.name)
-        .bind(&c.kind)
-        .bind(&c.target)
-        .bind(&c.spec)
-        .bind(c.interval_ms)
-        .bind(&c.rules)
-        .bind(&c.runner)
-        .bind(&c.parent_id)
-        .bind(&c.runbook)
-        .bind(&c.source)
-        .bind(i64::from(c.enabled))
-        .bind(c.created_at.0)
-        .bind(c.updated_at.0)
-        .execute(&self.write)
-        .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
-                format!("a check named {} already exists", c.name),
-            )),
-            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
-                Err(StoreError::NotFound)
-            }
-            Err(e) => Err(e.into()),
-        }
+        let mut tx = self.begin_write().await?;
+        upsert_check(&mut tx, c).await?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Every check, by name.
@@ -242,11 +261,15 @@ impl Store {
 
     /// Deletes a check with its states and history.
     pub async fn delete_check(&self, id: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query("DELETE FROM checks WHERE id = $1")
             .bind(id)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
-        touched(&res)
+        touched(&res)?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Starts tracking a check for a subject (a new device under an "all devices" check),
@@ -289,106 +312,6 @@ impl Store {
         row.as_ref().map(check_state).transpose()
     }
 
-    /// Claims up to `limit` checks due at `now` for `holder` (a server process) for
-    /// `lease_ms`: nobody else claims them until the lease ends or their result is recorded.
-    /// Oldest due first.
-    pub async fn claim_due_checks(
-        &self,
-        holder: &str,
-        now: Timestamp,
-        limit: u32,
-        lease_ms: i64,
-    ) -> Result<Vec<CheckStateRecord>> {
-        let lock = match self.backend {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(safe_sql!(
-            "SELECT {STATE_COLS} FROM check_state s WHERE next_run_at <= $1 AND lease_until <= $1 \
-             AND EXISTS (SELECT 1 FROM checks c WHERE c.id = s.check_id AND c.enabled = 1) \
-             ORDER BY next_run_at, check_id, subject LIMIT {limit} {lock}"
-        ))
-        .bind(now.0)
-        .fetch_all(&mut *tx)
-        .await?;
-        let claimed: Vec<CheckStateRecord> = rows.iter().map(check_state).collect::<Result<_>>()?;
-        for c in &claimed {
-            sqlx::query(
-                "UPDATE check_state SET lease_until = $1, lease_holder = $2, claimed_at = $3 \
-                 WHERE check_id = $4 AND subject = $5",
-            )
-            .bind(now.plus_millis(lease_ms).0)
-            .bind(holder)
-            .bind(now.0)
-            .bind(&c.check_id)
-            .bind(&c.subject)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(claimed)
-    }
-
-    /// Stores one evaluation: the new state (releasing the claim), the history line of a
-    /// confirmed change, and the notices it causes — all or nothing. A notice already queued
-    /// for a channel (the same key) is not queued again. Returns the history line's id;
-    /// `Conflict` when the run (`due_at`) was answered already, `NotFound` when the check is
-    /// not tracked for the subject.
-    pub async fn record_check_result(&self, r: &CheckResultWrite) -> Result<Option<i64>> {
-        let mut tx = self.begin_write().await?;
-        let history = match write_result(&mut tx, r, Guard::Run(r.due_at)).await? {
-            Some(history) => history,
-            None => {
-                let tracked =
-                    sqlx::query("SELECT 1 FROM check_state WHERE check_id = $1 AND subject = $2")
-                        .bind(&r.check_id)
-                        .bind(&r.subject)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .is_some();
-                return Err(if tracked {
-                    StoreError::Conflict(format!(
-                        "the run of check {} due at {} was recorded already",
-                        r.check_id, r.due_at.0
-                    ))
-                } else {
-                    StoreError::NotFound
-                });
-            }
-        };
-        tx.commit().await?;
-        Ok(history)
-    }
-
-    /// Stores many evaluations of device checks (judged from a report or a heartbeat
-    /// sweep) in one transaction, each as [`Store::record_check_result`] but guarded by
-    /// compare-and-set instead of a lease: a result is written only if the stored state is
-    /// still `expected_state` (`None`: not tracked yet, and it is created). A result whose
-    /// state moved on meanwhile — another server judged the same device — is skipped with
-    /// its history and notices, so a transition is recorded once. Returns how many were
-    /// written.
-    pub async fn record_device_results(
-        &self,
-        results: &[(Option<String>, CheckResultWrite)],
-    ) -> Result<usize> {
-        if results.is_empty() {
-            return Ok(0);
-        }
-        let mut tx = self.begin_write().await?;
-        let mut written = 0;
-        for (expected, r) in results {
-            if write_result(&mut tx, r, Guard::Unchanged(expected.as_deref()))
-                .await?
-                .is_some()
-            {
-                written += 1;
-            }
-        }
-        tx.commit().await?;
-        Ok(written)
-    }
-
     /// A check's history for a subject, newest first.
     pub async fn check_history(
         &self,
@@ -409,6 +332,7 @@ impl Store {
 
     /// Creates or replaces a channel by id (`Conflict` when the name is taken).
     pub async fn save_channel(&self, c: &ChannelRecord) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "INSERT INTO channels (id, name, kind, settings, source, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
@@ -420,10 +344,14 @@ impl Store {
         .bind(&c.settings)
         .bind(&c.source)
         .bind(c.created_at.0)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await;
         match res {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                bump_revision(&mut tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
                 format!("a channel named {} already exists", c.name),
             )),
@@ -462,6 +390,22 @@ impl Store {
         limit: u32,
         lease_ms: i64,
     ) -> Result<Vec<NotificationRecord>> {
+        self.claim_notification_groups(holder, now, 0, limit, lease_ms)
+            .await
+    }
+
+    /// [`Store::claim_notifications`] a channel at a time: a channel's due notifications
+    /// are claimed together once the oldest of them has been due for `group_window_ms`, so
+    /// notices decided close together (a switch down and the checks behind it) can go out
+    /// as one message. Grouping delays a notice by at most the window.
+    pub async fn claim_notification_groups(
+        &self,
+        holder: &str,
+        now: Timestamp,
+        group_window_ms: i64,
+        limit: u32,
+        lease_ms: i64,
+    ) -> Result<Vec<NotificationRecord>> {
         let lock = match self.backend {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -469,9 +413,13 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query(safe_sql!(
             "SELECT {NOTIFICATION_COLS} FROM notifications WHERE delivered_at IS NULL \
-             AND next_attempt_at <= $1 AND lease_until <= $1 ORDER BY id LIMIT {limit} {lock}"
+             AND next_attempt_at <= $1 AND lease_until <= $1 \
+             AND channel_id IN (SELECT channel_id FROM notifications WHERE delivered_at IS NULL \
+             AND next_attempt_at <= $2 AND lease_until <= $1) \
+             ORDER BY id LIMIT {limit} {lock}"
         ))
         .bind(now.0)
+        .bind(now.0.saturating_sub(group_window_ms.max(0)))
         .fetch_all(&mut *tx)
         .await?;
         let claimed: Vec<NotificationRecord> =
@@ -538,93 +486,4 @@ impl Store {
         .await?;
         rows.iter().map(notification).collect()
     }
-}
-
-/// What makes a result's write safe from a concurrent one.
-enum Guard<'a> {
-    /// The answer to the run due at this time (the scheduler's claim): written only if
-    /// that run was not answered already (by a server whose lease lapsed meanwhile).
-    Run(Timestamp),
-    /// Written only if the stored state is still this (`None`: absent, then created).
-    Unchanged(Option<&'a str>),
-}
-
-/// Writes one evaluation inside `tx` (see [`Store::record_check_result`]). `None` when the
-/// guard did not hold and nothing was written; otherwise the history line's id, if any.
-async fn write_result(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    r: &CheckResultWrite,
-    guard: Guard<'_>,
-) -> Result<Option<Option<i64>>> {
-    let query = match guard {
-        Guard::Unchanged(None) => sqlx::query(
-            "INSERT INTO check_state (check_id, subject, state, status, since, summary, next_run_at, lease_until) \
-             VALUES ($6, $7, $1, $2, $3, $4, $5, 0) ON CONFLICT (check_id, subject) DO NOTHING",
-        ),
-        Guard::Unchanged(Some(_)) => sqlx::query(
-            "UPDATE check_state SET state = $1, status = $2, since = $3, summary = $4, \
-             next_run_at = $5, lease_until = 0 WHERE check_id = $6 AND subject = $7 AND state = $8",
-        ),
-        Guard::Run(_) => sqlx::query(
-            "UPDATE check_state SET state = $1, status = $2, since = $3, summary = $4, \
-             next_run_at = $5, lease_until = 0, lease_holder = '', claimed_at = 0 \
-             WHERE check_id = $6 AND subject = $7 AND next_run_at = $8",
-        ),
-    };
-    let mut query = query
-        .bind(&r.state)
-        .bind(&r.status)
-        .bind(r.since.0)
-        .bind(&r.summary)
-        .bind(r.next_run_at.0)
-        .bind(&r.check_id)
-        .bind(&r.subject);
-    match guard {
-        Guard::Unchanged(Some(expected)) => query = query.bind(expected),
-        Guard::Run(due_at) => query = query.bind(due_at.0),
-        Guard::Unchanged(None) => {}
-    }
-    match query.execute(&mut **tx).await {
-        Ok(done) if done.rows_affected() == 0 => return Ok(None),
-        Ok(_) => {}
-        // The check was deleted while it was judged: nothing to record.
-        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
-            return Err(StoreError::NotFound);
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let history = match &r.transition {
-        Some((from, to, at)) => Some(
-            sqlx::query_scalar::<_, i64>(
-                "INSERT INTO check_history (check_id, subject, at, from_status, to_status, summary) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            )
-            .bind(&r.check_id)
-            .bind(&r.subject)
-            .bind(at.0)
-            .bind(from)
-            .bind(to)
-            .bind(&r.summary)
-            .fetch_one(&mut **tx)
-            .await?,
-        ),
-        None => None,
-    };
-    for n in &r.notices {
-        let key = match history {
-            Some(id) => n.key.replace("{history}", &id.to_string()),
-            None => n.key.clone(),
-        };
-        sqlx::query(
-            "INSERT INTO notifications (notice_key, channel_id, payload, created_at, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (notice_key, channel_id) DO NOTHING",
-        )
-        .bind(key)
-        .bind(&n.channel_id)
-        .bind(&n.payload)
-        .bind(r.decided_at.0)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(Some(history))
 }

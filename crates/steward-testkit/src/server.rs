@@ -140,15 +140,17 @@ impl TestServer {
     /// A server over a fresh SQLite database with `adjust` applied to the test
     /// configuration (limits, timeouts, trusted proxies…).
     pub async fn sqlite_configured(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        Self::start_configured(TestDb::sqlite(), adjust).await
+    }
+
+    /// A server over `db` with `adjust` applied to the test configuration.
+    pub async fn start_configured(
+        db: TestDb,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
         let mut config = test_config();
         adjust(&mut config);
-        Self::start_with(
-            TestDb::sqlite(),
-            "127.0.0.1:0".parse().unwrap(),
-            None,
-            config,
-        )
-        .await
+        Self::start_with(db, "127.0.0.1:0".parse().unwrap(), None, config).await
     }
 
     /// A server over HTTPS on `db` with a new self-signed certificate.

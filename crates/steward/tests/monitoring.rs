@@ -77,6 +77,15 @@ async fn next_about(
     }
 }
 
+/// The alert about `check` in a message (which may group several).
+fn about(message: &serde_json::Value, check: &str) -> serde_json::Value {
+    message["alerts"]
+        .as_array()
+        .and_then(|alerts| alerts.iter().find(|a| a["check"] == check))
+        .cloned()
+        .unwrap_or_else(|| panic!("no alert about {check}: {message}"))
+}
+
 fn stop(mut child: Child) {
     let _ = Command::new("kill")
         .arg("-TERM")
@@ -147,7 +156,7 @@ url = "{hook}"
     let message = next_about(&mut received, "shop-website", bound)
         .await
         .expect("one alert within interval x (retries + 1) + 5 s");
-    let alert = &message["alerts"][0];
+    let alert = about(&message, "shop-website");
     assert!(stopped.elapsed() <= bound);
     assert_eq!(alert["check"], "shop-website", "{alert}");
     assert_eq!(alert["status"], "critical", "{alert}");
@@ -157,7 +166,7 @@ url = "{hook}"
     let message = next_about(&mut received, "shop-website", bound)
         .await
         .expect("one recovery");
-    let recovery = &message["alerts"][0];
+    let recovery = about(&message, "shop-website");
     assert_eq!(recovery["check"], "shop-website");
     assert_eq!(recovery["event"], "recovery", "{recovery}");
     assert!(

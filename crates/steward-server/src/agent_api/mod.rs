@@ -126,9 +126,10 @@ pub async fn reports(
             )
         })?;
     // Parsed by `ingest` in the blocking pool, not here on an async worker.
-    crate::ingest::receive(&state, agent.device, body)
-        .await
-        .map(Json)
+    let started = std::time::Instant::now();
+    let ack = crate::ingest::receive(&state, agent.device, body).await?;
+    state.telemetry.checkin_stored(started.elapsed());
+    Ok(Json(ack))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -1,8 +1,11 @@
 //! The definitions every evaluation needs — checks, channels, routes, maintenance windows —
 //! parsed once and cached, so that judging a report or a probe result reads no definitions
 //! from the database. The cache is reloaded when this server changes a definition
-//! ([`CatalogCache::invalidate`]) and at least every [`REFRESH_MS`], which is how a change
-//! made through another server (several servers on one PostgreSQL) is seen.
+//! ([`CatalogCache::invalidate`]) and when the store's monitoring revision moved, which
+//! every change to a definition raises in its own transaction: that is how a change made
+//! through another server (several servers on one PostgreSQL) is seen. The revision is
+//! looked at most every [`RECHECK_MS`], so thousands of checks are not read again and again
+//! while nothing changes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -16,8 +19,9 @@ use steward_store::{ChannelRecord, CheckRecord, Store, StoreError};
 
 use super::spec::Spec;
 
-/// How stale a cached catalog may get.
-pub const REFRESH_MS: i64 = 5_000;
+/// How often the cache asks the store whether the definitions changed: how stale a change
+/// made through another server may be seen.
+pub const RECHECK_MS: i64 = 1_000;
 
 /// A check, parsed.
 #[derive(Debug, Clone)]
@@ -47,7 +51,7 @@ pub struct MaintenanceWindow {
 #[derive(Debug, Default)]
 pub struct Catalog {
     pub checks: Vec<Arc<CheckDef>>,
-    by_id: HashMap<String, usize>,
+    pub(super) by_id: HashMap<String, usize>,
     pub channels: Vec<ChannelRecord>,
     pub channel_ids: Vec<String>,
     pub routes: Vec<Route>,
@@ -153,21 +157,45 @@ impl Catalog {
 /// The cached catalog, shared by the scheduler, report judging and the sweeps.
 #[derive(Debug, Default)]
 pub struct CatalogCache {
-    current: RwLock<Option<(Timestamp, Arc<Catalog>)>>,
+    current: RwLock<Option<Cached>>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    /// When the revision was last compared with the store's.
+    checked_at: Timestamp,
+    revision: i64,
+    catalog: Arc<Catalog>,
 }
 
 impl CatalogCache {
-    /// The catalog, reloaded when invalidated or older than [`REFRESH_MS`].
+    /// The catalog: the cached one while the store's revision has not moved (compared at
+    /// most every [`RECHECK_MS`]), otherwise read again.
     pub async fn get(&self, store: &Store, now: Timestamp) -> Result<Arc<Catalog>, StoreError> {
-        if let Ok(guard) = self.current.read()
-            && let Some((loaded, catalog)) = guard.as_ref()
-            && (0..REFRESH_MS).contains(&now.since(*loaded))
+        let held = match self.current.read() {
+            Ok(guard) => guard
+                .as_ref()
+                .map(|c| (c.checked_at, c.revision, c.catalog.clone())),
+            Err(_) => None,
+        };
+        if let Some((checked_at, _, catalog)) = &held
+            && (0..RECHECK_MS).contains(&now.since(*checked_at))
         {
             return Ok(catalog.clone());
         }
-        let catalog = Arc::new(Catalog::load(store).await?);
+        // The revision before the definitions: a change committed between the two reads is
+        // read now and seen again at the next look, never missed.
+        let revision = store.monitoring_revision().await?;
+        let catalog = match held {
+            Some((_, held_revision, catalog)) if held_revision == revision => catalog,
+            _ => Arc::new(Catalog::load(store).await?),
+        };
         if let Ok(mut guard) = self.current.write() {
-            *guard = Some((now, catalog.clone()));
+            *guard = Some(Cached {
+                checked_at: now,
+                revision,
+                catalog: catalog.clone(),
+            });
         }
         Ok(catalog)
     }

@@ -14,6 +14,8 @@ pub mod channels;
 pub mod checks;
 pub mod console;
 pub mod decide;
+#[cfg(test)]
+mod decide_tests;
 pub mod devices;
 pub mod error;
 pub mod leases;
@@ -28,7 +30,7 @@ use std::time::Duration;
 
 use steward_core::Timestamp;
 use steward_core::alerting::{AlertRules, AlertState};
-use steward_store::{ChannelRecord, CheckRecord, StoreError};
+use steward_store::{ChannelRecord, CheckRecord, StoreError, TrackWrite};
 
 use crate::state::AppState;
 
@@ -89,48 +91,86 @@ pub async fn sync_declared(
             })
             .await?;
     }
+    // Unchanged checks are not written again: a restart with thousands declared rewrites
+    // nothing, and the scheduler's definitions stay as they are (no revision raised).
+    let stored: std::collections::HashMap<String, CheckRecord> = store
+        .checks()
+        .await?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
+    let initial = serde_json::to_string(&AlertState::new(now))
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut changed = Vec::new();
+    let mut tracks = Vec::with_capacity(checks.len());
     for c in checks {
-        let id = declared_id("config", &c.name);
-        let spec = spec::Spec::Probe {
-            probe: c.probe.clone(),
-            timeout_ms: u64::try_from(c.timeout.as_millis()).unwrap_or(u64::MAX),
-        };
-        let rules = AlertRules {
-            retries: c.retries,
-            ..AlertRules::default()
-        };
-        let record = CheckRecord {
-            id: id.clone(),
-            name: c.name.clone(),
-            kind: c.probe.kind().into(),
-            target: String::new(),
-            spec: serde_json::to_string(&spec).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            interval_ms: i64::try_from(c.interval.as_millis()).unwrap_or(i64::MAX),
-            rules: serde_json::to_string(&rules).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            runner: "server".into(),
-            parent_id: None,
-            runbook: c.runbook.clone(),
-            source: FROM_CONFIG.into(),
-            enabled: true,
-            created_at: now,
-            updated_at: now,
-        };
-        store.save_check(&record).await?;
-        let initial = serde_json::to_string(&AlertState::new(now))
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        store.track_check(&id, "", &initial, now, now).await?;
+        let record = declared_record(c, now)?;
+        tracks.push(TrackWrite {
+            check_id: record.id.clone(),
+            subject: String::new(),
+            initial_state: initial.clone(),
+            now,
+            // Spread over the interval: thousands declared at once do not all run together.
+            first_run_at: scheduler::first_run_at(&record.id, record.interval_ms, now),
+        });
+        if !stored
+            .get(&record.id)
+            .is_some_and(|old| same_definition(old, &record))
+        {
+            changed.push(record);
+        }
     }
-    let declared: Vec<String> = checks
+    store.save_checks(&changed).await?;
+    store.track_checks(&tracks).await?;
+    let declared: std::collections::HashSet<String> = checks
         .iter()
         .map(|c| declared_id("config", &c.name))
         .collect();
-    for old in store.checks().await? {
+    for old in stored.values() {
         if old.source == FROM_CONFIG && !declared.contains(&old.id) {
             store.delete_check(&old.id).await?;
         }
     }
     state.monitoring.invalidate();
     Ok(())
+}
+
+/// The stored form of a declared check.
+fn declared_record(c: &DeclaredCheck, now: Timestamp) -> Result<CheckRecord, StoreError> {
+    let spec = spec::Spec::Probe {
+        probe: c.probe.clone(),
+        timeout_ms: u64::try_from(c.timeout.as_millis()).unwrap_or(u64::MAX),
+    };
+    let rules = AlertRules {
+        retries: c.retries,
+        ..AlertRules::default()
+    };
+    Ok(CheckRecord {
+        id: declared_id("config", &c.name),
+        name: c.name.clone(),
+        kind: c.probe.kind().into(),
+        target: String::new(),
+        spec: serde_json::to_string(&spec).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        interval_ms: i64::try_from(c.interval.as_millis()).unwrap_or(i64::MAX),
+        rules: serde_json::to_string(&rules).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        runner: "server".into(),
+        parent_id: None,
+        runbook: c.runbook.clone(),
+        source: FROM_CONFIG.into(),
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// The same check apart from when it was written.
+fn same_definition(a: &CheckRecord, b: &CheckRecord) -> bool {
+    let written_as_b = CheckRecord {
+        created_at: b.created_at,
+        updated_at: b.updated_at,
+        ..a.clone()
+    };
+    written_as_b == *b
 }
 
 /// Adds the default device checks (`steward_core::checks::defaults`: heartbeat, disk,

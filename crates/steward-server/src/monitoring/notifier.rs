@@ -11,6 +11,12 @@
 //! accepted a message and before the delivery is recorded (a few milliseconds): the message
 //! is sent again when its lease lapses. Delivery is at least once in that window and exactly
 //! once everywhere else (docs/ARCHITECTURE.md, "Several servers").
+//!
+//! Notices decided close together for one channel go out as one message: a channel's
+//! notifications are claimed together once the oldest is [`GROUP_WINDOW_MS`] old
+//! (`Store::claim_notification_groups`), and each channel's share of a claim is sent as one
+//! message of up to [`MAX_ALERTS`] alerts, so a switch failing with the twenty checks behind
+//! it is one mail, not twenty.
 
 use std::time::Duration;
 
@@ -23,6 +29,10 @@ const TICK: Duration = Duration::from_millis(250);
 const BATCH: u32 = 64;
 const LEASE_MS: i64 = super::leases::LEASE_MS;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a notice waits for others to join it in one message.
+pub const GROUP_WINDOW_MS: i64 = 1_000;
+/// The most alerts in one message (the chat channels shorten long ones further).
+const MAX_ALERTS: usize = 50;
 
 // A send starts with a fresh lease and gives up with a third of that lease to spare (to record
 // the outcome), even with every renewal missed: it never lapses to another server in flight.
@@ -44,12 +54,18 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
         loop {
             match state
                 .store
-                .claim_notifications(&state.instance, state.now(), BATCH, LEASE_MS)
+                .claim_notification_groups(
+                    &state.instance,
+                    state.now(),
+                    GROUP_WINDOW_MS,
+                    BATCH,
+                    LEASE_MS,
+                )
                 .await
             {
                 Ok(due) if !due.is_empty() => {
-                    for n in due {
-                        deliver(&state, &client, &n).await;
+                    for group in groups(due) {
+                        deliver(&state, &client, &group).await;
                     }
                 }
                 Ok(_) => tokio::time::sleep(TICK).await,
@@ -62,21 +78,62 @@ pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-async fn deliver(state: &AppState, client: &reqwest::Client, n: &NotificationRecord) {
-    let sent = match channel_of(state, &n.channel_id).await {
-        Ok(channel) => match serde_json::from_str::<steward_notify::Message>(&n.payload) {
-            Ok(message) => {
-                if !still_ours(state, n).await {
-                    return;
-                }
-                steward_notify::send(&channel, &message, client, SEND_TIMEOUT)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-            Err(e) => Err(format!("unreadable message: {e}")),
-        },
-        Err(e) => Err(e),
+/// The claimed notifications by channel, in the order claimed, at most [`MAX_ALERTS`] to a
+/// group.
+fn groups(claimed: Vec<NotificationRecord>) -> Vec<Vec<NotificationRecord>> {
+    let mut groups: Vec<Vec<NotificationRecord>> = Vec::new();
+    for n in claimed {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].channel_id == n.channel_id && g.len() < MAX_ALERTS)
+        {
+            Some(group) => group.push(n),
+            None => groups.push(vec![n]),
+        }
+    }
+    groups
+}
+
+/// Sends one channel's group as one message and records the outcome for each of them.
+async fn deliver(state: &AppState, client: &reqwest::Client, group: &[NotificationRecord]) {
+    let Some(first) = group.first() else {
+        return;
     };
+    // The channel's kind labels the delivery in the metrics (`unknown` when it is gone).
+    let mut kind = String::from("unknown");
+    let channel = channel_of(state, &first.channel_id, &mut kind).await;
+    let mut sending = Vec::with_capacity(group.len());
+    let mut message = steward_notify::Message { alerts: Vec::new() };
+    for n in group {
+        match serde_json::from_str::<steward_notify::Message>(&n.payload) {
+            Ok(m) => {
+                if channel.is_ok() && !still_ours(state, n).await {
+                    continue;
+                }
+                message.alerts.extend(m.alerts);
+                sending.push(n);
+            }
+            // Nothing to send, ever: recorded as failed with the reason, seen in the console.
+            Err(e) => record(state, n, Err(format!("unreadable message: {e}"))).await,
+        }
+    }
+    if sending.is_empty() {
+        return;
+    }
+    let sent = match &channel {
+        Ok(channel) => steward_notify::send(channel, &message, client, SEND_TIMEOUT)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.clone()),
+    };
+    state.telemetry.notification_attempted(&kind, sent.is_ok());
+    for n in sending {
+        record(state, n, sent.clone()).await;
+    }
+}
+
+/// Records a delivery, or a failure to be retried after the notification's backoff.
+async fn record(state: &AppState, n: &NotificationRecord, sent: Result<(), String>) {
     let now = state.now();
     let marked = match sent {
         Ok(()) => state.store.notification_delivered(n.id, now).await,
@@ -121,7 +178,11 @@ async fn still_ours(state: &AppState, n: &NotificationRecord) -> bool {
     }
 }
 
-async fn channel_of(state: &AppState, id: &str) -> Result<steward_notify::Channel, String> {
+async fn channel_of(
+    state: &AppState,
+    id: &str,
+    kind: &mut String,
+) -> Result<steward_notify::Channel, String> {
     let record = state
         .store
         .channels()
@@ -130,6 +191,7 @@ async fn channel_of(state: &AppState, id: &str) -> Result<steward_notify::Channe
         .into_iter()
         .find(|c| c.id == id)
         .ok_or_else(|| "the channel no longer exists".to_string())?;
+    kind.clone_from(&record.kind);
     let plain = state
         .config
         .sealing_key

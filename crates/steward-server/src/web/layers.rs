@@ -78,14 +78,23 @@ impl MakeRequestId for Ids {
     }
 }
 
+/// What [`around_route`] needs: the route table's decisions, and where request latencies
+/// are counted.
+#[derive(Clone)]
+pub struct Around {
+    pub decided: super::routes::Decided,
+    pub telemetry: std::sync::Arc<crate::telemetry::Telemetry>,
+}
+
 /// What runs around every routed request, in one middleware (each layer costs a boxed future
 /// on the hottest path, the agents' check-ins): the route guard (`web::routes::guard`), then
-/// the handler, then the security headers, then one log line — at debug level (method,
-/// matched route, status, latency, request id), a warning for server errors. The route is the
-/// matched template (`/devices/{id}`), never the raw path, which can carry names and tokens.
+/// the handler, then the security headers, then the request's latency in the metrics and one
+/// log line — at debug level (method, matched route, status, latency, request id), a warning
+/// for server errors. The route is the matched template (`/devices/{id}`), never the raw
+/// path, which can carry names and tokens (and would make the metrics' labels unbounded).
 /// (Slowness alone is not warned of: the agents' job long-poll is slow by design.)
 pub async fn around_route(
-    axum::extract::State(decided): axum::extract::State<super::routes::Decided>,
+    axum::extract::State(Around { decided, telemetry }): axum::extract::State<Around>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -99,6 +108,12 @@ pub async fn around_route(
     };
     add_security_headers(&mut response);
     let status = response.status();
+    telemetry.request_answered(
+        route.as_ref().map(MatchedPath::as_str),
+        &method,
+        status,
+        started.elapsed(),
+    );
     let log = |level_is_warn: bool| {
         let route = route.as_ref().map_or("(no route)", MatchedPath::as_str);
         let id = id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -35,6 +35,9 @@ pub enum Access {
     Device,
     /// A person or API token whose role permits the action.
     Requires(Action),
+    /// A metrics scraper: the configured metrics token or an allowed address
+    /// (`telemetry::access`); never a person's session or API token.
+    Scraper,
 }
 
 /// Where a route is served.
@@ -43,6 +46,8 @@ pub enum Surface {
     Api,
     Agent,
     Console,
+    /// Steward's own metrics for Prometheus (`/metrics`).
+    Metrics,
 }
 
 /// One registered route.
@@ -113,6 +118,22 @@ impl Routes {
         T: 'static,
     {
         self.page(Method::GET, path, access, axum::routing::get(handler))
+    }
+
+    /// Steward's own metrics at `path`, for scrapers only ([`Access::Scraper`]).
+    pub fn scrape<H, T>(mut self, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.table.push(Registration {
+            method: Method::GET,
+            path: path.to_string(),
+            access: Access::Scraper,
+            surface: Surface::Metrics,
+        });
+        self.pages = self.pages.route(path, axum::routing::get(handler));
+        self
     }
 
     /// A console form answering POST.
@@ -277,7 +298,10 @@ mod tests {
         let app = router
             .merge(rogue)
             .layer(axum::middleware::from_fn_with_state(
-                super::Decided::new(&table),
+                crate::web::layers::Around {
+                    decided: super::Decided::new(&table),
+                    telemetry: state.telemetry.clone(),
+                },
                 crate::web::layers::around_route,
             ))
             .with_state(state);

@@ -50,8 +50,10 @@ mod jobs;
 mod leases;
 mod migrations;
 mod monitoring;
+mod scheduler;
 mod schema;
 mod security;
+mod telemetry;
 mod throttling;
 
 // Helpers shared by the sections.

@@ -293,7 +293,8 @@ fn console_decisions() -> BTreeMap<&'static str, Option<Action>> {
 /// A registered decision as the lists above write it (`None`: no person's role decides).
 fn decision_of(access: Access) -> Option<Action> {
     match access {
-        Access::Public | Access::Device => None,
+        // The scraper's route is walked on its own (below).
+        Access::Public | Access::Device | Access::Scraper => None,
         Access::Requires(action) => Some(action),
     }
 }
@@ -527,5 +528,79 @@ async fn api_tokens_are_managed_and_denials_are_audited() {
         steward_server::audit::verify(&server.store).await.unwrap(),
         Ok(3)
     );
+    server.cleanup().await;
+}
+
+const METRICS_TOKEN: &str = "scrape-0123456789abcdef";
+
+/// The route table's metrics routes are the scrapers' and only theirs: refused to every
+/// role's API token and session, served with the metrics token.
+#[tokio::test]
+async fn the_metrics_routes_in_the_table_are_for_scrapers_only() {
+    let table = steward_server::route_table();
+    let metrics: Vec<_> = table
+        .iter()
+        .filter(|r| r.surface == Surface::Metrics || r.access == Access::Scraper)
+        .collect();
+    assert_eq!(
+        metrics.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+        ["GET /metrics"]
+    );
+    assert!(
+        metrics
+            .iter()
+            .all(|r| r.surface == Surface::Metrics && r.access == Access::Scraper)
+    );
+    let server = TestServer::sqlite_configured(|c| {
+        c.metrics = steward_server::telemetry::MetricsAccess {
+            token: Some(steward_server::telemetry::MetricsToken::new(METRICS_TOKEN).unwrap()),
+            allow: Vec::new(),
+        };
+    })
+    .await;
+    for role in steward_core::Role::ALL {
+        let token = server.api_token_with(role).await;
+        let password = "correct horse battery staple";
+        server.create_user(role.as_str(), role, password).await;
+        let cookie = server.sign_in(role.as_str(), password).await;
+        for r in &metrics {
+            let url = format!("{}{}", server.url, r.path);
+            let by_token = server
+                .http
+                .get(&url)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                by_token.status().as_u16(),
+                401,
+                "{r} with a {role:?} API token"
+            );
+            let by_session = server
+                .http
+                .get(&url)
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                by_session.status().as_u16(),
+                401,
+                "{r} with a {role:?} session"
+            );
+        }
+    }
+    for r in &metrics {
+        let url = format!("{}{}", server.url, r.path);
+        let ok = server
+            .http
+            .get(&url)
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status().as_u16(), 200, "{r}");
+    }
     server.cleanup().await;
 }

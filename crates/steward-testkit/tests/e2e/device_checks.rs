@@ -443,3 +443,57 @@ async fn the_console_shows_what_is_wrong_and_takes_an_acknowledgement() {
     assert!(page.contains("Nothing is wrong right now."), "{page}");
     server.cleanup().await;
 }
+
+/// Problems found together go out together: a report showing a full disk and a failed unit
+/// reaches the webhook as one message of two alerts, not as two messages.
+#[tokio::test]
+async fn problems_found_together_go_out_as_one_message() {
+    let (hook, mut received) = webhook_receiver().await;
+    let server = TestServer::sqlite_configured(|c| {
+        c.declared_channels = vec![DeclaredChannel {
+            name: "ops".into(),
+            channel: steward_notify::Channel::Webhook(steward_notify::Webhook {
+                url: hook,
+                secret: None,
+            }),
+        }];
+    })
+    .await;
+    let api = server.api_token().await;
+    let collector = ScriptedCollector::new(sample_inventory("db-1", 5));
+    let token = server.enroll_token(1).await;
+    let mut agent = TestAgent::enroll(&server.url, &token, collector.clone())
+        .await
+        .unwrap();
+    let device = agent.device_id.clone();
+    agent.start(Duration::from_secs(1));
+    eventually(WAIT, "the default checks judged", || async {
+        let checks = checks_of(&server, &api, &device).await;
+        (status_of(&checks, "Disk space").as_deref() == Some("ok")).then_some(())
+    })
+    .await;
+
+    collector.set(|m| {
+        m.metrics.filesystems[0].used_bytes = m.metrics.filesystems[0].total_bytes / 100 * 99;
+        m.failed_units = Some(vec!["postgresql.service".into()]);
+    });
+    let message = next_within(&mut received, WAIT).await.expect("the alerts");
+    let mut checks: Vec<&str> = message["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["check"].as_str().unwrap())
+        .collect();
+    checks.sort_unstable();
+    assert_eq!(
+        checks,
+        ["Disk space", "Failed systemd units"],
+        "one message: {message}"
+    );
+    assert!(
+        next_within(&mut received, QUIET).await.is_none(),
+        "and nothing more"
+    );
+    agent.stop().await;
+    server.cleanup().await;
+}

@@ -118,6 +118,31 @@ pub struct ServerArgs {
     /// Largest request body except agent uploads, in bytes [default: 65536].
     #[arg(long, env = "STEWARD_MAX_REQUEST_BODY_BYTES", value_name = "BYTES")]
     pub max_request_body_bytes: Option<usize>,
+    /// Bearer token a Prometheus presents to read /metrics (at least 16 characters).
+    #[arg(
+        long,
+        env = "STEWARD_METRICS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+    /// Read the /metrics bearer token from FILE (not readable by all users).
+    #[arg(
+        long,
+        env = "STEWARD_METRICS_TOKEN_FILE",
+        value_name = "FILE",
+        conflicts_with = "metrics_token"
+    )]
+    pub metrics_token_file: Option<PathBuf>,
+    /// Addresses or CIDR networks (comma-separated) whose clients may read /metrics
+    /// [default: loopback only, unless a metrics token is set].
+    #[arg(
+        long = "metrics-allow",
+        env = "STEWARD_METRICS_ALLOW",
+        value_name = "IP|CIDR",
+        value_delimiter = ','
+    )]
+    pub metrics_allow: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

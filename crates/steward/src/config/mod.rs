@@ -60,6 +60,11 @@ pub struct FileConfig {
     /// Seconds an answer may wait for a client that does not read it.
     pub write_stall_timeout_secs: Option<u64>,
     pub max_request_body_bytes: Option<usize>,
+    /// The bearer token that opens `/metrics`, or a file holding it.
+    pub metrics_token: Option<String>,
+    pub metrics_token_file: Option<PathBuf>,
+    /// Networks whose clients may read `/metrics`.
+    pub metrics_allow: Option<Vec<String>>,
     /// `[[checks]]`, `[[notifications]]`, `[[routes]]` and `[[maintenance]]`: the entries
     /// that are right, and what was wrong with the others (each left out, reported at start).
     pub declared: crate::declared::Declared,
@@ -79,6 +84,7 @@ struct RawFile {
     sessions: Option<SessionsSection>,
     limits: Option<LimitsSection>,
     retention: Option<RetentionSection>,
+    metrics: Option<MetricsSection>,
     // Flat aliases.
     data_dir: Option<PathBuf>,
     listen: Option<String>,
@@ -105,6 +111,9 @@ struct RawFile {
     report_kib_burst: Option<u32>,
     report_kib_per_minute: Option<u32>,
     change_retention_days: Option<u32>,
+    metrics_token: Option<String>,
+    metrics_token_file: Option<PathBuf>,
+    metrics_allow: Option<Vec<String>>,
     /// Kept as tables here and validated entry by entry (`declared::read`), so one bad
     /// entry neither stops the start nor takes the good ones with it.
     checks: Option<Vec<crate::declared::RawEntry>>,
@@ -172,6 +181,15 @@ struct RetentionSection {
     metrics_raw_hours: Option<u32>,
     metrics_five_minute_days: Option<u32>,
     metrics_hourly_days: Option<u32>,
+}
+
+/// Who may read `/metrics` (see docs/CONFIGURATION.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsSection {
+    token: Option<String>,
+    token_file: Option<PathBuf>,
+    allow: Option<Vec<String>>,
 }
 
 /// The top-level `tls` key: a mode (the flat form) or the `[tls]` section.
@@ -251,6 +269,7 @@ impl RawFile {
         let sessions = self.sessions.unwrap_or_default();
         let limits = self.limits.unwrap_or_default();
         let retention = self.retention.unwrap_or_default();
+        let metrics = self.metrics.unwrap_or_default();
         macro_rules! limit {
             ($name:ident) => {
                 either(
@@ -336,6 +355,24 @@ impl RawFile {
             metrics_raw_hours: retention.metrics_raw_hours,
             metrics_five_minute_days: retention.metrics_five_minute_days,
             metrics_hourly_days: retention.metrics_hourly_days,
+            metrics_token: either(
+                "metrics_token",
+                self.metrics_token,
+                "[metrics] token",
+                metrics.token,
+            )?,
+            metrics_token_file: either(
+                "metrics_token_file",
+                self.metrics_token_file,
+                "[metrics] token_file",
+                metrics.token_file,
+            )?,
+            metrics_allow: either(
+                "metrics_allow",
+                self.metrics_allow,
+                "[metrics] allow",
+                metrics.allow,
+            )?,
             max_connections: limit!(max_connections),
             max_connections_per_address: limit!(max_connections_per_address),
             header_timeout_secs: limit!(header_timeout_secs),
@@ -461,6 +498,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
     let file = FileConfig::load(args.config.as_deref())?;
+    let metrics = metrics::access(args, &file)?;
     let defaults = steward_server::ServerConfig::default();
     let net = net_limits(args, &file, &defaults.net)?;
     let chosen_database =
@@ -553,6 +591,7 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
             &args.trusted_proxies,
             &file.trusted_proxies,
         ))?,
+        metrics,
         declared_checks: file.declared.checks.clone(),
         declared_channels: file.declared.channels.clone(),
         declared_windows: file.declared.windows.clone(),
@@ -729,5 +768,6 @@ pub fn resolve_admin(target: &AdminTarget) -> anyhow::Result<String> {
     Ok(sqlite_url(&data_dir))
 }
 
+mod metrics;
 #[cfg(test)]
 mod tests;

@@ -461,3 +461,77 @@ fn metrics_history_retention_comes_from_the_retention_section() {
     let err = format!("{:#}", resolve_server(&args).unwrap_err());
     assert!(err.contains("metrics_hourly_days"), "{err}");
 }
+
+#[test]
+fn metrics_access_comes_from_a_section_flat_keys_a_private_file_or_flags() {
+    use steward_server::telemetry::{MetricsAccess, MetricsToken};
+    // Nothing said: the server's default (loopback only).
+    let (_d, args) = config("");
+    assert_eq!(
+        resolve_server(&args).unwrap().server.metrics,
+        MetricsAccess::default()
+    );
+    let token = MetricsToken::new("scrape-0123456789abcdef").unwrap();
+    for text in [
+        "[metrics]\ntoken = \"scrape-0123456789abcdef\"\nallow = [\"10.0.0.5\", \"192.0.2.0/24\"]\n",
+        "metrics_token = \"scrape-0123456789abcdef\"\nmetrics_allow = [\"10.0.0.5\", \"192.0.2.0/24\"]\n",
+    ] {
+        let (_d, args) = config(text);
+        let metrics = resolve_server(&args).unwrap().server.metrics;
+        assert_eq!(metrics.token, Some(token.clone()), "{text}");
+        assert_eq!(
+            metrics.allow,
+            vec![
+                "10.0.0.5/32".parse().unwrap(),
+                "192.0.2.0/24".parse().unwrap()
+            ]
+        );
+    }
+    // The secret form, in the file or as a flag (or STEWARD_METRICS_TOKEN_FILE).
+    let (dir, _) = config("");
+    let file = secret(
+        dir.path(),
+        "metrics-token",
+        "scrape-0123456789abcdef\n",
+        0o600,
+    );
+    let (_d, args) = config(&format!(
+        "[metrics]\ntoken_file = {:?}\n",
+        file.display().to_string()
+    ));
+    assert_eq!(
+        resolve_server(&args).unwrap().server.metrics.token,
+        Some(token.clone())
+    );
+    let from_flag = resolve_server(&ServerArgs {
+        metrics_token_file: Some(file),
+        metrics_allow: vec!["::1".into()],
+        ..ServerArgs::default()
+    })
+    .unwrap()
+    .server
+    .metrics;
+    assert_eq!(from_flag.token, Some(token));
+    assert_eq!(from_flag.allow, vec!["::1/128".parse().unwrap()]);
+}
+
+#[test]
+fn bad_metrics_settings_stop_the_start_with_the_reason() {
+    let bad = |text: &str| {
+        let (_d, args) = config(text);
+        format!("{:#}", resolve_server(&args).unwrap_err())
+    };
+    let e = bad("[metrics]\ntoken = \"short\"\n");
+    assert!(e.contains("metrics_token") && e.contains("16"), "{e}");
+    let e = bad("[metrics]\nallow = [\"prometheus.lan\"]\n");
+    assert!(
+        e.contains("metrics_allow") && e.contains("prometheus.lan"),
+        "{e}"
+    );
+    let e = bad("metrics_token = \"scrape-0123456789abcdef\"\n[metrics]\ntoken = \"x\"\n");
+    assert!(e.contains("[metrics] token"), "{e}");
+    let e = bad("[metrics]\ntoken = \"scrape-0123456789abcdef\"\ntoken_file = \"/run/t\"\n");
+    assert!(e.contains("both"), "{e}");
+    let e = bad("[metrics]\ntokn = \"x\"\n");
+    assert!(e.contains("unknown field"), "{e}");
+}
