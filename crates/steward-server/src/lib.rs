@@ -69,6 +69,7 @@ pub fn routes(config: &ServerConfig) -> Routes {
         .merge(security::routes())
         .merge(audit::routes())
         .merge(monitoring::routes())
+        .merge(monitoring::manage::routes())
         .map_routers(
             |api| net::body_limit::limit_documented(api, small),
             |pages| net::body_limit::limit(pages, small),

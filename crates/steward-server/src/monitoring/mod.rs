@@ -17,6 +17,7 @@ pub mod decide;
 pub mod devices;
 pub mod error;
 pub mod leases;
+pub mod manage;
 pub mod notifier;
 pub mod scheduler;
 pub mod spec;
