@@ -21,12 +21,22 @@ use super::{Tab, about_the_form, sentence, tabs};
 use crate::auth::{ConsoleUser, ManageMonitoring, Principal, urlencode};
 use crate::console::{Chrome, FormFields, refused, render};
 use crate::error::AppResult;
+use crate::monitoring::spec::Spec;
 use crate::monitoring::{alerts, checks};
 use crate::service::Caller;
 use crate::state::AppState;
 use crate::web::csrf::CsrfForm;
 
 const PAGE: &str = "/checks";
+const RECORD_TYPES: [&str; 10] = [
+    "A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "PTR", "CAA",
+];
+
+/// An option of a menu, and whether it is the one chosen.
+pub struct Choice {
+    pub value: &'static str,
+    pub selected: bool,
+}
 
 pub struct CheckRow {
     pub id: String,
@@ -59,7 +69,8 @@ struct ChecksPage {
     /// The kinds offered, as (value, label).
     device_kinds: Vec<(String, String)>,
     network_kinds: Vec<(String, String)>,
-    record_types: &'static [&'static str],
+    /// The DNS record types, the form's marked.
+    record_types: Vec<Choice>,
     choices: Choices,
     /// Checks this one may depend on: (id, name).
     parents: Vec<(String, String)>,
@@ -89,6 +100,10 @@ pub async fn page(
             }
             Ok(c) => {
                 form = CheckForm::from_info(&checks::info(&c));
+                // The API's view has no timeout; the stored settings do (kept on save).
+                if let Ok(Spec::Probe { timeout_ms, .. }) = serde_json::from_str(&c.spec) {
+                    form.timeout = format_duration(timeout_ms / 1000);
+                }
                 editing = c.id;
             }
             Err(e) => error = sentence(&e.to_string()),
@@ -179,17 +194,21 @@ async fn build(
         tabs: tabs(user, PAGE),
         checks: rows,
         can_manage: user.may(Action::ManageMonitoring),
-        form,
         editing,
         error,
         done,
         device_kinds: kinds(true),
         network_kinds: kinds(false),
-        record_types: &[
-            "A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "PTR", "CAA",
-        ],
+        record_types: RECORD_TYPES
+            .iter()
+            .map(|t| Choice {
+                value: t,
+                selected: form.record_type.eq_ignore_ascii_case(t),
+            })
+            .collect(),
         choices,
         parents,
+        form,
     })
 }
 
