@@ -388,61 +388,6 @@ impl CheckForm {
     }
 }
 
-/// What a check looks at, in a few words: its thresholds, unit, process or address.
-pub fn detail(info: &CheckInfo) -> String {
-    let c = &info.check;
-    let get = |key: &str| c.get(key).filter(|v| !v.is_null());
-    let shown = |key: &str| get(key).map(|v| v.as_str().map_or(v.to_string(), str::to_string));
-    let thresholds = |warn: &str, critical: &str, unit: &str| {
-        let mut parts = Vec::new();
-        if let Some(w) = shown(warn) {
-            parts.push(format!("warning at {w}{unit}"));
-        }
-        if let Some(c) = shown(critical) {
-            parts.push(format!("critical at {c}{unit}"));
-        }
-        parts.join(", ")
-    };
-    let text = match info.kind.as_str() {
-        "disk" => {
-            let on = shown("mount").unwrap_or_else(|| "fullest filesystem".into());
-            format!(
-                "{on}: {}",
-                thresholds("warn_percent", "critical_percent", " %")
-            )
-        }
-        "memory" | "cpu" => thresholds("warn_percent", "critical_percent", " %"),
-        "load" => thresholds("warn", "critical", ""),
-        "unit" => shown("unit").unwrap_or_default(),
-        "process" => match get("min_count").and_then(Value::as_u64) {
-            Some(n) if n > 1 => format!("{} (at least {n})", shown("name").unwrap_or_default()),
-            _ => shown("name").unwrap_or_default(),
-        },
-        "heartbeat" => get("missed_after_secs")
-            .and_then(Value::as_u64)
-            .map(|s| format!("missed after {}", format_duration(s)))
-            .unwrap_or_default(),
-        "http" => shown("url").unwrap_or_default(),
-        "tcp" | "tls" => format!(
-            "{}:{}",
-            shown("host").unwrap_or_default(),
-            shown("port").unwrap_or_else(|| "443".into())
-        ),
-        "dns" => format!(
-            "{} {}",
-            shown("record_type").unwrap_or_else(|| "A".into()),
-            shown("name").unwrap_or_default()
-        ),
-        "icmp" => shown("host").unwrap_or_default(),
-        _ => String::new(),
-    };
-    if info.sustain_secs > 0 {
-        format!("{text}; for {}", format_duration(info.sustain_secs))
-    } else {
-        text
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -503,10 +448,6 @@ mod tests {
             ("10m", "2h")
         );
         assert_eq!(back.enabled, "on");
-        assert_eq!(
-            detail(&info(&form)),
-            "/srv: warning at 80.0 %, critical at 95.5 %; for 10m"
-        );
     }
 
     #[test]

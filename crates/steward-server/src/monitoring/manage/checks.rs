@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use serde_json::Value;
 use steward_core::Action;
 use steward_core::alerting::CheckStatus;
 use steward_proto::monitoring::{AlertQuery, CheckInfo};
@@ -172,7 +173,7 @@ async fn build(
             id: c.id.clone(),
             name: c.name.clone(),
             kind: check_form::kind_label(&c.kind).to_string(),
-            detail: check_form::detail(c),
+            detail: detail(c),
             target: choices.describe(c.target.as_deref().unwrap_or("")),
             interval: match c.target {
                 Some(_) => "each check-in".into(),
@@ -210,6 +211,61 @@ async fn build(
         parents,
         form,
     })
+}
+
+/// What a check looks at, in a few words: its thresholds, unit, process or address.
+pub fn detail(info: &CheckInfo) -> String {
+    let c = &info.check;
+    let get = |key: &str| c.get(key).filter(|v| !v.is_null());
+    let shown = |key: &str| get(key).map(|v| v.as_str().map_or(v.to_string(), str::to_string));
+    let thresholds = |warn: &str, critical: &str, unit: &str| {
+        let mut parts = Vec::new();
+        if let Some(w) = shown(warn) {
+            parts.push(format!("warning at {w}{unit}"));
+        }
+        if let Some(c) = shown(critical) {
+            parts.push(format!("critical at {c}{unit}"));
+        }
+        parts.join(", ")
+    };
+    let text = match info.kind.as_str() {
+        "disk" => {
+            let on = shown("mount").unwrap_or_else(|| "fullest filesystem".into());
+            format!(
+                "{on}: {}",
+                thresholds("warn_percent", "critical_percent", " %")
+            )
+        }
+        "memory" | "cpu" => thresholds("warn_percent", "critical_percent", " %"),
+        "load" => thresholds("warn", "critical", ""),
+        "unit" => shown("unit").unwrap_or_default(),
+        "process" => match get("min_count").and_then(Value::as_u64) {
+            Some(n) if n > 1 => format!("{} (at least {n})", shown("name").unwrap_or_default()),
+            _ => shown("name").unwrap_or_default(),
+        },
+        "heartbeat" => get("missed_after_secs")
+            .and_then(Value::as_u64)
+            .map(|s| format!("missed after {}", format_duration(s)))
+            .unwrap_or_default(),
+        "http" => shown("url").unwrap_or_default(),
+        "tcp" | "tls" => format!(
+            "{}:{}",
+            shown("host").unwrap_or_default(),
+            shown("port").unwrap_or_else(|| "443".into())
+        ),
+        "dns" => format!(
+            "{} {}",
+            shown("record_type").unwrap_or_else(|| "A".into()),
+            shown("name").unwrap_or_default()
+        ),
+        "icmp" => shown("host").unwrap_or_default(),
+        _ => String::new(),
+    };
+    if info.sustain_secs > 0 {
+        format!("{text}; for {}", format_duration(info.sustain_secs))
+    } else {
+        text
+    }
 }
 
 fn kinds(device: bool) -> Vec<(String, String)> {
@@ -370,6 +426,39 @@ pub async fn delete(
 #[cfg(test)]
 mod tests {
     use steward_core::alerting::CheckStatus::*;
+
+    #[test]
+    fn a_check_is_described_in_a_few_words() {
+        let form = super::CheckForm {
+            kind: "disk".into(),
+            mount: "/srv".into(),
+            warn: "80".into(),
+            critical: "95.5".into(),
+            sustain: "10m".into(),
+            ..super::CheckForm::default()
+        };
+        let request = form.to_request().unwrap();
+        let info = steward_proto::monitoring::CheckInfo {
+            id: "c1".into(),
+            name: "Data disk".into(),
+            kind: "disk".into(),
+            check: request.check,
+            target: request.target,
+            interval_secs: 60,
+            retries: 0,
+            sustain_secs: 600,
+            renotify_minutes: None,
+            parent_id: None,
+            runbook: String::new(),
+            source: "console".into(),
+            enabled: true,
+            updated_at: steward_core::Timestamp(0),
+        };
+        assert_eq!(
+            super::detail(&info),
+            "/srv: warning at 80.0 %, critical at 95.5 %; for 10m"
+        );
+    }
 
     #[test]
     fn a_device_check_is_summed_up_worst_first() {
