@@ -96,6 +96,17 @@ pub async fn of_device(
         .collect())
 }
 
+/// A network monitor's state (its one subject), once it has one.
+pub async fn of_network_monitor(
+    state: &AppState,
+    caller: &Caller,
+    check_id: &str,
+) -> Result<Option<AlertInfo>> {
+    caller.require(Action::ViewDevices)?;
+    let scoped = state.store.scoped(caller.scope());
+    Ok(scoped.alert(check_id, "").await?.as_ref().map(info))
+}
+
 /// A check's history for one subject, newest first.
 pub async fn history(
     state: &AppState,
