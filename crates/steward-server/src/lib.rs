@@ -71,6 +71,7 @@ pub fn routes(config: &ServerConfig) -> Routes {
         .merge(audit::routes())
         .merge(monitoring::routes())
         .merge(telemetry::scrape::routes())
+        .merge(monitoring::manage::routes())
         .map_routers(
             |api| net::body_limit::limit_documented(api, small),
             |pages| net::body_limit::limit(pages, small),

@@ -29,6 +29,26 @@
     });
   });
 
+  // Forms with parts for some choices only (the kind of check, of channel, of schedule):
+  // an element with data-show-when="FIELD:VALUE VALUE…" shows while the form's FIELD has one
+  // of those values. Without this script every part shows, and the server reads only the
+  // parts that apply.
+  document.querySelectorAll('form').forEach(function (form) {
+    var parts = Array.prototype.slice.call(form.querySelectorAll('[data-show-when]'));
+    if (!parts.length) return;
+    function update() {
+      parts.forEach(function (el) {
+        var rule = el.getAttribute('data-show-when');
+        var colon = rule.indexOf(':');
+        var field = form.elements[rule.slice(0, colon)];
+        if (!field) return;
+        el.hidden = rule.slice(colon + 1).split(' ').indexOf(field.value) === -1;
+      });
+    }
+    form.addEventListener('change', update);
+    update();
+  });
+
   // "/" jumps to the page's first search box, as in most consoles.
   document.addEventListener('keydown', function (e) {
     if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey) return;

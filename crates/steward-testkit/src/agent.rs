@@ -154,6 +154,7 @@ impl Collector for ScriptedCollector {
         machine.watched.push(watch.clone());
         steward_core::checks::Observations {
             watch_version: watch.version.clone(),
+            probes: Vec::new(),
             failed_units: machine.failed_units.clone(),
             units: watch
                 .units

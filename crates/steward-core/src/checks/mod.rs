@@ -10,6 +10,7 @@
 //! the `steward-probes` crate; the server stores both kinds side by side.
 
 pub mod observations;
+pub mod remote;
 
 use serde::{Deserialize, Serialize};
 

@@ -26,6 +26,10 @@ pub struct Watch {
     pub units: Vec<String>,
     #[serde(default)]
     pub processes: Vec<String>,
+    /// Network monitors this agent runs for the server (a probe behind a site's firewall);
+    /// see `checks::remote`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<super::remote::ProbeOrder>,
 }
 
 impl Watch {
@@ -52,6 +56,7 @@ impl Watch {
             version: hex::encode(&digest[..8]),
             units,
             processes,
+            probes: Vec::new(),
         }
     }
 }
@@ -80,6 +85,10 @@ pub struct Observations {
     /// Each watched process name and how many run.
     #[serde(default)]
     pub processes: Vec<ProcessCount>,
+    /// What the probes this agent runs for the server found since its last report, oldest
+    /// first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<super::remote::ProbeResult>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,6 +131,15 @@ impl Observations {
         for p in &self.processes {
             check_text("observations.processes.name", &p.name)?;
         }
+        too_many(
+            "observations.probes",
+            self.probes.len(),
+            super::remote::MAX_PROBE_RESULTS,
+        )?;
+        for r in &self.probes {
+            check_text("observations.probes.check_id", &r.check_id)?;
+            check_text("observations.probes.summary", &r.summary)?;
+        }
         Ok(())
     }
 
@@ -140,6 +158,16 @@ impl Observations {
         }
         for p in &mut self.processes {
             clean_text(&mut p.name);
+        }
+        // The newest results are the ones worth keeping.
+        let excess = self
+            .probes
+            .len()
+            .saturating_sub(super::remote::MAX_PROBE_RESULTS);
+        self.probes.drain(..excess);
+        for r in &mut self.probes {
+            clean_text(&mut r.check_id);
+            clean_text(&mut r.summary);
         }
     }
 }

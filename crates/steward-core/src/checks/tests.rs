@@ -131,6 +131,7 @@ fn a_heartbeat_is_missed_after_its_limit() {
 fn units_processes_and_failed_units_are_judged_on_what_the_agent_saw() {
     let seen = Observations {
         watch_version: "v".into(),
+        probes: Vec::new(),
         failed_units: Some(vec!["backup.service".into()]),
         units: vec![
             UnitState {

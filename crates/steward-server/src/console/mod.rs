@@ -7,6 +7,7 @@
 pub(crate) mod assets;
 pub(crate) mod escape;
 pub(crate) mod format;
+pub(crate) mod markdown;
 pub(crate) mod views;
 
 use askama::Template;
@@ -38,6 +39,8 @@ pub struct Chrome {
     pub can_manage_security: bool,
     pub can_manage_tokens: bool,
     pub can_view_audit: bool,
+    /// Defines checks and maintenance windows (the "Checks" link).
+    pub can_manage_monitoring: bool,
     /// A one-time password is still to be replaced (the password page says so).
     pub must_change_password: bool,
     pub csrf: String,
@@ -62,6 +65,7 @@ impl Chrome {
             can_manage_security: user.may(steward_core::Action::ManageSecurity),
             can_manage_tokens: user.may(steward_core::Action::ManageTokens),
             can_view_audit: user.may(steward_core::Action::ViewAudit),
+            can_manage_monitoring: user.may(steward_core::Action::ManageMonitoring),
             must_change_password: user.must_change_password,
             csrf: user.csrf_token.clone().unwrap_or_default(),
             nav,

@@ -90,6 +90,8 @@ struct DevicePage {
     jobs: Vec<JobRow>,
     /// The metrics charts and their range tabs.
     metrics: crate::history::console::Charts,
+    /// The checks judged for this device, with their recent history.
+    checks: crate::monitoring::manage::device::DeviceChecks,
     queued: bool,
     /// The group and tags form, for those who may organise devices.
     can_organize: bool,
@@ -331,6 +333,7 @@ async fn build(
         |range| place.range_href(id, range),
     )
     .await?;
+    let checks = crate::monitoring::manage::device::section(state, &caller, id, now).await?;
     let mut overview = sections::overview(&inv, metrics, now);
     overview.push(Fact {
         label: "Enrolled",
@@ -376,6 +379,7 @@ async fn build(
         changes_pager: place.pager(id, List::Changes, changes_total as usize),
         jobs: jobs.iter().map(|j| JobRow::new(j, now)).collect(),
         metrics: charts,
+        checks,
         queued: q.queued.as_deref() == Some("1"),
         can_organize: user.0.may(steward_core::Action::OrganizeDevices),
         can_revoke: user.0.may(steward_core::Action::RevokeDevices),

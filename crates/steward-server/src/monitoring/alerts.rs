@@ -96,15 +96,30 @@ pub async fn of_device(
         .collect())
 }
 
+/// A network monitor's state (its one subject), once it has one.
+pub async fn of_network_monitor(
+    state: &AppState,
+    caller: &Caller,
+    check_id: &str,
+) -> Result<Option<AlertInfo>> {
+    caller.require(Action::ViewDevices)?;
+    let scoped = state.store.scoped(caller.scope());
+    Ok(scoped.alert(check_id, "").await?.as_ref().map(info))
+}
+
 /// How one check stands: a network monitor's state (none before its first run), or the
 /// open problems of a device check (its devices that are fine are not listed).
 pub async fn of_check(state: &AppState, caller: &Caller, check_id: &str) -> Result<Vec<AlertInfo>> {
     let check = super::checks::get(state, caller, check_id).await?;
-    let scoped = state.store.scoped(caller.scope());
     if check.target.is_empty() {
-        return Ok(scoped.alert(check_id, "").await?.iter().map(info).collect());
+        return Ok(of_network_monitor(state, caller, check_id)
+            .await?
+            .into_iter()
+            .collect());
     }
-    let mut open: Vec<AlertInfo> = scoped
+    let mut open: Vec<AlertInfo> = state
+        .store
+        .scoped(caller.scope())
         .open_alerts(MAX_OPEN)
         .await?
         .iter()

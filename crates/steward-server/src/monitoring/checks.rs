@@ -235,6 +235,7 @@ pub fn parse_spec(check: &serde_json::Value, timeout_secs: Option<u64>) -> Resul
             DEVICE_KINDS.join(", ")
         ))
     })?;
+    probe.check().map_err(|e| invalid(format!("check: {e}")))?;
     let timeout = timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
     if !(1..=300).contains(&timeout) {
         return Err(invalid("timeout_secs: 1 to 300"));

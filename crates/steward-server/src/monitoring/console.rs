@@ -26,7 +26,8 @@ pub struct AlertRow {
     pub since: String,
     pub since_exact: String,
     pub summary: String,
-    pub runbook: String,
+    /// The runbook as sanitised HTML (`console::markdown`), empty when there is none.
+    pub runbook_html: String,
     pub acknowledged_by: String,
     pub acknowledged_comment: String,
 }
@@ -42,7 +43,7 @@ pub fn row(a: &AlertInfo, now: steward_core::Timestamp) -> AlertRow {
         since: relative(a.since, now),
         since_exact: utc(a.since),
         summary: a.summary.clone(),
-        runbook: a.runbook.clone(),
+        runbook_html: crate::console::markdown::to_html(&a.runbook),
         acknowledged_by: a
             .acknowledged
             .as_ref()

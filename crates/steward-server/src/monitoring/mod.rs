@@ -19,6 +19,7 @@ mod decide_tests;
 pub mod devices;
 pub mod error;
 pub mod leases;
+pub mod manage;
 pub mod notifier;
 pub mod scheduler;
 pub mod spec;

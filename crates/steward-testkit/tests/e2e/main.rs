@@ -5,6 +5,7 @@ mod access;
 mod agent_protocol;
 mod api;
 mod console;
+mod console_monitoring;
 mod console_text;
 mod device_checks;
 mod edge;

@@ -18,6 +18,7 @@ pub fn observe(watch: &Watch, proc_root: &Path) -> Observations {
     let systemctl = super::command::find("systemctl");
     let mut seen = Observations {
         watch_version: watch.version.clone(),
+        probes: Vec::new(),
         failed_units: systemctl.as_deref().and_then(failed_units),
         units: match (&systemctl, watch.units.is_empty()) {
             (Some(systemctl), false) => unit_states(systemctl, &watch.units),
