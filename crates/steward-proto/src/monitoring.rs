@@ -34,6 +34,8 @@ pub struct CheckInfo {
     /// file: change it there) or `default` (installed with Steward).
     pub source: String,
     pub enabled: bool,
+    /// Who runs it: `server`, or `device:ID` for a probe run by that device's agent.
+    pub runner: String,
     pub updated_at: Timestamp,
 }
 
@@ -74,6 +76,10 @@ pub struct CreateCheck {
     pub runbook: Option<String>,
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// Network monitors: who runs the probe — `server` (the default) or `device:ID`, that
+    /// device's agent (for a target only the site's own network reaches).
+    #[serde(default)]
+    pub runner: Option<String>,
 }
 
 /// An alert: a check's state for one subject.

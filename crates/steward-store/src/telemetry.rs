@@ -27,9 +27,9 @@ impl Store {
             "SELECT \
              (SELECT COUNT(*) FROM notifications WHERE delivered_at IS NULL) AS notifications_pending, \
              (SELECT COUNT(*) FROM check_state s JOIN checks c ON c.id = s.check_id \
-              WHERE s.next_run_at <= $1 AND c.enabled = 1) AS checks_due, \
+              WHERE s.next_run_at <= $1 AND c.enabled = 1 AND c.runner = 'server') AS checks_due, \
              (SELECT COUNT(*) FROM check_state s JOIN checks c ON c.id = s.check_id \
-              WHERE s.next_run_at <= $2 AND c.enabled = 1) AS checks_overdue, \
+              WHERE s.next_run_at <= $2 AND c.enabled = 1 AND c.runner = 'server') AS checks_overdue, \
              (SELECT COUNT(*) FROM jobs WHERE state = 'queued') AS jobs_queued",
         )
         .bind(now.0)

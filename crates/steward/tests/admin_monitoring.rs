@@ -183,7 +183,7 @@ async fn checks_alerts_and_maintenance_from_the_shell() {
     );
 
     // Bad input is a clear error and a failed exit, and changes nothing.
-    let refusals: [(&[&str], i32, &str); 7] = [
+    let refusals: [(&[&str], i32, &str); 9] = [
         (
             &[
                 "checks",
@@ -241,6 +241,29 @@ async fn checks_alerts_and_maintenance_from_the_shell() {
             "a check named shop-website already exists",
         ),
         (&["checks", "--bogus"], 2, "unexpected argument '--bogus'"),
+        (
+            &[
+                "checks", "add", "x", "--kind", "tcp", "--host", "h", "--port", "1", "--runner",
+                "nosuch",
+            ],
+            1,
+            "nosuch",
+        ),
+        (
+            &[
+                "checks",
+                "add",
+                "x",
+                "--kind",
+                "cpu",
+                "--warn-percent",
+                "90",
+                "--runner",
+                "server",
+            ],
+            1,
+            "--runner is for network monitors",
+        ),
         (
             &[
                 "maintenance",

@@ -44,6 +44,7 @@ use crate::state::{self, AgentState, StateLock};
 
 mod builtin;
 pub mod jobs;
+mod probes;
 mod queue;
 
 pub use jobs::{BoxFuture, JobContext, JobExecutor, JobExecutors, JobOutcome};
@@ -223,6 +224,7 @@ pub async fn run(
         job_slots: Arc::new(Semaphore::new(config.max_concurrent_jobs.max(1))),
         kind_slots,
         checked_in,
+        probes: probes::Probes::spawn(),
     });
     tokio::select! {
         () = shutdown => tracing::info!("agent stopping"),
@@ -252,6 +254,8 @@ struct Agent {
     kind_slots: HashMap<String, Arc<Semaphore>>,
     /// Set once the first check-in has been attempted.
     checked_in: watch::Sender<bool>,
+    /// The network monitors this agent runs for the server.
+    probes: probes::Probes,
 }
 
 /// Whether everything queued reached the server.
@@ -280,7 +284,7 @@ impl Agent {
             let core = self.core.lock().await;
             (core.inventory_due(self.inventory_every), core.watch.clone())
         };
-        let (metrics, observations, inventory) = self
+        let (metrics, mut observations, inventory) = self
             .with_collector(move |c| {
                 (
                     c.metrics(),
@@ -297,12 +301,16 @@ impl Agent {
             Some(Ok(inv)) => Some(inv),
             None => None,
         };
+        observations.probes = self.probes.take_results();
         let mut core = self.core.lock().await;
         if want_inventory {
             core.inventory_at = Some(Instant::now());
         }
         core.queue(Some(metrics), Some(observations), inventory)?;
-        self.flush(&mut core, health).await?;
+        let flushed = self.flush(&mut core, health).await;
+        // The acknowledgement may have brought a new watch list, and with it new probes.
+        self.probes.set_orders(&core.watch.probes);
+        flushed?;
         Ok(())
     }
 

@@ -136,6 +136,18 @@ impl Catalog {
         })
     }
 
+    /// The enabled network monitors `device`'s agent runs for the server.
+    pub fn agent_probes<'a>(
+        &'a self,
+        device_id: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<CheckDef>> + 'a {
+        self.checks.iter().filter(move |c| {
+            c.record.enabled
+                && matches!(c.spec, Spec::Probe { .. })
+                && c.record.runner.strip_prefix("device:") == Some(device_id)
+        })
+    }
+
     /// Whether a maintenance window open at `at` covers this check (for `device`).
     pub fn in_maintenance(
         &self,

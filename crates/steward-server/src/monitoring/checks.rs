@@ -45,6 +45,7 @@ pub async fn create(state: &AppState, caller: &Caller, input: &CreateCheck) -> R
     caller.require(Action::ManageMonitoring)?;
     let mut record = build(input, None, caller)?;
     ensure_may_target(state, caller, &record.target).await?;
+    ensure_may_run_on(state, caller, &record.runner).await?;
     record.id = new_id();
     save(state, &record).await?;
     caller
@@ -72,6 +73,7 @@ pub async fn update(
     ensure_may_target(state, caller, &existing.target).await?;
     let mut record = build(input, Some(&existing), caller)?;
     ensure_may_target(state, caller, &record.target).await?;
+    ensure_may_run_on(state, caller, &record.runner).await?;
     record.id = existing.id.clone();
     save(state, &record).await?;
     caller
@@ -166,6 +168,7 @@ fn build(
     if is_probe && !(1..=86_400).contains(&interval_secs) {
         return Err(invalid("interval_secs: 1 second to 1 day"));
     }
+    let runner = parse_runner(input.runner.as_deref(), is_probe)?;
     let retries = input.retries.unwrap_or(if is_probe { 2 } else { 0 });
     if retries > 20 {
         return Err(invalid("retries: at most 20"));
@@ -193,7 +196,7 @@ fn build(
         spec: serde_json::to_string(&spec).map_err(invalid)?,
         interval_ms: secs_ms(if is_probe { interval_secs } else { 60 }),
         rules: serde_json::to_string(&rules).map_err(invalid)?,
-        runner: "server".into(),
+        runner,
         parent_id: input.parent_id.clone().filter(|p| !p.is_empty()),
         runbook,
         source: existing.map_or("console".to_string(), |e| e.source.clone()),
@@ -201,6 +204,31 @@ fn build(
         created_at: existing.map_or(now, |e| e.created_at),
         updated_at: now,
     })
+}
+
+/// Who runs a check: the server, or for a network monitor one device's agent.
+fn parse_runner(runner: Option<&str>, is_probe: bool) -> Result<String> {
+    match runner.map(str::trim) {
+        None | Some("" | "server") => Ok("server".into()),
+        Some(r) if !is_probe => Err(invalid(format!(
+            "runner: a device check is judged from each device's own reports, not run by {r}"
+        ))),
+        Some(r) => match Target::parse(r) {
+            Ok(Target::Device(d)) => Ok(format!("device:{d}")),
+            _ => Err(invalid("runner: `server` or `device:ID`")),
+        },
+    }
+}
+
+/// A probe run by an agent runs on a device the caller sees, and one that is still enrolled.
+async fn ensure_may_run_on(state: &AppState, caller: &Caller, runner: &str) -> Result<()> {
+    let Some(device) = runner.strip_prefix("device:") else {
+        return Ok(());
+    };
+    match state.store.scoped(caller.scope()).device(device).await? {
+        Some(_) => Ok(()),
+        None => Err(invalid("runner: no such device")),
+    }
 }
 
 fn secs_ms(secs: u64) -> i64 {
@@ -285,7 +313,14 @@ fn describe(c: &CheckRecord) -> String {
     } else {
         &c.target
     };
-    format!("{} on {target}, enabled {}", c.kind, c.enabled)
+    if c.runner == "server" {
+        format!("{} on {target}, enabled {}", c.kind, c.enabled)
+    } else {
+        format!(
+            "{} on {target}, run by {}, enabled {}",
+            c.kind, c.runner, c.enabled
+        )
+    }
 }
 
 /// A check as the API shows it.
@@ -315,6 +350,7 @@ pub fn info(c: &CheckRecord) -> CheckInfo {
         runbook: c.runbook.clone(),
         source: c.source.clone(),
         enabled: c.enabled,
+        runner: c.runner.clone(),
         updated_at: c.updated_at,
     }
 }

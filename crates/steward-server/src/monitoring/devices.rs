@@ -61,7 +61,8 @@ pub async fn judge_report(
         tags: &device.tags,
     };
     let applicable: Vec<&std::sync::Arc<CheckDef>> = catalog.device_checks(&membership).collect();
-    let watch = Watch::of(applicable.iter().filter_map(|c| c.spec.device_check()));
+    let watch = Watch::of(applicable.iter().filter_map(|c| c.spec.device_check()))
+        .with_probes(super::remote::orders(&catalog, device_id));
     let states = match state.store.states_of_subject(device_id).await {
         Ok(s) => s,
         Err(e) => {
@@ -94,6 +95,11 @@ pub async fn judge_report(
         .collect();
     let writes = judge(&catalog, &judgeable, &states, &judged, device_id, view);
     record(state, writes).await;
+    if let Some(seen) = &facts.observations
+        && !seen.probes.is_empty()
+    {
+        super::remote::judge(state, &catalog, device_id, &seen.probes).await;
+    }
     (observes && held != watch.version).then_some(watch)
 }
 

@@ -21,6 +21,7 @@ pub mod error;
 pub mod leases;
 pub mod manage;
 pub mod notifier;
+pub mod remote;
 pub mod scheduler;
 pub mod spec;
 pub mod windows;

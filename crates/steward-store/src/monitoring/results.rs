@@ -38,7 +38,9 @@ impl Store {
     /// [`Store::claim_due_checks`] for the checks due by `due_by` (at or after `now`): a
     /// scheduler that claims a little ahead can start each check at its time rather than at
     /// its next look. Leases are judged at `now`. One statement: the due rows are picked
-    /// (on PostgreSQL skipping rows another server is claiming) and leased together.
+    /// (on PostgreSQL skipping rows another server is claiming) and leased together. Only
+    /// checks the server runs are claimed: a probe run by an agent (`runner` `device:ID`)
+    /// is judged from that agent's reports.
     pub async fn claim_checks_due_by(
         &self,
         holder: &str,
@@ -57,7 +59,8 @@ impl Store {
              WHERE (check_id, subject) IN ( \
              SELECT check_id, subject FROM check_state s \
              WHERE next_run_at <= $4 AND lease_until <= $3 \
-             AND EXISTS (SELECT 1 FROM checks c WHERE c.id = s.check_id AND c.enabled = 1) \
+             AND EXISTS (SELECT 1 FROM checks c WHERE c.id = s.check_id AND c.enabled = 1 \
+             AND c.runner = 'server') \
              ORDER BY next_run_at, check_id, subject LIMIT {limit} {lock}) \
              RETURNING {STATE_COLS}"
         ))

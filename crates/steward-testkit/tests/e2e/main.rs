@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod access;
+mod agent_probes;
 mod agent_protocol;
 mod api;
 mod console;

@@ -44,6 +44,10 @@ pub struct AddCheck {
     /// Read that TOML from FILE (`-`: standard input).
     #[arg(long, value_name = "FILE")]
     pub toml_file: Option<PathBuf>,
+    /// Network monitors: the device whose agent runs the probe (name or id), for a target
+    /// only that site's network reaches [default: the server].
+    #[arg(long, value_name = "DEVICE")]
+    pub runner: Option<String>,
     #[command(flatten)]
     pub settings: CheckSettings,
 }

@@ -77,6 +77,8 @@ pub struct CheckForm {
     pub count: String,
     pub interval: String,
     pub timeout: String,
+    /// Network monitors: `server`, or `device:ID` for that device's agent.
+    pub runner: String,
     // Every kind.
     pub retries: String,
     /// Between reminders of an unacknowledged problem; "0" for none.
@@ -122,6 +124,7 @@ impl Default for CheckForm {
             count: String::new(),
             interval: "1m".into(),
             timeout: String::new(),
+            runner: "server".into(),
             retries: String::new(),
             renotify: String::new(),
             parent_id: String::new(),
@@ -290,6 +293,9 @@ impl CheckForm {
             parent_id: Some(self.parent_id.trim().to_string()).filter(|p| !p.is_empty()),
             runbook: Some(self.runbook.clone()),
             enabled: Some(self.enabled == "on"),
+            runner: (!device)
+                .then(|| self.runner.trim().to_string())
+                .filter(|r| !r.is_empty()),
         })
     }
 
@@ -318,6 +324,7 @@ impl CheckForm {
                 .renotify_minutes
                 .map_or("0".into(), |m| format_duration(m * 60)),
             parent_id: info.parent_id.clone().unwrap_or_default(),
+            runner: info.runner.clone(),
             runbook: info.runbook.clone(),
             enabled: if info.enabled {
                 "on".into()
@@ -408,6 +415,7 @@ mod tests {
             runbook: req.runbook.unwrap_or_default(),
             source: "console".into(),
             enabled: req.enabled.unwrap_or(true),
+            runner: req.runner.unwrap_or_else(|| "server".into()),
             updated_at: steward_core::Timestamp(0),
         }
     }

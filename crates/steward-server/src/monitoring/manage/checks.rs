@@ -140,6 +140,7 @@ async fn build(
         .collect();
     let mut choices = Choices::load(state, caller).await?;
     choices.keep(&super::targets::value(&form.target, &form.tag));
+    choices.keep(&form.runner);
     // Problems now, by check: how many of its devices stand at each status.
     let open = alerts::view(
         state,
@@ -452,6 +453,7 @@ mod tests {
             runbook: String::new(),
             source: "console".into(),
             enabled: true,
+            runner: "server".into(),
             updated_at: steward_core::Timestamp(0),
         };
         assert_eq!(

@@ -3,9 +3,9 @@
 use anyhow::{Context, anyhow, bail};
 use steward_core::Escaped;
 use steward_proto::monitoring::{AlertInfo, AlertQuery, CheckInfo, CreateCheck};
-use steward_server::AppState;
 use steward_server::monitoring::{alerts, checks, windows};
 use steward_server::service::Caller;
+use steward_server::{AppState, devices};
 
 use super::table::Table;
 use super::{ago, covers, find, print_json, span_secs};
@@ -59,11 +59,10 @@ async fn list(state: &AppState, caller: &Caller, json: bool) -> anyhow::Result<(
             None => span_secs(c.interval_secs),
             Some(_) => "each report".into(),
         };
-        let target = c.target.as_deref().unwrap_or_default();
         table.row(vec![
             c.name.clone(),
             c.kind.clone(),
-            covers(state, caller, target).await,
+            check_covers(state, caller, c).await,
             every,
             standing(c, &open),
             c.source.clone(),
@@ -71,6 +70,16 @@ async fn list(state: &AppState, caller: &Caller, json: bool) -> anyhow::Result<(
     }
     table.print();
     Ok(())
+}
+
+/// What a check covers: its devices, or for a network monitor the network, probed by the
+/// server or by a device's agent (`network, from device web-1`).
+async fn check_covers(state: &AppState, caller: &Caller, c: &CheckInfo) -> String {
+    match (&c.target, c.runner.strip_prefix("device:")) {
+        (Some(target), _) => covers(state, caller, target).await,
+        (None, Some(_)) => format!("network, from {}", covers(state, caller, &c.runner).await),
+        (None, None) => "network".into(),
+    }
 }
 
 /// How a check stands, from the open alerts (worst first): `ok`, `critical`, `warning
@@ -107,12 +116,11 @@ async fn show(state: &AppState, caller: &Caller, wanted: &str, json: bool) -> an
     if json {
         return print_json(&Shown { check, alerts });
     }
-    let target = check.target.as_deref().unwrap_or_default();
     let mut lines = vec![
         ("name", check.name.clone()),
         ("id", check.id.clone()),
         ("kind", check.kind.clone()),
-        ("covers", covers(state, caller, target).await),
+        ("covers", check_covers(state, caller, &check).await),
     ];
     if let serde_json::Value::Object(settings) = &check.check {
         for (key, value) in settings.iter().filter(|(k, _)| *k != "kind") {
@@ -217,6 +225,17 @@ async fn input(state: &AppState, caller: &Caller, add: &AddCheck) -> anyhow::Res
         .to_string();
     let def = definition(&table).map_err(|reason| anyhow!("check {label:?}: {reason}"))?;
     let secs = |d: std::time::Duration| u64::try_from(d.as_millis().div_ceil(1000)).ok();
+    let runner = match (add.runner.as_deref(), &def) {
+        (None, _) => None,
+        (Some(_), CheckDefinition::Device(_)) => {
+            bail!("--runner is for network monitors: a device check is judged on each device")
+        }
+        (Some("server"), _) => Some("server".to_string()),
+        (Some(device), _) => Some(format!(
+            "device:{}",
+            devices::find_by_name_or_id(state, caller, device).await?.id
+        )),
+    };
     Ok(match def {
         CheckDefinition::Monitor(c) => CreateCheck {
             name: c.name,
@@ -230,6 +249,7 @@ async fn input(state: &AppState, caller: &Caller, add: &AddCheck) -> anyhow::Res
             parent_id: None,
             runbook: Some(c.runbook),
             enabled: None,
+            runner,
         },
         CheckDefinition::Device(d) => CreateCheck {
             target: Some(windows::target_of(state, caller.scope(), &d.covers).await?),
@@ -243,6 +263,7 @@ async fn input(state: &AppState, caller: &Caller, add: &AddCheck) -> anyhow::Res
             parent_id: None,
             runbook: Some(d.runbook),
             enabled: None,
+            runner: None,
         },
     })
 }
