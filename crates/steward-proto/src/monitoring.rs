@@ -238,3 +238,23 @@ pub struct ChannelTestResult {
     /// Why not, when not.
     pub error: Option<String>,
 }
+
+/// A notification in the outbox: what it says, where it goes, how its delivery stands.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryInfo {
+    pub id: i64,
+    pub channel_id: String,
+    /// The channel's name (empty once the channel is deleted).
+    pub channel: String,
+    /// The message's one-line title ("CRITICAL: shop-website").
+    pub title: String,
+    /// `delivered`, `retrying` (an attempt failed; tried again at `next_attempt_at`) or
+    /// `waiting` (not tried yet).
+    pub state: String,
+    pub attempts: i64,
+    /// Why the last attempt failed (empty when none did).
+    pub last_error: String,
+    pub created_at: Timestamp,
+    pub next_attempt_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
+}

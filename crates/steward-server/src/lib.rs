@@ -146,6 +146,9 @@ async fn serve_with(
     )
     .await
     .map_err(|e| anyhow::anyhow!("storing the checks and channels of the configuration: {e}"))?;
+    monitoring::declared_devices::sync(&state, &state.config.declared_device_checks)
+        .await
+        .map_err(|e| anyhow::anyhow!("storing the device checks of the configuration: {e}"))?;
     monitoring::install_default_checks(&state)
         .await
         .map_err(|e| anyhow::anyhow!("adding the default checks: {e}"))?;

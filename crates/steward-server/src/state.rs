@@ -51,6 +51,8 @@ pub struct ServerConfig {
     /// Checks and notification channels declared in the configuration file, put in the
     /// store at start (`monitoring::sync_declared`).
     pub declared_checks: Vec<crate::monitoring::DeclaredCheck>,
+    /// Device checks declared in the configuration file (`monitoring::declared_devices`).
+    pub declared_device_checks: Vec<crate::monitoring::DeclaredDeviceCheck>,
     pub declared_channels: Vec<crate::monitoring::DeclaredChannel>,
     /// Maintenance windows and routes declared in the configuration file, stored at start
     /// (`monitoring::windows::sync_declared`, `monitoring::channels::sync_declared_routes`).
@@ -91,6 +93,7 @@ impl Default for ServerConfig {
             change_retention_days: 365,
             metrics_history: steward_core::history::History::default(),
             declared_checks: Vec::new(),
+            declared_device_checks: Vec::new(),
             declared_channels: Vec::new(),
             declared_windows: Vec::new(),
             declared_routes: Vec::new(),

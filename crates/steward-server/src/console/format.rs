@@ -115,9 +115,34 @@ pub fn percent(part: u64, whole: u64) -> u8 {
     }
 }
 
+/// Who did something, for people: a user by name, an API token as such, the command line.
+/// (Audit and acknowledgements keep the full label, `user:alice`.)
+pub fn actor(label: &str) -> String {
+    if let Some(user) = label.strip_prefix("user:") {
+        user.to_string()
+    } else if let Some(token) = label.strip_prefix("api-token:") {
+        format!("API token {token}")
+    } else if label == "cli" {
+        "the command line".to_string()
+    } else if let Some(who) = label.strip_prefix("cli:") {
+        format!("{who} (command line)")
+    } else {
+        label.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn actors_are_named_for_people() {
+        assert_eq!(actor("user:alice"), "alice");
+        assert_eq!(actor("api-token:ci"), "API token ci");
+        assert_eq!(actor("cli"), "the command line");
+        assert_eq!(actor("cli:root"), "root (command line)");
+        assert_eq!(actor("something else"), "something else");
+    }
 
     #[test]
     fn sizes_use_binary_units() {

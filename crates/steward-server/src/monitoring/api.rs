@@ -9,7 +9,8 @@ use serde::Deserialize;
 use steward_proto::api::ApiError;
 use steward_proto::monitoring::{
     Acknowledge, AlertInfo, AlertQuery, AlertsView, ChannelInfo, ChannelTestResult, CheckInfo,
-    CreateChannel, CreateCheck, CreateRoute, CreateWindow, HistoryInfo, RouteInfo, WindowInfo,
+    CreateChannel, CreateCheck, CreateRoute, CreateWindow, DeliveryInfo, HistoryInfo, RouteInfo,
+    WindowInfo,
 };
 
 use crate::auth::{Authorized, ManageChannels, ManageMonitoring, ViewDevices};
@@ -180,6 +181,27 @@ pub async fn delete_window(
 ) -> AppResult<StatusCode> {
     super::windows::delete(&state, &who.caller(&state), &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct DeliveriesQuery {
+    /// How many, newest first (default 50, at most 200).
+    limit: Option<u32>,
+}
+
+/// The outbox: recent notifications with how their delivery stands (delivered, waiting, or
+/// retrying with the last error).
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "monitoring", params(DeliveriesQuery),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 200, body = Vec<DeliveryInfo>), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    who: Authorized<ManageChannels>,
+    ApiQuery(q): ApiQuery<DeliveriesQuery>,
+) -> AppResult<Json<Vec<DeliveryInfo>>> {
+    Ok(Json(
+        super::deliveries::recent(&state, &who.caller(&state), q.limit.unwrap_or(50)).await?,
+    ))
 }
 
 /// Notification channels with their routes (secrets masked).

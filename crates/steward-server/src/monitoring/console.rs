@@ -47,7 +47,7 @@ pub fn row(a: &AlertInfo, now: steward_core::Timestamp) -> AlertRow {
         acknowledged_by: a
             .acknowledged
             .as_ref()
-            .map(|k| k.by.clone())
+            .map(|k| crate::console::format::actor(&k.by))
             .unwrap_or_default(),
         acknowledged_comment: a
             .acknowledged

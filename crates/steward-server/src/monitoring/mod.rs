@@ -16,6 +16,8 @@ pub mod console;
 pub mod decide;
 #[cfg(test)]
 mod decide_tests;
+pub mod declared_devices;
+pub mod deliveries;
 pub mod devices;
 pub mod error;
 pub mod leases;
@@ -49,6 +51,8 @@ pub struct DeclaredCheck {
     pub retries: u32,
     pub runbook: String,
 }
+
+pub use declared_devices::DeclaredDeviceCheck;
 
 /// A notification channel as declared.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,8 +132,10 @@ pub async fn sync_declared(
         .iter()
         .map(|c| declared_id("config", &c.name))
         .collect();
+    // Network monitors only: the file's device checks are synced by
+    // `declared_devices::sync`.
     for old in stored.values() {
-        if old.source == FROM_CONFIG && !declared.contains(&old.id) {
+        if old.source == FROM_CONFIG && old.target.is_empty() && !declared.contains(&old.id) {
             store.delete_check(&old.id).await?;
         }
     }
@@ -314,6 +320,7 @@ pub fn routes() -> crate::web::routes::Routes {
             routes!(api::delete_window),
         )
         .api(Access::Requires(ManageChannels), routes!(api::channels))
+        .api(Access::Requires(ManageChannels), routes!(api::deliveries))
         .api(
             Access::Requires(ManageChannels),
             routes!(api::create_channel),

@@ -97,6 +97,7 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
             Some(Action::ManageMonitoring),
         ),
         ("GET /api/v1/channels", Some(Action::ManageChannels)),
+        ("GET /api/v1/notifications", Some(Action::ManageChannels)),
         ("POST /api/v1/channels", Some(Action::ManageChannels)),
         ("DELETE /api/v1/channels/{id}", Some(Action::ManageChannels)),
         (

@@ -96,3 +96,74 @@ async fn a_target_going_down_and_up_is_announced_once_each_way() {
     assert!(delivered.iter().all(|n| n.delivered_at.is_some()));
     server.cleanup().await;
 }
+
+/// A delivery that fails is retried and shows how it stands: the API's outbox view and the
+/// console's "Recent deliveries" say "retrying", with the attempts and the receiver's error.
+#[tokio::test]
+async fn a_failing_delivery_is_visible_with_its_error() {
+    let down = free_address().await; // nothing listens: the probe fails
+    let nowhere = free_address().await; // nothing listens: the webhook fails
+    let server = TestServer::sqlite_configured(|c| {
+        c.declared_checks = vec![DeclaredCheck {
+            name: "backup-nas".into(),
+            probe: steward_probes::Probe::Tcp(steward_probes::Tcp {
+                host: "127.0.0.1".into(),
+                port: down.port(),
+            }),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            retries: 0,
+            runbook: String::new(),
+        }];
+        c.declared_channels = vec![DeclaredChannel {
+            name: "broken-hook".into(),
+            channel: steward_notify::Channel::Webhook(steward_notify::Webhook {
+                url: format!("http://{nowhere}/hook"),
+                secret: None,
+            }),
+        }];
+    })
+    .await;
+    let api = server.api_token().await;
+    let delivery =
+        steward_testkit::eventually(Duration::from_secs(20), "a failed delivery", || async {
+            let (status, listed) = server.api_get(&api, "/api/v1/notifications").await;
+            assert_eq!(status, 200, "{listed}");
+            listed
+                .as_array()
+                .and_then(|l| l.iter().find(|d| d["state"] == "retrying").cloned())
+        })
+        .await;
+    assert_eq!(delivery["channel"], "broken-hook", "{delivery}");
+    assert!(
+        delivery["title"].as_str().unwrap().contains("backup-nas"),
+        "{delivery}"
+    );
+    assert!(delivery["attempts"].as_i64().unwrap() >= 1);
+    assert!(!delivery["last_error"].as_str().unwrap().is_empty());
+    assert!(delivery["delivered_at"].is_null());
+
+    server
+        .create_user("boss", steward_core::Role::Admin, "correct horse battery")
+        .await;
+    let cookie = server.sign_in("boss", "correct horse battery").await;
+    let page = server
+        .http
+        .get(format!("{}/channels", server.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let table = page
+        .split("id=\"deliveries\"")
+        .nth(1)
+        .expect("the deliveries table");
+    assert!(
+        table.contains("retrying") && table.contains("broken-hook"),
+        "{table}"
+    );
+    server.cleanup().await;
+}

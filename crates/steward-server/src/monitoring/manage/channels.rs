@@ -30,6 +30,21 @@ pub struct RouteRow {
     pub devices: String,
 }
 
+/// A notification in the outbox, for the deliveries table.
+pub struct DeliveryRow {
+    pub created: String,
+    pub created_exact: String,
+    pub channel: String,
+    pub title: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next: String,
+    pub last_error: String,
+}
+
+/// How many recent deliveries the page lists.
+const DELIVERIES_SHOWN: u32 = 30;
+
 pub struct ChannelRow {
     pub id: String,
     pub name: String,
@@ -173,6 +188,7 @@ struct ChannelsPage {
     route_error: String,
     done: String,
     test: TestOutcome,
+    deliveries: Vec<DeliveryRow>,
 }
 
 impl ChannelsPage {
@@ -229,6 +245,25 @@ async fn build(state: &AppState, user: &ConsoleUser<ManageChannels>) -> AppResul
             choices.keep(&r.devices);
         }
     }
+    let now = state.now();
+    let deliveries = crate::monitoring::deliveries::recent(state, &caller, DELIVERIES_SHOWN)
+        .await?
+        .into_iter()
+        .map(|d| DeliveryRow {
+            created: crate::console::format::relative(d.created_at, now),
+            created_exact: crate::console::format::utc(d.created_at),
+            channel: if d.channel.is_empty() {
+                "(deleted)".into()
+            } else {
+                d.channel
+            },
+            title: d.title,
+            state: d.state,
+            attempts: d.attempts,
+            next: crate::console::format::relative(d.next_attempt_at, now),
+            last_error: d.last_error,
+        })
+        .collect();
     let rows = listed
         .into_iter()
         .map(|c| ChannelRow {
@@ -267,6 +302,7 @@ async fn build(state: &AppState, user: &ConsoleUser<ManageChannels>) -> AppResul
         route_error: String::new(),
         done: String::new(),
         test: TestOutcome::default(),
+        deliveries,
     })
 }
 

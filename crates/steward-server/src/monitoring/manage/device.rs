@@ -81,7 +81,10 @@ pub async fn section(
             } else {
                 String::new()
             },
-            acknowledged_by: a.acknowledged.map(|k| k.by).unwrap_or_default(),
+            acknowledged_by: a
+                .acknowledged
+                .map(|k| crate::console::format::actor(&k.by))
+                .unwrap_or_default(),
             flapping: a.flapping,
             check: a.check,
             summary: a.summary,
