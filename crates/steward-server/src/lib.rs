@@ -146,7 +146,12 @@ async fn serve_with(
     )
     .await
     .map_err(|e| anyhow::anyhow!("storing the checks and channels of the configuration: {e}"))?;
-    monitoring::declared_devices::sync(&state, &state.config.declared_device_checks)
+    // The file names groups and devices; a check naming none that exists is left out.
+    let (device_checks, unresolved) =
+        monitoring::checks::resolve_declared(&state, &state.config.declared_device_checks)
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the device checks of the configuration: {e}"))?;
+    monitoring::declared_devices::sync(&state, &device_checks)
         .await
         .map_err(|e| anyhow::anyhow!("storing the device checks of the configuration: {e}"))?;
     monitoring::install_default_checks(&state)
@@ -161,7 +166,7 @@ async fn serve_with(
     let routes = monitoring::channels::sync_declared_routes(&state, &state.config.declared_routes)
         .await
         .map_err(|e| anyhow::anyhow!("storing the routes of the configuration: {e}"))?;
-    for problem in windows.iter().chain(&routes) {
+    for problem in unresolved.iter().chain(&windows).chain(&routes) {
         tracing::error!("config: {problem}; this entry is left out");
     }
     let background = dispatch::spawn_poller(state.clone());

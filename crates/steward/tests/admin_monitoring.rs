@@ -346,7 +346,13 @@ end = 2026-05-02T02:00:00Z
 name = "ops"
 kind = "webhook"
 url = "{hook}"
-{rules}"#
+{rules}
+[[checks]]
+name = "shop-disks"
+kind = "disk"
+group = "Shop"
+warn_percent = 90
+"#
     )
 }
 
@@ -382,6 +388,16 @@ async fn routes_and_windows_of_the_config_file_are_stored_at_start() {
         server.output()
     );
 
+    // A device check for a group that does not exist yet is left out, and said.
+    assert!(
+        server
+            .said("config: check \"shop-disks\": no group named \"Shop\"; this entry is left out"),
+        "{}",
+        server.output()
+    );
+    assert!(!admin(&data, &["checks", "list"]).contains("shop-disks"));
+    admin(&data, &["group", "create", "Shop"]);
+
     let windows = admin(&data, &["maintenance", "list"]);
     let patch = row(&windows, "patch-night");
     assert_eq!(patch[1..3], ["everything", "sat,sun at 22:00 UTC for 4h"]);
@@ -404,7 +420,8 @@ async fn routes_and_windows_of_the_config_file_are_stored_at_start() {
     assert_eq!(message["alerts"][0]["event"], "test", "{message}");
     server.kill();
 
-    // The file without them: the next start removes what it declared before.
+    // The file without them: the next start removes what it declared before, and stores
+    // the device check now that its group exists.
     std::fs::write(&file, config(&hook, false)).unwrap();
     let server = Steward::start(&args, "listening on");
     // (The server says it listens before it stores the file's entries.)
@@ -412,12 +429,27 @@ async fn routes_and_windows_of_the_config_file_are_stored_at_start() {
     loop {
         let windows = admin(&data, &["maintenance", "list"]);
         let channels = admin(&data, &["channels", "list"]);
-        if windows == "no maintenance windows" && row(&channels, "ops")[2] == "everything" {
+        let checks = admin(&data, &["checks", "list"]);
+        if windows == "no maintenance windows"
+            && row(&channels, "ops")[2] == "everything"
+            && checks.contains("shop-disks")
+        {
+            assert_eq!(
+                row(&checks, "shop-disks"),
+                [
+                    "shop-disks",
+                    "disk",
+                    "group Shop",
+                    "each report",
+                    "ok",
+                    "config"
+                ]
+            );
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "still declared:\n{windows}\n{channels}\n{}",
+            "not as declared:\n{windows}\n{channels}\n{checks}\n{}",
             server.output()
         );
         std::thread::sleep(Duration::from_millis(200));

@@ -354,3 +354,34 @@ pub fn info(c: &CheckRecord) -> CheckInfo {
         updated_at: c.updated_at,
     }
 }
+
+/// The configuration file's device checks with their groups and devices looked up: the file
+/// names them (`group = "Shop"`, a name or an id), the store keeps ids. A check whose group
+/// or device does not exist is left out; the returned problems say which and why.
+pub async fn resolve_declared(
+    state: &AppState,
+    declared: &[super::DeclaredDeviceCheck],
+) -> std::result::Result<(Vec<super::DeclaredDeviceCheck>, Vec<String>), StoreError> {
+    use super::windows::{Named, target_of};
+    let mut resolved = Vec::new();
+    let mut problems = Vec::new();
+    for c in declared {
+        let named = match &c.target {
+            Target::All => Named::All,
+            Target::Tag(t) => Named::Tag(t.clone()),
+            Target::Group(g) => Named::Group(g.clone()),
+            Target::Device(d) => Named::Device(d.clone()),
+        };
+        match target_of(state, &Scope::AllDevices, &named).await {
+            Ok(target) => {
+                let mut c = c.clone();
+                c.target =
+                    Target::parse(&target).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                resolved.push(c);
+            }
+            Err(MonitoringError::Store(e)) => return Err(e),
+            Err(e) => problems.push(format!("check {:?}: {e}", c.name)),
+        }
+    }
+    Ok((resolved, problems))
+}

@@ -593,6 +593,7 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
         ))?,
         metrics,
         declared_checks: file.declared.checks.clone(),
+        declared_device_checks: file.declared.device_checks.clone(),
         declared_channels: file.declared.channels.clone(),
         declared_windows: file.declared.windows.clone(),
         declared_routes: file.declared.routes.clone(),

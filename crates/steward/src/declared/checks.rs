@@ -39,6 +39,27 @@ pub struct DeviceCheckDefinition {
     pub runbook: String,
 }
 
+impl DeviceCheckDefinition {
+    /// As the server stores the file's device checks: a group or device still by the name
+    /// written (looked up at start, `monitoring::checks::resolve_declared`).
+    pub fn declared(self) -> steward_server::monitoring::DeclaredDeviceCheck {
+        use steward_core::checks::Target;
+        steward_server::monitoring::DeclaredDeviceCheck {
+            target: match self.covers {
+                Named::All | Named::Check(_) => Target::All,
+                Named::Device(d) => Target::Device(d),
+                Named::Group(g) => Target::Group(g),
+                Named::Tag(t) => Target::Tag(t),
+            },
+            name: self.name,
+            check: self.check,
+            sustain: self.sustain,
+            retries: self.retries,
+            runbook: self.runbook,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CheckEntry {

@@ -13,12 +13,14 @@ use std::path::Path;
 
 use steward_server::monitoring::channels::DeclaredRoute;
 use steward_server::monitoring::windows::{DeclaredWindow, Named};
-use steward_server::monitoring::{DeclaredChannel, DeclaredCheck};
+use steward_server::monitoring::{DeclaredChannel, DeclaredCheck, DeclaredDeviceCheck};
 
 /// The entries of a file that were right, and what was wrong with the others.
 #[derive(Debug, Default, Clone)]
 pub struct Declared {
     pub checks: Vec<DeclaredCheck>,
+    /// Device checks; their groups and devices by name, looked up at start.
+    pub device_checks: Vec<DeclaredDeviceCheck>,
     pub channels: Vec<DeclaredChannel>,
     pub routes: Vec<DeclaredRoute>,
     pub windows: Vec<DeclaredWindow>,
@@ -62,19 +64,18 @@ pub fn read(text: &str, sections: Sections<'_>) -> Declared {
     for entry in sections.checks {
         let table = entry.get_ref();
         match checks::definition(table) {
-            Ok(c) if out.checks.iter().any(|x| x.name == c.name()) => out.problems.push(format!(
-                "line {}: check {:?}: another check has this name",
-                line(entry),
-                c.name()
-            )),
+            Ok(c)
+                if out.checks.iter().any(|x| x.name == c.name())
+                    || out.device_checks.iter().any(|x| x.name == c.name()) =>
+            {
+                out.problems.push(format!(
+                    "line {}: check {:?}: another check has this name",
+                    line(entry),
+                    c.name()
+                ))
+            }
             Ok(checks::CheckDefinition::Monitor(c)) => out.checks.push(c),
-            Ok(checks::CheckDefinition::Device(c)) => out.problems.push(format!(
-                "line {}: check {:?}: {} is a device check, which the configuration file \
-                 cannot declare yet: add it with `steward admin checks add` or the API",
-                line(entry),
-                c.name,
-                c.check.kind()
-            )),
+            Ok(checks::CheckDefinition::Device(c)) => out.device_checks.push(c.declared()),
             Err(reason) => out.problems.push(format!(
                 "line {}: check {}: {reason}",
                 line(entry),

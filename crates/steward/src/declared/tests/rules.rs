@@ -373,41 +373,73 @@ runbook = "Empty /srv/tmp."
 }
 
 #[test]
-fn the_file_says_device_checks_are_added_elsewhere_for_now() {
+fn device_checks_in_the_file_keep_the_names_they_cover_until_the_start() {
     let d = read(
         r#"[[checks]]
-name = "disks"
+name = "shop-disks"
 kind = "disk"
+group = "Shop"
 warn_percent = 90
+sustain = "5m"
+
+[[checks]]
+name = "nginx"
+kind = "unit"
+unit = "nginx.service"
+tag = "web"
+
+[[checks]]
+name = "nginx"
+kind = "tcp"
+host = "h"
+port = 80
 "#,
     );
+    use steward_core::checks::Target;
+    let covered: Vec<_> = d
+        .device_checks
+        .iter()
+        .map(|c| (c.name.as_str(), c.target.clone()))
+        .collect();
+    assert_eq!(
+        covered,
+        [
+            ("shop-disks", Target::Group("Shop".into())),
+            ("nginx", Target::Tag("web".into()))
+        ]
+    );
+    assert_eq!(
+        d.device_checks[0].sustain,
+        std::time::Duration::from_secs(300)
+    );
     assert!(d.checks.is_empty());
-    assert_eq!(d.problems.len(), 1);
-    assert!(
-        d.problems[0].starts_with("line 1: check \"disks\": disk is a device check")
-            && d.problems[0].contains("steward admin checks add"),
-        "{:?}",
-        d.problems
+    assert_eq!(
+        d.problems,
+        ["line 14: check \"nginx\": another check has this name"]
     );
 }
 
 #[test]
-fn the_configuration_guides_routes_and_windows_read_as_documented() {
+fn the_configuration_guides_examples_read_as_documented() {
     let guide = include_str!("../../../../../docs/CONFIGURATION.md");
     let blocks: Vec<&str> = guide
         .split("```toml\n")
         .skip(1)
         .filter_map(|rest| rest.split("```").next())
-        .filter(|b| b.contains("[[routes]]") || b.contains("[[maintenance]]"))
+        .filter(|b| {
+            ["[[checks]]", "[[routes]]", "[[maintenance]]"]
+                .iter()
+                .any(|s| b.contains(s))
+        })
         .collect();
-    assert_eq!(
-        blocks.len(),
-        2,
-        "the guide's examples of routes and windows"
-    );
+    assert!(blocks.len() >= 9, "the guide's examples: {}", blocks.len());
+    let (mut routes, mut windows, mut device_checks) = (0, 0, 0);
     for block in blocks {
         let d = read(block);
         assert!(d.problems.is_empty(), "{block}\n{:?}", d.problems);
-        assert!(d.routes.len() + d.windows.len() >= 2, "{block}");
+        routes += d.routes.len();
+        windows += d.windows.len();
+        device_checks += d.device_checks.len();
     }
+    assert_eq!((routes, windows, device_checks), (2, 2, 2));
 }
