@@ -197,13 +197,9 @@ pub async fn receive(
                 record_capabilities(state, &device, said).await;
                 let mut ack = plan.ack;
                 if let Some(facts) = plan.judged {
-                    ack.watch = crate::monitoring::devices::judge_report(
-                        state,
-                        &device.device_id,
-                        facts,
-                        observes,
-                    )
-                    .await;
+                    ack.watch =
+                        crate::monitoring::devices::judge_report(state, &device, facts, observes)
+                            .await;
                 }
                 return Ok(ack);
             }

@@ -125,6 +125,8 @@ pub struct AppState {
     pub(crate) dummy_hash: Arc<str>,
     /// Monitoring's parsed definitions (checks, channels, routes, windows), cached.
     pub(crate) monitoring: Arc<crate::monitoring::catalog::CatalogCache>,
+    /// Devices' check states as last read, judged against at each check-in.
+    pub(crate) device_states: Arc<crate::monitoring::devices::StatesCache>,
     /// Steward's own metrics, served at `/metrics`.
     pub(crate) telemetry: Arc<crate::telemetry::Telemetry>,
 }
@@ -148,6 +150,7 @@ impl AppState {
             denials: Arc::default(),
             dummy_hash: dummy_hash.into(),
             monitoring: Arc::default(),
+            device_states: Arc::default(),
             instance: format!(
                 "{}.{}",
                 std::process::id(),

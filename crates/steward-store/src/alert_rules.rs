@@ -8,7 +8,7 @@ use steward_core::Timestamp;
 
 use crate::monitoring::{STATE_COLS, bump_revision, check_state};
 use crate::rows::{int, opt_int, opt_text, text, touched};
-use crate::{CheckStateRecord, Result, Store, StoreError};
+use crate::{Backend, CheckStateRecord, Result, Store, StoreError};
 
 /// A maintenance window (see migration 0014).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,6 +255,48 @@ impl Store {
         rows.iter().map(check_state).collect()
     }
 
+    /// [`Store::states_of_subject`] in one row: the states aggregated as JSON by the
+    /// database. What a report's judging reads each time, so it is one round trip to the
+    /// database's worker rather than one per row (on SQLite each row is a hop between
+    /// threads, and those hops were most of a check-in's cost).
+    pub async fn states_of_device(&self, device_id: &str) -> Result<Vec<CheckStateRecord>> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT COALESCE(json_group_array(json_object('check_id', check_id, \
+                 'subject', subject, 'state', state, 'status', status, 'since', since, \
+                 'summary', summary, 'next_run_at', next_run_at)), '[]') AS states \
+                 FROM check_state WHERE subject = $1"
+            }
+            Backend::Postgres => {
+                "SELECT COALESCE(json_agg(json_build_object('check_id', check_id, \
+                 'subject', subject, 'state', state, 'status', status, 'since', since, \
+                 'summary', summary, 'next_run_at', next_run_at))::text, '[]') AS states \
+                 FROM check_state WHERE subject = $1"
+            }
+        };
+        let row = sqlx::query(sql)
+            .bind(device_id)
+            .fetch_one(&self.read)
+            .await?;
+        let json = text(&row, "states")?;
+        let rows: Vec<StateRow> =
+            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut states: Vec<CheckStateRecord> = rows
+            .into_iter()
+            .map(|r| CheckStateRecord {
+                check_id: r.check_id,
+                subject: r.subject,
+                state: r.state,
+                status: r.status,
+                since: Timestamp(r.since),
+                summary: r.summary,
+                next_run_at: Timestamp(r.next_run_at),
+            })
+            .collect();
+        states.sort_by(|a, b| a.check_id.cmp(&b.check_id));
+        Ok(states)
+    }
+
     /// Every subject's state of one check (a heartbeat sweep).
     pub async fn states_of_check(&self, check_id: &str) -> Result<Vec<CheckStateRecord>> {
         let rows = sqlx::query(safe_sql!(
@@ -305,6 +347,7 @@ impl Store {
         .bind(&a.actor)
         .execute(&mut *tx)
         .await?;
+        crate::monitoring::device_states_changed(&mut tx, &a.subject).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -358,4 +401,16 @@ fn membership(row: &AnyRow) -> Result<DeviceMembership> {
         last_seen_at: opt_int(row, "last_seen_at")?.map(Timestamp),
         enrolled_at: Timestamp(int(row, "enrolled_at")?),
     })
+}
+
+/// A check state as the database aggregates it ([`Store::states_of_device`]).
+#[derive(serde::Deserialize)]
+struct StateRow {
+    check_id: String,
+    subject: String,
+    state: String,
+    status: String,
+    since: i64,
+    summary: String,
+    next_run_at: i64,
 }

@@ -23,6 +23,12 @@ use crate::{Result, Store, StoreError};
 #[derive(Debug, Clone)]
 pub struct DeviceIngestState {
     pub device_id: String,
+    /// The device's name and group, for judging its checks without reading it again.
+    pub name: String,
+    pub group_id: Option<String>,
+    /// Counts the changes to the device's check states (migration 0016): equal counts, the
+    /// same states.
+    pub checks_version: i64,
     pub credential_hash: String,
     /// A credential issued by a rotation and not yet used (see `Store::set_pending_credential`).
     pub pending_credential_hash: Option<String>,
@@ -149,8 +155,8 @@ impl SoftwareWrite {
 impl Store {
     pub async fn device_ingest_state(&self, device_id: &str) -> Result<Option<DeviceIngestState>> {
         let row = sqlx::query(
-            "SELECT id, credential_hash, pending_credential_hash, revoked_at, last_seq, inventory_hash, \
-             software_hash, agent_job_kinds, agent_report_sections FROM devices WHERE id = $1",
+            "SELECT id, name, group_id, checks_version, credential_hash, pending_credential_hash, revoked_at, last_seq, \
+             inventory_hash, software_hash, agent_job_kinds, agent_report_sections FROM devices WHERE id = $1",
         )
         .bind(device_id)
         .fetch_optional(&self.read)
@@ -158,6 +164,9 @@ impl Store {
         row.map(|r| {
             Ok(DeviceIngestState {
                 device_id: text(&r, "id")?,
+                name: text(&r, "name")?,
+                group_id: opt_text(&r, "group_id")?,
+                checks_version: int(&r, "checks_version")?,
                 credential_hash: text(&r, "credential_hash")?,
                 pending_credential_hash: opt_text(&r, "pending_credential_hash")?,
                 revoked_at: opt_int(&r, "revoked_at")?.map(Timestamp),

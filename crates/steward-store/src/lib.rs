@@ -274,6 +274,10 @@ fn sqlite_pool(max: u32, opts: &PoolOptions) -> AnyPoolOptions {
         .max_connections(max)
         .min_connections(1)
         .acquire_timeout(opts.acquire_timeout)
+        // A SQLite connection is an open file, not a socket a network can drop: the ping sqlx
+        // otherwise sends before lending a pooled connection (a round trip to that
+        // connection's worker thread, on every query) finds nothing to catch.
+        .test_before_acquire(false)
         .after_connect(move |conn, _meta| {
             let pragmas = pragmas.clone();
             Box::pin(async move {

@@ -28,7 +28,7 @@ use steward_core::Timestamp;
 
 use crate::rows::{int, opt_int, opt_text, text, touched};
 use crate::{Backend, Result, Store, StoreError};
-pub(crate) use results::bump_revision;
+pub(crate) use results::{bump_revision, device_states_changed};
 
 /// A check's definition (see migration 0012 for the columns' meaning).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -56,9 +56,12 @@ pub struct Catalog {
     pub channel_ids: Vec<String>,
     pub routes: Vec<Route>,
     pub windows: Vec<MaintenanceWindow>,
-    /// Whether any device check targets a group or a tag (then a report needs the device's
-    /// memberships read; otherwise not).
-    pub needs_memberships: bool,
+    /// Tells catalogs apart: each load takes the next number (what a cache of things judged
+    /// under one catalog keys on).
+    pub generation: u64,
+    /// Whether any device check targets a tag (then a report needs the device's tags read;
+    /// otherwise not).
+    pub needs_tags: bool,
 }
 
 impl Catalog {
@@ -69,7 +72,11 @@ impl Catalog {
             store.routes(),
             store.windows()
         )?;
-        let mut catalog = Catalog::default();
+        static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let mut catalog = Catalog {
+            generation: GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            ..Catalog::default()
+        };
         for record in checks {
             let Ok(spec) = serde_json::from_str::<Spec>(&record.spec) else {
                 tracing::error!(check = %record.name, "monitoring: unreadable check settings; the check is skipped");
@@ -80,8 +87,8 @@ impl Catalog {
                 Spec::Device { .. } => Target::parse(&record.target).ok(),
                 Spec::Probe { .. } => None,
             };
-            if matches!(target, Some(Target::Group(_) | Target::Tag(_))) && record.enabled {
-                catalog.needs_memberships = true;
+            if matches!(target, Some(Target::Tag(_))) && record.enabled {
+                catalog.needs_tags = true;
             }
             catalog
                 .by_id

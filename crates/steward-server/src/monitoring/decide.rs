@@ -46,10 +46,10 @@ pub fn decide(
     context: Context<'_>,
 ) -> Decision {
     let now = result.at;
-    let previous: AlertState = context
+    let stored_state: Option<AlertState> = context
         .previous
-        .and_then(|s| serde_json::from_str(&s.state).ok())
-        .unwrap_or_else(|| AlertState::new(now));
+        .and_then(|s| serde_json::from_str(&s.state).ok());
+    let previous = stored_state.clone().unwrap_or_else(|| AlertState::new(now));
     let membership = context.device.map(|d| d.membership);
     let circumstances = Circumstances {
         in_maintenance: catalog.in_maintenance(&check.record.id, membership.as_ref(), now),
@@ -100,11 +100,19 @@ pub fn decide(
         }
     }
     let state_json = serde_json::to_string(&state).unwrap_or_default();
-    // A problem's line ("disk / at 93 %") is kept current; an OK one need not be.
+    // A problem's line ("disk / at 93 %") is kept current; an OK one need not be. A result
+    // that only adds to the count of results seen (`samples`, which grows to the flap window
+    // while nothing changes) is not worth a write either: a device's first twenty reports
+    // would each write every check. Left uncounted, a young check needs more results
+    // before it can be judged flapping, never fewer.
+    let only_counted = stored_state.is_some_and(|mut was| {
+        was.samples = state.samples;
+        was == state
+    });
     let changed = match context.previous {
         None => true,
         Some(stored) => {
-            stored.state != state_json
+            (stored.state != state_json && !only_counted)
                 || (state.status.is_problem() && stored.summary != result.summary)
         }
     } || decided.transition.is_some()

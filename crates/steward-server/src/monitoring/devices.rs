@@ -9,7 +9,7 @@ use std::time::Duration;
 use steward_core::alerting::CheckResult;
 use steward_core::checks::{self, DeviceCheck, Facts, Membership, Observations, Watch};
 use steward_core::{Metrics, Timestamp};
-use steward_store::{CheckResultWrite, CheckStateRecord, DeviceMembership};
+use steward_store::{CheckResultWrite, CheckStateRecord, DeviceIngestState, DeviceMembership};
 
 use super::catalog::{Catalog, CheckDef};
 use super::decide::{Context, DeviceView, decide};
@@ -34,11 +34,12 @@ pub struct ReportFacts {
 /// is stored, and the next one is judged again.
 pub async fn judge_report(
     state: &AppState,
-    device_id: &str,
+    device: &DeviceIngestState,
     facts: ReportFacts,
     observes: bool,
 ) -> Option<Watch> {
     let now = state.now();
+    let device_id = device.device_id.as_str();
     let catalog = match state.monitoring.get(&state.store, now).await {
         Ok(c) => c,
         Err(e) => {
@@ -46,24 +47,33 @@ pub async fn judge_report(
             return None;
         }
     };
-    let device = match state.store.device_membership(device_id).await {
-        Ok(Some(d)) => d,
-        Ok(None) => return None,
-        Err(e) => {
-            tracing::warn!(error = %e, "monitoring: cannot read a device; its report goes unjudged");
-            return None;
+    // The name and group came with the device's ingest state; tags are read only when a
+    // check targets one (each read is a round trip on every check-in).
+    let tags = if catalog.needs_tags {
+        match state.store.device_tags(device_id).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "monitoring: cannot read a device's tags; its report goes unjudged");
+                return None;
+            }
         }
+    } else {
+        Vec::new()
     };
     let groups: Vec<String> = device.group_id.iter().cloned().collect();
     let membership = Membership {
         device_id,
         groups: &groups,
-        tags: &device.tags,
+        tags: &tags,
     };
     let applicable: Vec<&std::sync::Arc<CheckDef>> = catalog.device_checks(&membership).collect();
     let watch = Watch::of(applicable.iter().filter_map(|c| c.spec.device_check()))
         .with_probes(super::remote::orders(&catalog, device_id));
-    let states = match state.store.states_of_subject(device_id).await {
+    let states = match state
+        .device_states
+        .get(&state.store, device, &catalog)
+        .await
+    {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e, "monitoring: cannot read a device's checks");
@@ -94,6 +104,10 @@ pub async fn judge_report(
         })
         .collect();
     let writes = judge(&catalog, &judgeable, &states, &judged, device_id, view);
+    if !writes.is_empty() {
+        // Its count moved with the writes: read again next time.
+        state.device_states.forget(device_id);
+    }
     record(state, writes).await;
     if let Some(seen) = &facts.observations
         && !seen.probes.is_empty()
@@ -101,6 +115,68 @@ pub async fn judge_report(
         super::remote::judge(state, &catalog, device_id, &seen.probes).await;
     }
     (observes && held != watch.version).then_some(watch)
+}
+
+/// Devices' check states as last read, with the device's `checks_version` and the catalog
+/// they were read under: a check-in whose device still has that count (read with the device
+/// anyway) and finds the same catalog judges against them without reading the states. Every
+/// change to a device's states — by this server, another, a sweep, an acknowledgement —
+/// moves the count in its own transaction, so a stale entry is never used; a new catalog
+/// (a check added or deleted) is read anew.
+#[derive(Debug, Default)]
+pub struct StatesCache {
+    held: std::sync::Mutex<HashMap<String, Held>>,
+}
+
+#[derive(Debug)]
+struct Held {
+    version: i64,
+    /// Which catalog (`Catalog::generation`).
+    catalog: u64,
+    states: std::sync::Arc<Vec<CheckStateRecord>>,
+}
+
+/// Entries kept before the cache starts afresh (a bound on memory, not a working limit:
+/// an installation with more devices reads some states twice).
+const MAX_HELD: usize = 50_000;
+
+impl StatesCache {
+    async fn get(
+        &self,
+        store: &steward_store::Store,
+        device: &DeviceIngestState,
+        catalog: &Catalog,
+    ) -> Result<std::sync::Arc<Vec<CheckStateRecord>>, steward_store::StoreError> {
+        let generation = catalog.generation;
+        if let Ok(held) = self.held.lock()
+            && let Some(h) = held.get(&device.device_id)
+            && h.version == device.checks_version
+            && h.catalog == generation
+        {
+            return Ok(h.states.clone());
+        }
+        let states = std::sync::Arc::new(store.states_of_device(&device.device_id).await?);
+        if let Ok(mut held) = self.held.lock() {
+            if held.len() >= MAX_HELD {
+                held.clear();
+            }
+            held.insert(
+                device.device_id.clone(),
+                Held {
+                    version: device.checks_version,
+                    catalog: generation,
+                    states: states.clone(),
+                },
+            );
+        }
+        Ok(states)
+    }
+
+    fn forget(&self, device_id: &str) {
+        if let Ok(mut held) = self.held.lock() {
+            held.remove(device_id);
+        }
+    }
 }
 
 /// Judges `checks` for one device; the writes of what changed, with the state each was

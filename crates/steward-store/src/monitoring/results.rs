@@ -185,6 +185,22 @@ impl Store {
     }
 }
 
+/// Counts a change to a device's check states (`devices.checks_version`, migration 0016),
+/// inside the transaction making it; nothing for a network monitor (no device).
+pub(crate) async fn device_states_changed(
+    tx: &mut sqlx::AnyConnection,
+    subject: &str,
+) -> Result<()> {
+    if subject.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("UPDATE devices SET checks_version = checks_version + 1 WHERE id = $1")
+        .bind(subject)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// Raises the monitoring revision inside the transaction changing a definition.
 pub(crate) async fn bump_revision(tx: &mut sqlx::AnyConnection) -> Result<()> {
     sqlx::query(
@@ -283,5 +299,6 @@ async fn write_result(
         .execute(&mut **tx)
         .await?;
     }
+    device_states_changed(&mut *tx, &r.subject).await?;
     Ok(Some(history))
 }

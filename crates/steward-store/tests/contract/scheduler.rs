@@ -307,3 +307,74 @@ contract_test!(
         assert_eq!(claim(2_800).await, ["k-c"]);
     }
 );
+
+contract_test!(
+    a_devices_states_read_in_one_row_are_those_read_row_by_row,
+    |db: TestDb| async move {
+        assert!(db.states_of_device("d1").await.unwrap().is_empty());
+        for (id, due) in [("b", i64::MAX), ("a", 5)] {
+            db.save_check(&check_def(id, id)).await.unwrap();
+            db.track_check(
+                id,
+                "d1",
+                r#"{"status":"ok","note":"quote \" and é"}"#,
+                ts(3),
+                ts(due),
+            )
+            .await
+            .unwrap();
+        }
+        db.track_check("a", "d2", "{}", ts(0), ts(0)).await.unwrap();
+        let one_row = db.states_of_device("d1").await.unwrap();
+        assert_eq!(one_row, db.states_of_subject("d1").await.unwrap());
+        assert_eq!(
+            one_row
+                .iter()
+                .map(|s| s.check_id.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(one_row[1].next_run_at, ts(i64::MAX));
+    }
+);
+
+contract_test!(
+    a_devices_checks_version_counts_the_changes_to_its_states,
+    |db: TestDb| async move {
+        enroll(&db, "d1", "d1").await;
+        let version = |db: steward_store::Store| async move {
+            db.device_ingest_state("d1")
+                .await
+                .unwrap()
+                .unwrap()
+                .checks_version
+        };
+        assert_eq!(version(db.clone()).await, 0);
+        db.save_check(&check_def("disk", "disk")).await.unwrap();
+        let mut write = result_write("disk", 0, 100, false, Vec::new());
+        write.subject = "d1".into();
+        // Created (expected absent): counted.
+        assert_eq!(
+            db.record_device_results(&[(None, write.clone())])
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(version(db.clone()).await, 1);
+        // A write whose expected state is not the stored one changes nothing, counts nothing.
+        assert_eq!(
+            db.record_device_results(&[(Some("stale".into()), write.clone())])
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(version(db.clone()).await, 1);
+        // A network monitor's result is no device's.
+        db.save_check(&check_def("web", "web")).await.unwrap();
+        db.track_check("web", "", "{}", ts(0), ts(0)).await.unwrap();
+        db.record_check_result(&result_write("web", 0, 100, true, Vec::new()))
+            .await
+            .unwrap();
+        assert_eq!(version(db.clone()).await, 1);
+    }
+);
