@@ -127,7 +127,14 @@ async fn wait_for(
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         match tokio::time::timeout_at(deadline, received.recv()).await {
-            Ok(Some((at, body))) if body["event"] == event => return Ok(at),
+            // A message carries one or more alerts (grouped per channel).
+            Ok(Some((at, body)))
+                if body["alerts"]
+                    .as_array()
+                    .is_some_and(|alerts| alerts.iter().any(|a| a["event"] == event)) =>
+            {
+                return Ok(at);
+            }
             Ok(Some(_)) => {}
             Ok(None) => bail!("the webhook receiver stopped"),
             Err(_) => bail!("no {event} within {limit:?}"),
