@@ -128,6 +128,9 @@ pub async fn sync_declared(
     }
     store.save_checks(&changed).await?;
     store.track_checks(&tracks).await?;
+    if changed.len() >= 100 {
+        store.refresh_monitoring_statistics().await?;
+    }
     let declared: std::collections::HashSet<String> = checks
         .iter()
         .map(|c| declared_id("config", &c.name))

@@ -167,6 +167,20 @@ impl Store {
         Ok(outcomes)
     }
 
+    /// Brings the query planner's statistics of the monitoring tables up to date after a
+    /// large change (the configuration's checks stored at start). On PostgreSQL a table
+    /// filled since its last `ANALYZE` is planned as if nearly empty, and the claim of due
+    /// checks then walks every check for each one (seconds instead of milliseconds at 10,000
+    /// checks) until autovacuum catches up. SQLite plans these queries by their indexes.
+    pub async fn refresh_monitoring_statistics(&self) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("ANALYZE checks, check_state")
+                .execute(&self.write)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The monitoring revision: a count that every change to a definition (checks,
     /// channels, routes, maintenance windows) raises, in the transaction that makes the
     /// change. Equal revisions mean the same definitions; read it before reading them, so a

@@ -378,3 +378,12 @@ contract_test!(
         assert_eq!(version(db.clone()).await, 1);
     }
 );
+
+contract_test!(
+    statistics_can_be_refreshed_after_a_large_change,
+    |db: TestDb| async move {
+        db.save_check(&check_def("a", "a")).await.unwrap();
+        db.refresh_monitoring_statistics().await.unwrap();
+        assert_eq!(db.checks().await.unwrap().len(), 1);
+    }
+);
