@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use serde_json::json;
-use steward_server::monitoring::DeclaredChannel;
 use steward_testkit::agent::{ScriptedCollector, TestAgent, sample_inventory};
 use steward_testkit::peers::{free_address, http_target, next_within, webhook_receiver};
 use steward_testkit::{TestServer, eventually};
@@ -24,16 +23,7 @@ async fn a_probe_run_by_an_agent_alerts_once_and_recovers_once() {
     let addr = free_address().await;
     let up = http_target(addr).await;
     let (hook, mut received) = webhook_receiver().await;
-    let server = TestServer::sqlite_configured(|c| {
-        c.declared_channels = vec![DeclaredChannel {
-            name: "ops".into(),
-            channel: steward_notify::Channel::Webhook(steward_notify::Webhook {
-                url: hook,
-                secret: None,
-            }),
-        }];
-    })
-    .await;
+    let server = crate::support::server_alerting_to(hook).await;
     let api = server.api_token().await;
     let token = server.enroll_token(2).await;
     let collector = ScriptedCollector::new(sample_inventory("site-gw", 5));

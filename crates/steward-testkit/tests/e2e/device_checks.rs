@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use serde_json::json;
-use steward_server::monitoring::DeclaredChannel;
 use steward_testkit::agent::{ScriptedCollector, TestAgent, sample_inventory};
 use steward_testkit::peers::{next_within, webhook_receiver};
 use steward_testkit::{TestServer, eventually};
@@ -33,16 +32,7 @@ fn status_of(checks: &[serde_json::Value], name: &str) -> Option<String> {
 #[tokio::test]
 async fn device_checks_alert_once_through_acknowledgement_windows_and_routes() {
     let (hook, mut received) = webhook_receiver().await;
-    let server = TestServer::sqlite_configured(|c| {
-        c.declared_channels = vec![DeclaredChannel {
-            name: "ops".into(),
-            channel: steward_notify::Channel::Webhook(steward_notify::Webhook {
-                url: hook,
-                secret: None,
-            }),
-        }];
-    })
-    .await;
+    let server = crate::support::server_alerting_to(hook).await;
     let api = server.api_token().await;
     let collector = ScriptedCollector::new(sample_inventory("web-1", 5));
     collector.set(|m| {
@@ -449,16 +439,7 @@ async fn the_console_shows_what_is_wrong_and_takes_an_acknowledgement() {
 #[tokio::test]
 async fn problems_found_together_go_out_as_one_message() {
     let (hook, mut received) = webhook_receiver().await;
-    let server = TestServer::sqlite_configured(|c| {
-        c.declared_channels = vec![DeclaredChannel {
-            name: "ops".into(),
-            channel: steward_notify::Channel::Webhook(steward_notify::Webhook {
-                url: hook,
-                secret: None,
-            }),
-        }];
-    })
-    .await;
+    let server = crate::support::server_alerting_to(hook).await;
     let api = server.api_token().await;
     let collector = ScriptedCollector::new(sample_inventory("db-1", 5));
     let token = server.enroll_token(1).await;

@@ -102,3 +102,17 @@ pub async fn api(
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
 }
+
+/// A server over SQLite whose configuration declares one webhook channel, `ops`, to `hook`.
+pub async fn server_alerting_to(hook: String) -> steward_testkit::TestServer {
+    steward_testkit::TestServer::sqlite_configured(|c| {
+        c.declared_channels = vec![steward_server::monitoring::DeclaredChannel {
+            name: "ops".into(),
+            channel: steward_notify::Channel::Webhook(steward_notify::Webhook {
+                url: hook,
+                secret: None,
+            }),
+        }];
+    })
+    .await
+}
