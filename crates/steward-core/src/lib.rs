@@ -9,6 +9,7 @@
 pub mod access;
 pub mod alerting;
 pub mod audit;
+pub mod backup;
 pub mod changes;
 pub mod checks;
 pub mod denials;
