@@ -68,7 +68,7 @@ pub fn to_forget(
     for s in newest_first.iter().take(keep.last as usize) {
         kept.insert(&s.id);
     }
-    let rules: [(u32, fn(Timestamp) -> i64); 5] = [
+    let rules: [(u32, Bucket); 5] = [
         (keep.hourly, |t| t.0.div_euclid(3_600_000)),
         (keep.daily, day),
         // 1970-01-01 was a Thursday: weeks counted from Monday.
@@ -98,6 +98,9 @@ pub fn to_forget(
         .map(|s| s.id.clone())
         .collect()
 }
+
+/// Which hour, day, week, month or year a time falls in (a number; equal means the same).
+type Bucket = fn(Timestamp) -> i64;
 
 fn day(t: Timestamp) -> i64 {
     t.0.div_euclid(86_400_000)
