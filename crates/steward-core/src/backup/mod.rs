@@ -2,3 +2,4 @@
 //! design" in docs/ARCHITECTURE.md for where the rest goes.
 
 pub mod retention;
+pub mod schedule;
