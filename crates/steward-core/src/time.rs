@@ -33,6 +33,31 @@ impl Timestamp {
     }
 }
 
+/// (year, month, day) of a day counted from 1970-01-01, in the proleptic Gregorian calendar
+/// (Howard Hinnant's civil-from-days; no date crate is worth it for this).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// Days since 1970-01-01 of a date: the inverse of [`civil_from_days`].
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// A duration for people, at most two units: "45 s", "12 min", "3 h 5 min", "2 d 4 h".
 pub fn human_duration_ms(ms: i64) -> String {
     let s = ms.max(0) / 1000;
@@ -49,6 +74,19 @@ pub fn human_duration_ms(ms: i64) -> String {
 
 #[cfg(test)]
 mod human_tests {
+    #[test]
+    fn calendar_days_are_right_both_ways() {
+        for (days, date) in [
+            (0, (1970, 1, 1)),
+            (19_723, (2024, 1, 1)),
+            (19_782, (2024, 2, 29)),
+            (-1, (1969, 12, 31)),
+        ] {
+            assert_eq!(super::civil_from_days(days), date);
+            assert_eq!(super::days_from_civil(date.0, date.1, date.2), days);
+        }
+    }
+
     #[test]
     fn durations_read_in_two_units_at_most() {
         use super::human_duration_ms as h;

@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
+use crate::time::civil_from_days as civil;
 
 /// The default protection window: 30 days.
 pub const DEFAULT_PROTECTION_MS: i64 = 30 * 86_400_000;
@@ -106,20 +107,6 @@ fn day(t: Timestamp) -> i64 {
     t.0.div_euclid(86_400_000)
 }
 
-/// (year, month, day) of a day counted from 1970-01-01 (Howard Hinnant's algorithm; no date
-/// crate is worth it for this).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,14 +123,6 @@ mod tests {
                 at: Timestamp(*t),
             })
             .collect()
-    }
-
-    #[test]
-    fn calendar_days_are_right() {
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(19_723), (2024, 1, 1));
-        assert_eq!(civil(19_782), (2024, 2, 29));
-        assert_eq!(civil(-1), (1969, 12, 31));
     }
 
     #[test]

@@ -57,21 +57,11 @@ pub fn duration_secs(secs: u64) -> String {
     }
 }
 
-/// (year, month, day, hour, minute) in UTC, from days since the epoch with Howard
-/// Hinnant's civil-from-days algorithm.
+/// (year, month, day, hour, minute) in UTC.
 fn civil(t: Timestamp) -> (i64, i64, i64, i64, i64) {
     let secs = t.secs();
-    let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = steward_core::time::civil_from_days(secs.div_euclid(86_400));
     (year, month, day, rem / 3600, (rem % 3600) / 60)
 }
 

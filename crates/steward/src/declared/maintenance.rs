@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use steward_core::Timestamp;
 use steward_core::alerting::window::Window;
+use steward_core::time::days_from_civil;
 use steward_server::monitoring::windows::DeclaredWindow;
 
 #[derive(Debug, Deserialize)]
@@ -190,17 +191,6 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
     let days = days_from_civil(year, month, day);
     let minutes = days * 1_440 + hour * 60 + minute - offset_min;
     Ok(Timestamp(minutes * MINUTE_MS + second * 1_000))
-}
-
-/// Days since 1970-01-01 of a date (Howard Hinnant's days-from-civil).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// `HH:MM` as minutes after midnight.
