@@ -1,0 +1,9 @@
+//! Steward's backups: restic repositories, written and read through rustic_core.
+//!
+//! rustic_core's API is young, so it is used only here, behind Steward's own small
+//! interface: [`storage`] (where a repository's objects live: a local directory, later a
+//! bucket), [`backend`] (that storage as rustic_core sees it) and [`repo`] (the operations
+//! Steward needs: init, backup, snapshots, ls, restore, check, forget, prune). Every call
+//! blocks; the server runs them in its blocking pool, the agent in a child process.
+
+pub mod storage;
