@@ -6,4 +6,13 @@
 //! Steward needs: init, backup, snapshots, ls, restore, check, forget, prune). Every call
 //! blocks; the server runs them in its blocking pool, the agent in a child process.
 
+pub mod backend;
+pub mod progress;
+pub mod repo;
 pub mod storage;
+
+pub use progress::{ProgressCounter, ProgressReading};
+pub use repo::{
+    BackupError, BackupRequest, CheckReport, Entry, EntryKind, IndexedRepo, Repo, RestoreSummary,
+    SnapshotInfo,
+};

@@ -1,0 +1,334 @@
+//! The repository operations Steward needs, over rustic_core. Each call blocks (it reads
+//! files, hashes, compresses, encrypts on rustic's threads): run it off async workers.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rustic_core::repofile::{NodeType, SnapshotFile, SnapshotId};
+use rustic_core::{
+    BackupOptions, CheckOptions, ConfigOptions, Credentials, Excludes, IndexedFullStatus,
+    KeyOptions, LocalDestination, LsOptions, OpenStatus, PathList, PruneOptions, ReadSubsetOption,
+    Repository, RepositoryBackends, RepositoryOptions, RestoreOptions, SnapshotOptions,
+};
+
+use bytesize::ByteSize;
+
+use crate::backend::StorageBackend;
+use crate::progress::{CounterBars, ProgressCounter};
+use crate::storage::Storage;
+
+/// The largest pack Steward's repositories write (rustic's default grows without bound with
+/// the repository). The server's endpoint takes uploads up to a little more than this.
+pub const DATA_PACK_LIMIT: u64 = 64 << 20;
+const TREE_PACK_LIMIT: u64 = 16 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Repository(String),
+}
+
+fn failed(error: impl std::fmt::Display) -> BackupError {
+    BackupError::Repository(error.to_string())
+}
+
+/// What to back up.
+#[derive(Debug, Clone, Default)]
+pub struct BackupRequest {
+    pub paths: Vec<String>,
+    /// restic-style exclude globs (`*.tmp`, `/home/*/.cache`).
+    pub excludes: Vec<String>,
+    /// The host name written into the snapshot (the device's name).
+    pub host: String,
+    pub tags: Vec<String>,
+}
+
+/// A snapshot as Steward shows it. Times and sizes written inside are the device's word.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SnapshotInfo {
+    pub id: String,
+    /// The time written inside the snapshot, unix ms (shown, never trusted for retention).
+    pub written_at: i64,
+    pub paths: Vec<String>,
+    pub hostname: String,
+    pub tags: Vec<String>,
+    pub files: Option<u64>,
+    pub bytes: Option<u64>,
+    /// New data this snapshot added, before and after compression.
+    pub added_bytes: Option<u64>,
+    pub stored_bytes: Option<u64>,
+    pub duration_ms: Option<u64>,
+}
+
+/// One entry of a snapshot's tree.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Entry {
+    /// The path inside the snapshot, `/`-separated, without a leading slash.
+    pub path: String,
+    pub kind: EntryKind,
+    pub size: u64,
+    pub mode: Option<u32>,
+    pub mtime_ms: Option<i64>,
+    /// Where a symlink points.
+    pub link: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RestoreSummary {
+    pub files: u64,
+    pub dirs: u64,
+    pub bytes: u64,
+}
+
+/// What a check found: errors make the repository unsound, warnings do not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CheckReport {
+    pub errors: Vec<String>,
+}
+
+fn repository(
+    storage: Arc<dyn Storage>,
+    progress: Arc<ProgressCounter>,
+) -> Result<Repository<()>, BackupError> {
+    let backends = RepositoryBackends::new(Arc::new(StorageBackend::new(storage)), None);
+    // No local cache: the server reads its own disk, and an agent's cache would be one
+    // more copy of the index to keep right; the index travels over loopback or LAN.
+    let options = RepositoryOptions::default().no_cache(true);
+    Repository::new_with_progress(&options, &backends, CounterBars(progress)).map_err(failed)
+}
+
+/// Create a new repository in `storage`, sealed with `password`. Refuses when one exists.
+pub fn init(storage: Arc<dyn Storage>, password: &str) -> Result<(), BackupError> {
+    let config = ConfigOptions::default()
+        .set_datapack_size_limit(ByteSize::b(DATA_PACK_LIMIT))
+        .set_treepack_size_limit(ByteSize::b(TREE_PACK_LIMIT));
+    repository(storage, ProgressCounter::new())?
+        .init(
+            &Credentials::password(password),
+            &KeyOptions::default(),
+            &config,
+        )
+        .map(|_| ())
+        .map_err(failed)
+}
+
+/// An open repository.
+pub struct Repo {
+    open: Repository<OpenStatus>,
+}
+
+impl Repo {
+    /// Open the repository in `storage`; `progress` receives the byte progress of the
+    /// operations run on it.
+    pub fn open(
+        storage: Arc<dyn Storage>,
+        password: &str,
+        progress: Arc<ProgressCounter>,
+    ) -> Result<Repo, BackupError> {
+        let open = repository(storage, progress)?
+            .open(&Credentials::password(password))
+            .map_err(failed)?;
+        Ok(Repo { open })
+    }
+
+    /// Load the full index, for browsing and restoring.
+    pub fn into_indexed(self) -> Result<IndexedRepo, BackupError> {
+        Ok(IndexedRepo {
+            indexed: self.open.to_indexed().map_err(failed)?,
+        })
+    }
+
+    /// Back up `request.paths` as one new snapshot, deduplicated against the latest snapshot
+    /// of the same host and paths. The snapshot object is written last, so a backup cut off
+    /// halfway leaves no snapshot, only packs that the next one reuses.
+    pub fn backup(self, request: &BackupRequest) -> Result<SnapshotInfo, BackupError> {
+        if request.paths.is_empty() {
+            return Err(BackupError::Invalid("nothing to back up: no paths".into()));
+        }
+        let source = PathList::from_iter(request.paths.iter().map(PathBuf::from))
+            .sanitize()
+            .map_err(|e| BackupError::Invalid(format!("paths: {e}")))?;
+        let mut excludes = Excludes::default();
+        // rustic's globs include; a leading `!` makes one exclude, as restic's --exclude does.
+        excludes.globs = request.excludes.iter().map(|g| format!("!{g}")).collect();
+        let options = BackupOptions::default().excludes(excludes);
+        let mut snapshot = SnapshotOptions::default().host(request.host.clone());
+        for tag in &request.tags {
+            snapshot = snapshot
+                .add_tags(tag)
+                .map_err(|e| BackupError::Invalid(format!("tag {tag:?}: {e}")))?;
+        }
+        let snapshot = snapshot.to_snapshot().map_err(failed)?;
+        // Only the ids of the blobs stored: the least memory that deduplication needs.
+        let indexed = self.open.to_indexed_ids().map_err(failed)?;
+        let written = indexed
+            .backup(&options, &source, snapshot)
+            .map_err(failed)?;
+        Ok(info(&written))
+    }
+
+    /// Every snapshot, oldest first.
+    pub fn snapshots(&self) -> Result<Vec<SnapshotInfo>, BackupError> {
+        let mut all: Vec<SnapshotInfo> = self
+            .open
+            .get_all_snapshots()
+            .map_err(failed)?
+            .iter()
+            .map(info)
+            .collect();
+        all.sort_by_key(|s| s.written_at);
+        Ok(all)
+    }
+
+    /// Check the repository's structure and read back `read_percent` of its pack data
+    /// (0 reads none).
+    pub fn check(&self, read_percent: f64) -> Result<CheckReport, BackupError> {
+        let mut options = CheckOptions::default();
+        if read_percent > 0.0 {
+            options = options
+                .read_data(true)
+                .read_data_subset(ReadSubsetOption::Percentage(read_percent));
+        }
+        let results = self.open.check(options).map_err(failed)?;
+        Ok(CheckReport {
+            errors: results
+                .0
+                .iter()
+                .filter(|(level, _)| format!("{level:?}") == "Error")
+                .map(|(_, error)| error.to_string())
+                .collect(),
+        })
+    }
+
+    /// Remove the snapshot objects `ids` (the server's retention decides which). Their data
+    /// stays until [`Repo::prune`].
+    pub fn forget(&self, ids: &[String]) -> Result<(), BackupError> {
+        let ids = ids
+            .iter()
+            .map(|id| rustic_core::Id::from_str(id).map(SnapshotId::from))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| BackupError::Invalid(format!("snapshot id: {e}")))?;
+        self.open.delete_snapshots(&ids).map_err(failed)
+    }
+
+    /// Remove the data no snapshot refers to any more.
+    pub fn prune(&self) -> Result<(), BackupError> {
+        let options = PruneOptions::default();
+        let plan = self.open.prune_plan(&options).map_err(failed)?;
+        self.open.prune(&options, plan).map_err(failed)
+    }
+}
+
+/// A repository with its full index loaded: what browsing and restoring need.
+pub struct IndexedRepo {
+    indexed: Repository<IndexedFullStatus>,
+}
+
+impl IndexedRepo {
+    /// The entries of snapshot `id` (a full id or a unique prefix) under `path` ("" for all),
+    /// in tree order.
+    pub fn ls(&self, id: &str, path: &str) -> Result<Vec<Entry>, BackupError> {
+        let indexed = &self.indexed;
+        let node = node_of(indexed, id, path)?;
+        let options = LsOptions::default().recursive(true);
+        let mut entries = Vec::new();
+        for item in indexed.ls(&node, &options).map_err(failed)? {
+            let (relative, node) = item.map_err(failed)?;
+            let full = Path::new(path.trim_matches('/')).join(relative);
+            entries.push(entry(&full, &node));
+        }
+        Ok(entries)
+    }
+
+    /// Restore `path` of snapshot `id` ("" for the whole snapshot) under `target`, with
+    /// contents, modes, modification times and symlinks as they were.
+    pub fn restore(
+        &self,
+        id: &str,
+        path: &str,
+        target: &Path,
+    ) -> Result<RestoreSummary, BackupError> {
+        let indexed = &self.indexed;
+        let node = node_of(indexed, id, path)?;
+        let options = LsOptions::default().recursive(true);
+        let listing = indexed.ls(&node, &options).map_err(failed)?;
+        let target_text = format!("{}/", target.display());
+        let destination =
+            LocalDestination::new(&target_text, true, !node.is_dir()).map_err(failed)?;
+        let restore = RestoreOptions::default();
+        let plan = indexed
+            .prepare_restore(&restore, listing.clone(), &destination, false)
+            .map_err(failed)?;
+        let summary = RestoreSummary {
+            files: plan.stats.files.restore,
+            dirs: plan.stats.dirs.restore,
+            bytes: plan.restore_size,
+        };
+        indexed
+            .restore(plan, &restore, listing, &destination)
+            .map_err(failed)?;
+        Ok(summary)
+    }
+}
+
+fn node_of(
+    indexed: &Repository<IndexedFullStatus>,
+    id: &str,
+    path: &str,
+) -> Result<rustic_core::repofile::Node, BackupError> {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(BackupError::Invalid(format!("not a snapshot id: {id:?}")));
+    }
+    let snapshot = indexed
+        .get_snapshot_from_str(id, |_| true)
+        .map_err(failed)?;
+    indexed
+        .node_from_snapshot_and_path(&snapshot, path)
+        .map_err(failed)
+}
+
+fn info(snapshot: &SnapshotFile) -> SnapshotInfo {
+    let summary = snapshot.summary.as_ref();
+    SnapshotInfo {
+        id: snapshot.id.to_hex().to_string(),
+        written_at: snapshot.time.timestamp().as_millisecond(),
+        paths: snapshot.paths.iter().map(|p| p.to_string()).collect(),
+        hostname: snapshot.hostname.clone(),
+        tags: snapshot.tags.iter().map(|t| t.to_string()).collect(),
+        files: summary.map(|s| s.total_files_processed),
+        bytes: summary.map(|s| s.total_bytes_processed),
+        added_bytes: summary.map(|s| s.data_added),
+        stored_bytes: summary.map(|s| s.data_added_packed),
+        duration_ms: summary.map(|s| (s.total_duration * 1000.0) as u64),
+    }
+}
+
+fn entry(path: &Path, node: &rustic_core::repofile::Node) -> Entry {
+    let (kind, link) = match &node.node_type {
+        NodeType::File => (EntryKind::File, None),
+        NodeType::Dir => (EntryKind::Dir, None),
+        NodeType::Symlink { linktarget, .. } => (EntryKind::Symlink, Some(linktarget.clone())),
+        _ => (EntryKind::Other, None),
+    };
+    Entry {
+        path: path.to_string_lossy().trim_start_matches('/').to_owned(),
+        kind,
+        size: node.meta.size,
+        mode: node.meta.mode,
+        mtime_ms: node.meta.mtime.map(|t| t.as_millisecond()),
+        link,
+    }
+}

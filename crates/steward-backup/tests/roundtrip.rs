@@ -1,0 +1,246 @@
+//! A repository written and read through Steward's interface on a local directory: the
+//! first and an incremental backup, a byte-for-byte restore (contents, modes, modification
+//! times, symlinks), check (passing, then failing on a corrupted pack), forget and prune,
+//! and the standard `restic` client reading what Steward wrote.
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use steward_backup::storage::{LocalDir, ObjectKind, Storage};
+use steward_backup::{BackupRequest, EntryKind, ProgressCounter, Repo, repo};
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn write_tree(root: &Path) -> Result {
+    fs::create_dir_all(root.join("docs/deep"))?;
+    fs::write(root.join("docs/letter.txt"), "Dear supplier,\n".repeat(500))?;
+    fs::write(
+        root.join("docs/deep/data.bin"),
+        (0..200_000u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )?;
+    fs::write(root.join("script.sh"), "#!/bin/sh\necho hi\n")?;
+    fs::set_permissions(root.join("script.sh"), fs::Permissions::from_mode(0o750))?;
+    fs::set_permissions(
+        root.join("docs/letter.txt"),
+        fs::Permissions::from_mode(0o600),
+    )?;
+    symlink("docs/letter.txt", root.join("latest-letter"))?;
+    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    fs::File::options()
+        .write(true)
+        .open(root.join("docs/letter.txt"))?
+        .set_modified(old)?;
+    Ok(())
+}
+
+/// Relative path, kind, mode, mtime (s), content or link target.
+type Described = (String, String, u32, i64, Vec<u8>);
+
+/// Every file, directory and symlink under `root`: relative path, kind, mode, mtime (s),
+/// content or link target.
+fn describe(root: &Path) -> Result<Vec<Described>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let meta = fs::symlink_metadata(&path)?;
+            let relative = path.strip_prefix(root)?.display().to_string();
+            let mtime = meta
+                .modified()?
+                .duration_since(SystemTime::UNIX_EPOCH)?
+                .as_secs() as i64;
+            let mode = meta.permissions().mode() & 0o7777;
+            if meta.file_type().is_symlink() {
+                let target = fs::read_link(&path)?.display().to_string().into_bytes();
+                out.push((relative, "link".into(), 0, 0, target));
+            } else if meta.is_dir() {
+                out.push((relative, "dir".into(), mode, 0, Vec::new()));
+                stack.push(path);
+            } else {
+                out.push((relative, "file".into(), mode, mtime, fs::read(&path)?));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn open(storage: &Arc<LocalDir>) -> Result<Repo> {
+    Ok(Repo::open(
+        storage.clone(),
+        PASSWORD,
+        ProgressCounter::new(),
+    )?)
+}
+
+#[test]
+fn backup_restore_check_forget_prune_and_restic_reads_it() -> Result {
+    let work = tempfile::tempdir()?;
+    let source = work.path().join("source");
+    write_tree(&source)?;
+    let storage = Arc::new(LocalDir::new(work.path().join("repo")));
+    repo::init(storage.clone(), PASSWORD)?;
+    assert!(
+        repo::init(storage.clone(), PASSWORD).is_err(),
+        "a second init is refused"
+    );
+    assert!(Repo::open(storage.clone(), "wrong", ProgressCounter::new()).is_err());
+
+    let request = BackupRequest {
+        paths: vec![source.display().to_string()],
+        excludes: vec!["*.tmp".into()],
+        host: "factory-pc".into(),
+        tags: vec!["steward".into()],
+    };
+    fs::write(source.join("scratch.tmp"), "not wanted")?;
+    let progress = ProgressCounter::new();
+    let first = Repo::open(storage.clone(), PASSWORD, progress.clone())?.backup(&request)?;
+    fs::remove_file(source.join("scratch.tmp"))?;
+    assert_eq!(first.hostname, "factory-pc");
+    assert_eq!(
+        first.files,
+        Some(4),
+        "three files and a symlink; the excluded one is not read"
+    );
+    assert!(
+        progress.read().done_bytes > 200_000,
+        "{:?}",
+        progress.read()
+    );
+    let packs_after_first = storage.list(ObjectKind::Data)?.len();
+
+    // Change one file: the incremental adds little.
+    fs::write(source.join("docs/new.txt"), "a new order")?;
+    let second = open(&storage)?.backup(&request)?;
+    assert!(
+        second.added_bytes.unwrap_or(u64::MAX) < 10_000,
+        "{second:?}"
+    );
+    assert_eq!(open(&storage)?.snapshots()?.len(), 2);
+
+    let indexed = open(&storage)?.into_indexed()?;
+    let listing = indexed.ls(&second.id, "")?;
+    let inside = source.display().to_string();
+    let inside = inside.trim_start_matches('/');
+    let link = listing
+        .iter()
+        .find(|e| e.path == format!("{inside}/latest-letter"));
+    assert_eq!(
+        link.map(|e| (e.kind, e.link.clone())),
+        Some((EntryKind::Symlink, Some("docs/letter.txt".into())))
+    );
+    assert!(
+        indexed.ls(&second.id[..8], "").is_ok(),
+        "a unique prefix names a snapshot"
+    );
+    assert!(indexed.ls("not-hex", "").is_err());
+
+    let target = work.path().join("restored");
+    let summary = indexed.restore(&second.id, "", &target)?;
+    assert_eq!(
+        summary.files, 4,
+        "four regular files (the symlink is not a file) {summary:?}"
+    );
+    assert_eq!(
+        describe(&target.join(inside))?,
+        describe(&source)?,
+        "restored byte for byte"
+    );
+
+    // One folder alone, to another place.
+    let partial = work.path().join("partial");
+    indexed.restore(&second.id, &format!("{inside}/docs/deep"), &partial)?;
+    assert_eq!(
+        fs::read(partial.join("data.bin"))?,
+        fs::read(source.join("docs/deep/data.bin"))?
+    );
+
+    // The standard restic client lists and restores what Steward wrote.
+    let restic = |args: &[&str]| -> Result<std::process::Output> {
+        Ok(Command::new("restic")
+            .args(["--no-cache", "-r"])
+            .arg(storage.root())
+            .args(args)
+            .env("RESTIC_PASSWORD", PASSWORD)
+            .output()?)
+    };
+    let listed = restic(&["snapshots", "--json"])?;
+    assert!(
+        listed.status.success(),
+        "restic snapshots: {}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let text = String::from_utf8(listed.stdout)?;
+    assert!(
+        text.contains(&first.id) && text.contains(&second.id),
+        "{text}"
+    );
+    let by_restic = work.path().join("by-restic");
+    let restored = restic(&[
+        "restore",
+        &second.id,
+        "--target",
+        &by_restic.display().to_string(),
+        "--include",
+        "/**/letter.txt",
+    ])?;
+    assert!(
+        restored.status.success(),
+        "restic restore: {}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    assert_eq!(
+        fs::read(by_restic.join(inside).join("docs/letter.txt"))?,
+        fs::read(source.join("docs/letter.txt"))?
+    );
+    let checked = restic(&["check", "--read-data"])?;
+    assert!(
+        checked.status.success(),
+        "restic check: {}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    // Check passes, forget + prune drop the first snapshot's unshared data, check passes again.
+    assert!(open(&storage)?.check(100.0)?.errors.is_empty());
+    open(&storage)?.forget(std::slice::from_ref(&first.id))?;
+    open(&storage)?.prune()?;
+    assert_eq!(
+        open(&storage)?
+            .snapshots()?
+            .iter()
+            .map(|s| s.id.clone())
+            .collect::<Vec<_>>(),
+        vec![second.id.clone()]
+    );
+    assert!(open(&storage)?.check(100.0)?.errors.is_empty());
+    assert!(storage.list(ObjectKind::Data)?.len() >= packs_after_first.min(1));
+
+    // A corrupted pack is found by a check that reads data.
+    let (pack, _) = storage
+        .list(ObjectKind::Data)?
+        .into_iter()
+        .next()
+        .ok_or("no pack")?;
+    let path = storage
+        .root()
+        .join("data")
+        .join(&pack.as_str()[..2])
+        .join(pack.as_str());
+    let mut bytes = fs::read(&path)?;
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644))?;
+    fs::write(&path, bytes)?;
+    let report = open(&storage)?.check(100.0)?;
+    assert!(!report.errors.is_empty(), "the corruption is reported");
+    Ok(())
+}
