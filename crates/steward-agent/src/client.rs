@@ -79,7 +79,7 @@ struct ErrorBody {
 
 #[derive(Clone)]
 pub struct Client {
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     /// Server base URL without a trailing slash.
     base: String,
     /// `Bearer <credential>`, marked sensitive; replaced when the credential is rotated
@@ -258,11 +258,11 @@ impl Client {
         self.send(request).await.map(drop)
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn authed(&self, request: RequestBuilder) -> RequestBuilder {
+    pub(crate) fn authed(&self, request: RequestBuilder) -> RequestBuilder {
         match self.auth_header() {
             Some(value) => request.header(AUTHORIZATION, value),
             None => request,
@@ -271,7 +271,10 @@ impl Client {
 
     /// Sends the request; any non-success status becomes an error carrying the server's
     /// message, and a refused certificate says which one.
-    async fn send(&self, request: RequestBuilder) -> Result<reqwest::Response, ClientError> {
+    pub(crate) async fn send(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<reqwest::Response, ClientError> {
         match request.send().await {
             Ok(response) => check_status(response).await,
             Err(err) => {

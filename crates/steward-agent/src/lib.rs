@@ -6,6 +6,7 @@
 //! The agent only ever speaks the agent protocol (`steward_proto::agent`) with its own
 //! credential, and never needs more than its own state directory.
 
+pub mod backup;
 pub mod client;
 pub mod collect;
 pub mod outbox;

@@ -29,6 +29,11 @@ pub enum JobKind {
     /// Replace the agent's credential: the agent asks the server for a new one, stores it,
     /// and the old one stops working at its first request with the new one.
     RotateCredential,
+    /// Back up the paths of a backup policy to the device's repository on the server.
+    Backup,
+    /// Restore files from a snapshot (of this device's repository or, for a restore to
+    /// another device, of the one the job names) to a folder on this device.
+    Restore,
 }
 
 impl JobKind {
@@ -42,6 +47,8 @@ impl JobKind {
         match self {
             JobKind::CollectInventory => "Collect inventory",
             JobKind::RotateCredential => "Rotate credential",
+            JobKind::Backup => "Back up",
+            JobKind::Restore => "Restore files",
         }
     }
 
@@ -54,6 +61,12 @@ impl JobKind {
         match self {
             JobKind::CollectInventory => HOUR_MS,
             JobKind::RotateCredential => 7 * 24 * HOUR_MS,
+            // A laptop that was off at backup time still backs up when it returns the next
+            // morning; a backup not started within a day is superseded by the next one.
+            JobKind::Backup => 24 * HOUR_MS,
+            // Someone is waiting for a restore: if the device is not back within hours,
+            // they will have gone another way.
+            JobKind::Restore => 6 * HOUR_MS,
         }
     }
 
@@ -183,6 +196,8 @@ mod tests {
         let stored = [
             (JobKind::CollectInventory, "collect_inventory"),
             (JobKind::RotateCredential, "rotate_credential"),
+            (JobKind::Backup, "backup"),
+            (JobKind::Restore, "restore"),
         ];
         assert_eq!(JobKind::VARIANTS.len(), stored.len());
         for (kind, text) in stored {

@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod backup;
 pub mod monitoring;
 
 /// Path prefix of the agent protocol.

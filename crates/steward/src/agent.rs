@@ -8,6 +8,10 @@ use anyhow::Context;
 use crate::cli::{AgentCommand, AgentStateArgs};
 
 pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
+    if let AgentCommand::BackupWorker { state } = &cmd {
+        // The worker's standard output is its report to the agent: no log lines there.
+        return steward_agent::backup::worker::main(&state_dir(state)?);
+    }
     crate::logging::init("info");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -53,6 +57,7 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
                 crate::private::dir(&dir)?;
                 let mut config = steward_agent::runner::AgentConfig::new(dir);
                 config.interval = interval.map(std::time::Duration::from_secs);
+                register_backup_executors(&mut config)?;
                 steward_agent::runner::run(
                     config,
                     steward_agent::collect::platform_collector(),
@@ -60,6 +65,7 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
                 )
                 .await
             }
+            AgentCommand::BackupWorker { .. } => Ok(()),
             AgentCommand::Inventory => {
                 let mut collector = steward_agent::collect::platform_collector();
                 let inventory = tokio::task::spawn_blocking(move || collector.inventory())
@@ -70,6 +76,24 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// `backup` and `restore` jobs run in a worker: this same binary as `agent backup-worker`.
+fn register_backup_executors(
+    config: &mut steward_agent::runner::AgentConfig,
+) -> anyhow::Result<()> {
+    use steward_agent::backup::WorkerExecutor;
+    let binary = std::env::current_exe().context("finding this program to start backup workers")?;
+    let command = vec![
+        binary.into_os_string(),
+        "agent".into(),
+        "backup-worker".into(),
+    ];
+    config
+        .executors
+        .register(WorkerExecutor::backup(command.clone()))
+        .register(WorkerExecutor::restore(command));
+    Ok(())
 }
 
 /// The token from --token / STEWARD_ENROLL_TOKEN, or the first line of --token-file /

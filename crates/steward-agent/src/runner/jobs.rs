@@ -134,6 +134,11 @@ impl JobContext {
     pub fn state_dir(&self) -> &Path {
         &self.agent.state_dir
     }
+
+    /// The agent's client, for executors of this crate that talk to the server mid-job.
+    pub(crate) fn client(&self) -> &crate::client::Client {
+        &self.agent.client
+    }
 }
 
 /// The executors an agent runs, by kind.

@@ -186,6 +186,13 @@ pub enum AgentCommand {
     },
     /// Print the inventory this agent would report, as JSON, and exit.
     Inventory,
+    /// Run one backup or restore for the agent (started by `steward agent run`, which
+    /// sends the order on standard input).
+    #[command(hide = true)]
+    BackupWorker {
+        #[command(flatten)]
+        state: AgentStateArgs,
+    },
 }
 
 #[derive(Debug, Args, Clone)]
