@@ -95,6 +95,12 @@ pub enum Action {
     /// Define notification channels and their routes (installation-wide; channels hold
     /// credentials such as a mail password).
     ManageChannels,
+    /// Define backup policies for the devices in one's scope, run backups, restore files
+    /// and run restore drills.
+    ManageBackups,
+    /// See a repository's password (to open it with the standard restic client): it reads
+    /// every file ever backed up from that device.
+    RevealBackupPasswords,
 }
 
 impl Action {
@@ -109,13 +115,15 @@ pub fn permits(role: Role, action: Action) -> bool {
         Role::Admin => true,
         Role::Technician => match action {
             ViewDevices | OperateDevices | RevokeDevices | OrganizeDevices | ManageOwnAccount
-            | ManageMonitoring => true,
-            ManageUsers | ManageTokens | ViewAudit | ManageSecurity | ManageChannels => false,
+            | ManageMonitoring | ManageBackups => true,
+            ManageUsers | ManageTokens | ViewAudit | ManageSecurity | ManageChannels
+            | RevealBackupPasswords => false,
         },
         Role::Viewer => match action {
             ViewDevices | ManageOwnAccount => true,
             OperateDevices | RevokeDevices | OrganizeDevices | ManageUsers | ManageTokens
-            | ViewAudit | ManageSecurity | ManageMonitoring | ManageChannels => false,
+            | ViewAudit | ManageSecurity | ManageMonitoring | ManageChannels | ManageBackups
+            | RevealBackupPasswords => false,
         },
     }
 }
