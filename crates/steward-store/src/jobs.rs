@@ -69,25 +69,34 @@ pub(crate) fn names(row: &AnyRow, col: &str) -> Result<Option<Vec<String>>> {
         .transpose()
 }
 
+/// Queues a job inside the caller's transaction (a job queued with the change that asks
+/// for it, e.g. a scheduled backup with its schedule moved on).
+pub(crate) async fn insert_job<'c, E>(db: E, j: &JobRecord) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query(safe_sql!(
+        "INSERT INTO jobs ({JOB_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    ))
+    .bind(&j.id)
+    .bind(&j.device_id)
+    .bind(j.kind.as_str())
+    .bind(j.params.to_string())
+    .bind(j.state.as_str())
+    .bind(&j.message)
+    .bind(&j.output)
+    .bind(&j.requested_by)
+    .bind(j.created_at.0)
+    .bind(j.updated_at.0)
+    .bind(j.deadline_at.0)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     pub async fn create_job(&self, j: &JobRecord) -> Result<()> {
-        sqlx::query(safe_sql!(
-            "INSERT INTO jobs ({JOB_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(&j.id)
-        .bind(&j.device_id)
-        .bind(j.kind.as_str())
-        .bind(j.params.to_string())
-        .bind(j.state.as_str())
-        .bind(&j.message)
-        .bind(&j.output)
-        .bind(&j.requested_by)
-        .bind(j.created_at.0)
-        .bind(j.updated_at.0)
-        .bind(j.deadline_at.0)
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        insert_job(&self.write, j).await
     }
 
     pub async fn job(&self, id: &str) -> Result<Option<JobRecord>> {

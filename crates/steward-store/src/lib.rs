@@ -22,6 +22,7 @@ macro_rules! safe_sql {
 mod accounts;
 mod alert_rules;
 mod audit;
+mod backups;
 mod credentials;
 mod devices;
 mod enrollment;
@@ -50,6 +51,11 @@ use sqlx::{AnyPool, Executor};
 pub use accounts::{ApiTokenRecord, NewUser, SessionRecord, UserRecord, UserUpdate};
 pub use alert_rules::{AckWrite, DeviceMembership, RouteRecord, WindowRecord};
 pub use audit::AuditRecord;
+pub use backups::{
+    BackupDrillRecord, BackupDue, BackupMaintenanceRecord, BackupPolicyRecord,
+    BackupRepositoryRecord, BackupScheduleRecord, BackupSnapshotRecord, DeclaredPolicies,
+    DrillFinish, DrillOutcome, NewBackupPolicy, SnapshotSummary,
+};
 pub use devices::{
     DeviceFilter, DeviceRecord, DeviceSortKey, FleetStats, InventoryDoc, SoftwareRecord,
 };
@@ -70,6 +76,7 @@ pub use monitoring::{
 };
 pub use scoped::ScopedStore;
 pub use scoped::alerts::{AlertRecord, ResolvedRecord};
+pub use scoped::backups::BackupOverviewRecord;
 pub use security::PendingSignIn;
 pub use telemetry::QueueDepths;
 pub use throttle::{FailureWindow, KnownDevice};

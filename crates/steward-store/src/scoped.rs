@@ -12,6 +12,7 @@
 //! Adding a per-device list: write it here, with `self.condition("d", bound)` in its `WHERE`.
 
 pub(crate) mod alerts;
+pub(crate) mod backups;
 
 use sqlx::any::AnyRow;
 use steward_core::device::ONLINE_GRACE_MILLIS_PER_INTERVAL_SEC;

@@ -40,6 +40,8 @@ impl AllDevicesView for steward_store::Store {
 mod accounts;
 mod alert_rules;
 mod audit;
+mod backup_runs;
+mod backups;
 mod credentials;
 mod devices;
 mod enrollment;
