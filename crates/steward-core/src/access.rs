@@ -341,12 +341,14 @@ mod tests {
             | Action::ManageSecurity
             | Action::ManageOwnAccount
             | Action::ManageMonitoring
-            | Action::ManageChannels => Action::ALL.iter().filter(|x| **x == a).count(),
+            | Action::ManageChannels
+            | Action::ManageBackups
+            | Action::RevealBackupPasswords => Action::ALL.iter().filter(|x| **x == a).count(),
         };
         for a in Action::ALL {
             assert_eq!(listed(a), 1, "{a:?}");
         }
-        assert_eq!(Action::ALL.len(), 11);
+        assert_eq!(Action::ALL.len(), 13);
     }
 
     #[test]
