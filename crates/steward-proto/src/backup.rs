@@ -4,6 +4,7 @@
 //! [`BACKUP_PREFIX`]`/{device-id}/`.
 
 use serde::{Deserialize, Serialize};
+use steward_core::Timestamp;
 use utoipa::ToSchema;
 
 /// Path prefix of the repository endpoint (restic's REST backend protocol).
@@ -76,5 +77,73 @@ impl std::fmt::Debug for RepositoryAccess {
             .field("device_id", &self.device_id)
             .field("password", &"<redacted>")
             .finish()
+    }
+}
+
+/// `POST /api/v1/devices/{id}/backups`: back up now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RunBackup {
+    /// Paths to back up. Empty: those of the backup policies that cover the device.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub excludes: Vec<String>,
+}
+
+/// `POST /api/v1/devices/{id}/restores`: restore files of one of this device's snapshots.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StartRestore {
+    pub snapshot: String,
+    /// Paths inside the snapshot (as `files` lists them); empty restores all of it.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// The device to restore on; this one when absent.
+    #[serde(default)]
+    pub target_device: Option<String>,
+    /// An absolute folder on the target device; "/" puts files back where they were.
+    pub target_path: String,
+}
+
+/// A snapshot of a device's repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Snapshot {
+    pub id: String,
+    /// When the server received it: what retention judges by.
+    pub received_at: Timestamp,
+    /// The time written inside it by the device, once the backup reported.
+    pub written_at: Option<Timestamp>,
+    pub paths: Vec<String>,
+    pub files: Option<i64>,
+    pub bytes: Option<i64>,
+    pub added_bytes: Option<i64>,
+    pub stored_bytes: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub job_id: Option<String>,
+}
+
+/// One entry of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SnapshotEntry {
+    pub path: String,
+    /// `file`, `dir`, `symlink` or `other`.
+    pub kind: String,
+    pub size: u64,
+    pub mode: Option<u32>,
+    pub mtime: Option<Timestamp>,
+    pub link: Option<String>,
+}
+
+/// A repository's password, shown once to an administrator.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RepositoryPassword {
+    pub device_id: String,
+    /// Where the repository is on the server (`restic -r <location>`).
+    pub location: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RepositoryPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RepositoryPassword").field("device_id", &self.device_id).field("password", &"<redacted>").finish()
     }
 }

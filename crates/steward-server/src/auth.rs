@@ -343,6 +343,8 @@ permissions!(
     ManageOwnAccount,
     ManageMonitoring,
     ManageChannels,
+    ManageBackups,
+    RevealBackupPasswords,
 );
 
 /// The header carrying a console session's CSRF token on API changes.

@@ -99,6 +99,21 @@ impl Store {
         insert_job(&self.write, j).await
     }
 
+    /// The device's jobs of `kind` that its agent holds now (dispatched or running), oldest
+    /// first: what the repository endpoint asks before letting a device read another's
+    /// repository for a restore.
+    pub async fn active_jobs_of_kind(&self, device_id: &str, kind: JobKind) -> Result<Vec<JobRecord>> {
+        let rows = sqlx::query(safe_sql!(
+            "SELECT {JOB_COLS} FROM jobs WHERE device_id = $1 AND kind = $2 \
+             AND state IN ('dispatched', 'running') ORDER BY created_at"
+        ))
+        .bind(device_id)
+        .bind(kind.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(job).collect()
+    }
+
     pub async fn job(&self, id: &str) -> Result<Option<JobRecord>> {
         let row = sqlx::query(safe_sql!("SELECT {JOB_COLS} FROM jobs WHERE id = $1"))
             .bind(id)

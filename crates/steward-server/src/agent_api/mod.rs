@@ -34,6 +34,7 @@ pub fn routes(small: usize, uploads: usize) -> Routes {
         .api(Access::Public, routes!(enroll))
         .api(Access::Device, routes!(next_job))
         .api(Access::Device, routes!(rotate_credential))
+        .api(Access::Device, routes!(repository_access))
         .map_routers(|api| limit_documented(api, small), |pages| pages);
     let agent_uploads = Routes::new()
         .api(Access::Device, routes!(reports))
@@ -194,13 +195,32 @@ pub async fn update_job(
         )
         .await?
     {
-        JobUpdateOutcome::Updated(_) => Ok(StatusCode::NO_CONTENT),
+        JobUpdateOutcome::Updated(job) => {
+            if job.state.is_final() {
+                crate::backup::job_finished(&state, &job).await;
+            }
+            Ok(StatusCode::NO_CONTENT)
+        }
         JobUpdateOutcome::NotFound => Err(AppError::not_found("job")),
         JobUpdateOutcome::InvalidTransition { current } => Err(AppError::conflict(format!(
             "the job is already {}",
             current.as_str()
         ))),
     }
+}
+
+/// The repository and password of a backup or restore job this device's agent is running
+/// (the password is never stored with the job).
+#[utoipa::path(get, path = "/agent/v1/jobs/{id}/repository", tag = "agent",
+    params(("id" = String, Path, description = "job id")),
+    security(("device_credential" = [])),
+    responses((status = 200, body = steward_proto::backup::RepositoryAccess), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn repository_access(
+    State(state): State<AppState>,
+    agent: AgentIdentity,
+    Path(id): Path<String>,
+) -> AppResult<Json<steward_proto::backup::RepositoryAccess>> {
+    Ok(Json(crate::backup::repository_access(&state, &agent.device.device_id, &id).await?))
 }
 
 /// Issue a new credential for this device (shown once), for the `rotate_credential` job it

@@ -39,6 +39,10 @@ pub enum DeviceError {
         "a credential rotation is asked for on its own (POST /api/v1/devices/{{id}}/rotate-credential), as it needs the revoke permission"
     )]
     RotationIsSeparate,
+    #[error(
+        "backups and restores are queued with their parameters: POST /api/v1/devices/{{id}}/backups or …/restores"
+    )]
+    NeedsParameters,
     #[error("you can only place devices in groups you serve")]
     GroupOutsideScope,
     #[error("no such group")]
@@ -61,6 +65,7 @@ impl DomainError for DeviceError {
             DeviceError::GroupOutsideScope => Refusal::Forbidden,
             DeviceError::Ambiguous(..)
             | DeviceError::RotationIsSeparate
+            | DeviceError::NeedsParameters
             | DeviceError::NoSuchGroup
             | DeviceError::BadTags
             | DeviceError::UnknownChangeKind(_) => Refusal::Invalid,
@@ -261,6 +266,9 @@ pub async fn queue_job(
     caller.require(Action::OperateDevices)?;
     if kind == JobKind::RotateCredential {
         return Err(DeviceError::RotationIsSeparate);
+    }
+    if matches!(kind, JobKind::Backup | JobKind::Restore) {
+        return Err(DeviceError::NeedsParameters);
     }
     let device = find(state, caller, id).await?;
     let job = enqueue(state, caller, &device, kind).await?;

@@ -9,6 +9,7 @@ use steward_server::{AppState, ServerConfig, SystemClock, clock::Clock};
 use steward_server::{devices, groups};
 use steward_store::{DeviceFilter, Store};
 
+mod backup;
 mod monitoring;
 
 use crate::cli::{
@@ -33,6 +34,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     // Channel settings are sealed: opening them takes the installation's key.
     if matches!(args.command, AdminCommand::Channels(_)) {
         config.sealing_key = monitoring::sealing_key(&args.target)?;
+    }
+    if matches!(args.command, AdminCommand::Backup(_)) {
+        backup::configure(&args.target, &mut config)?;
     }
     let state = steward_server::state(store.clone(), config)?;
     let caller = Caller::cli(&os_user(), now);
@@ -191,6 +195,7 @@ async fn command(state: &AppState, caller: &Caller, command: AdminCommand) -> an
         AdminCommand::Alerts(cmd) => monitoring::alerts(state, caller, cmd).await?,
         AdminCommand::Maintenance(cmd) => monitoring::maintenance(state, caller, cmd).await?,
         AdminCommand::Channels(cmd) => monitoring::channels(state, caller, cmd).await?,
+        AdminCommand::Backup(cmd) => backup::run(state, caller, cmd).await?,
         AdminCommand::User(cmd) => user_command(state, caller, cmd).await?,
         AdminCommand::Group(cmd) => group_command(state, caller, cmd).await?,
         AdminCommand::Security(SecurityCommand::Show) => {

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod backup;
 mod monitoring;
+pub use backup::BackupCommand;
 pub use monitoring::{
     AddCheck, AddWindow, AlertsCommand, ChannelsCommand, CheckSettings, ChecksCommand,
     MaintenanceCommand,
@@ -276,6 +278,9 @@ pub enum AdminCommand {
     /// Notification channels: listing (secrets masked) and sending a test.
     #[command(subcommand)]
     Channels(ChannelsCommand),
+    /// Backups: run one now, list snapshots and their files, restore, show a password.
+    #[command(subcommand)]
+    Backup(BackupCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,0 +1,134 @@
+//! Backups over the API: back up now, list snapshots, browse one, restore, and reveal a
+//! repository's password. Each handler calls the backup service and turns its answer into
+//! wire types.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use steward_core::Timestamp;
+use steward_proto::api::{ApiError, Job};
+use steward_proto::backup::{RepositoryPassword, RunBackup, Snapshot, SnapshotEntry, StartRestore};
+use utoipa::IntoParams;
+
+use super::service::{self, RestoreRequest};
+use crate::api::views;
+use crate::auth::{Authorized, ManageBackups, RevealBackupPasswords, ViewDevices};
+use crate::error::{ApiJson, AppResult};
+use crate::state::AppState;
+
+/// Back up the device now: the given paths, or those of the policies that cover it.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/backups", tag = "backups", request_body = RunBackup,
+    params(("id" = String, Path, description = "device id")),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 202, body = Job), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn run(
+    State(state): State<AppState>,
+    who: Authorized<ManageBackups>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<RunBackup>,
+) -> AppResult<(StatusCode, Json<Job>)> {
+    let job = service::run_now(&state, &who.caller(&state), &id, req.paths, req.excludes).await?;
+    Ok((StatusCode::ACCEPTED, Json(views::job(&job))))
+}
+
+/// The device's snapshots, newest first.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/snapshots", tag = "backups",
+    params(("id" = String, Path, description = "device id")),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 200, body = Vec<Snapshot>), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn snapshots(
+    State(state): State<AppState>,
+    who: Authorized<ViewDevices>,
+    Path(id): Path<String>,
+) -> AppResult<Json<Vec<Snapshot>>> {
+    let snapshots = service::snapshots(&state, &who.caller(&state), &id).await?;
+    Ok(Json(
+        snapshots
+            .into_iter()
+            .map(|s| Snapshot {
+                id: s.snapshot_id,
+                received_at: s.received_at,
+                written_at: s.written_at,
+                paths: s.paths.unwrap_or_default(),
+                files: s.files,
+                bytes: s.bytes,
+                added_bytes: s.added_bytes,
+                stored_bytes: s.stored_bytes,
+                duration_ms: s.duration_ms,
+                job_id: s.job_id,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct FilesQuery {
+    /// A folder inside the snapshot; all of it when absent.
+    #[serde(default)]
+    pub path: String,
+}
+
+/// The files of one snapshot (under `path`), in tree order.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/snapshots/{snapshot}/files", tag = "backups",
+    params(("id" = String, Path, description = "device id"), ("snapshot" = String, Path, description = "snapshot id or a unique prefix of it"), FilesQuery),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 200, body = Vec<SnapshotEntry>), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn files(
+    State(state): State<AppState>,
+    who: Authorized<ViewDevices>,
+    Path((id, snapshot)): Path<(String, String)>,
+    Query(q): Query<FilesQuery>,
+) -> AppResult<Json<Vec<SnapshotEntry>>> {
+    let entries = service::files(&state, &who.caller(&state), &id, &snapshot, &q.path).await?;
+    Ok(Json(
+        entries
+            .into_iter()
+            .map(|e| SnapshotEntry {
+                path: e.path,
+                kind: format!("{:?}", e.kind).to_lowercase(),
+                size: e.size,
+                mode: e.mode,
+                mtime: e.mtime_ms.map(Timestamp),
+                link: e.link,
+            })
+            .collect(),
+    ))
+}
+
+/// Restore files of one of the device's snapshots, to it or to another device.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/restores", tag = "backups", request_body = StartRestore,
+    params(("id" = String, Path, description = "the device whose snapshot is restored")),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 202, body = Job), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn restore(
+    State(state): State<AppState>,
+    who: Authorized<ManageBackups>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<StartRestore>,
+) -> AppResult<(StatusCode, Json<Job>)> {
+    let request = RestoreRequest {
+        target_device: req.target_device.unwrap_or_else(|| id.clone()),
+        source: id,
+        snapshot: req.snapshot,
+        paths: req.paths,
+        target_path: req.target_path,
+    };
+    let job = service::restore(&state, &who.caller(&state), request).await?;
+    Ok((StatusCode::ACCEPTED, Json(views::job(&job))))
+}
+
+/// The password of the device's repository, to open it with the standard restic client.
+/// Administrators only, after confirming their password; audited.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/backup-password", tag = "backups",
+    params(("id" = String, Path, description = "device id")),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 200, body = RepositoryPassword), (status = 403, body = ApiError), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn password(
+    State(state): State<AppState>,
+    who: Authorized<RevealBackupPasswords>,
+    Path(id): Path<String>,
+) -> AppResult<Json<RepositoryPassword>> {
+    let (device_id, location, password) = service::reveal_password(&state, &who.caller(&state), &id).await?;
+    Ok(Json(RepositoryPassword { device_id, location, password }))
+}

@@ -1,0 +1,311 @@
+//! The backup capability's rules: who may back up, restore and see a password, what a
+//! backup or restore job carries, and what the server records when one ends. Handlers
+//! (API, console, CLI) call these; none of them talks to the store or storage directly.
+
+use steward_backup::storage::{ObjectKind, ObjectName, ObjectRef, StorageError};
+use steward_core::{Action, JobKind, JobState, Timestamp};
+use steward_proto::backup::{BackupJob, BackupResult, RepositoryAccess, RestoreJob};
+use steward_backup::{Entry, ProgressCounter, Repo};
+use steward_core::checks::{Membership, Target};
+use steward_store::{BackupPolicyRecord, BackupSnapshotRecord, DeviceRecord, JobRecord, SnapshotSummary, StoreError};
+
+use super::NoStorage;
+use super::repositories;
+use crate::devices::{self, DeviceError};
+use crate::service::{Caller, Denied, DomainError, Refusal};
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("nothing to back up: give paths, or define a backup policy that covers the device")]
+    NoPaths,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("this device has no backups yet")]
+    NoRepository,
+    #[error("this job does not use a backup repository now")]
+    NotAJobWithRepository,
+    #[error(transparent)]
+    NoStorage(#[from] NoStorage),
+    #[error("backup storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("backup repository: {0}")]
+    Repository(String),
+    #[error("{0}")]
+    Sealing(String),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl DomainError for BackupError {
+    fn refusal(&self) -> Refusal {
+        match self {
+            BackupError::NoPaths | BackupError::BadRequest(_) => Refusal::Invalid,
+            BackupError::NoRepository | BackupError::NotAJobWithRepository => Refusal::NotFound,
+            BackupError::NoStorage(NoStorage::BadDevice(_)) => Refusal::Invalid,
+            BackupError::NoStorage(NoStorage::NotConfigured) => Refusal::Conflict,
+            BackupError::Storage(_) | BackupError::Repository(_) | BackupError::Sealing(_) => Refusal::Internal,
+            BackupError::Device(e) => e.refusal(),
+            BackupError::Denied(d) => d.refusal(),
+            BackupError::Store(e) => e.refusal(),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, BackupError>;
+
+/// Queues a backup of device `id` now (creating its repository on its first backup): of
+/// `paths` when given, else of each enabled policy that covers the device. The agent runs
+/// it when it next asks for work. Answers the first job queued.
+pub async fn run_now(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    paths: Vec<String>,
+    excludes: Vec<String>,
+) -> Result<JobRecord> {
+    caller.require(Action::ManageBackups)?;
+    let device = devices::find(state, caller, id).await?;
+    let paths: Vec<String> = paths.into_iter().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
+    let jobs = if paths.is_empty() {
+        policies_covering(state, &device).await?.into_iter().map(|p| policy_job(&p)).collect()
+    } else {
+        if let Some(bad) = paths.iter().find(|p| !p.starts_with('/')) {
+            return Err(BackupError::BadRequest(format!("back up absolute paths: {bad:?} is not one")));
+        }
+        vec![BackupJob { policy: None, paths, excludes, bandwidth_kib: None }]
+    };
+    if jobs.is_empty() {
+        return Err(BackupError::NoPaths);
+    }
+    repositories::ensure(state, &device.id).await?;
+    let mut queued = Vec::new();
+    for job in jobs {
+        let record = queue(state, caller, &device.id, JobKind::Backup, serde_json::to_value(&job)).await?;
+        caller
+            .audit(&state.store, "backup_queued", &device.id, &format!("job {} on {}: {}", record.id, device.name, job.paths.join(", ")))
+            .await;
+        queued.push(record);
+    }
+    queued.into_iter().next().ok_or(BackupError::NoPaths)
+}
+
+/// The enabled policies whose target covers `device`.
+pub async fn policies_covering(state: &AppState, device: &DeviceRecord) -> Result<Vec<BackupPolicyRecord>> {
+    let groups: Vec<String> = device.group_id.iter().cloned().collect();
+    let membership = Membership { device_id: &device.id, groups: &groups, tags: &device.tags };
+    Ok(state
+        .store
+        .backup_policies()
+        .await?
+        .into_iter()
+        .filter(|p| p.enabled && Target::parse(&p.target).is_ok_and(|t| t.covers(&membership)))
+        .collect())
+}
+
+fn policy_job(policy: &BackupPolicyRecord) -> BackupJob {
+    BackupJob {
+        policy: Some(policy.name.clone()),
+        paths: policy.paths.clone(),
+        excludes: policy.excludes.clone(),
+        bandwidth_kib: policy.bandwidth_kib.and_then(|k| u64::try_from(k).ok()),
+    }
+}
+
+/// The device's live snapshots, newest first.
+pub async fn snapshots(state: &AppState, caller: &Caller, id: &str) -> Result<Vec<BackupSnapshotRecord>> {
+    caller.require(Action::ViewDevices)?;
+    let device = devices::find(state, caller, id).await?;
+    Ok(state.store.scoped(caller.scope()).backup_snapshots(&device.id, false).await?)
+}
+
+/// The entries of one of the device's snapshots under `path`, read from the repository on
+/// the server (in the blocking pool: it decrypts the snapshot's trees).
+pub async fn files(state: &AppState, caller: &Caller, id: &str, snapshot: &str, path: &str) -> Result<Vec<Entry>> {
+    caller.require(Action::ViewDevices)?;
+    let device = devices::find(state, caller, id).await?;
+    let password = repositories::password(state, &device.id).await?.ok_or(BackupError::NoRepository)?;
+    let storage = super::storage_for(state, &device.id)?;
+    let (snapshot, path) = (snapshot.to_owned(), path.trim_matches('/').to_owned());
+    tokio::task::spawn_blocking(move || {
+        let repo = Repo::open(storage, &password, ProgressCounter::new())?;
+        repo.into_indexed()?.ls(&snapshot, &path)
+    })
+    .await
+    .map_err(|e| BackupError::Repository(e.to_string()))?
+    .map_err(|e| match e {
+        steward_backup::BackupError::Invalid(m) => BackupError::BadRequest(m),
+        steward_backup::BackupError::Repository(m) => BackupError::Repository(m),
+    })
+}
+
+/// Where a restore puts files.
+#[derive(Debug, Clone)]
+pub struct RestoreRequest {
+    /// The device whose snapshot is restored.
+    pub source: String,
+    pub snapshot: String,
+    /// Paths inside the snapshot; empty for all of it.
+    pub paths: Vec<String>,
+    /// The device to restore on (the source itself, or another).
+    pub target_device: String,
+    /// The folder there ("/" puts files back where they were).
+    pub target_path: String,
+}
+
+/// Queues a restore. Restoring to another device hands that device's agent read access to
+/// the source's repository for this job alone, so the caller must have both in scope.
+pub async fn restore(state: &AppState, caller: &Caller, request: RestoreRequest) -> Result<JobRecord> {
+    caller.require(Action::ManageBackups)?;
+    let source = devices::find(state, caller, &request.source).await?;
+    let target = devices::find(state, caller, &request.target_device).await?;
+    if !request.snapshot.bytes().all(|b| b.is_ascii_hexdigit()) || request.snapshot.len() < 8 {
+        return Err(BackupError::BadRequest("a snapshot is named by its id (at least 8 hex digits)".into()));
+    }
+    if !request.target_path.starts_with('/') {
+        return Err(BackupError::BadRequest("restore to an absolute folder (\"/\" restores files where they were)".into()));
+    }
+    if state.store.backup_repository(&source.id).await?.is_none() {
+        return Err(BackupError::NoRepository);
+    }
+    let job = RestoreJob {
+        source_device: source.id.clone(),
+        snapshot: request.snapshot.clone(),
+        paths: request.paths.clone(),
+        target: request.target_path.clone(),
+    };
+    let queued = queue(state, caller, &target.id, JobKind::Restore, serde_json::to_value(&job)).await?;
+    let what = if request.paths.is_empty() { "everything".to_owned() } else { request.paths.join(", ") };
+    caller
+        .audit(
+            &state.store,
+            "restore_queued",
+            &target.id,
+            &format!(
+                "job {}: {what} of snapshot {} of {} to {}:{}",
+                queued.id, request.snapshot, source.name, target.name, request.target_path
+            ),
+        )
+        .await;
+    Ok(queued)
+}
+
+async fn queue(
+    state: &AppState,
+    caller: &Caller,
+    device_id: &str,
+    kind: JobKind,
+    params: serde_json::Result<serde_json::Value>,
+) -> Result<JobRecord> {
+    let mut job = devices::new_job(device_id, kind, &caller.label(), caller.now);
+    job.params = params.map_err(|e| BackupError::BadRequest(e.to_string()))?;
+    state.store.create_job(&job).await?;
+    state.dispatcher.notify(device_id);
+    Ok(job)
+}
+
+/// The password of a device's repository, for a person who opens it with the standard
+/// restic client. It reads every file ever backed up from the device: administrators only,
+/// after confirming their password, and audited.
+/// Answers the device id, the repository's location and its password.
+pub async fn reveal_password(state: &AppState, caller: &Caller, id: &str) -> Result<(String, String, String)> {
+    caller.require(Action::RevealBackupPasswords)?;
+    caller.require_step_up()?;
+    let device = devices::find(state, caller, id).await?;
+    let password = repositories::password(state, &device.id).await?.ok_or(BackupError::NoRepository)?;
+    let location = super::storage_for(state, &device.id)?.location();
+    caller.audit(&state.store, "backup_password_revealed", &device.id, &device.name).await;
+    Ok((device.id, location, password))
+}
+
+/// The job `job_id` of the agent of `device_id` that is under way, if it is one that uses
+/// a repository: a backup (its own) or a restore (its source's).
+async fn active_repository_job(state: &AppState, device_id: &str, job_id: &str) -> Result<(JobRecord, String)> {
+    let job = state.store.job(job_id).await?.filter(|j| j.device_id == device_id);
+    let Some(job) = job.filter(|j| matches!(j.state, JobState::Dispatched | JobState::Running)) else {
+        return Err(BackupError::NotAJobWithRepository);
+    };
+    let repository = match job.kind {
+        JobKind::Backup => device_id.to_owned(),
+        JobKind::Restore => {
+            serde_json::from_value::<RestoreJob>(job.params.clone())
+                .map_err(|_| BackupError::NotAJobWithRepository)?
+                .source_device
+        }
+        _ => return Err(BackupError::NotAJobWithRepository),
+    };
+    Ok((job, repository))
+}
+
+/// What an agent running job `job_id` needs to open its repository.
+pub async fn repository_access(state: &AppState, device_id: &str, job_id: &str) -> Result<RepositoryAccess> {
+    let (_, repository) = active_repository_job(state, device_id, job_id).await?;
+    let password = repositories::password(state, &repository).await?.ok_or(BackupError::NoRepository)?;
+    Ok(RepositoryAccess { device_id: repository, password })
+}
+
+/// Whether the agent of `device_id` may read `repository`: its own always; another device's
+/// only while it runs a restore from it.
+pub async fn may_read(state: &AppState, device_id: &str, repository: &str) -> Result<bool> {
+    if device_id == repository {
+        return Ok(true);
+    }
+    for job in state.store.active_jobs_of_kind(device_id, JobKind::Restore).await? {
+        if let Ok((_, source)) = active_repository_job(state, device_id, &job.id).await
+            && source == repository
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A job of this capability ended: a backup's summary is recorded with its snapshot.
+pub async fn job_finished(state: &AppState, job: &JobRecord) {
+    if job.kind != JobKind::Backup || job.state != JobState::Succeeded {
+        return;
+    }
+    if let Err(e) = record_backup(state, job).await {
+        tracing::warn!(device = %job.device_id, job = %job.id, "recording a backup's summary: {e}");
+    }
+}
+
+async fn record_backup(state: &AppState, job: &JobRecord) -> Result<()> {
+    let result: BackupResult =
+        serde_json::from_str(&job.output).map_err(|e| BackupError::BadRequest(format!("the backup's result: {e}")))?;
+    let name = ObjectName::parse(&result.snapshot_id)?;
+    let params: BackupJob = serde_json::from_value(job.params.clone()).unwrap_or_default();
+    let policy_id = match &params.policy {
+        Some(name) => state.store.backup_policy_named(name).await?.map(|p| p.id),
+        None => None,
+    };
+    let summary = SnapshotSummary {
+        written_at: Some(Timestamp(result.written_at)),
+        policy_id,
+        job_id: Some(job.id.clone()),
+        files: i64::try_from(result.files).ok(),
+        bytes: i64::try_from(result.bytes).ok(),
+        added_bytes: i64::try_from(result.added_bytes).ok(),
+        stored_bytes: i64::try_from(result.stored_bytes).ok(),
+        duration_ms: i64::try_from(result.duration_ms).ok(),
+        paths: Some(params.paths),
+    };
+    if !state.store.record_snapshot_summary(&job.device_id, name.as_str(), &summary).await? {
+        // The receipt was not recorded when the object arrived (the database was busy, say).
+        // The agent's word is not enough: only a snapshot the storage holds is recorded.
+        let storage = super::storage_for(state, &job.device_id)?;
+        let object = ObjectRef::named(ObjectKind::Snapshot, name.clone());
+        let held = tokio::task::spawn_blocking(move || storage.size(&object))
+            .await
+            .map_err(|e| BackupError::Repository(e.to_string()))??;
+        if held.is_some() {
+            state.store.record_snapshot_received(&job.device_id, name.as_str(), state.now()).await?;
+            state.store.record_snapshot_summary(&job.device_id, name.as_str(), &summary).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,204 @@
+//! Backups end to end: a real server, real agents running as `steward agent run`
+//! processes (whose backup worker is the same binary), restic's REST protocol between them.
+//! A first and an incremental backup, snapshots and their files over the API, a restore
+//! byte for byte (contents, modes, modification times, symlinks), a restore to another
+//! device, and a device that may not read another's repository outside such a restore.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{Value, json};
+use steward_testkit::TestServer;
+
+mod common;
+
+use common::{BIN, Steward};
+
+fn write_tree(root: &Path) {
+    fs::create_dir_all(root.join("docs/orders")).unwrap();
+    fs::write(root.join("docs/orders/2026-11.csv"), "sku,qty\nboot-42,120\n".repeat(2000)).unwrap();
+    fs::write(root.join("docs/price-list.txt"), "winter boots 89.00\n").unwrap();
+    fs::write(root.join("payroll.bin"), (0..300_000u32).map(|i| (i * 31 % 253) as u8).collect::<Vec<_>>()).unwrap();
+    fs::set_permissions(root.join("payroll.bin"), fs::Permissions::from_mode(0o600)).unwrap();
+    symlink("docs/price-list.txt", root.join("prices")).unwrap();
+    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    fs::File::options().write(true).open(root.join("docs/price-list.txt")).unwrap().set_modified(old).unwrap();
+}
+
+/// Path, kind, mode, mtime (s) and content (or link target) of everything under `root`.
+fn describe(root: &Path) -> Vec<(String, u32, u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let name = path.strip_prefix(root).unwrap().display().to_string();
+            if meta.file_type().is_symlink() {
+                out.push((name, 0, 0, fs::read_link(&path).unwrap().display().to_string().into_bytes()));
+            } else if meta.is_dir() {
+                out.push((name, meta.permissions().mode() & 0o7777, 0, Vec::new()));
+                stack.push(path);
+            } else {
+                let mtime = meta.modified().unwrap().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+                out.push((name, meta.permissions().mode() & 0o7777, mtime, fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Enrolls an agent process in `state_dir` and starts `steward agent run`.
+async fn agent(server: &TestServer, state_dir: &Path) -> (Steward, String) {
+    let token = server.enroll_token(1).await;
+    let out = tokio::process::Command::new(BIN)
+        .args(["agent", "enroll", "--server", &server.url, "--state-dir"])
+        .arg(state_dir)
+        .env("STEWARD_ENROLL_TOKEN", token)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let state = steward_agent::state::AgentState::load(state_dir).unwrap();
+    let run = Steward::start(
+        &["agent", "run", "--state-dir", state_dir.to_str().unwrap(), "--interval", "1"],
+        "job executors registered",
+    );
+    assert!(run.said("backup"), "the agent runs backup jobs:\n{}", run.output());
+    (run, state.device_id)
+}
+
+/// Waits for job `id` of `device` to end; returns it.
+async fn finished(server: &TestServer, token: &str, device: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (status, jobs) = server.api_get(token, &format!("/api/v1/devices/{device}/jobs")).await;
+        assert_eq!(status, 200, "{jobs}");
+        let job = jobs.as_array().unwrap().iter().find(|j| j["id"] == id).cloned().unwrap();
+        if ["succeeded", "failed", "expired", "unsupported"].contains(&job["state"].as_str().unwrap()) {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job {id} did not finish: {job}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn succeeded(server: &TestServer, token: &str, device: &str, queued: (u16, Value)) -> Value {
+    let (status, job) = queued;
+    assert_eq!(status, 202, "{job}");
+    let job = finished(server, token, device, job["id"].as_str().unwrap()).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    job
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn back_up_browse_restore_and_restore_to_another_device() {
+    steward_testkit::init_tls();
+    let server = TestServer::sqlite().await;
+    let dirs = tempfile::tempdir().unwrap();
+    let source = dirs.path().join("shop-share");
+    write_tree(&source);
+    let (_a, device_a) = agent(&server, &dirs.path().join("agent-a")).await;
+    let (_b, device_b) = agent(&server, &dirs.path().join("agent-b")).await;
+    let token = server.api_token().await;
+    let src = source.display().to_string();
+
+    // The generic job route does not take a backup without its parameters.
+    let (status, body) =
+        server.api_post(&token, &format!("/api/v1/devices/{device_a}/jobs"), json!({"kind": "backup"})).await;
+    assert_eq!(status, 400, "{body}");
+
+    let queued = server.api_post(&token, &format!("/api/v1/devices/{device_a}/backups"), json!({"paths": [src]})).await;
+    let first = succeeded(&server, &token, &device_a, queued).await;
+    let result: Value = serde_json::from_str(first["output"].as_str().unwrap()).unwrap();
+    assert_eq!(result["files"], 3, "{result}");
+
+    fs::write(source.join("docs/price-list.txt"), "winter boots 79.00 (sale)\n").unwrap();
+    let queued = server.api_post(&token, &format!("/api/v1/devices/{device_a}/backups"), json!({"paths": [src]})).await;
+    succeeded(&server, &token, &device_a, queued).await;
+
+    let (status, snapshots) = server.api_get(&token, &format!("/api/v1/devices/{device_a}/snapshots")).await;
+    assert_eq!(status, 200, "{snapshots}");
+    let snapshots = snapshots.as_array().unwrap().clone();
+    assert_eq!(snapshots.len(), 2, "{snapshots:?}");
+    let newest = snapshots[0]["id"].as_str().unwrap().to_owned();
+    let oldest = snapshots[1]["id"].as_str().unwrap().to_owned();
+    assert!(snapshots[0]["added_bytes"].as_i64().unwrap() < 10_000, "the incremental adds little: {snapshots:?}");
+    assert!(snapshots.iter().all(|s| s["received_at"].as_i64().unwrap() > 0 && s["files"] == 3));
+
+    let inside = src.trim_start_matches('/');
+    let (status, files) =
+        server.api_get(&token, &format!("/api/v1/devices/{device_a}/snapshots/{}/files?path={src}", &newest[..8])).await;
+    assert_eq!(status, 200, "{files}");
+    let link = files.as_array().unwrap().iter().find(|f| f["path"] == format!("{inside}/prices")).cloned().unwrap();
+    assert_eq!((link["kind"].as_str(), link["link"].as_str()), (Some("symlink"), Some("docs/price-list.txt")));
+
+    // The whole first snapshot back on the same device, elsewhere: as it was then.
+    let target = dirs.path().join("restored");
+    let queued = server
+        .api_post(
+            &token,
+            &format!("/api/v1/devices/{device_a}/restores"),
+            json!({"snapshot": oldest, "target_path": target.display().to_string()}),
+        )
+        .await;
+    succeeded(&server, &token, &device_a, queued).await;
+    let mut expected = describe(&source);
+    for entry in &mut expected {
+        if entry.0 == "docs/price-list.txt" {
+            entry.3 = b"winter boots 89.00\n".to_vec();
+            entry.2 = 1_700_000_000;
+        }
+    }
+    assert_eq!(describe(&target.join(inside)), expected, "restored byte for byte, with modes, times and links");
+
+    // One folder of the newest snapshot to another device.
+    let (status, body) = server
+        .api_get(&token, &format!("/api/v1/devices/{device_a}/snapshots"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let on_b = dirs.path().join("on-b");
+    let queued = server
+        .api_post(
+            &token,
+            &format!("/api/v1/devices/{device_a}/restores"),
+            json!({"snapshot": newest, "paths": [format!("{src}/docs")], "target_device": device_b,
+                   "target_path": on_b.display().to_string()}),
+        )
+        .await;
+    succeeded(&server, &token, &device_b, queued).await;
+    assert_eq!(
+        fs::read(on_b.join(inside).join("docs/price-list.txt")).unwrap(),
+        b"winter boots 79.00 (sale)\n"
+    );
+    assert!(!on_b.join(inside).join("payroll.bin").exists(), "only the folder asked for");
+
+    // Outside such a restore, B may not read A's repository.
+    let b_state = steward_agent::state::AgentState::load(&dirs.path().join("agent-b")).unwrap();
+    let refused = reqwest::Client::new()
+        .get(format!("{}/backup/v1/{device_a}/snapshots/", server.url))
+        .bearer_auth(&b_state.credential)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+
+    // Bad requests are refused clearly.
+    let (status, body) = server
+        .api_post(&token, &format!("/api/v1/devices/{device_a}/backups"), json!({"paths": ["relative/path"]}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("absolute"), "{body}");
+    let (status, body) = server
+        .api_post(
+            &token,
+            &format!("/api/v1/devices/{device_a}/restores"),
+            json!({"snapshot": newest, "target_path": "not/absolute"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+}
