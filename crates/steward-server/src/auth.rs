@@ -127,7 +127,7 @@ impl Principal {
     }
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -503,6 +503,18 @@ impl FromRequestParts<AppState> for AgentIdentity {
         let credential = bearer(parts).ok_or_else(|| {
             AppError::unauthorized("agent requests need the device credential as a bearer token")
         })?;
+        Self::from_credential(parts, state, credential).await
+    }
+}
+
+impl AgentIdentity {
+    /// The device whose credential this is, however the request carried it (the backup
+    /// endpoint also takes it as restic sends it: `backup::client`).
+    pub(crate) async fn from_credential(
+        parts: &Parts,
+        state: &AppState,
+        credential: &str,
+    ) -> Result<Self, AppError> {
         let (device_id, _) = credential
             .split_once('.')
             .ok_or_else(|| AppError::unauthorized("malformed device credential"))?;

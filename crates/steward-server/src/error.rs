@@ -138,7 +138,7 @@ impl From<JsonRejection> for AppError {
     }
 }
 
-fn caused_by_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn caused_by_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(error);
     while let Some(e) = cause {
         if e.is::<tower_http::timeout::TimeoutError>() {
@@ -196,7 +196,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestP
 /// No route: JSON for API and agent clients, a page for people.
 pub async fn not_found(uri: axum::http::Uri) -> Response {
     let path = uri.path();
-    if path.starts_with("/api/") || path.starts_with("/agent/") {
+    if path.starts_with("/api/") || path.starts_with("/agent/") || path.starts_with("/backup/") {
         return AppError::not_found("page").into_response();
     }
     crate::console::not_found_page()

@@ -2,12 +2,12 @@
 //! agent protocol endpoints (`/agent/v1`), the web console, and job dispatch.
 //!
 //! Sliced by capability (`devices`, `groups`, `users`, `tokens`, `enrollment`, `security`,
-//! `audit`, `account`): each module's service owns its rules, audit entries and errors, and
-//! its API and console adapters parse, authenticate and call it. Architecture invariant: no
-//! SQL here (the store's), no domain rules in handlers (the core's and the services'). Every
-//! route is declared once, with its access decision, in [`routes`]; every route except
-//! health, the OpenAPI document, static assets, sign-in and enrollment requires a principal,
-//! and the extractor that yields it is the only way to get one.
+//! `audit`, `account`, `backup`): each module's service owns its rules, audit entries and
+//! errors, and its API and console adapters parse, authenticate and call it. Architecture
+//! invariant: no SQL here (the store's), no domain rules in handlers (the core's and the
+//! services'). Every route is declared once, with its access decision, in [`routes`]; every
+//! route except health, the OpenAPI document, static assets, sign-in and enrollment requires
+//! a principal, and the extractor that yields it is the only way to get one.
 
 mod account;
 pub mod admin;
@@ -15,6 +15,7 @@ mod agent_api;
 mod api;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod clock;
 mod console;
 pub mod devices;
@@ -76,7 +77,9 @@ pub fn routes(config: &ServerConfig) -> Routes {
             |api| net::body_limit::limit_documented(api, small),
             |pages| net::body_limit::limit(pages, small),
         );
-    people.merge(agent_api::routes(small, config.max_body_bytes))
+    people
+        .merge(agent_api::routes(small, config.max_body_bytes))
+        .merge(backup::routes(small))
 }
 
 /// The registered routes and their access decisions (for the access walk in the tests).

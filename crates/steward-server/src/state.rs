@@ -60,6 +60,10 @@ pub struct ServerConfig {
     pub declared_routes: Vec<crate::monitoring::channels::DeclaredRoute>,
     /// Who may read `/metrics` (by default: loopback clients only).
     pub metrics: crate::telemetry::MetricsAccess,
+    /// Where devices' backup repositories are kept, one directory each (`backup::storage_for`):
+    /// `<data-dir>/backups`, set by the binary. `None` (the default, so that nothing writes
+    /// where no one asked): this server stores no backups and its endpoint says so (503).
+    pub backups_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -98,6 +102,7 @@ impl Default for ServerConfig {
             declared_windows: Vec::new(),
             declared_routes: Vec::new(),
             metrics: crate::telemetry::MetricsAccess::default(),
+            backups_dir: None,
         }
     }
 }

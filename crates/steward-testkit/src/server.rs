@@ -27,6 +27,9 @@ pub struct TestServer {
     pub fingerprint: Option<CertFingerprint>,
     /// Over HTTPS: where the certificate and key are kept.
     _tls_dir: Option<tempfile::TempDir>,
+    /// Where devices' backups go unless the configuration names a directory
+    /// ([`Self::backups_dir`]).
+    _backups_dir: Option<tempfile::TempDir>,
 }
 
 /// A reqwest client that trusts exactly the certificate `pin`.
@@ -210,9 +213,17 @@ impl TestServer {
         let store = Store::connect(&db.url).await.unwrap();
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let own_backups_dir = match config.backups_dir {
+            Some(_) => None,
+            None => Some(tempfile::tempdir().unwrap()),
+        };
         let config = ServerConfig {
             tls_fingerprint: tls.as_ref().map(|(_, f)| f.clone()),
             secure_cookies: tls.is_some(),
+            backups_dir: config
+                .backups_dir
+                .clone()
+                .or_else(|| own_backups_dir.as_ref().map(|d| d.path().to_path_buf())),
             ..config
         };
         let state = AppState::new(store.clone(), clock, config).unwrap();
@@ -241,6 +252,7 @@ impl TestServer {
             http: reqwest::Client::new(),
             fingerprint: None,
             _tls_dir: None,
+            _backups_dir: own_backups_dir,
         }
     }
 
@@ -260,6 +272,16 @@ impl TestServer {
     pub async fn cleanup(self) {
         let db = self.stop().await;
         db.cleanup().await;
+    }
+
+    /// Where this server keeps devices' backup repositories (a directory of the test's own
+    /// unless the configuration named one).
+    pub fn backups_dir(&self) -> &std::path::Path {
+        self.state
+            .config
+            .backups_dir
+            .as_deref()
+            .unwrap_or_else(|| unreachable!("a TestServer always has a backups directory"))
     }
 
     /// The server's time (its clock's, manual or not).

@@ -138,23 +138,43 @@ impl Storage for LocalDir {
 
     fn put(&self, object: &ObjectRef, parts: &[&[u8]]) -> Result<(), StorageError> {
         let what = object.to_string();
+        if self.path_of(object).exists() {
+            return Err(StorageError::Exists(what));
+        }
+        let mut temp = self.spool()?;
+        for part in parts {
+            temp.write_all(part)
+                .map_err(|e| StorageError::from_io(&what, e))?;
+        }
+        self.put_spooled(object, temp)
+    }
+
+    /// Beside the repository, so that [`Storage::put_spooled`] links it into place without a
+    /// copy.
+    fn spool(&self) -> Result<tempfile::NamedTempFile, StorageError> {
+        let temp_dir = self.root.join(TEMP_DIR);
+        let io = |e| StorageError::from_io(&temp_dir.display().to_string(), e);
+        fs::create_dir_all(&temp_dir).map_err(io)?;
+        tempfile::NamedTempFile::new_in(&temp_dir).map_err(io)
+    }
+
+    fn put_spooled(
+        &self,
+        object: &ObjectRef,
+        temp: tempfile::NamedTempFile,
+    ) -> Result<(), StorageError> {
+        let what = object.to_string();
         let io = |e| StorageError::from_io(&what, e);
         let path = self.path_of(object);
         if path.exists() {
             return Err(StorageError::Exists(what));
         }
-        let temp_dir = self.root.join(TEMP_DIR);
-        fs::create_dir_all(&temp_dir).map_err(io)?;
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(io)?;
         }
         // Written whole and synced beside the repository, then linked into place: the name
         // appears complete or not at all, and the link refuses a name that exists (restic's
         // objects are content-addressed, so a second writer would add nothing).
-        let mut temp = tempfile::NamedTempFile::new_in(&temp_dir).map_err(io)?;
-        for part in parts {
-            temp.write_all(part).map_err(io)?;
-        }
         temp.as_file().sync_all().map_err(io)?;
         temp.persist_noclobber(&path).map_err(|e| io(e.error))?;
         if let Some(parent) = path.parent() {
@@ -243,6 +263,38 @@ mod tests {
                 .unwrap_or(99),
             0,
             "no temporary file is left behind"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_spooled_object_is_linked_into_place_once() -> Result<(), StorageError> {
+        let dir = tempfile::tempdir().map_err(|e| StorageError::Io(e.to_string()))?;
+        let storage = LocalDir::new(dir.path());
+        let snapshot = ObjectRef::named(ObjectKind::Snapshot, name('b'));
+        let mut spooled = storage.spool()?;
+        spooled
+            .write_all(b"snapshot")
+            .map_err(|e| StorageError::Io(e.to_string()))?;
+        storage.put_spooled(&snapshot, spooled)?;
+        assert_eq!(storage.read(&snapshot, None)?, b"snapshot");
+
+        let mut again = storage.spool()?;
+        again
+            .write_all(b"forged")
+            .map_err(|e| StorageError::Io(e.to_string()))?;
+        let replaced = storage.put_spooled(&snapshot, again);
+        assert!(
+            matches!(replaced, Err(StorageError::Exists(_))),
+            "{replaced:?}"
+        );
+        assert_eq!(storage.read(&snapshot, None)?, b"snapshot");
+        assert_eq!(
+            fs::read_dir(dir.path().join(TEMP_DIR))
+                .map(|d| d.count())
+                .unwrap_or(99),
+            0,
+            "a refused spool file is deleted"
         );
         Ok(())
     }

@@ -145,7 +145,8 @@ pub enum StorageError {
 }
 
 impl StorageError {
-    fn from_io(what: &str, error: std::io::Error) -> Self {
+    /// An IO error about `what` (an object, a file), with a full disk told apart.
+    pub fn from_io(what: &str, error: std::io::Error) -> Self {
         match error.kind() {
             std::io::ErrorKind::NotFound => Self::NotFound(what.to_owned()),
             std::io::ErrorKind::AlreadyExists => Self::Exists(what.to_owned()),
@@ -184,6 +185,25 @@ pub trait Storage: Send + Sync + 'static {
     /// Store a new object from its parts. Refuses ([`StorageError::Exists`]) when it exists:
     /// objects are never replaced. A write that fails leaves nothing under the name.
     fn put(&self, object: &ObjectRef, parts: &[&[u8]]) -> Result<(), StorageError>;
+
+    /// A temporary file to receive an object into before it is stored with
+    /// [`Storage::put_spooled`]: an upload of tens of MiB is written there as it arrives
+    /// rather than held in memory. Dropped, it is deleted.
+    fn spool(&self) -> Result<tempfile::NamedTempFile, StorageError> {
+        tempfile::NamedTempFile::new().map_err(|e| StorageError::from_io("a spool file", e))
+    }
+
+    /// Store a new object from a file of [`Storage::spool`] written whole, as [`Storage::put`]
+    /// would: refused when the object exists, nothing under the name if it fails.
+    fn put_spooled(
+        &self,
+        object: &ObjectRef,
+        file: tempfile::NamedTempFile,
+    ) -> Result<(), StorageError> {
+        let content = std::fs::read(file.path())
+            .map_err(|e| StorageError::from_io(&object.to_string(), e))?;
+        self.put(object, &[&content])
+    }
 
     /// Remove an object. The endpoint decides who may; forget and prune on the server call it.
     fn remove(&self, object: &ObjectRef) -> Result<(), StorageError>;

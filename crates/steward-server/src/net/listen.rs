@@ -6,7 +6,8 @@
 //! - a TLS handshake must finish within `tls_handshake_timeout`;
 //! - a request head must arrive within `header_timeout` (hyper's `header_read_timeout`, which
 //!   also runs while a kept-alive connection waits for its next request);
-//! - a request body must arrive within `body_timeout` of its head (`DeadlineBody`);
+//! - a request body must arrive within `body_timeout` of its head (`DeadlineBody`), an upload
+//!   to a backup repository within `backup_body_timeout`;
 //! - nothing bounds how long the server takes to answer: the agent's long-poll waits there.
 //!
 //! Handlers still get `ConnectInfo<SocketAddr>`, the TCP peer, as with axum's own server.
@@ -146,11 +147,17 @@ async fn http<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let body_timeout = limits.body_timeout;
+    let (body_timeout, backup_body_timeout) = (limits.body_timeout, limits.backup_body_timeout);
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
-        let request =
-            request.map(|body| axum::body::Body::new(DeadlineBody::new(body_timeout, body)));
+        // Backup uploads are large; their handler authenticates the device before it reads
+        // a byte, so only an enrolled device can hold a connection for this long.
+        let timeout = if request.uri().path().starts_with(crate::backup::PATH_PREFIX) {
+            backup_body_timeout
+        } else {
+            body_timeout
+        };
+        let request = request.map(|body| axum::body::Body::new(DeadlineBody::new(timeout, body)));
         app.clone().oneshot(request)
     });
     let mut builder = http1::Builder::new();

@@ -35,6 +35,9 @@ pub struct NetLimits {
     /// A request body must have fully arrived within this time after its head; a body that
     /// trickles in is cut off. A slow answer (the agent's long-poll) is not affected.
     pub body_timeout: Duration,
+    /// The same for an upload to a backup repository (`/backup/…`): a pack of up to 64 MiB
+    /// over a slow or bandwidth-limited link takes minutes, not seconds.
+    pub backup_body_timeout: Duration,
     /// A TLS handshake must finish within this time.
     pub tls_handshake_timeout: Duration,
     /// An answer being written must make progress within this time: a client that stops
@@ -51,6 +54,8 @@ impl Default for NetLimits {
             max_connections_per_address: 1024,
             header_timeout: Duration::from_secs(15),
             body_timeout: Duration::from_secs(60),
+            // 64 MiB in 30 minutes: about 36 KiB/s, 0.3 Mbit/s, at the least.
+            backup_body_timeout: Duration::from_secs(30 * 60),
             tls_handshake_timeout: Duration::from_secs(10),
             write_stall_timeout: Duration::from_secs(30),
         }

@@ -48,6 +48,9 @@ pub enum Surface {
     Console,
     /// Steward's own metrics for Prometheus (`/metrics`).
     Metrics,
+    /// restic's REST protocol for a device's own backup repository (`/backup/v1/…`): not
+    /// Steward's API, so not in its OpenAPI document.
+    Backup,
 }
 
 /// One registered route.
@@ -133,6 +136,27 @@ impl Routes {
             surface: Surface::Metrics,
         });
         self.pages = self.pages.route(path, axum::routing::get(handler));
+        self
+    }
+
+    /// A route of a device's backup repository ([`Surface::Backup`]), answering `methods`
+    /// (HEAD goes with GET). Only ever [`Access::Device`]: the handlers take the device's own
+    /// credential, and nothing else reaches a repository over HTTP.
+    pub fn backup(
+        mut self,
+        path: &'static str,
+        methods: &[Method],
+        route: axum::routing::MethodRouter<AppState>,
+    ) -> Self {
+        for method in methods {
+            self.table.push(Registration {
+                method: method.clone(),
+                path: path.to_string(),
+                access: Access::Device,
+                surface: Surface::Backup,
+            });
+        }
+        self.pages = self.pages.route(path, route);
         self
     }
 

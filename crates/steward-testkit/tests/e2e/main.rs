@@ -5,6 +5,8 @@ mod access;
 mod agent_probes;
 mod agent_protocol;
 mod api;
+mod backup_clients;
+mod backup_endpoint;
 mod console;
 mod console_monitoring;
 mod console_text;

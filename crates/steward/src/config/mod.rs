@@ -597,6 +597,7 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
         declared_channels: file.declared.channels.clone(),
         declared_windows: file.declared.windows.clone(),
         declared_routes: file.declared.routes.clone(),
+        backups_dir: Some(data_dir.join("backups")),
         ..defaults
     };
     // A bad entry is left out and said loudly; the others run.
@@ -667,6 +668,7 @@ fn net_limits(
             file.body_timeout_secs,
             defaults.body_timeout,
         )?,
+        backup_body_timeout: defaults.backup_body_timeout,
         tls_handshake_timeout: secs(
             "tls_handshake_timeout_secs",
             args.tls_handshake_timeout,

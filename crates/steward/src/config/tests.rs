@@ -17,6 +17,10 @@ fn flags_override_file_which_overrides_defaults() {
     assert_eq!(r.listen.port(), 9000);
     assert_eq!(r.server.checkin_interval_secs, 30);
     assert_eq!(r.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+    assert_eq!(
+        r.server.backups_dir,
+        Some(PathBuf::from(DEFAULT_DATA_DIR).join("backups"))
+    );
     let args = ServerArgs {
         config: Some(file),
         listen: Some("127.0.0.1:9100".into()),

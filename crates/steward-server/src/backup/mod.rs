@@ -1,0 +1,80 @@
+//! Backups: the server is where devices' backups are stored.
+//!
+//! [`endpoint`] serves restic's REST protocol under `/backup/v1/{device}/`, so an agent
+//! backs up through rustic's (or restic's) own REST backend, with its own device credential
+//! ([`client`]). Each device has one repository of its own ([`storage_for`]).
+//!
+//! **The rule is append-only and per device.** An agent may create objects that do not
+//! exist yet and read the objects of its own repository; it may delete only its own lock
+//! files. Replacing or deleting a key, snapshot, index, pack or the config is refused, and so
+//! is any request for another device's repository. Why: a device's credential sits on the
+//! device, so whoever takes the device (ransomware, an intruder with root) holds it; with
+//! this rule the most they can do is add junk — what was backed up before stays and still
+//! restores. Forgetting snapshots and pruning packs are the server's own work, run on the
+//! storage directly, never over this endpoint. The storage refuses to replace an object too
+//! (`steward_backup::storage`), so the rule holds even against a confused caller here.
+
+mod client;
+mod endpoint;
+mod range;
+mod upload;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use steward_backup::storage::{LocalDir, ObjectName, Storage};
+
+use crate::state::AppState;
+use crate::web::routes::Routes;
+
+/// Every backup route starts with this (the listener gives these requests a longer body
+/// timeout: `net::NetLimits::backup_body_timeout`).
+pub const PATH_PREFIX: &str = "/backup/";
+
+/// The repository routes; `small` is the body limit of requests that carry no object.
+pub fn routes(small: usize) -> Routes {
+    endpoint::routes(small)
+}
+
+/// Why a device's repository cannot be reached.
+#[derive(Debug, thiserror::Error)]
+pub enum NoStorage {
+    #[error("this server keeps no backups: it has no backups directory configured")]
+    NotConfigured,
+    #[error("{0:?} cannot name a backup repository")]
+    BadDevice(String),
+}
+
+/// Where `device_id`'s repository is stored: `<backups_dir>/<device-id>/`, a directory laid
+/// out as restic's (`restic -r` opens it). The one place the choice is made — a bucket is
+/// the next kind of storage.
+pub fn storage_for(state: &AppState, device_id: &str) -> Result<Arc<dyn Storage>, NoStorage> {
+    let Some(root) = &state.config.backups_dir else {
+        return Err(NoStorage::NotConfigured);
+    };
+    // Device ids are UUIDs made by the server; anything else must not become a path.
+    let plain = !device_id.is_empty()
+        && device_id.len() <= 64
+        && device_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !plain {
+        return Err(NoStorage::BadDevice(device_id.chars().take(80).collect()));
+    }
+    Ok(Arc::new(LocalDir::new(Path::new(root).join(device_id))))
+}
+
+/// A new snapshot object `snapshot` of `device_id`'s repository was stored at
+/// `received_at_ms` (the server's clock). The received time is what retention judges by, so
+/// a device cannot push real snapshots out with forged times.
+///
+/// The store write of the receipt (the `backup_snapshots` table) goes here. It must not fail
+/// the upload: the object is stored, and restic's retry would be refused as existing.
+pub(crate) async fn snapshot_received(
+    _state: &AppState,
+    device_id: &str,
+    snapshot: &ObjectName,
+    received_at_ms: i64,
+) {
+    tracing::debug!(device = %device_id, %snapshot, received_at_ms, "backup snapshot received");
+}
