@@ -116,13 +116,25 @@ pub fn permits(role: Role, action: Action) -> bool {
         Role::Technician => match action {
             ViewDevices | OperateDevices | RevokeDevices | OrganizeDevices | ManageOwnAccount
             | ManageMonitoring | ManageBackups => true,
-            ManageUsers | ManageTokens | ViewAudit | ManageSecurity | ManageChannels
+            ManageUsers
+            | ManageTokens
+            | ViewAudit
+            | ManageSecurity
+            | ManageChannels
             | RevealBackupPasswords => false,
         },
         Role::Viewer => match action {
             ViewDevices | ManageOwnAccount => true,
-            OperateDevices | RevokeDevices | OrganizeDevices | ManageUsers | ManageTokens
-            | ViewAudit | ManageSecurity | ManageMonitoring | ManageChannels | ManageBackups
+            OperateDevices
+            | RevokeDevices
+            | OrganizeDevices
+            | ManageUsers
+            | ManageTokens
+            | ViewAudit
+            | ManageSecurity
+            | ManageMonitoring
+            | ManageChannels
+            | ManageBackups
             | RevealBackupPasswords => false,
         },
     }

@@ -144,6 +144,9 @@ pub struct RepositoryPassword {
 
 impl std::fmt::Debug for RepositoryPassword {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RepositoryPassword").field("device_id", &self.device_id).field("password", &"<redacted>").finish()
+        f.debug_struct("RepositoryPassword")
+            .field("device_id", &self.device_id)
+            .field("password", &"<redacted>")
+            .finish()
     }
 }

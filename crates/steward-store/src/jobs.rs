@@ -102,7 +102,11 @@ impl Store {
     /// The device's jobs of `kind` that its agent holds now (dispatched or running), oldest
     /// first: what the repository endpoint asks before letting a device read another's
     /// repository for a restore.
-    pub async fn active_jobs_of_kind(&self, device_id: &str, kind: JobKind) -> Result<Vec<JobRecord>> {
+    pub async fn active_jobs_of_kind(
+        &self,
+        device_id: &str,
+        kind: JobKind,
+    ) -> Result<Vec<JobRecord>> {
         let rows = sqlx::query(safe_sql!(
             "SELECT {JOB_COLS} FROM jobs WHERE device_id = $1 AND kind = $2 \
              AND state IN ('dispatched', 'running') ORDER BY created_at"

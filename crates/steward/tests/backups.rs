@@ -19,13 +19,28 @@ use common::{BIN, Steward};
 
 fn write_tree(root: &Path) {
     fs::create_dir_all(root.join("docs/orders")).unwrap();
-    fs::write(root.join("docs/orders/2026-11.csv"), "sku,qty\nboot-42,120\n".repeat(2000)).unwrap();
+    fs::write(
+        root.join("docs/orders/2026-11.csv"),
+        "sku,qty\nboot-42,120\n".repeat(2000),
+    )
+    .unwrap();
     fs::write(root.join("docs/price-list.txt"), "winter boots 89.00\n").unwrap();
-    fs::write(root.join("payroll.bin"), (0..300_000u32).map(|i| (i * 31 % 253) as u8).collect::<Vec<_>>()).unwrap();
+    fs::write(
+        root.join("payroll.bin"),
+        (0..300_000u32)
+            .map(|i| (i * 31 % 253) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     fs::set_permissions(root.join("payroll.bin"), fs::Permissions::from_mode(0o600)).unwrap();
     symlink("docs/price-list.txt", root.join("prices")).unwrap();
     let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    fs::File::options().write(true).open(root.join("docs/price-list.txt")).unwrap().set_modified(old).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(root.join("docs/price-list.txt"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
 }
 
 /// Path, kind, mode, mtime (s) and content (or link target) of everything under `root`.
@@ -38,13 +53,32 @@ fn describe(root: &Path) -> Vec<(String, u32, u64, Vec<u8>)> {
             let meta = fs::symlink_metadata(&path).unwrap();
             let name = path.strip_prefix(root).unwrap().display().to_string();
             if meta.file_type().is_symlink() {
-                out.push((name, 0, 0, fs::read_link(&path).unwrap().display().to_string().into_bytes()));
+                out.push((
+                    name,
+                    0,
+                    0,
+                    fs::read_link(&path)
+                        .unwrap()
+                        .display()
+                        .to_string()
+                        .into_bytes(),
+                ));
             } else if meta.is_dir() {
                 out.push((name, meta.permissions().mode() & 0o7777, 0, Vec::new()));
                 stack.push(path);
             } else {
-                let mtime = meta.modified().unwrap().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
-                out.push((name, meta.permissions().mode() & 0o7777, mtime, fs::read(&path).unwrap()));
+                let mtime = meta
+                    .modified()
+                    .unwrap()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
+                out.push((
+                    name,
+                    meta.permissions().mode() & 0o7777,
+                    mtime,
+                    fs::read(&path).unwrap(),
+                ));
             }
         }
     }
@@ -62,13 +96,28 @@ async fn agent(server: &TestServer, state_dir: &Path) -> (Steward, String) {
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let state = steward_agent::state::AgentState::load(state_dir).unwrap();
     let run = Steward::start(
-        &["agent", "run", "--state-dir", state_dir.to_str().unwrap(), "--interval", "1"],
+        &[
+            "agent",
+            "run",
+            "--state-dir",
+            state_dir.to_str().unwrap(),
+            "--interval",
+            "1",
+        ],
         "job executors registered",
     );
-    assert!(run.said("backup"), "the agent runs backup jobs:\n{}", run.output());
+    assert!(
+        run.said("backup"),
+        "the agent runs backup jobs:\n{}",
+        run.output()
+    );
     (run, state.device_id)
 }
 
@@ -76,10 +125,20 @@ async fn agent(server: &TestServer, state_dir: &Path) -> (Steward, String) {
 async fn finished(server: &TestServer, token: &str, device: &str, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let (status, jobs) = server.api_get(token, &format!("/api/v1/devices/{device}/jobs")).await;
+        let (status, jobs) = server
+            .api_get(token, &format!("/api/v1/devices/{device}/jobs"))
+            .await;
         assert_eq!(status, 200, "{jobs}");
-        let job = jobs.as_array().unwrap().iter().find(|j| j["id"] == id).cloned().unwrap();
-        if ["succeeded", "failed", "expired", "unsupported"].contains(&job["state"].as_str().unwrap()) {
+        let job = jobs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["id"] == id)
+            .cloned()
+            .unwrap();
+        if ["succeeded", "failed", "expired", "unsupported"]
+            .contains(&job["state"].as_str().unwrap())
+        {
             return job;
         }
         assert!(Instant::now() < deadline, "job {id} did not finish: {job}");
@@ -108,34 +167,80 @@ async fn back_up_browse_restore_and_restore_to_another_device() {
     let src = source.display().to_string();
 
     // The generic job route does not take a backup without its parameters.
-    let (status, body) =
-        server.api_post(&token, &format!("/api/v1/devices/{device_a}/jobs"), json!({"kind": "backup"})).await;
+    let (status, body) = server
+        .api_post(
+            &token,
+            &format!("/api/v1/devices/{device_a}/jobs"),
+            json!({"kind": "backup"}),
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
 
-    let queued = server.api_post(&token, &format!("/api/v1/devices/{device_a}/backups"), json!({"paths": [src]})).await;
+    let queued = server
+        .api_post(
+            &token,
+            &format!("/api/v1/devices/{device_a}/backups"),
+            json!({"paths": [src]}),
+        )
+        .await;
     let first = succeeded(&server, &token, &device_a, queued).await;
     let result: Value = serde_json::from_str(first["output"].as_str().unwrap()).unwrap();
-    assert_eq!(result["files"], 3, "{result}");
+    assert_eq!(result["files"], 4, "three files and a symlink: {result}");
 
-    fs::write(source.join("docs/price-list.txt"), "winter boots 79.00 (sale)\n").unwrap();
-    let queued = server.api_post(&token, &format!("/api/v1/devices/{device_a}/backups"), json!({"paths": [src]})).await;
+    fs::write(
+        source.join("docs/price-list.txt"),
+        "winter boots 79.00 (sale)\n",
+    )
+    .unwrap();
+    let queued = server
+        .api_post(
+            &token,
+            &format!("/api/v1/devices/{device_a}/backups"),
+            json!({"paths": [src]}),
+        )
+        .await;
     succeeded(&server, &token, &device_a, queued).await;
 
-    let (status, snapshots) = server.api_get(&token, &format!("/api/v1/devices/{device_a}/snapshots")).await;
+    let (status, snapshots) = server
+        .api_get(&token, &format!("/api/v1/devices/{device_a}/snapshots"))
+        .await;
     assert_eq!(status, 200, "{snapshots}");
     let snapshots = snapshots.as_array().unwrap().clone();
     assert_eq!(snapshots.len(), 2, "{snapshots:?}");
     let newest = snapshots[0]["id"].as_str().unwrap().to_owned();
     let oldest = snapshots[1]["id"].as_str().unwrap().to_owned();
-    assert!(snapshots[0]["added_bytes"].as_i64().unwrap() < 10_000, "the incremental adds little: {snapshots:?}");
-    assert!(snapshots.iter().all(|s| s["received_at"].as_i64().unwrap() > 0 && s["files"] == 3));
+    assert!(
+        snapshots[0]["added_bytes"].as_i64().unwrap() < 10_000,
+        "the incremental adds little: {snapshots:?}"
+    );
+    assert!(
+        snapshots
+            .iter()
+            .all(|s| s["received_at"].as_i64().unwrap() > 0 && s["files"] == 4)
+    );
 
     let inside = src.trim_start_matches('/');
-    let (status, files) =
-        server.api_get(&token, &format!("/api/v1/devices/{device_a}/snapshots/{}/files?path={src}", &newest[..8])).await;
+    let (status, files) = server
+        .api_get(
+            &token,
+            &format!(
+                "/api/v1/devices/{device_a}/snapshots/{}/files?path={src}",
+                &newest[..8]
+            ),
+        )
+        .await;
     assert_eq!(status, 200, "{files}");
-    let link = files.as_array().unwrap().iter().find(|f| f["path"] == format!("{inside}/prices")).cloned().unwrap();
-    assert_eq!((link["kind"].as_str(), link["link"].as_str()), (Some("symlink"), Some("docs/price-list.txt")));
+    let link = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == format!("{inside}/prices"))
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (link["kind"].as_str(), link["link"].as_str()),
+        (Some("symlink"), Some("docs/price-list.txt"))
+    );
 
     // The whole first snapshot back on the same device, elsewhere: as it was then.
     let target = dirs.path().join("restored");
@@ -154,7 +259,11 @@ async fn back_up_browse_restore_and_restore_to_another_device() {
             entry.2 = 1_700_000_000;
         }
     }
-    assert_eq!(describe(&target.join(inside)), expected, "restored byte for byte, with modes, times and links");
+    assert_eq!(
+        describe(&target.join(inside)),
+        expected,
+        "restored byte for byte, with modes, times and links"
+    );
 
     // One folder of the newest snapshot to another device.
     let (status, body) = server
@@ -175,7 +284,10 @@ async fn back_up_browse_restore_and_restore_to_another_device() {
         fs::read(on_b.join(inside).join("docs/price-list.txt")).unwrap(),
         b"winter boots 79.00 (sale)\n"
     );
-    assert!(!on_b.join(inside).join("payroll.bin").exists(), "only the folder asked for");
+    assert!(
+        !on_b.join(inside).join("payroll.bin").exists(),
+        "only the folder asked for"
+    );
 
     // Outside such a restore, B may not read A's repository.
     let b_state = steward_agent::state::AgentState::load(&dirs.path().join("agent-b")).unwrap();
@@ -189,7 +301,11 @@ async fn back_up_browse_restore_and_restore_to_another_device() {
 
     // Bad requests are refused clearly.
     let (status, body) = server
-        .api_post(&token, &format!("/api/v1/devices/{device_a}/backups"), json!({"paths": ["relative/path"]}))
+        .api_post(
+            &token,
+            &format!("/api/v1/devices/{device_a}/backups"),
+            json!({"paths": ["relative/path"]}),
+        )
         .await;
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("absolute"), "{body}");

@@ -220,7 +220,9 @@ pub async fn repository_access(
     agent: AgentIdentity,
     Path(id): Path<String>,
 ) -> AppResult<Json<steward_proto::backup::RepositoryAccess>> {
-    Ok(Json(crate::backup::repository_access(&state, &agent.device.device_id, &id).await?))
+    Ok(Json(
+        crate::backup::repository_access(&state, &agent.device.device_id, &id).await?,
+    ))
 }
 
 /// Issue a new credential for this device (shown once), for the `rotate_credential` job it

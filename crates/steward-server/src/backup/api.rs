@@ -129,6 +129,11 @@ pub async fn password(
     who: Authorized<RevealBackupPasswords>,
     Path(id): Path<String>,
 ) -> AppResult<Json<RepositoryPassword>> {
-    let (device_id, location, password) = service::reveal_password(&state, &who.caller(&state), &id).await?;
-    Ok(Json(RepositoryPassword { device_id, location, password }))
+    let (device_id, location, password) =
+        service::reveal_password(&state, &who.caller(&state), &id).await?;
+    Ok(Json(RepositoryPassword {
+        device_id,
+        location,
+        password,
+    }))
 }

@@ -65,13 +65,33 @@ pub(super) fn routes(small: usize) -> Routes {
     objects.merge(requests)
 }
 
-/// The storage of `device`'s repository, if it is the asking device's own.
-fn repository(
+/// What a request does with a repository.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Use {
+    Read,
+    Write,
+}
+
+/// The storage of `device`'s repository, if the asking device may use it so: its own; or,
+/// to read, another's while it runs a restore from it (a restore to another device).
+async fn repository(
     state: &AppState,
     client: &BackupClient,
     device: &str,
+    usage: Use,
 ) -> AppResult<Arc<dyn Storage>> {
     let own = &client.0.device.device_id;
+    let restoring = usage == Use::Read
+        && own != device
+        && super::service::may_read(state, own, device)
+            .await
+            .map_err(AppError::from)?;
+    if restoring {
+        return super::storage_for(state, device).map_err(|e| match e {
+            NoStorage::NotConfigured => AppError::unavailable(e.to_string()),
+            NoStorage::BadDevice(_) => AppError::bad_request(e.to_string()),
+        });
+    }
     if own != device {
         tracing::warn!(device = %own, asked = ?clip(device), "refused: a device asked for another device's backup repository");
         return Err(AppError::forbidden(
@@ -141,7 +161,7 @@ async fn create(
     Path(device): Path<String>,
     RawQuery(query): RawQuery,
 ) -> AppResult<StatusCode> {
-    let storage = repository(&state, &client, &device)?;
+    let storage = repository(&state, &client, &device, Use::Write).await?;
     let asked = query
         .as_deref()
         .unwrap_or_default()
@@ -168,7 +188,7 @@ async fn list(
     Path((device, kind)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let storage = repository(&state, &client, &device)?;
+    let storage = repository(&state, &client, &device, Use::Read).await?;
     let kind = named_kind(&kind)?;
     let mut objects = blocking(move || storage.list(kind))
         .await
@@ -200,7 +220,11 @@ async fn head_config(
     client: BackupClient,
     Path(device): Path<String>,
 ) -> AppResult<Response> {
-    head(repository(&state, &client, &device)?, ObjectRef::config()).await
+    head(
+        repository(&state, &client, &device, Use::Read).await?,
+        ObjectRef::config(),
+    )
+    .await
 }
 
 async fn head_object(
@@ -208,7 +232,7 @@ async fn head_object(
     client: BackupClient,
     Path((device, kind, name)): Path<(String, String, String)>,
 ) -> AppResult<Response> {
-    let storage = repository(&state, &client, &device)?;
+    let storage = repository(&state, &client, &device, Use::Read).await?;
     head(storage, object(&kind, &name)?).await
 }
 
@@ -218,7 +242,7 @@ async fn read_config(
     Path(device): Path<String>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let storage = repository(&state, &client, &device)?;
+    let storage = repository(&state, &client, &device, Use::Read).await?;
     read(storage, ObjectRef::config(), &headers).await
 }
 
@@ -228,7 +252,7 @@ async fn read_object(
     Path((device, kind, name)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let storage = repository(&state, &client, &device)?;
+    let storage = repository(&state, &client, &device, Use::Read).await?;
     read(storage, object(&kind, &name)?, &headers).await
 }
 
@@ -238,7 +262,7 @@ async fn write_config(
     Path(device): Path<String>,
     body: Body,
 ) -> AppResult<StatusCode> {
-    let storage = repository(&state, &client, &device)?;
+    let storage = repository(&state, &client, &device, Use::Write).await?;
     let object = ObjectRef::config();
     upload::receive(storage, object.clone(), body)
         .await
@@ -252,7 +276,7 @@ async fn write_object(
     Path((device, kind, name)): Path<(String, String, String)>,
     body: Body,
 ) -> AppResult<StatusCode> {
-    let storage = repository(&state, &client, &device)?;
+    let storage = repository(&state, &client, &device, Use::Write).await?;
     let object = object(&kind, &name)?;
     upload::receive(storage, object.clone(), body)
         .await
@@ -268,7 +292,7 @@ async fn delete_config(
     client: BackupClient,
     Path(device): Path<String>,
 ) -> AppResult<StatusCode> {
-    repository(&state, &client, &device)?;
+    repository(&state, &client, &device, Use::Write).await?;
     let refusal = AppError::forbidden(APPEND_ONLY);
     noted(&device, &ObjectRef::config(), &refusal);
     Err(refusal)
@@ -279,7 +303,7 @@ async fn delete_object(
     client: BackupClient,
     Path((device, kind, name)): Path<(String, String, String)>,
 ) -> AppResult<StatusCode> {
-    let storage = repository(&state, &client, &device)?;
+    let storage = repository(&state, &client, &device, Use::Write).await?;
     let object = object(&kind, &name)?;
     if object.kind != ObjectKind::Lock {
         let refusal = AppError::forbidden(APPEND_ONLY);

@@ -14,10 +14,18 @@
 //! storage directly, never over this endpoint. The storage refuses to replace an object too
 //! (`steward_backup::storage`), so the rule holds even against a confused caller here.
 
+mod api;
 mod client;
 mod endpoint;
 mod range;
+mod repositories;
+pub mod service;
 mod upload;
+
+pub use service::{
+    BackupError, RestoreRequest, files, job_finished, may_read, policies_covering,
+    repository_access, restore, reveal_password, run_now, snapshots,
+};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -31,9 +39,29 @@ use crate::web::routes::Routes;
 /// timeout: `net::NetLimits::backup_body_timeout`).
 pub const PATH_PREFIX: &str = "/backup/";
 
-/// The repository routes; `small` is the body limit of requests that carry no object.
+/// The repository routes (`small` is the body limit of requests that carry no object) and
+/// the API's backup routes.
 pub fn routes(small: usize) -> Routes {
-    endpoint::routes(small)
+    use crate::web::routes::Access;
+    use steward_core::Action;
+    use utoipa_axum::routes;
+    endpoint::routes(small).merge(
+        Routes::new()
+            .api(Access::Requires(Action::ManageBackups), routes!(api::run))
+            .api(
+                Access::Requires(Action::ViewDevices),
+                routes!(api::snapshots),
+            )
+            .api(Access::Requires(Action::ViewDevices), routes!(api::files))
+            .api(
+                Access::Requires(Action::ManageBackups),
+                routes!(api::restore),
+            )
+            .api(
+                Access::Requires(Action::RevealBackupPasswords),
+                routes!(api::password),
+            ),
+    )
 }
 
 /// Why a device's repository cannot be reached.
@@ -71,10 +99,18 @@ pub fn storage_for(state: &AppState, device_id: &str) -> Result<Arc<dyn Storage>
 /// The store write of the receipt (the `backup_snapshots` table) goes here. It must not fail
 /// the upload: the object is stored, and restic's retry would be refused as existing.
 pub(crate) async fn snapshot_received(
-    _state: &AppState,
+    state: &AppState,
     device_id: &str,
     snapshot: &ObjectName,
     received_at_ms: i64,
 ) {
-    tracing::debug!(device = %device_id, %snapshot, received_at_ms, "backup snapshot received");
+    let at = steward_core::Timestamp(received_at_ms);
+    if let Err(e) = state
+        .store
+        .record_snapshot_received(device_id, snapshot.as_str(), at)
+        .await
+    {
+        // The backup's result records it later, once the storage is seen to hold it.
+        tracing::warn!(device = %device_id, %snapshot, "recording a received snapshot: {e}");
+    }
 }

@@ -32,6 +32,7 @@ pub async fn ensure(state: &AppState, device_id: &str) -> Result<(Arc<dyn Storag
                 storage: "local".into(),
                 location: storage.location(),
                 password_sealed: state
+                    .config
                     .sealing_key
                     .seal(password.as_bytes(), &sealing_context(device_id))
                     .map_err(|e| BackupError::Sealing(e.to_string()))?,
@@ -60,10 +61,17 @@ pub async fn password(state: &AppState, device_id: &str) -> Result<Option<String
 
 fn open_password(state: &AppState, stored: &BackupRepositoryRecord) -> Result<String> {
     let plain = state
+        .config
         .sealing_key
         .open(&stored.password_sealed, &sealing_context(&stored.device_id))
-        .map_err(|e| BackupError::Sealing(format!("the repository password of {}: {e}", stored.device_id)))?;
-    String::from_utf8(plain).map_err(|_| BackupError::Sealing("the repository password is not text".into()))
+        .map_err(|e| {
+            BackupError::Sealing(format!(
+                "the repository password of {}: {e}",
+                stored.device_id
+            ))
+        })?;
+    String::from_utf8(plain)
+        .map_err(|_| BackupError::Sealing("the repository password is not text".into()))
 }
 
 fn init_unless_present(storage: Arc<dyn Storage>, password: &str) -> Result<()> {

@@ -3,11 +3,13 @@
 //! (API, console, CLI) call these; none of them talks to the store or storage directly.
 
 use steward_backup::storage::{ObjectKind, ObjectName, ObjectRef, StorageError};
-use steward_core::{Action, JobKind, JobState, Timestamp};
-use steward_proto::backup::{BackupJob, BackupResult, RepositoryAccess, RestoreJob};
 use steward_backup::{Entry, ProgressCounter, Repo};
 use steward_core::checks::{Membership, Target};
-use steward_store::{BackupPolicyRecord, BackupSnapshotRecord, DeviceRecord, JobRecord, SnapshotSummary, StoreError};
+use steward_core::{Action, JobKind, JobState, Timestamp};
+use steward_proto::backup::{BackupJob, BackupResult, RepositoryAccess, RestoreJob};
+use steward_store::{
+    BackupPolicyRecord, BackupSnapshotRecord, DeviceRecord, JobRecord, SnapshotSummary, StoreError,
+};
 
 use super::NoStorage;
 use super::repositories;
@@ -48,7 +50,9 @@ impl DomainError for BackupError {
             BackupError::NoRepository | BackupError::NotAJobWithRepository => Refusal::NotFound,
             BackupError::NoStorage(NoStorage::BadDevice(_)) => Refusal::Invalid,
             BackupError::NoStorage(NoStorage::NotConfigured) => Refusal::Conflict,
-            BackupError::Storage(_) | BackupError::Repository(_) | BackupError::Sealing(_) => Refusal::Internal,
+            BackupError::Storage(_) | BackupError::Repository(_) | BackupError::Sealing(_) => {
+                Refusal::Internal
+            }
             BackupError::Device(e) => e.refusal(),
             BackupError::Denied(d) => d.refusal(),
             BackupError::Store(e) => e.refusal(),
@@ -70,14 +74,29 @@ pub async fn run_now(
 ) -> Result<JobRecord> {
     caller.require(Action::ManageBackups)?;
     let device = devices::find(state, caller, id).await?;
-    let paths: Vec<String> = paths.into_iter().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
+    let paths: Vec<String> = paths
+        .into_iter()
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect();
     let jobs = if paths.is_empty() {
-        policies_covering(state, &device).await?.into_iter().map(|p| policy_job(&p)).collect()
+        policies_covering(state, &device)
+            .await?
+            .into_iter()
+            .map(|p| policy_job(&p))
+            .collect()
     } else {
         if let Some(bad) = paths.iter().find(|p| !p.starts_with('/')) {
-            return Err(BackupError::BadRequest(format!("back up absolute paths: {bad:?} is not one")));
+            return Err(BackupError::BadRequest(format!(
+                "back up absolute paths: {bad:?} is not one"
+            )));
         }
-        vec![BackupJob { policy: None, paths, excludes, bandwidth_kib: None }]
+        vec![BackupJob {
+            policy: None,
+            paths,
+            excludes,
+            bandwidth_kib: None,
+        }]
     };
     if jobs.is_empty() {
         return Err(BackupError::NoPaths);
@@ -85,9 +104,26 @@ pub async fn run_now(
     repositories::ensure(state, &device.id).await?;
     let mut queued = Vec::new();
     for job in jobs {
-        let record = queue(state, caller, &device.id, JobKind::Backup, serde_json::to_value(&job)).await?;
+        let record = queue(
+            state,
+            caller,
+            &device.id,
+            JobKind::Backup,
+            serde_json::to_value(&job),
+        )
+        .await?;
         caller
-            .audit(&state.store, "backup_queued", &device.id, &format!("job {} on {}: {}", record.id, device.name, job.paths.join(", ")))
+            .audit(
+                &state.store,
+                "backup_queued",
+                &device.id,
+                &format!(
+                    "job {} on {}: {}",
+                    record.id,
+                    device.name,
+                    job.paths.join(", ")
+                ),
+            )
             .await;
         queued.push(record);
     }
@@ -95,9 +131,16 @@ pub async fn run_now(
 }
 
 /// The enabled policies whose target covers `device`.
-pub async fn policies_covering(state: &AppState, device: &DeviceRecord) -> Result<Vec<BackupPolicyRecord>> {
+pub async fn policies_covering(
+    state: &AppState,
+    device: &DeviceRecord,
+) -> Result<Vec<BackupPolicyRecord>> {
     let groups: Vec<String> = device.group_id.iter().cloned().collect();
-    let membership = Membership { device_id: &device.id, groups: &groups, tags: &device.tags };
+    let membership = Membership {
+        device_id: &device.id,
+        groups: &groups,
+        tags: &device.tags,
+    };
     Ok(state
         .store
         .backup_policies()
@@ -117,18 +160,34 @@ fn policy_job(policy: &BackupPolicyRecord) -> BackupJob {
 }
 
 /// The device's live snapshots, newest first.
-pub async fn snapshots(state: &AppState, caller: &Caller, id: &str) -> Result<Vec<BackupSnapshotRecord>> {
+pub async fn snapshots(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Vec<BackupSnapshotRecord>> {
     caller.require(Action::ViewDevices)?;
     let device = devices::find(state, caller, id).await?;
-    Ok(state.store.scoped(caller.scope()).backup_snapshots(&device.id, false).await?)
+    Ok(state
+        .store
+        .scoped(caller.scope())
+        .backup_snapshots(&device.id, false)
+        .await?)
 }
 
 /// The entries of one of the device's snapshots under `path`, read from the repository on
 /// the server (in the blocking pool: it decrypts the snapshot's trees).
-pub async fn files(state: &AppState, caller: &Caller, id: &str, snapshot: &str, path: &str) -> Result<Vec<Entry>> {
+pub async fn files(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    snapshot: &str,
+    path: &str,
+) -> Result<Vec<Entry>> {
     caller.require(Action::ViewDevices)?;
     let device = devices::find(state, caller, id).await?;
-    let password = repositories::password(state, &device.id).await?.ok_or(BackupError::NoRepository)?;
+    let password = repositories::password(state, &device.id)
+        .await?
+        .ok_or(BackupError::NoRepository)?;
     let storage = super::storage_for(state, &device.id)?;
     let (snapshot, path) = (snapshot.to_owned(), path.trim_matches('/').to_owned());
     tokio::task::spawn_blocking(move || {
@@ -159,15 +218,23 @@ pub struct RestoreRequest {
 
 /// Queues a restore. Restoring to another device hands that device's agent read access to
 /// the source's repository for this job alone, so the caller must have both in scope.
-pub async fn restore(state: &AppState, caller: &Caller, request: RestoreRequest) -> Result<JobRecord> {
+pub async fn restore(
+    state: &AppState,
+    caller: &Caller,
+    request: RestoreRequest,
+) -> Result<JobRecord> {
     caller.require(Action::ManageBackups)?;
     let source = devices::find(state, caller, &request.source).await?;
     let target = devices::find(state, caller, &request.target_device).await?;
     if !request.snapshot.bytes().all(|b| b.is_ascii_hexdigit()) || request.snapshot.len() < 8 {
-        return Err(BackupError::BadRequest("a snapshot is named by its id (at least 8 hex digits)".into()));
+        return Err(BackupError::BadRequest(
+            "a snapshot is named by its id (at least 8 hex digits)".into(),
+        ));
     }
     if !request.target_path.starts_with('/') {
-        return Err(BackupError::BadRequest("restore to an absolute folder (\"/\" restores files where they were)".into()));
+        return Err(BackupError::BadRequest(
+            "restore to an absolute folder (\"/\" restores files where they were)".into(),
+        ));
     }
     if state.store.backup_repository(&source.id).await?.is_none() {
         return Err(BackupError::NoRepository);
@@ -178,8 +245,19 @@ pub async fn restore(state: &AppState, caller: &Caller, request: RestoreRequest)
         paths: request.paths.clone(),
         target: request.target_path.clone(),
     };
-    let queued = queue(state, caller, &target.id, JobKind::Restore, serde_json::to_value(&job)).await?;
-    let what = if request.paths.is_empty() { "everything".to_owned() } else { request.paths.join(", ") };
+    let queued = queue(
+        state,
+        caller,
+        &target.id,
+        JobKind::Restore,
+        serde_json::to_value(&job),
+    )
+    .await?;
+    let what = if request.paths.is_empty() {
+        "everything".to_owned()
+    } else {
+        request.paths.join(", ")
+    };
     caller
         .audit(
             &state.store,
@@ -212,21 +290,43 @@ async fn queue(
 /// restic client. It reads every file ever backed up from the device: administrators only,
 /// after confirming their password, and audited.
 /// Answers the device id, the repository's location and its password.
-pub async fn reveal_password(state: &AppState, caller: &Caller, id: &str) -> Result<(String, String, String)> {
+pub async fn reveal_password(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(String, String, String)> {
     caller.require(Action::RevealBackupPasswords)?;
     caller.require_step_up()?;
     let device = devices::find(state, caller, id).await?;
-    let password = repositories::password(state, &device.id).await?.ok_or(BackupError::NoRepository)?;
+    let password = repositories::password(state, &device.id)
+        .await?
+        .ok_or(BackupError::NoRepository)?;
     let location = super::storage_for(state, &device.id)?.location();
-    caller.audit(&state.store, "backup_password_revealed", &device.id, &device.name).await;
+    caller
+        .audit(
+            &state.store,
+            "backup_password_revealed",
+            &device.id,
+            &device.name,
+        )
+        .await;
     Ok((device.id, location, password))
 }
 
 /// The job `job_id` of the agent of `device_id` that is under way, if it is one that uses
 /// a repository: a backup (its own) or a restore (its source's).
-async fn active_repository_job(state: &AppState, device_id: &str, job_id: &str) -> Result<(JobRecord, String)> {
-    let job = state.store.job(job_id).await?.filter(|j| j.device_id == device_id);
-    let Some(job) = job.filter(|j| matches!(j.state, JobState::Dispatched | JobState::Running)) else {
+async fn active_repository_job(
+    state: &AppState,
+    device_id: &str,
+    job_id: &str,
+) -> Result<(JobRecord, String)> {
+    let job = state
+        .store
+        .job(job_id)
+        .await?
+        .filter(|j| j.device_id == device_id);
+    let Some(job) = job.filter(|j| matches!(j.state, JobState::Dispatched | JobState::Running))
+    else {
         return Err(BackupError::NotAJobWithRepository);
     };
     let repository = match job.kind {
@@ -242,10 +342,19 @@ async fn active_repository_job(state: &AppState, device_id: &str, job_id: &str) 
 }
 
 /// What an agent running job `job_id` needs to open its repository.
-pub async fn repository_access(state: &AppState, device_id: &str, job_id: &str) -> Result<RepositoryAccess> {
+pub async fn repository_access(
+    state: &AppState,
+    device_id: &str,
+    job_id: &str,
+) -> Result<RepositoryAccess> {
     let (_, repository) = active_repository_job(state, device_id, job_id).await?;
-    let password = repositories::password(state, &repository).await?.ok_or(BackupError::NoRepository)?;
-    Ok(RepositoryAccess { device_id: repository, password })
+    let password = repositories::password(state, &repository)
+        .await?
+        .ok_or(BackupError::NoRepository)?;
+    Ok(RepositoryAccess {
+        device_id: repository,
+        password,
+    })
 }
 
 /// Whether the agent of `device_id` may read `repository`: its own always; another device's
@@ -254,7 +363,11 @@ pub async fn may_read(state: &AppState, device_id: &str, repository: &str) -> Re
     if device_id == repository {
         return Ok(true);
     }
-    for job in state.store.active_jobs_of_kind(device_id, JobKind::Restore).await? {
+    for job in state
+        .store
+        .active_jobs_of_kind(device_id, JobKind::Restore)
+        .await?
+    {
         if let Ok((_, source)) = active_repository_job(state, device_id, &job.id).await
             && source == repository
         {
@@ -275,8 +388,8 @@ pub async fn job_finished(state: &AppState, job: &JobRecord) {
 }
 
 async fn record_backup(state: &AppState, job: &JobRecord) -> Result<()> {
-    let result: BackupResult =
-        serde_json::from_str(&job.output).map_err(|e| BackupError::BadRequest(format!("the backup's result: {e}")))?;
+    let result: BackupResult = serde_json::from_str(&job.output)
+        .map_err(|e| BackupError::BadRequest(format!("the backup's result: {e}")))?;
     let name = ObjectName::parse(&result.snapshot_id)?;
     let params: BackupJob = serde_json::from_value(job.params.clone()).unwrap_or_default();
     let policy_id = match &params.policy {
@@ -294,7 +407,11 @@ async fn record_backup(state: &AppState, job: &JobRecord) -> Result<()> {
         duration_ms: i64::try_from(result.duration_ms).ok(),
         paths: Some(params.paths),
     };
-    if !state.store.record_snapshot_summary(&job.device_id, name.as_str(), &summary).await? {
+    if !state
+        .store
+        .record_snapshot_summary(&job.device_id, name.as_str(), &summary)
+        .await?
+    {
         // The receipt was not recorded when the object arrived (the database was busy, say).
         // The agent's word is not enough: only a snapshot the storage holds is recorded.
         let storage = super::storage_for(state, &job.device_id)?;
@@ -303,8 +420,14 @@ async fn record_backup(state: &AppState, job: &JobRecord) -> Result<()> {
             .await
             .map_err(|e| BackupError::Repository(e.to_string()))??;
         if held.is_some() {
-            state.store.record_snapshot_received(&job.device_id, name.as_str(), state.now()).await?;
-            state.store.record_snapshot_summary(&job.device_id, name.as_str(), &summary).await?;
+            state
+                .store
+                .record_snapshot_received(&job.device_id, name.as_str(), state.now())
+                .await?;
+            state
+                .store
+                .record_snapshot_summary(&job.device_id, name.as_str(), &summary)
+                .await?;
         }
     }
     Ok(())

@@ -21,14 +21,23 @@ use crate::config::{DEFAULT_DATA_DIR, FileConfig};
 pub fn configure(target: &AdminTarget, config: &mut ServerConfig) -> anyhow::Result<()> {
     config.sealing_key = super::monitoring::sealing_key(target)?;
     let file = FileConfig::load(target.config.as_deref())?;
-    let data_dir = target.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let data_dir = target
+        .data_dir
+        .clone()
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     config.backups_dir = Some(data_dir.join("backups"));
     Ok(())
 }
 
 pub async fn run(state: &AppState, caller: &Caller, command: BackupCommand) -> anyhow::Result<()> {
     match command {
-        BackupCommand::Run { device, paths, excludes, no_wait } => {
+        BackupCommand::Run {
+            device,
+            paths,
+            excludes,
+            no_wait,
+        } => {
             let device = devices::find_by_name_or_id(state, caller, &device).await?;
             let job = backup::run_now(state, caller, &device.id, paths, excludes).await?;
             eprintln!("Queued backup job {} on {}.", job.id, Escaped(&device.name));
@@ -54,7 +63,10 @@ pub async fn run(state: &AppState, caller: &Caller, command: BackupCommand) -> a
             } else if snapshots.is_empty() {
                 println!("{} has no snapshots", Escaped(&device.name));
             } else {
-                println!("{:<10} {:<20} {:>8} {:>12} {:>12}  PATHS", "ID", "RECEIVED", "FILES", "SIZE", "ADDED");
+                println!(
+                    "{:<10} {:<20} {:>8} {:>12} {:>12}  PATHS",
+                    "ID", "RECEIVED", "FILES", "SIZE", "ADDED"
+                );
                 for s in &snapshots {
                     println!(
                         "{:<10} {:<20} {:>8} {:>12} {:>12}  {}",
@@ -68,7 +80,11 @@ pub async fn run(state: &AppState, caller: &Caller, command: BackupCommand) -> a
                 }
             }
         }
-        BackupCommand::Files { device, snapshot, path } => {
+        BackupCommand::Files {
+            device,
+            snapshot,
+            path,
+        } => {
             let device = devices::find_by_name_or_id(state, caller, &device).await?;
             for entry in backup::files(state, caller, &device.id, &snapshot, &path).await? {
                 let kind = format!("{:?}", entry.kind).to_lowercase();
@@ -78,7 +94,14 @@ pub async fn run(state: &AppState, caller: &Caller, command: BackupCommand) -> a
                 }
             }
         }
-        BackupCommand::Restore { device, snapshot, paths, to_device, target, no_wait } => {
+        BackupCommand::Restore {
+            device,
+            snapshot,
+            paths,
+            to_device,
+            target,
+            no_wait,
+        } => {
             let source = devices::find_by_name_or_id(state, caller, &device).await?;
             let target_device = match to_device {
                 Some(name) => devices::find_by_name_or_id(state, caller, &name).await?,
@@ -92,16 +115,23 @@ pub async fn run(state: &AppState, caller: &Caller, command: BackupCommand) -> a
                 target_path: target,
             };
             let job = backup::restore(state, caller, request).await?;
-            eprintln!("Queued restore job {} on {}.", job.id, Escaped(&target_device.name));
+            eprintln!(
+                "Queued restore job {} on {}.",
+                job.id,
+                Escaped(&target_device.name)
+            );
             if !no_wait {
                 follow(state, &job.id).await?;
             }
         }
         BackupCommand::Password { device } => {
             let device = devices::find_by_name_or_id(state, caller, &device).await?;
-            let (_, location, password) = backup::reveal_password(state, caller, &device.id).await?;
+            let (_, location, password) =
+                backup::reveal_password(state, caller, &device.id).await?;
             println!("{password}");
-            eprintln!("Open the repository with: restic -r {location}  (this was recorded in the audit log)");
+            eprintln!(
+                "Open the repository with: restic -r {location}  (this was recorded in the audit log)"
+            );
         }
     }
     Ok(())
@@ -118,7 +148,7 @@ async fn follow(state: &AppState, job_id: &str) -> anyhow::Result<()> {
         if line != shown && !job.state.is_final() {
             eprint!("\r\x1b[2K{line}");
             let _ = std::io::stderr().flush();
-            shown = line;
+            shown = line.clone();
         }
         if job.state.is_final() {
             eprintln!("\r\x1b[2K{}", line);
@@ -135,7 +165,11 @@ fn size(bytes: i64) -> String {
     let mut value = bytes as f64;
     for unit in ["B", "KiB", "MiB", "GiB"] {
         if value < 1024.0 {
-            return if unit == "B" { format!("{bytes} B") } else { format!("{value:.1} {unit}") };
+            return if unit == "B" {
+                format!("{bytes} B")
+            } else {
+                format!("{value:.1} {unit}")
+            };
         }
         value /= 1024.0;
     }

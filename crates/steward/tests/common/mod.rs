@@ -7,6 +7,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_steward");
 
 /// Runs `steward admin ARGS --data-dir DATA_DIR`, which must succeed; returns its stdout,
 /// trimmed.
+#[allow(dead_code)] // not every test crate runs admin commands
 pub fn admin(data_dir: &Path, args: &[&str]) -> String {
     let out = Command::new(BIN)
         .arg("admin")
