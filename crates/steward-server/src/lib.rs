@@ -178,6 +178,7 @@ async fn serve_with(
     let checks = monitoring::scheduler::spawn(state.clone());
     let notifications = monitoring::notifier::spawn(state.clone());
     let heartbeats = monitoring::devices::spawn_sweep(state.clone());
+    let backup_alerts = backup::alerts::spawn(state.clone());
     let leases = monitoring::leases::spawn(state.clone());
     let limits = state.config.net.clone();
     let trusted_proxies = state.config.trusted_proxies.clone();
@@ -196,6 +197,7 @@ async fn serve_with(
     checks.abort();
     notifications.abort();
     heartbeats.abort();
+    backup_alerts.abort();
     leases.abort();
     result.map_err(anyhow::Error::from)
 }

@@ -118,6 +118,22 @@ impl Store {
         rows.iter().map(job).collect()
     }
 
+    /// Each device's newest finished job of `kind` (one query for the whole fleet): whether
+    /// a device's last backup failed, for its alert.
+    pub async fn newest_finished_jobs_of_kind(&self, kind: JobKind) -> Result<Vec<JobRecord>> {
+        let rows = sqlx::query(safe_sql!(
+            "SELECT {JOB_COLS} FROM jobs j WHERE kind = $1 \
+             AND state IN ('succeeded', 'failed', 'expired', 'unsupported') \
+             AND NOT EXISTS (SELECT 1 FROM jobs n WHERE n.device_id = j.device_id AND n.kind = $1 \
+               AND n.state IN ('succeeded', 'failed', 'expired', 'unsupported') \
+               AND (n.updated_at > j.updated_at OR (n.updated_at = j.updated_at AND n.id > j.id)))"
+        ))
+        .bind(kind.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(job).collect()
+    }
+
     pub async fn job(&self, id: &str) -> Result<Option<JobRecord>> {
         let row = sqlx::query(safe_sql!("SELECT {JOB_COLS} FROM jobs WHERE id = $1"))
             .bind(id)

@@ -58,6 +58,12 @@ pub enum DeviceCheck {
         #[serde(default = "one")]
         min_count: u32,
     },
+    /// The device's backups: critical when the newest failed, or none succeeded within its
+    /// policies' period (see `backup::verdict`). Judged by the server, not from reports.
+    Backup,
+    /// The device's restore drills: critical when the newest failed, warning when none
+    /// passed in the last week.
+    Drill,
 }
 
 fn one() -> u32 {
@@ -95,6 +101,8 @@ impl DeviceCheck {
             DeviceCheck::Unit { .. } => "unit",
             DeviceCheck::FailedUnits => "failed_units",
             DeviceCheck::Process { .. } => "process",
+            DeviceCheck::Backup => "backup",
+            DeviceCheck::Drill => "drill",
         }
     }
 
@@ -126,7 +134,7 @@ impl DeviceCheck {
             } => thresholds(*warn_percent, *critical_percent, true)?,
             DeviceCheck::Load { warn, critical } => thresholds(*warn, *critical, false)?,
             DeviceCheck::Unit { unit } => name_ok("unit", unit)?,
-            DeviceCheck::FailedUnits => {}
+            DeviceCheck::FailedUnits | DeviceCheck::Backup | DeviceCheck::Drill => {}
             DeviceCheck::Process { name, min_count } => {
                 name_ok("name", name)?;
                 if !(1..=10_000).contains(min_count) {
@@ -239,6 +247,8 @@ pub struct Facts<'a> {
     pub observations: Option<&'a Observations>,
     /// When the device last checked in (`None`: never).
     pub last_seen: Option<Timestamp>,
+    /// What is known of the device's backups; given only by the backup capability's sweep.
+    pub backup: Option<&'a crate::backup::verdict::BackupFacts>,
     pub now: Timestamp,
 }
 
@@ -246,6 +256,12 @@ pub struct Facts<'a> {
 /// says nothing about disk use), so no result is recorded.
 pub fn evaluate(check: &DeviceCheck, facts: &Facts<'_>) -> Option<(CheckStatus, String)> {
     match check {
+        DeviceCheck::Backup => facts
+            .backup
+            .and_then(|b| crate::backup::verdict::backup(b, facts.now)),
+        DeviceCheck::Drill => facts
+            .backup
+            .and_then(|b| crate::backup::verdict::drill(b, facts.now)),
         DeviceCheck::Heartbeat { missed_after_secs } => {
             let limit_ms = i64::try_from(*missed_after_secs)
                 .unwrap_or(i64::MAX / 1000)
@@ -353,6 +369,16 @@ fn judge(
 
 /// The checks every new installation starts with, applied to all devices (a person may
 /// change or disable them): (name, check, sustain window in seconds).
+/// The backup capability's default checks (added to databases that had the first
+/// defaults already): backups late or failed, restore drills failed or overdue — judged
+/// only for devices that have a backup policy or a repository.
+pub fn backup_defaults() -> Vec<(&'static str, DeviceCheck, u64)> {
+    vec![
+        ("Backups", DeviceCheck::Backup, 0),
+        ("Restore drills", DeviceCheck::Drill, 0),
+    ]
+}
+
 pub fn defaults() -> Vec<(&'static str, DeviceCheck, u64)> {
     vec![
         (

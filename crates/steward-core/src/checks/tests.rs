@@ -34,6 +34,7 @@ fn facts<'a>(m: Option<&'a Metrics>, o: Option<&'a Observations>) -> Facts<'a> {
         metrics: m,
         observations: o,
         last_seen: Some(Timestamp(0)),
+        backup: None,
         now: Timestamp(0),
     }
 }
@@ -115,6 +116,7 @@ fn a_heartbeat_is_missed_after_its_limit() {
                 metrics: None,
                 observations: None,
                 last_seen: seen.map(Timestamp),
+                backup: None,
                 now: Timestamp(now),
             },
         )

@@ -14,6 +14,7 @@
 //! storage directly, never over this endpoint. The storage refuses to replace an object too
 //! (`steward_backup::storage`), so the rule holds even against a confused caller here.
 
+pub mod alerts;
 mod api;
 mod client;
 mod endpoint;

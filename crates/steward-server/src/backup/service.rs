@@ -62,7 +62,7 @@ impl DomainError for BackupError {
 
 pub type Result<T> = std::result::Result<T, BackupError>;
 
-/// Queues a backup of device `id` now (creating its repository on its first backup): of
+/// Queues a backup of device `id` now: of
 /// `paths` when given, else of each enabled policy that covers the device. The agent runs
 /// it when it next asks for work. Answers the first job queued.
 pub async fn run_now(
@@ -101,7 +101,8 @@ pub async fn run_now(
     if jobs.is_empty() {
         return Err(BackupError::NoPaths);
     }
-    repositories::ensure(state, &device.id).await?;
+    // The repository is made by the server when the agent first asks for it
+    // (`repository_access`), so whoever queues (the CLI too) never writes storage.
     let mut queued = Vec::new();
     for job in jobs {
         let record = queue(
@@ -347,10 +348,15 @@ pub async fn repository_access(
     device_id: &str,
     job_id: &str,
 ) -> Result<RepositoryAccess> {
-    let (_, repository) = active_repository_job(state, device_id, job_id).await?;
-    let password = repositories::password(state, &repository)
-        .await?
-        .ok_or(BackupError::NoRepository)?;
+    let (job, repository) = active_repository_job(state, device_id, job_id).await?;
+    let password = if job.kind == JobKind::Backup {
+        // A backup's repository is made now if the device has none yet (its first backup).
+        repositories::ensure(state, &repository).await?.1
+    } else {
+        repositories::password(state, &repository)
+            .await?
+            .ok_or(BackupError::NoRepository)?
+    };
     Ok(RepositoryAccess {
         device_id: repository,
         password,
@@ -378,13 +384,18 @@ pub async fn may_read(state: &AppState, device_id: &str, repository: &str) -> Re
 }
 
 /// A job of this capability ended: a backup's summary is recorded with its snapshot.
+/// Then the device's backup alerts are judged again, off the agent's request.
 pub async fn job_finished(state: &AppState, job: &JobRecord) {
-    if job.kind != JobKind::Backup || job.state != JobState::Succeeded {
+    if job.kind != JobKind::Backup {
         return;
     }
-    if let Err(e) = record_backup(state, job).await {
+    if job.state == JobState::Succeeded
+        && let Err(e) = record_backup(state, job).await
+    {
         tracing::warn!(device = %job.device_id, job = %job.id, "recording a backup's summary: {e}");
     }
+    let state = state.clone();
+    tokio::spawn(async move { super::alerts::judge(&state).await });
 }
 
 async fn record_backup(state: &AppState, job: &JobRecord) -> Result<()> {

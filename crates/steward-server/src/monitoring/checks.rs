@@ -250,6 +250,8 @@ pub fn parse_spec(check: &serde_json::Value, timeout_secs: Option<u64>) -> Resul
         "unit",
         "failed_units",
         "process",
+        "backup",
+        "drill",
     ];
     if DEVICE_KINDS.contains(&kind) {
         let device: DeviceCheck =

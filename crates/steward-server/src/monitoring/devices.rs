@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use steward_core::alerting::CheckResult;
+use steward_core::backup::verdict::BackupFacts;
 use steward_core::checks::{self, DeviceCheck, Facts, Membership, Observations, Watch};
 use steward_core::{Metrics, Timestamp};
 use steward_store::{CheckResultWrite, CheckStateRecord, DeviceIngestState, DeviceMembership};
@@ -84,6 +85,7 @@ pub async fn judge_report(
         metrics: facts.metrics.as_ref(),
         observations: facts.observations.as_ref(),
         last_seen: Some(now),
+        backup: None,
         now,
     };
     let view = DeviceView {
@@ -252,37 +254,59 @@ pub fn spawn_sweep(state: AppState) -> tokio::task::JoinHandle<()> {
 /// Judges every heartbeat check for every device it covers, from when each last checked in
 /// (a device that never did counts from its enrolment).
 pub async fn sweep(state: &AppState) -> Result<(), steward_store::StoreError> {
+    sweep_checks(
+        state,
+        |c| matches!(c, DeviceCheck::Heartbeat { .. }),
+        &HashMap::new(),
+    )
+    .await
+}
+
+/// Judges every enabled device check that `pick` chooses, for every device it covers, with
+/// the backup facts of `backups` (by device id; the backup capability's sweep gives them).
+pub async fn sweep_checks(
+    state: &AppState,
+    pick: impl Fn(&DeviceCheck) -> bool,
+    backups: &HashMap<String, BackupFacts>,
+) -> Result<(), steward_store::StoreError> {
     let now = state.now();
     let catalog = state.monitoring.get(&state.store, now).await?;
-    let heartbeats: Vec<&std::sync::Arc<CheckDef>> = catalog
+    let picked: Vec<&std::sync::Arc<CheckDef>> = catalog
         .checks
         .iter()
-        .filter(|c| {
-            c.record.enabled && matches!(c.spec.device_check(), Some(DeviceCheck::Heartbeat { .. }))
-        })
+        .filter(|c| c.record.enabled && c.spec.device_check().is_some_and(&pick))
         .collect();
-    if heartbeats.is_empty() {
+    if picked.is_empty() {
         return Ok(());
     }
     let devices = state.store.device_memberships().await?;
     let mut writes = Vec::new();
-    for check in heartbeats {
+    for check in picked {
         let states = state.store.states_of_check(&check.record.id).await?;
         let by_subject: HashMap<&str, &CheckStateRecord> =
             states.iter().map(|s| (s.subject.as_str(), s)).collect();
         for device in &devices {
-            writes.extend(judge_heartbeat(&catalog, check, device, &by_subject, now));
+            let backup = backups.get(&device.device_id);
+            writes.extend(judge_swept(
+                &catalog,
+                check,
+                device,
+                &by_subject,
+                backup,
+                now,
+            ));
         }
     }
     record(state, writes).await;
     Ok(())
 }
 
-fn judge_heartbeat(
+fn judge_swept(
     catalog: &Catalog,
     check: &CheckDef,
     device: &DeviceMembership,
     states: &HashMap<&str, &CheckStateRecord>,
+    backup: Option<&BackupFacts>,
     now: Timestamp,
 ) -> Option<(Option<String>, CheckResultWrite)> {
     let groups: Vec<String> = device.group_id.iter().cloned().collect();
@@ -298,6 +322,7 @@ fn judge_heartbeat(
         metrics: None,
         observations: None,
         last_seen: Some(device.last_seen_at.unwrap_or(device.enrolled_at)),
+        backup,
         now,
     };
     let (status, summary) = checks::evaluate(check.spec.device_check()?, &facts)?;

@@ -187,13 +187,33 @@ fn same_definition(a: &CheckRecord, b: &CheckRecord) -> bool {
 /// Adds the default device checks (`steward_core::checks::defaults`: heartbeat, disk,
 /// memory, failed units, for all devices) the first time a server starts on a database.
 /// Once added they are the user's: changed or deleted, they are not added again.
+/// The backup capability's defaults (`backup_defaults`) are a second set with its own
+/// marker, so databases made before backups existed get them once too.
 pub async fn install_default_checks(state: &AppState) -> Result<(), StoreError> {
-    const INSTALLED: &str = "monitoring.default_checks_installed";
-    if state.store.setting(INSTALLED).await?.is_some() {
+    install_defaults(
+        state,
+        "monitoring.default_checks_installed",
+        steward_core::checks::defaults(),
+    )
+    .await?;
+    install_defaults(
+        state,
+        "backup.default_checks_installed",
+        steward_core::checks::backup_defaults(),
+    )
+    .await
+}
+
+async fn install_defaults(
+    state: &AppState,
+    installed: &str,
+    defaults: Vec<(&'static str, steward_core::checks::DeviceCheck, u64)>,
+) -> Result<(), StoreError> {
+    if state.store.setting(installed).await?.is_some() {
         return Ok(());
     }
     let now = state.now();
-    for (name, check, sustain_secs) in steward_core::checks::defaults() {
+    for (name, check, sustain_secs) in defaults {
         let rules = AlertRules {
             retries: 0,
             confirm_after_ms: (sustain_secs > 0)
@@ -222,7 +242,7 @@ pub async fn install_default_checks(state: &AppState) -> Result<(), StoreError> 
             Err(e) => return Err(e),
         }
     }
-    state.store.set_setting(INSTALLED, "1", now).await?;
+    state.store.set_setting(installed, "1", now).await?;
     state.monitoring.invalidate();
     Ok(())
 }

@@ -159,6 +159,8 @@ const DEVICE_CHECKS: &[(&str, &[&str])] = &[
     ("unit", &["unit"]),
     ("failed_units", &[]),
     ("process", &["process", "min_count"]),
+    ("backup", &[]),
+    ("drill", &[]),
 ];
 
 /// Every kind, network monitors first.
@@ -299,6 +301,8 @@ fn device_check(kind: &str, e: CheckEntry) -> Result<DeviceCheck, String> {
                 .ok_or_else(|| needs("unit (such as nginx.service)"))?,
         },
         "failed_units" => DeviceCheck::FailedUnits,
+        "backup" => DeviceCheck::Backup,
+        "drill" => DeviceCheck::Drill,
         _ => DeviceCheck::Process {
             name: e
                 .process

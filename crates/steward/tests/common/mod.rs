@@ -36,11 +36,18 @@ pub struct Steward {
 impl Steward {
     /// Runs `steward ARGS` (logging at info) until it prints a line containing `ready`.
     pub fn start(args: &[&str], ready: &str) -> Steward {
+        let mut command = Command::new(BIN);
+        command.args(args);
+        Self::start_command(command, ready)
+    }
+
+    /// Runs `command` (which runs steward, perhaps through a wrapper such as `unshare`)
+    /// until it prints a line containing `ready`.
+    pub fn start_command(mut command: Command, ready: &str) -> Steward {
         use std::io::{BufRead, BufReader, Read};
         use std::time::{Duration, Instant};
 
-        let mut child = Command::new(BIN)
-            .args(args)
+        let mut child = command
             .env("STEWARD_LOG", "info")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -63,7 +70,7 @@ impl Steward {
         while !steward.said(ready) {
             assert!(
                 Instant::now() < deadline,
-                "steward {args:?} did not print {ready:?}:\n{}",
+                "{command:?} did not print {ready:?}:\n{}",
                 steward.output()
             );
             std::thread::sleep(Duration::from_millis(50));
@@ -78,6 +85,13 @@ impl Steward {
     /// Whether a line of its output so far contains `text`.
     pub fn said(&self, text: &str) -> bool {
         self.output.lock().unwrap().iter().any(|l| l.contains(text))
+    }
+
+    /// The text after `marker` on the first line that has it.
+    pub fn after(&self, marker: &str) -> Option<String> {
+        let lines = self.output.lock().unwrap();
+        let line = lines.iter().find(|l| l.contains(marker))?;
+        Some(line[line.find(marker)? + marker.len()..].trim().to_string())
     }
 
     /// Its output so far.

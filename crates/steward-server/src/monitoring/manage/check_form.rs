@@ -19,6 +19,8 @@ pub const KINDS: &[(&str, &str, bool)] = &[
     ("failed_units", "No failed systemd units", true),
     ("process", "Process running", true),
     ("heartbeat", "Agent heartbeat", true),
+    ("backup", "Backups late or failed", true),
+    ("drill", "Restore drills failed or overdue", true),
     ("http", "HTTP(S)", false),
     ("tcp", "TCP port", false),
     ("tls", "TLS certificate", false),
@@ -184,7 +186,7 @@ impl CheckForm {
             "unit" => {
                 c.insert("unit".into(), self.unit.trim().into());
             }
-            "failed_units" => {}
+            "failed_units" | "backup" | "drill" => {}
             "process" => {
                 c.insert("name".into(), self.process.trim().into());
                 put_number::<u32>(&mut c, "min_count", "at least", &self.min_count)?;
