@@ -113,12 +113,38 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
         ("GET /agent/v1/jobs/next", None),
         ("POST /agent/v1/jobs/{id}", None),
         ("POST /agent/v1/credential", None),
+        ("GET /agent/v1/jobs/{id}/repository", None),
+        // Backups.
+        (
+            "POST /api/v1/devices/{id}/backups",
+            Some(Action::ManageBackups),
+        ),
+        (
+            "GET /api/v1/devices/{id}/snapshots",
+            Some(Action::ViewDevices),
+        ),
+        (
+            "GET /api/v1/devices/{id}/snapshots/{snapshot}/files",
+            Some(Action::ViewDevices),
+        ),
+        (
+            "POST /api/v1/devices/{id}/restores",
+            Some(Action::ManageBackups),
+        ),
+        (
+            "POST /api/v1/devices/{id}/backup-password",
+            Some(Action::RevealBackupPasswords),
+        ),
     ])
 }
 
 fn body_for(route: &str) -> Value {
     match route {
         "POST /api/v1/devices/{id}/jobs" => serde_json::json!({"kind": "collect_inventory"}),
+        "POST /api/v1/devices/{id}/backups" => serde_json::json!({"paths": ["/srv"]}),
+        "POST /api/v1/devices/{id}/restores" => {
+            serde_json::json!({"snapshot": "0123abcd", "target_path": "/tmp/walked"})
+        }
         "POST /api/v1/users" => serde_json::json!({"username": "walked", "role": "viewer"}),
         "POST /api/v1/groups" => serde_json::json!({"name": "Walked"}),
         "PATCH /api/v1/devices/{id}" => serde_json::json!({"tags": ["walked"]}),
