@@ -265,7 +265,13 @@ impl IndexedRepo {
         let node = node_of(indexed, id, path)?;
         let options = LsOptions::default().recursive(true);
         let listing = indexed.ls(&node, &options).map_err(failed)?;
-        let target_text = format!("{}/", target.display());
+        // A trailing slash makes the target a folder to restore into; a file is restored
+        // as the target itself.
+        let target_text = if node.is_dir() {
+            format!("{}/", target.display())
+        } else {
+            target.display().to_string()
+        };
         let destination =
             LocalDestination::new(&target_text, true, !node.is_dir()).map_err(failed)?;
         let restore = RestoreOptions::default();
@@ -282,6 +288,61 @@ impl IndexedRepo {
             .map_err(failed)?;
         Ok(summary)
     }
+}
+
+/// A file's size and SHA-256, as a drill compares them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Digest {
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl IndexedRepo {
+    /// The size and SHA-256 of file `path` of snapshot `id`, read from the repository: what
+    /// a restore of it must produce.
+    pub fn digest(&self, id: &str, path: &str) -> Result<Digest, BackupError> {
+        let node = node_of(&self.indexed, id, path)?;
+        if !node.is_file() {
+            return Err(BackupError::Invalid(format!(
+                "{path} is not a file in snapshot {id}"
+            )));
+        }
+        let mut hashing = Hashing::default();
+        self.indexed.dump(&node, &mut hashing).map_err(failed)?;
+        Ok(Digest {
+            size: hashing.size,
+            sha256: hex::encode(sha2::Digest::finalize(hashing.hasher)),
+        })
+    }
+}
+
+/// A writer that only hashes what it is given.
+#[derive(Default)]
+struct Hashing {
+    hasher: sha2::Sha256,
+    size: u64,
+}
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest as _;
+        self.hasher.update(buf);
+        self.size += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The size and SHA-256 of a file on disk, as a drill's restore produced it.
+pub fn digest_of_file(path: &Path) -> std::io::Result<Digest> {
+    let mut hashing = Hashing::default();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hashing)?;
+    Ok(Digest {
+        size: hashing.size,
+        sha256: hex::encode(sha2::Digest::finalize(hashing.hasher)),
+    })
 }
 
 fn node_of(

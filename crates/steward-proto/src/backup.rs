@@ -51,6 +51,11 @@ pub struct RestoreJob {
     pub paths: Vec<String>,
     /// The folder on this device to restore under ("/" puts files back where they were).
     pub target: String,
+    /// Set for a restore drill (its id): the agent restores into a scratch folder of its
+    /// own instead of `target`, reports each file's size and SHA-256, and removes the
+    /// folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<String>,
 }
 
 /// What a finished restore reports as its job output.
@@ -60,6 +65,17 @@ pub struct RestoreResult {
     pub dirs: u64,
     pub bytes: u64,
     pub duration_ms: u64,
+    /// For a drill: each restored file as it came out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checked: Vec<RestoredFile>,
+}
+
+/// A file a drill restored: its path inside the snapshot, size and SHA-256.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RestoredFile {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
 }
 
 /// What the server tells an agent about the repository of a job it is running
@@ -149,4 +165,28 @@ impl std::fmt::Debug for RepositoryPassword {
             .field("password", &"<redacted>")
             .finish()
     }
+}
+
+/// `POST /api/v1/devices/{id}/drills`: prove the device's backups restore now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StartDrill {
+    /// The device whose agent restores the sample; the device itself when absent.
+    #[serde(default)]
+    pub runner: Option<String>,
+}
+
+/// A restore drill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Drill {
+    pub id: String,
+    pub device_id: String,
+    pub runner_device_id: Option<String>,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    /// `running`, `passed` or `failed`.
+    pub outcome: String,
+    pub files_checked: i64,
+    pub bytes_checked: i64,
+    pub duration_ms: Option<i64>,
+    pub error: Option<String>,
 }

@@ -179,6 +179,7 @@ async fn serve_with(
     let notifications = monitoring::notifier::spawn(state.clone());
     let heartbeats = monitoring::devices::spawn_sweep(state.clone());
     let backup_alerts = backup::alerts::spawn(state.clone());
+    let drills = backup::drills::spawn(state.clone());
     let leases = monitoring::leases::spawn(state.clone());
     let limits = state.config.net.clone();
     let trusted_proxies = state.config.trusted_proxies.clone();
@@ -198,6 +199,7 @@ async fn serve_with(
     notifications.abort();
     heartbeats.abort();
     backup_alerts.abort();
+    drills.abort();
     leases.abort();
     result.map_err(anyhow::Error::from)
 }

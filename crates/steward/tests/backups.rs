@@ -154,6 +154,32 @@ async fn succeeded(server: &TestServer, token: &str, device: &str, queued: (u16,
     job
 }
 
+/// Starts a drill of `device` and waits for its outcome.
+async fn drill_of(server: &TestServer, token: &str, device: &str, body: Value) -> Value {
+    let (status, started) = server
+        .api_post(token, &format!("/api/v1/devices/{device}/drills"), body)
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, drills) = server
+            .api_get(token, &format!("/api/v1/devices/{device}/drills"))
+            .await;
+        let drill = drills
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == started["id"])
+            .cloned()
+            .unwrap();
+        if drill["outcome"] != "running" {
+            return drill;
+        }
+        assert!(Instant::now() < deadline, "the drill did not end: {drill}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn back_up_browse_restore_and_restore_to_another_device() {
     steward_testkit::init_tls();
@@ -298,6 +324,44 @@ async fn back_up_browse_restore_and_restore_to_another_device() {
         .await
         .unwrap();
     assert_eq!(refused.status().as_u16(), 403);
+
+    // Drills: the sample restored by the device itself, then by another device, matches.
+    let drill = drill_of(&server, &token, &device_a, json!({})).await;
+    assert_eq!(drill["outcome"], "passed", "{drill}");
+    assert!(drill["files_checked"].as_i64().unwrap() >= 1, "{drill}");
+    let drill_b = drill_of(&server, &token, &device_a, json!({"runner": device_b})).await;
+    assert_eq!(drill_b["outcome"], "passed", "{drill_b}");
+    assert_eq!(drill_b["runner_device_id"], device_b.as_str());
+
+    // Damage every pack on the server's storage: the next drill fails, and says so through
+    // the Restore drills alert.
+    let packs = server.backups_dir().join(&device_a).join("data");
+    for sub in fs::read_dir(&packs).unwrap() {
+        for pack in fs::read_dir(sub.unwrap().path()).unwrap() {
+            let path = pack.unwrap().path();
+            let mut bytes = fs::read(&path).unwrap();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x5a;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+            fs::write(&path, bytes).unwrap();
+        }
+    }
+    let failed = drill_of(&server, &token, &device_a, json!({})).await;
+    assert_eq!(failed["outcome"], "failed", "{failed}");
+    assert!(!failed["error"].as_str().unwrap().is_empty(), "{failed}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, alerts) = server.api_get(&token, "/api/v1/alerts").await;
+        let text = alerts.to_string();
+        if text.contains("Restore drills") && text.contains("critical") {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let (_, checks) = server.api_get(&token, "/api/v1/checks").await;
+            panic!("no drill alert: {alerts}\n{checks}");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 
     // Bad requests are refused clearly.
     let (status, body) = server

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use steward_backup::{BackupRequest, ProgressCounter, Repo};
-use steward_proto::backup::{BackupJob, BackupResult, RestoreJob, RestoreResult};
+use steward_proto::backup::{BackupJob, BackupResult, RestoreJob, RestoreResult, RestoredFile};
 
 use super::remote::RemoteStorage;
 use crate::client::Client;
@@ -128,6 +128,15 @@ fn run(state_dir: &Path, order: WorkerOrder) -> anyhow::Result<WorkerEvent> {
                 duration_ms: elapsed_ms(started),
             })
         }
+        WorkerTask::Restore(job) if job.drill.is_some() => {
+            let scratch = state_dir.join("drills").join(&order.job_id);
+            let result = drill(repo, &job, &scratch);
+            // The scratch copy goes whatever happened: it holds another device's files.
+            let _ = std::fs::remove_dir_all(&scratch);
+            let mut result = result?;
+            result.duration_ms = elapsed_ms(started);
+            WorkerEvent::Restored(result)
+        }
         WorkerTask::Restore(job) => {
             let indexed = repo.into_indexed()?;
             let target = PathBuf::from(&job.target);
@@ -152,6 +161,28 @@ fn run(state_dir: &Path, order: WorkerOrder) -> anyhow::Result<WorkerEvent> {
     };
     drop(reporter);
     Ok(event)
+}
+
+/// A drill's restore: each sampled file into `scratch`, then its size and SHA-256 as it came
+/// out, for the server to compare with its own reading of the repository.
+fn drill(repo: Repo, job: &RestoreJob, scratch: &Path) -> anyhow::Result<RestoreResult> {
+    let indexed = repo.into_indexed()?;
+    let mut result = RestoreResult::default();
+    for path in &job.paths {
+        let inside = path.trim_start_matches('/');
+        let restored = scratch.join(inside);
+        let done = indexed.restore(&job.snapshot, inside, &restored)?;
+        result.files += done.files;
+        result.bytes += done.bytes;
+        let digest = steward_backup::digest_of_file(&restored)
+            .with_context(|| format!("reading back the restored {inside}"))?;
+        result.checked.push(RestoredFile {
+            path: inside.to_owned(),
+            size: digest.size,
+            sha256: digest.sha256,
+        });
+    }
+    Ok(result)
 }
 
 fn elapsed_ms(since: Instant) -> u64 {

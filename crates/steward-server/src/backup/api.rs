@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use steward_core::Timestamp;
 use steward_proto::api::{ApiError, Job};
-use steward_proto::backup::{RepositoryPassword, RunBackup, Snapshot, SnapshotEntry, StartRestore};
+use steward_proto::backup::{
+    Drill, RepositoryPassword, RunBackup, Snapshot, SnapshotEntry, StartDrill, StartRestore,
+};
 use utoipa::IntoParams;
 
 use super::service::{self, RestoreRequest};
@@ -136,4 +138,50 @@ pub async fn password(
         location,
         password,
     }))
+}
+
+fn drill_view(d: &steward_store::BackupDrillRecord) -> Drill {
+    Drill {
+        id: d.id.clone(),
+        device_id: d.device_id.clone(),
+        runner_device_id: d.runner_device_id.clone(),
+        started_at: d.started_at,
+        finished_at: d.finished_at,
+        outcome: d.outcome.as_str().to_owned(),
+        files_checked: d.files_checked,
+        bytes_checked: d.bytes_checked,
+        duration_ms: d.duration_ms,
+        error: d.error.clone(),
+    }
+}
+
+/// Prove the device's backups restore: check the repository, then restore a random sample
+/// of the newest snapshot on the device (or `runner`) and compare it with the backup.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/drills", tag = "backups", request_body = StartDrill,
+    params(("id" = String, Path, description = "device id")),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 202, body = Drill), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn start_drill(
+    State(state): State<AppState>,
+    who: Authorized<ManageBackups>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<StartDrill>,
+) -> AppResult<(StatusCode, Json<Drill>)> {
+    let drill =
+        super::drills::start(&state, &who.caller(&state), &id, req.runner.as_deref()).await?;
+    Ok((StatusCode::ACCEPTED, Json(drill_view(&drill))))
+}
+
+/// The device's restore drills, newest first.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/drills", tag = "backups",
+    params(("id" = String, Path, description = "device id")),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 200, body = Vec<Drill>), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
+pub async fn drills(
+    State(state): State<AppState>,
+    who: Authorized<ViewDevices>,
+    Path(id): Path<String>,
+) -> AppResult<Json<Vec<Drill>>> {
+    let drills = super::drills::list(&state, &who.caller(&state), &id).await?;
+    Ok(Json(drills.iter().map(drill_view).collect()))
 }

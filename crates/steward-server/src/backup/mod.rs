@@ -17,6 +17,7 @@
 pub mod alerts;
 mod api;
 mod client;
+pub mod drills;
 mod endpoint;
 mod range;
 mod repositories;
@@ -61,7 +62,12 @@ pub fn routes(small: usize) -> Routes {
             .api(
                 Access::Requires(Action::RevealBackupPasswords),
                 routes!(api::password),
-            ),
+            )
+            .api(
+                Access::Requires(Action::ManageBackups),
+                routes!(api::start_drill),
+            )
+            .api(Access::Requires(Action::ViewDevices), routes!(api::drills)),
     )
 }
 

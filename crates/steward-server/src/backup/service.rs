@@ -245,6 +245,7 @@ pub async fn restore(
         snapshot: request.snapshot.clone(),
         paths: request.paths.clone(),
         target: request.target_path.clone(),
+        drill: None,
     };
     let queued = queue(
         state,
@@ -386,6 +387,9 @@ pub async fn may_read(state: &AppState, device_id: &str, repository: &str) -> Re
 /// A job of this capability ended: a backup's summary is recorded with its snapshot.
 /// Then the device's backup alerts are judged again, off the agent's request.
 pub async fn job_finished(state: &AppState, job: &JobRecord) {
+    if job.kind == JobKind::Restore {
+        return super::drills::restore_finished(state, job).await;
+    }
     if job.kind != JobKind::Backup {
         return;
     }

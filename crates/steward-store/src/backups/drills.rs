@@ -109,6 +109,21 @@ impl Store {
         }
     }
 
+    /// Drills still running that started before `before`: ones whose restore never came
+    /// back (its agent stayed away past the job's deadline), for the server to close.
+    pub async fn backup_drills_running_since(
+        &self,
+        before: Timestamp,
+    ) -> Result<Vec<BackupDrillRecord>> {
+        let rows = sqlx::query(safe_sql!(
+            "SELECT {DRILL_COLS} FROM backup_drills r WHERE r.outcome = 'running' AND r.started_at < $1"
+        ))
+        .bind(before.0)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(drill).collect()
+    }
+
     /// Records how a running drill ended and answers it. `NotFound` when there is no
     /// running drill with this id (none, or finished already: a drill ends once).
     pub async fn finish_backup_drill(

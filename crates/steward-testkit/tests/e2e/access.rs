@@ -135,6 +135,11 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
             "POST /api/v1/devices/{id}/backup-password",
             Some(Action::RevealBackupPasswords),
         ),
+        (
+            "POST /api/v1/devices/{id}/drills",
+            Some(Action::ManageBackups),
+        ),
+        ("GET /api/v1/devices/{id}/drills", Some(Action::ViewDevices)),
     ])
 }
 

@@ -124,6 +124,32 @@ pub async fn run(state: &AppState, caller: &Caller, command: BackupCommand) -> a
                 follow(state, &job.id).await?;
             }
         }
+        BackupCommand::Drill {
+            device,
+            runner,
+            no_wait,
+        } => {
+            let device = devices::find_by_name_or_id(state, caller, &device).await?;
+            let runner = match runner {
+                Some(name) => Some(devices::find_by_name_or_id(state, caller, &name).await?.id),
+                None => None,
+            };
+            let drill = backup::drills::start(state, caller, &device.id, runner.as_deref()).await?;
+            eprintln!(
+                "Started restore drill {} of {}.",
+                drill.id,
+                Escaped(&device.name)
+            );
+            if !no_wait {
+                follow_drill(state, caller, &device.id, &drill.id).await?;
+            }
+        }
+        BackupCommand::Drills { device } => {
+            let device = devices::find_by_name_or_id(state, caller, &device).await?;
+            for d in backup::drills::list(state, caller, &device.id).await? {
+                println!("{}", drill_line(&d));
+            }
+        }
         BackupCommand::Password { device } => {
             let device = devices::find_by_name_or_id(state, caller, &device).await?;
             let (_, location, password) =
@@ -158,6 +184,53 @@ async fn follow(state: &AppState, job_id: &str) -> anyhow::Result<()> {
             };
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// `2026-11-29 13:00 UTC  passed  20 files, 3.1 MiB in 1.2 s` (or the error).
+fn drill_line(d: &steward_store::BackupDrillRecord) -> String {
+    let what = match (&d.outcome, &d.error) {
+        (steward_store::DrillOutcome::Failed, Some(error)) => error.clone(),
+        (steward_store::DrillOutcome::Running, _) => String::new(),
+        _ => format!(
+            "{} files, {} in {:.1} s",
+            d.files_checked,
+            size(d.bytes_checked),
+            d.duration_ms.unwrap_or(0) as f64 / 1000.0
+        ),
+    };
+    format!(
+        "{}  {:<7} {what}",
+        crate::declared::maintenance::utc(d.started_at),
+        d.outcome.as_str()
+    )
+}
+
+/// Waits for drill `id` to end; fails when it failed.
+async fn follow_drill(
+    state: &AppState,
+    caller: &Caller,
+    device: &str,
+    id: &str,
+) -> anyhow::Result<()> {
+    loop {
+        let drills = backup::drills::list(state, caller, device).await?;
+        let Some(drill) = drills.iter().find(|d| d.id == id) else {
+            bail!("drill {id} disappeared");
+        };
+        match drill.outcome {
+            steward_store::DrillOutcome::Running => {
+                tokio::time::sleep(Duration::from_millis(500)).await
+            }
+            steward_store::DrillOutcome::Passed => {
+                println!("{}", drill_line(drill));
+                return Ok(());
+            }
+            steward_store::DrillOutcome::Failed => bail!(
+                "the restore drill failed: {}",
+                drill.error.clone().unwrap_or_default()
+            ),
+        }
     }
 }
 

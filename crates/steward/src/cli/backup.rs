@@ -57,6 +57,22 @@ pub enum BackupCommand {
         #[arg(long)]
         no_wait: bool,
     },
+    /// Prove a device's backups restore now: check its repository, restore a random sample
+    /// on the device (or --runner) and compare it with the backup; waits for the outcome.
+    Drill {
+        #[arg(long)]
+        device: String,
+        /// The device whose agent restores the sample.
+        #[arg(long, value_name = "DEVICE")]
+        runner: Option<String>,
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// List a device's restore drills, newest first.
+    Drills {
+        #[arg(long)]
+        device: String,
+    },
     /// Print a device's repository location and password, to open it with the standard
     /// restic client (`restic -r LOCATION`). Audited.
     Password {
