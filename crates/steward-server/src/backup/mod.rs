@@ -17,8 +17,13 @@
 mod api;
 mod client;
 mod endpoint;
+pub mod maintenance;
+pub mod policies;
+mod policies_api;
+pub mod presets;
 mod range;
 mod repositories;
+pub mod scheduler;
 pub mod service;
 mod upload;
 
@@ -60,6 +65,30 @@ pub fn routes(small: usize) -> Routes {
             .api(
                 Access::Requires(Action::RevealBackupPasswords),
                 routes!(api::password),
+            )
+            .api(
+                Access::Requires(Action::ViewDevices),
+                routes!(policies_api::list),
+            )
+            .api(
+                Access::Requires(Action::ManageBackups),
+                routes!(policies_api::create),
+            )
+            .api(
+                Access::Requires(Action::ViewDevices),
+                routes!(policies_api::get),
+            )
+            .api(
+                Access::Requires(Action::ManageBackups),
+                routes!(policies_api::update),
+            )
+            .api(
+                Access::Requires(Action::ManageBackups),
+                routes!(policies_api::delete),
+            )
+            .api(
+                Access::Requires(Action::ViewDevices),
+                routes!(policies_api::presets),
             ),
     )
 }
