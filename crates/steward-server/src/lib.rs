@@ -169,7 +169,7 @@ async fn serve_with(
     let routes = monitoring::channels::sync_declared_routes(&state, &state.config.declared_routes)
         .await
         .map_err(|e| anyhow::anyhow!("storing the routes of the configuration: {e}"))?;
-    let backups = backup::policies::sync_declared(&state, &state.config.declared_backups)
+    let backups = backup::declared::sync(&state, &state.config.declared_backups)
         .await
         .map_err(|e| anyhow::anyhow!("storing the backup policies of the configuration: {e}"))?;
     for problem in unresolved.iter().chain(&windows).chain(&routes) {

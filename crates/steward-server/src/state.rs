@@ -65,8 +65,8 @@ pub struct ServerConfig {
     /// where no one asked): this server stores no backups and its endpoint says so (503).
     pub backups_dir: Option<std::path::PathBuf>,
     /// Backup policies declared in the configuration file (`[[backups]]`), stored at start
-    /// (`backup::policies::sync_declared`).
-    pub declared_backups: Vec<crate::backup::policies::DeclaredPolicy>,
+    /// (`backup::declared::sync`).
+    pub declared_backups: Vec<crate::backup::declared::DeclaredPolicy>,
 }
 
 impl Default for ServerConfig {

@@ -16,6 +16,7 @@
 
 mod api;
 mod client;
+pub mod declared;
 mod endpoint;
 pub mod maintenance;
 pub mod policies;

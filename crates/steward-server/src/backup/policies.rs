@@ -1,7 +1,7 @@
 //! Backup policies: what to back up on which devices, when, and how long to keep it. Defined
 //! by people (console, API, CLI) through this service — validated, limited to the caller's
 //! scope, audited — or declared in the configuration file (`[[backups]]`, stored at start by
-//! [`sync_declared`] and changed only there). The scheduler runs them
+//! `backup::declared::sync` and changed only there). The scheduler runs them
 //! (`backup::scheduler`), retention applies their `keep` (`backup::maintenance`).
 
 use steward_core::backup::retention::Keep;
@@ -30,7 +30,7 @@ const MAX_PROTECTION_DAYS: u32 = 3_650;
 /// 10 GiB/s: anything above is a typo, not a limit.
 const MAX_BANDWIDTH_KIB: u64 = 10 << 20;
 
-/// Where a policy made by a person comes from, and one declared in the configuration file.
+/// The source of a policy declared in the configuration file (changed only there).
 const FROM_CONFIG: &str = "config";
 
 #[derive(Debug, thiserror::Error)]
@@ -380,7 +380,7 @@ fn checked_excludes(given: Vec<String>) -> Result<Vec<String>> {
 
 /// The stored target of `target` (`group:NAME` and `device:NAME` become ids), looking names
 /// up among what `scope` sees.
-async fn resolve_target(state: &AppState, scope: &Scope, target: &str) -> Result<String> {
+pub(super) async fn resolve_target(state: &AppState, scope: &Scope, target: &str) -> Result<String> {
     let named = match Target::parse(target).map_err(|e| invalid(format!("target: {e}")))? {
         Target::All => Named::All,
         Target::Tag(t) => Named::Tag(t),
@@ -440,54 +440,4 @@ fn describe(p: &BackupPolicyRecord) -> String {
         p.protection_ms / DAY_MS,
         p.enabled
     )
-}
-
-/// A policy declared in the configuration file (`[[backups]]`), checked by [`definition`]
-/// when the file was read; its target may name a group or device by name, looked up at
-/// start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeclaredPolicy {
-    pub policy: NewBackupPolicy,
-    /// Where it was declared, for messages ("/etc/steward.toml line 12").
-    pub origin: String,
-}
-
-/// Makes the store's declared policies those of the configuration file. A policy whose
-/// group or device does not exist is left out (and so removed if it was stored), with a
-/// problem returned for the log; the rest are stored. A policy whose schedule changed starts
-/// afresh.
-pub async fn sync_declared(
-    state: &AppState,
-    declared: &[DeclaredPolicy],
-) -> std::result::Result<Vec<String>, StoreError> {
-    let mut problems = Vec::new();
-    let mut resolved = Vec::new();
-    for d in declared {
-        match resolve_target(state, &Scope::AllDevices, &d.policy.target).await {
-            Ok(target) => resolved.push(NewBackupPolicy {
-                target,
-                ..d.policy.clone()
-            }),
-            Err(PolicyError::Store(e)) => return Err(e),
-            Err(e) => problems.push(format!(
-                "{}: backup policy {:?}: {e}",
-                d.origin, d.policy.name
-            )),
-        }
-    }
-    let before = state.store.backup_policies().await?;
-    let outcome = state
-        .store
-        .sync_declared_backup_policies(&resolved, state.now())
-        .await?;
-    for id in &outcome.changed {
-        let old = before.iter().find(|p| p.id == *id);
-        let new = state.store.backup_policy(id).await?;
-        if let (Some(old), Some(new)) = (old, new)
-            && (old.schedule != new.schedule || old.enabled != new.enabled)
-        {
-            state.store.retain_backup_schedule(id, &[]).await?;
-        }
-    }
-    Ok(problems)
 }

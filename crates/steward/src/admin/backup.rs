@@ -124,6 +124,9 @@ pub async fn run(state: &AppState, caller: &Caller, command: BackupCommand) -> a
                 follow(state, &job.id).await?;
             }
         }
+        BackupCommand::Policy { command } => {
+            super::backup_policies::run(state, caller, command).await?;
+        }
         BackupCommand::Password { device } => {
             let device = devices::find_by_name_or_id(state, caller, &device).await?;
             let (_, location, password) =
