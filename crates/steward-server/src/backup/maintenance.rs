@@ -37,8 +37,9 @@ use crate::state::AppState;
 
 /// How often every repository is looked at.
 const EVERY: Duration = Duration::from_secs(3_600);
-/// The first look after start, once start-up work is done.
-const FIRST_AFTER: Duration = Duration::from_secs(60);
+/// The first look after start: nothing here is urgent, and a server restarted often (or a
+/// test's) should not spend its first minutes pruning.
+const FIRST_AFTER: Duration = Duration::from_secs(600);
 /// How long a repository's maintenance is one server's: longer than a prune of a large
 /// repository takes, so two never run on one repository.
 const LEASE_MS: i64 = 6 * 3_600_000;
@@ -120,7 +121,11 @@ pub async fn maintain(state: &AppState, device_id: &str) -> Result<Option<Mainta
         .record_backup_maintenance(device_id, done.forgot_at, done.pruned_at)
         .await;
     if !done.forgotten.is_empty() || done.pruned_at.is_some() {
-        let short: Vec<&str> = done.forgotten.iter().map(|id| &id[..id.len().min(8)]).collect();
+        let short: Vec<&str> = done
+            .forgotten
+            .iter()
+            .map(|id| &id[..id.len().min(8)])
+            .collect();
         let mut detail = format!("forgot {} snapshots", short.len());
         if !short.is_empty() {
             detail.push_str(&format!(" ({})", short.join(", ")));
@@ -163,8 +168,7 @@ async fn steps(state: &AppState, device_id: &str, now: Timestamp, done: &mut Don
             .as_ref()
             .and_then(|m| m.last_forget_at)
             .is_some_and(|f| last_prune.is_none_or(|p| f.0 > p.0));
-    let prune =
-        forgot_since_prune && last_prune.is_none_or(|p| now.since(p) >= PRUNE_EVERY_MS);
+    let prune = forgot_since_prune && last_prune.is_none_or(|p| now.since(p) >= PRUNE_EVERY_MS);
     if forget.is_empty() && !prune {
         return Ok(());
     }
@@ -233,7 +237,11 @@ pub fn forgettable(
     let others_keep = if covering.iter().any(|p| p.keep == Keep::default()) {
         None
     } else {
-        Some(covering.iter().fold(Keep::default(), |a, p| most(a, p.keep)))
+        Some(
+            covering
+                .iter()
+                .fold(Keep::default(), |a, p| most(a, p.keep)),
+        )
     };
     let mut groups: BTreeMap<Option<&str>, Vec<Received>> = BTreeMap::new();
     for s in snapshots {

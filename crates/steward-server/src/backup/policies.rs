@@ -95,7 +95,11 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<BackupPolicyR
 }
 
 /// One policy the caller can see, by id or by name.
-pub async fn get(state: &AppState, caller: &Caller, id_or_name: &str) -> Result<BackupPolicyRecord> {
+pub async fn get(
+    state: &AppState,
+    caller: &Caller,
+    id_or_name: &str,
+) -> Result<BackupPolicyRecord> {
     caller.require(Action::ViewDevices)?;
     let found = match state.store.backup_policy(id_or_name).await? {
         Some(p) => Some(p),
@@ -253,12 +257,13 @@ pub fn definition(input: &SaveBackupPolicy) -> Result<NewBackupPolicy> {
         None | Some("") => Target::All,
         Some(t) => Target::parse(t).map_err(|e| invalid(format!("target: {e}")))?,
     };
-    let preset = match input.preset.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(p) => Some(presets::preset(p).ok_or_else(|| {
-            invalid(format!("preset: one of {}, not {p:?}", presets::names()))
-        })?),
-    };
+    let preset =
+        match input.preset.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(p) => Some(presets::preset(p).ok_or_else(|| {
+                invalid(format!("preset: one of {}, not {p:?}", presets::names()))
+            })?),
+        };
     let paths = match (&input.paths, preset) {
         (Some(given), _) => given.clone(),
         (None, Some(p)) => p.paths.iter().map(|s| (*s).to_owned()).collect(),
@@ -307,7 +312,10 @@ pub fn definition(input: &SaveBackupPolicy) -> Result<NewBackupPolicy> {
         paths: checked_paths(paths)?,
         excludes: checked_excludes(excludes)?,
         // One space between words: the form the policy is shown in.
-        schedule: schedule_text.split_whitespace().collect::<Vec<_>>().join(" "),
+        schedule: schedule_text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
         keep,
         protection_ms: i64::from(days) * DAY_MS,
         bandwidth_kib,
@@ -380,19 +388,21 @@ fn checked_excludes(given: Vec<String>) -> Result<Vec<String>> {
 
 /// The stored target of `target` (`group:NAME` and `device:NAME` become ids), looking names
 /// up among what `scope` sees.
-pub(super) async fn resolve_target(state: &AppState, scope: &Scope, target: &str) -> Result<String> {
+pub(super) async fn resolve_target(
+    state: &AppState,
+    scope: &Scope,
+    target: &str,
+) -> Result<String> {
     let named = match Target::parse(target).map_err(|e| invalid(format!("target: {e}")))? {
         Target::All => Named::All,
         Target::Tag(t) => Named::Tag(t),
         Target::Group(g) => Named::Group(g),
         Target::Device(d) => Named::Device(d),
     };
-    target_of(state, scope, &named)
-        .await
-        .map_err(|e| match e {
-            MonitoringError::Store(e) => PolicyError::from(e),
-            other => invalid(format!("target: {other}")),
-        })
+    target_of(state, scope, &named).await.map_err(|e| match e {
+        MonitoringError::Store(e) => PolicyError::from(e),
+        other => invalid(format!("target: {other}")),
+    })
 }
 
 async fn visible_to(state: &AppState, scope: &Scope, target: &str) -> Result<bool> {

@@ -98,7 +98,11 @@ async fn sync_with(
 ) -> Result<(), StoreError> {
     let now = state.now();
     let rules = (policy.enabled)
-        .then(|| Target::parse(&policy.target).ok().zip(Schedule::parse(&policy.schedule).ok()))
+        .then(|| {
+            Target::parse(&policy.target)
+                .ok()
+                .zip(Schedule::parse(&policy.schedule).ok())
+        })
         .flatten();
     let covered: Vec<&DeviceMembership> = match &rules {
         Some((target, _)) => devices

@@ -57,7 +57,13 @@ async fn list(state: &AppState, caller: &Caller, json: bool) -> anyhow::Result<(
         return Ok(());
     }
     let mut table = Table::new(&[
-        "NAME", "DEVICES", "SCHEDULE", "KEEP", "PROTECTED", "SOURCE", "PATHS",
+        "NAME",
+        "DEVICES",
+        "SCHEDULE",
+        "KEEP",
+        "PROTECTED",
+        "SOURCE",
+        "PATHS",
     ]);
     for p in &all {
         let name = if p.enabled {

@@ -78,13 +78,25 @@ enabled = false
     // Names are looked up when the server starts.
     assert_eq!(shop.policy.target, "group:Shop");
     assert!(shop.policy.paths.contains(&"/var/lib".to_string()));
-    assert!(shop.policy.excludes.contains(&"/var/lib/docker".to_string()));
+    assert!(
+        shop.policy
+            .excludes
+            .contains(&"/var/lib/docker".to_string())
+    );
     assert_eq!(shop.policy.protection_ms, 14 * 86_400_000);
     assert_eq!(shop.policy.bandwidth_kib, Some(2048));
     assert_eq!(laptops.policy.target, "tag:laptop");
-    assert_eq!(laptops.policy.excludes, ["*.iso"], "given excludes replace the defaults");
+    assert_eq!(
+        laptops.policy.excludes,
+        ["*.iso"],
+        "given excludes replace the defaults"
+    );
     assert_eq!(till.policy.target, "device:till-1");
-    assert_eq!(till.policy.keep, Keep::default(), "an empty keep keeps everything");
+    assert_eq!(
+        till.policy.keep,
+        Keep::default(),
+        "an empty keep keeps everything"
+    );
     assert!(!till.policy.enabled);
 }
 
@@ -153,7 +165,11 @@ schedule = "every 5m"
 "#,
     );
     assert_eq!(d.backups.len(), 1);
-    assert_eq!(d.backups[0].policy.paths, ["/srv"], "the first \"good\" stays");
+    assert_eq!(
+        d.backups[0].policy.paths,
+        ["/srv"],
+        "the first \"good\" stays"
+    );
     let expected = [
         "line 5: backup policy \"typo\": unknown field `pahts`",
         "line 9: backup policy \"keep typo\": unknown field `dayly`",
