@@ -365,3 +365,75 @@ async fn scope_and_the_configuration_file_are_respected() {
     );
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn declared_policies_are_stored_at_start_with_their_groups_looked_up() {
+    use steward_server::backup::declared::DeclaredPolicy;
+    let declared = |name: &str, target: &str| DeclaredPolicy {
+        policy: policies::definition(&steward_proto::backup::SaveBackupPolicy {
+            name: name.into(),
+            target: Some(target.into()),
+            paths: Some(vec!["/srv".into()]),
+            ..Default::default()
+        })
+        .unwrap(),
+        origin: "steward.toml line 1".into(),
+    };
+    let both = vec![
+        declared("everything", "all"),
+        declared("shop", "group:Shop"),
+    ];
+    let config = both.clone();
+    let server = TestServer::sqlite_configured(|c| c.declared_backups = config).await;
+    // What the server stored once it started (it stores the file's policies before it
+    // serves: its health answering means they are in).
+    let names = |server: &TestServer| {
+        let (store, url) = (
+            server.store.clone(),
+            format!("{}/api/v1/health", server.url),
+        );
+        async move {
+            steward_testkit::eventually(std::time::Duration::from_secs(10), "start", || async {
+                let up = reqwest::get(&url)
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                up.then_some(())
+            })
+            .await;
+            store
+                .backup_policies()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|p| (p.name, p.target, p.source))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        names(&server).await,
+        [("everything".into(), "all".into(), "config".into())],
+        "a group that does not exist yet leaves its policy out"
+    );
+    let root = server.api_token().await;
+    let (_, shop) = server
+        .api_post(&root, "/api/v1/groups", json!({"name": "Shop"}))
+        .await;
+    let shop = shop["id"].as_str().unwrap().to_owned();
+
+    // Restarted: the group is found; then declared no more, a policy is removed.
+    let db = server.stop().await;
+    let config = both.clone();
+    let server = TestServer::start_configured(db, |c| c.declared_backups = config).await;
+    assert_eq!(
+        names(&server).await,
+        [
+            ("everything".into(), "all".into(), "config".into()),
+            ("shop".into(), format!("group:{shop}"), "config".into())
+        ]
+    );
+    let db = server.stop().await;
+    let config = vec![both[1].clone()];
+    let server = TestServer::start_configured(db, |c| c.declared_backups = config).await;
+    assert_eq!(names(&server).await.len(), 1);
+    server.cleanup().await;
+}
