@@ -6,7 +6,7 @@
 use steward_core::Scope;
 use steward_store::{NewBackupPolicy, StoreError};
 
-use super::policies::{PolicyError, resolve_target};
+use super::policies::{FROM_CONFIG, PolicyError, resolve_target};
 use crate::state::AppState;
 
 /// A policy declared in the configuration file (`[[backups]]`), checked by `policies::definition`
@@ -20,16 +20,30 @@ pub struct DeclaredPolicy {
 }
 
 /// Makes the store's declared policies those of the configuration file. A policy whose
-/// group or device does not exist is left out (and so removed if it was stored), with a
-/// problem returned for the log; the rest are stored. A policy whose schedule changed starts
+/// group or device does not exist, or whose name a person's policy holds, is left out (and
+/// so removed if it was stored), with a problem returned for the log; the rest are stored. A policy whose schedule changed starts
 /// afresh.
 pub async fn sync(
     state: &AppState,
     declared: &[DeclaredPolicy],
 ) -> std::result::Result<Vec<String>, StoreError> {
+    let before = state.store.backup_policies().await?;
     let mut problems = Vec::new();
     let mut resolved = Vec::new();
     for d in declared {
+        // A name a person gave a policy stays theirs (the store would refuse the whole
+        // file's policies, and the server would not start, over one name).
+        if before
+            .iter()
+            .any(|p| p.name == d.policy.name && p.source != FROM_CONFIG)
+        {
+            problems.push(format!(
+                "{}: backup policy {:?}: a policy made in the console, API or CLI has this \
+                 name; rename one of them",
+                d.origin, d.policy.name
+            ));
+            continue;
+        }
         match resolve_target(state, &Scope::AllDevices, &d.policy.target).await {
             Ok(target) => resolved.push(NewBackupPolicy {
                 target,
@@ -42,7 +56,6 @@ pub async fn sync(
             )),
         }
     }
-    let before = state.store.backup_policies().await?;
     let outcome = state
         .store
         .sync_declared_backup_policies(&resolved, state.now())

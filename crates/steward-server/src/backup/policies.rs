@@ -31,7 +31,7 @@ const MAX_PROTECTION_DAYS: u32 = 3_650;
 const MAX_BANDWIDTH_KIB: u64 = 10 << 20;
 
 /// The source of a policy declared in the configuration file (changed only there).
-const FROM_CONFIG: &str = "config";
+pub(super) const FROM_CONFIG: &str = "config";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {

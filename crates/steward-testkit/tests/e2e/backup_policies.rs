@@ -431,9 +431,25 @@ async fn declared_policies_are_stored_at_start_with_their_groups_looked_up() {
             ("shop".into(), format!("group:{shop}"), "config".into())
         ]
     );
+    // A name a person's policy holds stays theirs; the server still starts.
+    let root = server.api_token().await;
+    let (status, _) = server
+        .api_post(
+            &root,
+            "/api/v1/backup-policies",
+            json!({"name": "mine", "paths": ["/home"]}),
+        )
+        .await;
+    assert_eq!(status, 201);
     let db = server.stop().await;
-    let config = vec![both[1].clone()];
+    let config = vec![both[1].clone(), declared("mine", "all")];
     let server = TestServer::start_configured(db, |c| c.declared_backups = config).await;
-    assert_eq!(names(&server).await.len(), 1);
+    assert_eq!(
+        names(&server).await,
+        [
+            ("mine".into(), "all".into(), "console".into()),
+            ("shop".into(), format!("group:{shop}"), "config".into())
+        ]
+    );
     server.cleanup().await;
 }
