@@ -154,11 +154,37 @@ impl Repo {
     /// Back up `request.paths` as one new snapshot, deduplicated against the latest snapshot
     /// of the same host and paths. The snapshot object is written last, so a backup cut off
     /// halfway leaves no snapshot, only packs that the next one reuses.
+    ///
+    /// A path that does not exist on this machine is left out (a policy's paths are the
+    /// same on many machines, not all of which have each); none existing is an error.
     pub fn backup(self, request: &BackupRequest) -> Result<SnapshotInfo, BackupError> {
+        self.backup_written_at(request, None)
+    }
+
+    /// [`Repo::backup`] with the time written inside the snapshot set to `written_at_ms`
+    /// (unix ms) rather than now, as a device with a wrong clock — or a forger — writes it.
+    /// Nothing in Steward trusts that time; tests use this to show so.
+    pub fn backup_written_at(
+        self,
+        request: &BackupRequest,
+        written_at_ms: Option<i64>,
+    ) -> Result<SnapshotInfo, BackupError> {
         if request.paths.is_empty() {
             return Err(BackupError::Invalid("nothing to back up: no paths".into()));
         }
-        let source = PathList::from_iter(request.paths.iter().map(PathBuf::from))
+        let present: Vec<PathBuf> = request
+            .paths
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.symlink_metadata().is_ok())
+            .collect();
+        if present.is_empty() {
+            return Err(BackupError::Invalid(format!(
+                "nothing to back up: none of {} exists",
+                request.paths.join(", ")
+            )));
+        }
+        let source = PathList::from_iter(present)
             .sanitize()
             .map_err(|e| BackupError::Invalid(format!("paths: {e}")))?;
         let mut excludes = Excludes::default();
@@ -170,6 +196,11 @@ impl Repo {
             snapshot = snapshot
                 .add_tags(tag)
                 .map_err(|e| BackupError::Invalid(format!("tag {tag:?}: {e}")))?;
+        }
+        if let Some(ms) = written_at_ms {
+            let at = rustic_core::jiff::Timestamp::from_millisecond(ms)
+                .map_err(|e| BackupError::Invalid(format!("snapshot time: {e}")))?;
+            snapshot = snapshot.time(at.to_zoned(rustic_core::jiff::tz::TimeZone::UTC));
         }
         let snapshot = snapshot.to_snapshot().map_err(failed)?;
         // Only the ids of the blobs stored: the least memory that deduplication needs.

@@ -244,3 +244,35 @@ fn backup_restore_check_forget_prune_and_restic_reads_it() -> Result {
     assert!(!report.errors.is_empty(), "the corruption is reported");
     Ok(())
 }
+
+/// A policy's paths are the same on many machines: one missing here is left out, and the
+/// time written inside a snapshot can be set (as a device's wrong clock, or a forger, sets
+/// it).
+#[test]
+fn missing_paths_are_left_out_and_the_written_time_is_the_callers() -> Result {
+    let work = tempfile::tempdir()?;
+    let here = work.path().join("here");
+    fs::create_dir_all(&here)?;
+    fs::write(here.join("a.txt"), "a")?;
+    let missing = work.path().join("not-here").display().to_string();
+    let storage = Arc::new(LocalDir::new(work.path().join("repo")));
+    repo::init(storage.clone(), PASSWORD)?;
+    let request = BackupRequest {
+        paths: vec![here.display().to_string(), missing.clone()],
+        host: "test".into(),
+        ..BackupRequest::default()
+    };
+    let info = open(&storage)?.backup_written_at(&request, Some(978_307_200_000))?;
+    assert_eq!(info.paths, vec![here.display().to_string()]);
+    assert_eq!(info.written_at, 978_307_200_000);
+    let none = BackupRequest {
+        paths: vec![missing],
+        ..request
+    };
+    let refused = open(&storage)?.backup(&none);
+    assert!(
+        refused.is_err_and(|e| e.to_string().contains("none of")),
+        "nothing to back up is an error"
+    );
+    Ok(())
+}

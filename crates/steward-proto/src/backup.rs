@@ -190,3 +190,75 @@ pub struct Drill {
     pub duration_ms: Option<i64>,
     pub error: Option<String>,
 }
+
+/// `POST /api/v1/backup-policies` and `PUT /api/v1/backup-policies/{id}`: a policy as given.
+/// What is left out takes its default (or the preset's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SaveBackupPolicy {
+    /// 1 to 100 characters, unique.
+    pub name: String,
+    /// `all` (the default), `device:ID`, `group:ID` or `tag:NAME`; a device or group may be
+    /// named by its name too.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// `linux-server` or `workstation` (see `GET /api/v1/backup-presets`): its paths and
+    /// excludes, unless `paths` or `excludes` are given.
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// Absolute paths to back up; required unless a preset gives them.
+    #[serde(default)]
+    pub paths: Option<Vec<String>>,
+    /// restic-style globs to leave out. Absent: the usual Linux ones (`/proc`, `/sys`,
+    /// `/dev`, `/run`, `/tmp`, `*.tmp`, `/home/*/.cache`, …); `[]`: none.
+    #[serde(default)]
+    pub excludes: Option<Vec<String>>,
+    /// `daily HH:MM` (the default: `daily 01:00`), `hourly`, `hourly :MM`,
+    /// `weekly DAY HH:MM` or `every 6h`; UTC.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// Which snapshots to keep, judged by when the server received them. Absent:
+    /// `{daily 7, weekly 4, monthly 12}`; all zero: keep every snapshot.
+    #[serde(default)]
+    pub keep: Option<steward_core::backup::retention::Keep>,
+    /// No snapshot received less than this many days ago is ever forgotten, whatever `keep`
+    /// says (default 30, at least 1).
+    #[serde(default)]
+    pub protection_days: Option<u32>,
+    /// Upload limit in KiB/s; absent: none.
+    #[serde(default)]
+    pub bandwidth_kib: Option<u64>,
+    /// Default true.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// A backup policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BackupPolicy {
+    pub id: String,
+    pub name: String,
+    /// `all`, `device:ID`, `group:ID` or `tag:NAME`.
+    pub target: String,
+    pub paths: Vec<String>,
+    pub excludes: Vec<String>,
+    pub schedule: String,
+    /// All zero: every snapshot is kept.
+    pub keep: steward_core::backup::retention::Keep,
+    pub protection_days: u32,
+    pub bandwidth_kib: Option<u64>,
+    /// `console` (made in the console, API or CLI) or `config` (declared in the
+    /// configuration file: change it there).
+    pub source: String,
+    pub enabled: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A named set of paths and excludes a policy can start from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BackupPreset {
+    pub name: String,
+    pub description: String,
+    pub paths: Vec<String>,
+    pub excludes: Vec<String>,
+}

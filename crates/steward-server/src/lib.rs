@@ -169,7 +169,13 @@ async fn serve_with(
     let routes = monitoring::channels::sync_declared_routes(&state, &state.config.declared_routes)
         .await
         .map_err(|e| anyhow::anyhow!("storing the routes of the configuration: {e}"))?;
+    let backups = backup::declared::sync(&state, &state.config.declared_backups)
+        .await
+        .map_err(|e| anyhow::anyhow!("storing the backup policies of the configuration: {e}"))?;
     for problem in unresolved.iter().chain(&windows).chain(&routes) {
+        tracing::error!("config: {problem}; this entry is left out");
+    }
+    for problem in &backups {
         tracing::error!("config: {problem}; this entry is left out");
     }
     let background = dispatch::spawn_poller(state.clone());
@@ -181,6 +187,8 @@ async fn serve_with(
     let backup_alerts = backup::alerts::spawn(state.clone());
     let drills = backup::drills::spawn(state.clone());
     let leases = monitoring::leases::spawn(state.clone());
+    let backup_runs = backup::scheduler::spawn(state.clone());
+    let backup_retention = backup::maintenance::spawn(state.clone());
     let limits = state.config.net.clone();
     let trusted_proxies = state.config.trusted_proxies.clone();
     let result = net::listen::run(
@@ -201,6 +209,8 @@ async fn serve_with(
     backup_alerts.abort();
     drills.abort();
     leases.abort();
+    backup_runs.abort();
+    backup_retention.abort();
     result.map_err(anyhow::Error::from)
 }
 

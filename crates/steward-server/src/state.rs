@@ -64,6 +64,9 @@ pub struct ServerConfig {
     /// `<data-dir>/backups`, set by the binary. `None` (the default, so that nothing writes
     /// where no one asked): this server stores no backups and its endpoint says so (503).
     pub backups_dir: Option<std::path::PathBuf>,
+    /// Backup policies declared in the configuration file (`[[backups]]`), stored at start
+    /// (`backup::declared::sync`).
+    pub declared_backups: Vec<crate::backup::declared::DeclaredPolicy>,
 }
 
 impl Default for ServerConfig {
@@ -103,6 +106,7 @@ impl Default for ServerConfig {
             declared_routes: Vec::new(),
             metrics: crate::telemetry::MetricsAccess::default(),
             backups_dir: None,
+            declared_backups: Vec::new(),
         }
     }
 }

@@ -17,10 +17,16 @@
 pub mod alerts;
 mod api;
 mod client;
+pub mod declared;
 pub mod drills;
 mod endpoint;
+pub mod maintenance;
+pub mod policies;
+mod policies_api;
+pub mod presets;
 mod range;
 mod repositories;
+pub mod scheduler;
 pub mod service;
 mod upload;
 
@@ -67,7 +73,31 @@ pub fn routes(small: usize) -> Routes {
                 Access::Requires(Action::ManageBackups),
                 routes!(api::start_drill),
             )
-            .api(Access::Requires(Action::ViewDevices), routes!(api::drills)),
+            .api(Access::Requires(Action::ViewDevices), routes!(api::drills))
+            .api(
+                Access::Requires(Action::ViewDevices),
+                routes!(policies_api::list),
+            )
+            .api(
+                Access::Requires(Action::ManageBackups),
+                routes!(policies_api::create),
+            )
+            .api(
+                Access::Requires(Action::ViewDevices),
+                routes!(policies_api::get),
+            )
+            .api(
+                Access::Requires(Action::ManageBackups),
+                routes!(policies_api::update),
+            )
+            .api(
+                Access::Requires(Action::ManageBackups),
+                routes!(policies_api::delete),
+            )
+            .api(
+                Access::Requires(Action::ViewDevices),
+                routes!(policies_api::presets),
+            ),
     )
 }
 

@@ -107,10 +107,13 @@ pub async fn run_now(
     for job in jobs {
         let record = queue(
             state,
-            caller,
-            &device.id,
-            JobKind::Backup,
-            serde_json::to_value(&job),
+            job_record(
+                &device.id,
+                JobKind::Backup,
+                &job,
+                &caller.label(),
+                caller.now,
+            )?,
         )
         .await?;
         caller
@@ -151,7 +154,8 @@ pub async fn policies_covering(
         .collect())
 }
 
-fn policy_job(policy: &BackupPolicyRecord) -> BackupJob {
+/// What a run of `policy` backs up.
+pub(super) fn policy_job(policy: &BackupPolicyRecord) -> BackupJob {
     BackupJob {
         policy: Some(policy.name.clone()),
         paths: policy.paths.clone(),
@@ -249,10 +253,13 @@ pub async fn restore(
     };
     let queued = queue(
         state,
-        caller,
-        &target.id,
-        JobKind::Restore,
-        serde_json::to_value(&job),
+        job_record(
+            &target.id,
+            JobKind::Restore,
+            &job,
+            &caller.label(),
+            caller.now,
+        )?,
     )
     .await?;
     let what = if request.paths.is_empty() {
@@ -274,17 +281,26 @@ pub async fn restore(
     Ok(queued)
 }
 
-async fn queue(
-    state: &AppState,
-    caller: &Caller,
+/// A job of this capability for `device_id`, queued, carrying `params`; not stored yet
+/// (backups now and restores are stored by [`queue`], scheduled runs with their schedule by
+/// `scheduler`).
+pub(super) fn job_record(
     device_id: &str,
     kind: JobKind,
-    params: serde_json::Result<serde_json::Value>,
+    params: &impl serde::Serialize,
+    requested_by: &str,
+    now: Timestamp,
 ) -> Result<JobRecord> {
-    let mut job = devices::new_job(device_id, kind, &caller.label(), caller.now);
-    job.params = params.map_err(|e| BackupError::BadRequest(e.to_string()))?;
+    let mut job = devices::new_job(device_id, kind, requested_by, now);
+    job.params =
+        serde_json::to_value(params).map_err(|e| BackupError::BadRequest(e.to_string()))?;
+    Ok(job)
+}
+
+/// Stores a queued job and wakes its device's agent if it is waiting for work.
+async fn queue(state: &AppState, job: JobRecord) -> Result<JobRecord> {
     state.store.create_job(&job).await?;
-    state.dispatcher.notify(device_id);
+    state.dispatcher.notify(&job.device_id);
     Ok(job)
 }
 
@@ -398,6 +414,8 @@ pub async fn job_finished(state: &AppState, job: &JobRecord) {
     {
         tracing::warn!(device = %job.device_id, job = %job.id, "recording a backup's summary: {e}");
     }
+    // A new snapshot may let an old one go.
+    super::maintenance::after_backup(state, &job.device_id);
     let state = state.clone();
     tokio::spawn(async move { super::alerts::judge(&state).await });
 }

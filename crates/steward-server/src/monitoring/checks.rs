@@ -279,7 +279,7 @@ pub fn parse_spec(check: &serde_json::Value, timeout_secs: Option<u64>) -> Resul
 /// Whether a check's target is seen in `scope`: network monitors by everyone, device checks
 /// for all devices or a tag only with every device in view, a group's if it is in the
 /// scope, a device's if the device is.
-pub(super) async fn target_visible(state: &AppState, scope: &Scope, target: &str) -> Result<bool> {
+pub(crate) async fn target_visible(state: &AppState, scope: &Scope, target: &str) -> Result<bool> {
     if target.is_empty() || *scope == Scope::AllDevices {
         return Ok(true);
     }

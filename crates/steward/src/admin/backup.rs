@@ -150,6 +150,9 @@ pub async fn run(state: &AppState, caller: &Caller, command: BackupCommand) -> a
                 println!("{}", drill_line(&d));
             }
         }
+        BackupCommand::Policy { command } => {
+            super::backup_policies::run(state, caller, command).await?;
+        }
         BackupCommand::Password { device } => {
             let device = devices::find_by_name_or_id(state, caller, &device).await?;
             let (_, location, password) =

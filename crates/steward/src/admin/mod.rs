@@ -10,6 +10,7 @@ use steward_server::{devices, groups};
 use steward_store::{DeviceFilter, Store};
 
 mod backup;
+mod backup_policies;
 mod monitoring;
 
 use crate::cli::{
@@ -35,7 +36,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     if matches!(args.command, AdminCommand::Channels(_)) {
         config.sealing_key = monitoring::sealing_key(&args.target)?;
     }
-    if matches!(args.command, AdminCommand::Backup(_)) {
+    if matches!(&args.command, AdminCommand::Backup(c) if c.uses_repositories()) {
         backup::configure(&args.target, &mut config)?;
     }
     let state = steward_server::state(store.clone(), config)?;

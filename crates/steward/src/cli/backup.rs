@@ -1,6 +1,6 @@
 //! `steward admin backup …`: the backup capability from the shell.
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
@@ -79,4 +79,77 @@ pub enum BackupCommand {
         #[arg(long)]
         device: String,
     },
+    /// Backup policies: what to back up on which devices, when, and what to keep.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+impl BackupCommand {
+    /// Whether the command opens repositories (and so needs the sealing key and the
+    /// backups directory); policies are only rows in the database.
+    pub fn uses_repositories(&self) -> bool {
+        !matches!(self, BackupCommand::Policy { .. })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// List the backup policies.
+    List {
+        /// Print JSON (as the API's /api/v1/backup-policies) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a backup policy, e.g. `steward admin backup policy add documents --devices
+    /// group:Shop --path /srv/share --keep daily=7,weekly=4,monthly=12`. Left out: every
+    /// device, `daily 01:00`, keep daily=7,weekly=4,monthly=12, the usual Linux excludes,
+    /// 30 days of protection.
+    Add(Box<AddPolicy>),
+    /// Remove a backup policy; its snapshots stay. One declared in the config file is
+    /// removed there.
+    Remove {
+        /// The policy's name (or id).
+        policy: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AddPolicy {
+    /// The policy's name.
+    pub name: String,
+    /// Which devices: all, group:NAME, tag:NAME or device:NAME.
+    #[arg(long, default_value = "all")]
+    pub devices: String,
+    /// Start from a preset: linux-server or workstation (its paths and excludes, unless
+    /// --path or --exclude are given).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// An absolute path to back up (repeat for more).
+    #[arg(long = "path", value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// A restic-style glob to leave out, instead of the defaults (repeat for more).
+    #[arg(long = "exclude", value_name = "GLOB")]
+    pub excludes: Vec<String>,
+    /// Leave nothing out, not even the default excludes.
+    #[arg(long, conflicts_with = "excludes")]
+    pub no_excludes: bool,
+    /// When it runs (UTC): `daily 01:00`, `hourly`, `hourly :30`, `weekly sun 02:00`,
+    /// `every 6h`.
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// What to keep, by when the server received each snapshot: `daily=7,weekly=4`
+    /// (kinds: last, hourly, daily, weekly, monthly, yearly), or `all` to keep every one.
+    #[arg(long)]
+    pub keep: Option<String>,
+    /// No snapshot younger than this many days is ever forgotten (default 30, at least 1).
+    #[arg(long, value_name = "DAYS")]
+    pub protection_days: Option<u32>,
+    /// Upload limit in KiB/s.
+    #[arg(long, value_name = "KIB_PER_S")]
+    pub bandwidth_kib: Option<u64>,
+    /// Add it without running it yet.
+    #[arg(long)]
+    pub disabled: bool,
 }

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod backup;
 mod monitoring;
-pub use backup::BackupCommand;
+pub use backup::{AddPolicy, BackupCommand, PolicyCommand};
 pub use monitoring::{
     AddCheck, AddWindow, AlertsCommand, ChannelsCommand, CheckSettings, ChecksCommand,
     MaintenanceCommand,
@@ -278,7 +278,8 @@ pub enum AdminCommand {
     /// Notification channels: listing (secrets masked) and sending a test.
     #[command(subcommand)]
     Channels(ChannelsCommand),
-    /// Backups: run one now, list snapshots and their files, restore, show a password.
+    /// Backups: run one now, list snapshots and their files, restore, show a password,
+    /// manage policies.
     #[command(subcommand)]
     Backup(BackupCommand),
 }

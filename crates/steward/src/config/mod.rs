@@ -65,8 +65,9 @@ pub struct FileConfig {
     pub metrics_token_file: Option<PathBuf>,
     /// Networks whose clients may read `/metrics`.
     pub metrics_allow: Option<Vec<String>>,
-    /// `[[checks]]`, `[[notifications]]`, `[[routes]]` and `[[maintenance]]`: the entries
-    /// that are right, and what was wrong with the others (each left out, reported at start).
+    /// `[[checks]]`, `[[notifications]]`, `[[routes]]`, `[[maintenance]]` and `[[backups]]`:
+    /// the entries that are right, and what was wrong with the others (each left out,
+    /// reported at start).
     pub declared: crate::declared::Declared,
 }
 
@@ -120,6 +121,7 @@ struct RawFile {
     notifications: Option<Vec<crate::declared::RawEntry>>,
     routes: Option<Vec<crate::declared::RawEntry>>,
     maintenance: Option<Vec<crate::declared::RawEntry>>,
+    backups: Option<Vec<crate::declared::RawEntry>>,
 }
 
 /// Where the server lives and who reaches it.
@@ -243,6 +245,7 @@ impl RawFile {
                 notifications: self.notifications.as_deref().unwrap_or_default(),
                 routes: self.routes.as_deref().unwrap_or_default(),
                 maintenance: self.maintenance.as_deref().unwrap_or_default(),
+                backups: self.backups.as_deref().unwrap_or_default(),
             },
         );
         let RawFile {
@@ -597,6 +600,7 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
         declared_channels: file.declared.channels.clone(),
         declared_windows: file.declared.windows.clone(),
         declared_routes: file.declared.routes.clone(),
+        declared_backups: file.declared.backups.clone(),
         backups_dir: Some(data_dir.join("backups")),
         ..defaults
     };

@@ -1,9 +1,10 @@
 //! Monitoring declared in the config file (`[[checks]]`, `[[notifications]]`, `[[routes]]`,
-//! `[[maintenance]]`): each entry is validated into a typed value on its own, so a bad
+//! `[[maintenance]]`), and backup policies (`[[backups]]`): each entry is validated into a typed value on its own, so a bad
 //! entry is reported — with the line it starts on and the reason — and left out, while the
 //! entries that are right still run. `steward admin checks add` and `maintenance add` read
 //! their flags through the same parsers ([`checks::definition`], [`maintenance::window`]).
 
+pub mod backups;
 mod channels;
 pub mod checks;
 pub mod maintenance;
@@ -24,6 +25,8 @@ pub struct Declared {
     pub channels: Vec<DeclaredChannel>,
     pub routes: Vec<DeclaredRoute>,
     pub windows: Vec<DeclaredWindow>,
+    /// Backup policies; their groups and devices by name, looked up at start.
+    pub backups: Vec<steward_server::backup::declared::DeclaredPolicy>,
     /// "line 12: check \"shop\": interval: …", one per entry left out.
     pub problems: Vec<String>,
 }
@@ -38,6 +41,7 @@ pub struct Sections<'a> {
     pub notifications: &'a [RawEntry],
     pub routes: &'a [RawEntry],
     pub maintenance: &'a [RawEntry],
+    pub backups: &'a [RawEntry],
 }
 
 impl Declared {
@@ -48,6 +52,7 @@ impl Declared {
         self.problems.iter_mut().for_each(at);
         self.routes.iter_mut().for_each(|r| at(&mut r.origin));
         self.windows.iter_mut().for_each(|w| at(&mut w.origin));
+        self.backups.iter_mut().for_each(|b| at(&mut b.origin));
     }
 }
 
@@ -118,6 +123,23 @@ pub fn read(text: &str, sections: Sections<'_>) -> Declared {
             Ok(w) => out.windows.push(w),
             Err(reason) => out.problems.push(format!(
                 "line {}: maintenance {}: {reason}",
+                line(entry),
+                name_of(entry.get_ref(), "name")
+            )),
+        }
+    }
+    for entry in sections.backups {
+        match backups::policy(entry.get_ref(), format!("line {}", line(entry))) {
+            Ok(b) if out.backups.iter().any(|x| x.policy.name == b.policy.name) => {
+                out.problems.push(format!(
+                    "line {}: backup policy {:?}: another backup policy has this name",
+                    line(entry),
+                    b.policy.name
+                ))
+            }
+            Ok(b) => out.backups.push(b),
+            Err(reason) => out.problems.push(format!(
+                "line {}: backup policy {}: {reason}",
                 line(entry),
                 name_of(entry.get_ref(), "name")
             )),

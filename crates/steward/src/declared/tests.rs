@@ -12,6 +12,8 @@ struct File {
     routes: Vec<super::RawEntry>,
     #[serde(default)]
     maintenance: Vec<super::RawEntry>,
+    #[serde(default)]
+    backups: Vec<super::RawEntry>,
 }
 
 fn read(text: &str) -> super::Declared {
@@ -23,6 +25,7 @@ fn read(text: &str) -> super::Declared {
             notifications: &file.notifications,
             routes: &file.routes,
             maintenance: &file.maintenance,
+            backups: &file.backups,
         },
     )
 }
@@ -426,3 +429,6 @@ host = "example.com"
 
 /// `[[routes]]`, `[[maintenance]]` and device checks.
 mod rules;
+
+/// `[[backups]]`.
+mod backups;

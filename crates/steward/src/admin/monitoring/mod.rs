@@ -7,7 +7,7 @@ mod alerts;
 mod channels;
 mod checks;
 mod maintenance;
-mod table;
+pub(crate) mod table;
 
 pub use alerts::run as alerts;
 pub use channels::{run as channels, sealing_key};
@@ -48,7 +48,7 @@ fn find<'a, T>(
 
 /// What a stored target covers, in words with names: `network`, `every device`, `group
 /// Shop`, `device web-1`, `tag web`, `check shop-website`.
-async fn covers(state: &AppState, caller: &Caller, target: &str) -> String {
+pub(crate) async fn covers(state: &AppState, caller: &Caller, target: &str) -> String {
     if target.is_empty() {
         return "network".into();
     }
