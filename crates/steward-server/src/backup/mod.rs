@@ -16,6 +16,7 @@
 
 mod api;
 mod client;
+pub mod console;
 mod endpoint;
 mod range;
 mod repositories;
