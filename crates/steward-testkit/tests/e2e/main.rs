@@ -8,6 +8,7 @@ mod api;
 mod backup_clients;
 mod backup_endpoint;
 mod console;
+mod console_backups;
 mod console_monitoring;
 mod console_text;
 mod device_checks;
