@@ -265,7 +265,13 @@ impl IndexedRepo {
         let node = node_of(indexed, id, path)?;
         let options = LsOptions::default().recursive(true);
         let listing = indexed.ls(&node, &options).map_err(failed)?;
-        let target_text = format!("{}/", target.display());
+        // rustic reads a trailing slash as "a folder", whatever the node: a single file must
+        // be named without one, or it lands inside a folder of its own name.
+        let target_text = if node.is_dir() {
+            format!("{}/", target.display())
+        } else {
+            target.display().to_string()
+        };
         let destination =
             LocalDestination::new(&target_text, true, !node.is_dir()).map_err(failed)?;
         let restore = RestoreOptions::default();

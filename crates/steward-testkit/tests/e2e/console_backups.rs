@@ -156,7 +156,6 @@ async fn backups_are_seen_browsed_compared_and_restored_in_the_console() {
         "Last backup",
         "Deduplication",
         "Compression",
-        "was already stored",
         "Last proven restore",
         "never",
         "Back up now",
@@ -389,6 +388,44 @@ async fn backups_are_seen_browsed_compared_and_restored_in_the_console() {
     .await;
     assert_eq!(status, 400);
     assert!(html.contains("absolute"), "{html}");
+    // Nothing typed: the paths of the policies covering the device, of which there is none.
+    let (status, html) = submit(&server, &tech, &backups, &[("csrf", &tech_csrf)]).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("nothing to back up"), "{html}");
+    let policy = steward_store::NewBackupPolicy {
+        name: "shop files".into(),
+        target: format!("device:{device}"),
+        paths: vec!["/srv/shop".into()],
+        excludes: Vec::new(),
+        schedule: "daily 01:00".into(),
+        keep: steward_core::backup::retention::Keep {
+            daily: 7,
+            ..Default::default()
+        },
+        protection_ms: 0,
+        bandwidth_kib: None,
+        enabled: true,
+    };
+    server
+        .store
+        .create_backup_policy("p-1", &policy, server.now())
+        .await
+        .unwrap();
+    let (_, html) = get(&http, &server, &tech, &format!("/devices/{device}")).await;
+    assert!(
+        html.contains("<strong>shop files</strong> (daily 01:00: /srv/shop)"),
+        "{html}"
+    );
+    let (status, _) = submit(&server, &tech, &backups, &[("csrf", &tech_csrf)]).await;
+    assert_eq!(status, 303);
+    assert!(
+        jobs(&server, &device)
+            .await
+            .iter()
+            .any(|(kind, params)| kind == "backup"
+                && params["paths"] == json!(["/srv/shop"])
+                && params["policy"] == "shop files")
+    );
 
     // The fleet: this device backed up, another never.
     server.enroll_raw("laptop").await;
@@ -416,7 +453,7 @@ async fn backups_are_seen_browsed_compared_and_restored_in_the_console() {
         "{totals}"
     );
 
-    // Three days later the backup is late (no policy: two days).
+    // Three days later the backup is late (its policy runs daily: two days).
     server
         .clock()
         .advance(std::time::Duration::from_secs(3 * 86_400));

@@ -36,10 +36,18 @@ pub fn savings(read: Option<i64>, added: Option<i64>, stored: Option<i64>) -> Op
         u64::try_from(added?).ok()?,
         u64::try_from(stored?).ok()?,
     );
+    let known = read.saturating_sub(added);
     let deduplicated = if read == 0 {
         "nothing was read".to_owned()
+    } else if known == 0 {
+        // New data counts the snapshot's folder listings too, so a first backup of small
+        // files adds more than it read.
+        format!(
+            "none of the {} read was stored before; {} was new (contents and folder listings)",
+            bytes(read),
+            bytes(added)
+        )
     } else {
-        let known = read.saturating_sub(added);
         format!(
             "{} of {} ({} %) was already stored; {} was new",
             bytes(known),
@@ -122,9 +130,12 @@ mod tests {
             s.compressed,
             "1.0 MiB of new data stored as 256 KiB (75 % smaller)"
         );
-        let first = savings(Some(1000), Some(1000), Some(1200))
+        let first = savings(Some(74), Some(1900), Some(2100))
             .unwrap_or_else(|| unreachable!("figures given"));
-        assert!(first.deduplicated.contains("(0 %)"), "{first:?}");
+        assert_eq!(
+            first.deduplicated,
+            "none of the 74 B read was stored before; 1.9 KiB was new (contents and folder listings)"
+        );
         assert!(first.compressed.contains("did not compress"), "{first:?}");
         let unchanged =
             savings(Some(500), Some(0), Some(0)).unwrap_or_else(|| unreachable!("figures given"));
