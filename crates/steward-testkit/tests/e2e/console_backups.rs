@@ -1,9 +1,9 @@
 //! Backups in the console, over HTTP as a browser does it: a device with two real snapshots
 //! (made with `steward-backup` straight into the server's repository, as an agent's would
 //! be) shows them on its page with what the last one saved; a snapshot's page browses
-//! folders, compares with the other snapshot and restores; `/backups` sums the fleet up. A
-//! viewer sees all of it without the buttons and may post none of the forms; forms need
-//! the CSRF token; the restore form says what is wrong; the password needs a recent step-up.
+//! folders, compares with the other snapshot and restores; `/backups` sums the fleet up;
+//! forms need the CSRF token; the restore form says what is wrong. Who may do what:
+//! `console_backups_access.rs`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use steward_testkit::{TestServer, csrf_in};
 use crate::support::{PASSWORD, browser, get, post};
 
 /// A signed-in user of `role`: (session cookie, CSRF token).
-async fn signed_in(server: &TestServer, name: &str, role: Role) -> (String, String) {
+pub(crate) async fn signed_in(server: &TestServer, name: &str, role: Role) -> (String, String) {
     server.create_user(name, role, PASSWORD).await;
     let cookie = server.sign_in(name, PASSWORD).await;
     let (_, html) = get(&browser(), server, &cookie, "/").await;
@@ -26,7 +26,7 @@ async fn signed_in(server: &TestServer, name: &str, role: Role) -> (String, Stri
 }
 
 /// POSTs a console form; the status and the redirect target or the page.
-async fn submit(
+pub(crate) async fn submit(
     server: &TestServer,
     cookie: &str,
     path: &str,
@@ -94,7 +94,7 @@ async fn back_up(
 }
 
 /// A device with two snapshots of a small tree: (device, source folder, [older, newer]).
-async fn device_with_snapshots(
+pub(crate) async fn device_with_snapshots(
     server: &TestServer,
     dir: &Path,
 ) -> (String, std::path::PathBuf, [String; 2]) {
@@ -482,126 +482,4 @@ async fn jobs(server: &TestServer, device: &str) -> Vec<(String, Value)> {
         out.push((job["kind"].as_str().unwrap().to_owned(), record.params));
     }
     out
-}
-
-#[tokio::test]
-async fn a_viewer_looks_and_the_password_needs_an_administrator_and_a_step_up() {
-    let server = TestServer::sqlite_manual_clock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (device, _, [_, newer]) = device_with_snapshots(&server, dir.path()).await;
-    let http = browser();
-
-    // A viewer sees the backups, not the buttons, and may post no form.
-    let (viewer, viewer_csrf) = signed_in(&server, "viewer", Role::Viewer).await;
-    let (status, html) = get(&http, &server, &viewer, &format!("/devices/{device}")).await;
-    assert_eq!(status, 200);
-    let section = crate::support::between(
-        &html,
-        r#"<section class="card" id="backups">"#,
-        "</section>",
-    );
-    assert!(section.contains("Last backup"), "{section}");
-    assert!(
-        !section.contains("Back up now") && !section.contains("Show repository password"),
-        "{section}"
-    );
-    let page = format!("/devices/{device}/backups/{newer}");
-    let (status, html) = get(&http, &server, &viewer, &page).await;
-    assert_eq!(status, 200);
-    assert!(
-        !html.contains("restore-form") && !html.contains(r#"type="checkbox""#),
-        "{html}"
-    );
-    for (path, fields) in [
-        (
-            format!("/devices/{device}/backups"),
-            vec![("paths", "/etc")],
-        ),
-        (
-            format!("{page}/restore"),
-            vec![("paths", "/etc"), ("target_path", "/tmp/r")],
-        ),
-        (format!("/devices/{device}/backup-password"), vec![]),
-    ] {
-        let mut form = vec![("csrf", viewer_csrf.as_str())];
-        form.extend(fields);
-        let (status, _) = submit(&server, &viewer, &path, &form).await;
-        assert_eq!(status, 403, "{path}");
-    }
-    let (status, _) = get(
-        &http,
-        &server,
-        &viewer,
-        &format!("/devices/{device}/backup-password"),
-    )
-    .await;
-    assert_eq!(status, 403);
-
-    // An administrator just signed in sees the password at once, with the restic command.
-    let (admin, admin_csrf) = signed_in(&server, "boss", Role::Admin).await;
-    let (_, html) = get(&http, &server, &admin, &format!("/devices/{device}")).await;
-    assert!(html.contains("Show repository password"));
-    let reveal = format!("/devices/{device}/backup-password");
-    let (status, html) = submit(&server, &admin, &reveal, &[("csrf", &admin_csrf)]).await;
-    assert_eq!(status, 200, "{html}");
-    let password =
-        crate::support::between(&html, r#"<p class="secret-box" id="password">"#, "</p>");
-    assert!(password.len() >= 20, "{password}");
-    let command = crate::support::between(
-        &html,
-        r#"<p class="secret-box" id="restic-command">"#,
-        "</p>",
-    );
-    assert_eq!(
-        command,
-        format!(
-            "restic -r {} snapshots",
-            server.backups_dir().join(&device).display()
-        )
-    );
-    // Without the token: refused.
-    let (status, _) = submit(&server, &admin, &reveal, &[]).await;
-    assert_eq!(status, 403);
-
-    // Ten minutes on, the same session confirms its password first, then comes back here.
-    server.clock().advance(std::time::Duration::from_secs(600));
-    let (status, location) = submit(&server, &admin, &reveal, &[("csrf", &admin_csrf)]).await;
-    assert_eq!(
-        (status, location.as_str()),
-        (
-            303,
-            format!("/reauth?next=/devices/{device}/backup-password").as_str()
-        )
-    );
-    let (status, location) = get(&http, &server, &admin, &reveal).await;
-    assert_eq!(status, 303);
-    assert!(location.starts_with("/reauth"), "{location}");
-    let (status, location) = submit(
-        &server,
-        &admin,
-        "/reauth",
-        &[
-            ("csrf", &admin_csrf),
-            ("password", PASSWORD),
-            ("next", &reveal),
-        ],
-    )
-    .await;
-    assert_eq!((status, location.as_str()), (303, reveal.as_str()));
-    let (status, html) = get(&http, &server, &admin, &reveal).await;
-    assert_eq!(status, 200);
-    assert!(
-        html.contains("Show repository password") && !html.contains(r#"id="password""#),
-        "{html}"
-    );
-
-    // Each showing is audited (the API's, and the console's first).
-    let token = server.api_token().await;
-    let (_, audit) = server.api_get(&token, "/api/v1/audit").await;
-    let shown = audit
-        .to_string()
-        .matches("backup_password_revealed")
-        .count();
-    assert!(shown >= 2, "{audit}");
-    server.cleanup().await;
 }

@@ -9,6 +9,7 @@ mod backup_clients;
 mod backup_endpoint;
 mod console;
 mod console_backups;
+mod console_backups_access;
 mod console_monitoring;
 mod console_text;
 mod device_checks;

@@ -1,6 +1,6 @@
 //! Backups in the console: the device page's "Backups" section with "Back up now" and the
 //! repository password ([`device`]), a snapshot's page — its files, a diff with another
-//! snapshot and the restore form ([`snapshot`]) —, and the fleet's backups at `/backups`
+//! snapshot and the restore form ([`snapshot`], answered by [`restore`]) —, and the fleet's backups at `/backups`
 //! ([`fleet`]). Thin, like the API: every action goes to the backup service
 //! (`backup::service`), which authorises, validates and audits; the pages only read and
 //! explain ([`figures`], [`listing`]).
@@ -13,6 +13,7 @@ mod device;
 mod figures;
 mod fleet;
 mod listing;
+mod restore;
 mod snapshot;
 
 pub use device::{DeviceBackups, section};
@@ -42,7 +43,7 @@ pub fn routes() -> Routes {
         .post(
             "/devices/{id}/backups/{snapshot}/restore",
             Access::Requires(ManageBackups),
-            snapshot::restore,
+            restore::restore,
         )
         .get(
             "/devices/{id}/backup-password",

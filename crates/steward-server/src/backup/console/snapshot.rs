@@ -1,6 +1,7 @@
 //! A snapshot's page: its files folder by folder (`?path=`), what changed against another
 //! snapshot of the device (`?diff=ID`, for the folder shown and everything under it), and
-//! the restore form — files ticked or typed, the device and the folder to put them in.
+//! the restore form — files ticked or typed, the device and the folder to put them in
+//! (its answer: [`super::restore`]).
 //!
 //! The repository lists a folder recursively; the page shows its own entries only
 //! ([`listing::children`]) and at most [`MAX_ROWS`] rows of either list, saying so when cut.
@@ -9,7 +10,7 @@ use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use steward_backup::{Entry, EntryKind};
 use steward_core::Timestamp;
@@ -17,16 +18,14 @@ use steward_store::{BackupSnapshotRecord, DeviceFilter, DeviceSortKey};
 
 use super::device::SnapshotRow;
 use super::listing::{self, Change};
-use super::{device_href, short_id, snapshot_href};
-use crate::auth::{ConsoleUser, ManageBackups, urlencode};
-use crate::backup::service::{self, BackupError, RestoreRequest};
+use super::{short_id, snapshot_href};
+use crate::auth::{ConsoleUser, urlencode};
+use crate::backup::service;
 use crate::console::format::{bytes, relative, utc};
-use crate::console::{Chrome, FormFields, render};
-use crate::devices::DeviceError;
-use crate::error::{AppError, AppResult};
-use crate::service::{Caller, DomainError, Refusal};
+use crate::console::{Chrome, render};
+use crate::error::AppResult;
+use crate::service::Caller;
 use crate::state::AppState;
-use crate::web::csrf::CsrfForm;
 
 /// Rows of a folder or of a diff shown at most.
 pub const MAX_ROWS: usize = 1_000;
@@ -145,11 +144,11 @@ pub async fn page(
 }
 
 /// Where on the page: which device, snapshot, folder and comparison.
-struct Place {
-    device: String,
-    snapshot: String,
-    folder: String,
-    diff: String,
+pub(super) struct Place {
+    pub device: String,
+    pub snapshot: String,
+    pub folder: String,
+    pub diff: String,
 }
 
 impl Place {
@@ -171,7 +170,7 @@ impl Place {
     }
 }
 
-async fn show(
+pub(super) async fn show(
     state: &AppState,
     caller: &Caller,
     place: &Place,
@@ -449,126 +448,4 @@ async fn restore_targets(state: &AppState, caller: &Caller) -> AppResult<Vec<(St
         .filter(|d| d.revoked_at.is_none())
         .map(|d| (d.id, d.name))
         .collect())
-}
-
-/// The restore form: what was ticked (`path`, one per box) and typed (`paths`, one a line),
-/// the device (`target_device`) and folder (`target_path`); restoring to `/` overwrites
-/// files in place, so it needs `overwrite` ticked too. `folder` and `diff` bring the page
-/// back as it was when the form is refused.
-pub async fn restore(
-    State(state): State<AppState>,
-    user: ConsoleUser<ManageBackups>,
-    Path((id, snapshot)): Path<(String, String)>,
-    CsrfForm(fields): CsrfForm<FormFields>,
-) -> Response {
-    let place = Place {
-        device: id,
-        snapshot,
-        folder: listing::normalize(fields.get("folder")),
-        diff: fields.get("diff").trim().to_owned(),
-    };
-    let values = RestoreValues {
-        ticked: fields.all("path"),
-        typed: fields.get("paths").to_owned(),
-        target_device: fields.get("target_device").trim().to_owned(),
-        target_path: fields.get("target_path").trim().to_owned(),
-    };
-    let caller = user.caller(&state);
-    let refuse = |values, error: &str| {
-        show(
-            &state,
-            &caller,
-            &place,
-            values,
-            error.to_owned(),
-            StatusCode::BAD_REQUEST,
-        )
-    };
-    let chosen = chosen_paths(&values.ticked, &values.typed);
-    if chosen.is_empty() {
-        return refuse(
-            values,
-            "Choose what to restore: tick files or folders, or type their paths.",
-        )
-        .await;
-    }
-    if values.target_path.is_empty() {
-        return refuse(values, "Choose the folder to restore into: an absolute path on the target device (\"/\" puts the files back where they were).").await;
-    }
-    if values.target_path == "/" && fields.get("overwrite") != "on" {
-        return refuse(values, "Restoring to \"/\" overwrites the files in their original place: tick the box that says so to go ahead.").await;
-    }
-    // "/" among the paths is the whole snapshot, which the service asks for as no paths.
-    let paths = if chosen.iter().any(|p| p == "/") {
-        Vec::new()
-    } else {
-        chosen
-    };
-    let request = RestoreRequest {
-        source: place.device.clone(),
-        snapshot: place.snapshot.clone(),
-        paths,
-        target_device: if values.target_device.is_empty() {
-            place.device.clone()
-        } else {
-            values.target_device.clone()
-        },
-        target_path: values.target_path.clone(),
-    };
-    let target = request.target_device.clone();
-    match service::restore(&state, &caller, request).await {
-        Ok(_) => Redirect::to(&device_href(&target, Some("restore"))).into_response(),
-        Err(BackupError::Device(DeviceError::NotFound)) => {
-            refuse(values, "The device to restore to was not found.").await
-        }
-        Err(e) if matches!(e.refusal(), Refusal::Invalid | Refusal::Conflict) => {
-            let reason = sentence(&e.to_string());
-            refuse(values, &reason).await
-        }
-        Err(e) => AppError::from(e).into_response(),
-    }
-}
-
-/// The paths ticked and typed, each absolute and canonical, without repeats, in order.
-fn chosen_paths(ticked: &[String], typed: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for raw in ticked.iter().map(String::as_str).chain(typed.lines()) {
-        if raw.trim().is_empty() {
-            continue;
-        }
-        let path = format!("/{}", listing::normalize(raw.trim()));
-        if !out.contains(&path) {
-            out.push(path);
-        }
-    }
-    out
-}
-
-/// A message as a sentence: capitalised, with a full stop.
-fn sentence(text: &str) -> String {
-    let mut chars = text.trim().chars();
-    let mut out: String = chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::chosen_paths;
-
-    #[test]
-    fn chosen_paths_are_absolute_canonical_and_unique() {
-        let ticked = vec!["/srv/share/a.txt".to_owned(), "/srv/share/docs".to_owned()];
-        assert_eq!(
-            chosen_paths(&ticked, "srv/share/a.txt\n\n  /srv//other/  \n"),
-            ["/srv/share/a.txt", "/srv/share/docs", "/srv/other"]
-        );
-        assert!(chosen_paths(&[], " \n").is_empty());
-        assert_eq!(chosen_paths(&[], "/"), ["/"]);
-    }
 }
