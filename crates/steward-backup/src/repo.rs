@@ -296,8 +296,8 @@ impl IndexedRepo {
         let node = node_of(indexed, id, path)?;
         let options = LsOptions::default().recursive(true);
         let listing = indexed.ls(&node, &options).map_err(failed)?;
-        // A trailing slash makes the target a folder to restore into; a file is restored
-        // as the target itself.
+        // rustic reads a trailing slash as "a folder", whatever the node: a single file must
+        // be named without one, or it lands inside a folder of its own name.
         let target_text = if node.is_dir() {
             format!("{}/", target.display())
         } else {

@@ -164,6 +164,15 @@ fn backup_restore_check_forget_prune_and_restic_reads_it() -> Result {
         fs::read(source.join("docs/deep/data.bin"))?
     );
 
+    // One file alone: the target names the file itself.
+    let single = work.path().join("single/letter.txt");
+    indexed.restore(&second.id, &format!("{inside}/docs/letter.txt"), &single)?;
+    assert!(single.is_file(), "a file, not a folder of its name");
+    assert_eq!(
+        fs::read(&single)?,
+        fs::read(source.join("docs/letter.txt"))?
+    );
+
     // The standard restic client lists and restores what Steward wrote.
     let restic = |args: &[&str]| -> Result<std::process::Output> {
         Ok(Command::new("restic")

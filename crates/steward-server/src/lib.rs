@@ -73,6 +73,7 @@ pub fn routes(config: &ServerConfig) -> Routes {
         .merge(monitoring::routes())
         .merge(telemetry::scrape::routes())
         .merge(monitoring::manage::routes())
+        .merge(backup::console::routes())
         .map_routers(
             |api| net::body_limit::limit_documented(api, small),
             |pages| net::body_limit::limit(pages, small),

@@ -17,6 +17,7 @@
 pub mod alerts;
 mod api;
 mod client;
+pub mod console;
 pub mod declared;
 pub mod drills;
 mod endpoint;

@@ -92,6 +92,8 @@ struct DevicePage {
     metrics: crate::history::console::Charts,
     /// The checks judged for this device, with their recent history.
     checks: crate::monitoring::manage::device::DeviceChecks,
+    /// The device's backups, with "Back up now" and the snapshots.
+    backups: crate::backup::console::DeviceBackups,
     queued: bool,
     /// The group and tags form, for those who may organise devices.
     can_organize: bool,
@@ -334,6 +336,8 @@ async fn build(
     )
     .await?;
     let checks = crate::monitoring::manage::device::section(state, &caller, id, now).await?;
+    let backups =
+        crate::backup::console::section(state, &caller, device, now, q.done.as_deref()).await?;
     let mut overview = sections::overview(&inv, metrics, now);
     overview.push(Fact {
         label: "Enrolled",
@@ -380,6 +384,7 @@ async fn build(
         jobs: jobs.iter().map(|j| JobRow::new(j, now)).collect(),
         metrics: charts,
         checks,
+        backups,
         queued: q.queued.as_deref() == Some("1"),
         can_organize: user.0.may(steward_core::Action::OrganizeDevices),
         can_revoke: user.0.may(steward_core::Action::RevokeDevices),

@@ -343,6 +343,23 @@ fn console_decisions() -> BTreeMap<&'static str, Option<Action>> {
         ("POST /channels/{id}/test", Some(ManageChannels)),
         ("POST /channels/routes", Some(ManageChannels)),
         ("POST /channels/routes/{id}/delete", Some(ManageChannels)),
+        // Backups as the API has them: seeing them is seeing devices; backing up and
+        // restoring ManageBackups; the password RevealBackupPasswords (and a step-up).
+        ("GET /backups", Some(ViewDevices)),
+        ("POST /devices/{id}/backups", Some(ManageBackups)),
+        ("GET /devices/{id}/backups/{snapshot}", Some(ViewDevices)),
+        (
+            "POST /devices/{id}/backups/{snapshot}/restore",
+            Some(ManageBackups),
+        ),
+        (
+            "GET /devices/{id}/backup-password",
+            Some(RevealBackupPasswords),
+        ),
+        (
+            "POST /devices/{id}/backup-password",
+            Some(RevealBackupPasswords),
+        ),
         ("POST /groups", Some(OrganizeDevices)),
         ("POST /groups/delete", Some(ManageUsers)),
         ("GET /users", Some(ManageUsers)),

@@ -11,6 +11,8 @@ mod backup_policies;
 mod backup_retention;
 mod backup_scheduler;
 mod console;
+mod console_backups;
+mod console_backups_access;
 mod console_monitoring;
 mod console_text;
 mod device_checks;

@@ -1,0 +1,84 @@
+//! Backups in the console: the device page's "Backups" section with "Back up now" and the
+//! repository password ([`device`]), a snapshot's page — its files, a diff with another
+//! snapshot and the restore form ([`snapshot`], answered by [`restore`]) —, and the fleet's backups at `/backups`
+//! ([`fleet`]). Thin, like the API: every action goes to the backup service
+//! (`backup::service`), which authorises, validates and audits; the pages only read and
+//! explain ([`figures`], [`listing`]).
+//!
+//! Who may do what follows the API: anyone who sees a device sees its backups; backing up
+//! and restoring take `ManageBackups`; the password takes `RevealBackupPasswords`
+//! (administrators) and a recent step-up.
+
+mod device;
+mod figures;
+mod fleet;
+mod listing;
+mod restore;
+mod snapshot;
+
+pub use device::{DeviceBackups, section};
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use steward_core::Action;
+
+use crate::auth::{Principal, urlencode};
+use crate::web::routes::{Access, Routes};
+
+/// The console's backup pages and forms.
+pub fn routes() -> Routes {
+    use Action::{ManageBackups, RevealBackupPasswords, ViewDevices};
+    Routes::new()
+        .get("/backups", Access::Requires(ViewDevices), fleet::page)
+        .post(
+            "/devices/{id}/backups",
+            Access::Requires(ManageBackups),
+            device::back_up_now,
+        )
+        .get(
+            "/devices/{id}/backups/{snapshot}",
+            Access::Requires(ViewDevices),
+            snapshot::page,
+        )
+        .post(
+            "/devices/{id}/backups/{snapshot}/restore",
+            Access::Requires(ManageBackups),
+            restore::restore,
+        )
+        .get(
+            "/devices/{id}/backup-password",
+            Access::Requires(RevealBackupPasswords),
+            device::password_page,
+        )
+        .post(
+            "/devices/{id}/backup-password",
+            Access::Requires(RevealBackupPasswords),
+            device::reveal_password,
+        )
+}
+
+/// The device page, at its Backups section (`done` says what was just queued).
+fn device_href(id: &str, done: Option<&str>) -> String {
+    match done {
+        Some(done) => format!("/devices/{}?done={done}#backups", urlencode(id)),
+        None => format!("/devices/{}#backups", urlencode(id)),
+    }
+}
+
+/// A snapshot's page.
+fn snapshot_href(device: &str, snapshot: &str) -> String {
+    format!(
+        "/devices/{}/backups/{}",
+        urlencode(device),
+        urlencode(snapshot)
+    )
+}
+
+/// The first eight hex digits, as restic shows a snapshot's id.
+fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+fn not_found(user: &Principal, title: &str, message: &str) -> Response {
+    crate::console::error_page(user, StatusCode::NOT_FOUND, title, message)
+}
