@@ -101,8 +101,10 @@ pub async fn run_now(
     if jobs.is_empty() {
         return Err(BackupError::NoPaths);
     }
-    // The repository is made by the server when the agent first asks for it
-    // (`repository_access`), so whoever queues (the CLI too) never writes storage.
+    // The repository (and its password) exists from the first backup queued, so it can be
+    // opened and its password shown at once; the agent's first access makes it again where
+    // it is missing (`repository_access`), as for a server whose storage was replaced.
+    repositories::ensure(state, &device.id).await?;
     let mut queued = Vec::new();
     for job in jobs {
         let record = queue(
