@@ -382,3 +382,140 @@ async fn back_up_browse_restore_and_restore_to_another_device() {
         .await;
     assert_eq!(status, 400, "{body}");
 }
+
+/// Bytes that do not compress (xorshift), so a backup of them takes a moment.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backup_cut_off_by_a_crash_leaves_no_snapshot_and_the_next_one_is_sound() {
+    steward_testkit::init_tls();
+    let server = TestServer::sqlite().await;
+    let dirs = tempfile::tempdir().unwrap();
+    let source = dirs.path().join("big");
+    fs::create_dir_all(&source).unwrap();
+    for i in 0..6 {
+        fs::write(source.join(format!("scan-{i}.bin")), noise(32 << 20, i + 1)).unwrap();
+    }
+    let state_dir = dirs.path().join("agent");
+    let (agent, device) = agent(&server, &state_dir).await;
+    let token = server.api_token().await;
+    let src = source.display().to_string();
+
+    let (status, job) = server
+        .api_post(
+            &token,
+            &format!("/api/v1/devices/{device}/backups"),
+            json!({"paths": [src]}),
+        )
+        .await;
+    assert_eq!(status, 202, "{job}");
+    // Wait until the worker is uploading, then cut the power: the agent and its worker die
+    // at once, with no chance to clean up.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, jobs) = server
+            .api_get(&token, &format!("/api/v1/devices/{device}/jobs"))
+            .await;
+        let current = jobs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["id"] == job["id"])
+            .cloned()
+            .unwrap();
+        if current["state"] == "running"
+            && current["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("backing up")
+        {
+            break;
+        }
+        assert_ne!(
+            current["state"], "succeeded",
+            "the backup ended before it could be cut off"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the backup never reported progress: {current}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let killed = std::process::Command::new("pkill")
+        .args([
+            "-KILL",
+            "-f",
+            &format!("backup-worker --state-dir {}", state_dir.display()),
+        ])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "the worker was running");
+    agent.kill();
+    let storage = server.backups_dir().join(&device);
+    assert!(
+        fs::read_dir(storage.join("snapshots"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "a backup cut off leaves no snapshot"
+    );
+    let (_, snapshots) = server
+        .api_get(&token, &format!("/api/v1/devices/{device}/snapshots"))
+        .await;
+    assert_eq!(snapshots.as_array().unwrap().len(), 0, "{snapshots}");
+
+    // The machine comes back: the next backup runs whole and the repository is sound.
+    let _agent = Steward::start(
+        &[
+            "agent",
+            "run",
+            "--state-dir",
+            state_dir.to_str().unwrap(),
+            "--interval",
+            "1",
+        ],
+        "job executors registered",
+    );
+    let queued = server
+        .api_post(
+            &token,
+            &format!("/api/v1/devices/{device}/backups"),
+            json!({"paths": [source.display().to_string()]}),
+        )
+        .await;
+    succeeded(&server, &token, &device, queued).await;
+    let (_, snapshots) = server
+        .api_get(&token, &format!("/api/v1/devices/{device}/snapshots"))
+        .await;
+    assert_eq!(snapshots.as_array().unwrap().len(), 1, "{snapshots}");
+    let (status, password) = server
+        .api_post(
+            &token,
+            &format!("/api/v1/devices/{device}/backup-password"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{password}");
+    let checked = std::process::Command::new("restic")
+        .args(["--no-cache", "-r"])
+        .arg(&storage)
+        .args(["check", "--read-data"])
+        .env("RESTIC_PASSWORD", password["password"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "restic check: {}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
