@@ -97,17 +97,7 @@ async fn a_full_disk_fails_the_backup_clearly_alerts_and_the_repository_stays_so
     let device = steward_agent::state::AgentState::load(&state_dir)
         .unwrap()
         .device_id;
-    let _agent = Steward::start(
-        &[
-            "agent",
-            "run",
-            "--state-dir",
-            state_dir.to_str().unwrap(),
-            "--interval",
-            "1",
-        ],
-        "job executors registered",
-    );
+    let _agent = Steward::agent(&state_dir);
 
     let source = dir.path().join("ledger");
     std::fs::create_dir_all(&source).unwrap();

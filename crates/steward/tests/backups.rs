@@ -102,17 +102,7 @@ async fn agent(server: &TestServer, state_dir: &Path) -> (Steward, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     let state = steward_agent::state::AgentState::load(state_dir).unwrap();
-    let run = Steward::start(
-        &[
-            "agent",
-            "run",
-            "--state-dir",
-            state_dir.to_str().unwrap(),
-            "--interval",
-            "1",
-        ],
-        "job executors registered",
-    );
+    let run = Steward::agent(&state_dir);
     assert!(
         run.said("backup"),
         "the agent runs backup jobs:\n{}",
@@ -475,17 +465,7 @@ async fn a_backup_cut_off_by_a_crash_leaves_no_snapshot_and_the_next_one_is_soun
     assert_eq!(snapshots.as_array().unwrap().len(), 0, "{snapshots}");
 
     // The machine comes back: the next backup runs whole and the repository is sound.
-    let _agent = Steward::start(
-        &[
-            "agent",
-            "run",
-            "--state-dir",
-            state_dir.to_str().unwrap(),
-            "--interval",
-            "1",
-        ],
-        "job executors registered",
-    );
+    let _agent = Steward::agent(&state_dir);
     let queued = server
         .api_post(
             &token,

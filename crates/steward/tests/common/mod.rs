@@ -78,6 +78,22 @@ impl Steward {
         steward
     }
 
+    /// `steward agent run` for the agent enrolled in `state_dir`, checking in every second,
+    /// once its job executors are registered.
+    pub fn agent(state_dir: &Path) -> Steward {
+        Steward::start(
+            &[
+                "agent",
+                "run",
+                "--state-dir",
+                state_dir.to_str().unwrap(),
+                "--interval",
+                "1",
+            ],
+            "job executors registered",
+        )
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -90,7 +90,7 @@ pub async fn restore(
             refuse(values, "The device to restore to was not found.").await
         }
         Err(e) if matches!(e.refusal(), Refusal::Invalid | Refusal::Conflict) => {
-            let reason = sentence(&e.to_string());
+            let reason = crate::console::format::sentence(&e.to_string());
             refuse(values, &reason).await
         }
         Err(e) => AppError::from(e).into_response(),
@@ -108,19 +108,6 @@ fn chosen_paths(ticked: &[String], typed: &str) -> Vec<String> {
         if !out.contains(&path) {
             out.push(path);
         }
-    }
-    out
-}
-
-/// A message as a sentence: capitalised, with a full stop.
-fn sentence(text: &str) -> String {
-    let mut chars = text.trim().chars();
-    let mut out: String = chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
     }
     out
 }

@@ -14,8 +14,9 @@ use steward_proto::monitoring::{CreateChannel, CreateRoute};
 
 use super::parse::number;
 use super::targets::{self, Choices};
-use super::{Tab, about_the_form, sentence, tabs};
+use super::{Tab, about_the_form, tabs};
 use crate::auth::{ConsoleUser, ManageChannels};
+use crate::console::format::sentence;
 use crate::console::{Chrome, FormFields, refused, render};
 use crate::error::AppResult;
 use crate::monitoring::channels;

@@ -14,8 +14,9 @@ use steward_proto::monitoring::{CreateWindow, WindowInfo};
 
 use super::parse::{clock, duration, format_clock, format_duration, format_utc_minute, utc_minute};
 use super::targets::{self, Choices};
-use super::{Tab, about_the_form, sentence, tabs};
+use super::{Tab, about_the_form, tabs};
 use crate::auth::{ConsoleUser, ManageMonitoring, Principal};
+use crate::console::format::sentence;
 use crate::console::format::utc;
 use crate::console::{Chrome, FormFields, refused, render};
 use crate::error::AppResult;

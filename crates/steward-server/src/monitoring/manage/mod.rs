@@ -123,27 +123,14 @@ fn about_the_form<E: DomainError>(e: &E) -> Option<axum::http::StatusCode> {
     }
 }
 
-/// A message as a sentence: capitalised, with a full stop.
-fn sentence(text: &str) -> String {
-    let mut chars = text.trim().chars();
-    let mut out: String = chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn messages_read_as_sentences() {
         assert_eq!(
-            super::sentence("name: 1 to 100 characters"),
+            crate::console::format::sentence("name: 1 to 100 characters"),
             "Name: 1 to 100 characters."
         );
-        assert_eq!(super::sentence("done."), "Done.");
+        assert_eq!(crate::console::format::sentence("done."), "Done.");
     }
 }
