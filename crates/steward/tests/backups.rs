@@ -102,7 +102,7 @@ async fn agent(server: &TestServer, state_dir: &Path) -> (Steward, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     let state = steward_agent::state::AgentState::load(state_dir).unwrap();
-    let run = Steward::agent(&state_dir);
+    let run = Steward::agent(state_dir);
     assert!(
         run.said("backup"),
         "the agent runs backup jobs:\n{}",
