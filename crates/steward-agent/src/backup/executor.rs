@@ -82,6 +82,8 @@ impl WorkerExecutor {
         };
         let mut lines = BufReader::new(stdout).lines();
         let mut last_sent: Option<Instant> = None;
+        // When the current phase began, for its rate.
+        let mut phase_began = (String::new(), Instant::now());
         let mut outcome = None;
         while let Ok(Some(line)) = lines.next_line().await {
             match serde_json::from_str::<WorkerEvent>(&line) {
@@ -90,11 +92,19 @@ impl WorkerExecutor {
                     done_bytes,
                     total_bytes,
                 }) => {
+                    if phase_began.0 != phase {
+                        phase_began = (phase.clone(), Instant::now());
+                    }
                     if last_sent.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
                         last_sent = Some(Instant::now());
                         let update = JobUpdate {
                             state: JobState::Running,
-                            message: progress_text(&phase, done_bytes, total_bytes),
+                            message: progress_text(
+                                &phase,
+                                done_bytes,
+                                total_bytes,
+                                phase_began.1.elapsed(),
+                            ),
                             output: String::new(),
                         };
                         // Progress is a courtesy: a lost update is replaced by the next.
@@ -160,17 +170,22 @@ fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-fn progress_text(phase: &str, done: u64, total: u64) -> String {
+/// `backing up: 512.0 MiB of 2.0 GiB (25%), 40.0 MiB/s` — the rate over the phase so far.
+fn progress_text(phase: &str, done: u64, total: u64, elapsed: Duration) -> String {
     let phase = phase.trim_end_matches("...").trim();
+    let rate = match elapsed.as_secs_f64() {
+        secs if secs >= 1.0 => format!(", {}/s", bytes_text((done as f64 / secs) as u64)),
+        _ => String::new(),
+    };
     if total > 0 {
         format!(
-            "{phase}: {} of {} ({}%)",
+            "{phase}: {} of {} ({}%){rate}",
             bytes_text(done),
             bytes_text(total),
             done * 100 / total
         )
     } else {
-        format!("{phase}: {}", bytes_text(done))
+        format!("{phase}: {}{rate}", bytes_text(done))
     }
 }
 
@@ -197,8 +212,12 @@ mod tests {
     #[test]
     fn progress_reads_well() {
         assert_eq!(
-            progress_text("backing up...", 512 << 20, 2 << 30),
-            "backing up: 512.0 MiB of 2.0 GiB (25%)"
+            progress_text("backing up...", 512 << 20, 2 << 30, Duration::from_secs(16)),
+            "backing up: 512.0 MiB of 2.0 GiB (25%), 32.0 MiB/s"
+        );
+        assert_eq!(
+            progress_text("restoring file contents...", 10, 0, Duration::ZERO),
+            "restoring file contents: 10 B"
         );
         assert_eq!(bytes_text(999), "999 B");
     }
