@@ -106,43 +106,6 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
         ),
         ("POST /api/v1/routes", Some(Action::ManageChannels)),
         ("DELETE /api/v1/routes/{id}", Some(Action::ManageChannels)),
-        // Backups.
-        (
-            "POST /api/v1/devices/{id}/backups",
-            Some(Action::ManageBackups),
-        ),
-        (
-            "GET /api/v1/devices/{id}/snapshots",
-            Some(Action::ViewDevices),
-        ),
-        (
-            "GET /api/v1/devices/{id}/snapshots/{snapshot}/files",
-            Some(Action::ViewDevices),
-        ),
-        (
-            "POST /api/v1/devices/{id}/restores",
-            Some(Action::ManageBackups),
-        ),
-        (
-            "POST /api/v1/devices/{id}/backup-password",
-            Some(Action::RevealBackupPasswords),
-        ),
-        ("GET /api/v1/backup-policies", Some(Action::ViewDevices)),
-        ("POST /api/v1/backup-policies", Some(Action::ManageBackups)),
-        (
-            "GET /api/v1/backup-policies/{id}",
-            Some(Action::ViewDevices),
-        ),
-        (
-            "PUT /api/v1/backup-policies/{id}",
-            Some(Action::ManageBackups),
-        ),
-        (
-            "DELETE /api/v1/backup-policies/{id}",
-            Some(Action::ManageBackups),
-        ),
-        ("GET /api/v1/backup-presets", Some(Action::ViewDevices)),
-        ("GET /agent/v1/jobs/{id}/repository", None),
         // The agent protocol: enrollment is public (the token is the credential); the rest
         // takes a device credential, never a user or API token (checked below).
         ("POST /agent/v1/enroll", None),
@@ -177,6 +140,21 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
             Some(Action::ManageBackups),
         ),
         ("GET /api/v1/devices/{id}/drills", Some(Action::ViewDevices)),
+        ("GET /api/v1/backup-policies", Some(Action::ViewDevices)),
+        ("POST /api/v1/backup-policies", Some(Action::ManageBackups)),
+        (
+            "GET /api/v1/backup-policies/{id}",
+            Some(Action::ViewDevices),
+        ),
+        (
+            "PUT /api/v1/backup-policies/{id}",
+            Some(Action::ManageBackups),
+        ),
+        (
+            "DELETE /api/v1/backup-policies/{id}",
+            Some(Action::ManageBackups),
+        ),
+        ("GET /api/v1/backup-presets", Some(Action::ViewDevices)),
     ])
 }
 
@@ -347,6 +325,7 @@ fn console_decisions() -> BTreeMap<&'static str, Option<Action>> {
         // restoring ManageBackups; the password RevealBackupPasswords (and a step-up).
         ("GET /backups", Some(ViewDevices)),
         ("POST /devices/{id}/backups", Some(ManageBackups)),
+        ("POST /devices/{id}/backup-drills", Some(ManageBackups)),
         ("GET /devices/{id}/backups/{snapshot}", Some(ViewDevices)),
         (
             "POST /devices/{id}/backups/{snapshot}/restore",

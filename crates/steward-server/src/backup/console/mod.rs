@@ -45,6 +45,11 @@ pub fn routes() -> Routes {
             Access::Requires(ManageBackups),
             restore::restore,
         )
+        .post(
+            "/devices/{id}/backup-drills",
+            Access::Requires(ManageBackups),
+            device::run_drill,
+        )
         .get(
             "/devices/{id}/backup-password",
             Access::Requires(RevealBackupPasswords),
