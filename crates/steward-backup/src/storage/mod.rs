@@ -7,8 +7,10 @@
 //! can overwrite a pack or a snapshot.
 
 mod local;
+mod s3;
 
 pub use local::LocalDir;
+pub use s3::{S3Config, S3Storage};
 
 use std::fmt;
 
