@@ -8,7 +8,9 @@
 
 mod agent;
 mod alert_latency;
+mod backup;
 mod console;
+mod dataset;
 mod history;
 mod ingest;
 mod login;
@@ -57,6 +59,9 @@ enum BenchCommand {
     Monitors(monitors::MonitorsArgs),
     /// Time from a monitored target going down to the webhook receiving the alert.
     AlertLatency(alert_latency::AlertLatencyArgs),
+    /// Steward's backup through the server against restic on the same generated data set:
+    /// a first and an incremental backup's time, repository size and reader's peak memory.
+    Backup(backup::BackupArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -90,6 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         BenchCommand::Stress(args) => stress::run(&steward()?, args).await,
         BenchCommand::Monitors(args) => monitors::run(&steward()?, args).await,
         BenchCommand::AlertLatency(args) => alert_latency::run(&steward()?, args).await,
+        BenchCommand::Backup(args) => backup::run(&steward()?, args).await,
     }
 }
 
