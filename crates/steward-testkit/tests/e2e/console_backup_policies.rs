@@ -72,6 +72,12 @@ async fn console_backup_policies_are_made_listed_refused_and_deleted() {
     let row = between(&html, r#"<tr data-policy="declared">"#, "</tr>");
     assert!(row.contains("declared in the configuration file"), "{row}");
     assert!(!row.contains("Delete") && !row.contains("Edit"), "{row}");
+    let (status, html) = get(&http, &server, &tech, &format!("{PAGE}/config:declared")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("change it there") && html.contains("Add a policy"),
+        "{html}"
+    );
 
     // A bad schedule: refused with its message, the form as typed.
     let fields = [
