@@ -324,6 +324,11 @@ fn console_decisions() -> BTreeMap<&'static str, Option<Action>> {
         // Backups as the API has them: seeing them is seeing devices; backing up and
         // restoring ManageBackups; the password RevealBackupPasswords (and a step-up).
         ("GET /backups", Some(ViewDevices)),
+        ("GET /backups/policies", Some(ViewDevices)),
+        ("POST /backups/policies", Some(ManageBackups)),
+        ("GET /backups/policies/{id}", Some(ViewDevices)),
+        ("POST /backups/policies/{id}", Some(ManageBackups)),
+        ("POST /backups/policies/{id}/delete", Some(ManageBackups)),
         ("POST /devices/{id}/backups", Some(ManageBackups)),
         ("POST /devices/{id}/backup-drills", Some(ManageBackups)),
         ("GET /devices/{id}/backups/{snapshot}", Some(ViewDevices)),

@@ -11,6 +11,7 @@ mod backup_policies;
 mod backup_retention;
 mod backup_scheduler;
 mod console;
+mod console_backup_policies;
 mod console_backups;
 mod console_backups_access;
 mod console_monitoring;

@@ -1,7 +1,8 @@
 //! Backups in the console: the device page's "Backups" section with "Back up now" and the
 //! repository password ([`device`]), a snapshot's page — its files, a diff with another
-//! snapshot and the restore form ([`snapshot`], answered by [`restore`]) —, and the fleet's backups at `/backups`
-//! ([`fleet`]). Thin, like the API: every action goes to the backup service
+//! snapshot and the restore form ([`snapshot`], answered by [`restore`]) —, the fleet's backups at `/backups`
+//! ([`fleet`]), and the backup policies at `/backups/policies` ([`policies`], its form
+//! [`policy_form`]). Thin, like the API: every action goes to the backup service
 //! (`backup::service`), which authorises, validates and audits; the pages only read and
 //! explain ([`figures`], [`listing`]).
 //!
@@ -13,6 +14,8 @@ mod device;
 mod figures;
 mod fleet;
 mod listing;
+mod policies;
+mod policy_form;
 mod restore;
 mod snapshot;
 
@@ -30,6 +33,31 @@ pub fn routes() -> Routes {
     use Action::{ManageBackups, RevealBackupPasswords, ViewDevices};
     Routes::new()
         .get("/backups", Access::Requires(ViewDevices), fleet::page)
+        .get(
+            "/backups/policies",
+            Access::Requires(ViewDevices),
+            policies::page,
+        )
+        .post(
+            "/backups/policies",
+            Access::Requires(ManageBackups),
+            policies::create,
+        )
+        .get(
+            "/backups/policies/{id}",
+            Access::Requires(ViewDevices),
+            policies::edit,
+        )
+        .post(
+            "/backups/policies/{id}",
+            Access::Requires(ManageBackups),
+            policies::update,
+        )
+        .post(
+            "/backups/policies/{id}/delete",
+            Access::Requires(ManageBackups),
+            policies::delete,
+        )
         .post(
             "/devices/{id}/backups",
             Access::Requires(ManageBackups),
