@@ -138,6 +138,8 @@ pub struct AppState {
     pub(crate) device_states: Arc<crate::monitoring::devices::StatesCache>,
     /// Steward's own metrics, served at `/metrics`.
     pub(crate) telemetry: Arc<crate::telemetry::Telemetry>,
+    /// Wakes the backup alerts' judgement (`backup::alerts::wake`).
+    pub(crate) backup_alerts: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -159,6 +161,7 @@ impl AppState {
             denials: Arc::default(),
             dummy_hash: dummy_hash.into(),
             monitoring: Arc::default(),
+            backup_alerts: Arc::default(),
             device_states: Arc::default(),
             instance: format!(
                 "{}.{}",

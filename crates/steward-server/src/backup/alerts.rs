@@ -2,7 +2,8 @@
 //! judged here, from the fleet's backup facts, by monitoring's own sweep
 //! ([`crate::monitoring::devices::sweep_checks`]) — so they page through the same routes,
 //! maintenance windows, grouping and outbox as every other check. Judged every minute, and
-//! at once when a backup or drill ends.
+//! soon after a backup or drill ends ([`wake`]): the judgement reads the whole fleet, so a
+//! burst of backups ending together (the nightly run) is judged once, not once each.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -18,15 +19,27 @@ use steward_store::{DrillOutcome, StoreError};
 use crate::state::AppState;
 
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// After a wake-up, how long to gather the backups and drills ending meanwhile.
+const GATHER: Duration = Duration::from_millis(500);
 
-/// Starts the minute-by-minute judgement; it runs until the task is aborted.
+/// Starts the judgement: every minute, and soon after each [`wake`]. It runs until the
+/// task is aborted.
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(SWEEP_EVERY).await;
+            tokio::select! {
+                () = tokio::time::sleep(SWEEP_EVERY) => {}
+                () = state.backup_alerts.notified() => tokio::time::sleep(GATHER).await,
+            }
             judge(&state).await;
         }
     })
+}
+
+/// A backup or drill ended: judge the backup alerts soon. Wake-ups while a judgement is
+/// pending fold into it (`Notify` keeps at most one).
+pub fn wake(state: &AppState) {
+    state.backup_alerts.notify_one();
 }
 
 /// Judges the backup and drill checks of every device now.

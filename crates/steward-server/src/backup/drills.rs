@@ -257,8 +257,7 @@ async fn finish(
         )
         .await?;
     // The drill alert follows at once, off the caller's request.
-    let state = state.clone();
-    tokio::spawn(async move { super::alerts::judge(&state).await });
+    super::alerts::wake(state);
     Ok(record)
 }
 

@@ -388,18 +388,16 @@ pub async fn may_read(state: &AppState, device_id: &str, repository: &str) -> Re
     if device_id == repository {
         return Ok(true);
     }
-    for job in state
+    // The store's list holds only the device's dispatched or running restores: their
+    // parameters say whose repository each reads.
+    let restoring = state
         .store
         .active_jobs_of_kind(device_id, JobKind::Restore)
         .await?
-    {
-        if let Ok((_, source)) = active_repository_job(state, device_id, &job.id).await
-            && source == repository
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+        .into_iter()
+        .filter_map(|job| serde_json::from_value::<RestoreJob>(job.params).ok())
+        .any(|job| job.source_device == repository);
+    Ok(restoring)
 }
 
 /// A job of this capability ended: a backup's summary is recorded with its snapshot.
@@ -418,8 +416,7 @@ pub async fn job_finished(state: &AppState, job: &JobRecord) {
     }
     // A new snapshot may let an old one go.
     super::maintenance::after_backup(state, &job.device_id);
-    let state = state.clone();
-    tokio::spawn(async move { super::alerts::judge(&state).await });
+    super::alerts::wake(state);
 }
 
 async fn record_backup(state: &AppState, job: &JobRecord) -> Result<()> {

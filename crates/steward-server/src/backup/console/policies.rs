@@ -13,12 +13,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use steward_core::Action;
 
-use super::policy_form::{self, Choices, KEEP_FIELDS, PolicyForm};
+use super::policy_form::{self, KEEP_FIELDS, PolicyForm};
 use crate::auth::{ConsoleUser, ManageBackups, Principal};
 use crate::backup::policies::{self, FROM_CONFIG, PolicyError, keep_text};
 use crate::console::format::sentence;
 use crate::console::{Chrome, FormFields, refused, render};
 use crate::error::AppResult;
+use crate::monitoring::manage::targets::Choices;
 use crate::service::{Caller, DomainError, Refusal};
 use crate::state::AppState;
 use crate::web::csrf::CsrfForm;

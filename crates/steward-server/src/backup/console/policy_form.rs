@@ -1,23 +1,14 @@
-//! The backup policy form as typed, turned into the API's `SaveBackupPolicy`, and the
-//! target menu it offers (every device, the caller's groups and devices, a tag). Values are
-//! the service's target strings (`all`, `group:ID`, `device:ID`, `tag:NAME`), as on
-//! monitoring's forms, so nothing is translated twice.
-
-use std::collections::HashMap;
+//! The backup policy form as typed, turned into the API's `SaveBackupPolicy`. Its target
+//! menu is monitoring's (`monitoring::manage::targets`): the same target strings (`all`,
+//! `group:ID`, `device:ID`, `tag:NAME`) as the service, so nothing is translated twice.
 
 use steward_core::backup::retention::Keep;
 use steward_proto::backup::SaveBackupPolicy;
-use steward_store::{BackupPolicyRecord, DeviceFilter, DeviceSortKey};
+use steward_store::BackupPolicyRecord;
 
 use crate::backup::presets::{DEFAULT_KEEP, DEFAULT_PROTECTION_DAYS, DEFAULT_SCHEDULE, PRESETS};
 use crate::console::FormFields;
-use crate::error::AppResult;
-use crate::service::Caller;
-use crate::state::AppState;
-
-/// Devices offered in the menu; past this many a group or a tag serves better (a device
-/// already chosen is always offered).
-const MAX_DEVICES: u64 = 1_000;
+use crate::monitoring::manage::targets;
 
 /// The six `keep` counts, in the form's order: (field name, label).
 pub const KEEP_FIELDS: [(&str, &str); 6] = [
@@ -70,10 +61,7 @@ impl PolicyForm {
     /// A stored policy, to edit.
     pub fn of(policy: &BackupPolicyRecord) -> Self {
         let view = crate::backup::policies::view(policy);
-        let (target, tag) = match policy.target.strip_prefix("tag:") {
-            Some(tag) => ("tag".to_owned(), tag.to_owned()),
-            None => (policy.target.clone(), String::new()),
-        };
+        let (target, tag) = targets::split(&policy.target);
         Self {
             name: policy.name.clone(),
             target,
@@ -141,10 +129,7 @@ impl PolicyForm {
                 "bandwidth_kib: a whole number of KiB/s; leave it empty for no limit".to_owned()
             })?),
         };
-        let target = match self.target.trim() {
-            "tag" => format!("tag:{}", self.tag.trim()),
-            other => other.to_owned(),
-        };
+        let target = targets::value(&self.target, &self.tag);
         Ok(SaveBackupPolicy {
             name: self.name.clone(),
             target: Some(target),
@@ -193,72 +178,6 @@ pub fn presets() -> Vec<(&'static str, &'static str)> {
     PRESETS.iter().map(|p| (p.name, p.description)).collect()
 }
 
-/// The target menu's entries: (value, label). `checks` stays empty: the shared
-/// `target_select` macro offers whole checks to maintenance windows only.
-#[derive(Debug, Clone, Default)]
-pub struct Choices {
-    pub groups: Vec<(String, String)>,
-    pub devices: Vec<(String, String)>,
-    pub checks: Vec<(String, String)>,
-}
-
-impl Choices {
-    /// The caller's groups and devices (by name).
-    pub async fn load(state: &AppState, caller: &Caller) -> AppResult<Choices> {
-        let groups = crate::groups::list(state, caller).await?;
-        let filter = DeviceFilter {
-            sort: DeviceSortKey::Name,
-            limit: MAX_DEVICES,
-            ..Default::default()
-        };
-        let (devices, _) = crate::devices::list(state, caller, &filter).await?;
-        Ok(Choices {
-            groups: groups
-                .into_iter()
-                .map(|g| (format!("group:{}", g.id), g.name))
-                .collect(),
-            devices: devices
-                .into_iter()
-                .filter(|d| d.revoked_at.is_none())
-                .map(|d| (format!("device:{}", d.id), d.name))
-                .collect(),
-            checks: Vec::new(),
-        })
-    }
-
-    /// Makes sure `value` (the form's current target) is offered, so that editing never
-    /// silently moves a policy to another target.
-    pub fn keep(&mut self, value: &str) {
-        for (prefix, list) in [("device:", &mut self.devices), ("group:", &mut self.groups)] {
-            if let Some(rest) = value.strip_prefix(prefix)
-                && !list.iter().any(|(v, _)| v == value)
-            {
-                list.push((value.to_owned(), rest.to_owned()));
-            }
-        }
-    }
-
-    /// A target in words: "All devices", "Group Paris", "Device web-1", "Devices tagged db".
-    pub fn describe(&self, target: &str) -> String {
-        let names: HashMap<&str, &str> = self
-            .groups
-            .iter()
-            .chain(&self.devices)
-            .map(|(v, l)| (v.as_str(), l.as_str()))
-            .collect();
-        let named = |prefix: &str, rest: &str| {
-            format!("{prefix} {}", names.get(target).copied().unwrap_or(rest))
-        };
-        match target.split_once(':') {
-            _ if target == "all" => "All devices".into(),
-            Some(("group", rest)) => named("Group", rest),
-            Some(("device", rest)) => named("Device", rest),
-            Some(("tag", rest)) => format!("Devices tagged {rest}"),
-            _ => target.to_owned(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,20 +202,5 @@ mod tests {
         form.keep[2] = "many".into();
         let refused = form.to_request().err().unwrap_or_default();
         assert!(refused.starts_with("keep daily:"), "{refused}");
-    }
-
-    #[test]
-    fn targets_are_kept_and_described() {
-        let mut choices = Choices {
-            groups: vec![("group:g1".into(), "Paris".into())],
-            ..Choices::default()
-        };
-        choices.keep("device:d9");
-        choices.keep("group:g1");
-        assert_eq!((choices.devices.len(), choices.groups.len()), (1, 1));
-        assert_eq!(choices.describe("group:g1"), "Group Paris");
-        assert_eq!(choices.describe("device:d9"), "Device d9");
-        assert_eq!(choices.describe("tag:db"), "Devices tagged db");
-        assert_eq!(choices.describe("all"), "All devices");
     }
 }

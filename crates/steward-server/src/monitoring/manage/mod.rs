@@ -14,7 +14,7 @@ mod checks;
 pub mod device;
 mod maintenance;
 mod parse;
-mod targets;
+pub(crate) mod targets;
 
 use steward_core::Action;
 
