@@ -262,3 +262,45 @@ pub struct BackupPreset {
     pub paths: Vec<String>,
     pub excludes: Vec<String>,
 }
+
+/// Where the server keeps backups, as last seen (`GET /api/v1/backups`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BackupStorage {
+    /// `local`, `s3`, or `none` (this server keeps no backups).
+    pub kind: String,
+    /// The directory, or `s3:ENDPOINT/BUCKET/PREFIX`.
+    pub location: Option<String>,
+    /// Why the bucket could not be used when it was last looked at.
+    pub error: Option<String>,
+    /// The bucket's Object Lock, for people (`compliance, 30 days`, `off`, …).
+    pub object_lock: Option<String>,
+    /// Every object written is locked against deletion for a while (Object Lock with a
+    /// default retention).
+    pub locked: bool,
+}
+
+/// One device's backups at a glance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeviceBackups {
+    pub device_id: String,
+    pub device_name: String,
+    /// When the newest kept snapshot was received.
+    pub last_backup_at: Option<Timestamp>,
+    pub last_files: Option<i64>,
+    pub last_bytes: Option<i64>,
+    /// Snapshots kept, and the bytes their backups added to the repository.
+    pub snapshots: i64,
+    pub stored_bytes: i64,
+    /// When a policy next backs it up.
+    pub next_run_at: Option<Timestamp>,
+    /// The last restore drill: `running`, `passed` or `failed`, and when it ended.
+    pub last_drill: Option<String>,
+    pub last_drill_at: Option<Timestamp>,
+}
+
+/// The backups of every device the caller may see, and where they are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BackupsOverview {
+    pub storage: BackupStorage,
+    pub devices: Vec<DeviceBackups>,
+}

@@ -190,6 +190,7 @@ async fn serve_with(
     let leases = monitoring::leases::spawn(state.clone());
     let backup_runs = backup::scheduler::spawn(state.clone());
     let backup_retention = backup::maintenance::spawn(state.clone());
+    let backup_storage = backup::storage::watch(state.clone());
     let limits = state.config.net.clone();
     let trusted_proxies = state.config.trusted_proxies.clone();
     let result = net::listen::run(
@@ -212,6 +213,7 @@ async fn serve_with(
     leases.abort();
     backup_runs.abort();
     backup_retention.abort();
+    backup_storage.abort();
     result.map_err(anyhow::Error::from)
 }
 

@@ -64,6 +64,9 @@ pub struct ServerConfig {
     /// `<data-dir>/backups`, set by the binary. `None` (the default, so that nothing writes
     /// where no one asked): this server stores no backups and its endpoint says so (503).
     pub backups_dir: Option<std::path::PathBuf>,
+    /// An S3-compatible bucket to keep devices' repositories in instead, one folder each
+    /// (`[backup_storage]` in the config file).
+    pub backup_bucket: Option<steward_backup::storage::S3Config>,
     /// Backup policies declared in the configuration file (`[[backups]]`), stored at start
     /// (`backup::declared::sync`).
     pub declared_backups: Vec<crate::backup::declared::DeclaredPolicy>,
@@ -106,6 +109,7 @@ impl Default for ServerConfig {
             declared_routes: Vec::new(),
             metrics: crate::telemetry::MetricsAccess::default(),
             backups_dir: None,
+            backup_bucket: None,
             declared_backups: Vec::new(),
         }
     }
@@ -140,14 +144,26 @@ pub struct AppState {
     pub(crate) telemetry: Arc<crate::telemetry::Telemetry>,
     /// Wakes the backup alerts' judgement (`backup::alerts::wake`).
     pub(crate) backup_alerts: Arc<tokio::sync::Notify>,
+    /// The bucket of `config.backup_bucket`, reached once for every repository in it.
+    pub(crate) backup_bucket: Option<steward_backup::storage::S3Bucket>,
+    /// What was last seen of the backup storage (`backup::storage::watch`).
+    pub(crate) backup_storage: crate::backup::storage::SharedStatus,
 }
 
 impl AppState {
     /// Fails when the password hashing cannot be set up (its parameters are refused), so
-    /// that shows at start rather than at the first sign-in. Making the dummy hash costs
-    /// one password check.
+    /// that shows at start rather than at the first sign-in, and when the backup bucket's
+    /// settings are refused. Making the dummy hash costs one password check. Must be called
+    /// within a tokio runtime (the bucket's client runs on it).
     pub fn new(store: Store, clock: Arc<dyn Clock>, config: ServerConfig) -> anyhow::Result<Self> {
         let dummy_hash = crate::secrets::dummy_hash(config.password_hashing)?;
+        let backup_bucket = match &config.backup_bucket {
+            Some(bucket) => Some(
+                steward_backup::storage::S3Bucket::connect(bucket)
+                    .map_err(|e| anyhow::anyhow!("the backup bucket ({bucket:?}): {e}"))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             store,
             clock,
@@ -162,6 +178,8 @@ impl AppState {
             dummy_hash: dummy_hash.into(),
             monitoring: Arc::default(),
             backup_alerts: Arc::default(),
+            backup_bucket,
+            backup_storage: Arc::default(),
             device_states: Arc::default(),
             instance: format!(
                 "{}.{}",

@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod db;
+pub mod moto;
 pub mod peers;
 pub mod server;
 

@@ -499,3 +499,173 @@ async fn a_backup_cut_off_by_a_crash_leaves_no_snapshot_and_the_next_one_is_soun
         String::from_utf8_lossy(&checked.stderr)
     );
 }
+
+/// The same backup and restore with the repositories in an S3 bucket (moto's server) that
+/// has Object Lock: the server says the backups are locked, restic opens the repository in
+/// the bucket, and not even the bucket's owner can delete a version of a pack.
+#[tokio::test(flavor = "multi_thread")]
+async fn backups_in_a_locked_bucket_restore_and_cannot_be_deleted() {
+    steward_testkit::init_tls();
+    let moto = steward_testkit::moto::Moto::start().await;
+    moto.bucket("factory-backups", Some(1)).await;
+    let bucket = steward_server::backup::storage::S3Config {
+        endpoint: moto.endpoint(),
+        region: "us-east-1".into(),
+        bucket: "factory-backups".into(),
+        prefix: "steward".into(),
+        access_key_id: "testing".into(),
+        secret_access_key: "testing".into(),
+    };
+    let server = TestServer::sqlite_configured(|c| c.backup_bucket = Some(bucket)).await;
+    let dirs = tempfile::tempdir().unwrap();
+    let source = dirs.path().join("shop-share");
+    write_tree(&source);
+    let (_a, device_a) = agent(&server, &dirs.path().join("agent-a")).await;
+    let (_b, device_b) = agent(&server, &dirs.path().join("agent-b")).await;
+    let token = server.api_token().await;
+    let src = source.display().to_string();
+
+    for _ in 0..2 {
+        let queued = server
+            .api_post(
+                &token,
+                &format!("/api/v1/devices/{device_a}/backups"),
+                json!({"paths": [src]}),
+            )
+            .await;
+        succeeded(&server, &token, &device_a, queued).await;
+        fs::write(source.join("docs/notes.txt"), "order more laces\n").unwrap();
+    }
+    let (_, snapshots) = server
+        .api_get(&token, &format!("/api/v1/devices/{device_a}/snapshots"))
+        .await;
+    let snapshots = snapshots.as_array().unwrap().clone();
+    assert_eq!(snapshots.len(), 2, "{snapshots:?}");
+    let (newest, oldest) = (snapshots[0]["id"].clone(), snapshots[1]["id"].clone());
+    assert!(
+        !server.backups_dir().join(&device_a).exists(),
+        "nothing in the directory: the bucket holds the repository"
+    );
+
+    // The first snapshot, whole, on the same device elsewhere: byte for byte.
+    let target = dirs.path().join("restored");
+    let queued = server
+        .api_post(
+            &token,
+            &format!("/api/v1/devices/{device_a}/restores"),
+            json!({"snapshot": oldest, "target_path": target.display().to_string()}),
+        )
+        .await;
+    succeeded(&server, &token, &device_a, queued).await;
+    let inside = src.trim_start_matches('/');
+    let expected: Vec<_> = describe(&source)
+        .into_iter()
+        .filter(|e| e.0 != "docs/notes.txt")
+        .collect();
+    assert_eq!(describe(&target.join(inside)), expected);
+
+    // One folder of the newest on another device.
+    let on_b = dirs.path().join("on-b");
+    let queued = server
+        .api_post(
+            &token,
+            &format!("/api/v1/devices/{device_a}/restores"),
+            json!({"snapshot": newest, "paths": [format!("{src}/docs")], "target_device": device_b,
+                   "target_path": on_b.display().to_string()}),
+        )
+        .await;
+    succeeded(&server, &token, &device_b, queued).await;
+    assert_eq!(
+        fs::read(on_b.join(inside).join("docs/notes.txt")).unwrap(),
+        b"order more laces\n"
+    );
+
+    // A drill checks the repository in the bucket and restores a sample.
+    let drill = drill_of(&server, &token, &device_a, json!({})).await;
+    assert_eq!(drill["outcome"], "passed", "{drill}");
+
+    // The server saw the bucket's Object Lock and says the backups are locked.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let overview = loop {
+        let (status, overview) = server.api_get(&token, "/api/v1/backups").await;
+        assert_eq!(status, 200, "{overview}");
+        if overview["storage"]["object_lock"].is_string() {
+            break overview;
+        }
+        assert!(Instant::now() < deadline, "{overview}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(overview["storage"]["kind"], "s3", "{overview}");
+    assert_eq!(overview["storage"]["locked"], true, "{overview}");
+    assert_eq!(
+        overview["storage"]["object_lock"], "compliance, 1 day",
+        "{overview}"
+    );
+    let row = overview["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device_id"] == device_a.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(row["snapshots"], 2, "{row}");
+    assert_eq!(row["last_drill"], "passed", "{row}");
+    server
+        .create_user("owner", steward_core::Role::Viewer, "a long passphrase")
+        .await;
+    let cookie = server.sign_in("owner", "a long passphrase").await;
+    let page = reqwest::Client::new()
+        .get(format!("{}/backups", server.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Stored in the bucket s3:")
+            && page.contains("Object Lock: compliance, 1 day."),
+        "{page}"
+    );
+
+    // restic opens the repository in the bucket with the device's password.
+    let (status, password) = server
+        .api_post(
+            &token,
+            &format!("/api/v1/devices/{device_a}/backup-password"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{password}");
+    let listed = std::process::Command::new("restic")
+        .args([
+            "--no-cache",
+            "-r",
+            &format!("s3:{}/factory-backups/steward/{device_a}", moto.endpoint()),
+            "snapshots",
+            "--json",
+        ])
+        .env("RESTIC_PASSWORD", password["password"].as_str().unwrap())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "restic: {}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(listed.contains(newest.as_str().unwrap()), "{listed}");
+
+    // Every pack is locked: even the bucket's owner cannot delete a version of one.
+    let versions = moto
+        .versions("factory-backups", &format!("steward/{device_a}/data/"))
+        .await;
+    assert!(!versions.is_empty());
+    for (key, version) in &versions {
+        let status = moto.delete_version("factory-backups", key, version).await;
+        assert_eq!(status, 403, "{key} is locked");
+    }
+}

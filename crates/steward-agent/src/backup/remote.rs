@@ -58,6 +58,10 @@ fn storage_error(object: &str, error: ClientError) -> StorageError {
 }
 
 impl Storage for RemoteStorage {
+    fn kind(&self) -> &'static str {
+        "rest"
+    }
+
     fn location(&self) -> String {
         format!(
             "{}{}/{}/",

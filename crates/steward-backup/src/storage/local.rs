@@ -65,6 +65,10 @@ impl LocalDir {
 }
 
 impl Storage for LocalDir {
+    fn kind(&self) -> &'static str {
+        "local"
+    }
+
     fn location(&self) -> String {
         self.root.display().to_string()
     }

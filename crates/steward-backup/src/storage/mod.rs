@@ -7,10 +7,12 @@
 //! can overwrite a pack or a snapshot.
 
 mod local;
+mod lock;
 mod s3;
 
 pub use local::LocalDir;
-pub use s3::{S3Config, S3Storage};
+pub use lock::ObjectLock;
+pub use s3::{S3Bucket, S3Config, S3Storage};
 
 use std::fmt;
 
@@ -171,6 +173,10 @@ pub struct Range {
 pub trait Storage: Send + Sync + 'static {
     /// Where the repository is, for messages.
     fn location(&self) -> String;
+
+    /// The kind of storage, as the store records it: `local`, `s3` (or `rest`, an agent's
+    /// view of the server's endpoint).
+    fn kind(&self) -> &'static str;
 
     /// Make ready for a new repository (directories, for a local one). Idempotent.
     fn create(&self) -> Result<(), StorageError>;

@@ -3,9 +3,12 @@
 //! layout, so `restic -r s3:https://ENDPOINT/BUCKET/PREFIX/DEVICE` opens it. An object is
 //! written with `If-None-Match: *`, so the bucket itself refuses to replace one.
 //!
-//! Object Lock is not set here: opendal does not pass retention headers. A bucket with a
-//! default retention (a compliance-mode Object Lock rule on the bucket) applies it to every
-//! object Steward writes; docs/CONFIGURATION.md says so.
+//! Object Lock: a bucket made with Object Lock and a default retention rule locks every
+//! object Steward writes for that long, so not even the server's own S3 key can delete or
+//! replace a backup before then. Steward does not set a retention per object (opendal sends
+//! no retention headers); it sends each object's MD5, which such a bucket requires, and
+//! reads the bucket's rule ([`S3Bucket::object_lock`], in `lock`) to show whether backups
+//! are locked.
 
 use opendal::blocking::Operator;
 use opendal::options::{ListOptions, ReadOptions, WriteOptions};
@@ -40,6 +43,15 @@ impl std::fmt::Debug for S3Config {
     }
 }
 
+/// A bucket holding devices' repositories, one folder each ([`S3Bucket::repository`]). One
+/// HTTP client and connection pool for all of them; cheap to clone.
+#[derive(Clone)]
+pub struct S3Bucket {
+    operator: Operator,
+    config: S3Config,
+    client: reqwest::Client,
+}
+
 /// One device's repository in a bucket.
 pub struct S3Storage {
     operator: Operator,
@@ -58,16 +70,18 @@ fn failed(what: &str, error: opendal::Error) -> StorageError {
     }
 }
 
-impl S3Storage {
-    /// The repository of `device` in the bucket. Must be called within a tokio runtime
-    /// (opendal's blocking calls run on it); the calls themselves block.
-    pub fn new(config: &S3Config, device: &str) -> Result<Self, StorageError> {
+impl S3Bucket {
+    /// Reaches the bucket (nothing is sent until it is used). Must be called within a tokio
+    /// runtime: opendal's blocking calls run on it, and the calls themselves block.
+    pub fn connect(config: &S3Config) -> Result<Self, StorageError> {
         let builder = S3::default()
             .endpoint(&config.endpoint)
             .region(&config.region)
             .bucket(&config.bucket)
             .access_key_id(&config.access_key_id)
             .secret_access_key(&config.secret_access_key)
+            // A bucket with Object Lock refuses a write without a checksum of its content.
+            .checksum_algorithm("md5")
             // Only what Steward's configuration says: no credentials from the environment
             // or an instance's metadata service.
             .disable_config_load()
@@ -79,13 +93,34 @@ impl S3Storage {
             .no_proxy()
             .build()
             .map_err(|e| StorageError::Io(format!("the S3 client: {e}")))?;
-        let transport = HttpTransporter::new(ReqwestTransport::new(client));
+        let transport = HttpTransporter::new(ReqwestTransport::new(client.clone()));
         let operator = opendal::Operator::new(builder)
             .map_err(|e| StorageError::Io(format!("the S3 bucket: {e}")))?
             .with_context(OperationContext::new().with_http_transport(transport));
         let operator =
             Operator::new(operator).map_err(|e| StorageError::Io(format!("the S3 bucket: {e}")))?;
-        let prefix = config.prefix.trim_matches('/');
+        Ok(Self {
+            operator,
+            config: config.clone(),
+            client,
+        })
+    }
+
+    /// Where the bucket is, for people: `s3:ENDPOINT/BUCKET/PREFIX`.
+    pub fn location(&self) -> String {
+        let prefix = self.config.prefix.trim_matches('/');
+        format!(
+            "s3:{}/{}{}{}",
+            self.config.endpoint.trim_end_matches('/'),
+            self.config.bucket,
+            if prefix.is_empty() { "" } else { "/" },
+            prefix
+        )
+    }
+
+    /// `device`'s repository: the folder `PREFIX/DEVICE/` of the bucket.
+    pub fn repository(&self, device: &str) -> S3Storage {
+        let prefix = self.config.prefix.trim_matches('/');
         let root = if prefix.is_empty() {
             format!("{device}/")
         } else {
@@ -93,15 +128,43 @@ impl S3Storage {
         };
         let location = format!(
             "s3:{}/{}/{}",
-            config.endpoint.trim_end_matches('/'),
-            config.bucket,
+            self.config.endpoint.trim_end_matches('/'),
+            self.config.bucket,
             root.trim_end_matches('/')
         );
-        Ok(Self {
-            operator,
+        S3Storage {
+            operator: self.operator.clone(),
             root,
             location,
-        })
+        }
+    }
+
+    /// Whether the bucket answers at all: lists the prefix. Blocks.
+    pub fn reachable(&self) -> Result<(), StorageError> {
+        let prefix = self.config.prefix.trim_matches('/');
+        let dir = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        };
+        match self.operator.list(&dir) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(failed(&self.location(), e)),
+        }
+    }
+
+    /// The bucket's Object Lock rule, read from the bucket (`GET ?object-lock`).
+    pub async fn object_lock(&self) -> Result<super::ObjectLock, StorageError> {
+        super::lock::read(&self.client, &self.config).await
+    }
+}
+
+impl S3Storage {
+    /// The repository of `device` in the bucket, with a bucket of its own (see
+    /// [`S3Bucket::connect`]; a server keeps one bucket for every device).
+    pub fn new(config: &S3Config, device: &str) -> Result<Self, StorageError> {
+        Ok(S3Bucket::connect(config)?.repository(device))
     }
 
     fn path_of(&self, object: &ObjectRef) -> String {
@@ -116,6 +179,10 @@ impl S3Storage {
 }
 
 impl Storage for S3Storage {
+    fn kind(&self) -> &'static str {
+        "s3"
+    }
+
     fn location(&self) -> String {
         self.location.clone()
     }

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use steward_core::Timestamp;
 use steward_proto::api::{ApiError, Job};
 use steward_proto::backup::{
-    Drill, RepositoryPassword, RunBackup, Snapshot, SnapshotEntry, StartDrill, StartRestore,
+    BackupStorage, BackupsOverview, DeviceBackups, Drill, RepositoryPassword, RunBackup, Snapshot,
+    SnapshotEntry, StartDrill, StartRestore,
 };
 use utoipa::IntoParams;
 
@@ -18,6 +19,44 @@ use crate::api::views;
 use crate::auth::{Authorized, ManageBackups, RevealBackupPasswords, ViewDevices};
 use crate::error::{ApiJson, AppResult};
 use crate::state::AppState;
+
+/// Where backups are kept (and, for a bucket, whether its Object Lock locks them), and the
+/// backups of every device the caller may see.
+#[utoipa::path(get, path = "/api/v1/backups", tag = "backups",
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 200, body = BackupsOverview), (status = 401, body = ApiError)))]
+pub async fn overview(
+    State(state): State<AppState>,
+    who: Authorized<ViewDevices>,
+) -> AppResult<Json<BackupsOverview>> {
+    let caller = who.caller(&state);
+    let storage = super::storage::status(&state);
+    let devices = state.store.scoped(caller.scope()).backup_overview().await?;
+    Ok(Json(BackupsOverview {
+        storage: BackupStorage {
+            kind: storage.kind,
+            location: storage.location,
+            error: storage.error,
+            object_lock: storage.object_lock,
+            locked: storage.locked,
+        },
+        devices: devices
+            .into_iter()
+            .map(|d| DeviceBackups {
+                device_id: d.device_id,
+                device_name: d.device_name,
+                last_backup_at: d.last_received_at,
+                last_files: d.last_files,
+                last_bytes: d.last_bytes,
+                snapshots: d.live_snapshots,
+                stored_bytes: d.live_stored_bytes,
+                next_run_at: d.next_due_at,
+                last_drill: d.last_drill_outcome.map(|o| o.as_str().to_owned()),
+                last_drill_at: d.last_drill_finished_at,
+            })
+            .collect(),
+    }))
+}
 
 /// Back up the device now: the given paths, or those of the policies that cover it.
 #[utoipa::path(post, path = "/api/v1/devices/{id}/backups", tag = "backups", request_body = RunBackup,

@@ -58,7 +58,7 @@ pub struct Maintained {
 /// Starts the hourly task; it runs until aborted.
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        if state.config.backups_dir.is_none() {
+        if !super::storage::configured(&state) {
             return;
         }
         tokio::time::sleep(FIRST_AFTER).await;

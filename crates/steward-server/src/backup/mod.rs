@@ -2,7 +2,8 @@
 //!
 //! [`endpoint`] serves restic's REST protocol under `/backup/v1/{device}/`, so an agent
 //! backs up through rustic's (or restic's) own REST backend, with its own device credential
-//! ([`client`]). Each device has one repository of its own ([`storage_for`]).
+//! ([`client`]). Each device has one repository of its own, in a directory or a bucket
+//! ([`storage`]).
 //!
 //! **The rule is append-only and per device.** An agent may create objects that do not
 //! exist yet and read the objects of its own repository; it may delete only its own lock
@@ -29,17 +30,17 @@ mod range;
 mod repositories;
 pub mod scheduler;
 pub mod service;
+pub mod storage;
 mod upload;
+
+pub use storage::{NoStorage, storage_for};
 
 pub use service::{
     BackupError, RestoreRequest, files, job_finished, may_read, policies_covering,
     repository_access, restore, reveal_password, run_now, snapshots,
 };
 
-use std::path::Path;
-use std::sync::Arc;
-
-use steward_backup::storage::{LocalDir, ObjectName, Storage};
+use steward_backup::storage::ObjectName;
 
 use crate::state::AppState;
 use crate::web::routes::Routes;
@@ -56,6 +57,10 @@ pub fn routes(small: usize) -> Routes {
     use utoipa_axum::routes;
     endpoint::routes(small).merge(
         Routes::new()
+            .api(
+                Access::Requires(Action::ViewDevices),
+                routes!(api::overview),
+            )
             .api(Access::Requires(Action::ManageBackups), routes!(api::run))
             .api(
                 Access::Requires(Action::ViewDevices),
@@ -100,34 +105,6 @@ pub fn routes(small: usize) -> Routes {
                 routes!(policies_api::presets),
             ),
     )
-}
-
-/// Why a device's repository cannot be reached.
-#[derive(Debug, thiserror::Error)]
-pub enum NoStorage {
-    #[error("this server keeps no backups: it has no backups directory configured")]
-    NotConfigured,
-    #[error("{0:?} cannot name a backup repository")]
-    BadDevice(String),
-}
-
-/// Where `device_id`'s repository is stored: `<backups_dir>/<device-id>/`, a directory laid
-/// out as restic's (`restic -r` opens it). The one place the choice is made — a bucket is
-/// the next kind of storage.
-pub fn storage_for(state: &AppState, device_id: &str) -> Result<Arc<dyn Storage>, NoStorage> {
-    let Some(root) = &state.config.backups_dir else {
-        return Err(NoStorage::NotConfigured);
-    };
-    // Device ids are UUIDs made by the server; anything else must not become a path.
-    let plain = !device_id.is_empty()
-        && device_id.len() <= 64
-        && device_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !plain {
-        return Err(NoStorage::BadDevice(device_id.chars().take(80).collect()));
-    }
-    Ok(Arc::new(LocalDir::new(Path::new(root).join(device_id))))
 }
 
 /// A new snapshot object `snapshot` of `device_id`'s repository was stored at

@@ -29,7 +29,7 @@ pub async fn ensure(state: &AppState, device_id: &str) -> Result<(Arc<dyn Storag
             let password = random_token("");
             let record = BackupRepositoryRecord {
                 device_id: device_id.to_owned(),
-                storage: "local".into(),
+                storage: storage.kind().into(),
                 location: storage.location(),
                 password_sealed: state
                     .config

@@ -46,8 +46,8 @@ const RECENT_JOBS: u64 = 100;
 /// policies (it could not keep what they back up).
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        if state.config.backups_dir.is_none() {
-            tracing::info!("backups: no backups directory, so backup policies are not run here");
+        if !super::storage::configured(&state) {
+            tracing::info!("backups: no backup storage, so backup policies are not run here");
             return;
         }
         let mut synced: Option<Instant> = None;

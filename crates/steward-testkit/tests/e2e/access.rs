@@ -155,6 +155,7 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
             Some(Action::ManageBackups),
         ),
         ("GET /api/v1/backup-presets", Some(Action::ViewDevices)),
+        ("GET /api/v1/backups", Some(Action::ViewDevices)),
     ])
 }
 

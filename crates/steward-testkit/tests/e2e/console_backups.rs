@@ -435,6 +435,11 @@ async fn backups_are_seen_browsed_compared_and_restored_in_the_console() {
         html.contains(r#"<a href="/backups" class="active""#),
         "the navigation links it"
     );
+    let storage = crate::support::between(&html, r#"id="backup-storage">"#, "</p>");
+    assert!(
+        storage.starts_with("Stored in the directory ") && !html.contains("backup-storage-warning"),
+        "where backups are kept: {storage}"
+    );
     let row = crate::support::between(&html, r#"<tr data-device="file-server">"#, "</tr>");
     assert!(row.contains("just now") && row.contains(">2</td>"), "{row}");
     let never = crate::support::between(&html, r#"<tr data-device="laptop">"#, "</tr>");

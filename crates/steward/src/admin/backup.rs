@@ -14,6 +14,7 @@ use steward_server::{AppState, backup, devices};
 use steward_server::ServerConfig;
 
 use crate::cli::{AdminTarget, BackupCommand};
+use crate::config::backup_storage::BackupStorage;
 use crate::config::{DEFAULT_DATA_DIR, FileConfig};
 
 /// What the backup commands need besides the database: the sealing key (repository
@@ -26,7 +27,10 @@ pub fn configure(target: &AdminTarget, config: &mut ServerConfig) -> anyhow::Res
         .clone()
         .or(file.data_dir)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-    config.backups_dir = Some(data_dir.join("backups"));
+    match file.backup_storage.resolve(&data_dir)? {
+        BackupStorage::Local(dir) => config.backups_dir = Some(dir),
+        BackupStorage::S3(bucket) => config.backup_bucket = Some(bucket),
+    }
     Ok(())
 }
 

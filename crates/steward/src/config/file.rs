@@ -62,6 +62,9 @@ pub struct FileConfig {
     pub metrics_token_file: Option<PathBuf>,
     /// Networks whose clients may read `/metrics`.
     pub metrics_allow: Option<Vec<String>>,
+    /// `[backup_storage]`: where backup repositories are kept (resolved with the data
+    /// directory, `BackupStorageSection::resolve`).
+    pub backup_storage: super::backup_storage::BackupStorageSection,
     /// `[[checks]]`, `[[notifications]]`, `[[routes]]`, `[[maintenance]]` and `[[backups]]`:
     /// the entries that are right, and what was wrong with the others (each left out,
     /// reported at start).
@@ -83,6 +86,7 @@ struct RawFile {
     limits: Option<LimitsSection>,
     retention: Option<RetentionSection>,
     metrics: Option<MetricsSection>,
+    backup_storage: Option<super::backup_storage::BackupStorageSection>,
     // Flat aliases.
     data_dir: Option<PathBuf>,
     listen: Option<String>,
@@ -282,6 +286,7 @@ impl RawFile {
         }
         Ok(FileConfig {
             declared,
+            backup_storage: self.backup_storage.unwrap_or_default(),
             data_dir: either(
                 "data_dir",
                 self.data_dir,

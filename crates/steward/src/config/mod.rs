@@ -157,6 +157,10 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
              and report_kib_per_minute at least 1"
         );
     }
+    let (backups_dir, backup_bucket) = match file.backup_storage.resolve(&data_dir)? {
+        backup_storage::BackupStorage::Local(dir) => (Some(dir), None),
+        backup_storage::BackupStorage::S3(bucket) => (None, Some(bucket)),
+    };
     let server = steward_server::ServerConfig {
         metrics_history,
         report_rate,
@@ -194,7 +198,8 @@ pub fn resolve_server(args: &ServerArgs) -> anyhow::Result<Resolved> {
         declared_windows: file.declared.windows.clone(),
         declared_routes: file.declared.routes.clone(),
         declared_backups: file.declared.backups.clone(),
-        backups_dir: Some(data_dir.join("backups")),
+        backups_dir,
+        backup_bucket,
         ..defaults
     };
     // A bad entry is left out and said loudly; the others run.
@@ -368,6 +373,7 @@ pub fn resolve_admin(target: &AdminTarget) -> anyhow::Result<String> {
     Ok(sqlite_url(&data_dir))
 }
 
+pub mod backup_storage;
 mod file;
 mod metrics;
 

@@ -539,3 +539,74 @@ fn bad_metrics_settings_stop_the_start_with_the_reason() {
     let e = bad("[metrics]\ntokn = \"x\"\n");
     assert!(e.contains("unknown field"), "{e}");
 }
+
+#[test]
+fn backups_go_to_a_directory_or_a_bucket_with_its_secret_in_a_file() {
+    let (dir, args) = config("[backup_storage]\ndir = \"/mnt/backup-disk\"\n");
+    let r = resolve_server(&args).unwrap();
+    assert_eq!(
+        r.server.backups_dir,
+        Some(PathBuf::from("/mnt/backup-disk"))
+    );
+    assert_eq!(r.server.backup_bucket, None);
+    drop(dir);
+
+    let (dir, _) = config("");
+    let key = secret(dir.path(), "s3-secret", "wJalrXUtnFEMI\n", 0o600);
+    let (_keep, args) = config(&format!(
+        "[backup_storage]\nkind = \"s3\"\nendpoint = \"https://s3.eu-central-1.amazonaws.com\"\n\
+         region = \"eu-central-1\"\nbucket = \"factory-backups\"\nprefix = \"steward\"\n\
+         access_key_id = \"AKIAEXAMPLE\"\nsecret_access_key_file = \"{}\"\n",
+        key.display()
+    ));
+    let r = resolve_server(&args).unwrap();
+    assert_eq!(
+        r.server.backups_dir, None,
+        "the bucket replaces the directory"
+    );
+    let bucket = r.server.backup_bucket.unwrap();
+    assert_eq!(
+        (
+            bucket.bucket.as_str(),
+            bucket.region.as_str(),
+            bucket.prefix.as_str()
+        ),
+        ("factory-backups", "eu-central-1", "steward")
+    );
+    assert_eq!(bucket.secret_access_key, "wJalrXUtnFEMI");
+    assert!(
+        !format!("{bucket:?}").contains("wJalrXUtnFEMI"),
+        "the secret stays out of logs"
+    );
+}
+
+#[test]
+fn a_bucket_missing_a_setting_or_mixed_with_a_directory_is_refused() {
+    for (text, says) in [
+        (
+            "[backup_storage]\nkind = \"s3\"\nbucket = \"b\"\naccess_key_id = \"k\"\nsecret_access_key = \"s\"\n",
+            "endpoint is needed",
+        ),
+        (
+            "[backup_storage]\nkind = \"s3\"\nendpoint = \"s3.example.com\"\nbucket = \"b\"\naccess_key_id = \"k\"\nsecret_access_key = \"s\"\n",
+            "http:// or https://",
+        ),
+        (
+            "[backup_storage]\nkind = \"s3\"\nendpoint = \"https://s3.example.com\"\nbucket = \"b\"\naccess_key_id = \"k\"\n",
+            "secret_access_key or secret_access_key_file",
+        ),
+        (
+            "[backup_storage]\nbucket = \"b\"\n",
+            "bucket is a setting of a bucket",
+        ),
+        (
+            "[backup_storage]\nkind = \"s3\"\ndir = \"/srv\"\n",
+            "dir is a setting of kind = \"local\"",
+        ),
+        ("[backup_storage]\nkind = \"ftp\"\n", "unknown variant"),
+    ] {
+        let (_dir, args) = config(text);
+        let error = format!("{:#}", resolve_server(&args).unwrap_err());
+        assert!(error.contains(says), "{text}: {error}");
+    }
+}

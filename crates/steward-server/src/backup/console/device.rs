@@ -179,8 +179,8 @@ pub async fn section(
     };
     Ok(DeviceBackups {
         device_id: device.id.clone(),
-        unavailable: if state.config.backups_dir.is_none() {
-            "This server keeps no backups: it has no backups directory configured.".into()
+        unavailable: if !crate::backup::storage::configured(state) {
+            "This server keeps no backups: it has no backup storage configured.".into()
         } else {
             String::new()
         },

@@ -59,6 +59,40 @@ struct FleetPage {
     total_stored: String,
     /// More devices than listed: how many in all.
     cut: Option<u64>,
+    /// Where backups are kept, and whether they are locked.
+    storage: String,
+    /// What is wrong with the storage: unreachable, or a bucket that locks nothing.
+    storage_warning: Option<String>,
+}
+
+/// The storage line of the page and its warning.
+fn storage_line(state: &AppState) -> (String, Option<String>) {
+    let status = crate::backup::storage::status(state);
+    let location = status.location.clone().unwrap_or_default();
+    match status.kind.as_str() {
+        "none" => (
+            "This server keeps no backups: it has no backup storage configured.".into(),
+            None,
+        ),
+        "local" => (format!("Stored in the directory {location}."), None),
+        _ => {
+            let lock = status
+                .object_lock
+                .as_deref()
+                .map_or(String::new(), |l| format!(" Object Lock: {l}."));
+            let warning = match (&status.error, status.locked, &status.object_lock) {
+                (Some(error), _, _) => Some(format!("The bucket cannot be used: {error}")),
+                (None, false, Some(_)) => Some(
+                    "Backups in this bucket are not locked: whoever holds the server's S3 key \
+                     can delete them. Use a bucket made with Object Lock and a default \
+                     retention."
+                        .into(),
+                ),
+                _ => None,
+            };
+            (format!("Stored in the bucket {location}.{lock}"), warning)
+        }
+    }
 }
 
 pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> Response {
@@ -112,6 +146,7 @@ async fn build(state: &AppState, caller: &Caller) -> AppResult<FleetPage> {
     let by_device: HashMap<&str, &BackupOverviewRecord> =
         overview.iter().map(|o| (o.device_id.as_str(), o)).collect();
     let schedules = schedules(state).await?;
+    let (storage, storage_warning) = storage_line(state);
     let rows: Vec<FleetRow> = devices
         .iter()
         .filter_map(|d| {
@@ -130,6 +165,8 @@ async fn build(state: &AppState, caller: &Caller) -> AppResult<FleetPage> {
         late: rows.iter().filter(|r| r.late).count(),
         total_stored: bytes(u64::try_from(total_stored).unwrap_or(0)),
         cut: (total > MAX_DEVICES).then_some(total),
+        storage,
+        storage_warning,
         rows,
     })
 }
