@@ -138,4 +138,18 @@ impl ScopedStore<'_> {
         let rows = Self::bind_all(q, args).fetch_all(&self.store.read).await?;
         rows.iter().map(overview).collect()
     }
+
+    /// [`Self::backup_overview`] of one device (for its page): `None` when it is out of
+    /// scope or has neither a repository nor a snapshot.
+    pub async fn backup_overview_of(
+        &self,
+        device_id: &str,
+    ) -> Result<Option<BackupOverviewRecord>> {
+        let (cond, args) = self.condition("d", 1);
+        let q = sqlx::query(safe_sql!("{OVERVIEW_SQL} AND d.id = $1 AND {cond}")).bind(device_id);
+        let row = Self::bind_all(q, args)
+            .fetch_optional(&self.store.read)
+            .await?;
+        row.as_ref().map(overview).transpose()
+    }
 }

@@ -408,6 +408,21 @@ contract_test!(
         let scoped = db.scoped(&shop).backup_overview().await.unwrap();
         assert_eq!(scoped.len(), 1);
         assert_eq!(scoped[0], overview[1]);
+
+        // One device's, as the fleet's says, within the scope only.
+        assert_eq!(
+            db.all().backup_overview_of("d1").await.unwrap().as_ref(),
+            Some(d1)
+        );
+        assert_eq!(
+            db.scoped(&shop).backup_overview_of("d2").await.unwrap(),
+            Some(overview[1].clone())
+        );
+        assert_eq!(
+            db.scoped(&shop).backup_overview_of("d1").await.unwrap(),
+            None
+        );
+        assert_eq!(db.all().backup_overview_of("d3").await.unwrap(), None);
     }
 );
 

@@ -124,11 +124,7 @@ pub async fn section(
     let snapshots = service::snapshots(state, caller, &device.id).await?;
     let policies = service::policies_covering(state, device).await?;
     let view = state.store.scoped(caller.scope());
-    let overview = view
-        .backup_overview()
-        .await?
-        .into_iter()
-        .find(|o| o.device_id == device.id);
+    let overview = view.backup_overview_of(&device.id).await?;
     let drill = view.backup_drills(&device.id, 1).await?.into_iter().next();
     let interval = policies
         .iter()
