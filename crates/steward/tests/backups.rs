@@ -170,6 +170,31 @@ async fn drill_of(server: &TestServer, token: &str, device: &str, body: Value) -
     }
 }
 
+/// A console page as a viewer sees it (made and signed in on first use).
+async fn console_page(server: &TestServer, path: &str) -> String {
+    if server
+        .store
+        .user_by_username("owner")
+        .await
+        .unwrap()
+        .is_none()
+    {
+        server
+            .create_user("owner", steward_core::Role::Viewer, "a long passphrase")
+            .await;
+    }
+    let cookie = server.sign_in("owner", "a long passphrase").await;
+    reqwest::Client::new()
+        .get(format!("{}{path}", server.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn back_up_browse_restore_and_restore_to_another_device() {
     steward_testkit::init_tls();
@@ -322,6 +347,16 @@ async fn back_up_browse_restore_and_restore_to_another_device() {
     let drill_b = drill_of(&server, &token, &device_a, json!({"runner": device_b})).await;
     assert_eq!(drill_b["outcome"], "passed", "{drill_b}");
     assert_eq!(drill_b["runner_device_id"], device_b.as_str());
+    let dashboard = console_page(&server, "/").await;
+    let card = dashboard
+        .split(r#"id="last-proven-restore">"#)
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .unwrap_or_else(|| panic!("the dashboard has a Backups card: {dashboard}"));
+    assert!(
+        card.contains("just now</span> on <a href=") && !card.contains("none yet"),
+        "the dashboard shows the last proven restore: {card}"
+    );
 
     // Damage every pack on the server's storage: the next drill fails, and says so through
     // the Restore drills alert.
@@ -610,19 +645,7 @@ async fn backups_in_a_locked_bucket_restore_and_cannot_be_deleted() {
         .unwrap();
     assert_eq!(row["snapshots"], 2, "{row}");
     assert_eq!(row["last_drill"], "passed", "{row}");
-    server
-        .create_user("owner", steward_core::Role::Viewer, "a long passphrase")
-        .await;
-    let cookie = server.sign_in("owner", "a long passphrase").await;
-    let page = reqwest::Client::new()
-        .get(format!("{}/backups", server.url))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = console_page(&server, "/backups").await;
     assert!(
         page.contains("Stored in the bucket s3:")
             && page.contains("Object Lock: compliance, 1 day."),

@@ -41,6 +41,8 @@ struct DashboardPage {
     /// What is wrong now, worst first (the first few), and how many in all.
     problems: Vec<crate::monitoring::console::AlertRow>,
     problems_total: usize,
+    /// Backups and the last proven restore; `None` when no device has backups.
+    backups: Option<crate::backup::console::BackupCard>,
 }
 
 pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> Response {
@@ -98,6 +100,7 @@ async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<
         .take(PROBLEM_ROWS)
         .map(|a| crate::monitoring::console::row(a, now))
         .collect();
+    let backups = crate::backup::console::dashboard_card(state, &caller).await?;
     let active = stats.total.saturating_sub(stats.revoked);
     let offline = active.saturating_sub(stats.online + stats.never_seen);
     Ok(DashboardPage {
@@ -123,5 +126,6 @@ async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<
         attention,
         problems,
         problems_total: open.len(),
+        backups,
     })
 }

@@ -1,7 +1,7 @@
 //! Backups in the console: the device page's "Backups" section with "Back up now" and the
 //! repository password ([`device`]), a snapshot's page — its files, a diff with another
 //! snapshot and the restore form ([`snapshot`], answered by [`restore`]) —, the fleet's backups at `/backups`
-//! ([`fleet`]), and the backup policies at `/backups/policies` ([`policies`], its form
+//! ([`fleet`]) and the dashboard's card ([`summary`]), and the backup policies at `/backups/policies` ([`policies`], its form
 //! [`policy_form`]). Thin, like the API: every action goes to the backup service
 //! (`backup::service`), which authorises, validates and audits; the pages only read and
 //! explain ([`figures`], [`listing`]).
@@ -18,8 +18,10 @@ mod policies;
 mod policy_form;
 mod restore;
 mod snapshot;
+mod summary;
 
 pub use device::{DeviceBackups, section};
+pub use summary::{BackupCard, card as dashboard_card};
 
 use axum::http::StatusCode;
 use axum::response::Response;
