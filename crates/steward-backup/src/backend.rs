@@ -129,8 +129,7 @@ impl WriteBackend for StorageBackend {
         content: BytesList,
     ) -> RusticResult<()> {
         let object = object_of(tpe, id)?;
-        let parts: Vec<&[u8]> = content.slice().iter().map(|b| b.as_ref()).collect();
-        match self.storage.put(&object, &parts) {
+        match self.storage.put_parts(&object, content.into_vec()) {
             // Objects are named by their content, so one that exists holds these bytes
             // already: a retried write has nothing left to do. (The config is written once,
             // at init, which checks it is absent first.)

@@ -7,6 +7,7 @@
 //! blocks; the server runs them in its blocking pool, the agent in a child process.
 
 pub mod backend;
+mod key;
 pub mod progress;
 pub mod repo;
 pub mod storage;

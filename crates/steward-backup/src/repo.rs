@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use rustic_core::repofile::{NodeType, SnapshotFile, SnapshotId};
+use rustic_core::repofile::{MasterKey, NodeType, SnapshotFile, SnapshotId};
 use rustic_core::{
     BackupOptions, CheckOptions, ConfigOptions, Credentials, Excludes, IndexedFullStatus,
     KeyOptions, LocalDestination, LsOptions, OpenStatus, PathList, PruneOptions, ReadSubsetOption,
@@ -15,12 +15,16 @@ use rustic_core::{
 use bytesize::ByteSize;
 
 use crate::backend::StorageBackend;
+use crate::key;
 use crate::progress::{CounterBars, ProgressCounter};
-use crate::storage::Storage;
+use crate::storage::{ObjectRef, Storage};
 
 /// The largest pack Steward's repositories write (rustic's default grows without bound with
-/// the repository). The server's endpoint takes uploads up to a little more than this.
-pub const DATA_PACK_LIMIT: u64 = 64 << 20;
+/// the repository): restic's 16 MiB. A backup holds a few packs at once (the one filling,
+/// the ones queued for upload), so this bounds the worker's memory; the server's endpoint
+/// takes uploads far larger. Written into the repository's config at init: repositories
+/// made before keep the limit they were made with (64 MiB until this changed).
+pub const DATA_PACK_LIMIT: u64 = 16 << 20;
 const TREE_PACK_LIMIT: u64 = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
@@ -115,9 +119,23 @@ pub fn init(storage: Arc<dyn Storage>, password: &str) -> Result<(), BackupError
     let config = ConfigOptions::default()
         .set_datapack_size_limit(ByteSize::b(DATA_PACK_LIMIT))
         .set_treepack_size_limit(ByteSize::b(TREE_PACK_LIMIT));
+    if storage
+        .size(&ObjectRef::config())
+        .map_err(failed)?
+        .is_some()
+    {
+        return Err(failed(format!(
+            "a repository exists already at {}",
+            storage.location()
+        )));
+    }
+    // The key file first, as rustic_core orders it, then the config sealed with the master
+    // key: rustic's own key would cost 128 MiB at every opening (see `key`).
+    let master = MasterKey::new();
+    key::write(storage.as_ref(), &master, password)?;
     repository(storage, ProgressCounter::new())?
         .init(
-            &Credentials::password(password),
+            &Credentials::Masterkey(master),
             &KeyOptions::default(),
             &config,
         )

@@ -94,6 +94,18 @@ fn backup_restore_check_forget_prune_and_restic_reads_it() -> Result {
         "a second init is refused"
     );
     assert!(Repo::open(storage.clone(), "wrong", ProgressCounter::new()).is_err());
+    // One key, refused inits add none, and it costs restic's default 16 MiB of scrypt to
+    // open (rustic's own would cost 128 MiB at every opening, in every backup worker).
+    let keys = storage.list(ObjectKind::Key)?;
+    assert_eq!(keys.len(), 1, "one key file: {keys:?}");
+    let key: serde_json::Value = serde_json::from_slice(&storage.read(
+        &steward_backup::storage::ObjectRef::named(ObjectKind::Key, keys[0].0.clone()),
+        None,
+    )?)?;
+    assert_eq!(
+        (key["N"].as_u64(), key["r"].as_u64()),
+        (Some(16384), Some(8))
+    );
 
     let request = BackupRequest {
         paths: vec![source.display().to_string()],

@@ -1,7 +1,14 @@
 //! A device's repository on the server, as [`Storage`] for rustic_core: each call is one
 //! request to the repository endpoint, made on the worker's runtime from rustic's threads.
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
 
 use steward_backup::storage::{ObjectKind, ObjectName, ObjectRef, Range, Storage, StorageError};
 use tokio::runtime::Handle;
@@ -103,13 +110,22 @@ impl Storage for RemoteStorage {
     }
 
     fn put(&self, object: &ObjectRef, parts: &[&[u8]]) -> Result<(), StorageError> {
+        self.put_parts(object, vec![Bytes::from(parts.concat())])
+    }
+
+    /// A pack goes out as the blobs rustic holds it in, one after the other: joining them
+    /// first would hold a second copy of every pack for the length of its upload.
+    fn put_parts(&self, object: &ObjectRef, parts: Vec<Bytes>) -> Result<(), StorageError> {
         let path = path_of(object);
-        let body = parts.concat();
+        let body = Parts::new(parts);
         if let Some(limit) = &self.limit {
-            limit.wait_for(body.len() as u64);
+            limit.wait_for(body.len());
         }
         self.runtime
-            .block_on(self.client.backup_write(&self.device, &path, body))
+            .block_on(
+                self.client
+                    .backup_write(&self.device, &path, reqwest::Body::wrap(body)),
+            )
             .map_err(|e| storage_error(&path, e))
     }
 
@@ -118,6 +134,51 @@ impl Storage for RemoteStorage {
         self.runtime
             .block_on(self.client.backup_remove(&self.device, &path))
             .map_err(|e| storage_error(&path, e))
+    }
+}
+
+/// An upload's body: the parts of an object, sent in turn, with their total length (so the
+/// request has a Content-Length, as the whole object had).
+struct Parts {
+    parts: VecDeque<Bytes>,
+    left: u64,
+}
+
+impl Parts {
+    fn new(parts: Vec<Bytes>) -> Self {
+        let left = parts.iter().map(|p| p.len() as u64).sum();
+        Self {
+            parts: parts.into(),
+            left,
+        }
+    }
+
+    fn len(&self) -> u64 {
+        self.left
+    }
+}
+
+impl Body for Parts {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let next = self.parts.pop_front();
+        if let Some(part) = &next {
+            self.left -= part.len() as u64;
+        }
+        Poll::Ready(next.map(|part| Ok(Frame::data(part))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.left)
     }
 }
 

@@ -13,7 +13,8 @@ use crate::client::{Client, ClientError};
 
 /// The v2 listing of restic's REST protocol: names with sizes.
 const LIST_V2: &str = "application/vnd.x.restic.rest.v2";
-/// Uploads are packs of up to 64 MiB: time enough for a slow link.
+/// Uploads are packs of up to 16 MiB (64 MiB in older repositories): time enough for a slow
+/// link.
 const OBJECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 #[derive(Deserialize)]
@@ -97,7 +98,7 @@ impl Client {
         &self,
         device: &str,
         path: &str,
-        body: Vec<u8>,
+        body: reqwest::Body,
     ) -> Result<(), ClientError> {
         let request = self
             .authed(self.http.post(self.object_url(device, path)))

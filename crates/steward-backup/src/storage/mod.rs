@@ -194,6 +194,14 @@ pub trait Storage: Send + Sync + 'static {
     /// objects are never replaced. A write that fails leaves nothing under the name.
     fn put(&self, object: &ObjectRef, parts: &[&[u8]]) -> Result<(), StorageError>;
 
+    /// [`Storage::put`] of parts the caller hands over, as rustic_core holds a finished pack
+    /// (a list of blobs). A storage that sends the parts one after the other overrides this,
+    /// so that a pack is never joined into one more copy of itself on the way out.
+    fn put_parts(&self, object: &ObjectRef, parts: Vec<bytes::Bytes>) -> Result<(), StorageError> {
+        let slices: Vec<&[u8]> = parts.iter().map(|b| b.as_ref()).collect();
+        self.put(object, &slices)
+    }
+
     /// A temporary file to receive an object into before it is stored with
     /// [`Storage::put_spooled`]: an upload of tens of MiB is written there as it arrives
     /// rather than held in memory. Dropped, it is deleted.

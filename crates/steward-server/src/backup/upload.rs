@@ -16,8 +16,8 @@ use steward_backup::storage::{ObjectKind, ObjectRef, Storage, StorageError};
 use super::endpoint::{blocking, refused};
 use crate::error::AppError;
 
-/// The largest object accepted. Steward's repositories cap packs at 64 MiB; restic's default
-/// packs are smaller still.
+/// The largest object accepted. Steward's repositories cap packs at 16 MiB (64 MiB for those
+/// made before that changed), as restic's default packs are.
 pub const MAX_OBJECT_BYTES: usize = 128 << 20;
 
 /// Received data is handed to the blocking pool (hashed and written) in batches of about
