@@ -14,6 +14,6 @@ pub mod storage;
 
 pub use progress::{ProgressCounter, ProgressReading};
 pub use repo::{
-    BackupError, BackupRequest, CheckReport, Digest, Entry, EntryKind, IndexedRepo, Repo,
-    RestoreSummary, SnapshotInfo, digest_of_file,
+    BackupError, BackupRequest, CheckReport, Digest, Entry, EntryKind, IndexedRepo, ListScope,
+    Listing, Repo, RestoreSummary, SnapshotInfo, digest_of_file,
 };

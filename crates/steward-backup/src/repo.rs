@@ -89,6 +89,70 @@ pub enum EntryKind {
     Other,
 }
 
+/// How much of a snapshot's tree [`IndexedRepo::ls`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListScope {
+    /// Everything under the path, or only its direct entries.
+    pub recursive: bool,
+    /// The most entries listed: the listing stops there.
+    pub limit: usize,
+}
+
+impl ListScope {
+    /// A folder's direct entries, at most `limit`.
+    pub const fn children(limit: usize) -> Self {
+        Self {
+            recursive: false,
+            limit,
+        }
+    }
+
+    /// Everything under a folder, at most `limit` entries.
+    pub const fn subtree(limit: usize) -> Self {
+        Self {
+            recursive: true,
+            limit,
+        }
+    }
+
+    /// The whole tree, however large: only for a caller that needs every file (a drill's
+    /// sample) and accepts holding them all.
+    pub const UNBOUNDED: Self = Self::subtree(usize::MAX);
+}
+
+/// What [`IndexedRepo::ls`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub entries: Vec<Entry>,
+    /// The listing stopped at its limit with entries left: `entries` is the first part.
+    pub cut: bool,
+}
+
+impl Listing {
+    /// The first `limit` of `items`, and whether any is left after them.
+    fn bounded(
+        mut items: impl Iterator<Item = Result<Entry, BackupError>>,
+        limit: usize,
+    ) -> Result<Listing, BackupError> {
+        let mut entries = Vec::new();
+        while entries.len() < limit {
+            match items.next() {
+                Some(item) => entries.push(item?),
+                None => {
+                    return Ok(Listing {
+                        entries,
+                        cut: false,
+                    });
+                }
+            }
+        }
+        // One step further says whether anything was left out (even one that fails to
+        // read: it is still more than was listed).
+        let cut = items.next().is_some();
+        Ok(Listing { entries, cut })
+    }
+}
+
 /// What a restore did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RestoreSummary {
@@ -288,18 +352,24 @@ pub struct IndexedRepo {
 
 impl IndexedRepo {
     /// The entries of snapshot `id` (a full id or a unique prefix) under `path` ("" for all),
-    /// in tree order.
-    pub fn ls(&self, id: &str, path: &str) -> Result<Vec<Entry>, BackupError> {
+    /// in tree order, as far as `scope` reaches. A `path` that is a file lists as that one
+    /// file. Trees are read as the listing goes, so one stopped at its limit has read only
+    /// the folders it reached (and one more entry, to tell whether it was cut).
+    pub fn ls(&self, id: &str, path: &str, scope: ListScope) -> Result<Listing, BackupError> {
         let indexed = &self.indexed;
+        let folder = Path::new(path.trim_matches('/'));
         let node = node_of(indexed, id, path)?;
-        let options = LsOptions::default().recursive(true);
-        let mut entries = Vec::new();
-        for item in indexed.ls(&node, &options).map_err(failed)? {
-            let (relative, node) = item.map_err(failed)?;
-            let full = Path::new(path.trim_matches('/')).join(relative);
-            entries.push(entry(&full, &node));
+        if !node.is_dir() {
+            // rustic lists a file as itself under its bare name: give it its whole path.
+            let file = std::iter::once(Ok(entry(folder, &node)));
+            return Listing::bounded(file, scope.limit);
         }
-        Ok(entries)
+        let options = LsOptions::default().recursive(scope.recursive);
+        let items = indexed.ls(&node, &options).map_err(failed)?.map(|item| {
+            item.map(|(relative, node)| entry(&folder.join(relative), &node))
+                .map_err(failed)
+        });
+        Listing::bounded(items, scope.limit)
     }
 
     /// Restore `path` of snapshot `id` ("" for the whole snapshot) under `target`, with

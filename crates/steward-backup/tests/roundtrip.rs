@@ -1,7 +1,8 @@
 //! A repository written and read through Steward's interface on a local directory: the
 //! first and an incremental backup, a byte-for-byte restore (contents, modes, modification
 //! times, symlinks), check (passing, then failing on a corrupted pack), forget and prune,
-//! and the standard `restic` client reading what Steward wrote.
+//! and the standard `restic` client reading what Steward wrote; listings bounded in depth
+//! and length.
 
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use steward_backup::storage::{LocalDir, ObjectKind, Storage};
-use steward_backup::{BackupRequest, EntryKind, ProgressCounter, Repo, repo};
+use steward_backup::{BackupRequest, EntryKind, ListScope, Listing, ProgressCounter, Repo, repo};
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -140,7 +141,7 @@ fn backup_restore_check_forget_prune_and_restic_reads_it() -> Result {
     assert_eq!(open(&storage)?.snapshots()?.len(), 2);
 
     let indexed = open(&storage)?.into_indexed()?;
-    let listing = indexed.ls(&second.id, "")?;
+    let listing = indexed.ls(&second.id, "", ListScope::UNBOUNDED)?.entries;
     let inside = source.display().to_string();
     let inside = inside.trim_start_matches('/');
     let link = listing
@@ -151,10 +152,12 @@ fn backup_restore_check_forget_prune_and_restic_reads_it() -> Result {
         Some((EntryKind::Symlink, Some("docs/letter.txt".into())))
     );
     assert!(
-        indexed.ls(&second.id[..8], "").is_ok(),
+        indexed
+            .ls(&second.id[..8], "", ListScope::children(10))
+            .is_ok(),
         "a unique prefix names a snapshot"
     );
-    assert!(indexed.ls("not-hex", "").is_err());
+    assert!(indexed.ls("not-hex", "", ListScope::children(10)).is_err());
 
     let target = work.path().join("restored");
     let summary = indexed.restore(&second.id, "", &target)?;
@@ -294,6 +297,89 @@ fn missing_paths_are_left_out_and_the_written_time_is_the_callers() -> Result {
     assert!(
         refused.is_err_and(|e| e.to_string().contains("none of")),
         "nothing to back up is an error"
+    );
+    Ok(())
+}
+
+/// A listing reaches as far as asked: a folder's own entries or everything under it, at most
+/// so many, saying when it stopped short; a file lists as itself.
+#[test]
+fn listings_go_one_level_or_all_the_way_and_stop_at_their_limit() -> Result {
+    let work = tempfile::tempdir()?;
+    let source = work.path().join("share");
+    fs::create_dir_all(source.join("a/deep"))?;
+    fs::write(source.join("a/x.txt"), "x")?;
+    fs::write(source.join("a/deep/y.txt"), "y")?;
+    fs::write(source.join("b.txt"), "b")?;
+    fs::create_dir_all(source.join("c"))?;
+    fs::write(source.join("c/z.txt"), "z")?;
+    let storage = Arc::new(LocalDir::new(work.path().join("repo")));
+    repo::init(storage.clone(), PASSWORD)?;
+    let request = BackupRequest {
+        paths: vec![source.display().to_string()],
+        host: "test".into(),
+        ..BackupRequest::default()
+    };
+    let id = open(&storage)?.backup(&request)?.id;
+    let indexed = open(&storage)?.into_indexed()?;
+    let inside = source.display().to_string();
+    let inside = inside.trim_start_matches('/');
+    let paths = |listing: &Listing| -> Vec<String> {
+        listing
+            .entries
+            .iter()
+            .map(|e| e.path.strip_prefix(inside).unwrap_or(&e.path).to_owned())
+            .collect()
+    };
+
+    let direct = indexed.ls(&id, inside, ListScope::children(100))?;
+    assert_eq!(
+        paths(&direct),
+        ["/a", "/b.txt", "/c"],
+        "only its own entries"
+    );
+    assert!(!direct.cut);
+    let exactly = indexed.ls(&id, inside, ListScope::children(3))?;
+    assert!(!exactly.cut, "nothing left after the limit: not cut");
+    let cut = indexed.ls(&id, &format!("/{inside}/"), ListScope::children(2))?;
+    assert_eq!(
+        (paths(&cut), cut.cut),
+        (vec!["/a".into(), "/b.txt".into()], true)
+    );
+
+    let all = indexed.ls(&id, inside, ListScope::subtree(100))?;
+    assert_eq!(
+        paths(&all),
+        [
+            "/a",
+            "/a/deep",
+            "/a/deep/y.txt",
+            "/a/x.txt",
+            "/b.txt",
+            "/c",
+            "/c/z.txt"
+        ],
+        "depth first, in name order"
+    );
+    assert!(!all.cut);
+    let first = indexed.ls(&id, inside, ListScope::subtree(4))?;
+    assert_eq!(paths(&first), paths(&all)[..4]);
+    assert!(first.cut);
+
+    // A file is its own listing, under its own path, however it is asked for.
+    let file = format!("{inside}/a/x.txt");
+    for scope in [ListScope::children(10), ListScope::subtree(10)] {
+        let listed = indexed.ls(&id, &file, scope)?;
+        assert_eq!(paths(&listed), ["/a/x.txt"], "{scope:?}");
+        assert_eq!(listed.entries[0].kind, EntryKind::File);
+        assert!(!listed.cut);
+    }
+    let none = indexed.ls(&id, &file, ListScope::children(0))?;
+    assert!(none.entries.is_empty() && none.cut);
+    assert!(
+        indexed
+            .ls(&id, &format!("{inside}/missing"), ListScope::children(10))
+            .is_err()
     );
     Ok(())
 }

@@ -4,11 +4,13 @@
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use super::{ObjectKind, ObjectName, ObjectRef, Range, Storage, StorageError};
 
 /// Where half-written objects wait until they are complete. restic and rustic read only
-/// their own directories, so nothing here is ever taken for an object.
+/// their own directories, so nothing here is ever taken for an object. What a stopped
+/// process leaves here is removed by [`Storage::remove_stale_spool`].
 const TEMP_DIR: &str = ".steward-tmp";
 
 #[derive(Clone, Debug)]
@@ -194,6 +196,45 @@ impl Storage for LocalDir {
         fs::remove_file(self.path_of(object))
             .map_err(|e| StorageError::from_io(&object.to_string(), e))
     }
+
+    /// Aged by modification time: a spool file in use is written as its upload arrives,
+    /// so its time is that of its last write (or its making). Should one still in use be
+    /// removed all the same, its upload fails when it links the file into place and the
+    /// client sends it again: never a wrong object.
+    fn remove_stale_spool(&self, older_than: Duration) -> Result<usize, StorageError> {
+        let temp_dir = self.root.join(TEMP_DIR);
+        let io = |e| StorageError::from_io(&temp_dir.display().to_string(), e);
+        let entries = match fs::read_dir(&temp_dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(io(error)),
+        };
+        let now = SystemTime::now();
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry.map_err(io)?;
+            // Gone meanwhile (its upload finished), or not a file: not ours to remove.
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
+            // A time ahead of now (a clock set back) is not old.
+            let stale = metadata.is_file()
+                && metadata
+                    .modified()
+                    .ok()
+                    .and_then(|written| now.duration_since(written).ok())
+                    .is_some_and(|age| age > older_than);
+            if !stale {
+                continue;
+            }
+            match fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(io(error)),
+            }
+        }
+        Ok(removed)
+    }
 }
 
 #[cfg(test)]
@@ -300,6 +341,49 @@ mod tests {
             0,
             "a refused spool file is deleted"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn spool_files_left_behind_are_removed_and_those_in_use_kept() -> Result<(), StorageError> {
+        let io = |e: std::io::Error| StorageError::Io(e.to_string());
+        let dir = tempfile::tempdir().map_err(io)?;
+        let storage = LocalDir::new(dir.path());
+        let hour = Duration::from_secs(3_600);
+        assert_eq!(
+            storage.remove_stale_spool(hour)?,
+            0,
+            "no spool directory yet"
+        );
+        storage.create()?;
+
+        // A server stopped mid-upload: its spool file stays, last written long ago.
+        let (_, left) = storage.spool()?.keep().map_err(|e| io(e.error))?;
+        File::options()
+            .write(true)
+            .open(&left)
+            .and_then(|f| f.set_modified(SystemTime::now() - 2 * hour))
+            .map_err(io)?;
+        // An upload arriving now, and one that has been slow for most of an hour.
+        let mut arriving = storage.spool()?;
+        arriving.write_all(b"part of a pack").map_err(io)?;
+        let slow = storage.spool()?;
+        slow.as_file()
+            .set_modified(SystemTime::now() - hour + Duration::from_secs(60))
+            .map_err(io)?;
+        fs::create_dir(dir.path().join(TEMP_DIR).join("a-folder")).map_err(io)?;
+
+        assert_eq!(storage.remove_stale_spool(hour)?, 1);
+        assert!(!left.exists(), "the one left behind is gone");
+        assert!(arriving.path().exists() && slow.path().exists());
+        assert!(dir.path().join(TEMP_DIR).join("a-folder").is_dir());
+        // Both uploads still finish.
+        arriving.write_all(b", the rest").map_err(io)?;
+        let pack = ObjectRef::named(ObjectKind::Data, name('c'));
+        storage.put_spooled(&pack, arriving)?;
+        assert_eq!(storage.read(&pack, None)?, b"part of a pack, the rest");
+        storage.put_spooled(&ObjectRef::named(ObjectKind::Index, name('d')), slow)?;
+        assert_eq!(storage.remove_stale_spool(hour)?, 0);
         Ok(())
     }
 

@@ -223,4 +223,14 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Remove an object. The endpoint decides who may; forget and prune on the server call it.
     fn remove(&self, object: &ObjectRef) -> Result<(), StorageError>;
+
+    /// Remove the spool files of this storage's own last written more than `older_than`
+    /// ago — left by a process stopped mid-upload, since a finished or failed upload removes
+    /// its own — and answer how many. `older_than` must exceed the longest an upload may
+    /// leave its file unwritten. The default spool (the system's temporary directory) is
+    /// not this storage's to sweep: none.
+    fn remove_stale_spool(&self, older_than: std::time::Duration) -> Result<usize, StorageError> {
+        let _ = older_than;
+        Ok(0)
+    }
 }

@@ -3,9 +3,10 @@
 //! wire types.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
+use axum::http::{HeaderName, StatusCode};
 use serde::Deserialize;
+use steward_backup::ListScope;
 use steward_core::Timestamp;
 use steward_proto::api::{ApiError, Job};
 use steward_proto::backup::{
@@ -17,7 +18,7 @@ use utoipa::IntoParams;
 use super::service::{self, RestoreRequest};
 use crate::api::views;
 use crate::auth::{Authorized, ManageBackups, RevealBackupPasswords, ViewDevices};
-use crate::error::{ApiJson, AppResult};
+use crate::error::{ApiJson, ApiQuery, AppResult};
 use crate::state::AppState;
 
 /// Where backups are kept (and, for a bucket, whether its Object Lock locks them), and the
@@ -105,35 +106,58 @@ pub async fn snapshots(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct FilesQuery {
-    /// A folder inside the snapshot; all of it when absent.
+    /// A folder inside the snapshot (or a file, listed as itself); all of it when absent.
     #[serde(default)]
     pub path: String,
+    /// Everything under `path` (the default), or with `false` only its direct entries.
+    pub recursive: Option<bool>,
+    /// The most entries answered: 10000 unless given, at most 100000 (a larger number is
+    /// taken as 100000). A listing that stops there says so in `X-Steward-Truncated`.
+    pub limit: Option<usize>,
 }
 
-/// The files of one snapshot (under `path`), in tree order.
+/// The response header that says whether a listing stopped at its limit (`true`) with
+/// entries left out, or is whole (`false`).
+pub const TRUNCATED: HeaderName = HeaderName::from_static("x-steward-truncated");
+
+/// The files of one snapshot under `path` (everything, or with `recursive=false` one
+/// folder's own entries), in tree order: depth first, each folder's entries by name. At most
+/// `limit` of them; when there were more, the answer is the first `limit` and carries
+/// `X-Steward-Truncated: true`.
 #[utoipa::path(get, path = "/api/v1/devices/{id}/snapshots/{snapshot}/files", tag = "backups",
     params(("id" = String, Path, description = "device id"), ("snapshot" = String, Path, description = "snapshot id or a unique prefix of it"), FilesQuery),
     security(("api_token" = []), ("session" = [])),
-    responses((status = 200, body = Vec<SnapshotEntry>), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
+    responses((status = 200, body = Vec<SnapshotEntry>, headers(("x-steward-truncated" = bool, description = "`true` when the listing stopped at `limit` and entries were left out, else `false`"))),
+        (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 401, body = ApiError)))]
 pub async fn files(
     State(state): State<AppState>,
     who: Authorized<ViewDevices>,
     Path((id, snapshot)): Path<(String, String)>,
-    Query(q): Query<FilesQuery>,
-) -> AppResult<Json<Vec<SnapshotEntry>>> {
-    let entries = service::files(&state, &who.caller(&state), &id, &snapshot, &q.path).await?;
-    Ok(Json(
-        entries
-            .into_iter()
-            .map(|e| SnapshotEntry {
-                path: e.path,
-                kind: format!("{:?}", e.kind).to_lowercase(),
-                size: e.size,
-                mode: e.mode,
-                mtime: e.mtime_ms.map(Timestamp),
-                link: e.link,
-            })
-            .collect(),
+    ApiQuery(q): ApiQuery<FilesQuery>,
+) -> AppResult<([(HeaderName, &'static str); 1], Json<Vec<SnapshotEntry>>)> {
+    let scope = ListScope {
+        recursive: q.recursive.unwrap_or(true),
+        limit: q.limit.unwrap_or(service::DEFAULT_LISTED),
+    };
+    let listing =
+        service::files(&state, &who.caller(&state), &id, &snapshot, &q.path, scope).await?;
+    let truncated = if listing.cut { "true" } else { "false" };
+    Ok((
+        [(TRUNCATED, truncated)],
+        Json(
+            listing
+                .entries
+                .into_iter()
+                .map(|e| SnapshotEntry {
+                    path: e.path,
+                    kind: format!("{:?}", e.kind).to_lowercase(),
+                    size: e.size,
+                    mode: e.mode,
+                    mtime: e.mtime_ms.map(Timestamp),
+                    link: e.link,
+                })
+                .collect(),
+        ),
     ))
 }
 

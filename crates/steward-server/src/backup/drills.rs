@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use steward_backup::storage::Storage;
-use steward_backup::{Digest, EntryKind, ProgressCounter, Repo};
+use steward_backup::{Digest, EntryKind, ListScope, ProgressCounter, Repo};
 use steward_core::backup::drill::{SAMPLE_BYTES, SAMPLE_FILES, sample};
 use steward_core::backup::verdict::DRILL_EVERY_MS;
 use steward_core::{Action, JobKind, JobState, Scope, Timestamp};
@@ -140,8 +140,9 @@ fn plan(
     };
     let indexed = repo.into_indexed().map_err(|e| e.to_string())?;
     let files: Vec<(String, u64)> = indexed
-        .ls(&newest.id, "")
+        .ls(&newest.id, "", ListScope::UNBOUNDED)
         .map_err(|e| e.to_string())?
+        .entries
         .into_iter()
         .filter(|e| e.kind == EntryKind::File)
         .map(|e| (e.path, e.size))

@@ -22,6 +22,10 @@
 //!   backup running meanwhile never loses a pack it is about to reference.
 //! - **One server at a time** maintains a repository (`Store::claim_backup_maintenance`, a
 //!   6-hour lease, released when done); everything is audited as `system`.
+//! - **Spool files** a server stopped mid-upload left in a local repository are removed at
+//!   each maintenance once last written an hour ago, or twice the upload body timeout if
+//!   that is longer: an upload's body must arrive within that timeout of its head, after
+//!   its spool file was made, so a file still in use was written more recently.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -112,6 +116,7 @@ pub async fn maintain(state: &AppState, device_id: &str) -> Result<Option<Mainta
     if !claimed {
         return Ok(None);
     }
+    sweep_spool(state, device_id).await;
     let mut done = Done::default();
     let result = steps(state, device_id, now, &mut done).await;
     // Recorded (and the claim released) whatever happened: a forget that succeeded before
@@ -150,6 +155,34 @@ pub async fn maintain(state: &AppState, device_id: &str) -> Result<Option<Mainta
         forgotten: done.forgotten,
         pruned: done.pruned_at.is_some(),
     }))
+}
+
+/// Spool files at least this old are left behind (see the module's decisions).
+fn stale_spool_after(state: &AppState) -> Duration {
+    (2 * state.config.net.backup_body_timeout).max(Duration::from_secs(3_600))
+}
+
+/// Removes the device's repository's stale spool files; a failure is only logged (it
+/// costs disk space, not backups).
+async fn sweep_spool(state: &AppState, device_id: &str) {
+    let older_than = stale_spool_after(state);
+    let swept = match super::storage_for(state, device_id) {
+        Ok(storage) => tokio::task::spawn_blocking(move || {
+            storage
+                .remove_stale_spool(older_than)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string())),
+        Err(e) => Err(e.to_string()),
+    };
+    match swept {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(device = %device_id, "backups: removed {n} spool file(s) left by an upload cut off")
+        }
+        Err(e) => tracing::warn!(device = %device_id, "backups: removing stale spool files: {e}"),
+    }
 }
 
 #[derive(Default)]

@@ -33,11 +33,13 @@ pub mod service;
 pub mod storage;
 mod upload;
 
+/// What [`files`] is asked and answers.
+pub use steward_backup::{ListScope, Listing};
 pub use storage::{NoStorage, storage_for};
 
 pub use service::{
-    BackupError, RestoreRequest, files, job_finished, may_read, policies_covering,
-    repository_access, restore, reveal_password, run_now, snapshots,
+    BackupError, DEFAULT_LISTED, MAX_LISTED, RestoreRequest, files, job_finished, may_read,
+    policies_covering, repository_access, restore, reveal_password, run_now, snapshots,
 };
 
 use steward_backup::storage::ObjectName;

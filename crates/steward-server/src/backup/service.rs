@@ -3,7 +3,7 @@
 //! (API, console, CLI) call these; none of them talks to the store or storage directly.
 
 use steward_backup::storage::{ObjectKind, ObjectName, ObjectRef, StorageError};
-use steward_backup::{Entry, ProgressCounter, Repo};
+use steward_backup::{ListScope, Listing, ProgressCounter, Repo};
 use steward_core::checks::{Membership, Target};
 use steward_core::{Action, JobKind, JobState, Timestamp};
 use steward_proto::backup::{BackupJob, BackupResult, RepositoryAccess, RestoreJob};
@@ -181,32 +181,79 @@ pub async fn snapshots(
         .await?)
 }
 
-/// The entries of one of the device's snapshots under `path`, read from the repository on
-/// the server (in the blocking pool: it decrypts the snapshot's trees).
+/// The most entries one listing of a snapshot holds, whoever asks: a listing is held whole
+/// in memory and answered in one piece.
+pub const MAX_LISTED: usize = 100_000;
+/// The most a listing holds when the caller does not say.
+pub const DEFAULT_LISTED: usize = 10_000;
+
+/// One listing asked of [`listings`]: a snapshot (its id or a unique prefix), a path in it,
+/// and how far to go (the limit is held to `1..=`[`MAX_LISTED`]).
+#[derive(Debug, Clone)]
+pub struct ListRequest {
+    pub snapshot: String,
+    pub path: String,
+    pub scope: ListScope,
+}
+
+/// The entries of one of the device's snapshots under `path`, as far as `scope` reaches
+/// (see [`listings`]).
 pub async fn files(
     state: &AppState,
     caller: &Caller,
     id: &str,
     snapshot: &str,
     path: &str,
-) -> Result<Vec<Entry>> {
+    scope: ListScope,
+) -> Result<Listing> {
+    let asked = ListRequest {
+        snapshot: snapshot.to_owned(),
+        path: path.to_owned(),
+        scope,
+    };
+    listings(state, caller, id, vec![asked])
+        .await?
+        .pop()
+        .unwrap_or_else(|| Ok(Listing::default()))
+}
+
+/// Listings of the device's snapshots, read from the repository on the server with its
+/// index loaded once for all of them (in the blocking pool: it decrypts the snapshots'
+/// trees). Each listing succeeds or fails on its own: a snapshot may lack a path another has.
+pub async fn listings(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    asked: Vec<ListRequest>,
+) -> Result<Vec<Result<Listing>>> {
     caller.require(Action::ViewDevices)?;
     let device = devices::find(state, caller, id).await?;
     let password = repositories::password(state, &device.id)
         .await?
         .ok_or(BackupError::NoRepository)?;
     let storage = super::storage_for(state, &device.id)?;
-    let (snapshot, path) = (snapshot.to_owned(), path.trim_matches('/').to_owned());
+    let read = |e: steward_backup::BackupError| match e {
+        steward_backup::BackupError::Invalid(m) => BackupError::BadRequest(m),
+        steward_backup::BackupError::Repository(m) => BackupError::Repository(m),
+    };
     tokio::task::spawn_blocking(move || {
-        let repo = Repo::open(storage, &password, ProgressCounter::new())?;
-        repo.into_indexed()?.ls(&snapshot, &path)
+        let indexed = Repo::open(storage, &password, ProgressCounter::new())?.into_indexed()?;
+        Ok(asked
+            .iter()
+            .map(|a| {
+                let scope = ListScope {
+                    limit: a.scope.limit.clamp(1, MAX_LISTED),
+                    ..a.scope
+                };
+                indexed
+                    .ls(&a.snapshot, a.path.trim_matches('/'), scope)
+                    .map_err(read)
+            })
+            .collect())
     })
     .await
     .map_err(|e| BackupError::Repository(e.to_string()))?
-    .map_err(|e| match e {
-        steward_backup::BackupError::Invalid(m) => BackupError::BadRequest(m),
-        steward_backup::BackupError::Repository(m) => BackupError::Repository(m),
-    })
+    .map_err(read)
 }
 
 /// Where a restore puts files.

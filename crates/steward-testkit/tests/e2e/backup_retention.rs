@@ -3,7 +3,7 @@
 //! them. Nothing younger than the protection window goes, even when `keep` says so; a
 //! snapshot forged to look ancient but received lately stays; one forged to look new but
 //! received long ago goes; what goes is forgotten and pruned, and the repository still
-//! checks clean and restores.
+//! checks clean and restores. Spool files left behind by an upload cut off go too.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -118,9 +118,26 @@ async fn retention_judges_by_received_time_and_the_repository_stays_sound() {
     }
     let [old, claims_new, claims_ancient, recent, newest] = ids.clone().try_into().unwrap();
 
+    // A spool file a server stopped mid-upload left behind (written two hours ago) goes at
+    // the next maintenance; one being written now stays.
+    let spool = server.backups_dir().join(&device).join(".steward-tmp");
+    let (left, arriving) = (spool.join(".tmpLeft"), spool.join(".tmpArriving"));
+    std::fs::write(&left, "half a pack").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&left)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(7_200))
+        .unwrap();
+    std::fs::write(&arriving, "a pack arriving").unwrap();
+
     // No policy covers the device: nothing is let go.
     let done = maintenance::maintain(&server.state, &device).await.unwrap();
     assert_eq!(done, Some(Maintained::default()));
+    assert!(
+        !left.exists() && arriving.exists(),
+        "only the stale spool file"
+    );
 
     // Keep only the last one; 30 days of protection (the default).
     let (status, policy) = server

@@ -93,19 +93,11 @@ async fn back_up(
     info.id
 }
 
-/// A device with two snapshots of a small tree: (device, source folder, [older, newer]).
-pub(crate) async fn device_with_snapshots(
-    server: &TestServer,
-    dir: &Path,
-) -> (String, std::path::PathBuf, [String; 2]) {
+/// A device whose repository the server has made (as the first "Back up now" of `source`
+/// does; the job waits for an agent, none here): (device, the repository's password).
+async fn device_with_repository(server: &TestServer, source: &Path) -> (String, String) {
     let (device, _) = server.enroll_raw("file-server").await;
-    let source = dir.join("share");
-    std::fs::create_dir_all(source.join("docs")).unwrap();
-    std::fs::write(source.join("docs/letter.txt"), "Dear customer,\n").unwrap();
-    std::fs::write(source.join("notes <b>.txt"), "escaped?\n").unwrap();
-    std::os::unix::fs::symlink("docs/letter.txt", source.join("latest")).unwrap();
     let token = server.api_token().await;
-    // The first "Back up now" makes the repository (the job waits for an agent: none here).
     let (status, body) = server
         .api_post(
             &token,
@@ -122,7 +114,20 @@ pub(crate) async fn device_with_snapshots(
         )
         .await;
     assert_eq!(status, 200, "{revealed}");
-    let password = revealed["password"].as_str().unwrap().to_owned();
+    (device, revealed["password"].as_str().unwrap().to_owned())
+}
+
+/// A device with two snapshots of a small tree: (device, source folder, [older, newer]).
+pub(crate) async fn device_with_snapshots(
+    server: &TestServer,
+    dir: &Path,
+) -> (String, std::path::PathBuf, [String; 2]) {
+    let source = dir.join("share");
+    std::fs::create_dir_all(source.join("docs")).unwrap();
+    std::fs::write(source.join("docs/letter.txt"), "Dear customer,\n").unwrap();
+    std::fs::write(source.join("notes <b>.txt"), "escaped?\n").unwrap();
+    std::os::unix::fs::symlink("docs/letter.txt", source.join("latest")).unwrap();
+    let (device, password) = device_with_repository(server, &source).await;
     let older = back_up(server, &device, &password, &source, 0).await;
     std::fs::write(source.join("docs/letter.txt"), "Dear customer, again\n").unwrap();
     std::fs::write(source.join("docs/invoice.csv"), "sku,qty\n").unwrap();
@@ -211,9 +216,11 @@ async fn backups_are_seen_browsed_compared_and_restored_in_the_console() {
         "{files}"
     );
     assert!(
-        files.contains("in 2 files"),
-        "a folder's size is what it holds: {files}"
+        files.contains(r#"data-name="latest" data-kind="link""#),
+        "{files}"
     );
+    assert!(html.contains("3 entries</span>"), "{html}");
+    assert!(!html.contains(r#"id="rows-cut""#), "{html}");
     assert!(
         files.contains("notes &#60;b&#62;.txt") || files.contains("notes &lt;b&gt;.txt"),
         "escaped: {files}"
@@ -249,6 +256,10 @@ async fn backups_are_seen_browsed_compared_and_restored_in_the_console() {
     );
     assert!(diff.contains(r#"data-change="changed""#), "{diff}");
     assert!(diff.contains("<strong>1</strong> added"), "{diff}");
+    assert!(
+        !html.contains(r#"id="diff-stopped""#),
+        "compared whole: {diff}"
+    );
     // A snapshot the device does not have, and a folder it does not hold.
     let (status, _) = get(
         &http,
@@ -466,6 +477,125 @@ async fn backups_are_seen_browsed_compared_and_restored_in_the_console() {
     let (_, html) = get(&http, &server, &tech, "/backups").await;
     let row = crate::support::between(&html, r#"<tr data-device="file-server">"#, "</tr>");
     assert!(row.contains("3 d ago") && row.contains("late"), "{row}");
+    server.cleanup().await;
+}
+
+/// Listings are bounded. The API lists one folder's own entries or all under it, at most
+/// `limit`, with `X-Steward-Truncated` saying whether it was cut; the console lists the
+/// folder shown alone and up to 10,000 entries of it, and compares two snapshots as far as
+/// both listings reach, saying so.
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_listings_stop_at_their_limit_and_say_so() {
+    let server = TestServer::sqlite_manual_clock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("many");
+    std::fs::create_dir_all(source.join("docs")).unwrap();
+    std::fs::write(source.join("docs/deep.txt"), "deep").unwrap();
+    // One more than the console lists of a folder.
+    for i in 0..10_001 {
+        std::fs::write(source.join(format!("f{i:05}")), "").unwrap();
+    }
+    let (device, password) = device_with_repository(&server, &source).await;
+    let older = back_up(&server, &device, &password, &source, 0).await;
+    std::fs::write(source.join("f00000"), "changed").unwrap();
+    std::fs::write(source.join("zz-new"), "past where the listings stop").unwrap();
+    let newer = back_up(&server, &device, &password, &source, 0).await;
+    let inside = source.display().to_string();
+    let inside = inside.trim_start_matches('/');
+
+    let token = server.api_token().await;
+    let http = reqwest::Client::new();
+    let files = |query: String| {
+        let (http, token) = (&http, &token);
+        let url = format!(
+            "{}/api/v1/devices/{device}/snapshots/{}/files?path=/{inside}{query}",
+            server.url,
+            &newer[..8]
+        );
+        async move {
+            let resp = http.get(url).bearer_auth(token).send().await.unwrap();
+            let status = resp.status().as_u16();
+            let truncated = resp
+                .headers()
+                .get("x-steward-truncated")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body: Value = resp.json().await.unwrap();
+            (status, truncated, body)
+        }
+    };
+    let paths = |body: &Value| -> Vec<String> {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["path"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // One level, cut at five: the first five by name, none of them deeper.
+    let (status, truncated, body) = files("&recursive=false&limit=5".into()).await;
+    assert_eq!(
+        (status, truncated.as_deref()),
+        (200, Some("true")),
+        "{body}"
+    );
+    let expected: Vec<String> = ["docs", "f00000", "f00001", "f00002", "f00003"]
+        .iter()
+        .map(|n| format!("{inside}/{n}"))
+        .collect();
+    assert_eq!(paths(&body), expected);
+    // One level, whole: the subfolder but not what is in it.
+    let (status, truncated, body) = files("&recursive=false&limit=20000".into()).await;
+    assert_eq!((status, truncated.as_deref()), (200, Some("false")));
+    let listed = paths(&body);
+    assert_eq!(listed.len(), 10_003, "the files, docs and zz-new");
+    assert!(listed.contains(&format!("{inside}/docs")));
+    assert!(!listed.contains(&format!("{inside}/docs/deep.txt")));
+    // Everything under it (the default), cut at the default 10,000.
+    let (status, truncated, body) = files(String::new()).await;
+    assert_eq!((status, truncated.as_deref()), (200, Some("true")));
+    assert_eq!(
+        paths(&body)[..2],
+        [format!("{inside}/docs"), format!("{inside}/docs/deep.txt")]
+    );
+    assert_eq!(paths(&body).len(), 10_000);
+    let (_, truncated, body) = files("/docs".into()).await;
+    assert_eq!(truncated.as_deref(), Some("false"));
+    assert_eq!(paths(&body), [format!("{inside}/docs/deep.txt")]);
+    // A file lists as itself; a limit below one is one.
+    let (_, truncated, body) = files("/docs/deep.txt&limit=0".into()).await;
+    assert_eq!(truncated.as_deref(), Some("false"));
+    assert_eq!(paths(&body), [format!("{inside}/docs/deep.txt")]);
+    let (status, _, body) = files("&recursive=perhaps".into()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "bad_request", "{body}");
+
+    // The console: the folder's first 10,000 entries, folders first, 1,000 of them shown.
+    let (tech, _) = signed_in(&server, "tech", Role::Technician).await;
+    let browser = browser();
+    let page = format!("/devices/{device}/backups/{newer}?path=/{inside}");
+    let (status, html) = get(&browser, &server, &tech, &page).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("more than 10000 entries</span>"), "the count");
+    let cut = crate::support::between(&html, r#"id="rows-cut">"#, "</p>");
+    assert!(cut.contains("more than 10000 entries"), "{cut}");
+    assert!(
+        html.contains(r#"<tr data-name="docs" data-kind="folder">"#),
+        "the folder comes first"
+    );
+    // The diff: both listings stop at 10,000 entries; compared up to there.
+    let (status, html) = get(&browser, &server, &tech, &format!("{page}&diff={older}")).await;
+    assert_eq!(status, 200);
+    let diff = crate::support::between(&html, r#"<div id="diff">"#, "</table>");
+    assert!(
+        diff.contains(&format!(r#"<td class="mono">/{inside}/f00000</td>"#)),
+        "{diff}"
+    );
+    assert!(diff.contains("<strong>0</strong> removed"), "{diff}");
+    assert!(!diff.contains("zz-new"), "past where both stopped: {diff}");
+    let stopped = crate::support::between(&html, r#"id="diff-stopped">"#, "</p>");
+    assert!(
+        stopped.contains(&format!("/{inside}/f09997")),
+        "the 10,000th entry, after docs and its file: {stopped}"
+    );
     server.cleanup().await;
 }
 

@@ -88,14 +88,30 @@ pub async fn run(state: &AppState, caller: &Caller, command: BackupCommand) -> a
             device,
             snapshot,
             path,
+            no_recursive,
+            limit,
         } => {
             let device = devices::find_by_name_or_id(state, caller, &device).await?;
-            for entry in backup::files(state, caller, &device.id, &snapshot, &path).await? {
+            let scope = backup::ListScope {
+                recursive: !no_recursive,
+                limit,
+            };
+            let listing = backup::files(state, caller, &device.id, &snapshot, &path, scope).await?;
+            for entry in &listing.entries {
                 let kind = format!("{:?}", entry.kind).to_lowercase();
                 match &entry.link {
                     Some(link) => println!("{kind:<8} {:>12}  /{} -> {link}", "", entry.path),
                     None => println!("{kind:<8} {:>12}  /{}", size(entry.size as i64), entry.path),
                 }
+            }
+            if listing.cut {
+                eprintln!(
+                    "The listing stopped after {} entries; there are more. Name a folder further \
+                     down with --path, list one level with --no-recursive, or raise --limit (at \
+                     most {}).",
+                    listing.entries.len(),
+                    backup::MAX_LISTED
+                );
             }
         }
         BackupCommand::Restore {

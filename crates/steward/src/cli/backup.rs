@@ -36,6 +36,12 @@ pub enum BackupCommand {
         /// A folder inside the snapshot.
         #[arg(long, default_value = "")]
         path: String,
+        /// Only the folder's own entries, not everything under it.
+        #[arg(long)]
+        no_recursive: bool,
+        /// The most entries listed (at most 100000): a longer listing stops there, saying so.
+        #[arg(long, default_value_t = steward_server::backup::DEFAULT_LISTED)]
+        limit: usize,
     },
     /// Restore files of a device's snapshot, to it or to another device, and wait.
     Restore {

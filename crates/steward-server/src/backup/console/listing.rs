@@ -1,7 +1,8 @@
-//! A snapshot's files as the snapshot page shows them. The repository lists everything
-//! under a folder, recursively; these pure functions pick the folder's own entries (with
-//! what each subfolder holds) and compare two listings.
+//! A snapshot's files as the snapshot page shows them: pure functions that order a folder's
+//! own entries and compare two listings of a subtree, each of which may have stopped at its
+//! limit.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use steward_backup::{Entry, EntryKind};
@@ -32,48 +33,16 @@ pub struct Child<'a> {
     pub entry: &'a Entry,
     /// Its name in the folder.
     pub name: &'a str,
-    /// For a subfolder: the files and bytes anywhere under it.
-    pub files_under: u64,
-    pub bytes_under: u64,
 }
 
 /// The entries directly in `folder` (normalized), folders first, then by name; at most
 /// `limit` of them, with how many there are in all.
 pub fn children<'a>(entries: &'a [Entry], folder: &str, limit: usize) -> (Vec<Child<'a>>, usize) {
-    let mut direct: BTreeMap<&'a str, Child<'a>> = BTreeMap::new();
-    // Totals under each direct subfolder, by its name.
-    let mut under: BTreeMap<&'a str, (u64, u64)> = BTreeMap::new();
-    for entry in entries {
-        let Some(relative) = inside(&entry.path, folder) else {
-            continue;
-        };
-        match relative.split_once('/') {
-            None => {
-                direct.insert(
-                    relative,
-                    Child {
-                        entry,
-                        name: relative,
-                        files_under: 0,
-                        bytes_under: 0,
-                    },
-                );
-            }
-            Some((top, _)) if entry.kind == EntryKind::File => {
-                let totals = under.entry(top).or_default();
-                totals.0 += 1;
-                totals.1 = totals.1.saturating_add(entry.size);
-            }
-            Some(_) => {}
-        }
-    }
-    let mut all: Vec<Child<'a>> = direct
-        .into_values()
-        .map(|mut child| {
-            if let Some((files, bytes)) = under.get(child.name) {
-                (child.files_under, child.bytes_under) = (*files, *bytes);
-            }
-            child
+    let mut all: Vec<Child<'a>> = entries
+        .iter()
+        .filter_map(|entry| {
+            let name = inside(&entry.path, folder).filter(|name| !name.contains('/'))?;
+            Some(Child { entry, name })
         })
         .collect();
     all.sort_by(|a, b| {
@@ -82,6 +51,49 @@ pub fn children<'a>(entries: &'a [Entry], folder: &str, limit: usize) -> (Vec<Ch
     let total = all.len();
     all.truncate(limit);
     (all, total)
+}
+
+/// The order a snapshot's tree is listed in: depth first, each folder's entries by name —
+/// paths compared part by part (`a/x` before `a-b`, unlike plain text order).
+fn tree_order(a: &str, b: &str) -> Ordering {
+    a.split('/').cmp(b.split('/'))
+}
+
+/// A listing of a subtree, as far as it went: its entries in tree order, and whether it
+/// stopped at its limit.
+#[derive(Debug, Clone, Copy)]
+pub struct Listed<'a> {
+    pub entries: &'a [Entry],
+    pub cut: bool,
+}
+
+impl<'a> Listed<'a> {
+    /// The last path this listing is complete up to: `None` when it is complete.
+    fn complete_to(&self) -> Option<&'a str> {
+        self.cut
+            .then(|| self.entries.last().map_or("", |e| e.path.as_str()))
+    }
+}
+
+/// What two listings can be compared on: everything when neither was cut, else the part of
+/// the tree both hold whole — up to the earlier of the places they stopped, which is
+/// answered too. (A listing stops at a place in tree order; past it, an entry missing from
+/// it says nothing.)
+fn comparable<'a>(
+    before: Listed<'a>,
+    after: Listed<'a>,
+) -> (Vec<&'a Entry>, Vec<&'a Entry>, Option<&'a str>) {
+    let until = match (before.complete_to(), after.complete_to()) {
+        (Some(a), Some(b)) => Some(std::cmp::min_by(a, b, |a, b| tree_order(a, b))),
+        (a, b) => a.or(b),
+    };
+    let within = |entries: &'a [Entry]| -> Vec<&'a Entry> {
+        entries
+            .iter()
+            .filter(|e| until.is_none_or(|u| tree_order(&e.path, u) != Ordering::Greater))
+            .collect()
+    };
+    (within(before.entries), within(after.entries), until)
 }
 
 /// How an entry differs between two snapshots.
@@ -111,23 +123,25 @@ impl<'a> Difference<'a> {
     }
 }
 
-/// What changed from `before` (the other snapshot's listing) to `after` (this one's), by
-/// path, in path order.
-pub fn diff<'a>(before: &'a [Entry], after: &'a [Entry]) -> Vec<Difference<'a>> {
-    let old: BTreeMap<&str, &Entry> = before.iter().map(|e| (e.path.as_str(), e)).collect();
-    let new: BTreeMap<&str, &Entry> = after.iter().map(|e| (e.path.as_str(), e)).collect();
+/// What changed from `before` (the other snapshot's listing) to `after` (this one's), in
+/// tree order; and, when either listing was cut, the path the comparison stopped at (what
+/// changed after it is not known).
+pub fn diff<'a>(before: Listed<'a>, after: Listed<'a>) -> (Vec<Difference<'a>>, Option<&'a str>) {
+    let (before, after, until) = comparable(before, after);
+    let old: BTreeMap<&str, &'a Entry> = before.iter().map(|e| (e.path.as_str(), *e)).collect();
+    let new: BTreeMap<&str, &'a Entry> = after.iter().map(|e| (e.path.as_str(), *e)).collect();
     let mut out = Vec::new();
     for (path, entry) in &new {
         match old.get(path) {
             None => out.push(Difference {
                 change: Change::Added,
                 before: None,
-                after: Some(entry),
+                after: Some(*entry),
             }),
             Some(was) if differs(was, entry) => out.push(Difference {
                 change: Change::Changed,
-                before: Some(was),
-                after: Some(entry),
+                before: Some(*was),
+                after: Some(*entry),
             }),
             Some(_) => {}
         }
@@ -136,13 +150,13 @@ pub fn diff<'a>(before: &'a [Entry], after: &'a [Entry]) -> Vec<Difference<'a>> 
         if !new.contains_key(path) {
             out.push(Difference {
                 change: Change::Removed,
-                before: Some(entry),
+                before: Some(*entry),
                 after: None,
             });
         }
     }
-    out.sort_by(|a, b| a.path().cmp(b.path()));
-    out
+    out.sort_by(|a, b| tree_order(a.path(), b.path()));
+    (out, until)
 }
 
 fn differs(was: &Entry, is: &Entry) -> bool {
@@ -192,6 +206,17 @@ mod tests {
         ]
     }
 
+    fn whole(entries: &[Entry]) -> Listed<'_> {
+        Listed {
+            entries,
+            cut: false,
+        }
+    }
+
+    fn cut(entries: &[Entry]) -> Listed<'_> {
+        Listed { entries, cut: true }
+    }
+
     #[test]
     fn paths_are_made_canonical() {
         assert_eq!(normalize("/srv//share/./docs/"), "srv/share/docs");
@@ -201,26 +226,28 @@ mod tests {
     }
 
     #[test]
-    fn a_folder_shows_its_own_entries_folders_first_with_their_totals() {
-        let entries = tree();
-        let (rows, total) = children(&entries, "srv/share", 100);
+    fn a_folder_shows_its_own_entries_folders_first() {
+        let listed = vec![
+            file("srv/share/zeta.bin", 5, 1),
+            dir("srv/share/docs"),
+            file("srv/share/alpha.txt", 7, 1),
+        ];
+        let (rows, total) = children(&listed, "srv/share", 100);
         let names: Vec<&str> = rows.iter().map(|c| c.name).collect();
         assert_eq!(names, ["docs", "alpha.txt", "zeta.bin"]);
         assert_eq!(total, 3);
-        assert_eq!((rows[0].files_under, rows[0].bytes_under), (2, 30));
-        assert_eq!((rows[1].files_under, rows[1].bytes_under), (0, 0));
-        // A sibling whose name starts the same is not inside.
+        // Whatever else a listing holds is not the folder's own: what is deeper, the
+        // folder itself (a file listed as itself), a sibling whose name starts the same.
+        let entries = tree();
         let (rows, _) = children(&entries, "srv", 100);
         let names: Vec<&str> = rows.iter().map(|c| c.name).collect();
         assert_eq!(names, ["share", "shared-not-inside.txt"]);
-        // The root: only the top folder (implied by its entries' paths when listed itself).
-        let (rows, _) = children(&entries, "", 100);
-        assert!(rows.is_empty(), "srv itself is not in this listing");
-        let mut with_top = tree();
-        with_top.insert(0, dir("srv"));
-        let (rows, _) = children(&with_top, "", 100);
+        let (rows, _) = children(&entries[5..6], "srv/share/zeta.bin", 100);
+        assert!(rows.is_empty());
+        let top = [dir("srv")];
+        let (rows, _) = children(&top, "", 100);
         assert_eq!(rows.len(), 1);
-        assert_eq!((rows[0].name, rows[0].files_under), ("srv", 5));
+        assert_eq!(rows[0].name, "srv");
     }
 
     #[test]
@@ -246,10 +273,9 @@ mod tests {
                 _ => {}
             }
         }
-        let changes: Vec<(Change, &str)> = diff(&before, &after)
-            .iter()
-            .map(|d| (d.change, d.path()))
-            .collect();
+        let (differences, until) = diff(whole(&before), whole(&after));
+        let changes: Vec<(Change, &str)> =
+            differences.iter().map(|d| (d.change, d.path())).collect();
         assert_eq!(
             changes,
             [
@@ -259,7 +285,8 @@ mod tests {
                 (Change::Removed, "srv/share/zeta.bin"),
             ]
         );
-        assert!(diff(&before, &before).is_empty());
+        assert_eq!(until, None, "neither listing was cut");
+        assert!(diff(whole(&before), whole(&before)).0.is_empty());
         let mut linked = tree();
         linked[2] = Entry {
             kind: EntryKind::Symlink,
@@ -267,9 +294,40 @@ mod tests {
             ..linked[2].clone()
         };
         assert_eq!(
-            diff(&before, &linked)[0].change,
+            diff(whole(&before), whole(&linked)).0[0].change,
             Change::Changed,
             "a file became a link"
         );
+    }
+
+    #[test]
+    fn cut_listings_are_compared_only_as_far_as_both_reach() {
+        // Tree order: `a`'s contents come before `a-b`, which text order puts first.
+        let other = vec![
+            dir("a"),
+            file("a/x", 1, 1),
+            file("a-b", 1, 1),
+            file("b", 1, 1),
+        ];
+        let this = vec![dir("a"), file("a/y", 1, 1)];
+        let (changes, until) = diff(whole(&other), cut(&this));
+        let changes: Vec<(Change, &str)> = changes.iter().map(|d| (d.change, d.path())).collect();
+        assert_eq!(
+            changes,
+            [(Change::Removed, "a/x"), (Change::Added, "a/y")],
+            "a-b and b lie past where this listing stopped: not taken for removed"
+        );
+        assert_eq!(until, Some("a/y"));
+        // Both cut: the earlier stop holds.
+        let other = vec![dir("a"), file("a/x", 1, 1), dir("b"), file("b/1", 1, 1)];
+        let (changes, until) = diff(cut(&other), cut(&this));
+        assert_eq!(until, Some("a/y"));
+        assert_eq!(changes.len(), 2, "b and b/1 are past a/y");
+        let (_, until) = diff(cut(&this), cut(&other));
+        assert_eq!(until, Some("a/y"), "whichever side stopped first");
+        // A listing cut before its first entry compares nothing.
+        let (changes, until) = diff(cut(&[]), whole(&other));
+        assert!(changes.is_empty());
+        assert_eq!(until, Some(""));
     }
 }

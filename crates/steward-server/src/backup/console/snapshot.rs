@@ -3,8 +3,10 @@
 //! the restore form — files ticked or typed, the device and the folder to put them in
 //! (its answer: [`super::restore`]).
 //!
-//! The repository lists a folder recursively; the page shows its own entries only
-//! ([`listing::children`]) and at most [`MAX_ROWS`] rows of either list, saying so when cut.
+//! A snapshot may hold millions of files, so every listing is bounded: the folder shown is
+//! listed alone (its own entries, not what is under them), the diff's subtrees up to
+//! [`LISTED`] entries each (compared as far as both reach), and at most [`MAX_ROWS`] rows of
+//! either list are shown. The page says when any of them was cut.
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
@@ -12,15 +14,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use steward_backup::{Entry, EntryKind};
+use steward_backup::{Entry, EntryKind, ListScope, Listing};
 use steward_core::Timestamp;
 use steward_store::{BackupSnapshotRecord, DeviceFilter, DeviceSortKey};
 
 use super::device::SnapshotRow;
-use super::listing::{self, Change};
+use super::listing::{self, Change, Listed};
 use super::{short_id, snapshot_href};
 use crate::auth::{ConsoleUser, urlencode};
-use crate::backup::service;
+use crate::backup::service::{self, ListRequest};
 use crate::console::format::{bytes, relative, utc};
 use crate::console::{Chrome, render};
 use crate::error::AppResult;
@@ -29,6 +31,9 @@ use crate::state::AppState;
 
 /// Rows of a folder or of a diff shown at most.
 pub const MAX_ROWS: usize = 1_000;
+/// Entries listed at most: of the folder shown (enough to put its folders first and count
+/// them), and of each side of a diff.
+pub const LISTED: usize = 10_000;
 /// Devices offered as restore targets (the caller's, by name).
 const MAX_TARGETS: u64 = 1_000;
 
@@ -64,6 +69,9 @@ pub struct DiffView {
     pub removed: usize,
     pub changed: usize,
     pub cut: bool,
+    /// Where the comparison stopped (`/…`) when either snapshot held more than [`LISTED`]
+    /// entries under the folder; empty when it is whole.
+    pub stopped_at: String,
     /// The other snapshot could not be read at this folder (it may not have it).
     pub unreadable: bool,
 }
@@ -93,6 +101,9 @@ struct SnapshotPage {
     crumbs: Vec<(String, String)>,
     rows: Vec<FileRow>,
     rows_total: usize,
+    /// The folder holds more than [`LISTED`] entries: `rows_total` counts the first ones.
+    rows_cut: bool,
+    listed: usize,
     /// The folder could not be listed: why.
     unreadable: String,
     diff: Option<DiffView>,
@@ -212,22 +223,32 @@ async fn build(
         return Ok(None);
     };
     let this = &snapshots[position];
-    let (entries, unreadable) = match list(state, caller, place, &place.snapshot).await {
-        Ok(entries) => (entries, String::new()),
-        Err(why) => (Vec::new(), why),
+    let other = snapshots
+        .iter()
+        .find(|s| !place.diff.is_empty() && s.snapshot_id == place.diff);
+    let mut asked = vec![ask(&place.snapshot, place, ListScope::children(LISTED))];
+    if let Some(other) = other {
+        asked.push(ask(&other.snapshot_id, place, ListScope::subtree(LISTED)));
+        asked.push(ask(&place.snapshot, place, ListScope::subtree(LISTED)));
+    }
+    let mut found = list(state, caller, place, asked).await.into_iter();
+    let (folder, unreadable) = match found.next() {
+        Some(Ok(folder)) => {
+            let why = not_a_folder(&folder, place);
+            (folder, why)
+        }
+        Some(Err(why)) => (Listing::default(), why),
+        None => (Listing::default(), String::new()),
     };
-    let (children, rows_total) = listing::children(&entries, &place.folder, MAX_ROWS);
+    let (children, rows_total) = listing::children(&folder.entries, &place.folder, MAX_ROWS);
     let rows = children
         .iter()
         .map(|c| file_row(c, place, now, &form))
         .collect();
-    let other = snapshots
-        .iter()
-        .find(|s| !place.diff.is_empty() && s.snapshot_id == place.diff);
-    let diff = match other {
-        Some(other) => Some(diff_view(state, caller, place, other, &entries, now).await),
-        None => None,
-    };
+    let diff = other.map(|other| {
+        let (before, after) = (found.next(), found.next());
+        diff_view(place, other, before, after, now)
+    });
     let can_restore = user.may(steward_core::Action::ManageBackups);
     let targets = if can_restore {
         restore_targets(state, caller).await?
@@ -244,6 +265,8 @@ async fn build(
         crumbs: crumbs(place),
         rows,
         rows_total,
+        rows_cut: folder.cut,
+        listed: LISTED,
         unreadable,
         diff,
         diff_id: place.diff.clone(),
@@ -280,24 +303,59 @@ fn clone_place(p: &Place) -> Place {
     }
 }
 
-/// The entries under the page's folder in `snapshot`; a failure in words (logged: the
+fn ask(snapshot: &str, place: &Place, scope: ListScope) -> ListRequest {
+    ListRequest {
+        snapshot: snapshot.to_owned(),
+        path: place.folder.clone(),
+        scope,
+    }
+}
+
+/// The listings `asked` of the page's folder, in order; a failure in words (logged: the
 /// repository does not tell a folder it lacks from a fault).
 async fn list(
     state: &AppState,
     caller: &Caller,
     place: &Place,
-    snapshot: &str,
-) -> Result<Vec<Entry>, String> {
-    service::files(state, caller, &place.device, snapshot, &place.folder)
-        .await
-        .map_err(|e| {
-            tracing::warn!(device = %place.device, snapshot, folder = %place.folder, "listing a snapshot: {e}");
-            format!(
-                "Could not list /{} in snapshot {}: it may not be in it.",
-                place.folder,
-                short_id(snapshot)
-            )
+    asked: Vec<ListRequest>,
+) -> Vec<Result<Listing, String>> {
+    let snapshots: Vec<String> = asked.iter().map(|a| a.snapshot.clone()).collect();
+    let found: Vec<Result<Listing, String>> =
+        match service::listings(state, caller, &place.device, asked).await {
+            Ok(found) => found
+                .into_iter()
+                .map(|l| l.map_err(|e| e.to_string()))
+                .collect(),
+            Err(e) => snapshots.iter().map(|_| Err(e.to_string())).collect(),
+        };
+    found
+        .into_iter()
+        .zip(&snapshots)
+        .map(|(listing, snapshot)| {
+            listing.map_err(|e| {
+                tracing::warn!(device = %place.device, snapshot, folder = %place.folder, "listing a snapshot: {e}");
+                format!(
+                    "Could not list /{} in snapshot {}: it may not be in it.",
+                    place.folder,
+                    short_id(snapshot)
+                )
+            })
         })
+        .collect()
+}
+
+/// Why the folder cannot be shown as one when it is a file (or a link): the repository
+/// lists that alone, under the folder's own path.
+fn not_a_folder(listing: &Listing, place: &Place) -> String {
+    match listing.entries.as_slice() {
+        [only] if only.path == place.folder && only.kind != EntryKind::Dir => format!(
+            "/{} is a {} in snapshot {}, not a folder.",
+            place.folder,
+            kind(only.kind),
+            short_id(&place.snapshot)
+        ),
+        _ => String::new(),
+    }
 }
 
 /// `abcd1234 · 2026-11-23 14:05 UTC (3 d ago)`.
@@ -349,14 +407,8 @@ fn file_row(
         } else {
             String::new()
         },
-        size: if is_dir {
-            format!(
-                "{} in {} file{}",
-                bytes(c.bytes_under),
-                c.files_under,
-                if c.files_under == 1 { "" } else { "s" }
-            )
-        } else if e.kind == EntryKind::File {
+        // A folder's size would take listing everything under it: left out.
+        size: if e.kind == EntryKind::File {
             bytes(e.size)
         } else {
             String::new()
@@ -391,23 +443,34 @@ fn describe(e: Option<&Entry>) -> String {
     }
 }
 
-async fn diff_view(
-    state: &AppState,
-    caller: &Caller,
+/// The comparison of the folder's subtree in `other` (`before`) and in this snapshot
+/// (`after`), as [`list`] answered them.
+fn diff_view(
     place: &Place,
     other: &BackupSnapshotRecord,
-    entries: &[Entry],
+    before: Option<Result<Listing, String>>,
+    after: Option<Result<Listing, String>>,
     now: Timestamp,
 ) -> DiffView {
-    let (before, unreadable) = match list(state, caller, place, &other.snapshot_id).await {
-        Ok(before) => (before, false),
-        Err(_) => (Vec::new(), true),
+    let unreadable = !matches!(before, Some(Ok(_)));
+    let (before, after) = match (before, after) {
+        (Some(Ok(before)), Some(Ok(after))) => (before, after),
+        // This snapshot lacks the folder (the page says it could not be listed): all of the
+        // other's is gone from it.
+        (Some(Ok(before)), _) => (before, Listing::default()),
+        // The other snapshot lacks it: nothing to compare with.
+        _ => (Listing::default(), Listing::default()),
     };
-    let changes = if unreadable {
-        Vec::new()
-    } else {
-        listing::diff(&before, entries)
-    };
+    let (changes, stopped_at) = listing::diff(
+        Listed {
+            entries: &before.entries,
+            cut: before.cut,
+        },
+        Listed {
+            entries: &after.entries,
+            cut: after.cut,
+        },
+    );
     let counted = |c: Change| changes.iter().filter(|d| d.change == c).count();
     DiffView {
         other_short: short_id(&other.snapshot_id).to_owned(),
@@ -417,6 +480,7 @@ async fn diff_view(
         removed: counted(Change::Removed),
         changed: counted(Change::Changed),
         cut: changes.len() > MAX_ROWS,
+        stopped_at: stopped_at.map(|p| format!("/{p}")).unwrap_or_default(),
         unreadable,
         rows: changes
             .iter()
