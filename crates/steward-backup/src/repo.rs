@@ -307,13 +307,21 @@ impl Repo {
     }
 
     /// Check the repository's structure and read back `read_percent` of its pack data
-    /// (0 reads none).
+    /// (0 reads none, 100 every pack). A share below 100 is packs picked at random while
+    /// they fit in it, so it reads at most that much (a repository of one large pack may
+    /// read none at 10 %).
     pub fn check(&self, read_percent: f64) -> Result<CheckReport, BackupError> {
         let mut options = CheckOptions::default();
         if read_percent > 0.0 {
-            options = options
-                .read_data(true)
-                .read_data_subset(ReadSubsetOption::Percentage(read_percent));
+            // rustic picks a percentage's packs while the remaining share is strictly
+            // larger than the next pack, so "100 %" leaves one random pack unread: ask for
+            // all of them by name.
+            let subset = if read_percent >= 100.0 {
+                ReadSubsetOption::All
+            } else {
+                ReadSubsetOption::Percentage(read_percent)
+            };
+            options = options.read_data(true).read_data_subset(subset);
         }
         let results = self.open.check(options).map_err(failed)?;
         Ok(CheckReport {
