@@ -323,7 +323,7 @@ impl Repo {
             };
             options = options.read_data(true).read_data_subset(subset);
         }
-        let results = self.open.check(options).map_err(failed)?;
+        let results = self.check_retrying_a_lost_race(options)?;
         Ok(CheckReport {
             errors: results
                 .0
@@ -332,6 +332,42 @@ impl Repo {
                 .map(|(_, error)| error.to_string())
                 .collect(),
         })
+    }
+
+    /// rustic_core 0.13's check walks the trees with loader threads that each hold the index,
+    /// then, to read data, takes the index back, waiting 100 ms for the threads to let go
+    /// and panicking ("index still in use") if one has not. On a loaded machine a thread can
+    /// take longer to notice that the walk ended, so the panic is caught here and the check
+    /// run again after a pause: a drill must not fail, and raise an alert, because the
+    /// server was busy. A panic of another kind, or the same race lost three times, is an
+    /// error.
+    fn check_retrying_a_lost_race(
+        &self,
+        options: CheckOptions,
+    ) -> Result<rustic_core::CheckResults, BackupError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.open.check(options)
+            }));
+            match run {
+                Ok(results) => return results.map_err(failed),
+                Err(panic) => {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    if !message.contains("index still in use") || attempt == 3 {
+                        return Err(BackupError::Repository(format!(
+                            "checking the repository failed inside rustic_core: {message}"
+                        )));
+                    }
+                    std::thread::sleep(std::time::Duration::from_secs(attempt));
+                }
+            }
+        }
     }
 
     /// Remove the snapshot objects `ids` (the server's retention decides which). Their data

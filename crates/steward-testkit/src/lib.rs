@@ -31,8 +31,6 @@ pub fn csrf_in(html: &str) -> String {
         .to_string()
 }
 
-/// Polls `check` every 50 ms until it returns `Some`, or fails the test after `timeout`.
-/// Tests wait on conditions, never on fixed sleeps.
 /// The text of the console page at `url`, fetched with a session `cookie`.
 pub async fn page_with(http: &reqwest::Client, url: impl reqwest::IntoUrl, cookie: &str) -> String {
     http.get(url)
@@ -45,6 +43,8 @@ pub async fn page_with(http: &reqwest::Client, url: impl reqwest::IntoUrl, cooki
         .unwrap()
 }
 
+/// Polls `check` every 50 ms until it returns `Some`, or fails the test after `timeout`.
+/// Tests wait on conditions, never on fixed sleeps.
 pub async fn eventually<T, F, Fut>(timeout: std::time::Duration, what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,

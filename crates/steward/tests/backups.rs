@@ -184,15 +184,12 @@ async fn console_page(server: &TestServer, path: &str) -> String {
             .await;
     }
     let cookie = server.sign_in("owner", "a long passphrase").await;
-    reqwest::Client::new()
-        .get(format!("{}{path}", server.url))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    steward_testkit::page_with(
+        &reqwest::Client::new(),
+        format!("{}{path}", server.url),
+        &cookie,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -620,16 +617,18 @@ async fn backups_in_a_locked_bucket_restore_and_cannot_be_deleted() {
     assert_eq!(drill["outcome"], "passed", "{drill}");
 
     // The server saw the bucket's Object Lock and says the backups are locked.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let overview = loop {
-        let (status, overview) = server.api_get(&token, "/api/v1/backups").await;
-        assert_eq!(status, 200, "{overview}");
-        if overview["storage"]["object_lock"].is_string() {
-            break overview;
-        }
-        assert!(Instant::now() < deadline, "{overview}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let overview = steward_testkit::eventually(
+        Duration::from_secs(30),
+        "the server to look at the bucket",
+        || async {
+            let (status, overview) = server.api_get(&token, "/api/v1/backups").await;
+            assert_eq!(status, 200, "{overview}");
+            overview["storage"]["object_lock"]
+                .is_string()
+                .then_some(overview)
+        },
+    )
+    .await;
     assert_eq!(overview["storage"]["kind"], "s3", "{overview}");
     assert_eq!(overview["storage"]["locked"], true, "{overview}");
     assert_eq!(
