@@ -348,9 +348,8 @@ impl Repo {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.open.check(options)
-            }));
+            let run =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.open.check(options)));
             match run {
                 Ok(results) => return results.map_err(failed),
                 Err(panic) => {
@@ -360,8 +359,17 @@ impl Repo {
                         .or_else(|| panic.downcast_ref::<String>().cloned())
                         .unwrap_or_default();
                     if !message.contains("index still in use") || attempt == 3 {
+                        // An `expect` message carries the Debug of what it unwrapped (here:
+                        // the whole index), so only its start is worth keeping.
+                        let short: String = message
+                            .split(": ")
+                            .next()
+                            .unwrap_or_default()
+                            .chars()
+                            .take(200)
+                            .collect();
                         return Err(BackupError::Repository(format!(
-                            "checking the repository failed inside rustic_core: {message}"
+                            "checking the repository failed inside rustic_core: {short}"
                         )));
                     }
                     std::thread::sleep(std::time::Duration::from_secs(attempt));

@@ -100,9 +100,15 @@ pub(super) async fn read(
         .await
         .map_err(|e| failed(e.to_string()))?;
     let status = answer.status();
-    let body = answer.bytes().await.map_err(|e| failed(e.to_string()))?;
-    if body.len() > MAX_ANSWER_BYTES {
-        return Err(failed(format!("an answer of {} bytes", body.len())));
+    let mut answer = answer;
+    let mut body = Vec::new();
+    while let Some(chunk) = answer.chunk().await.map_err(|e| failed(e.to_string()))? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(failed(format!(
+                "an answer longer than {MAX_ANSWER_BYTES} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
     }
     let text = String::from_utf8_lossy(&body);
     if status.as_u16() == 404 && text.contains("ObjectLockConfigurationNotFound") {

@@ -178,6 +178,21 @@ impl S3Storage {
     }
 }
 
+impl S3Storage {
+    /// One PUT of the whole object, refused by the bucket when the name exists. An object is
+    /// at most a pack (16 MiB in new repositories, 128 MiB accepted), held once in memory.
+    fn put_whole(&self, object: &ObjectRef, body: Vec<u8>) -> Result<(), StorageError> {
+        let options = WriteOptions {
+            if_not_exists: true,
+            ..WriteOptions::default()
+        };
+        self.operator
+            .write_options(&self.path_of(object), body, options)
+            .map(drop)
+            .map_err(|e| failed(&object.to_string(), e))
+    }
+}
+
 impl Storage for S3Storage {
     fn kind(&self) -> &'static str {
         "s3"
@@ -252,15 +267,18 @@ impl Storage for S3Storage {
     }
 
     fn put(&self, object: &ObjectRef, parts: &[&[u8]]) -> Result<(), StorageError> {
-        let body: Vec<u8> = parts.concat();
-        let options = WriteOptions {
-            if_not_exists: true,
-            ..WriteOptions::default()
-        };
-        self.operator
-            .write_options(&self.path_of(object), body, options)
-            .map(drop)
-            .map_err(|e| failed(&object.to_string(), e))
+        self.put_whole(object, parts.concat())
+    }
+
+    /// The spool file read once into the body sent (the default would copy it again).
+    fn put_spooled(
+        &self,
+        object: &ObjectRef,
+        file: tempfile::NamedTempFile,
+    ) -> Result<(), StorageError> {
+        let body = std::fs::read(file.path())
+            .map_err(|e| StorageError::from_io(&object.to_string(), e))?;
+        self.put_whole(object, body)
     }
 
     fn remove(&self, object: &ObjectRef) -> Result<(), StorageError> {

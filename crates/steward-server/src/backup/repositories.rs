@@ -74,7 +74,17 @@ fn open_password(state: &AppState, stored: &BackupRepositoryRecord) -> Result<St
         .map_err(|_| BackupError::Sealing("the repository password is not text".into()))
 }
 
+/// One repository is made at a time in this server: two requests making the same one at once
+/// would each write a key file for a master key of its own, and only one config; the
+/// other's key would open with the same password and fail to open the config, and restic
+/// may try it first. Inits are rare and cost one key derivation (16 MiB, milliseconds).
+static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn init_unless_present(storage: Arc<dyn Storage>, password: &str) -> Result<()> {
+    if storage.size(&ObjectRef::config())?.is_some() {
+        return Ok(());
+    }
+    let _one_at_a_time = INIT.lock().unwrap_or_else(|e| e.into_inner());
     if storage.size(&ObjectRef::config())?.is_some() {
         return Ok(());
     }

@@ -19,8 +19,8 @@ use anyhow::bail;
 use serde::Deserialize;
 use steward_server::backup::storage::S3Config;
 
-/// The section as written.
-#[derive(Debug, Default, Deserialize)]
+/// The section as written. Its `Debug` leaves the secret out.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackupStorageSection {
     kind: Option<Kind>,
@@ -33,6 +33,25 @@ pub struct BackupStorageSection {
     access_key_id: Option<String>,
     secret_access_key: Option<String>,
     secret_access_key_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for BackupStorageSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupStorageSection")
+            .field("kind", &self.kind)
+            .field("dir", &self.dir)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("secret_access_key_file", &self.secret_access_key_file)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -578,6 +578,11 @@ fn backups_go_to_a_directory_or_a_bucket_with_its_secret_in_a_file() {
         !format!("{bucket:?}").contains("wJalrXUtnFEMI"),
         "the secret stays out of logs"
     );
+    let inline = FileConfig::parse(
+        "[backup_storage]\nkind = \"s3\"\nsecret_access_key = \"wJalrXUtnFEMI\"\n",
+    )
+    .unwrap();
+    assert!(!format!("{inline:?}").contains("wJalrXUtnFEMI"));
 }
 
 #[test]
