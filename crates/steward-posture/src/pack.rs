@@ -1,0 +1,331 @@
+//! A pack: checks defined in TOML files, one `[[check]]` table each. The built-in Linux
+//! pack is embedded in the binary ([`builtin`]); a user's pack is read from files and
+//! refused whole, naming the file, line and reason, when one of its checks is malformed.
+
+use serde::Deserialize;
+
+/// The small-business checklist's eight sections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Section {
+    Hardware,
+    Network,
+    Software,
+    Security,
+    Backup,
+    Support,
+    UserAccess,
+    Cloud,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// Where a rule's text comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A file's content (`/proc/sys/…` included).
+    File(String),
+    /// A command's standard output (`sshd -T`).
+    Command(String),
+}
+
+/// What the text must say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// One of these values.
+    OneOf(Vec<String>),
+    /// A whole number no larger than this.
+    AtMost(i64),
+}
+
+/// How a check decides: the text of `source` — or, with `key`, the value on its
+/// `key value` line (as `sshd -T` prints; keys compared without case) — must be as
+/// `expect` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub source: Source,
+    pub key: Option<String>,
+    pub expect: Expect,
+}
+
+/// A rule as written: `{ command = "sshd -T", key = "permitrootlogin", allowed = ["no"] }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    file: Option<String>,
+    command: Option<String>,
+    key: Option<String>,
+    allowed: Option<Vec<String>>,
+    max: Option<i64>,
+}
+
+/// `applies_if = { command = "sshd -T" }` or `{ file = "/etc/ssh/sshd_config" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    file: Option<String>,
+    command: Option<String>,
+}
+
+fn source(file: Option<String>, command: Option<String>) -> Result<Source, String> {
+    match (file, command) {
+        (Some(file), None) if file.starts_with('/') => Ok(Source::File(file)),
+        (Some(file), None) => Err(format!("file {file:?} must be an absolute path")),
+        (None, Some(command)) if !command.trim().is_empty() => Ok(Source::Command(command)),
+        (None, None) | (None, Some(_)) => Err("needs a file or a command to read".into()),
+        (Some(_), Some(_)) => Err("reads a file or a command, not both".into()),
+    }
+}
+
+impl RawRule {
+    fn resolve(self) -> Result<Rule, String> {
+        let source = source(self.file, self.command)?;
+        let expect = match (self.allowed, self.max) {
+            (Some(allowed), None) if !allowed.is_empty() => Expect::OneOf(allowed),
+            (None, Some(max)) if self.key.is_some() => Expect::AtMost(max),
+            (None, Some(_)) => return Err("max needs a key to read the number from".into()),
+            (Some(_), Some(_)) => return Err("give allowed or max, not both".into()),
+            _ => return Err("needs allowed (a list of values) or max".into()),
+        };
+        Ok(Rule {
+            source,
+            key: self.key,
+            expect,
+        })
+    }
+}
+
+/// One check, as its pack defines it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub id: String,
+    pub title: String,
+    pub section: Section,
+    pub severity: Severity,
+    pub rationale: String,
+    pub remediation: String,
+    /// CIS Controls v8.1 safeguard ids this check evidences (`"4.1"`).
+    pub cis: Vec<String>,
+    /// The Cyber Essentials v3.3 requirement it evidences (`"secure-configuration"`).
+    pub cyber_essentials: Option<String>,
+    /// What a Windows and a macOS collector would read for the same question.
+    pub windows: Option<String>,
+    pub macos: Option<String>,
+    /// The program or file whose absence makes the check not applicable (no SSH server:
+    /// no SSH checks), rather than unknown.
+    pub applies_if: Option<Source>,
+    pub rule: Rule,
+}
+
+/// A check as written; [`RawCheck::resolve`] checks its rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    id: String,
+    title: String,
+    section: Section,
+    severity: Severity,
+    rationale: String,
+    remediation: String,
+    #[serde(default)]
+    cis: Vec<String>,
+    cyber_essentials: Option<String>,
+    windows: Option<String>,
+    macos: Option<String>,
+    applies_if: Option<RawSource>,
+    rule: RawRule,
+}
+
+impl RawCheck {
+    fn resolve(self) -> Result<Check, String> {
+        let id = self.id;
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(format!(
+                "the check id {id:?} must be lowercase letters, digits and dashes"
+            ));
+        }
+        let rule = self.rule.resolve().map_err(|e| format!("{id}: rule {e}"))?;
+        let applies_if = self
+            .applies_if
+            .map(|a| source(a.file, a.command))
+            .transpose()
+            .map_err(|e| format!("{id}: applies_if {e}"))?;
+        Ok(Check {
+            id,
+            title: self.title,
+            section: self.section,
+            severity: self.severity,
+            rationale: self.rationale,
+            remediation: self.remediation,
+            cis: self.cis,
+            cyber_essentials: self.cyber_essentials,
+            windows: self.windows,
+            macos: self.macos,
+            applies_if,
+            rule,
+        })
+    }
+}
+
+/// A pack's checks.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Pack {
+    pub checks: Vec<Check>,
+}
+
+/// Why a pack was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {reason}")]
+pub struct PackError {
+    pub file: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackFile {
+    #[serde(default)]
+    check: Vec<RawCheck>,
+}
+
+/// The built-in Linux pack's files, embedded.
+const BUILTIN: &[(&str, &str)] = &[(
+    "packs/linux/ssh.toml",
+    include_str!("../packs/linux/ssh.toml"),
+)];
+
+/// The built-in Linux pack.
+pub fn builtin() -> Pack {
+    // The built-in files are tested to parse (`builtin_pack_parses`), so a failure here is
+    // a build that skipped its tests.
+    Pack::parse(BUILTIN.iter().copied()).unwrap_or_default()
+}
+
+/// The line (from 1) of byte `at` in `text`.
+fn line_at(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// For "missing field `x`", toml points at the whole array of checks; the line of the
+/// first check without `x` (its header's) says which one.
+fn missing_field_line(text: &str, message: &str) -> Option<usize> {
+    let field = message.strip_prefix("missing field `")?.split('`').next()?;
+    let table: toml::Table = toml::from_str(text).ok()?;
+    let checks = table.get("check")?.as_array()?;
+    let index = checks
+        .iter()
+        .position(|c| c.as_table().is_some_and(|t| !t.contains_key(field)))?;
+    let header = text.match_indices("[[check]]").nth(index)?.0;
+    Some(line_at(text, header))
+}
+
+impl Pack {
+    /// Reads a pack from `(file name, text)` pairs. Every check id must be unique.
+    pub fn parse<'a>(
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Pack, PackError> {
+        let mut checks: Vec<Check> = Vec::new();
+        for (file, text) in files {
+            let parsed: PackFile = toml::from_str(text).map_err(|e| PackError {
+                file: file.to_owned(),
+                line: missing_field_line(text, e.message())
+                    .or(e.span().map(|span| line_at(text, span.start)))
+                    .unwrap_or(0),
+                reason: e.message().to_owned(),
+            })?;
+            for raw in parsed.check {
+                let line = text
+                    .find(&format!("\"{}\"", raw.id))
+                    .map_or(0, |at| line_at(text, at));
+                let refused = |reason: String| PackError {
+                    file: file.to_owned(),
+                    line,
+                    reason,
+                };
+                let check = raw.resolve().map_err(refused)?;
+                if checks.iter().any(|c| c.id == check.id) {
+                    return Err(refused(format!(
+                        "the check id {} is defined twice",
+                        check.id
+                    )));
+                }
+                checks.push(check);
+            }
+        }
+        Ok(Pack { checks })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_pack_parses() {
+        let pack = Pack::parse(BUILTIN.iter().copied()).unwrap();
+        assert_eq!(builtin(), pack);
+        assert!(pack.checks.iter().all(|c| !c.cis.is_empty()));
+    }
+
+    const GOOD: &str = r#"
+[[check]]
+id = "aslr-full"
+title = "ASLR"
+section = "security"
+severity = "medium"
+rationale = "r"
+remediation = "m"
+rule = { file = "/proc/sys/kernel/randomize_va_space", allowed = ["2"] }
+"#;
+
+    #[test]
+    fn a_malformed_pack_is_refused_with_file_line_and_reason() {
+        assert_eq!(Pack::parse([("mine.toml", GOOD)]).unwrap().checks.len(), 1);
+        let cases = [
+            (GOOD.replace("security", "secrity"), 5, "unknown variant"),
+            (
+                GOOD.replace("title = \"ASLR\"\n", ""),
+                2,
+                "missing field `title`",
+            ),
+            (
+                GOOD.replace(r#"allowed = ["2"]"#, "max = 2"),
+                3,
+                "max needs a key",
+            ),
+            (
+                GOOD.replace(r#"file = "/proc"#, r#"file = "proc"#),
+                3,
+                "must be an absolute path",
+            ),
+            (
+                GOOD.replace("aslr-full", "ASLR Full"),
+                3,
+                "lowercase letters",
+            ),
+            (format!("{GOOD}{GOOD}"), 3, "defined twice"),
+        ];
+        for (text, line, says) in cases {
+            let error = Pack::parse([("mine.toml", text.as_str())]).unwrap_err();
+            assert_eq!(error.file, "mine.toml");
+            assert!(error.reason.contains(says), "{error}");
+            assert_eq!(error.line, line, "{error}");
+        }
+    }
+}
