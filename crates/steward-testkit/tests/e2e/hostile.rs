@@ -292,7 +292,10 @@ async fn health_answers_while_hostile_reports_are_ingested() {
     let mut attackers = Vec::new();
     for i in 0..4 {
         let (_, credential) = server.enroll_raw(&format!("attacker-{i}")).await;
-        let (http, url, body) = (server.http.clone(), server.url.clone(), body.clone());
+        // A client of their own: the server may close an attacker's connection mid-upload
+        // (a refused report is not read to its end), and a connection pool shared with the
+        // honest device would hand it that closed connection (a broken pipe on its write).
+        let (http, url, body) = (reqwest::Client::new(), server.url.clone(), body.clone());
         attackers.push(tokio::spawn(async move {
             for _ in 0..6 {
                 let _ = http
