@@ -72,6 +72,19 @@ pub struct StorageStatus {
 /// Shared by the handlers: what [`watch`] last found.
 pub type SharedStatus = Arc<RwLock<Option<StorageStatus>>>;
 
+impl StorageStatus {
+    /// Storage of `kind` at `location`, nothing known about it yet.
+    fn at(kind: &str, location: Option<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            location,
+            error: None,
+            object_lock: None,
+            locked: false,
+        }
+    }
+}
+
 /// The backup storage as last seen (for a bucket: at start and every hour since).
 pub fn status(state: &AppState) -> StorageStatus {
     if let Some(bucket) = &state.backup_bucket {
@@ -80,41 +93,17 @@ pub fn status(state: &AppState) -> StorageStatus {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        return seen.unwrap_or(StorageStatus {
-            kind: "s3".into(),
-            location: Some(bucket.location()),
-            error: None,
-            object_lock: None,
-            locked: false,
-        });
+        return seen.unwrap_or_else(|| StorageStatus::at("s3", Some(bucket.location())));
     }
     match &state.config.backups_dir {
-        Some(dir) => StorageStatus {
-            kind: "local".into(),
-            location: Some(dir.display().to_string()),
-            error: None,
-            object_lock: None,
-            locked: false,
-        },
-        None => StorageStatus {
-            kind: "none".into(),
-            location: None,
-            error: None,
-            object_lock: None,
-            locked: false,
-        },
+        Some(dir) => StorageStatus::at("local", Some(dir.display().to_string())),
+        None => StorageStatus::at("none", None),
     }
 }
 
 /// Looks at the bucket: whether it answers, and its Object Lock rule.
 pub async fn look(bucket: &S3Bucket) -> StorageStatus {
-    let mut status = StorageStatus {
-        kind: "s3".into(),
-        location: Some(bucket.location()),
-        error: None,
-        object_lock: None,
-        locked: false,
-    };
+    let mut status = StorageStatus::at("s3", Some(bucket.location()));
     let probe = bucket.clone();
     match tokio::task::spawn_blocking(move || probe.reachable()).await {
         Ok(Ok(())) => {}
