@@ -3,7 +3,7 @@
 //! applicable.
 
 use crate::host::{Host, HostError};
-use crate::pack::{Check, Expect, Source};
+use crate::pack::{Check, Decider, Expect, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -25,7 +25,7 @@ pub struct Outcome {
 /// Evidence kept per result.
 const MAX_EVIDENCE: usize = 300;
 
-fn outcome(state: State, evidence: &str, reason: String) -> Outcome {
+pub(crate) fn outcome(state: State, evidence: &str, reason: String) -> Outcome {
     Outcome {
         state,
         evidence: evidence.chars().take(MAX_EVIDENCE).collect(),
@@ -63,7 +63,10 @@ pub fn evaluate(check: &Check, host: &dyn Host) -> Outcome {
             Err(e) => return outcome(State::Unknown, "", e.to_string()),
         }
     }
-    let rule = &check.rule;
+    let rule = match &check.rule {
+        Decider::Rule(rule) => rule,
+        Decider::Builtin(name) => return crate::builtin::evaluate(name, host),
+    };
     let text = match read(host, &rule.source) {
         Ok(Some(text)) => text,
         Ok(None) => {

@@ -6,10 +6,13 @@
 //!
 //! The plan this crate starts is in docs/ARCHITECTURE.md ("Posture (issue 12)").
 
+mod builtin;
 mod eval;
 mod host;
 mod pack;
+mod system;
 
 pub use eval::{Outcome, State, evaluate};
-pub use host::{CommandOutput, FixtureHost, Host, HostError};
-pub use pack::{Check, Expect, Pack, PackError, Rule, Section, Severity, Source, builtin};
+pub use host::{CommandOutput, FIXTURE_DEFAULT_NOW, FileStat, FixtureHost, Host, HostError};
+pub use pack::{Check, Decider, Expect, Pack, PackError, Rule, Section, Severity, Source, builtin};
+pub use system::SystemHost;

@@ -55,10 +55,20 @@ pub struct Rule {
     pub expect: Expect,
 }
 
+/// How a check decides: a declarative [`Rule`], or a built-in evaluator in Rust named by
+/// the pack (`rule = { builtin = "firewall-default-deny-inbound" }`) for what no rule can
+/// say (the live firewall ruleset, the block devices under the root filesystem).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decider {
+    Rule(Rule),
+    Builtin(String),
+}
+
 /// A rule as written: `{ command = "sshd -T", key = "permitrootlogin", allowed = ["no"] }`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
+    builtin: Option<String>,
     file: Option<String>,
     command: Option<String>,
     key: Option<String>,
@@ -85,6 +95,19 @@ fn source(file: Option<String>, command: Option<String>) -> Result<Source, Strin
 }
 
 impl RawRule {
+    fn decider(self) -> Result<Decider, String> {
+        let Some(name) = self.builtin.clone() else {
+            return self.resolve().map(Decider::Rule);
+        };
+        if self.file.is_some() || self.command.is_some() || self.key.is_some() {
+            return Err("a builtin reads what it needs: give no file, command or key".into());
+        }
+        if crate::builtin::find(&name).is_none() {
+            return Err(format!("there is no builtin evaluator {name:?}"));
+        }
+        Ok(Decider::Builtin(name))
+    }
+
     fn resolve(self) -> Result<Rule, String> {
         let source = source(self.file, self.command)?;
         let expect = match (self.allowed, self.max) {
@@ -121,7 +144,7 @@ pub struct Check {
     /// The program or file whose absence makes the check not applicable (no SSH server:
     /// no SSH checks), rather than unknown.
     pub applies_if: Option<Source>,
-    pub rule: Rule,
+    pub rule: Decider,
 }
 
 /// A check as written; [`RawCheck::resolve`] checks its rule.
@@ -155,7 +178,7 @@ impl RawCheck {
                 "the check id {id:?} must be lowercase letters, digits and dashes"
             ));
         }
-        let rule = self.rule.resolve().map_err(|e| format!("{id}: rule {e}"))?;
+        let rule = self.rule.decider().map_err(|e| format!("{id}: rule {e}"))?;
         let applies_if = self
             .applies_if
             .map(|a| source(a.file, a.command))
@@ -201,10 +224,49 @@ struct PackFile {
 }
 
 /// The built-in Linux pack's files, embedded.
-const BUILTIN: &[(&str, &str)] = &[(
-    "packs/linux/ssh.toml",
-    include_str!("../packs/linux/ssh.toml"),
-)];
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "packs/linux/ssh.toml",
+        include_str!("../packs/linux/ssh.toml"),
+    ),
+    // Checks with built-in evaluators (src/builtin/).
+    (
+        "packs/linux/storage.toml",
+        include_str!("../packs/linux/storage.toml"),
+    ),
+    (
+        "packs/linux/firewall.toml",
+        include_str!("../packs/linux/firewall.toml"),
+    ),
+    (
+        "packs/linux/updates.toml",
+        include_str!("../packs/linux/updates.toml"),
+    ),
+    (
+        "packs/linux/network.toml",
+        include_str!("../packs/linux/network.toml"),
+    ),
+    (
+        "packs/linux/accounts.toml",
+        include_str!("../packs/linux/accounts.toml"),
+    ),
+    (
+        "packs/linux/files.toml",
+        include_str!("../packs/linux/files.toml"),
+    ),
+    (
+        "packs/linux/malware.toml",
+        include_str!("../packs/linux/malware.toml"),
+    ),
+    (
+        "packs/linux/desktop.toml",
+        include_str!("../packs/linux/desktop.toml"),
+    ),
+    (
+        "packs/linux/hardware.toml",
+        include_str!("../packs/linux/hardware.toml"),
+    ),
+];
 
 /// The built-in Linux pack.
 pub fn builtin() -> Pack {
@@ -280,7 +342,12 @@ mod tests {
     fn builtin_pack_parses() {
         let pack = Pack::parse(BUILTIN.iter().copied()).unwrap();
         assert_eq!(builtin(), pack);
-        assert!(pack.checks.iter().all(|c| !c.cis.is_empty()));
+        // Only hardware health may map to no CIS safeguard (none in IG1 covers it).
+        assert!(
+            pack.checks
+                .iter()
+                .all(|c| !c.cis.is_empty() || c.section == Section::Hardware)
+        );
     }
 
     const GOOD: &str = r#"
@@ -320,6 +387,19 @@ rule = { file = "/proc/sys/kernel/randomize_va_space", allowed = ["2"] }
                 "lowercase letters",
             ),
             (format!("{GOOD}{GOOD}"), 3, "defined twice"),
+            (
+                GOOD.replace(
+                    r#"file = "/proc/sys/kernel/randomize_va_space", allowed = ["2"]"#,
+                    r#"builtin = "no-such-evaluator""#,
+                ),
+                3,
+                "no builtin evaluator \"no-such-evaluator\"",
+            ),
+            (
+                GOOD.replace(r#"allowed = ["2"]"#, r#"builtin = "os-supported""#),
+                3,
+                "a builtin reads what it needs",
+            ),
         ];
         for (text, line, says) in cases {
             let error = Pack::parse([("mine.toml", text.as_str())]).unwrap_err();

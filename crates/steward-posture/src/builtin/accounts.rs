@@ -1,0 +1,330 @@
+//! Accounts: who has uid 0, who administers, whether the person at the keyboard does,
+//! accounts left unused, accounts without a password. Read from /etc/passwd, /etc/group,
+//! /etc/shadow (root only), the login records and logind's session files.
+
+use super::clock::{DAY, days_between};
+use super::{
+    Verdict, command, count, fail, file, list, listed, needed_file, not_applicable, pass, unknown,
+};
+use crate::eval::Outcome;
+use crate::host::Host;
+
+/// Groups whose members may become root with sudo: Debian and Ubuntu's, Fedora and RHEL's,
+/// and Ubuntu's before 12.04.
+const ADMIN_GROUPS: &[&str] = &["sudo", "wheel", "admin"];
+/// More administrators than this fails: a small business needs one or two, and a spare.
+const MAX_ADMINS: usize = 3;
+/// An account with no login for this long is dormant.
+const DORMANT_DAYS: i64 = 45;
+
+struct User {
+    name: String,
+    password: String,
+    uid: u32,
+    gid: u32,
+    shell: String,
+}
+
+fn users(host: &dyn Host) -> Result<Vec<User>, Outcome> {
+    Ok(needed_file(host, "/etc/passwd")?
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            Some(User {
+                name: (*f.first()?).to_owned(),
+                password: (*f.get(1)?).to_owned(),
+                uid: f.get(2)?.parse().ok()?,
+                gid: f.get(3)?.parse().ok()?,
+                shell: (*f.get(6)?).to_owned(),
+            })
+        })
+        .collect())
+}
+
+/// `(group, gid, members)` from /etc/group.
+fn groups(host: &dyn Host) -> Result<Vec<(String, u32, Vec<String>)>, Outcome> {
+    Ok(needed_file(host, "/etc/group")?
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            let members = f.get(3)?.split(',').filter(|m| !m.is_empty());
+            Some((
+                (*f.first()?).to_owned(),
+                f.get(2)?.parse().ok()?,
+                members.map(str::to_owned).collect(),
+            ))
+        })
+        .collect())
+}
+
+/// `(name, password field, last change in days since 1970)` from /etc/shadow.
+fn shadow(host: &dyn Host) -> Result<Vec<(String, String, Option<i64>)>, Outcome> {
+    Ok(needed_file(host, "/etc/shadow")?
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            Some((
+                (*f.first()?).to_owned(),
+                (*f.get(1)?).to_owned(),
+                f.get(2).and_then(|d| d.parse().ok()),
+            ))
+        })
+        .collect())
+}
+
+pub(crate) fn only_root_has_uid_0(host: &dyn Host) -> Verdict {
+    let zero: Vec<String> = users(host)?
+        .into_iter()
+        .filter(|u| u.uid == 0)
+        .map(|u| u.name)
+        .collect();
+    let others: Vec<String> = zero.iter().filter(|n| *n != "root").cloned().collect();
+    let evidence = format!("uid 0: {}", listed(&zero));
+    if others.is_empty() {
+        pass(&evidence, "root is the only account with uid 0")
+    } else {
+        fail(
+            &evidence,
+            format!(
+                "{} also has uid 0: root's powers under another name",
+                others.join(", ")
+            ),
+        )
+    }
+}
+
+/// Each administrator group present, with its members (listed, or by primary group).
+fn administrators(host: &dyn Host) -> Result<Vec<(String, Vec<String>)>, Outcome> {
+    let users = users(host)?;
+    Ok(groups(host)?
+        .into_iter()
+        .filter(|(name, _, _)| ADMIN_GROUPS.contains(&name.as_str()))
+        .map(|(name, gid, mut members)| {
+            members.extend(
+                users
+                    .iter()
+                    .filter(|u| u.gid == gid)
+                    .map(|u| u.name.clone()),
+            );
+            members.sort();
+            members.dedup();
+            (name, members)
+        })
+        .collect())
+}
+
+pub(crate) fn administrators_listed(host: &dyn Host) -> Verdict {
+    let admins = administrators(host)?;
+    let evidence = admins
+        .iter()
+        .map(|(group, members)| format!("{group}: {}", listed(members)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut everyone: Vec<&String> = admins.iter().flat_map(|(_, m)| m).collect();
+    everyone.sort();
+    everyone.dedup();
+    let evidence = if evidence.is_empty() {
+        "no sudo, wheel or admin group".to_owned()
+    } else {
+        evidence
+    };
+    if everyone.len() <= MAX_ADMINS {
+        pass(
+            &evidence,
+            format!(
+                "{} administer this machine (at most {MAX_ADMINS})",
+                count(everyone.len(), "account")
+            ),
+        )
+    } else {
+        fail(
+            &evidence,
+            format!(
+                "{} administer this machine, more than {MAX_ADMINS}",
+                count(everyone.len(), "account")
+            ),
+        )
+    }
+}
+
+/// logind's record of a session: `KEY=value` lines.
+fn session_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .filter(|v| !v.is_empty())
+}
+
+pub(crate) fn daily_user_not_administrator(host: &dyn Host) -> Verdict {
+    let dir = "/run/systemd/sessions";
+    let Some(sessions) = list(host, dir)? else {
+        return Err(unknown(
+            "",
+            format!("{dir} is not there: logind is not running"),
+        ));
+    };
+    let mut local = Vec::new();
+    for id in sessions.iter().filter(|n| !n.ends_with(".ref")) {
+        let Some(text) = file(host, &format!("{dir}/{id}"))? else {
+            continue;
+        };
+        let remote = session_field(&text, "REMOTE") == Some("1");
+        let class = session_field(&text, "CLASS").unwrap_or("user");
+        let seat = session_field(&text, "SEAT");
+        let tty = session_field(&text, "TTY").unwrap_or("");
+        if !remote
+            && class == "user"
+            && (seat.is_some() || tty.starts_with("tty"))
+            && let Some(user) = session_field(&text, "USER")
+        {
+            local.push(format!("{user} ({})", seat.unwrap_or(tty)));
+        }
+    }
+    if local.is_empty() {
+        return Err(not_applicable(
+            &format!(
+                "{}, none at a seat or console",
+                count(sessions.len(), "session")
+            ),
+            "nobody is signed in at this machine's screen or console",
+        ));
+    }
+    local.sort();
+    local.dedup();
+    let admins = administrators(host)?;
+    let mut offenders = Vec::new();
+    for session in &local {
+        let user = session.split(' ').next().unwrap_or("");
+        for (group, members) in &admins {
+            if members.iter().any(|m| m == user) {
+                offenders.push(format!("{user} is in {group}"));
+            }
+        }
+    }
+    let evidence = format!("signed in locally: {}", local.join(", "));
+    if offenders.is_empty() {
+        pass(
+            &evidence,
+            "the person using this machine works without administrator rights",
+        )
+    } else {
+        fail(
+            &format!("{evidence}; {}", offenders.join(", ")),
+            "the everyday account can administer the machine",
+        )
+    }
+}
+
+/// A shell one can sign in with (not nologin, false, or the sync/halt/shutdown accounts').
+fn login_shell(shell: &str) -> bool {
+    let name = shell.rsplit('/').next().unwrap_or(shell);
+    !matches!(name, "nologin" | "false" | "sync" | "halt" | "shutdown")
+}
+
+/// A password field one can sign in with: not locked (`!`, `*`) and not empty.
+fn usable(password: &str) -> bool {
+    !password.is_empty() && !password.starts_with('!') && !password.starts_with('*')
+}
+
+/// The names `lastlog2 -b N` or `lastlog -b N` reports (no login within N days).
+fn not_recently_logged_in(host: &dyn Host) -> Result<(Vec<String>, String), Outcome> {
+    for run in [
+        format!("lastlog2 -b {DORMANT_DAYS}"),
+        format!("lastlog -b {DORMANT_DAYS}"),
+    ] {
+        match command(host, &run)? {
+            Some(out) if out.status == 0 => {
+                let names = out
+                    .stdout
+                    .lines()
+                    .skip(1)
+                    .filter_map(|l| l.split_whitespace().next())
+                    .map(str::to_owned)
+                    .collect();
+                return Ok((names, run));
+            }
+            Some(out) => {
+                return Err(unknown(
+                    out.stdout.trim(),
+                    format!("`{run}` failed (exit status {})", out.status),
+                ));
+            }
+            None => {}
+        }
+    }
+    Err(unknown("", "neither lastlog2 nor lastlog is installed"))
+}
+
+pub(crate) fn no_dormant_accounts(host: &dyn Host) -> Verdict {
+    let shadow = shadow(host)?;
+    let today = host.now().div_euclid(DAY);
+    // Accounts someone could sign in with; root is needed whatever its use, and a
+    // password set within the window is an account in use (or new).
+    let candidates: Vec<String> = users(host)?
+        .into_iter()
+        .filter(|u| u.uid != 0 && login_shell(&u.shell))
+        .filter(|u| {
+            shadow.iter().any(|(name, password, changed)| {
+                *name == u.name
+                    && usable(password)
+                    && changed.is_none_or(|c| days_between(c * DAY, today * DAY) >= DORMANT_DAYS)
+            })
+        })
+        .map(|u| u.name)
+        .collect();
+    if candidates.is_empty() {
+        return pass(
+            "no account other than root has a login shell and a usable password",
+            "no account could be dormant",
+        );
+    }
+    let (idle, source) = not_recently_logged_in(host)?;
+    let dormant: Vec<String> = candidates
+        .iter()
+        .filter(|c| idle.contains(c))
+        .cloned()
+        .collect();
+    let evidence = format!(
+        "can sign in: {}; per `{source}`, idle: {}",
+        candidates.join(", "),
+        listed(&dormant)
+    );
+    if dormant.is_empty() {
+        pass(
+            &evidence,
+            format!("every account that can sign in was used within {DORMANT_DAYS} days"),
+        )
+    } else {
+        fail(
+            &evidence,
+            format!(
+                "{} can sign in but has not for {DORMANT_DAYS} days",
+                dormant.join(", ")
+            ),
+        )
+    }
+}
+
+pub(crate) fn no_empty_passwords(host: &dyn Host) -> Verdict {
+    let mut empty: Vec<String> = users(host)?
+        .into_iter()
+        .filter(|u| u.password.is_empty())
+        .map(|u| format!("{} (passwd)", u.name))
+        .collect();
+    empty.extend(
+        shadow(host)?
+            .into_iter()
+            .filter(|(_, password, _)| password.is_empty())
+            .map(|(name, _, _)| format!("{name} (shadow)")),
+    );
+    if empty.is_empty() {
+        pass(
+            "no empty password field in /etc/passwd or /etc/shadow",
+            "every account has a password or is locked",
+        )
+    } else {
+        fail(
+            &empty.join(", "),
+            "these accounts sign in with no password at all",
+        )
+    }
+}

@@ -1,0 +1,118 @@
+//! Whether the operating system still receives security updates from its vendor: a shipped
+//! table of end-of-support dates, against /etc/os-release and the host's clock.
+//!
+//! The dates are the vendors' published end of security support for the free release
+//! (Debian: the end of Debian LTS; Ubuntu: the end of standard support — Ubuntu Pro's ESM
+//! extends it, and is not read here; RHEL and its rebuilds: the end of maintenance
+//! support). Releases announced after [`TABLE_DATE`] are not in the table: they are
+//! unknown, never assumed supported.
+
+use super::clock::{self, days_between};
+use super::{Verdict, fail, needed_file, pass, unknown};
+use crate::host::Host;
+
+/// When the table below was last compared with the vendors' published schedules.
+pub(crate) const TABLE_DATE: &str = "2026-11-29";
+
+/// (os-release ID, VERSION_ID or its major part, end of security support).
+const END_OF_SUPPORT: &[(&str, &str, &str)] = &[
+    ("debian", "10", "2024-06-30"),
+    ("debian", "11", "2026-08-31"),
+    ("debian", "12", "2028-06-30"),
+    ("debian", "13", "2030-06-30"),
+    ("ubuntu", "18.04", "2023-05-31"),
+    ("ubuntu", "20.04", "2025-05-31"),
+    ("ubuntu", "22.04", "2027-06-30"),
+    ("ubuntu", "24.04", "2029-05-31"),
+    ("ubuntu", "24.10", "2025-07-10"),
+    ("ubuntu", "25.04", "2026-01-15"),
+    ("ubuntu", "25.10", "2026-07-09"),
+    ("ubuntu", "26.04", "2031-05-31"),
+    ("ubuntu", "26.10", "2027-07-31"),
+    ("rhel", "8", "2029-05-31"),
+    ("rhel", "9", "2032-05-31"),
+    ("rhel", "10", "2035-05-31"),
+    ("rocky", "8", "2029-05-31"),
+    ("rocky", "9", "2032-05-31"),
+    ("rocky", "10", "2035-05-31"),
+    ("almalinux", "8", "2029-05-31"),
+    ("almalinux", "9", "2032-05-31"),
+    ("almalinux", "10", "2035-05-31"),
+    ("fedora", "40", "2025-05-13"),
+    ("fedora", "41", "2025-12-15"),
+    ("fedora", "42", "2026-05-13"),
+    ("fedora", "43", "2026-12-09"),
+    ("fedora", "44", "2027-05-19"),
+    ("fedora", "45", "2027-12-08"),
+    ("opensuse-leap", "15.5", "2024-12-31"),
+    ("opensuse-leap", "15.6", "2026-04-30"),
+    ("opensuse-leap", "16.0", "2027-10-31"),
+];
+
+/// Distributions whose table key is the major version (`9.4` is `9`).
+const BY_MAJOR: &[&str] = &["rhel", "rocky", "almalinux"];
+
+/// `KEY=value` or `KEY="value"` from os-release.
+fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(key)?.strip_prefix('='))
+        .map(|v| v.trim().trim_matches('"').trim_matches('\''))
+}
+
+pub(crate) fn os_supported(host: &dyn Host) -> Verdict {
+    let release = needed_file(host, "/etc/os-release")?;
+    let id = field(&release, "ID").unwrap_or("");
+    let version = field(&release, "VERSION_ID").unwrap_or("");
+    let evidence = format!("ID={id} VERSION_ID={version}");
+    let key = if BY_MAJOR.contains(&id) {
+        version.split('.').next().unwrap_or(version)
+    } else {
+        version
+    };
+    let Some((_, _, end)) = END_OF_SUPPORT
+        .iter()
+        .find(|(i, v, _)| *i == id && *v == key)
+    else {
+        return Err(unknown(
+            &evidence,
+            format!("{id} {version} is not in Steward's support table (dated {TABLE_DATE})"),
+        ));
+    };
+    let Some(end_at) = clock::ymd(end) else {
+        return Err(unknown(
+            &evidence,
+            format!("the table's date {end} is malformed"),
+        ));
+    };
+    let days = days_between(host.now(), end_at);
+    let evidence = format!("{evidence}; security support ends {end}");
+    if days >= 0 {
+        pass(
+            &evidence,
+            format!("{id} {version} has security support for {days} more days"),
+        )
+    } else {
+        fail(
+            &evidence,
+            format!("{id} {version}'s security support ended {} days ago", -days),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_date_parses() {
+        assert!(clock::ymd(TABLE_DATE).is_some());
+        for (id, version, end) in END_OF_SUPPORT {
+            assert!(clock::ymd(end).is_some(), "{id} {version}: {end}");
+        }
+        assert_eq!(
+            field("ID=\"rocky\"\nVERSION_ID=\"9.4\"", "VERSION_ID"),
+            Some("9.4")
+        );
+        assert_eq!(field("VERSION_ID=1\nID=debian", "ID"), Some("debian"));
+    }
+}

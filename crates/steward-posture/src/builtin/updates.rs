@@ -1,0 +1,346 @@
+//! Security updates: whether any are pending, how long the oldest has waited, and whether
+//! they install themselves. apt and dnf are read; another package manager is unknown.
+//!
+//! How old a pending update is: dnf's advisories carry their issue date, which is the age.
+//! apt records no such date, but every pending update is named by the security suite's
+//! lists, and an update cannot be newer than the lists that name it: their Release `Date:`
+//! is a lower bound on its age. When that bound reaches 14 days the check fails; below it
+//! the age is unknown, never guessed.
+
+use super::clock::{self, days_between};
+use super::{
+    Verdict, command, config_lines, count, fail, file, list, needed_command, pass, unknown,
+};
+use crate::eval::Outcome;
+use crate::host::Host;
+
+const APT_SIMULATE: &str = "apt-get -s dist-upgrade";
+const DNF_LIST: &str = "dnf -C updateinfo list --security";
+const DNF_INFO: &str = "dnf -C updateinfo info --security";
+const APT_LISTS: &str = "/var/lib/apt/lists";
+/// The most a security update may wait (Cyber Essentials: 14 days).
+const MAX_DAYS: i64 = 14;
+
+/// The package managers read here.
+enum Manager {
+    /// apt's simulated upgrade: the `Inst` lines whose origin is a security suite.
+    Apt(Vec<String>),
+    Dnf,
+}
+
+/// `Inst openssl [3.0.11-1~deb12u1] (3.0.11-1~deb12u2 Debian-Security:12/stable-security
+/// [amd64])`: upgrades whose origin names a security suite, as `name version`.
+fn apt_security(simulated: &str) -> Vec<String> {
+    simulated
+        .lines()
+        .filter_map(|line| line.strip_prefix("Inst "))
+        .filter_map(|rest| {
+            let (name, origin) = rest.split_once('(')?;
+            origin.to_ascii_lowercase().contains("security").then(|| {
+                let name = name.split_whitespace().next().unwrap_or("");
+                let version = origin.split_whitespace().next().unwrap_or("");
+                format!("{name} {version}")
+            })
+        })
+        .collect()
+}
+
+fn manager(host: &dyn Host) -> Result<Manager, Outcome> {
+    match command(host, APT_SIMULATE)? {
+        Some(out) if out.status == 0 => Ok(Manager::Apt(apt_security(&out.stdout))),
+        Some(out) => Err(unknown(
+            out.stdout.trim(),
+            format!("`{APT_SIMULATE}` failed (exit status {})", out.status),
+        )),
+        None => match command(host, "dnf --version")? {
+            Some(_) => Ok(Manager::Dnf),
+            None => Err(unknown(
+                "",
+                "neither apt-get nor dnf is installed: no package manager Steward reads",
+            )),
+        },
+    }
+}
+
+/// dnf's pending security advisories, one line each (`FEDORA-2025-… Important/Sec. pkg`
+/// from dnf 4; `… security Important pkg date` from dnf 5).
+fn dnf_security(listing: &str) -> Vec<String> {
+    listing
+        .lines()
+        .filter(|line| {
+            line.split_whitespace()
+                .any(|w| w.ends_with("/Sec.") || w == "security")
+        })
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+fn summary(pending: &[String]) -> String {
+    let shown: Vec<&str> = pending.iter().take(10).map(String::as_str).collect();
+    let more = pending.len().saturating_sub(shown.len());
+    if more > 0 {
+        format!("{} … and {more} more", shown.join("; "))
+    } else {
+        shown.join("; ")
+    }
+}
+
+pub(crate) fn none_pending(host: &dyn Host) -> Verdict {
+    let (pending, source) = match manager(host)? {
+        Manager::Apt(pending) => (pending, APT_SIMULATE),
+        Manager::Dnf => (dnf_security(&needed_command(host, DNF_LIST)?), DNF_LIST),
+    };
+    if pending.is_empty() {
+        pass(
+            &format!("`{source}`: no security update"),
+            "no security update is waiting",
+        )
+    } else {
+        fail(
+            &summary(&pending),
+            format!("{} waiting", count(pending.len(), "security update")),
+        )
+    }
+}
+
+/// The newest `Date:` of the apt security suites' Release files.
+fn apt_lists_date(host: &dyn Host) -> Result<Option<(String, i64)>, Outcome> {
+    let mut newest: Option<(String, i64)> = None;
+    for name in list(host, APT_LISTS)?.unwrap_or_default() {
+        if !(name.contains("security") && name.ends_with("Release")) {
+            continue;
+        }
+        let Some(text) = file(host, &format!("{APT_LISTS}/{name}"))? else {
+            continue;
+        };
+        let date = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Date:"))
+            .and_then(clock::rfc2822);
+        if let Some(date) = date
+            && newest.as_ref().is_none_or(|(_, d)| date > *d)
+        {
+            newest = Some((name, date));
+        }
+    }
+    Ok(newest)
+}
+
+fn apt_age(host: &dyn Host, pending: &[String]) -> Verdict {
+    let Some((list_name, date)) = apt_lists_date(host)? else {
+        return Err(unknown(
+            &summary(pending),
+            "security updates are waiting, and no security suite's Release file dates them",
+        ));
+    };
+    let days = days_between(date, host.now());
+    // The date first: the package list may be cut.
+    let evidence = format!("{list_name} is dated {days} days ago; {}", summary(pending));
+    if days >= MAX_DAYS {
+        return fail(
+            &evidence,
+            format!(
+                "{} waited at least {days} days: the lists naming them are that old",
+                count(pending.len(), "security update")
+            ),
+        );
+    }
+    Err(unknown(
+        &evidence,
+        "security updates are waiting; apt does not record when they were published, so their age is not known",
+    ))
+}
+
+/// dnf's `updateinfo info`: each advisory's id and issue date.
+fn dnf_issued(info: &str) -> Vec<(String, Option<i64>)> {
+    let mut found = Vec::new();
+    let mut id = String::new();
+    for line in info.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if key == "Update ID" || key == "Name" {
+            id = value.to_owned();
+        } else if key == "Issued" {
+            found.push((id.clone(), clock::ymd(value)));
+        }
+    }
+    found
+}
+
+fn dnf_age(host: &dyn Host) -> Verdict {
+    let issued = dnf_issued(&needed_command(host, DNF_INFO)?);
+    if issued.is_empty() {
+        return pass(
+            &format!("`{DNF_INFO}`: no advisory"),
+            "no security update is waiting",
+        );
+    }
+    let Some((id, date)) = issued
+        .iter()
+        .filter_map(|(id, date)| Some((id, (*date)?)))
+        .min_by_key(|(_, date)| *date)
+    else {
+        return Err(unknown(
+            &count(issued.len(), "advisory"),
+            "dnf gives no issue date for the waiting advisories",
+        ));
+    };
+    let days = days_between(date, host.now());
+    let evidence = format!(
+        "{} waiting; the oldest, {id}, was issued {days} days ago",
+        count(issued.len(), "advisory")
+    );
+    if days >= MAX_DAYS {
+        fail(
+            &evidence,
+            format!("a security update has waited {days} days, more than {MAX_DAYS}"),
+        )
+    } else {
+        pass(
+            &evidence,
+            format!("the oldest waiting security update is {days} days old"),
+        )
+    }
+}
+
+pub(crate) fn within_14_days(host: &dyn Host) -> Verdict {
+    match manager(host)? {
+        Manager::Apt(pending) if pending.is_empty() => pass(
+            &format!("`{APT_SIMULATE}`: no security update"),
+            "no security update is waiting",
+        ),
+        Manager::Apt(pending) => apt_age(host, &pending),
+        Manager::Dnf => dnf_age(host),
+    }
+}
+
+/// `systemctl is-enabled UNIT` says "enabled".
+fn enabled(host: &dyn Host, unit: &str) -> Result<bool, Outcome> {
+    let run = format!("systemctl is-enabled {unit}");
+    Ok(command(host, &run)?.is_some_and(|out| out.stdout.trim() == "enabled"))
+}
+
+/// The last `APT::Periodic::Unattended-Upgrade "N";` across apt.conf.d (later files win).
+fn apt_periodic(host: &dyn Host) -> Result<Option<String>, Outcome> {
+    let dir = "/etc/apt/apt.conf.d";
+    let mut last = None;
+    for name in list(host, dir)?.unwrap_or_default() {
+        let Some(text) = file(host, &format!("{dir}/{name}"))? else {
+            continue;
+        };
+        for line in config_lines(&text).filter(|l| !l.starts_with("//")) {
+            if line.starts_with("APT::Periodic::Unattended-Upgrade ") {
+                last = Some(format!("{name}: {}", line.trim_end_matches(';')));
+            }
+        }
+    }
+    Ok(last)
+}
+
+fn apt_automatic(host: &dyn Host) -> Verdict {
+    let installed = host
+        .stat("/usr/bin/unattended-upgrade")
+        .map_err(|e| unknown("", e.to_string()))?
+        .is_some();
+    let periodic = apt_periodic(host)?;
+    let timer = enabled(host, "apt-daily-upgrade.timer")?;
+    let on = periodic
+        .as_deref()
+        .and_then(|l| l.split('"').nth(1))
+        .is_some_and(|v| v.parse::<u32>().is_ok_and(|n| n > 0));
+    let evidence = format!(
+        "unattended-upgrades {}; {}; apt-daily-upgrade.timer {}",
+        if installed {
+            "installed"
+        } else {
+            "not installed"
+        },
+        periodic
+            .as_deref()
+            .unwrap_or("APT::Periodic::Unattended-Upgrade not set"),
+        if timer { "enabled" } else { "not enabled" },
+    );
+    if installed && on && timer {
+        pass(
+            &evidence,
+            "unattended-upgrades installs security updates daily",
+        )
+    } else {
+        fail(
+            &evidence,
+            "security updates are not installed automatically",
+        )
+    }
+}
+
+fn dnf_automatic(host: &dyn Host) -> Verdict {
+    if enabled(host, "dnf-automatic-install.timer")? {
+        return pass(
+            "dnf-automatic-install.timer enabled",
+            "dnf-automatic installs updates on a timer",
+        );
+    }
+    let timer = ["dnf-automatic.timer", "dnf5-automatic.timer"]
+        .into_iter()
+        .map(|unit| enabled(host, unit).map(|on| on.then_some(unit)))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .next();
+    let conf = file(host, "/etc/dnf/automatic.conf")?.unwrap_or_default();
+    let apply = config_lines(&conf)
+        .find(|l| l.replace(' ', "").starts_with("apply_updates="))
+        .map(str::to_owned);
+    let applies = apply
+        .as_deref()
+        .and_then(|l| l.split('=').nth(1))
+        .is_some_and(|v| matches!(v.trim(), "yes" | "true" | "1" | "on"));
+    let evidence = format!(
+        "{}; /etc/dnf/automatic.conf: {}",
+        timer.map_or("no dnf-automatic timer enabled".into(), |t| format!(
+            "{t} enabled"
+        )),
+        apply
+            .as_deref()
+            .unwrap_or("apply_updates not set (default no)")
+    );
+    if timer.is_some() && applies {
+        pass(&evidence, "dnf-automatic installs updates on a timer")
+    } else {
+        fail(
+            &evidence,
+            "security updates are not installed automatically",
+        )
+    }
+}
+
+pub(crate) fn automatic(host: &dyn Host) -> Verdict {
+    if list(host, "/etc/apt/apt.conf.d")?.is_some() {
+        apt_automatic(host)
+    } else if list(host, "/etc/dnf")?.is_some() {
+        dnf_automatic(host)
+    } else {
+        Err(unknown("", "neither apt nor dnf is configured here"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_security_upgrades_from_apt_and_dnf() {
+        let apt = "Inst libc6 [2.36-9] (2.36-9+deb12u9 Debian:12.9/stable [amd64])\nInst openssl [3.0.11-1~deb12u1] (3.0.11-1~deb12u2 Debian-Security:12/stable-security [amd64])\nConf openssl (3.0.11-1~deb12u2 Debian-Security:12/stable-security [amd64])\n";
+        assert_eq!(apt_security(apt), ["openssl 3.0.11-1~deb12u2"]);
+        let dnf4 = "FEDORA-2025-1 Important/Sec. openssl-3.2.4-1.fc41.x86_64\nFEDORA-2025-2 bugfix  vim-9.1-1.fc41.x86_64\n";
+        assert_eq!(dnf_security(dnf4).len(), 1);
+        let info =
+            "  Update ID: FEDORA-2025-1\n       Type: security\n     Issued: 2025-11-01 12:00:00\n";
+        assert_eq!(
+            dnf_issued(info),
+            [("FEDORA-2025-1".to_owned(), clock::ymd("2025-11-01"))]
+        );
+    }
+}
