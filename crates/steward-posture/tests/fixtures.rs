@@ -1,6 +1,7 @@
 //! Every built-in check is proven on recorded machines: a passing and a failing fixture at
 //! least (and a not-applicable one where it applies), each evaluated to the state its
-//! folder names. A check without them fails this test.
+//! folder names. A check without them fails this test. A folder may carry a suffix
+//! (`pass-nftables`, `fail-swapfile`) when one state has several recorded machines.
 
 use std::path::Path;
 

@@ -168,11 +168,12 @@ pub(crate) fn daily_user_not_administrator(host: &dyn Host) -> Verdict {
             continue;
         };
         let remote = session_field(&text, "REMOTE") == Some("1");
+        // "user", or systemd 256's "user-early"; not greeters, lock screens or managers.
         let class = session_field(&text, "CLASS").unwrap_or("user");
         let seat = session_field(&text, "SEAT");
         let tty = session_field(&text, "TTY").unwrap_or("");
         if !remote
-            && class == "user"
+            && class.starts_with("user")
             && (seat.is_some() || tty.starts_with("tty"))
             && let Some(user) = session_field(&text, "USER")
         {
@@ -212,6 +213,23 @@ pub(crate) fn daily_user_not_administrator(host: &dyn Host) -> Verdict {
             "the everyday account can administer the machine",
         )
     }
+}
+
+/// Users with a session now, from logind's records (none without logind).
+fn signed_in(host: &dyn Host) -> Result<Vec<String>, Outcome> {
+    let dir = "/run/systemd/sessions";
+    let mut users = Vec::new();
+    for id in list(host, dir)?.unwrap_or_default() {
+        if id.ends_with(".ref") {
+            continue;
+        }
+        if let Some(text) = file(host, &format!("{dir}/{id}"))?
+            && let Some(user) = session_field(&text, "USER")
+        {
+            users.push(user.to_owned());
+        }
+    }
+    Ok(users)
 }
 
 /// A shell one can sign in with (not nologin, false, or the sync/halt/shutdown accounts').
@@ -278,9 +296,12 @@ pub(crate) fn no_dormant_accounts(host: &dyn Host) -> Verdict {
         );
     }
     let (idle, source) = not_recently_logged_in(host)?;
+    // Someone signed in right now is not dormant, whatever the login records say (a
+    // desktop sign-in does not always write lastlog).
+    let active = signed_in(host)?;
     let dormant: Vec<String> = candidates
         .iter()
-        .filter(|c| idle.contains(c))
+        .filter(|c| idle.contains(c) && !active.contains(c))
         .cloned()
         .collect();
     let evidence = format!(

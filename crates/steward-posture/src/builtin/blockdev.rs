@@ -146,7 +146,7 @@ pub(crate) enum AtRest {
 pub(crate) fn at_rest(devices: &[Device], device: &str) -> AtRest {
     let Some(start) = devices
         .iter()
-        .find(|d| d.name == device || d.kname == device)
+        .find(|d| same_device(&d.name, device) || same_device(&d.kname, device))
     else {
         return AtRest::NotFound;
     };
@@ -158,10 +158,25 @@ pub(crate) fn at_rest(devices: &[Device], device: &str) -> AtRest {
     }
 }
 
+/// The same device, whether named by path (`/dev/mapper/root`, as /proc/mounts and
+/// `lsblk -p` write it) or by bare name (`root`, as some lsblk versions write PKNAME).
+fn same_device(a: &str, b: &str) -> bool {
+    let bare = |d: &'_ str| -> String {
+        d.strip_prefix("/dev/mapper/")
+            .or_else(|| d.strip_prefix("/dev/"))
+            .unwrap_or(d)
+            .to_owned()
+    };
+    a == b || bare(a) == bare(b)
+}
+
 /// True when every path from `kname` down passes a `crypt` device. Depth-capped: lsblk's
 /// output is a tree, but a malformed one must not loop.
 fn walk(devices: &[Device], kname: &str, chain: &mut Vec<String>, depth: usize) -> bool {
-    let rows: Vec<&Device> = devices.iter().filter(|d| d.kname == kname).collect();
+    let rows: Vec<&Device> = devices
+        .iter()
+        .filter(|d| same_device(&d.kname, kname))
+        .collect();
     let Some(first) = rows.first() else {
         return false;
     };

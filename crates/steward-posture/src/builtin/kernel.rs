@@ -37,6 +37,12 @@ pub(crate) fn compare_versions(a: &str, b: &str) -> Ordering {
     a.len().cmp(&b.len())
 }
 
+/// A kernel version (`6.8.0-45-generic`), not a name without one (Arch's `vmlinuz-linux`),
+/// which cannot be compared with `uname -r`.
+fn numbered(version: &str) -> bool {
+    version.starts_with(|c: char| c.is_ascii_digit())
+}
+
 /// The installed kernels' versions: /boot/vmlinuz-VERSION, else /lib/modules/VERSION.
 fn installed(host: &dyn Host) -> Result<(Vec<String>, &'static str), super::Outcome> {
     let boot: Vec<String> = list(host, "/boot")?
@@ -45,13 +51,15 @@ fn installed(host: &dyn Host) -> Result<(Vec<String>, &'static str), super::Outc
         .filter_map(|n| n.strip_prefix("vmlinuz-"))
         // Fedora's rescue image repeats an old kernel under the machine id.
         .filter(|v| !v.contains("rescue"))
+        .filter(|v| numbered(v))
         .map(str::to_owned)
         .collect();
     if !boot.is_empty() {
         return Ok((boot, "/boot"));
     }
+    let modules = list(host, "/lib/modules")?.unwrap_or_default();
     Ok((
-        list(host, "/lib/modules")?.unwrap_or_default(),
+        modules.into_iter().filter(|v| numbered(v)).collect(),
         "/lib/modules",
     ))
 }
