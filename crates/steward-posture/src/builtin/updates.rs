@@ -5,7 +5,9 @@
 //! apt records no such date, but every pending update is named by the security suite's
 //! lists, and an update cannot be newer than the lists that name it: their Release `Date:`
 //! is a lower bound on its age. When that bound reaches 14 days the check fails; below it
-//! the age is unknown, never guessed.
+//! the age is unknown, never guessed. The same date says how fresh apt's view is: "nothing
+//! waiting" from lists more than a week old, or from sources without a security suite, is
+//! unknown.
 
 use super::clock::{self, days_between};
 use super::{
@@ -20,6 +22,9 @@ const DNF_INFO: &str = "dnf -C updateinfo info --security";
 const APT_LISTS: &str = "/var/lib/apt/lists";
 /// The most a security update may wait (Cyber Essentials: 14 days).
 const MAX_DAYS: i64 = 14;
+/// apt's lists older than this cannot vouch that nothing is waiting (apt-daily refreshes
+/// them daily; a week allows for a machine that was off).
+const STALE_LIST_DAYS: i64 = 7;
 
 /// The package managers read here.
 enum Manager {
@@ -85,8 +90,32 @@ fn summary(pending: &[String]) -> String {
     }
 }
 
+/// apt sees only the updates its lists name: with none waiting, the lists must be recent
+/// (and include a security suite) for "none" to mean none.
+fn apt_none_waiting(host: &dyn Host) -> Verdict {
+    let Some((list_name, date)) = apt_lists_date(host)? else {
+        return Err(unknown(
+            &format!("`{APT_SIMULATE}`: no security update; no security suite in {APT_LISTS}"),
+            "apt's sources include no security suite, so security updates cannot be seen",
+        ));
+    };
+    let days = days_between(date, host.now());
+    let evidence =
+        format!("`{APT_SIMULATE}`: no security update; {list_name} is dated {days} days ago");
+    if days > STALE_LIST_DAYS {
+        return Err(unknown(
+            &evidence,
+            format!(
+                "apt's lists were last refreshed {days} days ago, so newer updates cannot be seen"
+            ),
+        ));
+    }
+    pass(&evidence, "no security update is waiting")
+}
+
 pub(crate) fn none_pending(host: &dyn Host) -> Verdict {
     let (pending, source) = match manager(host)? {
+        Manager::Apt(pending) if pending.is_empty() => return apt_none_waiting(host),
         Manager::Apt(pending) => (pending, APT_SIMULATE),
         Manager::Dnf => (dnf_security(&needed_command(host, DNF_LIST)?), DNF_LIST),
     };
@@ -207,10 +236,7 @@ fn dnf_age(host: &dyn Host) -> Verdict {
 
 pub(crate) fn within_14_days(host: &dyn Host) -> Verdict {
     match manager(host)? {
-        Manager::Apt(pending) if pending.is_empty() => pass(
-            &format!("`{APT_SIMULATE}`: no security update"),
-            "no security update is waiting",
-        ),
+        Manager::Apt(pending) if pending.is_empty() => apt_none_waiting(host),
         Manager::Apt(pending) => apt_age(host, &pending),
         Manager::Dnf => dnf_age(host),
     }
