@@ -57,17 +57,26 @@ fn groups(host: &dyn Host) -> Result<Vec<(String, u32, Vec<String>)>, Outcome> {
         .collect())
 }
 
-/// `(name, password field, last change in days since 1970)` from /etc/shadow.
-fn shadow(host: &dyn Host) -> Result<Vec<(String, String, Option<i64>)>, Outcome> {
+/// A line of /etc/shadow; days count from 1970-01-01.
+struct Shadow {
+    name: String,
+    password: String,
+    changed: Option<i64>,
+    expires: Option<i64>,
+}
+
+fn shadow(host: &dyn Host) -> Result<Vec<Shadow>, Outcome> {
     Ok(needed_file(host, "/etc/shadow")?
         .lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.split(':').collect();
-            Some((
-                (*f.first()?).to_owned(),
-                (*f.get(1)?).to_owned(),
-                f.get(2).and_then(|d| d.parse().ok()),
-            ))
+            let day = |i: usize| f.get(i).and_then(|d| d.parse().ok());
+            Some(Shadow {
+                name: (*f.first()?).to_owned(),
+                password: (*f.get(1)?).to_owned(),
+                changed: day(2),
+                expires: day(7),
+            })
         })
         .collect())
 }
@@ -275,16 +284,19 @@ fn not_recently_logged_in(host: &dyn Host) -> Result<(Vec<String>, String), Outc
 pub(crate) fn no_dormant_accounts(host: &dyn Host) -> Verdict {
     let shadow = shadow(host)?;
     let today = host.now().div_euclid(DAY);
-    // Accounts someone could sign in with; root is needed whatever its use, and a
-    // password set within the window is an account in use (or new).
+    // Accounts someone could sign in with: not locked, not expired; root is needed
+    // whatever its use, and a password set within the window is an account in use (or new).
     let candidates: Vec<String> = users(host)?
         .into_iter()
         .filter(|u| u.uid != 0 && login_shell(&u.shell))
         .filter(|u| {
-            shadow.iter().any(|(name, password, changed)| {
-                *name == u.name
-                    && usable(password)
-                    && changed.is_none_or(|c| days_between(c * DAY, today * DAY) >= DORMANT_DAYS)
+            shadow.iter().any(|entry| {
+                entry.name == u.name
+                    && usable(&entry.password)
+                    && entry.expires.is_none_or(|day| day > today)
+                    && entry
+                        .changed
+                        .is_none_or(|day| days_between(day * DAY, today * DAY) >= DORMANT_DAYS)
             })
         })
         .map(|u| u.name)
@@ -334,8 +346,8 @@ pub(crate) fn no_empty_passwords(host: &dyn Host) -> Verdict {
     empty.extend(
         shadow(host)?
             .into_iter()
-            .filter(|(_, password, _)| password.is_empty())
-            .map(|(name, _, _)| format!("{name} (shadow)")),
+            .filter(|entry| entry.password.is_empty())
+            .map(|entry| format!("{} (shadow)", entry.name)),
     );
     if empty.is_empty() {
         pass(
