@@ -6,10 +6,11 @@
 //!
 //! The plan this crate starts is in docs/ARCHITECTURE.md ("Posture (issue 12)").
 
+mod combine;
 mod eval;
 mod host;
 mod pack;
 
 pub use eval::{Outcome, State, evaluate};
 pub use host::{CommandOutput, FixtureHost, Host, HostError};
-pub use pack::{Check, Expect, Pack, PackError, Rule, Section, Severity, Source, builtin};
+pub use pack::{Check, Expect, Pack, PackError, Rule, Rules, Section, Severity, Source, builtin};

@@ -43,6 +43,8 @@ pub enum Expect {
     OneOf(Vec<String>),
     /// A whole number no larger than this.
     AtMost(i64),
+    /// A whole number no smaller than this (`kernel.kptr_restrict` ≥ 1).
+    AtLeast(i64),
 }
 
 /// How a check decides: the text of `source` — or, with `key`, the value on its
@@ -55,7 +57,19 @@ pub struct Rule {
     pub expect: Expect,
 }
 
-/// A rule as written: `{ command = "sshd -T", key = "permitrootlogin", allowed = ["no"] }`.
+/// How a check decides: one rule, or a flat list of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rules {
+    One(Rule),
+    /// Passes when any rule passes (AppArmor on, or SELinux enforcing). A rule whose file or
+    /// program is absent counts as not holding, so a machine with neither fails.
+    AnyOf(Vec<Rule>),
+    /// Passes when every rule passes (a setting's `all` and `default` both off).
+    AllOf(Vec<Rule>),
+}
+
+/// A rule as written: `{ command = "sshd -T", key = "permitrootlogin", allowed = ["no"] }`,
+/// or `{ any_of = [ {…}, {…} ] }` (`all_of` likewise).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
@@ -64,6 +78,43 @@ struct RawRule {
     key: Option<String>,
     allowed: Option<Vec<String>>,
     max: Option<i64>,
+    min: Option<i64>,
+    any_of: Option<Vec<RawRule>>,
+    all_of: Option<Vec<RawRule>>,
+}
+
+impl RawRule {
+    /// A check's `rule = …`. Lists stay flat: every case met so far is "this or that" or
+    /// "this and that", and a flat list reads plainly in a pack and in a report.
+    fn resolve_rules(mut self) -> Result<Rules, String> {
+        let (list, name, combine): (_, _, fn(Vec<Rule>) -> Rules) =
+            match (self.any_of.take(), self.all_of.take()) {
+                (None, None) => return self.resolve().map(Rules::One),
+                (Some(list), None) => (list, "any_of", Rules::AnyOf),
+                (None, Some(list)) => (list, "all_of", Rules::AllOf),
+                (Some(_), Some(_)) => return Err("give any_of or all_of, not both".into()),
+            };
+        let alone = self.file.is_none()
+            && self.command.is_none()
+            && self.key.is_none()
+            && self.allowed.is_none()
+            && self.max.is_none()
+            && self.min.is_none();
+        if !alone {
+            return Err(format!(
+                "{name} stands alone: each of its rules says what it reads"
+            ));
+        }
+        if list.len() < 2 {
+            return Err(format!("{name} needs at least two rules"));
+        }
+        let rules = list
+            .into_iter()
+            .enumerate()
+            .map(|(i, raw)| raw.resolve().map_err(|e| format!("{name}[{}] {e}", i + 1)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(combine(rules))
+    }
 }
 
 /// `applies_if = { command = "sshd -T" }` or `{ file = "/etc/ssh/sshd_config" }`.
@@ -86,13 +137,19 @@ fn source(file: Option<String>, command: Option<String>) -> Result<Source, Strin
 
 impl RawRule {
     fn resolve(self) -> Result<Rule, String> {
+        if self.any_of.is_some() || self.all_of.is_some() {
+            return Err("any_of and all_of hold rules; they cannot be nested".into());
+        }
         let source = source(self.file, self.command)?;
-        let expect = match (self.allowed, self.max) {
-            (Some(allowed), None) if !allowed.is_empty() => Expect::OneOf(allowed),
-            (None, Some(max)) if self.key.is_some() => Expect::AtMost(max),
-            (None, Some(_)) => return Err("max needs a key to read the number from".into()),
-            (Some(_), Some(_)) => return Err("give allowed or max, not both".into()),
-            _ => return Err("needs allowed (a list of values) or max".into()),
+        // Without a key the whole text is the number: a /proc/sys file holds just one.
+        let expect = match (self.allowed, self.max, self.min) {
+            (Some(allowed), None, None) if !allowed.is_empty() => Expect::OneOf(allowed),
+            (None, Some(max), None) => Expect::AtMost(max),
+            (None, None, Some(min)) => Expect::AtLeast(min),
+            (None, None, None) | (Some(_), None, None) => {
+                return Err("needs allowed (a list of values), max or min".into());
+            }
+            _ => return Err("give one of allowed, max or min".into()),
         };
         Ok(Rule {
             source,
@@ -121,7 +178,7 @@ pub struct Check {
     /// The program or file whose absence makes the check not applicable (no SSH server:
     /// no SSH checks), rather than unknown.
     pub applies_if: Option<Source>,
-    pub rule: Rule,
+    pub rule: Rules,
 }
 
 /// A check as written; [`RawCheck::resolve`] checks its rule.
@@ -155,7 +212,10 @@ impl RawCheck {
                 "the check id {id:?} must be lowercase letters, digits and dashes"
             ));
         }
-        let rule = self.rule.resolve().map_err(|e| format!("{id}: rule {e}"))?;
+        let rule = self
+            .rule
+            .resolve_rules()
+            .map_err(|e| format!("{id}: rule {e}"))?;
         let applies_if = self
             .applies_if
             .map(|a| source(a.file, a.command))
@@ -280,8 +340,26 @@ mod tests {
     fn builtin_pack_parses() {
         let pack = Pack::parse(BUILTIN.iter().copied()).unwrap();
         assert_eq!(builtin(), pack);
-        assert!(pack.checks.iter().all(|c| !c.cis.is_empty()));
+        for check in &pack.checks {
+            for id in &check.cis {
+                assert!(
+                    CIS_IG1.contains(&id.as_str()),
+                    "{}: {id} is not IG1",
+                    check.id
+                );
+            }
+        }
     }
+
+    /// CIS Controls v8.1, Implementation Group 1: the only safeguards a check may name (an
+    /// empty list is honest where none fits, as for time synchronisation, which is IG2).
+    const CIS_IG1: &[&str] = &[
+        "1.1", "1.2", "2.1", "2.2", "2.3", "3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "4.1", "4.2",
+        "4.3", "4.4", "4.5", "4.6", "4.7", "5.1", "5.2", "5.3", "5.4", "6.1", "6.2", "6.3", "6.4",
+        "6.5", "7.1", "7.2", "7.3", "7.4", "8.1", "8.2", "8.3", "9.1", "9.2", "10.1", "10.2",
+        "10.3", "11.1", "11.2", "11.3", "11.4", "12.1", "14.1", "14.2", "14.3", "14.4", "14.5",
+        "14.6", "14.7", "14.8", "15.1", "17.1", "17.2", "17.3",
+    ];
 
     const GOOD: &str = r#"
 [[check]]
@@ -305,9 +383,9 @@ rule = { file = "/proc/sys/kernel/randomize_va_space", allowed = ["2"] }
                 "missing field `title`",
             ),
             (
-                GOOD.replace(r#"allowed = ["2"]"#, "max = 2"),
+                GOOD.replace(r#"allowed = ["2"]"#, r#"allowed = ["2"], max = 2"#),
                 3,
-                "max needs a key",
+                "give one of allowed, max or min",
             ),
             (
                 GOOD.replace(r#"file = "/proc"#, r#"file = "proc"#),
@@ -326,6 +404,116 @@ rule = { file = "/proc/sys/kernel/randomize_va_space", allowed = ["2"] }
             assert_eq!(error.file, "mine.toml");
             assert!(error.reason.contains(says), "{error}");
             assert_eq!(error.line, line, "{error}");
+        }
+    }
+
+    fn rule_of(text: &str) -> Result<Rules, PackError> {
+        let pack = GOOD.replace(
+            r#"rule = { file = "/proc/sys/kernel/randomize_va_space", allowed = ["2"] }"#,
+            text,
+        );
+        Pack::parse([("mine.toml", pack.as_str())]).map(|p| p.checks[0].rule.clone())
+    }
+
+    fn file(path: &str, expect: Expect) -> Rule {
+        Rule {
+            source: Source::File(path.into()),
+            key: None,
+            expect,
+        }
+    }
+
+    #[test]
+    fn min_and_max_read_a_number_with_or_without_a_key() {
+        let aslr = "/proc/sys/kernel/randomize_va_space";
+        assert_eq!(
+            rule_of(&format!(r#"rule = {{ file = "{aslr}", min = 1 }}"#)).unwrap(),
+            Rules::One(file(aslr, Expect::AtLeast(1)))
+        );
+        assert_eq!(
+            rule_of(&format!(r#"rule = {{ file = "{aslr}", max = 2 }}"#)).unwrap(),
+            Rules::One(file(aslr, Expect::AtMost(2)))
+        );
+        let keyed = rule_of(r#"rule = { command = "sshd -T", key = "maxsessions", min = -3 }"#);
+        assert_eq!(
+            keyed.unwrap(),
+            Rules::One(Rule {
+                source: Source::Command("sshd -T".into()),
+                key: Some("maxsessions".into()),
+                expect: Expect::AtLeast(-3),
+            })
+        );
+        for (text, says) in [
+            (
+                format!(r#"rule = {{ file = "{aslr}", min = 1, max = 2 }}"#),
+                "give one of allowed, max or min",
+            ),
+            (
+                format!(r#"rule = {{ file = "{aslr}", min = "one" }}"#),
+                "invalid type",
+            ),
+            (format!(r#"rule = {{ file = "{aslr}" }}"#), "needs allowed"),
+        ] {
+            let error = rule_of(&text).unwrap_err();
+            assert!(error.reason.contains(says), "{error}");
+        }
+    }
+
+    #[test]
+    fn any_of_and_all_of_hold_a_flat_list_of_two_or_more_rules() {
+        let either = r#"rule = { any_of = [
+    { file = "/sys/module/apparmor/parameters/enabled", allowed = ["Y"] },
+    { file = "/sys/fs/selinux/enforce", allowed = ["1"] },
+] }"#;
+        assert_eq!(
+            rule_of(either).unwrap(),
+            Rules::AnyOf(vec![
+                file(
+                    "/sys/module/apparmor/parameters/enabled",
+                    Expect::OneOf(vec!["Y".into()])
+                ),
+                file("/sys/fs/selinux/enforce", Expect::OneOf(vec!["1".into()])),
+            ])
+        );
+        let both = either.replace("any_of", "all_of");
+        assert!(matches!(rule_of(&both).unwrap(), Rules::AllOf(r) if r.len() == 2));
+
+        let refused = [
+            (
+                r#"rule = { any_of = [{ file = "/a", allowed = ["1"] }] }"#.to_owned(),
+                "any_of needs at least two rules",
+            ),
+            (
+                r#"rule = { all_of = [{ file = "/a", allowed = ["1"] }, { file = "b", allowed = ["1"] }] }"#
+                    .to_owned(),
+                "all_of[2] file \"b\" must be an absolute path",
+            ),
+            (
+                r#"rule = { any_of = [{ file = "/a", min = 1 }, { any_of = [] }] }"#.to_owned(),
+                "any_of[2] any_of and all_of hold rules; they cannot be nested",
+            ),
+            (
+                r#"rule = { file = "/a", any_of = [{ file = "/a", min = 1 }, { file = "/b", min = 1 }] }"#
+                    .to_owned(),
+                "any_of stands alone",
+            ),
+            (
+                r#"rule = { any_of = [{ file = "/a", min = 1 }, { file = "/b", min = 1 }], all_of = [] }"#
+                    .to_owned(),
+                "give any_of or all_of, not both",
+            ),
+            (
+                r#"rule = { any_of = [{ file = "/a", min = 1 }, { file = "/b", mni = 1 }] }"#
+                    .to_owned(),
+                "unknown field `mni`",
+            ),
+        ];
+        for (text, says) in refused {
+            let error = rule_of(&text).unwrap_err();
+            assert_eq!(error.file, "mine.toml");
+            assert!(error.reason.contains(says), "{error}");
+            // The check's id line, or the line of the word toml refused.
+            assert!((3..=9).contains(&error.line), "{error}");
         }
     }
 }

@@ -1,0 +1,103 @@
+//! `any_of` and `all_of`: several rules' outcomes made into one check's outcome. Each
+//! rule's evidence and reason is labelled with what it read, so a report says which of
+//! the alternatives held, or which requirement did not.
+
+use crate::eval::{Outcome, State, name, outcome};
+use crate::pack::Rule;
+
+/// A rule alone whose file or program is absent: unknown, never a pass or a failure.
+pub(crate) fn not_there(rule: &Rule) -> Outcome {
+    outcome(
+        State::Unknown,
+        "",
+        format!("{} could not be read: it is not there", name(&rule.source)),
+    )
+}
+
+/// One rule's outcome, or `None` when what it reads is absent.
+type Judged<'a> = (&'a Rule, Option<Outcome>);
+
+fn labelled_evidence<'a>(judged: impl Iterator<Item = &'a Judged<'a>>) -> String {
+    judged
+        .filter_map(|(rule, seen)| {
+            let seen = seen.as_ref()?;
+            (!seen.evidence.is_empty())
+                .then(|| format!("{}: {}", name(&rule.source), seen.evidence))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn labelled_reasons<'a>(judged: impl Iterator<Item = &'a Judged<'a>>, absent: &str) -> String {
+    judged
+        .map(|(rule, seen)| match seen {
+            Some(seen) => format!("{}: {}", name(&rule.source), seen.reason),
+            None => format!("{} {absent}", name(&rule.source)),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn is(state: State) -> impl Fn(&&Judged) -> bool {
+    move |judged| seen_as(judged, state)
+}
+
+fn seen_as((_, seen): &Judged, state: State) -> bool {
+    seen.as_ref().is_some_and(|o| o.state == state)
+}
+
+/// Passes when one rule passes. An absent file or program is an alternative that does not
+/// hold (no SELinux on this machine); an unreadable one leaves the answer unknown unless
+/// another passes.
+pub(crate) fn any_of(rules: &[Rule], judge: impl Fn(&Rule) -> Option<Outcome>) -> Outcome {
+    let judged: Vec<Judged> = rules.iter().map(|rule| (rule, judge(rule))).collect();
+    if let Some(passed) = judged.iter().find(is(State::Pass)) {
+        let one = std::slice::from_ref(passed);
+        return outcome(
+            State::Pass,
+            &labelled_evidence(one.iter()),
+            labelled_reasons(one.iter(), "is not on this machine"),
+        );
+    }
+    let state = if judged.iter().any(|j| seen_as(j, State::Unknown)) {
+        State::Unknown
+    } else {
+        State::Fail
+    };
+    outcome(
+        state,
+        &labelled_evidence(judged.iter()),
+        labelled_reasons(judged.iter(), "is not on this machine"),
+    )
+}
+
+/// Passes when every rule passes; fails on the first that fails. An absent file or program
+/// leaves the answer unknown, as it does for a rule alone.
+pub(crate) fn all_of(rules: &[Rule], judge: impl Fn(&Rule) -> Option<Outcome>) -> Outcome {
+    let judged: Vec<Judged> = rules.iter().map(|rule| (rule, judge(rule))).collect();
+    let absent = "could not be read: it is not there";
+    if let Some(failed) = judged.iter().find(is(State::Fail)) {
+        let one = std::slice::from_ref(failed);
+        return outcome(
+            State::Fail,
+            &labelled_evidence(one.iter()),
+            labelled_reasons(one.iter(), absent),
+        );
+    }
+    let undecided: Vec<&Judged> = judged
+        .iter()
+        .filter(|(_, seen)| seen.as_ref().is_none_or(|o| o.state != State::Pass))
+        .collect();
+    if !undecided.is_empty() {
+        return outcome(
+            State::Unknown,
+            &labelled_evidence(judged.iter()),
+            labelled_reasons(undecided.into_iter(), absent),
+        );
+    }
+    outcome(
+        State::Pass,
+        &labelled_evidence(judged.iter()),
+        labelled_reasons(judged.iter(), absent),
+    )
+}
