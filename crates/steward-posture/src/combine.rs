@@ -17,15 +17,19 @@ pub(crate) fn not_there(rule: &Rule) -> Outcome {
 /// One rule's outcome, or `None` when what it reads is absent.
 type Judged<'a> = (&'a Rule, Option<Outcome>);
 
+/// Each reading's evidence once (two rules on `sshd -T`'s same line show it once).
 fn labelled_evidence<'a>(judged: impl Iterator<Item = &'a Judged<'a>>) -> String {
-    judged
-        .filter_map(|(rule, seen)| {
-            let seen = seen.as_ref()?;
-            (!seen.evidence.is_empty())
-                .then(|| format!("{}: {}", name(&rule.source), seen.evidence))
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+    let mut seen_before: Vec<String> = Vec::new();
+    for (rule, seen) in judged {
+        let Some(seen) = seen.as_ref().filter(|o| !o.evidence.is_empty()) else {
+            continue;
+        };
+        let labelled = format!("{}: {}", name(&rule.source), seen.evidence);
+        if !seen_before.contains(&labelled) {
+            seen_before.push(labelled);
+        }
+    }
+    seen_before.join("; ")
 }
 
 fn labelled_reasons<'a>(judged: impl Iterator<Item = &'a Judged<'a>>, absent: &str) -> String {
@@ -95,9 +99,10 @@ pub(crate) fn all_of(rules: &[Rule], judge: impl Fn(&Rule) -> Option<Outcome>) -
             labelled_reasons(undecided.into_iter(), absent),
         );
     }
+    // The evidence shows every value; the reason need not repeat them one by one.
     outcome(
         State::Pass,
         &labelled_evidence(judged.iter()),
-        labelled_reasons(judged.iter(), absent),
+        format!("all {} requirements hold", judged.len()),
     )
 }

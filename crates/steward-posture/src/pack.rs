@@ -261,10 +261,32 @@ struct PackFile {
 }
 
 /// The built-in Linux pack's files, embedded.
-const BUILTIN: &[(&str, &str)] = &[(
-    "packs/linux/ssh.toml",
-    include_str!("../packs/linux/ssh.toml"),
-)];
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "packs/linux/ssh.toml",
+        include_str!("../packs/linux/ssh.toml"),
+    ),
+    (
+        "packs/linux/ssh-hardening.toml",
+        include_str!("../packs/linux/ssh-hardening.toml"),
+    ),
+    (
+        "packs/linux/kernel.toml",
+        include_str!("../packs/linux/kernel.toml"),
+    ),
+    (
+        "packs/linux/network.toml",
+        include_str!("../packs/linux/network.toml"),
+    ),
+    (
+        "packs/linux/logging.toml",
+        include_str!("../packs/linux/logging.toml"),
+    ),
+    (
+        "packs/linux/services.toml",
+        include_str!("../packs/linux/services.toml"),
+    ),
+];
 
 /// The built-in Linux pack.
 pub fn builtin() -> Pack {

@@ -1,7 +1,7 @@
 //! The rule's evaluation beyond one value: `min`, `any_of`, `all_of`, and a command that
 //! failed without a word. Each case is a small pack over a recorded machine made here.
 
-use steward_posture::{FixtureHost, Outcome, Pack, State, evaluate};
+use steward_posture::{FixtureHost, Outcome, Pack, State, builtin, evaluate};
 
 type Tested = Result<(), Box<dyn std::error::Error>>;
 
@@ -109,6 +109,7 @@ fn all_of_needs_every_rule_and_names_the_one_that_fails() -> Tested {
     let both = outcome(BOTH, &[(ALL, "0"), (DEFAULT, "0")], "")?;
     assert_eq!(both.state, State::Pass, "{both:?}");
     assert_eq!(both.evidence, format!("{ALL}: 0; {DEFAULT}: 0"));
+    assert_eq!(both.reason, "all 2 requirements hold");
 
     let one = outcome(BOTH, &[(ALL, "0"), (DEFAULT, "1")], "")?;
     assert_eq!(one.state, State::Fail, "{one:?}");
@@ -148,5 +149,29 @@ fn a_command_that_fails_and_prints_nothing_is_unknown_not_an_empty_value() -> Te
         outcome(rule, &[], &recorded("yes\\n", 0))?.state,
         State::Pass
     );
+    Ok(())
+}
+
+#[test]
+fn a_login_grace_time_of_zero_is_no_limit_and_fails() -> Tested {
+    let pack = builtin();
+    let check = pack
+        .checks
+        .iter()
+        .find(|c| c.id == "ssh-login-grace-time")
+        .ok_or("the built-in pack has ssh-login-grace-time")?;
+    let dir = tempfile::tempdir()?;
+    for (seconds, state) in [(0, State::Fail), (30, State::Pass), (61, State::Fail)] {
+        std::fs::write(
+            dir.path().join("commands.toml"),
+            format!("[[command]]\nrun = \"sshd -T\"\nstdout = \"logingracetime {seconds}\\n\"\n"),
+        )?;
+        let outcome = evaluate(check, &FixtureHost::open(dir.path())?);
+        assert_eq!(outcome.state, state, "{seconds}: {outcome:?}");
+        assert_eq!(
+            outcome.evidence,
+            format!("`sshd -T`: logingracetime {seconds}")
+        );
+    }
     Ok(())
 }
