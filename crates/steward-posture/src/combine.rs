@@ -5,12 +5,17 @@
 use crate::eval::{Outcome, State, name, outcome};
 use crate::pack::Rule;
 
+/// What is said of a required file or program that is absent.
+const NOT_THERE: &str = "could not be read: it is not there";
+/// What is said of an alternative that is absent.
+const NOT_ON_THIS_MACHINE: &str = "is not on this machine";
+
 /// A rule alone whose file or program is absent: unknown, never a pass or a failure.
 pub(crate) fn not_there(rule: &Rule) -> Outcome {
     outcome(
         State::Unknown,
         "",
-        format!("{} could not be read: it is not there", name(&rule.source)),
+        format!("{} {NOT_THERE}", name(&rule.source)),
     )
 }
 
@@ -42,10 +47,6 @@ fn labelled_reasons<'a>(judged: impl Iterator<Item = &'a Judged<'a>>, absent: &s
         .join("; ")
 }
 
-fn is(state: State) -> impl Fn(&&Judged) -> bool {
-    move |judged| seen_as(judged, state)
-}
-
 fn seen_as((_, seen): &Judged, state: State) -> bool {
     seen.as_ref().is_some_and(|o| o.state == state)
 }
@@ -55,12 +56,12 @@ fn seen_as((_, seen): &Judged, state: State) -> bool {
 /// another passes.
 pub(crate) fn any_of(rules: &[Rule], judge: impl Fn(&Rule) -> Option<Outcome>) -> Outcome {
     let judged: Vec<Judged> = rules.iter().map(|rule| (rule, judge(rule))).collect();
-    if let Some(passed) = judged.iter().find(is(State::Pass)) {
+    if let Some(passed) = judged.iter().find(|j| seen_as(j, State::Pass)) {
         let one = std::slice::from_ref(passed);
         return outcome(
             State::Pass,
             &labelled_evidence(one.iter()),
-            labelled_reasons(one.iter(), "is not on this machine"),
+            labelled_reasons(one.iter(), NOT_ON_THIS_MACHINE),
         );
     }
     let state = if judged.iter().any(|j| seen_as(j, State::Unknown)) {
@@ -71,7 +72,7 @@ pub(crate) fn any_of(rules: &[Rule], judge: impl Fn(&Rule) -> Option<Outcome>) -
     outcome(
         state,
         &labelled_evidence(judged.iter()),
-        labelled_reasons(judged.iter(), "is not on this machine"),
+        labelled_reasons(judged.iter(), NOT_ON_THIS_MACHINE),
     )
 }
 
@@ -79,24 +80,20 @@ pub(crate) fn any_of(rules: &[Rule], judge: impl Fn(&Rule) -> Option<Outcome>) -
 /// leaves the answer unknown, as it does for a rule alone.
 pub(crate) fn all_of(rules: &[Rule], judge: impl Fn(&Rule) -> Option<Outcome>) -> Outcome {
     let judged: Vec<Judged> = rules.iter().map(|rule| (rule, judge(rule))).collect();
-    let absent = "could not be read: it is not there";
-    if let Some(failed) = judged.iter().find(is(State::Fail)) {
+    if let Some(failed) = judged.iter().find(|j| seen_as(j, State::Fail)) {
         let one = std::slice::from_ref(failed);
         return outcome(
             State::Fail,
             &labelled_evidence(one.iter()),
-            labelled_reasons(one.iter(), absent),
+            labelled_reasons(one.iter(), NOT_THERE),
         );
     }
-    let undecided: Vec<&Judged> = judged
-        .iter()
-        .filter(|(_, seen)| seen.as_ref().is_none_or(|o| o.state != State::Pass))
-        .collect();
+    let undecided: Vec<&Judged> = judged.iter().filter(|j| !seen_as(j, State::Pass)).collect();
     if !undecided.is_empty() {
         return outcome(
             State::Unknown,
             &labelled_evidence(judged.iter()),
-            labelled_reasons(undecided.into_iter(), absent),
+            labelled_reasons(undecided.into_iter(), NOT_THERE),
         );
     }
     // The evidence shows every value; the reason need not repeat them one by one.
