@@ -543,5 +543,8 @@ rule = { file = "/proc/sys/kernel/randomize_va_space", allowed = ["2"] }
             };
             assert_eq!(error.line, line, "{error}");
         }
+        // In a list written over several lines, the line of the field itself.
+        let error = rule_of(&either.replace(r#"allowed = ["1"]"#, r#"alowed = ["1"]"#));
+        assert_eq!(error.unwrap_err().line, 11);
     }
 }
