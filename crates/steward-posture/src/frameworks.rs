@@ -17,11 +17,21 @@ pub use cyber_essentials::{
     requirement,
 };
 
-use crate::{ManualItem, Pack};
+use crate::{Check, ManualItem, Pack};
 
 /// A check the server judges from its own facts rather than from an agent's reading: a
 /// recent successful backup, a proven restore, the inventory a device reports. The server
-/// passes its list to [`coverage`].
+/// passes its list to [`coverage`], for example:
+///
+/// ```
+/// use steward_posture::ServerCheck;
+///
+/// const SERVER_CHECKS: &[ServerCheck<'static>] = &[
+///     ServerCheck { id: "backup-recent", cis: &["11.2", "11.3"] },
+///     ServerCheck { id: "restore-proven", cis: &["11.1", "11.4"] },
+///     ServerCheck { id: "inventory-reporting", cis: &["1.1", "2.1", "5.1"] },
+/// ];
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerCheck<'a> {
     pub id: &'a str,
@@ -41,6 +51,15 @@ pub enum Coverage {
 }
 
 impl Coverage {
+    /// A stable name for JSON and CSV: `automatic`, `partial` or `attested`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Coverage::Automatic => "automatic",
+            Coverage::Partial => "partial",
+            Coverage::Attested => "attested",
+        }
+    }
+
     fn from_sources(checked: bool, attested: bool) -> Option<Coverage> {
         match (checked, attested) {
             (true, false) => Some(Coverage::Automatic),
@@ -83,4 +102,25 @@ pub fn requirement_coverage(
         .iter()
         .any(|m| m.cyber_essentials == Some(requirement));
     Coverage::from_sources(checked, attested)
+}
+
+/// Whether a check's citations are real: each CIS Safeguard one of v8.1's 153 (a
+/// Safeguard beyond IG1, such as 4.8, is allowed and reported outside IG1), and the Cyber
+/// Essentials requirement, when named, one of [`cyber_essentials`]. A check may cite
+/// nothing (a user's own check need not map to a framework). The reason names the wrong
+/// citation, for refusing a pack that has one.
+pub fn check_citations(check: &Check) -> Result<(), String> {
+    if let Some(id) = check.cis.iter().find(|id| !is_cis_safeguard(id)) {
+        return Err(format!(
+            "{} cites {id:?}, not a CIS Controls v8.1 Safeguard",
+            check.id
+        ));
+    }
+    match &check.cyber_essentials {
+        Some(ce) if requirement(ce).is_none() => Err(format!(
+            "{} names {ce:?}, not a Cyber Essentials requirement",
+            check.id
+        )),
+        _ => Ok(()),
+    }
 }

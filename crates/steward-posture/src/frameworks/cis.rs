@@ -170,7 +170,7 @@ const IG1: &[Safeguard] = &[
         "4.6",
         4,
         "Securely Manage Enterprise Assets and Software",
-        "Administer devices only over encrypted channels (SSH, HTTPS), never over plain-text ones such as Telnet or HTTP. Steward checks its devices' remote access settings and asks a person about network devices.",
+        "Administer devices only over encrypted channels (SSH, HTTPS), never over plain-text ones such as Telnet or HTTP. Steward asks a person to confirm it for routers, printers and other network devices.",
     ),
     sg(
         "4.7",
