@@ -4,7 +4,7 @@
 
 use crate::combine;
 use crate::host::{Host, HostError};
-use crate::pack::{Check, Expect, Rule, Rules, Source};
+use crate::pack::{Check, Decider, Expect, Rule, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -76,9 +76,9 @@ pub fn evaluate(check: &Check, host: &dyn Host) -> Outcome {
         }
     }
     match &check.rule {
-        Rules::One(rule) => judge(rule, host).unwrap_or_else(|| combine::not_there(rule)),
-        Rules::AnyOf(rules) => combine::any_of(rules, |rule| judge(rule, host)),
-        Rules::AllOf(rules) => combine::all_of(rules, |rule| judge(rule, host)),
+        Decider::Rule(rule) => judge(rule, host).unwrap_or_else(|| combine::not_there(rule)),
+        Decider::AnyOf(rules) => combine::any_of(rules, |rule| judge(rule, host)),
+        Decider::AllOf(rules) => combine::all_of(rules, |rule| judge(rule, host)),
     }
 }
 

@@ -25,5 +25,5 @@ pub use frameworks::{
 };
 pub use host::{CommandOutput, FixtureHost, Host, HostError};
 pub use manual::ManualItem;
-pub use pack::{Check, Expect, Pack, PackError, Rule, Rules, Section, Severity, Source, builtin};
+pub use pack::{Check, Decider, Expect, Pack, PackError, Rule, Section, Severity, Source, builtin};
 pub use score::{Tally, Verdict, remediation_rank};

@@ -57,10 +57,10 @@ pub struct Rule {
     pub expect: Expect,
 }
 
-/// How a check decides: one rule, or a flat list of them.
+/// How a check decides: one declarative [`Rule`], or a flat list of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rules {
-    One(Rule),
+pub enum Decider {
+    Rule(Rule),
     /// Passes when any rule passes (AppArmor on, or SELinux enforcing). A rule whose file or
     /// program is absent counts as not holding, so a machine with neither fails.
     AnyOf(Vec<Rule>),
@@ -86,12 +86,12 @@ struct RawRule {
 impl RawRule {
     /// A check's `rule = …`. Lists stay flat: every case met so far is "this or that" or
     /// "this and that", and a flat list reads plainly in a pack and in a report.
-    fn resolve_rules(mut self) -> Result<Rules, String> {
-        let (list, name, combine): (_, _, fn(Vec<Rule>) -> Rules) =
+    fn decider(mut self) -> Result<Decider, String> {
+        let (list, name, combine): (_, _, fn(Vec<Rule>) -> Decider) =
             match (self.any_of.take(), self.all_of.take()) {
-                (None, None) => return self.resolve().map(Rules::One),
-                (Some(list), None) => (list, "any_of", Rules::AnyOf),
-                (None, Some(list)) => (list, "all_of", Rules::AllOf),
+                (None, None) => return self.resolve().map(Decider::Rule),
+                (Some(list), None) => (list, "any_of", Decider::AnyOf),
+                (None, Some(list)) => (list, "all_of", Decider::AllOf),
                 (Some(_), Some(_)) => return Err("give any_of or all_of, not both".into()),
             };
         let alone = self.file.is_none()
@@ -178,7 +178,7 @@ pub struct Check {
     /// The program or file whose absence makes the check not applicable (no SSH server:
     /// no SSH checks), rather than unknown.
     pub applies_if: Option<Source>,
-    pub rule: Rules,
+    pub rule: Decider,
 }
 
 /// A check as written; [`RawCheck::resolve`] checks its rule.
@@ -212,10 +212,7 @@ impl RawCheck {
                 "the check id {id:?} must be lowercase letters, digits and dashes"
             ));
         }
-        let rule = self
-            .rule
-            .resolve_rules()
-            .map_err(|e| format!("{id}: rule {e}"))?;
+        let rule = self.rule.decider().map_err(|e| format!("{id}: rule {e}"))?;
         let applies_if = self
             .applies_if
             .map(|a| source(a.file, a.command))
@@ -275,8 +272,8 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../packs/linux/kernel.toml"),
     ),
     (
-        "packs/linux/network.toml",
-        include_str!("../packs/linux/network.toml"),
+        "packs/linux/ipv4.toml",
+        include_str!("../packs/linux/ipv4.toml"),
     ),
     (
         "packs/linux/logging.toml",

@@ -1,7 +1,7 @@
 //! How a pack's `rule` is read: `min` and `max` with or without a key, and `any_of` /
 //! `all_of` lists, with the refusals they add (file, line and reason).
 
-use steward_posture::{Expect, Pack, PackError, Rule, Rules, Source};
+use steward_posture::{Decider, Expect, Pack, PackError, Rule, Source};
 
 /// A user's pack of one check; each case replaces its `rule` line (line 9).
 const GOOD: &str = r#"
@@ -15,7 +15,7 @@ remediation = "m"
 rule = { file = "/proc/sys/kernel/randomize_va_space", allowed = ["2"] }
 "#;
 
-fn rule_of(text: &str) -> Result<Rules, PackError> {
+fn rule_of(text: &str) -> Result<Decider, PackError> {
     let pack = GOOD.replace(
         r#"rule = { file = "/proc/sys/kernel/randomize_va_space", allowed = ["2"] }"#,
         text,
@@ -36,16 +36,16 @@ fn min_and_max_read_a_number_with_or_without_a_key() {
     let aslr = "/proc/sys/kernel/randomize_va_space";
     assert_eq!(
         rule_of(&format!(r#"rule = {{ file = "{aslr}", min = 1 }}"#)).unwrap(),
-        Rules::One(file(aslr, Expect::AtLeast(1)))
+        Decider::Rule(file(aslr, Expect::AtLeast(1)))
     );
     assert_eq!(
         rule_of(&format!(r#"rule = {{ file = "{aslr}", max = 2 }}"#)).unwrap(),
-        Rules::One(file(aslr, Expect::AtMost(2)))
+        Decider::Rule(file(aslr, Expect::AtMost(2)))
     );
     let keyed = rule_of(r#"rule = { command = "sshd -T", key = "maxsessions", min = -3 }"#);
     assert_eq!(
         keyed.unwrap(),
-        Rules::One(Rule {
+        Decider::Rule(Rule {
             source: Source::Command("sshd -T".into()),
             key: Some("maxsessions".into()),
             expect: Expect::AtLeast(-3),
@@ -75,7 +75,7 @@ fn any_of_and_all_of_hold_a_flat_list_of_two_or_more_rules() {
 ] }"#;
     assert_eq!(
         rule_of(either).unwrap(),
-        Rules::AnyOf(vec![
+        Decider::AnyOf(vec![
             file(
                 "/sys/module/apparmor/parameters/enabled",
                 Expect::OneOf(vec!["Y".into()])
@@ -84,7 +84,7 @@ fn any_of_and_all_of_hold_a_flat_list_of_two_or_more_rules() {
         ])
     );
     let both = either.replace("any_of", "all_of");
-    assert!(matches!(rule_of(&both).unwrap(), Rules::AllOf(r) if r.len() == 2));
+    assert!(matches!(rule_of(&both).unwrap(), Decider::AllOf(r) if r.len() == 2));
 
     let refused = [
         (
