@@ -2,8 +2,9 @@
 //! unknown (never a pass, never a failure); what is absent by design (no SSH server) is not
 //! applicable.
 
+use crate::combine;
 use crate::host::{Host, HostError};
-use crate::pack::{Check, Decider, Expect, Source};
+use crate::pack::{Check, Decider, Expect, Rule, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -37,11 +38,22 @@ pub(crate) fn outcome(state: State, evidence: &str, reason: String) -> Outcome {
 fn read(host: &dyn Host, source: &Source) -> Result<Option<String>, HostError> {
     match source {
         Source::File(path) => host.read(path),
-        Source::Command(command) => Ok(host.run(command)?.map(|o| o.stdout)),
+        Source::Command(command) => match host.run(command)? {
+            // A command that failed and printed nothing said nothing: that is unknown, not
+            // an empty value to compare (`timedatectl` in a container without systemd).
+            Some(out) if out.status != 0 && out.stdout.trim().is_empty() => {
+                Err(HostError::Unreadable(format!(
+                    "`{command}` failed (exit status {}) and printed nothing",
+                    out.status
+                )))
+            }
+            Some(out) => Ok(Some(out.stdout)),
+            None => Ok(None),
+        },
     }
 }
 
-fn name(source: &Source) -> String {
+pub(crate) fn name(source: &Source) -> String {
     match source {
         Source::File(path) => path.clone(),
         Source::Command(command) => format!("`{command}`"),
@@ -63,20 +75,21 @@ pub fn evaluate(check: &Check, host: &dyn Host) -> Outcome {
             Err(e) => return outcome(State::Unknown, "", e.to_string()),
         }
     }
-    let rule = match &check.rule {
-        Decider::Rule(rule) => rule,
-        Decider::Builtin(name) => return crate::builtin::evaluate(name, host),
-    };
+    match &check.rule {
+        Decider::Rule(rule) => judge(rule, host).unwrap_or_else(|| combine::not_there(rule)),
+        Decider::AnyOf(rules) => combine::any_of(rules, |rule| judge(rule, host)),
+        Decider::AllOf(rules) => combine::all_of(rules, |rule| judge(rule, host)),
+        Decider::Builtin(name) => crate::builtin::evaluate(name, host),
+    }
+}
+
+/// One rule's outcome on `host`; `None` when its file or program is absent, which alone is
+/// unknown but among `any_of`'s alternatives is "not this one".
+pub(crate) fn judge(rule: &Rule, host: &dyn Host) -> Option<Outcome> {
     let text = match read(host, &rule.source) {
         Ok(Some(text)) => text,
-        Ok(None) => {
-            return outcome(
-                State::Unknown,
-                "",
-                format!("{} could not be read: it is not there", name(&rule.source)),
-            );
-        }
-        Err(e) => return outcome(State::Unknown, "", e.to_string()),
+        Ok(None) => return None,
+        Err(e) => return Some(outcome(State::Unknown, "", e.to_string())),
     };
     let (value, evidence) = match &rule.key {
         None => (text.trim().to_owned(), text.trim().to_owned()),
@@ -95,16 +108,16 @@ pub fn evaluate(check: &Check, host: &dyn Host) -> Outcome {
                     line.to_owned(),
                 ),
                 None => {
-                    return outcome(
+                    return Some(outcome(
                         State::Unknown,
                         "",
                         format!("{} says nothing of {key}", name(&rule.source)),
-                    );
+                    ));
                 }
             }
         }
     };
-    match &rule.expect {
+    Some(match &rule.expect {
         Expect::OneOf(allowed) => {
             if allowed.iter().any(|a| a.eq_ignore_ascii_case(&value)) {
                 outcome(State::Pass, &evidence, format!("{value} is allowed"))
@@ -119,11 +132,20 @@ pub fn evaluate(check: &Check, host: &dyn Host) -> Outcome {
         Expect::AtMost(max) => match value.parse::<i64>() {
             Ok(n) if n <= *max => outcome(State::Pass, &evidence, format!("{n} ≤ {max}")),
             Ok(n) => outcome(State::Fail, &evidence, format!("{n} is more than {max}")),
-            Err(_) => outcome(
-                State::Unknown,
-                &evidence,
-                format!("{value:?} is not a number"),
-            ),
+            Err(_) => not_a_number(&value, &evidence),
         },
-    }
+        Expect::AtLeast(min) => match value.parse::<i64>() {
+            Ok(n) if n >= *min => outcome(State::Pass, &evidence, format!("{n} ≥ {min}")),
+            Ok(n) => outcome(State::Fail, &evidence, format!("{n} is less than {min}")),
+            Err(_) => not_a_number(&value, &evidence),
+        },
+    })
+}
+
+fn not_a_number(value: &str, evidence: &str) -> Outcome {
+    outcome(
+        State::Unknown,
+        evidence,
+        format!("{value:?} is not a number"),
+    )
 }

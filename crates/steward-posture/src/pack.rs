@@ -43,9 +43,11 @@ pub enum Expect {
     OneOf(Vec<String>),
     /// A whole number no larger than this.
     AtMost(i64),
+    /// A whole number no smaller than this (`kernel.kptr_restrict` ≥ 1).
+    AtLeast(i64),
 }
 
-/// How a check decides: the text of `source` — or, with `key`, the value on its
+/// One reading and what it must say: the text of `source` — or, with `key`, the value on its
 /// `key value` line (as `sshd -T` prints; keys compared without case) — must be as
 /// `expect` says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,16 +57,24 @@ pub struct Rule {
     pub expect: Expect,
 }
 
-/// How a check decides: a declarative [`Rule`], or a built-in evaluator in Rust named by
-/// the pack (`rule = { builtin = "firewall-default-deny-inbound" }`) for what no rule can
-/// say (the live firewall ruleset, the block devices under the root filesystem).
+/// How a check decides: one declarative [`Rule`], a flat list of them, or a built-in
+/// evaluator in Rust named by the pack (`rule = { builtin = "firewall-default-deny-inbound" }`)
+/// for what no rule can say (the live firewall ruleset, the block devices under the root
+/// filesystem).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decider {
     Rule(Rule),
+    /// Passes when any rule passes (AppArmor on, or SELinux enforcing). A rule whose file or
+    /// program is absent counts as not holding, so a machine with neither fails.
+    AnyOf(Vec<Rule>),
+    /// Passes when every rule passes (a setting's `all` and `default` both off).
+    AllOf(Vec<Rule>),
+    /// The evaluator of this name in `src/builtin/`.
     Builtin(String),
 }
 
-/// A rule as written: `{ command = "sshd -T", key = "permitrootlogin", allowed = ["no"] }`.
+/// A rule as written: `{ command = "sshd -T", key = "permitrootlogin", allowed = ["no"] }`,
+/// or `{ any_of = [ {…}, {…} ] }` (`all_of` likewise), or `{ builtin = "NAME" }`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
@@ -74,6 +84,65 @@ struct RawRule {
     key: Option<String>,
     allowed: Option<Vec<String>>,
     max: Option<i64>,
+    min: Option<i64>,
+    any_of: Option<Vec<RawRule>>,
+    all_of: Option<Vec<RawRule>>,
+}
+
+impl RawRule {
+    /// A check's `rule = …`. Lists stay flat: every case met so far is "this or that" or
+    /// "this and that", and a flat list reads plainly in a pack and in a report.
+    fn decider(mut self) -> Result<Decider, String> {
+        if let Some(name) = self.builtin.take() {
+            return self.builtin_named(name);
+        }
+        let (list, name, combine): (_, _, fn(Vec<Rule>) -> Decider) =
+            match (self.any_of.take(), self.all_of.take()) {
+                (None, None) => return self.resolve().map(Decider::Rule),
+                (Some(list), None) => (list, "any_of", Decider::AnyOf),
+                (None, Some(list)) => (list, "all_of", Decider::AllOf),
+                (Some(_), Some(_)) => return Err("give any_of or all_of, not both".into()),
+            };
+        let alone = self.file.is_none()
+            && self.command.is_none()
+            && self.key.is_none()
+            && self.allowed.is_none()
+            && self.max.is_none()
+            && self.min.is_none();
+        if !alone {
+            return Err(format!(
+                "{name} stands alone: each of its rules says what it reads"
+            ));
+        }
+        if list.len() < 2 {
+            return Err(format!("{name} needs at least two rules"));
+        }
+        let rules = list
+            .into_iter()
+            .enumerate()
+            .map(|(i, raw)| raw.resolve().map_err(|e| format!("{name}[{}] {e}", i + 1)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(combine(rules))
+    }
+
+    /// `{ builtin = "NAME" }`: a name the crate knows, and nothing else beside it.
+    fn builtin_named(self, name: String) -> Result<Decider, String> {
+        let alone = self.file.is_none()
+            && self.command.is_none()
+            && self.key.is_none()
+            && self.allowed.is_none()
+            && self.max.is_none()
+            && self.min.is_none()
+            && self.any_of.is_none()
+            && self.all_of.is_none();
+        if !alone {
+            return Err("a builtin reads what it needs: give it nothing else".into());
+        }
+        if crate::builtin::find(&name).is_none() {
+            return Err(format!("there is no builtin evaluator {name:?}"));
+        }
+        Ok(Decider::Builtin(name))
+    }
 }
 
 /// `applies_if = { command = "sshd -T" }` or `{ file = "/etc/ssh/sshd_config" }`.
@@ -95,27 +164,23 @@ fn source(file: Option<String>, command: Option<String>) -> Result<Source, Strin
 }
 
 impl RawRule {
-    fn decider(self) -> Result<Decider, String> {
-        let Some(name) = self.builtin.clone() else {
-            return self.resolve().map(Decider::Rule);
-        };
-        if self.file.is_some() || self.command.is_some() || self.key.is_some() {
-            return Err("a builtin reads what it needs: give no file, command or key".into());
-        }
-        if crate::builtin::find(&name).is_none() {
-            return Err(format!("there is no builtin evaluator {name:?}"));
-        }
-        Ok(Decider::Builtin(name))
-    }
-
     fn resolve(self) -> Result<Rule, String> {
+        if self.any_of.is_some() || self.all_of.is_some() {
+            return Err("any_of and all_of hold rules; they cannot be nested".into());
+        }
+        if self.builtin.is_some() {
+            return Err("a builtin is a check's whole rule, not one of a list".into());
+        }
         let source = source(self.file, self.command)?;
-        let expect = match (self.allowed, self.max) {
-            (Some(allowed), None) if !allowed.is_empty() => Expect::OneOf(allowed),
-            (None, Some(max)) if self.key.is_some() => Expect::AtMost(max),
-            (None, Some(_)) => return Err("max needs a key to read the number from".into()),
-            (Some(_), Some(_)) => return Err("give allowed or max, not both".into()),
-            _ => return Err("needs allowed (a list of values) or max".into()),
+        // Without a key the whole text is the number: a /proc/sys file holds just one.
+        let expect = match (self.allowed, self.max, self.min) {
+            (Some(allowed), None, None) if !allowed.is_empty() => Expect::OneOf(allowed),
+            (None, Some(max), None) => Expect::AtMost(max),
+            (None, None, Some(min)) => Expect::AtLeast(min),
+            (None, None, None) | (Some(_), None, None) => {
+                return Err("needs allowed (a list of values), max or min".into());
+            }
+            _ => return Err("give one of allowed, max or min".into()),
         };
         Ok(Rule {
             source,
@@ -228,6 +293,26 @@ const BUILTIN: &[(&str, &str)] = &[
     (
         "packs/linux/ssh.toml",
         include_str!("../packs/linux/ssh.toml"),
+    ),
+    (
+        "packs/linux/ssh-hardening.toml",
+        include_str!("../packs/linux/ssh-hardening.toml"),
+    ),
+    (
+        "packs/linux/kernel.toml",
+        include_str!("../packs/linux/kernel.toml"),
+    ),
+    (
+        "packs/linux/ipv4.toml",
+        include_str!("../packs/linux/ipv4.toml"),
+    ),
+    (
+        "packs/linux/logging.toml",
+        include_str!("../packs/linux/logging.toml"),
+    ),
+    (
+        "packs/linux/services.toml",
+        include_str!("../packs/linux/services.toml"),
     ),
     // Checks with built-in evaluators (src/builtin/).
     (
@@ -342,12 +427,7 @@ mod tests {
     fn builtin_pack_parses() {
         let pack = Pack::parse(BUILTIN.iter().copied()).unwrap();
         assert_eq!(builtin(), pack);
-        // Only hardware health may map to no CIS safeguard (none in IG1 covers it).
-        assert!(
-            pack.checks
-                .iter()
-                .all(|c| !c.cis.is_empty() || c.section == Section::Hardware)
-        );
+        assert!(pack.checks.iter().all(|c| !c.cis.is_empty()));
     }
 
     const GOOD: &str = r#"
@@ -372,9 +452,9 @@ rule = { file = "/proc/sys/kernel/randomize_va_space", allowed = ["2"] }
                 "missing field `title`",
             ),
             (
-                GOOD.replace(r#"allowed = ["2"]"#, "max = 2"),
+                GOOD.replace(r#"allowed = ["2"]"#, r#"allowed = ["2"], max = 2"#),
                 3,
-                "max needs a key",
+                "give one of allowed, max or min",
             ),
             (
                 GOOD.replace(r#"file = "/proc"#, r#"file = "proc"#),
@@ -399,6 +479,14 @@ rule = { file = "/proc/sys/kernel/randomize_va_space", allowed = ["2"] }
                 GOOD.replace(r#"allowed = ["2"]"#, r#"builtin = "os-supported""#),
                 3,
                 "a builtin reads what it needs",
+            ),
+            (
+                GOOD.replace(
+                    r#"rule = { file = "/proc/sys/kernel/randomize_va_space", allowed = ["2"] }"#,
+                    r#"rule = { any_of = [{ builtin = "os-supported" }, { file = "/a", allowed = ["1"] }] }"#,
+                ),
+                3,
+                "a builtin is a check's whole rule",
             ),
         ];
         for (text, line, says) in cases {
