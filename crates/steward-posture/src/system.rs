@@ -149,6 +149,18 @@ fn read_capped(mut from: impl Read, cap: usize) -> std::io::Result<Vec<u8>> {
 
 impl Host for SystemHost {
     fn read(&self, path: &str) -> Result<Option<String>, HostError> {
+        // A pipe or a device would block or never end (logind keeps FIFOs beside its
+        // session files): only regular files are read.
+        match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_file() => {
+                return Err(HostError::Unreadable(format!(
+                    "{path} is not a regular file"
+                )));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(unreadable(path, e)),
+        }
         match std::fs::read(path) {
             // Files checks read are text; a stray byte is not a reason to know nothing.
             Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
@@ -264,6 +276,8 @@ mod tests {
         assert!(host.stat(path).unwrap().unwrap().mtime > 0);
         let names = host.list(dir.path().to_str().unwrap()).unwrap().unwrap();
         assert_eq!(names, ["f"]);
+        let error = host.read(dir.path().to_str().unwrap()).unwrap_err();
+        assert!(error.to_string().contains("not a regular file"), "{error}");
         let gone = dir.path().join("gone");
         assert_eq!(host.read(gone.to_str().unwrap()).unwrap(), None);
         assert_eq!(host.stat(gone.to_str().unwrap()).unwrap(), None);
