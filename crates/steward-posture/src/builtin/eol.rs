@@ -59,11 +59,64 @@ fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
         .map(|v| v.trim().trim_matches('"').trim_matches('\''))
 }
 
+/// Ubuntu's long-term releases by codename, for the distributions built on one (Linux Mint,
+/// Pop!_OS, Zorin, elementary) that name it in `UBUNTU_CODENAME`.
+const UBUNTU_CODENAMES: &[(&str, &str)] = &[
+    ("bionic", "18.04"),
+    ("focal", "20.04"),
+    ("jammy", "22.04"),
+    ("noble", "24.04"),
+];
+
+/// Debian's releases by codename, for the distributions built on one (Raspberry Pi OS) that
+/// keep Debian's `VERSION_CODENAME`.
+const DEBIAN_CODENAMES: &[(&str, &str)] = &[
+    ("buster", "10"),
+    ("bullseye", "11"),
+    ("bookworm", "12"),
+    ("trixie", "13"),
+];
+
+/// `(ID, VERSION_ID)` to look up: the distribution's own, or for a derivative not in the
+/// table, the Ubuntu or Debian release its packages and security updates come from.
+fn release_of(release: &str) -> (&str, &str) {
+    let id = field(release, "ID").unwrap_or("");
+    let version = field(release, "VERSION_ID").unwrap_or("");
+    if END_OF_SUPPORT.iter().any(|(i, _, _)| *i == id) {
+        return (id, version);
+    }
+    let based_on = |key: &str, names: &'static [(&'static str, &'static str)]| {
+        let codename = field(release, key)?;
+        names
+            .iter()
+            .find(|(name, _)| *name == codename)
+            .map(|(_, v)| *v)
+    };
+    let like = field(release, "ID_LIKE").unwrap_or("");
+    if let Some(version) = based_on("UBUNTU_CODENAME", UBUNTU_CODENAMES) {
+        ("ubuntu", version)
+    } else if like.split_whitespace().any(|l| l == "debian")
+        && let Some(version) = based_on("VERSION_CODENAME", DEBIAN_CODENAMES)
+    {
+        ("debian", version)
+    } else {
+        (id, version)
+    }
+}
+
 pub(crate) fn os_supported(host: &dyn Host) -> Verdict {
     let release = needed_file(host, "/etc/os-release")?;
-    let id = field(&release, "ID").unwrap_or("");
-    let version = field(&release, "VERSION_ID").unwrap_or("");
-    let evidence = format!("ID={id} VERSION_ID={version}");
+    let own = format!(
+        "ID={} VERSION_ID={}",
+        field(&release, "ID").unwrap_or(""),
+        field(&release, "VERSION_ID").unwrap_or("")
+    );
+    let (id, version) = release_of(&release);
+    let evidence = if own == format!("ID={id} VERSION_ID={version}") {
+        own
+    } else {
+        format!("{own}, built on {id} {version}")
+    };
     let key = if BY_MAJOR.contains(&id) {
         version.split('.').next().unwrap_or(version)
     } else {
@@ -114,5 +167,12 @@ mod tests {
             Some("9.4")
         );
         assert_eq!(field("VERSION_ID=1\nID=debian", "ID"), Some("debian"));
+        let mint =
+            "ID=linuxmint\nID_LIKE=\"ubuntu debian\"\nVERSION_ID=\"21.3\"\nUBUNTU_CODENAME=jammy\n";
+        assert_eq!(release_of(mint), ("ubuntu", "22.04"));
+        let pi = "ID=raspbian\nID_LIKE=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n";
+        assert_eq!(release_of(pi), ("debian", "12"));
+        let ubuntu = "ID=ubuntu\nVERSION_ID=\"24.04\"\nUBUNTU_CODENAME=noble\n";
+        assert_eq!(release_of(ubuntu), ("ubuntu", "24.04"));
     }
 }
