@@ -14,7 +14,10 @@ use crate::host::Host;
 /// When the table below was last compared with the vendors' published schedules.
 pub(crate) const TABLE_DATE: &str = "2026-11-29";
 
-/// (os-release ID, VERSION_ID or its major part, end of security support).
+/// (os-release ID, VERSION_ID or its major part, end of security support). Where the vendor
+/// gives only a month (Canonical's release table), the month's last day; where it gives
+/// only a rule (Fedora: a month after the release two later; Ubuntu interim: nine months),
+/// the date the rule gives, marked "projected" — re-check those when the table is dated.
 const END_OF_SUPPORT: &[(&str, &str, &str)] = &[
     ("debian", "10", "2024-06-30"),
     ("debian", "11", "2026-08-31"),
@@ -22,13 +25,13 @@ const END_OF_SUPPORT: &[(&str, &str, &str)] = &[
     ("debian", "13", "2030-06-30"),
     ("ubuntu", "18.04", "2023-05-31"),
     ("ubuntu", "20.04", "2025-05-31"),
-    ("ubuntu", "22.04", "2027-06-30"),
-    ("ubuntu", "24.04", "2029-05-31"),
+    ("ubuntu", "22.04", "2027-04-30"),
+    ("ubuntu", "24.04", "2029-04-30"),
     ("ubuntu", "24.10", "2025-07-10"),
-    ("ubuntu", "25.04", "2026-01-15"),
-    ("ubuntu", "25.10", "2026-07-09"),
-    ("ubuntu", "26.04", "2031-05-31"),
-    ("ubuntu", "26.10", "2027-07-31"),
+    ("ubuntu", "25.04", "2026-01-31"),
+    ("ubuntu", "25.10", "2026-07-31"),
+    ("ubuntu", "26.04", "2031-04-30"),
+    ("ubuntu", "26.10", "2027-07-31"), // projected
     ("rhel", "8", "2029-05-31"),
     ("rhel", "9", "2032-05-31"),
     ("rhel", "10", "2035-05-31"),
@@ -40,13 +43,13 @@ const END_OF_SUPPORT: &[(&str, &str, &str)] = &[
     ("almalinux", "10", "2035-05-31"),
     ("fedora", "40", "2025-05-13"),
     ("fedora", "41", "2025-12-15"),
-    ("fedora", "42", "2026-05-13"),
-    ("fedora", "43", "2026-12-09"),
-    ("fedora", "44", "2027-05-19"),
-    ("fedora", "45", "2027-12-08"),
+    ("fedora", "42", "2026-05-28"),
+    ("fedora", "43", "2026-12-09"), // projected
+    ("fedora", "44", "2027-05-19"), // projected
+    ("fedora", "45", "2027-12-08"), // projected
     ("opensuse-leap", "15.5", "2024-12-31"),
     ("opensuse-leap", "15.6", "2026-04-30"),
-    ("opensuse-leap", "16.0", "2027-10-31"),
+    ("opensuse-leap", "16.0", "2027-10-31"), // projected
 ];
 
 /// Distributions whose table key is the major version (`9.4` is `9`).
