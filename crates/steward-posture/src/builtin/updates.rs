@@ -180,57 +180,88 @@ fn apt_age(host: &dyn Host, pending: &[String]) -> Verdict {
     ))
 }
 
-/// dnf's `updateinfo info`: each advisory's id and issue date.
-fn dnf_issued(info: &str) -> Vec<(String, Option<i64>)> {
-    let mut found = Vec::new();
-    let mut id = String::new();
+/// A waiting advisory as `dnf updateinfo info` shows it. dnf 5 prints when it was issued;
+/// dnf 4 only when it was last updated, which is never earlier than its issue, so it gives
+/// a lower bound on the age.
+#[derive(Debug, PartialEq, Eq)]
+struct Advisory {
+    id: String,
+    issued: Option<i64>,
+    updated: Option<i64>,
+}
+
+impl Advisory {
+    /// The date its age is counted from, and whether that age is exact or a lower bound.
+    fn dated(&self) -> Option<(i64, bool)> {
+        self.issued
+            .map(|d| (d, true))
+            .or(self.updated.map(|d| (d, false)))
+    }
+}
+
+fn dnf_advisories(info: &str) -> Vec<Advisory> {
+    let mut found: Vec<Advisory> = Vec::new();
     for line in info.lines() {
         let Some((key, value)) = line.split_once(':') else {
             continue;
         };
         let (key, value) = (key.trim(), value.trim());
-        if key == "Update ID" || key == "Name" {
-            id = value.to_owned();
-        } else if key == "Issued" {
-            found.push((id.clone(), clock::ymd(value)));
+        match (key, found.last_mut()) {
+            // dnf 4 heads an advisory with "Update ID", dnf 5 with "Name".
+            ("Update ID" | "Name", _) => found.push(Advisory {
+                id: value.to_owned(),
+                issued: None,
+                updated: None,
+            }),
+            ("Issued", Some(advisory)) => advisory.issued = clock::ymd(value),
+            ("Updated", Some(advisory)) => advisory.updated = clock::ymd(value),
+            _ => {}
         }
     }
     found
 }
 
 fn dnf_age(host: &dyn Host) -> Verdict {
-    let issued = dnf_issued(&needed_command(host, DNF_INFO)?);
-    if issued.is_empty() {
+    let advisories = dnf_advisories(&needed_command(host, DNF_INFO)?);
+    if advisories.is_empty() {
         return pass(
             &format!("`{DNF_INFO}`: no advisory"),
             "no security update is waiting",
         );
     }
-    let Some((id, date)) = issued
+    let waiting = count(advisories.len(), "advisory");
+    let Some((oldest, (date, exact))) = advisories
         .iter()
-        .filter_map(|(id, date)| Some((id, (*date)?)))
-        .min_by_key(|(_, date)| *date)
+        .filter_map(|a| Some((a, a.dated()?)))
+        .min_by_key(|(_, (date, _))| *date)
     else {
         return Err(unknown(
-            &count(issued.len(), "advisory"),
-            "dnf gives no issue date for the waiting advisories",
+            &waiting,
+            "dnf gives no date for the waiting advisories",
         ));
     };
     let days = days_between(date, host.now());
+    let how = if exact { "issued" } else { "last updated" };
     let evidence = format!(
-        "{} waiting; the oldest, {id}, was issued {days} days ago",
-        count(issued.len(), "advisory")
+        "{waiting} waiting; the oldest, {}, was {how} {days} days ago",
+        oldest.id
     );
     if days >= MAX_DAYS {
-        fail(
+        return fail(
             &evidence,
-            format!("a security update has waited {days} days, more than {MAX_DAYS}"),
-        )
-    } else {
+            format!("a security update has waited at least {days} days, more than {MAX_DAYS}"),
+        );
+    }
+    if advisories.iter().all(|a| a.issued.is_some()) {
         pass(
             &evidence,
             format!("the oldest waiting security update is {days} days old"),
         )
+    } else {
+        Err(unknown(
+            &evidence,
+            "dnf shows only when the advisories were last updated, not when they were issued, so their age is not known",
+        ))
     }
 }
 
@@ -362,11 +393,18 @@ mod tests {
         assert_eq!(apt_security(apt), ["openssl 3.0.11-1~deb12u2"]);
         let dnf4 = "FEDORA-2025-1 Important/Sec. openssl-3.2.4-1.fc41.x86_64\nFEDORA-2025-2 bugfix  vim-9.1-1.fc41.x86_64\n";
         assert_eq!(dnf_security(dnf4).len(), 1);
-        let info =
-            "  Update ID: FEDORA-2025-1\n       Type: security\n     Issued: 2025-11-01 12:00:00\n";
+        let dnf4 =
+            "  Update ID: FEDORA-2025-1\n       Type: security\n    Updated: 2025-11-01 12:00:00\n";
+        let dnf5 = "Name        : FEDORA-2025-2\nType        : security\nIssued      : 2025-10-01 00:00:00\n";
+        let advisories = dnf_advisories(&format!("{dnf4}{dnf5}"));
+        assert_eq!(advisories.len(), 2);
         assert_eq!(
-            dnf_issued(info),
-            [("FEDORA-2025-1".to_owned(), clock::ymd("2025-11-01"))]
+            advisories[0].dated(),
+            clock::ymd("2025-11-01").map(|d| (d, false))
+        );
+        assert_eq!(
+            advisories[1].dated(),
+            clock::ymd("2025-10-01").map(|d| (d, true))
         );
     }
 }
