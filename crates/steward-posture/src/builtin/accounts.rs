@@ -263,8 +263,9 @@ fn not_recently_logged_in(host: &dyn Host) -> Result<(Vec<String>, String), Outc
                 let names = out
                     .stdout
                     .lines()
-                    .skip(1)
                     .filter_map(|l| l.split_whitespace().next())
+                    // The header, whether or not this version prints one.
+                    .filter(|name| *name != "Username")
                     .map(str::to_owned)
                     .collect();
                 return Ok((names, run));
