@@ -102,24 +102,49 @@ pub(crate) fn only_root_has_uid_0(host: &dyn Host) -> Verdict {
     }
 }
 
-/// Each administrator group present, with its members (listed, or by primary group).
+/// Who can act as root, by what grants it: the administrator groups (sudo's, and
+/// polkit's for the desktop), and whoever else sudoers gives every command. Each entry is
+/// a label (`sudo`, `sudoers %devops`, `sudoers`) and its accounts, root left out.
 fn administrators(host: &dyn Host) -> Result<Vec<(String, Vec<String>)>, Outcome> {
     let users = users(host)?;
-    Ok(groups(host)?
-        .into_iter()
-        .filter(|(name, _, _)| ADMIN_GROUPS.contains(&name.as_str()))
-        .map(|(name, gid, mut members)| {
-            members.extend(
-                users
-                    .iter()
-                    .filter(|u| u.gid == gid)
-                    .map(|u| u.name.clone()),
-            );
-            members.sort();
-            members.dedup();
-            (name, members)
-        })
-        .collect())
+    let groups = groups(host)?;
+    let members_of = |group: &str| -> Option<Vec<String>> {
+        let (_, gid, listed) = groups.iter().find(|(name, _, _)| name == group)?;
+        let mut members = listed.clone();
+        members.extend(
+            users
+                .iter()
+                .filter(|u| u.gid == *gid)
+                .map(|u| u.name.clone()),
+        );
+        Some(members)
+    };
+    let mut found: Vec<(String, Vec<String>)> = ADMIN_GROUPS
+        .iter()
+        .filter_map(|group| Some(((*group).to_owned(), members_of(group)?)))
+        .collect();
+    if let Some(grants) = super::sudoers::full_grants(host)? {
+        for group in grants
+            .groups
+            .iter()
+            .filter(|g| !ADMIN_GROUPS.contains(&g.as_str()))
+        {
+            found.push((
+                format!("sudoers %{group}"),
+                members_of(group).unwrap_or_default(),
+            ));
+        }
+        let named: Vec<String> = grants.users.into_iter().filter(|u| u != "root").collect();
+        if !named.is_empty() {
+            found.push(("sudoers".to_owned(), named));
+        }
+    }
+    for (_, members) in &mut found {
+        members.retain(|m| m != "root");
+        members.sort();
+        members.dedup();
+    }
+    Ok(found)
 }
 
 pub(crate) fn administrators_listed(host: &dyn Host) -> Verdict {
@@ -133,7 +158,7 @@ pub(crate) fn administrators_listed(host: &dyn Host) -> Verdict {
     everyone.sort();
     everyone.dedup();
     let evidence = if evidence.is_empty() {
-        "no sudo, wheel or admin group".to_owned()
+        "no sudo, wheel or admin group, and no sudoers rule giving every command".to_owned()
     } else {
         evidence
     };
@@ -141,7 +166,7 @@ pub(crate) fn administrators_listed(host: &dyn Host) -> Verdict {
         pass(
             &evidence,
             format!(
-                "{} administer this machine (at most {MAX_ADMINS})",
+                "{} can administer this machine (at most {MAX_ADMINS})",
                 count(everyone.len(), "account")
             ),
         )
@@ -149,7 +174,7 @@ pub(crate) fn administrators_listed(host: &dyn Host) -> Verdict {
         fail(
             &evidence,
             format!(
-                "{} administer this machine, more than {MAX_ADMINS}",
+                "{} can administer this machine, more than {MAX_ADMINS}",
                 count(everyone.len(), "account")
             ),
         )
@@ -206,7 +231,7 @@ pub(crate) fn daily_user_not_administrator(host: &dyn Host) -> Verdict {
         let user = session.split(' ').next().unwrap_or("");
         for (group, members) in &admins {
             if members.iter().any(|m| m == user) {
-                offenders.push(format!("{user} is in {group}"));
+                offenders.push(format!("{user} is an administrator ({group})"));
             }
         }
     }

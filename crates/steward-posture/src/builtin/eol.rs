@@ -131,7 +131,10 @@ pub(crate) fn os_supported(host: &dyn Host) -> Verdict {
     else {
         return Err(unknown(
             &evidence,
-            format!("{id} {version} is not in Steward's support table (dated {TABLE_DATE})"),
+            format!(
+                "{} is not in Steward's support table (dated {TABLE_DATE})",
+                format!("{id} {version}").trim()
+            ),
         ));
     };
     let Some(end_at) = clock::ymd(end) else {

@@ -23,6 +23,7 @@ mod kernel;
 mod listening;
 mod malware;
 mod pam;
+mod sudoers;
 mod updates;
 
 pub(crate) type Verdict = Result<Outcome, Outcome>;
