@@ -162,6 +162,9 @@ pub(crate) fn administrators_listed(host: &dyn Host) -> Verdict {
     } else {
         evidence
     };
+    if everyone.iter().any(|m| *m == "ALL") {
+        return fail(&evidence, "sudoers gives every user every command");
+    }
     if everyone.len() <= MAX_ADMINS {
         pass(
             &evidence,
@@ -230,7 +233,7 @@ pub(crate) fn daily_user_not_administrator(host: &dyn Host) -> Verdict {
     for session in &local {
         let user = session.split(' ').next().unwrap_or("");
         for (group, members) in &admins {
-            if members.iter().any(|m| m == user) {
+            if members.iter().any(|m| m == user || m == "ALL") {
                 offenders.push(format!("{user} is an administrator ({group})"));
             }
         }
