@@ -1,9 +1,9 @@
 //! Encryption at rest: the root and home filesystems and swap, judged from the device stack
-//! under them (`lsblk`) rather than from /etc/crypttab, which says what was meant, not what
-//! is mounted.
+//! under them (`lsblk`; for ZFS, the dataset's own encryption) rather than from
+//! /etc/crypttab, which says what was meant, not what is mounted.
 
 use super::blockdev::{self, AtRest, Device, Mount};
-use super::{Verdict, fail, needed_file, not_applicable, pass, unknown};
+use super::{Verdict, fail, needed_command, needed_file, not_applicable, pass, unknown};
 use crate::eval::Outcome;
 use crate::host::Host;
 
@@ -34,9 +34,39 @@ fn mounted(host: &dyn Host, point: &str) -> Result<Option<Mount>, Outcome> {
     Ok(blockdev::mounted_at(&mounts, point).cloned())
 }
 
+/// A ZFS dataset is encrypted by ZFS itself (Ubuntu's encrypted ZFS install), not by a
+/// device under it: `zfs get` says which cipher, or `off`.
+fn zfs(host: &dyn Host, mount: &Mount) -> Verdict {
+    let run = format!("zfs get -H -o value encryption {}", mount.source);
+    let cipher = needed_command(host, &run)?.trim().to_owned();
+    let evidence = format!("{} on {}: encryption {cipher}", mount.source, mount.point);
+    match cipher.as_str() {
+        "off" => fail(
+            &evidence,
+            format!("{} is a ZFS dataset without encryption", mount.point),
+        ),
+        "" | "-" => Err(unknown(
+            &evidence,
+            "zfs does not say how the dataset is encrypted",
+        )),
+        _ => pass(
+            &evidence,
+            format!("{} is a ZFS dataset encrypted with {cipher}", mount.point),
+        ),
+    }
+}
+
+/// The verdict for the filesystem at `mount`, whatever holds it.
+fn judge_mount(host: &dyn Host, mount: &Mount) -> Verdict {
+    if mount.fstype == "zfs" {
+        return zfs(host, mount);
+    }
+    judge(&blockdev::devices(host)?, mount)
+}
+
 pub(crate) fn root(host: &dyn Host) -> Verdict {
     let mount = mounted(host, "/")?.ok_or_else(|| unknown("", "/proc/mounts lists no /"))?;
-    judge(&blockdev::devices(host)?, &mount)
+    judge_mount(host, &mount)
 }
 
 pub(crate) fn home(host: &dyn Host) -> Verdict {
@@ -46,7 +76,7 @@ pub(crate) fn home(host: &dyn Host) -> Verdict {
             "/home is not a filesystem of its own: it is on the root filesystem",
         ));
     };
-    judge(&blockdev::devices(host)?, &mount)
+    judge_mount(host, &mount)
 }
 
 pub(crate) fn swap(host: &dyn Host) -> Verdict {
