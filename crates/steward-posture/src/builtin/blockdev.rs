@@ -118,11 +118,11 @@ pub(crate) fn mounted_at<'a>(mounts: &'a [Mount], point: &str) -> Option<&'a Mou
     mounts.iter().rev().find(|m| m.point == point)
 }
 
-/// The filesystem holding `path`: the longest mount point that contains it.
+/// The filesystem holding `path`: the longest mount point that contains it, the last
+/// mounted of equals (`max_by_key` keeps the last maximum).
 pub(crate) fn holding<'a>(mounts: &'a [Mount], path: &str) -> Option<&'a Mount> {
     mounts
         .iter()
-        .rev()
         .filter(|m| {
             m.point == "/"
                 || path == m.point
@@ -229,6 +229,19 @@ NAME="/dev/sda" KNAME="/dev/sda" TYPE="disk" FSTYPE="" PKNAME=""
         assert!(matches!(at_rest(&devices, "/dev/sda1"), AtRest::Plain(_)));
         assert_eq!(at_rest(&devices, "/dev/vdb"), AtRest::NotFound);
         assert_eq!(unescape(r"/mnt/my\040disk"), "/mnt/my disk");
+        let mount = |source: &str, point: &str| Mount {
+            source: source.into(),
+            point: point.into(),
+            fstype: "ext4".into(),
+        };
+        let mounts = [
+            mount("rootfs", "/"),
+            mount("/dev/sda2", "/"),
+            mount("/dev/sdb1", "/srv"),
+        ];
+        assert_eq!(holding(&mounts, "/swapfile").unwrap().source, "/dev/sda2");
+        assert_eq!(holding(&mounts, "/srv/swap").unwrap().source, "/dev/sdb1");
+        assert_eq!(holding(&mounts, "/srvx/swap").unwrap().source, "/dev/sda2");
         assert_eq!(unescape(r"a\x20b"), "a b");
     }
 }
