@@ -1,8 +1,10 @@
 //! Security posture: checks defined as data (a pack of TOML files; the built-in Linux pack
 //! is embedded), each evaluated into one of four states with the evidence seen and the
-//! reason. Everything a check reads comes through a [`Host`]: the agent's reads the
-//! machine, the tests' reads a recorded fixture, so every check is tested without changing
-//! the machine it runs on.
+//! reason. Everything a check reads comes through a [`Host`]: the agent's ([`SystemHost`])
+//! reads the machine, the tests' ([`FixtureHost`]) reads a recorded fixture, so every check
+//! is tested without changing the machine it runs on. A check decides by a declarative rule
+//! or, for what no rule can say, by a built-in evaluator the pack names
+//! (`rule = { builtin = "swap-encrypted" }`).
 //!
 //! What a result means is placed in two frameworks, CIS Controls v8.1 IG1 and Cyber
 //! Essentials v3.3 ([`frameworks`]), with the questions only a person can answer
