@@ -10,8 +10,9 @@
 //! "TITLE — page N of M". Characters the font lacks (emoji, CJK) are written as '?'.
 //!
 //! Input is bounded so a render's time and memory are too: see [`MAX_BLOCKS`],
-//! [`MAX_TEXT_CHARS`], [`MAX_COLUMNS`], [`MAX_ROWS`] and [`MAX_PAGES`]; a document beyond
-//! them is refused with a [`PdfError`], never truncated silently.
+//! [`MAX_TEXT_CHARS`], [`MAX_COLUMNS`], [`MAX_ROWS`], [`MAX_TOTAL_TEXT_BYTES`] and
+//! [`MAX_PAGES`]; a document beyond them is refused with a [`PdfError`], never truncated
+//! silently. (A single row taller than a page is the one thing cut, and it is marked.)
 
 mod fonts;
 mod layout;
@@ -30,8 +31,11 @@ pub const MAX_BLOCKS: usize = 20_000;
 pub const MAX_TEXT_CHARS: usize = 10_000;
 /// The most columns in a table: beyond this a column is narrower than a short word.
 pub const MAX_COLUMNS: usize = 12;
-/// The most rows in one table.
+/// The most rows in one table (or pairs in one key-value list).
 pub const MAX_ROWS: usize = 50_000;
+/// The most text in the whole document, in bytes of UTF-8 (about 1,500 dense pages): with
+/// [`MAX_PAGES`], what bounds a render's time, since the other limits multiply.
+pub const MAX_TOTAL_TEXT_BYTES: usize = 4 * 1024 * 1024;
 
 /// A document to render: its title (in the metadata and every page's footer), its subject
 /// (in the metadata) and its content, top to bottom.
@@ -102,6 +106,8 @@ pub enum PdfError {
         cells: usize,
         columns: usize,
     },
+    #[error("the document has more than {max} bytes of text")]
+    TooMuchText { max: usize },
     #[error("the document would take more than {max} pages")]
     TooManyPages { max: usize },
     #[error("the embedded font {0} could not be read")]
@@ -254,7 +260,14 @@ fn check(doc: &Document) -> Result<(), PdfError> {
             });
         }
     }
+    let mut total = doc.title.len() + doc.subject.len();
     for (block, content) in doc.blocks.iter().enumerate() {
+        total += text_bytes(content);
+        if total > MAX_TOTAL_TEXT_BYTES {
+            return Err(PdfError::TooMuchText {
+                max: MAX_TOTAL_TEXT_BYTES,
+            });
+        }
         match content {
             Block::Heading { level, text } => {
                 if !(1..=3).contains(level) {
@@ -284,6 +297,24 @@ fn check(doc: &Document) -> Result<(), PdfError> {
         }
     }
     Ok(())
+}
+
+fn text_bytes(block: &Block) -> usize {
+    match block {
+        Block::Heading { text, .. } | Block::Paragraph(text) => text.len(),
+        Block::Table { columns, rows } => {
+            columns
+                .iter()
+                .map(|column| column.title.len())
+                .sum::<usize>()
+                + rows.iter().flatten().map(String::len).sum::<usize>()
+        }
+        Block::KeyValues(pairs) => pairs
+            .iter()
+            .map(|(key, value)| key.len() + value.len())
+            .sum(),
+        Block::PageBreak => 0,
+    }
 }
 
 fn check_table(block: usize, columns: &[Column], rows: &[Vec<String>]) -> Result<(), PdfError> {

@@ -30,11 +30,14 @@ pub(crate) struct Grid {
 }
 
 impl Grid {
-    /// Columns sized by their shares of `total_width` (shares are checked positive by the
-    /// caller).
+    /// Columns sized by their shares of `total_width` (shares are checked positive and
+    /// finite by the caller).
     pub(crate) fn from_shares(shares: &[f32], total_width: f32) -> Self {
-        let sum: f32 = shares.iter().sum();
-        let widths: Vec<f32> = shares.iter().map(|s| s / sum * total_width).collect();
+        // Relative to the largest share first, so huge shares cannot overflow the sum.
+        let largest = shares.iter().copied().fold(f32::MIN_POSITIVE, f32::max);
+        let relative: Vec<f32> = shares.iter().map(|share| share / largest).collect();
+        let sum: f32 = relative.iter().sum();
+        let widths: Vec<f32> = relative.iter().map(|r| r / sum * total_width).collect();
         let lefts = widths
             .iter()
             .scan(MARGIN, |x, width| {

@@ -6,7 +6,9 @@
 use std::time::Instant;
 
 use lopdf::Object;
-use steward_pdf::{Block, Column, Document, MAX_BLOCKS, MAX_TEXT_CHARS, PdfError, render};
+use steward_pdf::{
+    Block, Column, Document, MAX_BLOCKS, MAX_TEXT_CHARS, MAX_TOTAL_TEXT_BYTES, PdfError, render,
+};
 
 /// The PDF's pages' text, first page first.
 fn page_texts(pdf: &[u8]) -> Vec<String> {
@@ -244,6 +246,21 @@ fn documents_beyond_the_bounds_are_refused() {
     assert!(matches!(
         render(&too_long),
         Err(PdfError::TextTooLong { block: 0, .. })
+    ));
+    let paragraph = Block::Paragraph("a".repeat(MAX_TEXT_CHARS));
+    let too_much = report(vec![paragraph; MAX_TOTAL_TEXT_BYTES / MAX_TEXT_CHARS + 1]);
+    assert!(matches!(
+        render(&too_much),
+        Err(PdfError::TooMuchText { .. })
+    ));
+    let too_many_pages = report(
+        (0..2_001)
+            .flat_map(|n| [Block::Paragraph(format!("Page {n}")), Block::PageBreak])
+            .collect(),
+    );
+    assert!(matches!(
+        render(&too_many_pages),
+        Err(PdfError::TooManyPages { .. })
     ));
     let bad_level = report(vec![Block::Heading {
         level: 4,
