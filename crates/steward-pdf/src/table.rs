@@ -23,6 +23,18 @@ pub(crate) struct Style {
     pub(crate) rules: bool,
 }
 
+impl Style {
+    /// The weight of each of `columns` body cells.
+    fn body_weights(&self, columns: usize) -> Vec<Weight> {
+        (0..columns)
+            .map(|i| match i {
+                0 if self.bold_first_column => Weight::Bold,
+                _ => Weight::Regular,
+            })
+            .collect()
+    }
+}
+
 /// Column positions: left edges and widths, in points, filling the content width.
 pub(crate) struct Grid {
     lefts: Vec<f32>,
@@ -163,12 +175,7 @@ pub(crate) fn place(
         row
     });
     let header_height = header.as_ref().map_or(0.0, |row| row.height);
-    let body_weights: Vec<Weight> = (0..columns)
-        .map(|i| match i {
-            0 if style.bold_first_column => Weight::Bold,
-            _ => Weight::Regular,
-        })
-        .collect();
+    let body_weights = style.body_weights(columns);
     let max_row_height = CONTENT_HEIGHT - header_height;
 
     let mut rows = rows.iter().map(|texts| {
@@ -207,7 +214,7 @@ pub(crate) fn lead_height(
         Row::lay_out(fonts, grid, titles, vec![Weight::Bold; columns]).height
     });
     let first = first_row.map_or(0.0, |texts| {
-        Row::lay_out(fonts, grid, texts, vec![Weight::Regular; columns]).height
+        Row::lay_out(fonts, grid, texts, style.body_weights(columns)).height
     });
     (header + first).min(CONTENT_HEIGHT)
 }

@@ -58,7 +58,10 @@ fn findings_table(rows: usize) -> Block {
                 vec![
                     format!("Check number {n}"),
                     if n % 2 == 0 { "pass" } else { "fail" }.into(),
-                    format!("cell-{n} evidence read from the host, long enough to wrap onto a second line in its column"),
+                    format!(
+                        "cell-{n} evidence read from the host, \
+                         long enough to wrap onto a second line in its column"
+                    ),
                 ]
             })
             .collect(),
