@@ -4,7 +4,9 @@
 use steward_pdf::{Block, Column, Document, render};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).ok_or("usage: sample_report OUT.pdf")?;
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: sample_report OUT.pdf")?;
     let mut blocks = vec![
         Block::Heading {
             level: 1,

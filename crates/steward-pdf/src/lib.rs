@@ -12,7 +12,8 @@
 //! Input is bounded so a render's time and memory are too: see [`MAX_BLOCKS`],
 //! [`MAX_TEXT_CHARS`], [`MAX_COLUMNS`], [`MAX_ROWS`], [`MAX_TOTAL_TEXT_BYTES`] and
 //! [`MAX_PAGES`]; a document beyond them is refused with a [`PdfError`], never truncated
-//! silently. (A single row taller than a page is the one thing cut, and it is marked.)
+//! silently. (Only a table row taller than a page, or a header taller than half a page, is
+//! ever cut, and the cut is marked with "…".)
 
 mod fonts;
 mod layout;
