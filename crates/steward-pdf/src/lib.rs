@@ -122,8 +122,14 @@ pub fn render(doc: &Document) -> Result<Vec<u8>, PdfError> {
     let fonts = Fonts::load()?;
     let mut pages = Pages::new();
     for (index, block) in doc.blocks.iter().enumerate() {
-        let next = doc.blocks.get(index + 1);
-        place(&mut pages, &fonts, block, next)?;
+        let neighbours = Neighbours {
+            under_heading: index
+                .checked_sub(1)
+                .and_then(|before| doc.blocks.get(before))
+                .is_some_and(|before| matches!(before, Block::Heading { .. })),
+            next: doc.blocks.get(index + 1),
+        };
+        place(&mut pages, &fonts, block, &neighbours)?;
     }
     let info = paint::Info {
         title: &doc.title,
@@ -132,11 +138,18 @@ pub fn render(doc: &Document) -> Result<Vec<u8>, PdfError> {
     paint::paint(&fonts, &info, pages.into_pages())
 }
 
+/// What a block's placement depends on around it: a heading is kept with the next block,
+/// and a table under a heading may be cut so as to stay with it.
+struct Neighbours<'a> {
+    under_heading: bool,
+    next: Option<&'a Block>,
+}
+
 fn place(
     pages: &mut Pages,
     fonts: &Fonts,
     block: &Block,
-    next: Option<&Block>,
+    neighbours: &Neighbours<'_>,
 ) -> Result<(), PdfError> {
     match block {
         Block::Heading { level, text } => {
@@ -149,7 +162,9 @@ fn place(
             let keep = HEADING_SPACE_ABOVE
                 + height
                 + HEADING_SPACE_BELOW
-                + next.map_or(0.0, |block| lead_height(fonts, block));
+                + neighbours
+                    .next
+                    .map_or(0.0, |block| lead_height(fonts, block));
             pages.make_room(keep)?;
             pages.gap(HEADING_SPACE_ABOVE);
             place_lines(pages, face, Weight::Bold, size, lines)?;
@@ -163,7 +178,7 @@ fn place(
         }
         Block::Table { columns, rows } => {
             let (grid, style) = table_layout(columns);
-            table::place(pages, fonts, &grid, &style, rows)?;
+            table::place(pages, fonts, &grid, &style, rows, neighbours.under_heading)?;
             pages.gap(BLOCK_SPACE_BELOW);
         }
         Block::KeyValues(pairs) => {
@@ -172,7 +187,7 @@ fn place(
                 .iter()
                 .map(|(key, value)| vec![key.clone(), value.clone()])
                 .collect();
-            table::place(pages, fonts, &grid, &style, &rows)?;
+            table::place(pages, fonts, &grid, &style, &rows, neighbours.under_heading)?;
             pages.gap(BLOCK_SPACE_BELOW);
         }
         Block::PageBreak => {

@@ -159,12 +159,17 @@ impl Row {
 
 /// Lays a grid out; the rows may have fewer cells than the grid has columns (the rest are
 /// blank), never more (checked by the caller).
+///
+/// `under_heading`: the grid follows a heading, which was placed only where the grid's start
+/// fits below it. Should the first row be too tall even for that (taller than a page less
+/// the heading), it is cut to the space left rather than leave the heading alone on a page.
 pub(crate) fn place(
     pages: &mut Pages,
     fonts: &Fonts,
     grid: &Grid,
     style: &Style,
     rows: &[Vec<String>],
+    under_heading: bool,
 ) -> Result<(), PdfError> {
     let columns = grid.widths.len();
     let header = style.header.as_ref().map(|titles| {
@@ -184,7 +189,12 @@ pub(crate) fn place(
         row
     });
     // The header never stands alone at the bottom of a page: it goes with the first row.
-    let first = rows.next();
+    let first = rows.next().map(|mut row| {
+        if under_heading {
+            row.cut_to(fonts, grid, pages.remaining() - header_height);
+        }
+        row
+    });
     pages.make_room(header_height + first.as_ref().map_or(0.0, |row| row.height))?;
     if let Some(header) = &header {
         header.place(pages, fonts, grid, style);

@@ -241,6 +241,28 @@ fn a_heading_is_not_left_alone_at_the_bottom_of_a_page() {
 }
 
 #[test]
+fn a_heading_stays_with_a_first_row_taller_than_the_rest_of_its_page() {
+    let doc = report(vec![
+        Block::Heading {
+            level: 1,
+            text: "Notes".into(),
+        },
+        Block::Table {
+            columns: vec![Column {
+                title: "Note".into(),
+                width: 1.0,
+            }],
+            rows: vec![vec!["word ".repeat(2_000)], vec!["after".into()]],
+        },
+    ]);
+    let pages = page_texts(&render(&doc).unwrap());
+    let first = flat(&pages[0]);
+    assert!(first.starts_with("Notes Note word"), "{first}");
+    assert!(first.contains("word…"), "the row is cut under the heading");
+    assert!(flat(&pages[1]).starts_with("Note after"));
+}
+
+#[test]
 fn documents_beyond_the_bounds_are_refused() {
     let too_many = report(vec![Block::PageBreak; MAX_BLOCKS + 1]);
     assert!(matches!(
