@@ -222,3 +222,79 @@ pub(crate) fn place_lines(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fonts::Fonts;
+
+    const WIDTH: f32 = 120.0;
+
+    #[test]
+    fn lines_fit_and_keep_every_word_in_order() {
+        let fonts = Fonts::load().unwrap();
+        let face = fonts.face(Weight::Regular);
+        let text = "Steward checks every device against the safeguards the owner selected, \
+                    and reports what it saw.";
+        let lines = wrap(face, BODY_SIZE, text, WIDTH);
+        assert!(lines.len() > 3);
+        for line in &lines {
+            assert!(face.width(line, BODY_SIZE) <= WIDTH, "{line:?} is too wide");
+        }
+        assert_eq!(lines.join(" "), text);
+    }
+
+    #[test]
+    fn a_word_wider_than_the_line_is_broken_between_characters() {
+        let fonts = Fonts::load().unwrap();
+        let face = fonts.face(Weight::Regular);
+        let word = "0123456789".repeat(10);
+        let lines = wrap(face, BODY_SIZE, &format!("short {word} tail"), WIDTH);
+        assert_eq!(lines[0], "short");
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some(&*format!("{} tail", &word[90..]))
+        );
+        assert_eq!(lines.concat().replace(' ', ""), format!("short{word}tail"));
+        assert!(
+            lines
+                .iter()
+                .all(|line| face.width(line, BODY_SIZE) <= WIDTH)
+        );
+    }
+
+    #[test]
+    fn newlines_end_lines_and_empty_text_is_one_empty_line() {
+        let fonts = Fonts::load().unwrap();
+        let face = fonts.face(Weight::Regular);
+        assert_eq!(wrap(face, BODY_SIZE, "a\n\nb", WIDTH), ["a", "", "b"]);
+        assert_eq!(wrap(face, BODY_SIZE, "", WIDTH), [""]);
+        assert_eq!(
+            wrap(face, BODY_SIZE, "  spaced   out  ", WIDTH),
+            ["spaced out"]
+        );
+    }
+
+    #[test]
+    fn a_line_narrower_than_a_glyph_still_makes_progress() {
+        let fonts = Fonts::load().unwrap();
+        let face = fonts.face(Weight::Regular);
+        assert_eq!(wrap(face, BODY_SIZE, "abc", 0.5), ["a", "b", "c"]);
+        assert_eq!(wrap(face, BODY_SIZE, "abc", -5.0), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn the_ellipsis_fits_in_the_width() {
+        let fonts = Fonts::load().unwrap();
+        let face = fonts.face(Weight::Regular);
+        let cut = with_ellipsis(
+            face,
+            BODY_SIZE,
+            "a line much too long for its column",
+            WIDTH,
+        );
+        assert!(cut.ends_with('…'));
+        assert!(face.width(&cut, BODY_SIZE) <= WIDTH);
+        assert_eq!(with_ellipsis(face, BODY_SIZE, "abc", 1.0), "…");
+    }
+}

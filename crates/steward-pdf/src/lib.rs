@@ -10,28 +10,23 @@
 //! "TITLE — page N of M". Characters the font lacks (emoji, CJK) are written as '?'.
 //!
 //! Input is bounded so a render's time and memory are too: see [`MAX_BLOCKS`],
-//! [`MAX_TEXT_CHARS`], [`MAX_COLUMNS`], [`MAX_ROWS`] and [`MAX_PAGES`]; a document beyond
-//! them is refused with a [`PdfError`], never truncated silently.
+//! [`MAX_TEXT_CHARS`], [`MAX_COLUMNS`], [`MAX_ROWS`], [`MAX_TOTAL_TEXT_BYTES`] and
+//! [`MAX_PAGES`]; a document beyond them is refused with a [`PdfError`], never truncated
+//! silently. (Only a table row taller than a page, or a header taller than half a page, is
+//! ever cut, and the cut is marked with "…".)
 
 mod fonts;
 mod layout;
+mod limits;
 mod paint;
 mod table;
 
 pub use layout::MAX_PAGES;
+pub use limits::{MAX_BLOCKS, MAX_COLUMNS, MAX_ROWS, MAX_TEXT_CHARS, MAX_TOTAL_TEXT_BYTES};
 
 use fonts::{Fonts, Weight};
 use layout::{BODY_SIZE, CONTENT_WIDTH, Pages, line_height, place_lines, wrap};
 use table::{Grid, Style};
-
-/// The most blocks a document may have.
-pub const MAX_BLOCKS: usize = 20_000;
-/// The most characters in any one text: a heading, a paragraph, a cell, a key or a value.
-pub const MAX_TEXT_CHARS: usize = 10_000;
-/// The most columns in a table: beyond this a column is narrower than a short word.
-pub const MAX_COLUMNS: usize = 12;
-/// The most rows in one table.
-pub const MAX_ROWS: usize = 50_000;
 
 /// A document to render: its title (in the metadata and every page's footer), its subject
 /// (in the metadata) and its content, top to bottom.
@@ -102,6 +97,8 @@ pub enum PdfError {
         cells: usize,
         columns: usize,
     },
+    #[error("the document has more than {max} bytes of text")]
+    TooMuchText { max: usize },
     #[error("the document would take more than {max} pages")]
     TooManyPages { max: usize },
     #[error("the embedded font {0} could not be read")]
@@ -121,12 +118,18 @@ const KEY_SHARE_MAX: f32 = 0.35;
 
 /// Lays `doc` out on A4 pages and returns the PDF file's bytes.
 pub fn render(doc: &Document) -> Result<Vec<u8>, PdfError> {
-    check(doc)?;
+    limits::check(doc)?;
     let fonts = Fonts::load()?;
     let mut pages = Pages::new();
     for (index, block) in doc.blocks.iter().enumerate() {
-        let next = doc.blocks.get(index + 1);
-        place(&mut pages, &fonts, block, next)?;
+        let neighbours = Neighbours {
+            under_heading: index
+                .checked_sub(1)
+                .and_then(|before| doc.blocks.get(before))
+                .is_some_and(|before| matches!(before, Block::Heading { .. })),
+            next: doc.blocks.get(index + 1),
+        };
+        place(&mut pages, &fonts, block, &neighbours)?;
     }
     let info = paint::Info {
         title: &doc.title,
@@ -135,11 +138,18 @@ pub fn render(doc: &Document) -> Result<Vec<u8>, PdfError> {
     paint::paint(&fonts, &info, pages.into_pages())
 }
 
+/// What a block's placement depends on around it: a heading is kept with the next block,
+/// and a table under a heading may be cut so as to stay with it.
+struct Neighbours<'a> {
+    under_heading: bool,
+    next: Option<&'a Block>,
+}
+
 fn place(
     pages: &mut Pages,
     fonts: &Fonts,
     block: &Block,
-    next: Option<&Block>,
+    neighbours: &Neighbours<'_>,
 ) -> Result<(), PdfError> {
     match block {
         Block::Heading { level, text } => {
@@ -152,7 +162,9 @@ fn place(
             let keep = HEADING_SPACE_ABOVE
                 + height
                 + HEADING_SPACE_BELOW
-                + next.map_or(0.0, |block| lead_height(fonts, block));
+                + neighbours
+                    .next
+                    .map_or(0.0, |block| lead_height(fonts, block));
             pages.make_room(keep)?;
             pages.gap(HEADING_SPACE_ABOVE);
             place_lines(pages, face, Weight::Bold, size, lines)?;
@@ -166,7 +178,7 @@ fn place(
         }
         Block::Table { columns, rows } => {
             let (grid, style) = table_layout(columns);
-            table::place(pages, fonts, &grid, &style, rows)?;
+            table::place(pages, fonts, &grid, &style, rows, neighbours.under_heading)?;
             pages.gap(BLOCK_SPACE_BELOW);
         }
         Block::KeyValues(pairs) => {
@@ -175,7 +187,7 @@ fn place(
                 .iter()
                 .map(|(key, value)| vec![key.clone(), value.clone()])
                 .collect();
-            table::place(pages, fonts, &grid, &style, &rows)?;
+            table::place(pages, fonts, &grid, &style, &rows, neighbours.under_heading)?;
             pages.gap(BLOCK_SPACE_BELOW);
         }
         Block::PageBreak => {
@@ -237,105 +249,4 @@ fn key_values_layout(fonts: &Fonts, pairs: &[(String, String)]) -> (Grid, Style)
         rules: false,
     };
     (grid, style)
-}
-
-/// Refuses a document beyond the bounds, or one a layout could not honour.
-fn check(doc: &Document) -> Result<(), PdfError> {
-    if doc.blocks.len() > MAX_BLOCKS {
-        return Err(PdfError::TooManyBlocks {
-            count: doc.blocks.len(),
-            max: MAX_BLOCKS,
-        });
-    }
-    for text in [&doc.title, &doc.subject] {
-        if text.chars().count() > MAX_TEXT_CHARS {
-            return Err(PdfError::TitleTooLong {
-                max: MAX_TEXT_CHARS,
-            });
-        }
-    }
-    for (block, content) in doc.blocks.iter().enumerate() {
-        match content {
-            Block::Heading { level, text } => {
-                if !(1..=3).contains(level) {
-                    return Err(PdfError::HeadingLevel {
-                        block,
-                        level: *level,
-                    });
-                }
-                check_text(block, text)?;
-            }
-            Block::Paragraph(text) => check_text(block, text)?,
-            Block::Table { columns, rows } => check_table(block, columns, rows)?,
-            Block::KeyValues(pairs) => {
-                if pairs.len() > MAX_ROWS {
-                    return Err(PdfError::TooManyRows {
-                        block,
-                        count: pairs.len(),
-                        max: MAX_ROWS,
-                    });
-                }
-                for (key, value) in pairs {
-                    check_text(block, key)?;
-                    check_text(block, value)?;
-                }
-            }
-            Block::PageBreak => {}
-        }
-    }
-    Ok(())
-}
-
-fn check_table(block: usize, columns: &[Column], rows: &[Vec<String>]) -> Result<(), PdfError> {
-    if columns.is_empty() || columns.len() > MAX_COLUMNS {
-        return Err(PdfError::ColumnCount {
-            block,
-            max: MAX_COLUMNS,
-        });
-    }
-    if columns
-        .iter()
-        .any(|column| !column.width.is_finite() || column.width <= 0.0)
-    {
-        return Err(PdfError::ColumnWidth { block });
-    }
-    if rows.len() > MAX_ROWS {
-        return Err(PdfError::TooManyRows {
-            block,
-            count: rows.len(),
-            max: MAX_ROWS,
-        });
-    }
-    for column in columns {
-        check_text(block, &column.title)?;
-    }
-    for (row, cells) in rows.iter().enumerate() {
-        if cells.len() > columns.len() {
-            return Err(PdfError::RowTooWide {
-                block,
-                row,
-                cells: cells.len(),
-                columns: columns.len(),
-            });
-        }
-        for cell in cells {
-            check_text(block, cell)?;
-        }
-    }
-    Ok(())
-}
-
-fn check_text(block: usize, text: &str) -> Result<(), PdfError> {
-    // Bytes bound characters from above: count only when the bytes allow too many.
-    if text.len() > MAX_TEXT_CHARS {
-        let chars = text.chars().count();
-        if chars > MAX_TEXT_CHARS {
-            return Err(PdfError::TextTooLong {
-                block,
-                chars,
-                max: MAX_TEXT_CHARS,
-            });
-        }
-    }
-    Ok(())
 }

@@ -61,7 +61,7 @@ pub(crate) fn paint(
     }
     document
         .finish()
-        .map_err(|error| PdfError::Write(format!("{error:?}")))
+        .map_err(|error| PdfError::Write(error.to_string()))
 }
 
 fn draw(surface: &mut Surface<'_>, fonts: &Fonts, mark: Mark) {

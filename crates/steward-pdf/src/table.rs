@@ -23,6 +23,18 @@ pub(crate) struct Style {
     pub(crate) rules: bool,
 }
 
+impl Style {
+    /// The weight of each of `columns` body cells.
+    fn body_weights(&self, columns: usize) -> Vec<Weight> {
+        (0..columns)
+            .map(|i| match i {
+                0 if self.bold_first_column => Weight::Bold,
+                _ => Weight::Regular,
+            })
+            .collect()
+    }
+}
+
 /// Column positions: left edges and widths, in points, filling the content width.
 pub(crate) struct Grid {
     lefts: Vec<f32>,
@@ -30,11 +42,14 @@ pub(crate) struct Grid {
 }
 
 impl Grid {
-    /// Columns sized by their shares of `total_width` (shares are checked positive by the
-    /// caller).
+    /// Columns sized by their shares of `total_width` (shares are checked positive and
+    /// finite by the caller).
     pub(crate) fn from_shares(shares: &[f32], total_width: f32) -> Self {
-        let sum: f32 = shares.iter().sum();
-        let widths: Vec<f32> = shares.iter().map(|s| s / sum * total_width).collect();
+        // Relative to the largest share first, so huge shares cannot overflow the sum.
+        let largest = shares.iter().copied().fold(f32::MIN_POSITIVE, f32::max);
+        let relative: Vec<f32> = shares.iter().map(|share| share / largest).collect();
+        let sum: f32 = relative.iter().sum();
+        let widths: Vec<f32> = relative.iter().map(|r| r / sum * total_width).collect();
         let lefts = widths
             .iter()
             .scan(MARGIN, |x, width| {
@@ -144,12 +159,17 @@ impl Row {
 
 /// Lays a grid out; the rows may have fewer cells than the grid has columns (the rest are
 /// blank), never more (checked by the caller).
+///
+/// `under_heading`: the grid follows a heading, which was placed only where the grid's start
+/// fits below it. Should the first row be too tall even for that (taller than a page less
+/// the heading), it is cut to the space left rather than leave the heading alone on a page.
 pub(crate) fn place(
     pages: &mut Pages,
     fonts: &Fonts,
     grid: &Grid,
     style: &Style,
     rows: &[Vec<String>],
+    under_heading: bool,
 ) -> Result<(), PdfError> {
     let columns = grid.widths.len();
     let header = style.header.as_ref().map(|titles| {
@@ -160,12 +180,7 @@ pub(crate) fn place(
         row
     });
     let header_height = header.as_ref().map_or(0.0, |row| row.height);
-    let body_weights: Vec<Weight> = (0..columns)
-        .map(|i| match i {
-            0 if style.bold_first_column => Weight::Bold,
-            _ => Weight::Regular,
-        })
-        .collect();
+    let body_weights = style.body_weights(columns);
     let max_row_height = CONTENT_HEIGHT - header_height;
 
     let mut rows = rows.iter().map(|texts| {
@@ -174,7 +189,12 @@ pub(crate) fn place(
         row
     });
     // The header never stands alone at the bottom of a page: it goes with the first row.
-    let first = rows.next();
+    let first = rows.next().map(|mut row| {
+        if under_heading {
+            row.cut_to(fonts, grid, pages.remaining() - header_height);
+        }
+        row
+    });
     pages.make_room(header_height + first.as_ref().map_or(0.0, |row| row.height))?;
     if let Some(header) = &header {
         header.place(pages, fonts, grid, style);
@@ -204,7 +224,7 @@ pub(crate) fn lead_height(
         Row::lay_out(fonts, grid, titles, vec![Weight::Bold; columns]).height
     });
     let first = first_row.map_or(0.0, |texts| {
-        Row::lay_out(fonts, grid, texts, vec![Weight::Regular; columns]).height
+        Row::lay_out(fonts, grid, texts, style.body_weights(columns)).height
     });
     (header + first).min(CONTENT_HEIGHT)
 }

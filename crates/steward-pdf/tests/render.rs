@@ -6,7 +6,9 @@
 use std::time::Instant;
 
 use lopdf::Object;
-use steward_pdf::{Block, Column, Document, MAX_BLOCKS, MAX_TEXT_CHARS, PdfError, render};
+use steward_pdf::{
+    Block, Column, Document, MAX_BLOCKS, MAX_TEXT_CHARS, MAX_TOTAL_TEXT_BYTES, PdfError, render,
+};
 
 /// The PDF's pages' text, first page first.
 fn page_texts(pdf: &[u8]) -> Vec<String> {
@@ -56,7 +58,10 @@ fn findings_table(rows: usize) -> Block {
                 vec![
                     format!("Check number {n}"),
                     if n % 2 == 0 { "pass" } else { "fail" }.into(),
-                    format!("cell-{n} evidence read from the host, long enough to wrap onto a second line in its column"),
+                    format!(
+                        "cell-{n} evidence read from the host, \
+                         long enough to wrap onto a second line in its column"
+                    ),
                 ]
             })
             .collect(),
@@ -88,11 +93,13 @@ fn a_long_table_spans_pages_with_its_header_on_each() {
     );
     for (n, text) in pages.iter().enumerate() {
         let text = flat(text);
-        assert!(
-            text.contains("Check Result Evidence"),
-            "header on page {}: {text}",
-            n + 1
-        );
+        // At the top of every page but the first, where the heading comes first.
+        let header = if n == 0 {
+            "Findings Check Result Evidence"
+        } else {
+            "Check Result Evidence"
+        };
+        assert!(text.starts_with(header), "header on page {}: {text}", n + 1);
         assert!(
             text.contains(&format!("page {} of {}", n + 1, pages.len())),
             "footer on page {}",
@@ -234,6 +241,28 @@ fn a_heading_is_not_left_alone_at_the_bottom_of_a_page() {
 }
 
 #[test]
+fn a_heading_stays_with_a_first_row_taller_than_the_rest_of_its_page() {
+    let doc = report(vec![
+        Block::Heading {
+            level: 1,
+            text: "Notes".into(),
+        },
+        Block::Table {
+            columns: vec![Column {
+                title: "Note".into(),
+                width: 1.0,
+            }],
+            rows: vec![vec!["word ".repeat(2_000)], vec!["after".into()]],
+        },
+    ]);
+    let pages = page_texts(&render(&doc).unwrap());
+    let first = flat(&pages[0]);
+    assert!(first.starts_with("Notes Note word"), "{first}");
+    assert!(first.contains("word…"), "the row is cut under the heading");
+    assert!(flat(&pages[1]).starts_with("Note after"));
+}
+
+#[test]
 fn documents_beyond_the_bounds_are_refused() {
     let too_many = report(vec![Block::PageBreak; MAX_BLOCKS + 1]);
     assert!(matches!(
@@ -244,6 +273,21 @@ fn documents_beyond_the_bounds_are_refused() {
     assert!(matches!(
         render(&too_long),
         Err(PdfError::TextTooLong { block: 0, .. })
+    ));
+    let paragraph = Block::Paragraph("a".repeat(MAX_TEXT_CHARS));
+    let too_much = report(vec![paragraph; MAX_TOTAL_TEXT_BYTES / MAX_TEXT_CHARS + 1]);
+    assert!(matches!(
+        render(&too_much),
+        Err(PdfError::TooMuchText { .. })
+    ));
+    let too_many_pages = report(
+        (0..2_001)
+            .flat_map(|n| [Block::Paragraph(format!("Page {n}")), Block::PageBreak])
+            .collect(),
+    );
+    assert!(matches!(
+        render(&too_many_pages),
+        Err(PdfError::TooManyPages { .. })
     ));
     let bad_level = report(vec![Block::Heading {
         level: 4,
@@ -288,5 +332,13 @@ fn a_thousand_rows_render_quickly() {
         "1,000 table rows: {pages} pages, {} KiB, rendered in {} ms",
         pdf.len() / 1024,
         elapsed.as_millis()
+    );
+    // The fixed cost: loading the fonts, embedding the (subset) fonts and the metadata.
+    let started = Instant::now();
+    let pdf = render(&report(vec![Block::Paragraph("One line.".into())])).unwrap();
+    println!(
+        "one line: {} KiB, rendered in {} ms",
+        pdf.len() / 1024,
+        started.elapsed().as_millis()
     );
 }
