@@ -52,6 +52,7 @@ mod jobs;
 mod leases;
 mod migrations;
 mod monitoring;
+mod posture;
 mod scheduler;
 mod schema;
 mod security;
