@@ -53,6 +53,7 @@ mod leases;
 mod migrations;
 mod monitoring;
 mod posture;
+mod posture_records;
 mod scheduler;
 mod schema;
 mod security;
