@@ -34,6 +34,7 @@ mod jobs;
 mod leases;
 mod migrate;
 mod monitoring;
+mod posture;
 mod rows;
 pub(crate) mod scoped;
 mod security;
@@ -73,6 +74,12 @@ pub use jobs::{JobRecord, JobUpdateOutcome};
 pub use monitoring::{
     ChannelRecord, CheckHistoryRecord, CheckRecord, CheckResultWrite, CheckStateRecord,
     NoticeWrite, NotificationRecord, Recorded, TrackWrite,
+};
+pub use posture::{
+    AttachmentChange, NewPostureException, PostureAnswerRecord, PostureAnswerWrite,
+    PostureAttachment, PostureAttachmentInfo, PostureDeviceRecord, PostureExceptionRecord,
+    PostureResultRecord, PostureResultWrite, PostureScoreRecord, PostureScoreWrite,
+    PostureTransition, SCORE_DAYS_KEPT,
 };
 pub use scoped::ScopedStore;
 pub use scoped::alerts::{AlertRecord, ResolvedRecord};

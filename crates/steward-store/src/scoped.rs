@@ -13,6 +13,7 @@
 
 pub(crate) mod alerts;
 pub(crate) mod backups;
+pub(crate) mod posture;
 
 use sqlx::any::AnyRow;
 use steward_core::device::ONLINE_GRACE_MILLIS_PER_INTERVAL_SEC;

@@ -52,6 +52,8 @@ mod jobs;
 mod leases;
 mod migrations;
 mod monitoring;
+mod posture;
+mod posture_records;
 mod scheduler;
 mod schema;
 mod security;
