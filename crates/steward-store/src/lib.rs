@@ -11,7 +11,9 @@
 //! token is valid, what a delta means, which changes matter) — those arrive already decided
 //! from `steward-core` through the server. Every multi-row write is one transaction, except
 //! a large software-list change, written in short steps after the ingest commit (see
-//! `ingest`).
+//! `ingest`), and the bulk writes of many independent rows (checks declared in the
+//! configuration, a large fleet's daily posture scores), written a chunk to a transaction
+//! so the writer is never held long (`monitoring::bulk`, `posture::scores`).
 
 /// `format!` for SQL text built only from constants in this crate (column lists, numbered
 /// placeholders, sort keys chosen from an enum): never from user input, which is always bound.

@@ -59,7 +59,7 @@ fn score(row: &AnyRow) -> Result<PostureScoreRecord> {
 impl Store {
     /// Stores `day`'s scores, replacing that day's row of each scope given (other scopes'
     /// rows for the day stay), and deletes every row older than `day - SCORE_DAYS_KEPT`.
-    /// Written [`ROWS_PER_TRANSACTION`] scopes to a transaction; the trim runs with the
+    /// Written `ROWS_PER_TRANSACTION` scopes to a transaction; the trim runs with the
     /// first. A scope repeated in `scores` counts once, its last occurrence.
     pub async fn record_posture_scores(
         &self,

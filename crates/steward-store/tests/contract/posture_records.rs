@@ -69,6 +69,20 @@ contract_test!(
             }]
         );
         assert!(history(&db, "section:network", 0).await.is_empty());
+        // A scope given twice counts once, its last occurrence.
+        db.record_posture_scores(
+            day + 3,
+            &[
+                score("section:network", 1, 1),
+                score("section:network", 2, 2),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            history(&db, "section:network", 0).await,
+            vec![(day + 3, 2, 2)]
+        );
 
         // Recording a day deletes every row older than that day minus SCORE_DAYS_KEPT.
         let later = day + 1 + SCORE_DAYS_KEPT;
