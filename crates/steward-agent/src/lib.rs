@@ -10,6 +10,7 @@ pub mod backup;
 pub mod client;
 pub mod collect;
 pub mod outbox;
+pub mod posture;
 pub mod runner;
 pub mod state;
 pub mod tls;

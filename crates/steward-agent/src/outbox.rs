@@ -247,6 +247,7 @@ pub fn merge(older: Report, newer: Report) -> Report {
         metrics: newer.metrics.or(older.metrics),
         inventory,
         observations: newer.observations.or(older.observations),
+        posture: newer.posture.or(older.posture),
         summarised: older
             .summarised
             .saturating_add(newer.summarised)
@@ -316,6 +317,7 @@ mod tests {
             }),
             inventory,
             observations: None,
+            posture: None,
             summarised: 0,
         }
     }

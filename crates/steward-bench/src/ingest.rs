@@ -179,6 +179,7 @@ fn minimal_check_in(seq: u64) -> Report {
     let now = steward_server::clock::Clock::now(&steward_server::SystemClock);
     Report {
         observations: None,
+        posture: None,
         seq,
         collected_at: now,
         metrics: Some(steward_core::Metrics {
@@ -204,6 +205,7 @@ pub(super) fn check_in(seq: u64) -> Report {
     let mut dice = super::history::Dice::new(seq);
     Report {
         observations: None,
+        posture: None,
         seq,
         collected_at: now,
         metrics: Some(super::history::typical_metrics(&mut dice, now)),

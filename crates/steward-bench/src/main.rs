@@ -16,6 +16,7 @@ mod ingest;
 mod login;
 mod monitors;
 mod peers;
+mod posture;
 mod server;
 mod stats;
 mod stress;
@@ -62,6 +63,8 @@ enum BenchCommand {
     /// Steward's backup through the server against restic on the same generated data set:
     /// a first and an incremental backup's time, repository size and reader's peak memory.
     Backup(backup::BackupArgs),
+    /// Posture: a full evaluation's CPU on this machine, and the report for a large fleet.
+    Posture(posture::PostureArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -96,6 +99,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         BenchCommand::Monitors(args) => monitors::run(&steward()?, args).await,
         BenchCommand::AlertLatency(args) => alert_latency::run(&steward()?, args).await,
         BenchCommand::Backup(args) => backup::run(&steward()?, args).await,
+        BenchCommand::Posture(args) => posture::run(args).await,
     }
 }
 

@@ -40,6 +40,21 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis((utime + stime) * 10))
 }
 
+/// CPU time (user + system) this process used, and that of its children it has waited
+/// for (the commands a posture evaluation runs), from /proc/self/stat.
+pub fn own_and_children_cpu_time() -> Option<(Duration, Duration)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| -> Option<u64> { fields.get(i)?.parse().ok() };
+    let own = tick(11)? + tick(12)?;
+    let children = tick(13)? + tick(14)?;
+    Some((
+        Duration::from_millis(own * 10),
+        Duration::from_millis(children * 10),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -337,6 +337,7 @@ fn heaviest_report(seq: u64, round: u64) -> Report {
     inv.normalize();
     Report {
         observations: None,
+        posture: None,
         seq,
         collected_at: Timestamp(1_700_000_000_000),
         metrics: None,

@@ -101,6 +101,9 @@ pub enum Action {
     /// See a repository's password (to open it with the standard restic client): it reads
     /// every file ever backed up from that device.
     RevealBackupPasswords,
+    /// Answer the posture checklist's manual items and accept risks (exceptions) for the
+    /// devices in one's scope.
+    ManagePosture,
 }
 
 impl Action {
@@ -115,7 +118,7 @@ pub fn permits(role: Role, action: Action) -> bool {
         Role::Admin => true,
         Role::Technician => match action {
             ViewDevices | OperateDevices | RevokeDevices | OrganizeDevices | ManageOwnAccount
-            | ManageMonitoring | ManageBackups => true,
+            | ManageMonitoring | ManageBackups | ManagePosture => true,
             ManageUsers
             | ManageTokens
             | ViewAudit
@@ -135,7 +138,8 @@ pub fn permits(role: Role, action: Action) -> bool {
             | ManageMonitoring
             | ManageChannels
             | ManageBackups
-            | RevealBackupPasswords => false,
+            | RevealBackupPasswords
+            | ManagePosture => false,
         },
     }
 }
@@ -355,12 +359,13 @@ mod tests {
             | Action::ManageMonitoring
             | Action::ManageChannels
             | Action::ManageBackups
-            | Action::RevealBackupPasswords => Action::ALL.iter().filter(|x| **x == a).count(),
+            | Action::RevealBackupPasswords
+            | Action::ManagePosture => Action::ALL.iter().filter(|x| **x == a).count(),
         };
         for a in Action::ALL {
             assert_eq!(listed(a), 1, "{a:?}");
         }
-        assert_eq!(Action::ALL.len(), 13);
+        assert_eq!(Action::ALL.len(), 14);
     }
 
     #[test]

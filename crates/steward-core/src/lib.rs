@@ -23,6 +23,7 @@ pub mod job;
 pub mod limits;
 pub mod metrics;
 pub mod password;
+pub mod posture;
 pub mod rate;
 pub mod text;
 pub mod throttle;

@@ -18,6 +18,7 @@ mod eval;
 pub mod frameworks;
 mod host;
 pub mod manual;
+mod names;
 mod pack;
 pub mod score;
 mod system;

@@ -22,6 +22,7 @@
 
 use serde::{Deserialize, Serialize};
 use steward_core::checks::{Observations, Watch};
+use steward_core::posture::PostureReport;
 use steward_core::{
     Inventory, InventoryDelta, InventoryHash, JobKind, JobState, Metrics, Timestamp,
 };
@@ -72,6 +73,10 @@ pub struct Report {
     /// the failed systemd units ([`ReportAck::watch`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observations: Option<Observations>,
+    /// The device's security posture, when the agent evaluated its checks since the last
+    /// report (every few hours: most reports carry none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posture: Option<PostureReport>,
     /// How many reports the agent merged into this one because its queue was full.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub summarised: u32,
@@ -117,6 +122,7 @@ pub mod report_section {
     pub const METRICS: &str = "metrics";
     pub const INVENTORY: &str = "inventory";
     pub const OBSERVATIONS: &str = "observations";
+    pub const POSTURE: &str = "posture";
     /// What agents that advertise nothing send.
     pub const OF_AGENTS_THAT_DO_NOT_SAY: &[&str] = &[METRICS, INVENTORY];
 }

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod api;
 pub mod backup;
 pub mod monitoring;
+pub mod posture;
 
 /// Path prefix of the agent protocol.
 pub const AGENT_PREFIX: &str = "/agent/v1";

@@ -345,6 +345,7 @@ permissions!(
     ManageChannels,
     ManageBackups,
     RevealBackupPasswords,
+    ManagePosture,
 );
 
 /// The header carrying a console session's CSRF token on API changes.

@@ -195,6 +195,9 @@ pub async fn receive(
                         .any(|s| s == steward_proto::agent::report_section::OBSERVATIONS)
                 });
                 record_capabilities(state, &device, said).await;
+                if let Some(posture) = plan.posture {
+                    crate::posture::ingest::record(state, &device.device_id, posture, now).await;
+                }
                 let mut ack = plan.ack;
                 if let Some(facts) = plan.judged {
                     ack.watch =
@@ -298,6 +301,9 @@ fn check_report(report: &Report) -> Result<(), String> {
     if let Some(o) = &report.observations {
         o.check_limits().map_err(|e| e.to_string())?;
     }
+    if let Some(p) = &report.posture {
+        p.check_limits().map_err(|e| e.to_string())?;
+    }
     match &report.inventory {
         Some(InventoryUpdate::Full { inventory }) => inventory.check_limits(),
         Some(InventoryUpdate::Delta { delta }) => delta.check_limits(),
@@ -310,6 +316,8 @@ struct Plan {
     commit: IngestCommit,
     ack: ReportAck,
     judged: Option<ReportFacts>,
+    /// The newest posture evaluation the delivery carried, recorded after the commit.
+    posture: Option<steward_core::posture::PostureReport>,
 }
 
 /// The inventory the server holds while walking a delivery, with its (checked) hash.
@@ -339,6 +347,7 @@ fn plan(
     let mut last_seq = device.last_seq;
     let mut metrics: Option<(Timestamp, Metrics)> = None;
     let mut observations = None;
+    let mut posture = None;
     let mut samples: Vec<history::Sample> = Vec::new();
     let mut changes: Vec<(Timestamp, ChangeEvent)> = Vec::new();
     let mut need_full = false;
@@ -377,6 +386,9 @@ fn plan(
         if report.observations.is_some() {
             observations = report.observations;
         }
+        if report.posture.is_some() {
+            posture = report.posture;
+        }
         last_seq = report.seq;
     }
     let changes = steward_core::changes::summarise(changes, MAX_CHANGES_PER_BATCH);
@@ -412,6 +424,7 @@ fn plan(
     });
     Ok(Plan {
         judged,
+        posture,
         commit: IngestCommit {
             device_id: device.device_id.clone(),
             expected_last_seq: device.last_seq,

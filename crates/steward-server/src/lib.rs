@@ -28,6 +28,7 @@ mod ingest;
 pub mod mfa;
 pub mod monitoring;
 pub mod net;
+pub mod posture;
 pub mod retention;
 pub mod secrets;
 pub mod security;
@@ -74,6 +75,7 @@ pub fn routes(config: &ServerConfig) -> Routes {
         .merge(telemetry::scrape::routes())
         .merge(monitoring::manage::routes())
         .merge(backup::console::routes())
+        .merge(posture::routes())
         .map_routers(
             |api| net::body_limit::limit_documented(api, small),
             |pages| net::body_limit::limit(pages, small),
@@ -81,6 +83,7 @@ pub fn routes(config: &ServerConfig) -> Routes {
     people
         .merge(agent_api::routes(small, config.max_body_bytes))
         .merge(backup::routes(small))
+        .merge(posture::attachment_routes())
 }
 
 /// The registered routes and their access decisions (for the access walk in the tests).
@@ -186,6 +189,7 @@ async fn serve_with(
     let notifications = monitoring::notifier::spawn(state.clone());
     let heartbeats = monitoring::devices::spawn_sweep(state.clone());
     let backup_alerts = backup::alerts::spawn(state.clone());
+    let posture_alerts = posture::alerts::spawn(state.clone());
     let drills = backup::drills::spawn(state.clone());
     let leases = monitoring::leases::spawn(state.clone());
     let backup_runs = backup::scheduler::spawn(state.clone());
@@ -209,6 +213,7 @@ async fn serve_with(
     notifications.abort();
     heartbeats.abort();
     backup_alerts.abort();
+    posture_alerts.abort();
     drills.abort();
     leases.abort();
     backup_runs.abort();

@@ -268,6 +268,9 @@ impl TestAgent {
     pub fn start_with(&mut self, interval: Duration, adjust: impl FnOnce(&mut AgentConfig)) {
         let mut config = AgentConfig::new(self.dir.path());
         config.interval = Some(interval);
+        // Posture checks read this machine and run its commands: only the tests about
+        // posture turn them on (in `adjust`).
+        config.posture = None;
         adjust(&mut config);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(run(config, Box::new(self.collector.clone()), async move {

@@ -52,11 +52,22 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
                 );
                 Ok(())
             }
-            AgentCommand::Run { state, interval } => {
+            AgentCommand::Run {
+                state,
+                interval,
+                posture,
+            } => {
                 let dir = state_dir(&state)?;
                 crate::private::dir(&dir)?;
                 let mut config = steward_agent::runner::AgentConfig::new(dir);
                 config.interval = interval.map(std::time::Duration::from_secs);
+                config.posture =
+                    (posture.posture_every > 0).then(|| steward_agent::posture::PostureConfig {
+                        every: std::time::Duration::from_secs(
+                            posture.posture_every.saturating_mul(3600),
+                        ),
+                        pack_dir: posture.posture_pack,
+                    });
                 register_backup_executors(&mut config)?;
                 steward_agent::runner::run(
                     config,
@@ -66,6 +77,21 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
                 .await
             }
             AgentCommand::BackupWorker { .. } => Ok(()),
+            AgentCommand::Posture { json, posture_pack } => {
+                let report = tokio::task::spawn_blocking(move || {
+                    steward_agent::posture::evaluate_this_machine(posture_pack.as_deref())
+                })
+                .await
+                .context("posture task")?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else {
+                    for r in &report.results {
+                        println!("{:<15} {:<40} {}", r.state.as_str(), r.check, r.reason);
+                    }
+                }
+                Ok(())
+            }
             AgentCommand::Inventory => {
                 let mut collector = steward_agent::collect::platform_collector();
                 let inventory = tokio::task::spawn_blocking(move || collector.inventory())

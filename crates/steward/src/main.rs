@@ -9,6 +9,7 @@ mod declared;
 mod keyfile;
 mod logging;
 mod private;
+mod report;
 mod secret_file;
 mod server;
 mod shutdown;
@@ -43,6 +44,7 @@ fn multi_threaded(command: cli::Command) -> anyhow::Result<()> {
             cli::Command::Up(args) => up::run(args).await,
             cli::Command::Server(args) => server::run(args).await,
             cli::Command::Admin(cmd) => admin::run(cmd).await,
+            cli::Command::Report(args) => report::run(args).await,
             cli::Command::Agent(_) => Ok(()),
         }
     })

@@ -252,6 +252,7 @@ async fn report_until_gone(url: String, credential: String) -> u64 {
         let batch = ReportBatch {
             reports: vec![Report {
                 observations: None,
+                posture: None,
                 seq,
                 collected_at: Timestamp(seq as i64),
                 metrics: None,

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use steward_core::checks::{Observations, Watch};
+use steward_core::posture::PostureReport;
 use steward_core::{CertFingerprint, Inventory, InventoryDelta, JobState, Metrics, Timestamp};
 use steward_proto::agent::{
     Capabilities, EnrollRequest, InventoryUpdate, JobAssignment, JobUpdate, Report, ReportAck,
@@ -76,6 +77,8 @@ pub struct AgentConfig {
     /// Most jobs held at once, running or waiting for their kind's turn; the agent asks
     /// the server for no more while it holds this many.
     pub max_concurrent_jobs: usize,
+    /// Security posture checks, run at start and every so often; `None`: not run.
+    pub posture: Option<crate::posture::PostureConfig>,
 }
 
 impl AgentConfig {
@@ -86,6 +89,7 @@ impl AgentConfig {
             interval: None,
             executors: JobExecutors::with_builtins(),
             max_concurrent_jobs: DEFAULT_MAX_CONCURRENT_JOBS,
+            posture: Some(crate::posture::PostureConfig::default()),
         }
     }
 }
@@ -186,13 +190,17 @@ pub async fn run(
         .max(MIN_INTERVAL);
     tracing::info!(device_id = %state.device_id, server = %state.server_url,
         interval_secs = interval.as_secs(), queued = outbox.len(), "agent started");
+    let mut report_sections = vec![
+        report_section::INVENTORY.to_owned(),
+        report_section::METRICS.to_owned(),
+        report_section::OBSERVATIONS.to_owned(),
+    ];
+    if config.posture.is_some() {
+        report_sections.push(report_section::POSTURE.to_owned());
+    }
     let capabilities = Capabilities {
         job_kinds: config.executors.kinds(),
-        report_sections: vec![
-            report_section::INVENTORY.to_owned(),
-            report_section::METRICS.to_owned(),
-            report_section::OBSERVATIONS.to_owned(),
-        ],
+        report_sections,
     };
     tracing::info!(job_kinds = ?capabilities.job_kinds, "job executors registered");
     let kind_slots = config
@@ -225,11 +233,13 @@ pub async fn run(
         kind_slots,
         checked_in,
         probes: probes::Probes::spawn(),
+        posture_ready: Mutex::new(None),
     });
     tokio::select! {
         () = shutdown => tracing::info!("agent stopping"),
         () = agent.checkin_loop(interval) => {}
         () = agent.job_loop(first_checkin) => {}
+        () = agent.posture_loop(config.posture) => {}
     }
     Ok(())
 }
@@ -256,6 +266,8 @@ struct Agent {
     checked_in: watch::Sender<bool>,
     /// The network monitors this agent runs for the server.
     probes: probes::Probes,
+    /// The latest posture evaluation, until a check-in queues it.
+    posture_ready: Mutex<Option<PostureReport>>,
 }
 
 /// Whether everything queued reached the server.
@@ -302,16 +314,55 @@ impl Agent {
             None => None,
         };
         observations.probes = self.probes.take_results();
+        let posture = self
+            .posture_ready
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let mut core = self.core.lock().await;
         if want_inventory {
             core.inventory_at = Some(Instant::now());
         }
-        core.queue(Some(metrics), Some(observations), inventory)?;
+        core.queue(Some(metrics), Some(observations), posture, inventory)?;
         let flushed = self.flush(&mut core, health).await;
         // The acknowledgement may have brought a new watch list, and with it new probes.
         self.probes.set_orders(&core.watch.probes);
         flushed?;
         Ok(())
+    }
+
+    /// Evaluates the posture checks at start and every `config.every`, in the blocking pool
+    /// (they run commands and read files), leaving the results for the next check-in. Never
+    /// returns while enabled; pends for ever when posture is off.
+    async fn posture_loop(&self, config: Option<crate::posture::PostureConfig>) {
+        let Some(config) = config else {
+            return std::future::pending().await;
+        };
+        let mut ticker = tokio::time::interval(config.every.max(MIN_INTERVAL));
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let pack_dir = config.pack_dir.clone();
+            let started = Instant::now();
+            let evaluated = tokio::task::spawn_blocking(move || {
+                crate::posture::evaluate_this_machine(pack_dir.as_deref())
+            })
+            .await;
+            match evaluated {
+                Ok(report) => {
+                    tracing::info!(
+                        checks = report.results.len(),
+                        took_ms = started.elapsed().as_millis() as u64,
+                        "posture evaluated"
+                    );
+                    *self
+                        .posture_ready
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some(report);
+                }
+                Err(e) => tracing::error!(error = %e, "posture evaluation crashed"),
+            }
+        }
     }
 
     /// Takes jobs while a job slot is free and runs each on a task of its own. Waits for
@@ -443,7 +494,7 @@ impl Agent {
         let packages = inventory.packages.len();
         let mut core = self.core.lock().await;
         core.inventory_at = Some(Instant::now());
-        let queued = core.queue(None, None, Some(inventory))?;
+        let queued = core.queue(None, None, None, Some(inventory))?;
         let delivery = self.flush(&mut core, health).await?;
         let mut message = format!("inventory collected: {packages} packages, {queued}");
         if delivery == Delivery::Pending {

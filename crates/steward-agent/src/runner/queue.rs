@@ -48,6 +48,7 @@ impl Core {
         &mut self,
         metrics: Option<Metrics>,
         observations: Option<Observations>,
+        posture: Option<PostureReport>,
         inventory: Option<Inventory>,
     ) -> anyhow::Result<Queued> {
         let (update, current, queued) = match inventory {
@@ -72,11 +73,11 @@ impl Core {
             m.clamp_to_limits();
             m
         });
-        if metrics.is_none() && update.is_none() {
+        if metrics.is_none() && update.is_none() && posture.is_none() {
             return Ok(queued);
         }
         let changed = update.is_some();
-        self.push(metrics, observations, update)?;
+        self.push(metrics, observations, posture, update)?;
         if let (true, Some(current)) = (changed, current) {
             // Saved after the push: a crash in between leaves a delta whose successor the
             // server refuses; it then asks for a full inventory, which repairs the chain.
@@ -89,6 +90,7 @@ impl Core {
         &mut self,
         metrics: Option<Metrics>,
         observations: Option<Observations>,
+        posture: Option<PostureReport>,
         inventory: Option<InventoryUpdate>,
     ) -> anyhow::Result<()> {
         let seq = self.state.take_seq(&self.dir)?;
@@ -98,6 +100,7 @@ impl Core {
             metrics,
             inventory,
             observations,
+            posture,
             summarised: 0,
         })
     }
@@ -161,7 +164,7 @@ impl Core {
                 let full = InventoryUpdate::Full {
                     inventory: Box::new(inventory),
                 };
-                self.push(None, None, Some(full))
+                self.push(None, None, None, Some(full))
             }
             None => {
                 self.inventory_at = None;

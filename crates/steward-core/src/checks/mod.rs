@@ -64,6 +64,10 @@ pub enum DeviceCheck {
     /// The device's restore drills: critical when the newest failed, warning when none
     /// passed in the last week.
     Drill,
+    /// The device's security posture: a problem while a check that passed (or was not
+    /// there) at its first evaluation fails now, unexcused (see `posture::verdict`).
+    /// Judged by the server, not from reports.
+    Posture,
 }
 
 fn one() -> u32 {
@@ -103,6 +107,7 @@ impl DeviceCheck {
             DeviceCheck::Process { .. } => "process",
             DeviceCheck::Backup => "backup",
             DeviceCheck::Drill => "drill",
+            DeviceCheck::Posture => "posture",
         }
     }
 
@@ -134,7 +139,10 @@ impl DeviceCheck {
             } => thresholds(*warn_percent, *critical_percent, true)?,
             DeviceCheck::Load { warn, critical } => thresholds(*warn, *critical, false)?,
             DeviceCheck::Unit { unit } => name_ok("unit", unit)?,
-            DeviceCheck::FailedUnits | DeviceCheck::Backup | DeviceCheck::Drill => {}
+            DeviceCheck::FailedUnits
+            | DeviceCheck::Backup
+            | DeviceCheck::Drill
+            | DeviceCheck::Posture => {}
             DeviceCheck::Process { name, min_count } => {
                 name_ok("name", name)?;
                 if !(1..=10_000).contains(min_count) {
@@ -249,6 +257,8 @@ pub struct Facts<'a> {
     pub last_seen: Option<Timestamp>,
     /// What is known of the device's backups; given only by the backup capability's sweep.
     pub backup: Option<&'a crate::backup::verdict::BackupFacts>,
+    /// What is known of the device's posture; given only by the posture capability's sweep.
+    pub posture: Option<&'a crate::posture::verdict::PostureFacts>,
     pub now: Timestamp,
 }
 
@@ -262,6 +272,9 @@ pub fn evaluate(check: &DeviceCheck, facts: &Facts<'_>) -> Option<(CheckStatus, 
         DeviceCheck::Drill => facts
             .backup
             .and_then(|b| crate::backup::verdict::drill(b, facts.now)),
+        DeviceCheck::Posture => facts
+            .posture
+            .map(|p| crate::posture::verdict::verdict(p, facts.now)),
         DeviceCheck::Heartbeat { missed_after_secs } => {
             let limit_ms = i64::try_from(*missed_after_secs)
                 .unwrap_or(i64::MAX / 1000)
@@ -377,6 +390,12 @@ pub fn backup_defaults() -> Vec<(&'static str, DeviceCheck, u64)> {
         ("Backups", DeviceCheck::Backup, 0),
         ("Restore drills", DeviceCheck::Drill, 0),
     ]
+}
+
+/// The posture capability's default check (added once, as the backup ones are): a device
+/// whose security posture regressed.
+pub fn posture_defaults() -> Vec<(&'static str, DeviceCheck, u64)> {
+    vec![("Security posture", DeviceCheck::Posture, 0)]
 }
 
 pub fn defaults() -> Vec<(&'static str, DeviceCheck, u64)> {

@@ -35,6 +35,7 @@ fn facts<'a>(m: Option<&'a Metrics>, o: Option<&'a Observations>) -> Facts<'a> {
         observations: o,
         last_seen: Some(Timestamp(0)),
         backup: None,
+        posture: None,
         now: Timestamp(0),
     }
 }
@@ -117,6 +118,7 @@ fn a_heartbeat_is_missed_after_its_limit() {
                 observations: None,
                 last_seen: seen.map(Timestamp),
                 backup: None,
+                posture: None,
                 now: Timestamp(now),
             },
         )

@@ -45,11 +45,14 @@ pub fn wake(state: &AppState) {
 /// Judges the backup and drill checks of every device now.
 pub async fn judge(state: &AppState) {
     let result = async {
-        let facts = facts(state).await?;
+        let backups = facts(state).await?;
         crate::monitoring::devices::sweep_checks(
             state,
             |c| matches!(c, DeviceCheck::Backup | DeviceCheck::Drill),
-            &facts,
+            &crate::monitoring::devices::SweptFacts {
+                backups,
+                ..Default::default()
+            },
         )
         .await
     }
@@ -61,7 +64,7 @@ pub async fn judge(state: &AppState) {
 
 /// What is known of each device's backups, from three fleet-wide reads: the overview, the
 /// newest finished backup job of each device, and the policies.
-async fn facts(state: &AppState) -> Result<HashMap<String, BackupFacts>, StoreError> {
+pub(crate) async fn facts(state: &AppState) -> Result<HashMap<String, BackupFacts>, StoreError> {
     let overview = state
         .store
         .scoped(&Scope::AllDevices)

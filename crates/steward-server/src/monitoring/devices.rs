@@ -86,6 +86,7 @@ pub async fn judge_report(
         observations: facts.observations.as_ref(),
         last_seen: Some(now),
         backup: None,
+        posture: None,
         now,
     };
     let view = DeviceView {
@@ -257,17 +258,25 @@ pub async fn sweep(state: &AppState) -> Result<(), steward_store::StoreError> {
     sweep_checks(
         state,
         |c| matches!(c, DeviceCheck::Heartbeat { .. }),
-        &HashMap::new(),
+        &SweptFacts::default(),
     )
     .await
 }
 
+/// What the capabilities' sweeps know of each device (by device id): the backup facts
+/// (given by the backup capability's sweep), the posture facts (the posture capability's).
+#[derive(Debug, Default)]
+pub struct SweptFacts {
+    pub backups: HashMap<String, BackupFacts>,
+    pub posture: HashMap<String, steward_core::posture::verdict::PostureFacts>,
+}
+
 /// Judges every enabled device check that `pick` chooses, for every device it covers, with
-/// the backup facts of `backups` (by device id; the backup capability's sweep gives them).
+/// the facts the calling capability gathered.
 pub async fn sweep_checks(
     state: &AppState,
     pick: impl Fn(&DeviceCheck) -> bool,
-    backups: &HashMap<String, BackupFacts>,
+    facts: &SweptFacts,
 ) -> Result<(), steward_store::StoreError> {
     let now = state.now();
     let catalog = state.monitoring.get(&state.store, now).await?;
@@ -286,13 +295,12 @@ pub async fn sweep_checks(
         let by_subject: HashMap<&str, &CheckStateRecord> =
             states.iter().map(|s| (s.subject.as_str(), s)).collect();
         for device in &devices {
-            let backup = backups.get(&device.device_id);
             writes.extend(judge_swept(
                 &catalog,
                 check,
                 device,
                 &by_subject,
-                backup,
+                facts,
                 now,
             ));
         }
@@ -306,7 +314,7 @@ fn judge_swept(
     check: &CheckDef,
     device: &DeviceMembership,
     states: &HashMap<&str, &CheckStateRecord>,
-    backup: Option<&BackupFacts>,
+    swept: &SweptFacts,
     now: Timestamp,
 ) -> Option<(Option<String>, CheckResultWrite)> {
     let groups: Vec<String> = device.group_id.iter().cloned().collect();
@@ -322,7 +330,8 @@ fn judge_swept(
         metrics: None,
         observations: None,
         last_seen: Some(device.last_seen_at.unwrap_or(device.enrolled_at)),
-        backup,
+        backup: swept.backups.get(&device.device_id),
+        posture: swept.posture.get(&device.device_id),
         now,
     };
     let (status, summary) = checks::evaluate(check.spec.device_check()?, &facts)?;

@@ -201,6 +201,12 @@ pub async fn install_default_checks(state: &AppState) -> Result<(), StoreError> 
         "backup.default_checks_installed",
         steward_core::checks::backup_defaults(),
     )
+    .await?;
+    install_defaults(
+        state,
+        "posture.default_checks_installed",
+        steward_core::checks::posture_defaults(),
+    )
     .await
 }
 

@@ -35,6 +35,7 @@ impl RawAgent<'_> {
 fn full(seq: u64, inv: &Inventory) -> Report {
     Report {
         observations: None,
+        posture: None,
         seq,
         collected_at: steward_core::Timestamp(1_700_000_000_000 + seq as i64),
         metrics: None,
@@ -48,6 +49,7 @@ fn full(seq: u64, inv: &Inventory) -> Report {
 fn delta(seq: u64, from: &Inventory, to: &Inventory) -> Report {
     Report {
         observations: None,
+        posture: None,
         inventory: Some(InventoryUpdate::Delta {
             delta: Box::new(InventoryDelta::between(from, to)),
         }),

@@ -61,6 +61,7 @@ impl Device<'_> {
         let batch = ReportBatch {
             reports: vec![Report {
                 observations: None,
+                posture: None,
                 seq: self.seq,
                 collected_at: now,
                 metrics: Some(metrics_at(now.0)),

@@ -14,6 +14,7 @@ use steward_testkit::{TestServer, sample_inventory};
 fn full(seq: u64, inv: &Inventory) -> Report {
     Report {
         observations: None,
+        posture: None,
         seq,
         collected_at: Timestamp(1_700_000_000_000 + seq as i64),
         metrics: None,
@@ -83,6 +84,7 @@ async fn refused_at_the_edge(backend: Backend) {
     let delta = InventoryDelta::between(&base, &bigger);
     let report = Report {
         observations: None,
+        posture: None,
         inventory: Some(InventoryUpdate::Delta {
             delta: Box::new(delta),
         }),
@@ -233,6 +235,7 @@ async fn change_events_beyond_the_limit_are_summarised() {
     assert_eq!(status, 200);
     let report = Report {
         observations: None,
+        posture: None,
         inventory: Some(InventoryUpdate::Delta {
             delta: Box::new(InventoryDelta::between(&v1, &v2)),
         }),
@@ -411,6 +414,7 @@ async fn an_agent_repairs_a_queue_the_server_refuses() {
     outbox
         .push(Report {
             observations: None,
+            posture: None,
             metrics: Some(metrics),
             ..full(1, &poisoned)
         })

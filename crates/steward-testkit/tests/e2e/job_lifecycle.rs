@@ -219,6 +219,7 @@ fn old_check_in(seq: u64) -> Value {
     let batch = ReportBatch {
         reports: vec![Report {
             observations: None,
+            posture: None,
             seq,
             collected_at: steward_core::Timestamp(1_700_000_000_000),
             metrics: Some(steward_core::Metrics::default()),

@@ -27,6 +27,7 @@ mod job_lifecycle;
 mod lockout;
 mod metrics;
 mod monitoring;
+mod posture;
 mod privileges;
 mod rotation;
 mod scheduler;

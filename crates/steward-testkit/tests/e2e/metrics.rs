@@ -59,6 +59,7 @@ async fn metrics_count_what_the_server_does() {
                 metrics: None,
                 inventory: None,
                 observations: None,
+                posture: None,
                 summarised: 0,
             }],
             capabilities: None,

@@ -37,6 +37,9 @@ pub enum Command {
     Agent(AgentCommand),
     /// Administer a Steward installation from the shell.
     Admin(AdminArgs),
+    /// Print the security posture report (per checklist section or framework) from the
+    /// installation's database, whether or not the server is running.
+    Report(ReportArgs),
 }
 
 /// Flags shared by `up` and `server`. Each flag can also be set by an environment variable
@@ -185,9 +188,21 @@ pub enum AgentCommand {
         /// Check-in interval override in seconds (default: what the server said at enrollment).
         #[arg(long, value_name = "SECS")]
         interval: Option<u64>,
+        #[command(flatten)]
+        posture: PostureArgs,
     },
     /// Print the inventory this agent would report, as JSON, and exit.
     Inventory,
+    /// Evaluate the security posture checks on this machine, print each result (as JSON with
+    /// --json), and exit. Reads the machine only; changes nothing.
+    Posture {
+        /// Print the report the agent would send, as JSON.
+        #[arg(long)]
+        json: bool,
+        /// A directory of your own `*.toml` check files, added to the built-in checks.
+        #[arg(long, value_name = "DIR")]
+        posture_pack: Option<PathBuf>,
+    },
     /// Run one backup or restore for the agent (started by `steward agent run`, which
     /// sends the order on standard input).
     #[command(hide = true)]
@@ -411,4 +426,34 @@ pub enum SecurityCommand {
     /// Roles that must sign in with a second factor, e.g. `admin,technician` ("" for none).
     #[command(name = "require-2fa")]
     Require2fa { roles: String },
+}
+
+/// How the running agent evaluates its security posture.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PostureArgs {
+    /// How often to evaluate the posture checks, in hours (they also run at start); 0 turns
+    /// them off.
+    #[arg(long, value_name = "HOURS", default_value_t = 6)]
+    pub posture_every: u64,
+    /// A directory of your own `*.toml` check files, added to the built-in checks. A
+    /// malformed file is refused (with its file, line and reason) and the built-in checks
+    /// run anyway.
+    #[arg(long, value_name = "DIR")]
+    pub posture_pack: Option<PathBuf>,
+}
+
+/// `steward report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub target: AdminTarget,
+    /// html (print-ready), pdf, json (one entry per section, with its score and items) or csv.
+    #[arg(long, value_name = "FORMAT", default_value = "json", value_parser = ["html", "pdf", "json", "csv"])]
+    pub format: String,
+    /// What the sections follow.
+    #[arg(long, value_name = "FRAMEWORK", default_value = "checklist", value_parser = ["checklist", "cis-ig1", "cyber-essentials"])]
+    pub framework: String,
+    /// Write to FILE instead of standard output (a PDF is never written to a terminal).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
