@@ -100,7 +100,7 @@ async fn an_agent_reports_its_posture_and_the_report_holds_every_section_and_fra
         let it = item(&checklist, &check.id);
         let here = it["devices"]
             .as_array()
-            .unwrap()
+            .unwrap_or_else(|| panic!("{} has no device results: {it}", check.id))
             .iter()
             .find(|d| d["device_id"] == device.as_str())
             .unwrap_or_else(|| panic!("{} has no result for the device: {it}", check.id));

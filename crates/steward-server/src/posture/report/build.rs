@@ -201,13 +201,7 @@ pub fn build(inputs: &Inputs<'_>, framework: Framework) -> wire::Report {
         generated_at: inputs.now,
         framework: framework.id().into(),
         devices: count(inputs.devices.len()),
-        devices_evaluated: count(
-            inputs
-                .devices
-                .iter()
-                .filter(|d| inputs.results.iter().any(|r| r.device_id == d.id))
-                .count(),
-        ),
+        devices_evaluated: count(evaluated_devices(inputs)),
         organisation: score(&organisation),
         standings,
         sections,
@@ -215,6 +209,28 @@ pub fn build(inputs: &Inputs<'_>, framework: Framework) -> wire::Report {
         exceptions: inputs.exceptions.iter().map(|e| e.wire.clone()).collect(),
         remediations: remediations(&checks, &manual),
     }
+}
+
+/// Devices whose agent has reported its checks (the server's own checks judge every
+/// device, evaluated or not).
+fn evaluated_devices(inputs: &Inputs<'_>) -> usize {
+    let by_agent: std::collections::HashSet<&str> = inputs
+        .checks
+        .iter()
+        .filter(|c| c.kind != "server")
+        .map(|c| c.id.as_str())
+        .collect();
+    let evaluated: std::collections::HashSet<&str> = inputs
+        .results
+        .iter()
+        .filter(|r| by_agent.contains(r.check_id.as_str()))
+        .map(|r| r.device_id.as_str())
+        .collect();
+    inputs
+        .devices
+        .iter()
+        .filter(|d| evaluated.contains(d.id.as_str()))
+        .count()
 }
 
 fn count(n: usize) -> u32 {
