@@ -43,6 +43,8 @@ struct DashboardPage {
     problems_total: usize,
     /// Backups and the last proven restore; `None` when no device has backups.
     backups: Option<crate::backup::console::BackupCard>,
+    /// The organisation's posture and its trend; `None` before any device reported it.
+    posture: Option<crate::posture::summary::PostureCard>,
 }
 
 pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> Response {
@@ -101,6 +103,7 @@ async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<
         .map(|a| crate::monitoring::console::row(a, now))
         .collect();
     let backups = crate::backup::console::dashboard_card(state, &caller).await?;
+    let posture = crate::posture::summary::card(state, caller.scope()).await?;
     let active = stats.total.saturating_sub(stats.revoked);
     let offline = active.saturating_sub(stats.online + stats.never_seen);
     Ok(DashboardPage {
@@ -127,5 +130,6 @@ async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<
         problems,
         problems_total: open.len(),
         backups,
+        posture,
     })
 }

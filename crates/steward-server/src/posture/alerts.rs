@@ -18,25 +18,38 @@ use crate::state::AppState;
 
 const SWEEP_EVERY: Duration = Duration::from_secs(300);
 const SCORES_EVERY: Duration = Duration::from_secs(3600);
+/// After results change, the scores are recorded again at most this often.
+const SCORES_AFTER_CHANGE: Duration = Duration::from_secs(60);
 /// After a wake-up, how long to gather the evaluations arriving meanwhile.
 const GATHER: Duration = Duration::from_secs(2);
 
-/// Starts the judgement and the score history; runs until the task is aborted.
+/// Starts the judgement and the score history; runs until the task is aborted. The day's
+/// scores are recorded every hour, and after results change (at most once a minute), so
+/// the dashboard's trend follows the fleet.
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut scores = tokio::time::interval(SCORES_EVERY);
+        // Not at start: nothing has been reported yet; the first results wake the task.
+        let mut scores =
+            tokio::time::interval_at(tokio::time::Instant::now() + SCORES_EVERY, SCORES_EVERY);
         scores.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut recorded: Option<tokio::time::Instant> = None;
         loop {
-            tokio::select! {
-                () = tokio::time::sleep(SWEEP_EVERY) => judge(&state).await,
+            let record = tokio::select! {
+                () = tokio::time::sleep(SWEEP_EVERY) => {
+                    judge(&state).await;
+                    false
+                }
                 () = state.posture_alerts.notified() => {
                     tokio::time::sleep(GATHER).await;
                     judge(&state).await;
+                    recorded.is_none_or(|at| at.elapsed() >= SCORES_AFTER_CHANGE)
                 }
-                _ = scores.tick() => {
-                    if let Err(e) = super::service::record_scores(&state).await {
-                        tracing::warn!(error = %e, "posture: recording the day's scores failed");
-                    }
+                _ = scores.tick() => true,
+            };
+            if record {
+                recorded = Some(tokio::time::Instant::now());
+                if let Err(e) = super::service::record_scores(&state).await {
+                    tracing::warn!(error = %e, "posture: recording the day's scores failed");
                 }
             }
         }

@@ -16,6 +16,7 @@ pub(crate) mod console;
 pub mod ingest;
 pub mod report;
 pub mod service;
+pub mod summary;
 
 pub use api::attachment_routes;
 
