@@ -156,6 +156,28 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
         ),
         ("GET /api/v1/backup-presets", Some(Action::ViewDevices)),
         ("GET /api/v1/backups", Some(Action::ViewDevices)),
+        ("GET /api/v1/posture/report", Some(Action::ViewDevices)),
+        ("GET /api/v1/posture/trend", Some(Action::ViewDevices)),
+        (
+            "PUT /api/v1/posture/manual/{item}",
+            Some(Action::ManagePosture),
+        ),
+        (
+            "PUT /api/v1/posture/manual/{item}/attachment",
+            Some(Action::ManagePosture),
+        ),
+        (
+            "GET /api/v1/posture/manual/{item}/attachment",
+            Some(Action::ViewDevices),
+        ),
+        (
+            "POST /api/v1/posture/exceptions",
+            Some(Action::ManagePosture),
+        ),
+        (
+            "DELETE /api/v1/posture/exceptions/{id}",
+            Some(Action::ManagePosture),
+        ),
     ])
 }
 
@@ -345,6 +367,12 @@ fn console_decisions() -> BTreeMap<&'static str, Option<Action>> {
             "POST /devices/{id}/backup-password",
             Some(RevealBackupPasswords),
         ),
+        ("GET /posture", Some(ViewDevices)),
+        ("GET /posture/report.pdf", Some(ViewDevices)),
+        ("GET /posture/report.html", Some(ViewDevices)),
+        ("POST /posture/manual/{item}", Some(ManagePosture)),
+        ("POST /posture/exceptions", Some(ManagePosture)),
+        ("POST /posture/exceptions/{id}/revoke", Some(ManagePosture)),
         ("POST /groups", Some(OrganizeDevices)),
         ("POST /groups/delete", Some(ManageUsers)),
         ("GET /users", Some(ManageUsers)),
