@@ -150,6 +150,39 @@ impl PosturePage {
     }
 }
 
+/// The report the query asks for, over the user's devices; a refusal is the error page.
+async fn report_for(
+    state: &AppState,
+    user: &ConsoleUser,
+    q: &PageQuery,
+) -> Result<(Framework, Report), Response> {
+    let framework = q
+        .framework
+        .as_deref()
+        .and_then(Framework::parse)
+        .unwrap_or_default();
+    let caller = user.caller(state);
+    service::report(state, caller.scope(), framework, caller.now)
+        .await
+        .map(|r| (framework, r))
+        .map_err(|e| refused(&user.0, e, "Security posture", PAGE))
+}
+
+/// A rendering offered as a download.
+fn download(media_type: &'static str, file_name: &'static str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, media_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 fn date(t: Timestamp) -> String {
     crate::console::format::date(t)
 }
@@ -159,16 +192,11 @@ pub async fn page(
     user: ConsoleUser,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    let framework = q
-        .framework
-        .as_deref()
-        .and_then(Framework::parse)
-        .unwrap_or_default();
-    let caller = user.caller(&state);
-    let report = match service::report(&state, caller.scope(), framework, caller.now).await {
-        Ok(r) => r,
-        Err(e) => return refused(&user.0, e, "Security posture", PAGE),
+    let (framework, report) = match report_for(&state, &user, &q).await {
+        Ok(found) => found,
+        Err(refusal) => return refusal,
     };
+    let caller = user.caller(&state);
     let frameworks = Framework::ALL
         .into_iter()
         .map(|f| FrameworkLink {
@@ -199,34 +227,18 @@ pub async fn page(
     render(StatusCode::OK, &page)
 }
 
-/// The report as a PDF, written here (no browser involved).
+/// The report as a PDF, written here (no browser involved), off the async workers.
 pub async fn pdf(
     State(state): State<AppState>,
     user: ConsoleUser,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    let framework = q
-        .framework
-        .as_deref()
-        .and_then(Framework::parse)
-        .unwrap_or_default();
-    let caller = user.caller(&state);
-    let report = match service::report(&state, caller.scope(), framework, caller.now).await {
-        Ok(r) => r,
-        Err(e) => return refused(&user.0, e, "Security posture", PAGE),
+    let report = match report_for(&state, &user, &q).await {
+        Ok((_, report)) => report,
+        Err(refusal) => return refusal,
     };
     match tokio::task::spawn_blocking(move || super::report::pdf::render(&report)).await {
-        Ok(Ok(bytes)) => (
-            [
-                (header::CONTENT_TYPE, "application/pdf"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"posture-report.pdf\"",
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
+        Ok(Ok(bytes)) => download("application/pdf", "posture-report.pdf", bytes),
         Ok(Err(e)) => crate::error::AppError::internal(e).into_response(),
         Err(e) => crate::error::AppError::internal(e).into_response(),
     }
@@ -239,28 +251,16 @@ pub async fn html(
     user: ConsoleUser,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    let framework = q
-        .framework
-        .as_deref()
-        .and_then(Framework::parse)
-        .unwrap_or_default();
-    let caller = user.caller(&state);
-    let report = match service::report(&state, caller.scope(), framework, caller.now).await {
-        Ok(r) => r,
-        Err(e) => return refused(&user.0, e, "Security posture", PAGE),
+    let report = match report_for(&state, &user, &q).await {
+        Ok((_, report)) => report,
+        Err(refusal) => return refusal,
     };
     match super::report::html::render(&report) {
-        Ok(page) => (
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"posture-report.html\"",
-                ),
-            ],
-            page,
-        )
-            .into_response(),
+        Ok(page) => download(
+            "text/html; charset=utf-8",
+            "posture-report.html",
+            page.into_bytes(),
+        ),
         Err(e) => crate::error::AppError::internal(e).into_response(),
     }
 }

@@ -154,53 +154,54 @@ async fn server_results(
     let mut out = Vec::with_capacity(devices.len() * 3);
     for d in devices {
         let facts = backups.get(&d.id);
-        let stored = |check: &str, state: PostureState, evidence: String, reason: String| Stored {
-            device_id: d.id.clone(),
-            check_id: check.to_owned(),
-            state,
-            evidence,
-            reason,
-            since: now,
-            evaluated_at: now,
+        let mut push = |check: &str, (state, why): (PostureState, String)| {
+            out.push(Stored {
+                device_id: d.id.clone(),
+                check_id: check.to_owned(),
+                state,
+                evidence: why.clone(),
+                reason: why,
+                since: now,
+                evaluated_at: now,
+            });
         };
-        let (state_b, why_b) = match facts.and_then(|f| verdict::backup(f, now)) {
-            Some((CheckStatus::Ok, why)) => (PostureState::Pass, why),
-            Some((_, why)) => (PostureState::Fail, why),
-            None => (
-                PostureState::Fail,
-                "no backup policy covers this device and it has no backups".to_owned(),
+        push(
+            BACKUP_RECENT,
+            from_check(
+                facts.and_then(|f| verdict::backup(f, now)),
+                "no backup policy covers this device and it has no backups",
             ),
-        };
-        out.push(stored(BACKUP_RECENT, state_b, why_b.clone(), why_b));
-        let (state_r, why_r) = match facts.and_then(|f| verdict::drill(f, now)) {
-            Some((CheckStatus::Ok, why)) => (PostureState::Pass, why),
-            Some((_, why)) => (PostureState::Fail, why),
-            None => (
-                PostureState::Fail,
-                "no restore of this device's backups has been proven".to_owned(),
+        );
+        push(
+            RESTORE_PROVEN,
+            from_check(
+                facts.and_then(|f| verdict::drill(f, now)),
+                "no restore of this device's backups has been proven",
             ),
-        };
-        out.push(stored(RESTORE_PROVEN, state_r, why_r.clone(), why_r));
-        let (state_i, why_i) = match seen.get(&d.id).copied().flatten() {
-            Some(at) if now.since(at) <= SILENT_AFTER_MS => (
-                PostureState::Pass,
-                format!(
-                    "last report {} ago",
-                    steward_core::time::human_duration_ms(now.since(at))
-                ),
-            ),
-            Some(at) => (
-                PostureState::Fail,
-                format!(
-                    "silent for {}",
-                    steward_core::time::human_duration_ms(now.since(at))
-                ),
-            ),
-            None => (PostureState::Fail, "the agent never reported".to_owned()),
-        };
-        out.push(stored(INVENTORY_REPORTING, state_i, why_i.clone(), why_i));
+        );
+        let human = |at: Timestamp| steward_core::time::human_duration_ms(now.since(at));
+        push(
+            INVENTORY_REPORTING,
+            match seen.get(&d.id).copied().flatten() {
+                Some(at) if now.since(at) <= SILENT_AFTER_MS => {
+                    (PostureState::Pass, format!("last report {} ago", human(at)))
+                }
+                Some(at) => (PostureState::Fail, format!("silent for {}", human(at))),
+                None => (PostureState::Fail, "the agent never reported".to_owned()),
+            },
+        );
     }
     Ok(out)
+}
+
+/// A monitoring verdict as a posture state: OK passes, any problem fails, none (nothing
+/// to judge) fails with `none`.
+fn from_check(verdict: Option<(CheckStatus, String)>, none: &str) -> (PostureState, String) {
+    match verdict {
+        Some((CheckStatus::Ok, why)) => (PostureState::Pass, why),
+        Some((_, why)) => (PostureState::Fail, why),
+        None => (PostureState::Fail, none.to_owned()),
+    }
 }
 
 async fn answers(state: &AppState) -> Result<Vec<Answered>> {
