@@ -2,8 +2,8 @@
 //! with a fixed `PATH` and `LC_ALL=C` (so their output is parseable and a caller's
 //! environment cannot choose which program runs), no input, a cap on what is kept of their
 //! output, and a deadline after which they are killed. Each command's answer is kept for
-//! the life of the host, so checks that share a command (three read `ss`, two simulate
-//! the package upgrade) run it once: make one `SystemHost` per evaluation run.
+//! the life of the host, so checks that share a command (three read `ss`, two decompress
+//! the security suite's lists) run it once: make one `SystemHost` per evaluation run.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -21,6 +21,12 @@ const SEARCH_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sb
 /// Programs that resolve the whole package set (a simulated upgrade): seconds of work on a
 /// small machine, so they get [`SystemHost::slow_timeout`].
 const SLOW_PROGRAMS: &[&str] = &["apt-get", "dnf", "zypper"];
+
+/// Programs that print a whole package list (apt's helper decompressing a security
+/// suite's Packages file: a few MB), so they may print up to [`LIST_OUTPUT`]: a list cut
+/// at the usual cap would silently hide the packages after the cut.
+const LIST_PROGRAMS: &[&str] = &["/usr/lib/apt/apt-helper"];
+const LIST_OUTPUT: usize = 64 * 1024 * 1024;
 
 type Answer = Result<Option<CommandOutput>, HostError>;
 
@@ -57,6 +63,15 @@ impl SystemHost {
         }
     }
 
+    /// How much of `program`'s output is kept.
+    pub fn max_output_of(&self, program: &str) -> usize {
+        if LIST_PROGRAMS.contains(&program) {
+            self.max_output.max(LIST_OUTPUT)
+        } else {
+            self.max_output
+        }
+    }
+
     /// Runs `command` once, for real.
     fn execute(&self, command: &str) -> Answer {
         let mut words = command.split_whitespace();
@@ -82,7 +97,7 @@ impl SystemHost {
                 "`{command}`: no output pipe"
             )));
         };
-        let cap = self.max_output;
+        let cap = self.max_output_of(program);
         let (sender, receiver) = mpsc::channel();
         // A thread reads, so the deadline holds even while the program is silent. If a
         // grandchild keeps the pipe open after the kill, the thread ends when it does.

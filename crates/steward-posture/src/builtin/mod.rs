@@ -14,6 +14,7 @@ mod accounts;
 mod blockdev;
 mod clock;
 mod desktop;
+mod dpkg_version;
 mod encryption;
 mod eol;
 mod files;

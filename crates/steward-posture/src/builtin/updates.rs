@@ -1,6 +1,12 @@
 //! Security updates: whether any are pending, how long the oldest has waited, and whether
 //! they install themselves. apt and dnf are read; another package manager is unknown.
 //!
+//! What apt has waiting is read without apt's solver (a simulated upgrade costs seconds of
+//! CPU over every known package): an installed package (`/var/lib/dpkg/status`) is waiting
+//! when the security suite's Packages lists carry a newer version of it, by dpkg's version
+//! order. That also counts a security fix a later point release has superseded, which a
+//! simulation credits to the point release rather than to the security suite.
+//!
 //! How old a pending update is: dnf's advisories carry their issue date, which is the age.
 //! apt records no such date, but every pending update is named by the security suite's
 //! lists, and an update cannot be newer than the lists that name it: their Release `Date:`
@@ -9,17 +15,27 @@
 //! waiting" from lists more than a week old, or from sources without a security suite, is
 //! unknown.
 
+use std::collections::HashMap;
+
 use super::clock::{self, days_between};
+use super::dpkg_version;
 use super::{
-    Verdict, command, config_lines, count, fail, file, list, needed_command, pass, unknown,
+    Verdict, command, config_lines, count, fail, file, list, needed_command, needed_file, pass,
+    unknown,
 };
 use crate::eval::Outcome;
 use crate::host::Host;
 
-const APT_SIMULATE: &str = "apt-get -s dist-upgrade";
+const DPKG_STATUS: &str = "/var/lib/dpkg/status";
+/// apt's own helper decompresses any of the formats it stores lists in (lz4, gz, xz).
+const APT_CAT_FILE: &str = "/usr/lib/apt/apt-helper cat-file";
 const DNF_LIST: &str = "dnf -C updateinfo list --security";
 const DNF_INFO: &str = "dnf -C updateinfo info --security";
 const APT_LISTS: &str = "/var/lib/apt/lists";
+/// Where a security-suite Packages list's name ends, plain or compressed.
+const PACKAGES_SUFFIXES: &[&str] = &["_Packages", "_Packages.lz4", "_Packages.gz", "_Packages.xz"];
+/// What the apt evidence names as its source.
+const APT_SOURCE: &str = "the security suite's Packages lists against /var/lib/dpkg/status";
 /// The most a security update may wait (Cyber Essentials: 14 days).
 const MAX_DAYS: i64 = 14;
 /// apt's lists older than this cannot vouch that nothing is waiting (apt-daily refreshes
@@ -28,42 +44,158 @@ const STALE_LIST_DAYS: i64 = 7;
 
 /// The package managers read here.
 enum Manager {
-    /// apt's simulated upgrade: the `Inst` lines whose origin is a security suite.
+    /// The installed packages a security suite has a newer version of:
+    /// `name installed→candidate`.
     Apt(Vec<String>),
     Dnf,
 }
 
-/// `Inst openssl [3.0.11-1~deb12u1] (3.0.11-1~deb12u2 Debian-Security:12/stable-security
-/// [amd64])`: upgrades whose origin names a security suite, as `name version`.
-fn apt_security(simulated: &str) -> Vec<String> {
-    simulated
-        .lines()
-        .filter_map(|line| line.strip_prefix("Inst "))
-        .filter_map(|rest| {
-            let (name, origin) = rest.split_once('(')?;
-            origin.to_ascii_lowercase().contains("security").then(|| {
-                let name = name.split_whitespace().next().unwrap_or("");
-                let version = origin.split_whitespace().next().unwrap_or("");
-                format!("{name} {version}")
-            })
-        })
-        .collect()
+/// The fields of one dpkg stanza read here; the others, and continuation lines, are skipped.
+#[derive(Default)]
+struct Stanza<'a> {
+    package: &'a str,
+    version: &'a str,
+    architecture: &'a str,
+    status: &'a str,
+}
+
+/// Calls `visit` with each stanza of a dpkg status or Packages file, line by line, so a
+/// list of tens of thousands of packages is never held as parsed records.
+fn each_stanza<'a>(text: &'a str, mut visit: impl FnMut(&Stanza<'a>)) {
+    let mut stanza = Stanza::default();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !stanza.package.is_empty() {
+                visit(&stanza);
+            }
+            stanza = Stanza::default();
+            continue;
+        }
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match key {
+            "Package" => stanza.package = value,
+            "Version" => stanza.version = value,
+            "Architecture" => stanza.architecture = value,
+            "Status" => stanza.status = value,
+            _ => {}
+        }
+    }
+    if !stanza.package.is_empty() {
+        visit(&stanza);
+    }
+}
+
+/// An installed package's architecture and version.
+struct Installed {
+    architecture: String,
+    version: String,
+}
+
+/// The installed packages by name. Only "install ok installed": a held package (`hold ok
+/// installed`) is one apt's upgrade keeps back, so it was never counted as waiting.
+fn installed_packages(status: &str) -> HashMap<String, Vec<Installed>> {
+    let mut installed: HashMap<String, Vec<Installed>> = HashMap::new();
+    each_stanza(status, |stanza| {
+        if stanza.status == "install ok installed" && !stanza.version.is_empty() {
+            installed
+                .entry(stanza.package.to_owned())
+                .or_default()
+                .push(Installed {
+                    architecture: stanza.architecture.to_owned(),
+                    version: stanza.version.to_owned(),
+                });
+        }
+    });
+    installed
+}
+
+/// A security-suite version supersedes an installed package of the same architecture, or
+/// when either is architecture-independent (a package may move to or from `all`).
+fn same_architecture(a: &str, b: &str) -> bool {
+    a == b || a == "all" || b == "all"
+}
+
+/// The newest security version of each installed package that has one newer than it,
+/// keyed by `(name, installed architecture)` so the same package in several lists (main,
+/// contrib; two architectures) counts once, valued `(installed, candidate)`.
+type Pending = HashMap<(String, String), (String, String)>;
+
+fn note_newer_versions(
+    packages: &str,
+    installed: &HashMap<String, Vec<Installed>>,
+    pending: &mut Pending,
+) {
+    each_stanza(packages, |candidate| {
+        let Some(versions) = installed.get(candidate.package) else {
+            return;
+        };
+        for have in versions {
+            if !same_architecture(&have.architecture, candidate.architecture)
+                || dpkg_version::compare(candidate.version, &have.version).is_le()
+            {
+                continue;
+            }
+            let key = (candidate.package.to_owned(), have.architecture.clone());
+            let newest = pending
+                .entry(key)
+                .or_insert_with(|| (have.version.clone(), candidate.version.to_owned()));
+            if dpkg_version::compare(candidate.version, &newest.1).is_gt() {
+                newest.1 = candidate.version.to_owned();
+            }
+        }
+    });
+}
+
+/// The security suite's Packages lists in apt's lists directory.
+fn security_package_lists(host: &dyn Host) -> Result<Vec<String>, Outcome> {
+    Ok(list(host, APT_LISTS)?
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|name| name.contains("security"))
+        .filter(|name| PACKAGES_SUFFIXES.iter().any(|s| name.ends_with(s)))
+        .collect())
+}
+
+/// A Packages list's text: a plain one is read; a compressed one through apt's helper.
+fn package_list_text(host: &dyn Host, name: &str) -> Result<String, Outcome> {
+    let path = format!("{APT_LISTS}/{name}");
+    if name.ends_with("_Packages") {
+        needed_file(host, &path)
+    } else {
+        needed_command(host, &format!("{APT_CAT_FILE} {path}"))
+    }
+}
+
+/// The installed packages a security suite has a newer version of, as
+/// `name installed→candidate`, sorted by name. No solver: what the lists name newer is
+/// what apt's upgrade would install from them.
+fn apt_security(host: &dyn Host, status: &str) -> Result<Vec<String>, Outcome> {
+    let installed = installed_packages(status);
+    let mut pending = Pending::new();
+    for name in security_package_lists(host)? {
+        note_newer_versions(&package_list_text(host, &name)?, &installed, &mut pending);
+    }
+    let mut pending: Vec<_> = pending.into_iter().collect();
+    pending.sort();
+    Ok(pending
+        .into_iter()
+        .map(|((name, _), (have, candidate))| format!("{name} {have}→{candidate}"))
+        .collect())
 }
 
 fn manager(host: &dyn Host) -> Result<Manager, Outcome> {
-    match command(host, APT_SIMULATE)? {
-        Some(out) if out.status == 0 => Ok(Manager::Apt(apt_security(&out.stdout))),
-        Some(out) => Err(unknown(
-            out.stdout.trim(),
-            format!("`{APT_SIMULATE}` failed (exit status {})", out.status),
+    if let Some(status) = file(host, DPKG_STATUS)? {
+        return Ok(Manager::Apt(apt_security(host, &status)?));
+    }
+    match command(host, "dnf --version")? {
+        Some(_) => Ok(Manager::Dnf),
+        None => Err(unknown(
+            "",
+            "neither dpkg nor dnf is installed: no package manager Steward reads",
         )),
-        None => match command(host, "dnf --version")? {
-            Some(_) => Ok(Manager::Dnf),
-            None => Err(unknown(
-                "",
-                "neither apt-get nor dnf is installed: no package manager Steward reads",
-            )),
-        },
     }
 }
 
@@ -95,13 +227,13 @@ fn summary(pending: &[String]) -> String {
 fn apt_none_waiting(host: &dyn Host) -> Verdict {
     let Some((list_name, date)) = apt_lists_date(host)? else {
         return Err(unknown(
-            &format!("`{APT_SIMULATE}`: no security update; no security suite in {APT_LISTS}"),
+            &format!("{APT_SOURCE}: no security update; no security suite in {APT_LISTS}"),
             "apt's sources include no security suite, so security updates cannot be seen",
         ));
     };
     let days = days_between(date, host.now());
     let evidence =
-        format!("`{APT_SIMULATE}`: no security update; {list_name} is dated {days} days ago");
+        format!("{APT_SOURCE}: no security update; {list_name} is dated {days} days ago");
     if days > STALE_LIST_DAYS {
         return Err(unknown(
             &evidence,
@@ -116,7 +248,7 @@ fn apt_none_waiting(host: &dyn Host) -> Verdict {
 pub(crate) fn none_pending(host: &dyn Host) -> Verdict {
     let (pending, source) = match manager(host)? {
         Manager::Apt(pending) if pending.is_empty() => return apt_none_waiting(host),
-        Manager::Apt(pending) => (pending, APT_SIMULATE),
+        Manager::Apt(pending) => (pending, APT_SOURCE),
         Manager::Dnf => (dnf_security(&needed_command(host, DNF_LIST)?), DNF_LIST),
     };
     if pending.is_empty() {
@@ -387,10 +519,35 @@ pub(crate) fn automatic(host: &dyn Host) -> Verdict {
 mod tests {
     use super::*;
 
+    const STATUS: &str = "Package: openssl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3.0.11-1~deb12u1\nDescription: toolkit\n continued: not a field\n\nPackage: tzdata\nStatus: install ok installed\nArchitecture: all\nVersion: 2025b-0+deb12u1\n\nPackage: libc6\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersion: 2.36-9\n\nPackage: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1:1.2.13.dfsg-1\n";
+
     #[test]
-    fn reads_security_upgrades_from_apt_and_dnf() {
-        let apt = "Inst libc6 [2.36-9] (2.36-9+deb12u9 Debian:12.9/stable [amd64])\nInst openssl [3.0.11-1~deb12u1] (3.0.11-1~deb12u2 Debian-Security:12/stable-security [amd64])\nConf openssl (3.0.11-1~deb12u2 Debian-Security:12/stable-security [amd64])\n";
-        assert_eq!(apt_security(apt), ["openssl 3.0.11-1~deb12u2"]);
+    fn an_installed_package_with_a_newer_security_version_is_pending() {
+        let installed = installed_packages(STATUS);
+        assert!(!installed.contains_key("libc6"), "only installed packages");
+        let mut pending = Pending::new();
+        let lists = "Package: openssl\nVersion: 3.0.11-1~deb12u2\nArchitecture: amd64\n\nPackage: openssl\nVersion: 3.0.11-1~deb12u3\nArchitecture: i386\n\nPackage: libc6\nVersion: 2.36-9+deb12u4\nArchitecture: amd64\n\nPackage: tzdata\nVersion: 2025b-0+deb12u1\nArchitecture: all\n\nPackage: zlib1g\nVersion: 1.2.13.dfsg-1+deb12u1\nArchitecture: amd64";
+        note_newer_versions(lists, &installed, &mut pending);
+        note_newer_versions(
+            "Package: openssl\nVersion: 3.0.11-1~deb12u10\nArchitecture: amd64\n",
+            &installed,
+            &mut pending,
+        );
+        let pending: Vec<_> = pending.into_iter().collect();
+        assert_eq!(
+            pending,
+            [(
+                ("openssl".to_owned(), "amd64".to_owned()),
+                (
+                    "3.0.11-1~deb12u1".to_owned(),
+                    "3.0.11-1~deb12u10".to_owned()
+                )
+            )]
+        );
+    }
+
+    #[test]
+    fn reads_security_advisories_from_dnf() {
         let dnf4 = "FEDORA-2025-1 Important/Sec. openssl-3.2.4-1.fc41.x86_64\nFEDORA-2025-2 bugfix  vim-9.1-1.fc41.x86_64\n";
         assert_eq!(dnf_security(dnf4).len(), 1);
         let dnf4 =
