@@ -676,6 +676,15 @@ fn standing_of(framework: Framework, sections: &[wire::Section]) -> wire::Standi
 }
 
 fn device_scores(checks: &[CheckView<'_>], inputs: &Inputs<'_>) -> Vec<wire::DeviceScore> {
+    // One pass over the results, not one per device: a thousand devices have sixty
+    // thousand of them.
+    let mut evaluated: HashMap<&str, Timestamp> = HashMap::new();
+    for r in inputs.results {
+        let at = evaluated
+            .entry(r.device_id.as_str())
+            .or_insert(r.evaluated_at);
+        *at = (*at).max(r.evaluated_at);
+    }
     let mut scores: Vec<wire::DeviceScore> = inputs
         .devices
         .iter()
@@ -690,12 +699,7 @@ fn device_scores(checks: &[CheckView<'_>], inputs: &Inputs<'_>) -> Vec<wire::Dev
                 device_id: d.id.clone(),
                 device_name: d.name.clone(),
                 score: score(&tally),
-                evaluated_at: inputs
-                    .results
-                    .iter()
-                    .filter(|r| r.device_id == d.id)
-                    .map(|r| r.evaluated_at)
-                    .max(),
+                evaluated_at: evaluated.get(d.id.as_str()).copied(),
             }
         })
         .collect();
