@@ -3,6 +3,7 @@
 
 mod build;
 pub mod csv;
+mod frameworks;
 pub mod html;
 pub mod pdf;
 #[cfg(test)]
