@@ -68,10 +68,13 @@ pub async fn report(
     framework: Framework,
     now: Timestamp,
 ) -> Result<wire::Report> {
-    let devices: Vec<Device> = state
-        .store
-        .device_memberships()
-        .await?
+    let memberships = state.store.device_memberships().await?;
+    // When each device last checked in, for `inventory-reporting`: from the same read.
+    let seen: HashMap<String, Option<Timestamp>> = memberships
+        .iter()
+        .map(|d| (d.device_id.clone(), d.last_seen_at))
+        .collect();
+    let devices: Vec<Device> = memberships
         .into_iter()
         .filter(|d| scope.allows(d.group_id.as_deref()))
         .map(|d| Device {
@@ -99,7 +102,7 @@ pub async fn report(
             })
         })
         .collect();
-    results.extend(server_results(state, &devices, now).await?);
+    results.extend(server_results(state, &devices, &seen, now).await?);
     let mut checks: Vec<CheckMeta> = catalog::checks().to_vec();
     // Results of checks the server does not know (a user's own pack on the agent) are shown
     // under their id rather than dropped.
@@ -141,16 +144,10 @@ pub async fn report(
 async fn server_results(
     state: &AppState,
     devices: &[Device],
+    seen: &HashMap<String, Option<Timestamp>>,
     now: Timestamp,
 ) -> Result<Vec<Stored>> {
     let backups: HashMap<String, BackupFacts> = crate::backup::alerts::facts(state).await?;
-    let seen: HashMap<String, Option<Timestamp>> = state
-        .store
-        .device_memberships()
-        .await?
-        .into_iter()
-        .map(|d| (d.device_id, d.last_seen_at))
-        .collect();
     let mut out = Vec::with_capacity(devices.len() * 3);
     for d in devices {
         let facts = backups.get(&d.id);
