@@ -50,10 +50,21 @@ test('the posture report: sections, frameworks, answers, exceptions, print and P
   await item.locator('select[name=answer]').selectOption('yes');
   await item.locator('input[name=owner]').fill('Sam (office manager)');
   await item.locator('input[name=note]').fill('firmware 1.2.3, checked on the admin page');
+  await item.locator('input[name=file]').setInputFiles({
+    name: 'router-status.txt',
+    mimeType: 'text/plain',
+    buffer: Buffer.from('Firmware 1.2.3 (latest), admin password changed'),
+  });
   await Promise.all([page.waitForURL(/done=answered/), item.locator('button[type=submit]').click()]);
   const answered = page.locator('tr[data-item="router-firmware"]');
   assert.equal(await answered.getAttribute('data-status'), 'pass');
   assert.match(await answered.textContent(), /Owner: Sam \(office manager\)/);
+  // The file is kept as evidence, linked from the item, and downloads as it was sent.
+  const evidence = answered.locator('a[data-attachment]');
+  assert.equal(await evidence.textContent(), 'router-status.txt');
+  const download = await page.request.get(await evidence.getAttribute('href'));
+  assert.equal(download.status(), 200);
+  assert.equal(await download.text(), 'Firmware 1.2.3 (latest), admin password changed');
 
   // Accept a risk for one failing check on every device, until a date.
   const failing = await page.locator('tr[data-status="fail"][data-item]').evaluateAll((rows) => rows.map((r) => r.dataset.item));

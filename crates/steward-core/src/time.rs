@@ -72,8 +72,40 @@ pub fn human_duration_ms(ms: i64) -> String {
     }
 }
 
+/// `2026-12-31`: the day (UTC) of `t`.
+pub fn date(t: Timestamp) -> String {
+    let (y, m, d) = civil_from_days(t.0.div_euclid(86_400_000));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// `2026-12-31` → the end of that day (UTC).
+pub fn end_of_day(text: &str) -> Option<Timestamp> {
+    let mut parts = text.trim().splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1970..=9999).contains(&y) {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    Some(Timestamp((days + 1) * 86_400_000 - 1))
+}
+
 #[cfg(test)]
 mod human_tests {
+    #[test]
+    fn dates_end_at_the_end_of_their_day() {
+        let t = super::end_of_day("2026-12-31").unwrap();
+        assert_eq!(t.0 % 86_400_000, 86_400_000 - 1);
+        assert_eq!(
+            super::end_of_day(" 1970-01-01 "),
+            Some(crate::Timestamp(86_400_000 - 1))
+        );
+        assert!(super::end_of_day("2026-13-01").is_none());
+        assert!(super::end_of_day("soon").is_none());
+        assert_eq!(super::date(t), "2026-12-31");
+    }
+
     #[test]
     fn calendar_days_are_right_both_ways() {
         for (days, date) in [

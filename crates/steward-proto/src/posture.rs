@@ -86,6 +86,10 @@ pub struct Item {
     /// Manual items: who answers it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// Manual items: the name of the file kept as evidence, served at
+    /// `/api/v1/posture/manual/{id}/attachment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<String>,
 }
 
 /// One section of the chosen framework (a checklist section, a CIS Control, a Cyber

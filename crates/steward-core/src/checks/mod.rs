@@ -68,6 +68,12 @@ pub enum DeviceCheck {
     /// there) at its first evaluation fails now, unexcused (see `posture::verdict`).
     /// Judged by the server, not from reports.
     Posture,
+    /// The organisation's manual checklist items (router firmware, the recovery plan, …):
+    /// one alert per answered item past its review-by date, naming its owner, until it is
+    /// answered again. Judged by the server for the organisation, never per device: its
+    /// subjects are `manual:ITEM` (see `posture::manual::subject`), and its target is
+    /// ignored.
+    PostureReviews,
 }
 
 fn one() -> u32 {
@@ -108,6 +114,7 @@ impl DeviceCheck {
             DeviceCheck::Backup => "backup",
             DeviceCheck::Drill => "drill",
             DeviceCheck::Posture => "posture",
+            DeviceCheck::PostureReviews => "posture_reviews",
         }
     }
 
@@ -142,7 +149,8 @@ impl DeviceCheck {
             DeviceCheck::FailedUnits
             | DeviceCheck::Backup
             | DeviceCheck::Drill
-            | DeviceCheck::Posture => {}
+            | DeviceCheck::Posture
+            | DeviceCheck::PostureReviews => {}
             DeviceCheck::Process { name, min_count } => {
                 name_ok("name", name)?;
                 if !(1..=10_000).contains(min_count) {
@@ -275,6 +283,8 @@ pub fn evaluate(check: &DeviceCheck, facts: &Facts<'_>) -> Option<(CheckStatus, 
         DeviceCheck::Posture => facts
             .posture
             .map(|p| crate::posture::verdict::verdict(p, facts.now)),
+        // Not about a device: judged for the organisation by the posture capability.
+        DeviceCheck::PostureReviews => None,
         DeviceCheck::Heartbeat { missed_after_secs } => {
             let limit_ms = i64::try_from(*missed_after_secs)
                 .unwrap_or(i64::MAX / 1000)
@@ -396,6 +406,29 @@ pub fn backup_defaults() -> Vec<(&'static str, DeviceCheck, u64)> {
 /// whose security posture regressed.
 pub fn posture_defaults() -> Vec<(&'static str, DeviceCheck, u64)> {
     vec![("Security posture", DeviceCheck::Posture, 0)]
+}
+
+/// The reminders of overdue manual checklist items (a second set with its own marker, so
+/// databases that had the first posture default get it once too).
+pub fn posture_review_defaults() -> Vec<(&'static str, DeviceCheck, u64)> {
+    vec![("Posture reviews", DeviceCheck::PostureReviews, 0)]
+}
+
+/// The alert rules a default check starts with: confirmed at the first failure, or once it
+/// has lasted `sustain_secs`. A person's overdue review is repeated daily, not every few
+/// hours: it asks for an afternoon's work, not an operator's attention.
+pub fn default_rules(check: &DeviceCheck, sustain_secs: u64) -> crate::alerting::AlertRules {
+    let defaults = crate::alerting::AlertRules::default();
+    crate::alerting::AlertRules {
+        retries: 0,
+        confirm_after_ms: (sustain_secs > 0)
+            .then(|| i64::try_from(sustain_secs * 1000).unwrap_or(i64::MAX)),
+        renotify_every_ms: match check {
+            DeviceCheck::PostureReviews => Some(86_400_000),
+            _ => defaults.renotify_every_ms,
+        },
+        ..defaults
+    }
 }
 
 pub fn defaults() -> Vec<(&'static str, DeviceCheck, u64)> {

@@ -4,6 +4,7 @@
 //! capability exists to solve.
 
 use crate::Timestamp;
+use crate::alerting::CheckStatus;
 use crate::posture::PostureState;
 use crate::time::human_duration_ms;
 
@@ -67,6 +68,48 @@ pub fn overdue(review_by: Timestamp, now: Timestamp) -> bool {
     now >= review_by
 }
 
+/// What starts the alert subject of an item's review reminder (`manual:router-firmware`).
+/// Device ids never start so, and the alert lists show these subjects to every scope, as
+/// they show network monitors: a manual item belongs to the organisation, not to a device.
+pub const SUBJECT_PREFIX: &str = "manual:";
+
+/// The alert subject of an item's review reminder.
+pub fn subject(item_id: &str) -> String {
+    format!("{SUBJECT_PREFIX}{item_id}")
+}
+
+/// The item an alert subject names, if it names one.
+pub fn item_of_subject(subject: &str) -> Option<&str> {
+    subject.strip_prefix(SUBJECT_PREFIX)
+}
+
+/// The `posture_reviews` check for one answered item: a warning from its review-by date
+/// on, naming the item and its owner, so the reminder reaches the person who can act.
+pub fn review_verdict(
+    title: &str,
+    owner: &str,
+    review_by: Timestamp,
+    now: Timestamp,
+) -> (CheckStatus, String) {
+    if overdue(review_by, now) {
+        (
+            CheckStatus::Warning,
+            format!(
+                "{title}: {owner}'s answer was due for review {} ago; review it and answer again",
+                human_duration_ms(now.since(review_by))
+            ),
+        )
+    } else {
+        (
+            CheckStatus::Ok,
+            format!(
+                "{title}: reviewed by {owner}, next review in {}",
+                human_duration_ms(review_by.since(now))
+            ),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +142,26 @@ mod tests {
         assert!(why.contains("overdue"), "{why}");
         assert!(overdue(now, now));
         assert!(!overdue(later, now));
+    }
+
+    #[test]
+    fn an_overdue_review_warns_naming_the_item_and_its_owner() {
+        let now = Timestamp(100 * DAY);
+        let (status, line) = review_verdict("Router firmware", "Sam", Timestamp(97 * DAY), now);
+        assert_eq!(status, CheckStatus::Warning);
+        assert!(
+            line.contains("Router firmware") && line.contains("Sam"),
+            "{line}"
+        );
+        assert!(line.contains("3 d ago"), "{line}");
+        let (status, line) = review_verdict("Router firmware", "Sam", Timestamp(130 * DAY), now);
+        assert_eq!(status, CheckStatus::Ok, "{line}");
+        assert_eq!(subject("router-firmware"), "manual:router-firmware");
+        assert_eq!(
+            item_of_subject("manual:router-firmware"),
+            Some("router-firmware")
+        );
+        assert_eq!(item_of_subject("0b1e…"), None);
     }
 
     #[test]

@@ -177,6 +177,9 @@ impl Catalog {
 #[derive(Debug, Default)]
 pub struct CatalogCache {
     current: RwLock<Option<Cached>>,
+    /// Raised by every [`CatalogCache::invalidate`]: a catalog read while it moved may
+    /// predate the change, so it is used once but not kept.
+    invalidations: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug)]
@@ -202,6 +205,7 @@ impl CatalogCache {
         {
             return Ok(catalog.clone());
         }
+        let invalidations = self.invalidations.load(std::sync::atomic::Ordering::SeqCst);
         // The revision before the definitions: a change committed between the two reads is
         // read now and seen again at the next look, never missed.
         let revision = store.monitoring_revision().await?;
@@ -209,6 +213,11 @@ impl CatalogCache {
             Some((_, held_revision, catalog)) if held_revision == revision => catalog,
             _ => Arc::new(Catalog::load(store).await?),
         };
+        // Invalidated meanwhile (this server changed a definition while it was read): kept,
+        // this catalog would hide the change until the next look at the revision.
+        if self.invalidations.load(std::sync::atomic::Ordering::SeqCst) != invalidations {
+            return Ok(catalog);
+        }
         if let Ok(mut guard) = self.current.write() {
             *guard = Some(Cached {
                 checked_at: now,
@@ -221,6 +230,8 @@ impl CatalogCache {
 
     /// Forgets the cached catalog: the next [`CatalogCache::get`] reads the definitions.
     pub fn invalidate(&self) {
+        self.invalidations
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if let Ok(mut guard) = self.current.write() {
             *guard = None;
         }

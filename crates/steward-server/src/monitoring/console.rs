@@ -21,8 +21,9 @@ pub struct AlertRow {
     pub flapping: bool,
     pub check_id: String,
     pub check: String,
-    pub device_id: String,
-    pub device: String,
+    /// The stored subject (a device id, `''` or `manual:ITEM`), for the acknowledgement.
+    pub subject: String,
+    pub about: About,
     pub since: String,
     pub since_exact: String,
     pub summary: String,
@@ -32,14 +33,44 @@ pub struct AlertRow {
     pub acknowledged_comment: String,
 }
 
+/// What an alert is about, as a cell: a device (linked to its page), the organisation's
+/// checklist item (linked to it in the posture report), or a network monitor.
+pub struct About {
+    pub label: String,
+    /// Empty when there is nothing to link to.
+    pub href: String,
+}
+
+impl About {
+    pub fn of(subject: &str, device_name: Option<&str>) -> About {
+        if subject.is_empty() {
+            return About {
+                label: "network".into(),
+                href: String::new(),
+            };
+        }
+        if let Some(item) = steward_core::posture::manual::item_of_subject(subject) {
+            return About {
+                label: steward_posture::manual::item(item)
+                    .map_or_else(|| item.to_string(), |i| i.title.to_string()),
+                href: format!("/posture#item-{item}"),
+            };
+        }
+        About {
+            label: device_name.unwrap_or(subject).to_string(),
+            href: format!("/devices/{subject}"),
+        }
+    }
+}
+
 pub fn row(a: &AlertInfo, now: steward_core::Timestamp) -> AlertRow {
     AlertRow {
         status: a.status.as_str(),
         flapping: a.flapping,
         check_id: a.check_id.clone(),
         check: a.check.clone(),
-        device_id: a.subject.clone(),
-        device: a.device.clone().unwrap_or_default(),
+        subject: a.subject.clone(),
+        about: About::of(&a.subject, a.device.as_deref()),
         since: relative(a.since, now),
         since_exact: utc(a.since),
         summary: a.summary.clone(),
@@ -59,8 +90,7 @@ pub fn row(a: &AlertInfo, now: steward_core::Timestamp) -> AlertRow {
 
 pub struct ResolvedRow {
     pub check: String,
-    pub device_id: String,
-    pub device: String,
+    pub about: About,
     pub was: &'static str,
     pub at: String,
     pub at_exact: String,
@@ -117,8 +147,7 @@ pub async fn page(
                 .iter()
                 .map(|r| ResolvedRow {
                     check: r.check.clone(),
-                    device_id: r.subject.clone(),
-                    device: r.device.clone().unwrap_or_default(),
+                    about: About::of(&r.subject, r.device.as_deref()),
                     was: r.was.as_str(),
                     at: relative(r.at, now),
                     at_exact: utc(r.at),

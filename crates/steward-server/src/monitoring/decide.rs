@@ -24,6 +24,9 @@ pub struct Context<'a> {
     /// A device id, or empty for a network monitor.
     pub subject: &'a str,
     pub device: Option<DeviceView<'a>>,
+    /// What notifications name when the subject is no device (an organisation's checklist
+    /// item); a device's name is taken from `device`.
+    pub label: Option<&'a str>,
     /// The stored state (`None`: the check meets this subject for the first time).
     pub previous: Option<&'a CheckStateRecord>,
     /// How the check this one depends on stands for the same subject, if it has a parent.
@@ -57,7 +60,7 @@ pub fn decide(
     };
     let decided = alerting::observe(&previous, &result, &check.rules, circumstances);
     let (state, reminders) = alerting::remind(&decided.state, &check.rules, circumstances, now);
-    let device_name = context.device.map(|d| d.name);
+    let device_name = context.device.map(|d| d.name).or(context.label);
     let mut notices = Vec::new();
     for (i, notice) in decided.notices.iter().chain(reminders.iter()).enumerate() {
         // A problem or recovery announcing this result's transition is keyed by its history

@@ -85,6 +85,7 @@ fn run(
         Context {
             subject: "",
             device: None,
+            label: None,
             previous: Some(&previous),
             parent,
             next_run_at: Timestamp(at + 30_000),

@@ -220,6 +220,7 @@ fn judge(
             Context {
                 subject,
                 device: Some(device),
+                label: None,
                 previous,
                 parent,
                 next_run_at: NEVER,
@@ -350,6 +351,7 @@ fn judge_swept(
                 name: &device.name,
                 membership,
             }),
+            label: None,
             previous,
             parent: None,
             next_run_at: NEVER,

@@ -23,6 +23,7 @@ pub mod error;
 pub mod leases;
 pub mod manage;
 pub mod notifier;
+pub mod organisation;
 pub mod remote;
 pub mod scheduler;
 pub mod spec;
@@ -207,6 +208,12 @@ pub async fn install_default_checks(state: &AppState) -> Result<(), StoreError> 
         "posture.default_checks_installed",
         steward_core::checks::posture_defaults(),
     )
+    .await?;
+    install_defaults(
+        state,
+        "posture.review_check_installed",
+        steward_core::checks::posture_review_defaults(),
+    )
     .await
 }
 
@@ -220,12 +227,7 @@ async fn install_defaults(
     }
     let now = state.now();
     for (name, check, sustain_secs) in defaults {
-        let rules = AlertRules {
-            retries: 0,
-            confirm_after_ms: (sustain_secs > 0)
-                .then(|| i64::try_from(sustain_secs * 1000).unwrap_or(i64::MAX)),
-            ..AlertRules::default()
-        };
+        let rules = steward_core::checks::default_rules(&check, sustain_secs);
         let record = CheckRecord {
             id: format!("default:{}", check.kind()),
             name: name.to_string(),

@@ -98,6 +98,7 @@ fn judge_runs(
             Context {
                 subject: "",
                 device: None,
+                label: None,
                 previous: previous.as_ref(),
                 // Dependencies between agent-run probes are not followed (yet): the parent's
                 // state would come from another report.

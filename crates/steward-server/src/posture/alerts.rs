@@ -61,10 +61,11 @@ pub fn wake(state: &AppState) {
     state.posture_alerts.notify_one();
 }
 
-/// Judges every device's `posture` check now.
+/// Judges every device's `posture` check, and the organisation's `posture_reviews`, now.
 pub async fn judge(state: &AppState) {
     let result = async {
-        let posture = facts(state, state.now()).await?;
+        let now = state.now();
+        let posture = facts(state, now).await?;
         crate::monitoring::devices::sweep_checks(
             state,
             |c| matches!(c, DeviceCheck::Posture),
@@ -73,12 +74,45 @@ pub async fn judge(state: &AppState) {
                 ..Default::default()
             },
         )
+        .await?;
+        let reviews = reviews(state, now).await?;
+        crate::monitoring::organisation::judge(
+            state,
+            |c| matches!(c, DeviceCheck::PostureReviews),
+            &reviews,
+        )
         .await
     }
     .await;
     if let Err(e) = result {
         tracing::warn!(error = %e, "posture: judging posture alerts failed");
     }
+}
+
+/// Each answered manual item's review standing, one alert subject per item: overdue items
+/// warn, naming their owner; the others are OK (so a re-answered item's reminder ends).
+/// Unanswered items have nobody to remind; the report counts them as failing.
+pub async fn reviews(
+    state: &AppState,
+    now: Timestamp,
+) -> Result<Vec<crate::monitoring::organisation::SubjectResult>, StoreError> {
+    use steward_core::posture::manual;
+    Ok(state
+        .store
+        .posture_answers()
+        .await?
+        .into_iter()
+        .filter_map(|a| {
+            let item = steward_posture::manual::item(&a.item_id)?;
+            let (status, summary) = manual::review_verdict(item.title, &a.owner, a.review_by, now);
+            Some(crate::monitoring::organisation::SubjectResult {
+                subject: manual::subject(item.id),
+                label: item.title.to_string(),
+                status,
+                summary,
+            })
+        })
+        .collect())
 }
 
 /// Each evaluated device's regressions: checks failing now that began failing after the

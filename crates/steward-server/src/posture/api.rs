@@ -38,14 +38,21 @@ pub fn routes() -> Routes {
         )
 }
 
-/// The attachment upload, with a body limit of its own (the people's routes take 64 KiB).
+/// The attachment upload, and the console's answer form that may carry one, with a body
+/// limit of their own (the people's routes take 64 KiB).
 pub fn attachment_routes() -> Routes {
     use crate::web::routes::Access;
     use steward_core::Action;
     use utoipa_axum::routes;
-    let limit = service::MAX_ATTACHMENT_BYTES + 4096;
+    // The file, and the form's other fields and multipart framing.
+    let limit = service::MAX_ATTACHMENT_BYTES + 64 * 1024;
     Routes::new()
         .api(Access::Requires(Action::ManagePosture), routes!(attach))
+        .post(
+            "/posture/manual/{item}",
+            Access::Requires(Action::ManagePosture),
+            super::answer_form::answer,
+        )
         .map_routers(
             |api| crate::net::body_limit::limit_documented(api, limit),
             |pages| crate::net::body_limit::limit(pages, limit),

@@ -11,8 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use steward_core::{Action, Timestamp};
-use steward_proto::posture::{Item, NewException, Report, SaveAnswer, Section, Standing};
-use steward_store::AttachmentChange;
+use steward_proto::posture::{Item, NewException, Report, Section, Standing};
 
 use super::report::Framework;
 use super::service;
@@ -23,7 +22,7 @@ use crate::state::AppState;
 use crate::web::csrf::CsrfForm;
 use crate::web::routes::{Access, Routes};
 
-const PAGE: &str = "/posture";
+pub(super) const PAGE: &str = "/posture";
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -37,11 +36,6 @@ pub fn routes() -> Routes {
             "/posture/report.html",
             Access::Requires(Action::ViewDevices),
             html,
-        )
-        .post(
-            "/posture/manual/{item}",
-            Access::Requires(Action::ManagePosture),
-            answer,
         )
         .post(
             "/posture/exceptions",
@@ -265,69 +259,8 @@ pub async fn html(
     }
 }
 
-/// `2026-12-31` → the end of that day (UTC).
-fn end_of_day(text: &str) -> Option<Timestamp> {
-    let mut parts = text.trim().splitn(3, '-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let d: i64 = parts.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1970..=9999).contains(&y) {
-        return None;
-    }
-    let days = steward_core::time::days_from_civil(y, m, d);
-    Some(Timestamp((days + 1) * 86_400_000 - 1))
-}
-
-fn back(done: &str, anchor: &str) -> Response {
+pub(super) fn back(done: &str, anchor: &str) -> Response {
     Redirect::to(&format!("{PAGE}?done={done}#{anchor}")).into_response()
-}
-
-pub async fn answer(
-    State(state): State<AppState>,
-    user: ConsoleUser<ManagePosture>,
-    Path(item): Path<String>,
-    CsrfForm(fields): CsrfForm<FormFields>,
-) -> Response {
-    let Some(answer) = steward_core::posture::manual::Answer::parse(fields.get("answer")) else {
-        return refused(
-            &user.0,
-            service::PostureError::Invalid("answer: yes, partly, no or not applicable".into()),
-            "Answer a checklist item",
-            PAGE,
-        );
-    };
-    let review_by = match fields.get("review_by") {
-        "" => None,
-        text => match end_of_day(text) {
-            Some(t) => Some(t),
-            None => {
-                return refused(
-                    &user.0,
-                    service::PostureError::Invalid("review_by: a date, YYYY-MM-DD".into()),
-                    "Answer a checklist item",
-                    PAGE,
-                );
-            }
-        },
-    };
-    let input = SaveAnswer {
-        answer,
-        owner: fields.get("owner").to_owned(),
-        note: fields.get("note").to_owned(),
-        review_by,
-    };
-    match service::save_answer(
-        &state,
-        &user.caller(&state),
-        &item,
-        &input,
-        AttachmentChange::Keep,
-    )
-    .await
-    {
-        Ok(()) => back("answered", &format!("item-{item}")),
-        Err(e) => refused(&user.0, e, "Answer a checklist item", PAGE),
-    }
 }
 
 pub async fn add_exception(
@@ -335,7 +268,7 @@ pub async fn add_exception(
     user: ConsoleUser<ManagePosture>,
     CsrfForm(fields): CsrfForm<FormFields>,
 ) -> Response {
-    let Some(expires_at) = end_of_day(fields.get("expires")) else {
+    let Some(expires_at) = steward_core::time::end_of_day(fields.get("expires")) else {
         return refused(
             &user.0,
             service::PostureError::Invalid("expires: a date, YYYY-MM-DD".into()),
@@ -373,11 +306,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_end_at_the_end_of_their_day() {
-        let t = end_of_day("2026-12-31").unwrap();
-        assert_eq!(crate::console::format::utc(t), "2026-12-31 23:59 UTC");
-        assert!(end_of_day("2026-13-01").is_none());
-        assert!(end_of_day("soon").is_none());
+    fn percentages_round_and_nothing_is_a_dash() {
         assert_eq!(percent(Some(0.734)), "73 %");
         assert_eq!(percent(None), "–");
     }

@@ -10,6 +10,7 @@
 //! - [`catalog`]: the checks' metadata (the built-in pack and the server's own checks).
 
 pub mod alerts;
+mod answer_form;
 mod api;
 pub mod catalog;
 pub(crate) mod console;

@@ -215,6 +215,7 @@ async fn answers(state: &AppState) -> Result<Vec<Answered>> {
                 note: a.note,
                 review_by: a.review_by,
                 answered_at: a.answered_at,
+                attachment: a.attachment.map(|f| f.name),
             })
         })
         .collect())
@@ -355,6 +356,8 @@ pub async fn save_answer(
             &format!("{} (owner {owner})", input.answer.as_str()),
         )
         .await;
+    // A reminder of this item, if one is open, ends soon after.
+    super::alerts::wake(state);
     Ok(())
 }
 

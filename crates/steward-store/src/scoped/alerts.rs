@@ -1,7 +1,8 @@
 //! Alerts as people see them, within a scope: what is wrong now, what recovered lately, a
 //! device's checks and a check's history. A network monitor (no device: subject `''`)
-//! belongs to no group, so every scope sees it; a device's checks are seen only within a
-//! scope that holds the device.
+//! belongs to no group, so every scope sees it, as it sees the organisation's manual
+//! checklist items (`manual:ITEM`); a device's checks are seen only within a scope that
+//! holds the device.
 
 use sqlx::any::AnyRow;
 use steward_core::Timestamp;
@@ -61,11 +62,15 @@ fn alert(row: &AnyRow) -> Result<AlertRecord> {
 }
 
 impl ScopedStore<'_> {
-    /// `subject = ''` (a network monitor) or a device within the scope.
+    /// `subject = ''` (a network monitor), `manual:ITEM` (the organisation's checklist item,
+    /// `steward_core::posture::manual::SUBJECT_PREFIX`) or a device within the scope.
     fn visible(&self, bound: usize) -> (String, Vec<String>) {
         let (cond, args) = self.condition("d", bound);
         (
-            format!("(s.subject = '' OR (d.id IS NOT NULL AND d.revoked_at IS NULL AND {cond}))"),
+            format!(
+                "(s.subject = '' OR s.subject LIKE 'manual:%' \
+                 OR (d.id IS NOT NULL AND d.revoked_at IS NULL AND {cond}))"
+            ),
             args,
         )
     }

@@ -3,7 +3,8 @@
 //! Safeguards) and the Cyber Essentials themes, and exports as CSV and PDF; a manual item
 //! answered with a review date fails once it is overdue; an accepted exception shows a
 //! failure as excepted and lets it count again when it expires; a check that starts failing
-//! after a device's first evaluation raises the `Security posture` alert.
+//! after a device's first evaluation raises the `Security posture` alert; an overdue
+//! manual item reminds its owner through the alert pipeline and recovers once answered.
 
 use std::time::Duration;
 
@@ -301,5 +302,188 @@ async fn a_check_that_starts_failing_after_the_first_evaluation_raises_the_postu
     steward_server::posture::alerts::judge(&server.state).await;
     // A critical check regressed: the alert is critical.
     assert_eq!(posture_status().await.as_deref(), Some("critical"));
+    server.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_overdue_manual_item_reminds_its_owner_through_the_alert_pipeline() {
+    let (hook, mut received) = steward_testkit::peers::webhook_receiver().await;
+    let server = crate::support::server_alerting_to(hook).await;
+    let api = server.api_token().await;
+    // The default check is there once the server serves (the first request waits for it).
+    let (_, checks) = server.api_get(&api, "/api/v1/checks").await;
+    assert!(
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "Posture reviews" && c["kind"] == "posture_reviews"),
+        "{checks}"
+    );
+    // Answered long ago, with a review date three days past (the API refuses a date in the
+    // past, so the store is written as time would have left it).
+    let now = server.now();
+    server
+        .store
+        .save_posture_answer(&steward_store::PostureAnswerWrite {
+            item_id: "router-firmware".into(),
+            owner: "Sam (office manager)".into(),
+            answer: "yes".into(),
+            note: String::new(),
+            review_by: now.plus_millis(-3 * 86_400_000),
+            answered_at: now.plus_millis(-200 * 86_400_000),
+            answered_by: "test".into(),
+            attachment: steward_store::AttachmentChange::Keep,
+        })
+        .await
+        .unwrap();
+    steward_server::posture::alerts::judge(&server.state).await;
+
+    // One reminder through the channel, naming the item and its owner.
+    let message = steward_testkit::peers::next_within(&mut received, WAIT)
+        .await
+        .expect("the reminder");
+    let alert = &message["alerts"][0];
+    assert_eq!(alert["event"], "problem", "{message}");
+    assert_eq!(alert["check"], "Posture reviews");
+    assert_eq!(alert["subject"], "Router and firewall firmware is current");
+    assert_eq!(alert["status"], "warning");
+    let summary = alert["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("Sam (office manager)") && summary.contains("3 d ago"),
+        "{summary}"
+    );
+    // Judged again, nothing new is said.
+    steward_server::posture::alerts::judge(&server.state).await;
+    assert!(
+        steward_testkit::peers::next_within(&mut received, Duration::from_secs(2))
+            .await
+            .is_none(),
+        "one reminder, not one per sweep"
+    );
+
+    // Open in the alerts API for every role and scope, and linked to the item in the console.
+    let (_, view) = server.api_get(&api, "/api/v1/alerts").await;
+    let open = view["open"].as_array().unwrap();
+    assert!(
+        open.iter()
+            .any(|a| a["subject"] == "manual:router-firmware" && a["status"] == "warning"),
+        "{view}"
+    );
+    let (cookie, _) =
+        crate::console_backups::signed_in(&server, "viewer-reviews", steward_core::Role::Viewer)
+            .await;
+    let (status, html) =
+        crate::support::get(&crate::support::browser(), &server, &cookie, "/alerts").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(
+            r#"<a href="/posture#item-router-firmware">Router and firewall firmware is current</a>"#
+        ),
+        "the alert links to the item"
+    );
+
+    // Answered again: the reminder ends with a recovery.
+    let (status, body) = put(
+        &server,
+        &api,
+        "/api/v1/posture/manual/router-firmware",
+        json!({"answer": "yes", "owner": "Sam (office manager)", "note": "firmware 1.2.3, password changed"}),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    steward_server::posture::alerts::judge(&server.state).await;
+    let message = steward_testkit::peers::next_within(&mut received, WAIT)
+        .await
+        .expect("the recovery");
+    assert_eq!(message["alerts"][0]["event"], "recovery", "{message}");
+    server.cleanup().await;
+}
+
+/// A multipart body of `fields` and one file part, as a browser sends the answer form.
+fn multipart(fields: &[(&str, &str)], file: (&str, &[u8])) -> (String, Vec<u8>) {
+    let boundary = "----steward-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: text/plain\r\n\r\n",
+            file.0
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file.1);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn the_console_answer_form_keeps_a_file_as_evidence_and_refuses_a_forged_or_oversized_one() {
+    let server = TestServer::sqlite().await;
+    let (cookie, csrf) =
+        crate::console_backups::signed_in(&server, "tech", steward_core::Role::Technician).await;
+    let send = |fields: Vec<(&'static str, String)>, file: (&'static str, Vec<u8>)| {
+        let server = &server;
+        let cookie = cookie.clone();
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (content_type, body) = multipart(&fields, (file.0, &file.1));
+            let resp = crate::support::browser()
+                .post(format!("{}/posture/manual/router-firmware", server.url))
+                .header("cookie", cookie)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            resp.status().as_u16()
+        }
+    };
+    let answer = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("answer", "yes".to_owned()),
+            ("owner", "Sam".to_owned()),
+            ("note", "firmware 1.2.3".to_owned()),
+        ]
+    };
+
+    // A forged token: refused, nothing kept.
+    let status = send(answer("forged"), ("router.txt", b"status page".to_vec())).await;
+    assert_eq!(status, 403);
+    assert!(server.store.posture_answers().await.unwrap().is_empty());
+    // A file over 2 MiB: refused, nothing kept.
+    let big = vec![b'x'; 2 * 1024 * 1024 + 1];
+    let status = send(answer(&csrf), ("big.txt", big)).await;
+    assert!(status == 400 || status == 413, "{status}");
+    assert!(server.store.posture_answers().await.unwrap().is_empty());
+    // The answer with its file.
+    let status = send(answer(&csrf), ("router.txt", b"status page".to_vec())).await;
+    assert_eq!(status, 303);
+    let file = server
+        .store
+        .posture_attachment("router-firmware")
+        .await
+        .unwrap()
+        .expect("the file");
+    assert_eq!(
+        (file.name.as_str(), file.bytes.as_slice()),
+        ("router.txt", b"status page".as_slice())
+    );
+    // The report names it, and it downloads.
+    let api = server.api_token().await;
+    let listed = report(&server, &api, "").await;
+    assert_eq!(item(&listed, "router-firmware")["attachment"], "router.txt");
+    let (status, page) =
+        crate::support::get(&crate::support::browser(), &server, &cookie, "/posture").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("/api/v1/posture/manual/router-firmware/attachment"));
     server.cleanup().await;
 }

@@ -12,6 +12,7 @@ use steward_store::{DeviceFilter, Store};
 mod backup;
 mod backup_policies;
 mod monitoring;
+mod posture;
 
 use crate::cli::{
     AdminArgs, AdminCommand, ApiTokenCommand, AuditCommand, DeviceCommand, EnrollTokenCommand,
@@ -197,6 +198,7 @@ async fn command(state: &AppState, caller: &Caller, command: AdminCommand) -> an
         AdminCommand::Maintenance(cmd) => monitoring::maintenance(state, caller, cmd).await?,
         AdminCommand::Channels(cmd) => monitoring::channels(state, caller, cmd).await?,
         AdminCommand::Backup(cmd) => backup::run(state, caller, cmd).await?,
+        AdminCommand::Posture(cmd) => posture::run(state, caller, cmd).await?,
         AdminCommand::User(cmd) => user_command(state, caller, cmd).await?,
         AdminCommand::Group(cmd) => group_command(state, caller, cmd).await?,
         AdminCommand::Security(SecurityCommand::Show) => {

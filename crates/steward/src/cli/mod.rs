@@ -6,11 +6,13 @@ use clap::{Args, Parser, Subcommand};
 
 mod backup;
 mod monitoring;
+mod posture;
 pub use backup::{AddPolicy, BackupCommand, PolicyCommand};
 pub use monitoring::{
     AddCheck, AddWindow, AlertsCommand, ChannelsCommand, CheckSettings, ChecksCommand,
     MaintenanceCommand,
 };
+pub use posture::{ExceptionCommand, PostureCommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -297,6 +299,9 @@ pub enum AdminCommand {
     /// manage policies.
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Security posture: answer the checklist's manual items, accept a risk.
+    #[command(subcommand)]
+    Posture(PostureCommand),
 }
 
 #[derive(Debug, Subcommand)]

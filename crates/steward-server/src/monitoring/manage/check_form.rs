@@ -28,12 +28,20 @@ pub const KINDS: &[(&str, &str, bool)] = &[
     ("icmp", "Ping (ICMP)", false),
 ];
 
+/// Kinds a capability installs and judges itself, not offered in the form.
+const INSTALLED_KINDS: &[(&str, &str)] = &[
+    ("posture", "Security posture regressed"),
+    ("posture_reviews", "Checklist reviews overdue"),
+];
+
 /// The label of a kind (the kind itself when unknown).
 pub fn kind_label(kind: &str) -> &str {
     KINDS
         .iter()
-        .find(|(k, _, _)| *k == kind)
-        .map_or(kind, |(_, label, _)| label)
+        .map(|(k, label, _)| (k, label))
+        .chain(INSTALLED_KINDS.iter().map(|(k, label)| (k, label)))
+        .find(|(k, _)| **k == kind)
+        .map_or(kind, |(_, label)| label)
 }
 
 pub fn is_device_kind(kind: &str) -> bool {

@@ -159,6 +159,7 @@ impl Run {
             Context {
                 subject: &self.due.subject,
                 device: None,
+                label: None,
                 previous: Some(&self.due),
                 parent,
                 next_run_at: timing::next_run_at(

@@ -69,6 +69,8 @@ pub struct Answered {
     pub note: String,
     pub review_by: Timestamp,
     pub answered_at: Timestamp,
+    /// The attached evidence file's name.
+    pub attachment: Option<String>,
 }
 
 /// An exception with its parsed target.
@@ -380,6 +382,7 @@ fn check_view<'a>(
         references: references(&meta.cis, meta.cyber_essentials.as_deref()),
         devices,
         owner: None,
+        attachment: None,
     };
     CheckView {
         meta,
@@ -436,6 +439,7 @@ fn manual_view<'a>(
         references: references(&cis, def.cyber_essentials),
         devices: Vec::new(),
         owner: answer.map(|a| a.owner.clone()),
+        attachment: answer.and_then(|a| a.attachment.clone()),
     };
     ManualView { def, item, verdict }
 }

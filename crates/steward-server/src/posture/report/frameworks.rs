@@ -103,6 +103,7 @@ fn framework_item(
             .collect(),
         devices: Vec::new(),
         owner: None,
+        attachment: None,
     };
     (item, status)
 }

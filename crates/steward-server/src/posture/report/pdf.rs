@@ -141,11 +141,14 @@ pub fn document(report: &Report) -> Document {
                     if item.blocker {
                         state.push_str(" (blocker)");
                     }
-                    let evidence = if item.evidence.is_empty() {
+                    let mut evidence = if item.evidence.is_empty() {
                         item.reason.clone()
                     } else {
                         format!("{} — {}", item.evidence, item.reason)
                     };
+                    if let Some(file) = &item.attachment {
+                        evidence.push_str(&format!(" (evidence file: {file})"));
+                    }
                     vec![
                         state,
                         format!("{} [{}]", item.title, item.id),

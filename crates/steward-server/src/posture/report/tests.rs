@@ -119,6 +119,7 @@ fn fleet() -> Fleet {
             note: "checked".into(),
             review_by: Timestamp(100 * DAY),
             answered_at: Timestamp(DAY),
+            attachment: Some("router.pdf".into()),
         }],
         exceptions: vec![ExceptionRow {
             wire: wire::Exception {
@@ -211,6 +212,7 @@ fn manual_items_fail_unanswered_or_overdue() {
     let router = item(&report, "router-firmware");
     assert_eq!(router.status, "pass");
     assert_eq!(router.owner.as_deref(), Some("Sam"));
+    assert_eq!(router.attachment.as_deref(), Some("router.pdf"));
     assert_eq!(item(&report, "wifi-encryption").status, "fail");
     let overdue = build_at(&f, 101 * DAY, Framework::Checklist);
     assert_eq!(item(&overdue, "router-firmware").status, "fail");
