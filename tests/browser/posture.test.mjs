@@ -62,7 +62,7 @@ test('the posture report: sections, frameworks, answers, exceptions, print and P
   // The file is kept as evidence, linked from the item, and downloads as it was sent.
   const evidence = answered.locator('a[data-attachment]');
   assert.equal(await evidence.textContent(), 'router-status.txt');
-  const download = await page.request.get(await evidence.getAttribute('href'));
+  const download = await page.request.get(new URL(await evidence.getAttribute('href'), page.url()).toString());
   assert.equal(download.status(), 200);
   assert.equal(await download.text(), 'Firmware 1.2.3 (latest), admin password changed');
 

@@ -1,5 +1,6 @@
-//! The agent's own cost: how long a full inventory takes, and — over a run of a real
-//! `steward agent run` process against a real server — its memory and CPU use.
+//! The agent's own cost: how long a full inventory takes, and — over a run of real
+//! `steward agent run` processes against a real server, one with the posture checks off
+//! and one with them on — their memory and CPU use.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -20,6 +21,9 @@ pub struct AgentArgs {
     /// The agent's check-in interval during the watch.
     #[arg(long, default_value_t = 60)]
     interval: u64,
+    /// Start-up left out of the watch: the first inventory and posture evaluation.
+    #[arg(long, default_value_t = 30)]
+    settle_secs: u64,
 }
 
 pub async fn run(steward: &super::server::Steward, args: AgentArgs) -> anyhow::Result<()> {
@@ -48,72 +52,114 @@ pub async fn run(steward: &super::server::Steward, args: AgentArgs) -> anyhow::R
     let (mut server, url) = steward.spawn(&dir.join("server"), None).await?;
     let store =
         steward_store::Store::connect(&steward_store::sqlite_url(&dir.join("server"))).await?;
+    // Two agents side by side, in the same run: one with the posture checks off, one with
+    // them on (evaluated at start, as every agent does, then every 6 h), so their figures
+    // compare under the same load.
+    let mut agents = Vec::new();
+    for (name, posture_every) in [("posture off", "0"), ("posture on", "6")] {
+        let state_dir = dir.join(name.replace(' ', "-"));
+        enroll(steward, &store, &url, &state_dir).await?;
+        let child = steward
+            .command()
+            .args([
+                "agent",
+                "run",
+                "--interval",
+                &args.interval.to_string(),
+                "--posture-every",
+                posture_every,
+                "--state-dir",
+            ])
+            .arg(&state_dir)
+            .env("STEWARD_LOG", "warn")
+            .kill_on_drop(true)
+            .spawn()?;
+        let pid = child.id().context("agent pid")?;
+        agents.push(Watched {
+            name,
+            child,
+            pid,
+            cpu0: Duration::ZERO,
+            rss_max: 0,
+        });
+    }
+    // Skip start-up (the first full inventory and, with posture on, the first evaluation),
+    // then measure the steady state.
+    tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
+    for a in &mut agents {
+        a.cpu0 = cpu_time(a.pid).unwrap_or_default();
+    }
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(args.watch_secs) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for a in &mut agents {
+            a.rss_max = a.rss_max.max(rss_kib(a.pid).map_or(0, |r| r.0));
+        }
+    }
+    let wall = t0.elapsed();
+    println!(
+        "agent processes over {} s at a {} s interval, after {} s of start-up",
+        wall.as_secs(),
+        args.interval,
+        args.settle_secs
+    );
+    for a in &mut agents {
+        let cpu = cpu_time(a.pid).unwrap_or_default().saturating_sub(a.cpu0);
+        let (rss, peak) = rss_kib(a.pid).unwrap_or_default();
+        println!("  {}:", a.name);
+        println!(
+            "    CPU        {:.3} % of one core ({} ms)",
+            cpu.as_secs_f64() * 100.0 / wall.as_secs_f64(),
+            cpu.as_millis()
+        );
+        println!(
+            "    RSS        {:.1} MiB now, {:.1} MiB max steady, {:.1} MiB peak incl. start",
+            rss as f64 / 1024.0,
+            a.rss_max as f64 / 1024.0,
+            peak as f64 / 1024.0
+        );
+        let _ = a.child.kill().await;
+    }
+    let _ = server.kill().await;
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// A running agent and what was measured of it.
+struct Watched {
+    name: &'static str,
+    child: tokio::process::Child,
+    pid: u32,
+    cpu0: Duration,
+    rss_max: u64,
+}
+
+/// Enrolls an agent with its own state directory.
+async fn enroll(
+    steward: &super::server::Steward,
+    store: &steward_store::Store,
+    url: &str,
+    state_dir: &std::path::Path,
+) -> anyhow::Result<()> {
     let now = steward_server::clock::Clock::now(&steward_server::SystemClock);
     let token =
-        steward_server::admin::create_enroll_token(&store, 1, now.plus_millis(600_000), now)
-            .await?;
-    let state_dir = dir.join("agent");
+        steward_server::admin::create_enroll_token(store, 1, now.plus_millis(600_000), now).await?;
     let status = steward
         .command()
         .args([
             "agent",
             "enroll",
             "--server",
-            &url,
+            url,
             "--token",
             &token,
             "--state-dir",
         ])
-        .arg(&state_dir)
+        .arg(state_dir)
         .stdout(Stdio::null())
         .status()
         .await?;
     anyhow::ensure!(status.success(), "agent enroll failed");
-    let mut agent = steward
-        .command()
-        .args([
-            "agent",
-            "run",
-            "--interval",
-            &args.interval.to_string(),
-            "--state-dir",
-        ])
-        .arg(&state_dir)
-        .env("STEWARD_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = agent.id().context("agent pid")?;
-    // Skip start-up (first full inventory), then measure the steady state.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let cpu0 = cpu_time(pid).unwrap_or_default();
-    let t0 = Instant::now();
-    let mut rss_max = 0;
-    while t0.elapsed() < Duration::from_secs(args.watch_secs) {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        rss_max = rss_max.max(rss_kib(pid).map_or(0, |r| r.0));
-    }
-    let cpu = cpu_time(pid).unwrap_or_default().saturating_sub(cpu0);
-    let wall = t0.elapsed();
-    let (rss, peak) = rss_kib(pid).unwrap_or_default();
-    println!(
-        "agent process over {} s at a {} s interval",
-        wall.as_secs(),
-        args.interval
-    );
-    println!(
-        "  CPU          {:.3} % of one core ({} ms)",
-        cpu.as_secs_f64() * 100.0 / wall.as_secs_f64(),
-        cpu.as_millis()
-    );
-    println!(
-        "  RSS          {:.1} MiB now, {:.1} MiB max steady, {:.1} MiB peak incl. start",
-        rss as f64 / 1024.0,
-        rss_max as f64 / 1024.0,
-        peak as f64 / 1024.0
-    );
-    let _ = agent.kill().await;
-    let _ = server.kill().await;
-    store.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
