@@ -48,11 +48,13 @@ pub async fn run(state: &AppState, caller: &Caller, cmd: AlertsCommand) -> anyho
     }
 }
 
-/// How `alerts list` names an alert, which `alerts ack` takes.
-fn handle(check: &str, device: Option<&str>) -> String {
+/// How `alerts list` names an alert, which `alerts ack` takes: `CHECK@DEVICE`, `CHECK` for
+/// a network monitor, `CHECK@manual:ITEM` for the organisation's checklist item.
+fn handle(check: &str, device: Option<&str>, subject: &str) -> String {
     match device {
         Some(d) => format!("{check}@{d}"),
-        None => check.to_string(),
+        None if subject.is_empty() => check.to_string(),
+        None => format!("{check}@{subject}"),
     }
 }
 
@@ -64,7 +66,7 @@ fn print(caller: &Caller, view: &AlertsView, open: bool, resolved: bool, hours: 
             let mut table = Table::new(&["ALERT", "STATUS", "SINCE", "ACKNOWLEDGED", "SUMMARY"]);
             for a in &view.open {
                 table.row(vec![
-                    handle(&a.check, a.device.as_deref()),
+                    handle(&a.check, a.device.as_deref(), &a.subject),
                     status(a),
                     ago(caller.now, a.since),
                     a.acknowledged
@@ -87,7 +89,7 @@ fn print(caller: &Caller, view: &AlertsView, open: bool, resolved: bool, hours: 
         let mut table = Table::new(&["RECOVERED", "WAS", "AT"]);
         for r in &view.resolved {
             table.row(vec![
-                handle(&r.check, r.device.as_deref()),
+                handle(&r.check, r.device.as_deref(), &r.subject),
                 r.was.as_str().into(),
                 ago(caller.now, r.at),
             ]);
@@ -131,9 +133,22 @@ async fn resolve(
         }
         return Ok((check.id.clone(), String::new(), check.name.clone()));
     }
+    if let Some(item) =
+        device.filter(|d| d.starts_with(steward_core::posture::manual::SUBJECT_PREFIX))
+    {
+        return Ok((
+            check.id.clone(),
+            item.to_string(),
+            handle(&check.name, None, item),
+        ));
+    }
     if let Some(device) = device {
         let d = devices::find_by_name_or_id(state, caller, device).await?;
-        return Ok((check.id.clone(), d.id, handle(&check.name, Some(&d.name))));
+        return Ok((
+            check.id.clone(),
+            d.id.clone(),
+            handle(&check.name, Some(&d.name), &d.id),
+        ));
     }
     let open = alerts::of_check(state, caller, &check.id).await?;
     match open.as_slice() {
@@ -141,12 +156,12 @@ async fn resolve(
         [one] => Ok((
             check.id.clone(),
             one.subject.clone(),
-            handle(&check.name, one.device.as_deref()),
+            handle(&check.name, one.device.as_deref(), &one.subject),
         )),
         many => {
             let names: Vec<String> = many
                 .iter()
-                .map(|a| handle(&a.check, a.device.as_deref()))
+                .map(|a| handle(&a.check, a.device.as_deref(), &a.subject))
                 .collect();
             bail!(
                 "{} has a problem on {} devices: name one ({})",
@@ -155,5 +170,21 @@ async fn resolve(
                 Escaped(&names.join(", "))
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn alerts_are_named_by_what_they_are_about() {
+        assert_eq!(
+            super::handle("Disk space", Some("web-1"), "0b1e"),
+            "Disk space@web-1"
+        );
+        assert_eq!(super::handle("shop website", None, ""), "shop website");
+        assert_eq!(
+            super::handle("Posture reviews", None, "manual:router-firmware"),
+            "Posture reviews@manual:router-firmware"
+        );
     }
 }
