@@ -14,3 +14,4 @@ pub mod posture;
 pub mod runner;
 pub mod state;
 pub mod tls;
+pub mod updates;

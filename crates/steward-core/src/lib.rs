@@ -23,6 +23,7 @@ pub mod job;
 pub mod limits;
 pub mod metrics;
 pub mod password;
+pub mod patching;
 pub mod posture;
 pub mod rate;
 pub mod text;
