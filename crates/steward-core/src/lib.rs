@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod password;
 pub mod posture;
 pub mod rate;
+pub mod scripts;
 pub mod text;
 pub mod throttle;
 pub mod time;
