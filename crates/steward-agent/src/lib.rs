@@ -12,6 +12,8 @@ pub mod collect;
 pub mod outbox;
 pub mod posture;
 pub mod runner;
+#[cfg(unix)]
+pub mod scripts;
 pub mod state;
 pub mod tls;
 pub mod updates;

@@ -26,6 +26,7 @@ pub mod password;
 pub mod patching;
 pub mod posture;
 pub mod rate;
+pub mod scripts;
 pub mod text;
 pub mod throttle;
 pub mod time;
