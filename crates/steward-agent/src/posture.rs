@@ -24,6 +24,10 @@ pub struct PostureConfig {
     pub every: Duration,
     /// A directory of the user's own `*.toml` pack files, added to the built-in checks.
     pub pack_dir: Option<PathBuf>,
+    /// The command of a worker process that evaluates and prints the report as JSON (the
+    /// binary's `steward agent posture --json`); `None`: evaluated in the agent's own
+    /// process (tests, library users).
+    pub worker: Option<Vec<std::ffi::OsString>>,
 }
 
 impl Default for PostureConfig {
@@ -31,6 +35,7 @@ impl Default for PostureConfig {
         Self {
             every: DEFAULT_POSTURE_EVERY,
             pack_dir: None,
+            worker: None,
         }
     }
 }
@@ -106,6 +111,55 @@ fn merge(pack: &mut Pack, local: Pack) -> Result<(), PackError> {
 
 /// Evaluates the checks (the built-in pack and the local one in `pack_dir`) on this
 /// machine. Blocking: it runs commands and reads files.
+/// The largest report a worker may print (its results are bounded; this bounds the read).
+const MAX_WORKER_OUTPUT: u64 = 4 * 1024 * 1024;
+/// How long a worker may take: every command it runs has its own timeout of at most 60 s.
+const WORKER_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// Evaluates in a short-lived child process (`worker`, with `--posture-pack DIR` added when
+/// a local pack is configured), so that what an evaluation reads — dpkg's status file, the
+/// security suite's lists, command outputs, several MiB — goes back to the system when the
+/// worker exits instead of staying in the resident agent's heap (the allocator keeps freed
+/// memory). Measured: the agent's steady memory with posture on stays that of an agent
+/// without it (docs/PERFORMANCE.md).
+pub async fn evaluate_in_worker(
+    worker: &[std::ffi::OsString],
+    pack_dir: Option<&Path>,
+) -> anyhow::Result<PostureReport> {
+    use anyhow::Context;
+    use tokio::io::AsyncReadExt;
+    let (program, args) = worker
+        .split_first()
+        .context("the posture worker's command is empty")?;
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(args)
+        .arg("--json")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true);
+    if let Some(dir) = pack_dir {
+        command.arg("--posture-pack").arg(dir);
+    }
+    let mut child = command.spawn().context("starting the posture worker")?;
+    let mut stdout = child.stdout.take().context("the posture worker's output")?;
+    let run = async {
+        let mut out = Vec::new();
+        (&mut stdout)
+            .take(MAX_WORKER_OUTPUT)
+            .read_to_end(&mut out)
+            .await?;
+        let status = child.wait().await?;
+        anyhow::Ok((status, out))
+    };
+    let (status, out) = tokio::time::timeout(WORKER_TIMEOUT, run)
+        .await
+        .context("the posture worker timed out")??;
+    anyhow::ensure!(status.success(), "the posture worker failed ({status})");
+    serde_json::from_slice(&out).context("reading the posture worker's report")
+}
+
 pub fn evaluate_this_machine(pack_dir: Option<&Path>) -> PostureReport {
     let pack = checks(pack_dir);
     let now = std::time::SystemTime::now()
@@ -164,6 +218,31 @@ fn one_line(text: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stand-in worker: `sh -c SCRIPT` (the runner's `--json` becomes `$0`).
+    fn worker(script: &str) -> Vec<std::ffi::OsString> {
+        vec!["/bin/sh".into(), "-c".into(), script.into()]
+    }
+
+    #[tokio::test]
+    async fn a_worker_s_report_is_read_and_its_failures_are_errors() {
+        let report = evaluate_in_worker(
+            &worker(r#"printf '%s' '{"evaluated_at": 5, "results": []}'"#),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.evaluated_at, Timestamp(5));
+        let err = evaluate_in_worker(&worker("exit 3"), None)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("failed"), "{err}");
+        let err = evaluate_in_worker(&worker("echo not a report"), None)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("report"), "{err}");
+        assert!(evaluate_in_worker(&[], None).await.is_err());
+    }
 
     #[test]
     fn multi_line_evidence_becomes_one_clean_line() {

@@ -61,12 +61,14 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
                 crate::private::dir(&dir)?;
                 let mut config = steward_agent::runner::AgentConfig::new(dir);
                 config.interval = interval.map(std::time::Duration::from_secs);
+                let worker = posture_worker()?;
                 config.posture =
                     (posture.posture_every > 0).then(|| steward_agent::posture::PostureConfig {
                         every: std::time::Duration::from_secs(
                             posture.posture_every.saturating_mul(3600),
                         ),
                         pack_dir: posture.posture_pack,
+                        worker: Some(worker),
                     });
                 register_backup_executors(&mut config)?;
                 steward_agent::runner::run(
@@ -102,6 +104,18 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// Posture is evaluated in a worker: this same binary as `agent posture` (the runner adds
+/// `--json` and the pack), so the agent's resident memory does not keep what it read.
+pub(crate) fn posture_worker() -> anyhow::Result<Vec<std::ffi::OsString>> {
+    let binary =
+        std::env::current_exe().context("finding this program to start posture workers")?;
+    Ok(vec![
+        binary.into_os_string(),
+        "agent".into(),
+        "posture".into(),
+    ])
 }
 
 /// `backup` and `restore` jobs run in a worker: this same binary as `agent backup-worker`.

@@ -36,8 +36,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         let pin = identity.as_ref().map(|i| i.fingerprint);
         enroll_local_agent(&state, &agent_dir, &console, pin).await?;
     }
+    let mut agent_config = steward_agent::runner::AgentConfig::new(agent_dir);
+    // Posture in a worker process, as `steward agent run` does: what an evaluation reads is
+    // not kept in this long-lived process.
+    if let Some(posture) = agent_config.posture.as_mut() {
+        posture.worker = Some(crate::agent::posture_worker()?);
+    }
     let agent = tokio::spawn(steward_agent::runner::run(
-        steward_agent::runner::AgentConfig::new(agent_dir),
+        agent_config,
         steward_agent::collect::platform_collector(),
         wait_for(stop_rx),
     ));

@@ -331,9 +331,10 @@ impl Agent {
         Ok(())
     }
 
-    /// Evaluates the posture checks at start and every `config.every`, in the blocking pool
-    /// (they run commands and read files), leaving the results for the next check-in. Never
-    /// returns while enabled; pends for ever when posture is off.
+    /// Evaluates the posture checks at start and every `config.every`, in a worker process
+    /// when one is configured (its memory goes back to the system when it exits) or else in
+    /// the blocking pool (they run commands and read files), leaving the results for the
+    /// next check-in. Never returns while enabled; pends for ever when posture is off.
     async fn posture_loop(&self, config: Option<crate::posture::PostureConfig>) {
         let Some(config) = config else {
             return std::future::pending().await;
@@ -344,10 +345,16 @@ impl Agent {
             ticker.tick().await;
             let pack_dir = config.pack_dir.clone();
             let started = Instant::now();
-            let evaluated = tokio::task::spawn_blocking(move || {
-                crate::posture::evaluate_this_machine(pack_dir.as_deref())
-            })
-            .await;
+            let evaluated = match &config.worker {
+                Some(worker) => {
+                    crate::posture::evaluate_in_worker(worker, pack_dir.as_deref()).await
+                }
+                None => tokio::task::spawn_blocking(move || {
+                    crate::posture::evaluate_this_machine(pack_dir.as_deref())
+                })
+                .await
+                .map_err(anyhow::Error::from),
+            };
             match evaluated {
                 Ok(report) => {
                     tracing::info!(
@@ -360,7 +367,7 @@ impl Agent {
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner) = Some(report);
                 }
-                Err(e) => tracing::error!(error = %e, "posture evaluation crashed"),
+                Err(e) => tracing::error!(error = %e, "posture evaluation failed"),
             }
         }
     }
