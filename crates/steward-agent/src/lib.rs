@@ -11,6 +11,8 @@ pub mod client;
 pub mod collect;
 pub mod outbox;
 pub mod posture;
+#[cfg(unix)]
+pub mod process_group;
 pub mod runner;
 #[cfg(unix)]
 pub mod scripts;

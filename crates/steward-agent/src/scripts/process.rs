@@ -13,14 +13,14 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use anyhow::Context;
-use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
+use rustix::process::{Pid, Signal, test_kill_process_group};
 use steward_core::scripts::Interpreter;
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 use tokio::time::{Instant, sleep_until};
 
-/// The PATH a script gets when the agent has none.
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+use crate::process_group::{SYSTEM_PATH, group_of, signal_group};
+
 /// How long output is still read after the script's own process ended, for what its
 /// children wrote last. A child that outlives the script keeps the pipe open; the run does
 /// not wait for it.
@@ -81,7 +81,7 @@ async fn run_in(dir: &Path, script: &Path, spec: &RunSpec<'_>) -> anyhow::Result
             .env_clear()
             .env(
                 "PATH",
-                std::env::var_os("PATH").unwrap_or(DEFAULT_PATH.into()),
+                std::env::var_os("PATH").unwrap_or(SYSTEM_PATH.into()),
             )
             .env("STEWARD_JOB_ID", spec.job_id)
             .stdin(Stdio::null())
@@ -107,8 +107,7 @@ async fn run_in(dir: &Path, script: &Path, spec: &RunSpec<'_>) -> anyhow::Result
     };
     let group = child
         .id()
-        .and_then(|id| i32::try_from(id).ok())
-        .and_then(Pid::from_raw)
+        .and_then(group_of)
         .context("the script's process has no id")?;
     let mut output = pipe::Receiver::from_owned_fd(OwnedFd::from(reader))
         .map(|r| Output::new(r, spec.output_cap))
@@ -144,7 +143,7 @@ async fn stop_group(
     output: &mut Output,
     grace: Duration,
 ) {
-    let _ = kill_process_group(group, Signal::TERM);
+    signal_group(group, Signal::TERM);
     let give_up = Instant::now() + grace;
     let mut reaped = false;
     while Instant::now() < give_up {
@@ -157,7 +156,7 @@ async fn stop_group(
         }
         output.read_until(Instant::now() + GROUP_POLL).await;
     }
-    let _ = kill_process_group(group, Signal::KILL);
+    signal_group(group, Signal::KILL);
     let _ = child.wait().await;
 }
 

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-/// Where programs are looked for: the system's directories only, `sbin` included.
-const SEARCH_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+use crate::process_group::{SYSTEM_PATH, group_of, signal_group};
+
 /// A longer line is cut: a package manager never prints one, and a runaway program
 /// must not fill memory.
 const MAX_LINE: usize = 8 * 1024;
@@ -89,7 +89,7 @@ impl Command {
         command
             .args(&self.args)
             .env_clear()
-            .env("PATH", SEARCH_PATH)
+            .env("PATH", SYSTEM_PATH)
             .env("LC_ALL", "C")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -191,15 +191,9 @@ fn forward_lines(pipe: Box<dyn Read + Send>, sender: &mpsc::Sender<String>) {
 
 /// Kills the child's process group (it leads it: `process_group(0)`), then the child.
 fn kill_group(child: &mut std::process::Child) {
-    // No libc in this crate: `kill` the program does it for the group.
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .env_clear()
-        .env("PATH", SEARCH_PATH)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    if let Some(group) = group_of(child.id()) {
+        signal_group(group, rustix::process::Signal::KILL);
+    }
     let _ = child.kill();
     let _ = child.wait();
 }

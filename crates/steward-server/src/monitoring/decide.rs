@@ -18,6 +18,10 @@ pub struct DeviceView<'a> {
     pub membership: Membership<'a>,
 }
 
+/// The `next_run_at` of a check the server's scheduler never claims: one judged when an
+/// agent reports, by a sweep, or by the agent itself.
+pub(super) const NOT_SCHEDULED: Timestamp = Timestamp(i64::MAX);
+
 /// What a decision needs besides the result.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {

@@ -13,15 +13,13 @@ use steward_core::{Metrics, Timestamp};
 use steward_store::{CheckResultWrite, CheckStateRecord, DeviceIngestState, DeviceMembership};
 
 use super::catalog::{Catalog, CheckDef};
-use super::decide::{Context, DeviceView, decide};
+use super::decide::{Context, DeviceView, NOT_SCHEDULED, decide};
 use crate::state::AppState;
 
 /// How often heartbeats are judged.
 const SWEEP_EVERY: Duration = Duration::from_secs(15);
 /// Results written per transaction by a sweep.
 const SWEEP_BATCH: usize = 200;
-/// Device checks are never claimed by the scheduler.
-const NEVER: Timestamp = Timestamp(i64::MAX);
 
 /// What the latest report of a delivery carried.
 #[derive(Debug, Default)]
@@ -223,7 +221,7 @@ fn judge(
                 label: None,
                 previous,
                 parent,
-                next_run_at: NEVER,
+                next_run_at: NOT_SCHEDULED,
             },
         );
         if decision.changed {
@@ -233,7 +231,9 @@ fn judge(
     writes
 }
 
-async fn record(state: &AppState, writes: Vec<(Option<String>, CheckResultWrite)>) {
+/// Stores results in batches of [`SWEEP_BATCH`], so no write holds the database for long;
+/// a batch that fails is logged and the next sweep writes it again.
+pub(super) async fn record(state: &AppState, writes: Vec<(Option<String>, CheckResultWrite)>) {
     for chunk in writes.chunks(SWEEP_BATCH) {
         if let Err(e) = state.store.record_device_results(chunk).await {
             tracing::warn!(error = %e, "monitoring: cannot store device check results");
@@ -354,7 +354,7 @@ fn judge_swept(
             label: None,
             previous,
             parent: None,
-            next_run_at: NEVER,
+            next_run_at: NOT_SCHEDULED,
         },
     );
     decision

@@ -12,11 +12,9 @@ use steward_core::checks::DeviceCheck;
 use steward_store::{CheckStateRecord, StoreError};
 
 use super::catalog::CheckDef;
-use super::decide::{Context, decide};
+use super::decide::{Context, NOT_SCHEDULED, decide};
 use crate::state::AppState;
 
-/// Never claimed by the scheduler: the capability's own sweep judges these.
-const NEVER: steward_core::Timestamp = steward_core::Timestamp(i64::MAX);
 
 /// One subject's result, as the capability judged it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,9 +53,7 @@ pub async fn judge(
             writes.extend(judge_one(&catalog, check, previous, result, now));
         }
     }
-    for chunk in writes.chunks(200) {
-        state.store.record_device_results(chunk).await?;
-    }
+    super::devices::record(state, writes).await;
     Ok(())
 }
 
@@ -82,7 +78,7 @@ fn judge_one(
             label: Some(&result.label),
             previous,
             parent: None,
-            next_run_at: NEVER,
+            next_run_at: NOT_SCHEDULED,
         },
     );
     decision

@@ -12,12 +12,10 @@ use steward_core::checks::remote::{MIN_PROBE_INTERVAL_SECS, ProbeOrder, ProbeRes
 use steward_store::{CheckResultWrite, CheckStateRecord};
 
 use super::catalog::{Catalog, CheckDef};
-use super::decide::{Context, decide};
+use super::decide::{Context, NOT_SCHEDULED, decide};
 use super::spec::Spec;
 use crate::state::AppState;
 
-/// Never claimed by the server's scheduler (which skips agent-run checks anyway).
-const NEVER: Timestamp = Timestamp(i64::MAX);
 
 /// The orders for the probes `device_id`'s agent runs.
 pub fn orders(catalog: &Catalog, device_id: &str) -> Vec<ProbeOrder> {
@@ -103,7 +101,7 @@ fn judge_runs(
                 // Dependencies between agent-run probes are not followed (yet): the parent's
                 // state would come from another report.
                 parent: None::<CheckStatus>,
-                next_run_at: NEVER,
+                next_run_at: NOT_SCHEDULED,
             },
         );
         if !decision.changed {

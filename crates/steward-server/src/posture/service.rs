@@ -286,7 +286,7 @@ pub async fn save_answer(
     caller: &Caller,
     item_id: &str,
     input: &SaveAnswer,
-    attachment: AttachmentChange,
+    mut attachment: AttachmentChange,
 ) -> Result<()> {
     caller.require(Action::ManagePosture)?;
     if caller.scope() != &Scope::AllDevices {
@@ -307,7 +307,19 @@ pub async fn save_answer(
             "note: at most {MAX_NOTE_CHARS} characters"
         )));
     }
-    if let AttachmentChange::Replace { name, bytes, .. } = &attachment {
+    if let AttachmentChange::Replace {
+        name,
+        media_type,
+        bytes,
+    } = &mut attachment
+    {
+        // The media type is the client's word, sent back when the file is downloaded: one
+        // short line, whichever way (API, console form, CLI) the file came.
+        *media_type = media_type
+            .chars()
+            .take(100)
+            .filter(|c| !c.is_control())
+            .collect();
         if bytes.len() > MAX_ATTACHMENT_BYTES {
             return Err(PostureError::Invalid(format!(
                 "attachment: {} bytes, at most {MAX_ATTACHMENT_BYTES}",
@@ -390,11 +402,6 @@ pub async fn attach(
         note: current.note,
         review_by: Some(current.review_by),
     };
-    let media_type: String = media_type
-        .chars()
-        .take(100)
-        .filter(|c| !c.is_control())
-        .collect();
     save_answer(
         state,
         caller,
