@@ -1,6 +1,6 @@
 // What the browser tests share: a `steward up` of their own, and a headless Chromium.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -10,8 +10,14 @@ export const shots = new URL('../../target/browser/', import.meta.url).pathname;
 
 // Starts `steward up` on a fresh data directory; resolves once it has printed the console
 // address and the first administrator's one-time password.
-export function startSteward() {
+// `allowScripts`: the local agent's own agent.toml allows scripts, as `steward agent enroll
+// --allow-scripts` would write it on a device.
+export function startSteward({ allowScripts = false } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'steward-browser-'));
+  if (allowScripts) {
+    mkdirSync(join(dataDir, 'agent'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(dataDir, 'agent', 'agent.toml'), 'allow_scripts = true\n');
+  }
   const server = spawn(bin, ['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, STEWARD_LOG: 'warn' },

@@ -248,6 +248,7 @@ pub fn merge(older: Report, newer: Report) -> Report {
         inventory,
         observations: newer.observations.or(older.observations),
         posture: newer.posture.or(older.posture),
+        updates: newer.updates.or(older.updates),
         summarised: older
             .summarised
             .saturating_add(newer.summarised)
@@ -318,6 +319,7 @@ mod tests {
             inventory,
             observations: None,
             posture: None,
+            updates: None,
             summarised: 0,
         }
     }

@@ -11,6 +11,7 @@ mod alert_latency;
 mod backup;
 mod console;
 mod dataset;
+mod fanout;
 mod history;
 mod ingest;
 mod login;
@@ -20,6 +21,7 @@ mod posture;
 mod server;
 mod stats;
 mod stress;
+mod updates;
 
 use std::path::PathBuf;
 
@@ -65,6 +67,11 @@ enum BenchCommand {
     Backup(backup::BackupArgs),
     /// Posture: a full evaluation's CPU on this machine, and the report for a large fleet.
     Posture(posture::PostureArgs),
+    /// A job sent to a group of many connected simulated agents: time until all hold it,
+    /// the server's CPU and memory meanwhile.
+    Fanout(fanout::FanoutArgs),
+    /// Listing pending updates with this machine's package manager: CPU and memory.
+    Updates(updates::UpdatesArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -100,6 +107,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         BenchCommand::AlertLatency(args) => alert_latency::run(&steward()?, args).await,
         BenchCommand::Backup(args) => backup::run(&steward()?, args).await,
         BenchCommand::Posture(args) => posture::run(args).await,
+        BenchCommand::Fanout(args) => fanout::run(&steward()?, args).await,
+        BenchCommand::Updates(args) => updates::run(args).await,
     }
 }
 

@@ -104,6 +104,15 @@ pub enum Action {
     /// Answer the posture checklist's manual items and accept risks (exceptions) for the
     /// devices in one's scope.
     ManagePosture,
+    /// Approve updates, install them now, and define patch policies for the devices in
+    /// one's scope.
+    ManagePatching,
+    /// Run library scripts on the devices in one's scope (each device decides for itself
+    /// whether it runs scripts at all).
+    RunScripts,
+    /// Write and change the script library: what every technician may then run on every
+    /// device that allows scripts. Administrators only, with a step-up.
+    ManageScripts,
 }
 
 impl Action {
@@ -118,13 +127,16 @@ pub fn permits(role: Role, action: Action) -> bool {
         Role::Admin => true,
         Role::Technician => match action {
             ViewDevices | OperateDevices | RevokeDevices | OrganizeDevices | ManageOwnAccount
-            | ManageMonitoring | ManageBackups | ManagePosture => true,
+            | ManageMonitoring | ManageBackups | ManagePosture | ManagePatching | RunScripts => {
+                true
+            }
             ManageUsers
             | ManageTokens
             | ViewAudit
             | ManageSecurity
             | ManageChannels
-            | RevealBackupPasswords => false,
+            | RevealBackupPasswords
+            | ManageScripts => false,
         },
         Role::Viewer => match action {
             ViewDevices | ManageOwnAccount => true,
@@ -139,7 +151,10 @@ pub fn permits(role: Role, action: Action) -> bool {
             | ManageChannels
             | ManageBackups
             | RevealBackupPasswords
-            | ManagePosture => false,
+            | ManagePosture
+            | ManagePatching
+            | RunScripts
+            | ManageScripts => false,
         },
     }
 }

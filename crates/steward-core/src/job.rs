@@ -34,6 +34,15 @@ pub enum JobKind {
     /// Restore files from a snapshot (of this device's repository or, for a restore to
     /// another device, of the one the job names) to a folder on this device.
     Restore,
+    /// List the updates pending for the device's packages (no install). The agent also
+    /// lists them by itself every few hours; this asks for a listing now.
+    ListUpdates,
+    /// Upgrade the packages the job names. A fixed kind, not a script: it needs no opt-in
+    /// on the device.
+    InstallUpdates,
+    /// Run a library script, as a signed order the agent verifies against the key it
+    /// pinned at enrollment, on a device whose own configuration allows scripts.
+    RunScript,
 }
 
 impl JobKind {
@@ -49,6 +58,9 @@ impl JobKind {
             JobKind::RotateCredential => "Rotate credential",
             JobKind::Backup => "Back up",
             JobKind::Restore => "Restore files",
+            JobKind::ListUpdates => "List updates",
+            JobKind::InstallUpdates => "Install updates",
+            JobKind::RunScript => "Run script",
         }
     }
 
@@ -67,6 +79,15 @@ impl JobKind {
             // Someone is waiting for a restore: if the device is not back within hours,
             // they will have gone another way.
             JobKind::Restore => 6 * HOUR_MS,
+            // A listing asked for and not given within the hour is stale; the agent's own
+            // 6-hourly listing covers a device that was away.
+            JobKind::ListUpdates => HOUR_MS,
+            // Queued when a maintenance window opens: an install that has not finished
+            // within half a day has missed its window (the next window queues another).
+            JobKind::InstallUpdates => 12 * HOUR_MS,
+            // The default; a run carries its own (the signed order's expiry), chosen when
+            // it is queued.
+            JobKind::RunScript => 24 * HOUR_MS,
         }
     }
 

@@ -22,7 +22,9 @@
 
 use serde::{Deserialize, Serialize};
 use steward_core::checks::{Observations, Watch};
+use steward_core::patching::PendingUpdate;
 use steward_core::posture::PostureReport;
+use steward_core::scripts::RunOrder;
 use steward_core::{
     Inventory, InventoryDelta, InventoryHash, JobKind, JobState, Metrics, Timestamp,
 };
@@ -43,6 +45,11 @@ pub struct EnrollResponse {
     pub credential: String,
     /// How often the agent should check in, in seconds.
     pub checkin_interval_secs: u64,
+    /// The server's script signing key (base64 of the Ed25519 public key), which the agent
+    /// pins: it runs only scripts signed with it, and only where its own configuration
+    /// allows scripts. Absent from servers that predate remote scripts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_key: Option<String>,
 }
 
 /// Asks for a new credential, on behalf of the `rotate_credential` job being run.
@@ -77,6 +84,10 @@ pub struct Report {
     /// report (every few hours: most reports carry none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub posture: Option<PostureReport>,
+    /// The updates pending for the device's packages, when the agent listed them since the
+    /// last report (every few hours, and after an install).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<UpdatesReport>,
     /// How many reports the agent merged into this one because its queue was full.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub summarised: u32,
@@ -84,6 +95,45 @@ pub struct Report {
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+/// One listing of the device's pending updates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UpdatesReport {
+    /// The package manager that listed them (`apt`, `dnf`).
+    pub manager: String,
+    pub listed_at: Timestamp,
+    /// Every pending update (none: the device is current). Empty when `error` is set.
+    #[serde(default)]
+    pub pending: Vec<PendingUpdate>,
+    /// Whether the device asks for a reboot (a new kernel or core library is installed).
+    #[serde(default)]
+    pub reboot_required: bool,
+    /// Why the listing failed, when it did: the server keeps the last good listing and
+    /// shows this beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The parameters of an `install_updates` job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstallUpdatesParams {
+    /// Installed packages to upgrade (nothing new is installed).
+    pub packages: Vec<String>,
+    /// Reboot (in a minute, with a warning to logged-in users) when the install leaves
+    /// the machine asking for one: a patch policy's `in_window` reboot rule.
+    #[serde(default)]
+    pub reboot: bool,
+}
+
+/// The parameters of a `run_script` job: the signed order, its signature (base64) and the
+/// content whose SHA-256 the order names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RunScriptParams {
+    pub order: RunOrder,
+    pub signature: String,
+    pub content: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -115,6 +165,10 @@ pub struct Capabilities {
     /// can tell an agent that sends no inventory from one whose inventory is missing.
     #[serde(default)]
     pub report_sections: Vec<String>,
+    /// Whether the device's own configuration allows scripts (`allow_scripts` in its
+    /// `agent.toml`). Shown in the console; the agent decides again at every run.
+    #[serde(default)]
+    pub scripts_allowed: bool,
 }
 
 /// Names of the parts of a [`Report`], as advertised in [`Capabilities::report_sections`].
@@ -123,6 +177,7 @@ pub mod report_section {
     pub const INVENTORY: &str = "inventory";
     pub const OBSERVATIONS: &str = "observations";
     pub const POSTURE: &str = "posture";
+    pub const UPDATES: &str = "updates";
     /// What agents that advertise nothing send.
     pub const OF_AGENTS_THAT_DO_NOT_SAY: &[&str] = &[METRICS, INVENTORY];
 }

@@ -8,7 +8,9 @@ pub mod agent;
 pub mod api;
 pub mod backup;
 pub mod monitoring;
+pub mod patching;
 pub mod posture;
+pub mod scripts;
 
 /// Path prefix of the agent protocol.
 pub const AGENT_PREFIX: &str = "/agent/v1";

@@ -346,6 +346,9 @@ permissions!(
     ManageBackups,
     RevealBackupPasswords,
     ManagePosture,
+    ManagePatching,
+    RunScripts,
+    ManageScripts,
 );
 
 /// The header carrying a console session's CSRF token on API changes.

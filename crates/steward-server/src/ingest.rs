@@ -198,6 +198,9 @@ pub async fn receive(
                 if let Some(posture) = plan.posture {
                     crate::posture::ingest::record(state, &device.device_id, posture, now).await;
                 }
+                if let Some(updates) = plan.updates {
+                    crate::patching::ingest::record(state, &device.device_id, updates, now).await;
+                }
                 let mut ack = plan.ack;
                 if let Some(facts) = plan.judged {
                     ack.watch =
@@ -234,20 +237,33 @@ async fn record_capabilities(
     device: &DeviceIngestState,
     said: Option<Capabilities>,
 ) {
-    let (kinds, sections) = match said {
-        Some(c) => (Some(c.job_kinds), Some(c.report_sections)),
-        None => (None, None),
+    let (kinds, sections, scripts) = match said {
+        Some(c) => (
+            Some(c.job_kinds),
+            Some(c.report_sections),
+            c.scripts_allowed,
+        ),
+        None => (None, None, false),
     };
-    if kinds == device.agent_job_kinds && sections == device.agent_report_sections {
+    if kinds == device.agent_job_kinds
+        && sections == device.agent_report_sections
+        && scripts == device.agent_scripts_allowed
+    {
         return;
     }
     match state
         .store
-        .set_agent_capabilities(&device.device_id, kinds.as_deref(), sections.as_deref())
+        .set_agent_capabilities(
+            &device.device_id,
+            kinds.as_deref(),
+            sections.as_deref(),
+            scripts,
+        )
         .await
     {
         Ok(()) => tracing::info!(device = %device.device_id, job_kinds = ?kinds,
-            report_sections = ?sections, "the agent's capabilities changed"),
+            report_sections = ?sections, scripts_allowed = scripts,
+            "the agent's capabilities changed"),
         Err(e) => tracing::warn!(device = %device.device_id, error = %e,
             "could not record the agent's capabilities"),
     }
@@ -304,6 +320,10 @@ fn check_report(report: &Report) -> Result<(), String> {
     if let Some(p) = &report.posture {
         p.check_limits().map_err(|e| e.to_string())?;
     }
+    if let Some(u) = &report.updates {
+        steward_core::patching::check_listing(&u.manager, &u.pending, u.error.as_deref())
+            .map_err(|e| e.to_string())?;
+    }
     match &report.inventory {
         Some(InventoryUpdate::Full { inventory }) => inventory.check_limits(),
         Some(InventoryUpdate::Delta { delta }) => delta.check_limits(),
@@ -318,6 +338,8 @@ struct Plan {
     judged: Option<ReportFacts>,
     /// The newest posture evaluation the delivery carried, recorded after the commit.
     posture: Option<steward_core::posture::PostureReport>,
+    /// The newest listing of pending updates, recorded after the commit.
+    updates: Option<steward_proto::agent::UpdatesReport>,
 }
 
 /// The inventory the server holds while walking a delivery, with its (checked) hash.
@@ -348,6 +370,7 @@ fn plan(
     let mut metrics: Option<(Timestamp, Metrics)> = None;
     let mut observations = None;
     let mut posture = None;
+    let mut updates = None;
     let mut samples: Vec<history::Sample> = Vec::new();
     let mut changes: Vec<(Timestamp, ChangeEvent)> = Vec::new();
     let mut need_full = false;
@@ -389,6 +412,9 @@ fn plan(
         if report.posture.is_some() {
             posture = report.posture;
         }
+        if report.updates.is_some() {
+            updates = report.updates;
+        }
         last_seq = report.seq;
     }
     let changes = steward_core::changes::summarise(changes, MAX_CHANGES_PER_BATCH);
@@ -425,6 +451,7 @@ fn plan(
     Ok(Plan {
         judged,
         posture,
+        updates,
         commit: IngestCommit {
             device_id: device.device_id.clone(),
             expected_last_seq: device.last_seq,

@@ -16,6 +16,7 @@ mod api;
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod batches;
 pub mod clock;
 mod console;
 pub mod devices;
@@ -28,8 +29,10 @@ mod ingest;
 pub mod mfa;
 pub mod monitoring;
 pub mod net;
+pub mod patching;
 pub mod posture;
 pub mod retention;
+pub mod scripts;
 pub mod secrets;
 pub mod security;
 pub mod service;
@@ -76,6 +79,8 @@ pub fn routes(config: &ServerConfig) -> Routes {
         .merge(monitoring::manage::routes())
         .merge(backup::console::routes())
         .merge(posture::routes())
+        .merge(batches::routes())
+        .merge(patching::routes())
         .map_routers(
             |api| net::body_limit::limit_documented(api, small),
             |pages| net::body_limit::limit(pages, small),
@@ -84,6 +89,7 @@ pub fn routes(config: &ServerConfig) -> Routes {
         .merge(agent_api::routes(small, config.max_body_bytes))
         .merge(backup::routes(small))
         .merge(posture::attachment_routes())
+        .merge(scripts::routes())
 }
 
 /// The registered routes and their access decisions (for the access walk in the tests).
@@ -190,6 +196,8 @@ async fn serve_with(
     let heartbeats = monitoring::devices::spawn_sweep(state.clone());
     let backup_alerts = backup::alerts::spawn(state.clone());
     let posture_alerts = posture::alerts::spawn(state.clone());
+    let patching_alerts = patching::alerts::spawn(state.clone());
+    let patch_installs = patching::scheduler::spawn(state.clone());
     let drills = backup::drills::spawn(state.clone());
     let leases = monitoring::leases::spawn(state.clone());
     let backup_runs = backup::scheduler::spawn(state.clone());
@@ -214,6 +222,8 @@ async fn serve_with(
     heartbeats.abort();
     backup_alerts.abort();
     posture_alerts.abort();
+    patching_alerts.abort();
+    patch_installs.abort();
     drills.abort();
     leases.abort();
     backup_runs.abort();

@@ -146,6 +146,8 @@ pub struct AppState {
     pub(crate) backup_alerts: Arc<tokio::sync::Notify>,
     /// Wakes the posture alerts' judgement (`posture::alerts::wake`).
     pub(crate) posture_alerts: Arc<tokio::sync::Notify>,
+    /// Wakes the patching alerts' judgement (`patching::alerts::wake`).
+    pub(crate) patching_alerts: Arc<tokio::sync::Notify>,
     /// The bucket of `config.backup_bucket`, reached once for every repository in it.
     pub(crate) backup_bucket: Option<steward_backup::storage::S3Bucket>,
     /// What was last seen of the backup storage (`backup::storage::watch`).
@@ -181,6 +183,7 @@ impl AppState {
             monitoring: Arc::default(),
             backup_alerts: Arc::default(),
             posture_alerts: Arc::default(),
+            patching_alerts: Arc::default(),
             backup_bucket,
             backup_storage: Arc::default(),
             device_states: Arc::default(),

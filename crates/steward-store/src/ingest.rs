@@ -43,6 +43,8 @@ pub struct DeviceIngestState {
     pub agent_job_kinds: Option<Vec<String>>,
     /// The report sections it listed (`None`: it lists nothing).
     pub agent_report_sections: Option<Vec<String>>,
+    /// Whether it said the device's own configuration allows scripts.
+    pub agent_scripts_allowed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -156,7 +158,7 @@ impl Store {
     pub async fn device_ingest_state(&self, device_id: &str) -> Result<Option<DeviceIngestState>> {
         let row = sqlx::query(
             "SELECT id, name, group_id, checks_version, credential_hash, pending_credential_hash, revoked_at, last_seq, \
-             inventory_hash, software_hash, agent_job_kinds, agent_report_sections FROM devices WHERE id = $1",
+             inventory_hash, software_hash, agent_job_kinds, agent_report_sections, agent_scripts_allowed FROM devices WHERE id = $1",
         )
         .bind(device_id)
         .fetch_optional(&self.read)
@@ -175,6 +177,7 @@ impl Store {
                 software_hash: text(&r, "software_hash")?,
                 agent_job_kinds: crate::jobs::names(&r, "agent_job_kinds")?,
                 agent_report_sections: crate::jobs::names(&r, "agent_report_sections")?,
+                agent_scripts_allowed: int(&r, "agent_scripts_allowed")? != 0,
             })
         })
         .transpose()

@@ -118,6 +118,24 @@ impl Store {
         rows.iter().map(job).collect()
     }
 
+    /// The device's jobs of `kind` not finished yet (queued, dispatched or running), oldest
+    /// first: the patching scheduler queues no second install beside one.
+    pub async fn unfinished_jobs_of_kind(
+        &self,
+        device_id: &str,
+        kind: JobKind,
+    ) -> Result<Vec<JobRecord>> {
+        let rows = sqlx::query(safe_sql!(
+            "SELECT {JOB_COLS} FROM jobs WHERE device_id = $1 AND kind = $2 \
+             AND state IN ('queued', 'dispatched', 'running') ORDER BY created_at"
+        ))
+        .bind(device_id)
+        .bind(kind.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(job).collect()
+    }
+
     /// Each device's newest finished job of `kind` (one query for the whole fleet): whether
     /// a device's last backup failed, for its alert.
     pub async fn newest_finished_jobs_of_kind(&self, kind: JobKind) -> Result<Vec<JobRecord>> {
@@ -210,22 +228,50 @@ impl Store {
     /// Records what the device's agent said it supports at check-in (`None`: it said
     /// nothing), as given: the caller puts the names in order and calls this only when they
     /// differ from what `DeviceIngestState` holds, so a check-in normally writes nothing.
+    /// `scripts_allowed`: whether the device's own configuration allows scripts.
     pub async fn set_agent_capabilities(
         &self,
         device_id: &str,
         job_kinds: Option<&[String]>,
         report_sections: Option<&[String]>,
+        scripts_allowed: bool,
     ) -> Result<()> {
         let doc = |names: Option<&[String]>| names.map(|n| serde_json::json!(n).to_string());
         sqlx::query(
-            "UPDATE devices SET agent_job_kinds = $1, agent_report_sections = $2 WHERE id = $3",
+            "UPDATE devices SET agent_job_kinds = $1, agent_report_sections = $2, \
+             agent_scripts_allowed = $3 WHERE id = $4",
         )
         .bind(doc(job_kinds))
         .bind(doc(report_sections))
+        .bind(i64::from(scripts_allowed))
         .bind(device_id)
         .execute(&self.write)
         .await?;
         Ok(())
+    }
+
+    /// Every unrevoked device's advertised job kinds (`None`: its agent lists none) and
+    /// whether it allows scripts, by device id: what a run sent to many devices checks.
+    pub async fn agent_capabilities(
+        &self,
+    ) -> Result<std::collections::HashMap<String, (Option<Vec<String>>, bool)>> {
+        let rows = sqlx::query(
+            "SELECT id, agent_job_kinds, agent_scripts_allowed FROM devices \
+             WHERE revoked_at IS NULL",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    crate::rows::text(r, "id")?,
+                    (
+                        names(r, "agent_job_kinds")?,
+                        crate::rows::int(r, "agent_scripts_allowed")? != 0,
+                    ),
+                ))
+            })
+            .collect()
     }
 
     /// Records an agent's report on its own job.

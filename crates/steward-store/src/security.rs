@@ -210,6 +210,27 @@ impl Store {
         )
     }
 
+    /// The setting's stored value, storing `value` first when there is none: of two
+    /// servers that make a value at once (a key, say), both end with the one stored first.
+    pub async fn setting_or_insert(&self, key: &str, value: &str, now: Timestamp) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now.0)
+        .execute(&self.write)
+        .await?;
+        // Read from the writer: a reader replica might not have the row yet.
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_one(&self.write)
+                .await?,
+        )
+    }
+
     pub async fn set_setting(&self, key: &str, value: &str, now: Timestamp) -> Result<()> {
         sqlx::query(
             "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \

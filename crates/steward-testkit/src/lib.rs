@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod agent;
+pub mod apt;
 pub mod db;
 pub mod moto;
 pub mod peers;

@@ -23,12 +23,23 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
                 token,
                 token_file,
                 pin,
+                allow_scripts,
                 state,
             } => {
                 let token = enroll_token(token, token_file.as_deref())?;
                 let dir = state_dir(&state)?;
                 crate::private::dir(&dir)?;
                 let st = steward_agent::runner::enroll(&dir, &server, &token, pin).await?;
+                if allow_scripts {
+                    steward_agent::scripts::ScriptPolicy {
+                        allow_scripts: true,
+                    }
+                    .save(&dir)?;
+                    println!(
+                        "This device runs scripts signed with the server's pinned key                          (allow_scripts = true in {}; set it to false there to stop).",
+                        steward_agent::scripts::ScriptPolicy::path(&dir).display()
+                    );
+                }
                 match (st.server_cert_pin, pin) {
                     (Some(got), Some(_)) => {
                         println!("The server's certificate matches the pin {got}.")
@@ -59,7 +70,7 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
             } => {
                 let dir = state_dir(&state)?;
                 crate::private::dir(&dir)?;
-                let mut config = steward_agent::runner::AgentConfig::new(dir);
+                let mut config = with_device_jobs(steward_agent::runner::AgentConfig::new(dir));
                 config.interval = interval.map(std::time::Duration::from_secs);
                 let worker = posture_worker()?;
                 config.posture =
@@ -116,6 +127,19 @@ pub(crate) fn posture_worker() -> anyhow::Result<Vec<std::ffi::OsString>> {
         "agent".into(),
         "posture".into(),
     ])
+}
+
+/// What every agent this binary runs does besides collecting: lists and installs updates
+/// with this machine's package manager, and runs signed scripts where the device's own
+/// `agent.toml` allows them (the executor refuses otherwise, saying why).
+pub(crate) fn with_device_jobs(
+    config: steward_agent::runner::AgentConfig,
+) -> steward_agent::runner::AgentConfig {
+    let mut config = config.with_this_machines_updates();
+    config
+        .executors
+        .register(steward_agent::scripts::RunScriptExecutor::new());
+    config
 }
 
 /// `backup` and `restore` jobs run in a worker: this same binary as `agent backup-worker`.

@@ -139,6 +139,20 @@ impl JobContext {
     pub(crate) fn client(&self) -> &crate::client::Client {
         &self.agent.client
     }
+
+    /// Tells the server how the job is going (still `running`, with the output so far), so
+    /// a person watching a long job sees its log grow. Best effort: a progress note that
+    /// does not arrive is superseded by the next one or by the result.
+    pub async fn progress(&self, message: &str, output: &str) {
+        let update = JobUpdate {
+            state: JobState::Running,
+            message: message.to_owned(),
+            output: output.to_owned(),
+        };
+        if let Err(e) = self.agent.client.update_job(&self.job_id, &update).await {
+            tracing::debug!(job = %self.job_id, error = %e, "could not report the job's progress");
+        }
+    }
 }
 
 /// The executors an agent runs, by kind.

@@ -49,7 +49,7 @@ mod probes;
 mod queue;
 
 pub use jobs::{BoxFuture, JobContext, JobExecutor, JobExecutors, JobOutcome};
-use queue::Core;
+use queue::{Core, Sections};
 
 pub const DEFAULT_INVENTORY_EVERY: Duration = Duration::from_secs(15 * 60);
 /// A day of reports at the default 60 s interval; older ones are summarised.
@@ -79,7 +79,29 @@ pub struct AgentConfig {
     pub max_concurrent_jobs: usize,
     /// Security posture checks, run at start and every so often; `None`: not run.
     pub posture: Option<crate::posture::PostureConfig>,
+    /// Pending updates, listed at start and every so often; `None`: not listed.
+    pub updates: Option<UpdatesConfig>,
 }
+
+/// How the agent lists pending updates by itself.
+#[derive(Clone)]
+pub struct UpdatesConfig {
+    pub every: Duration,
+    /// Shared with the `list_updates` and `install_updates` executors.
+    pub feed: Arc<crate::updates::UpdatesFeed>,
+}
+
+impl std::fmt::Debug for UpdatesConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpdatesConfig")
+            .field("every", &self.every)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How often pending updates are listed by default: four times a day, so the age of a
+/// pending security update is known to within hours.
+pub const DEFAULT_UPDATES_EVERY: Duration = Duration::from_secs(6 * 3600);
 
 impl AgentConfig {
     pub fn new(state_dir: impl Into<PathBuf>) -> AgentConfig {
@@ -90,7 +112,29 @@ impl AgentConfig {
             executors: JobExecutors::with_builtins(),
             max_concurrent_jobs: DEFAULT_MAX_CONCURRENT_JOBS,
             posture: Some(crate::posture::PostureConfig::default()),
+            updates: None,
         }
+    }
+
+    /// Lists updates with this machine's package manager every [`DEFAULT_UPDATES_EVERY`]
+    /// and registers the `list_updates` and `install_updates` executors. Nothing changes on
+    /// a machine with no package manager Steward knows.
+    pub fn with_this_machines_updates(mut self) -> AgentConfig {
+        if let Some(manager) = crate::updates::this_machine() {
+            self.set_updates(crate::updates::UpdatesFeed::new(manager));
+        }
+        self
+    }
+
+    /// Lists updates through `feed` and runs the update jobs with it.
+    pub fn set_updates(&mut self, feed: Arc<crate::updates::UpdatesFeed>) {
+        self.executors
+            .register(crate::updates::ListUpdatesExecutor::new(feed.clone()))
+            .register(crate::updates::InstallUpdatesExecutor::new(feed.clone()));
+        self.updates = Some(UpdatesConfig {
+            every: DEFAULT_UPDATES_EVERY,
+            feed,
+        });
     }
 }
 
@@ -157,10 +201,34 @@ pub async fn enroll(
         next_seq: 1,
         server_cert_pin: client.server_pin(),
     };
+    pin_script_key(state_dir, response.script_key.as_deref())?;
     agent.save(state_dir)?;
     tracing::info!(device_id = %agent.device_id, %hostname, server = %agent.server_url,
         pin = ?agent.server_cert_pin, "enrolled");
     Ok(agent)
+}
+
+/// Pins the script signing key the enrollment answer carried, replacing any key of an
+/// earlier identity (a server that sent none leaves none: no script can verify).
+#[cfg(unix)]
+fn pin_script_key(state_dir: &Path, key: Option<&str>) -> anyhow::Result<()> {
+    match key {
+        Some(key) => crate::scripts::pin_script_key(state_dir, key),
+        None => {
+            let stale = state_dir.join(crate::scripts::SCRIPT_KEY_FILE);
+            match std::fs::remove_file(&stale) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(e).with_context(|| format!("removing {}", stale.display()))
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn pin_script_key(_: &Path, _: Option<&str>) -> anyhow::Result<()> {
+    Ok(())
 }
 
 /// Runs the agent until `shutdown` resolves. Errors only if it cannot start (not enrolled,
@@ -198,9 +266,13 @@ pub async fn run(
     if config.posture.is_some() {
         report_sections.push(report_section::POSTURE.to_owned());
     }
+    if config.updates.is_some() {
+        report_sections.push(report_section::UPDATES.to_owned());
+    }
     let capabilities = Capabilities {
         job_kinds: config.executors.kinds(),
         report_sections,
+        scripts_allowed: scripts_allowed(&dir),
     };
     tracing::info!(job_kinds = ?capabilities.job_kinds, "job executors registered");
     let kind_slots = config
@@ -234,12 +306,14 @@ pub async fn run(
         checked_in,
         probes: probes::Probes::spawn(),
         posture_ready: Mutex::new(None),
+        updates: config.updates.as_ref().map(|u| u.feed.clone()),
     });
     tokio::select! {
         () = shutdown => tracing::info!("agent stopping"),
         () = agent.checkin_loop(interval) => {}
         () = agent.job_loop(first_checkin) => {}
         () = agent.posture_loop(config.posture) => {}
+        () = agent.updates_loop(config.updates) => {}
     }
     Ok(())
 }
@@ -268,6 +342,20 @@ struct Agent {
     probes: probes::Probes,
     /// The latest posture evaluation, until a check-in queues it.
     posture_ready: Mutex<Option<PostureReport>>,
+    /// Where the latest listing of pending updates waits for a check-in.
+    updates: Option<Arc<crate::updates::UpdatesFeed>>,
+}
+
+/// Whether the device's own configuration allows scripts, as the agent advertises it (the
+/// `run_script` executor reads the file again at every run). An unreadable setting is no.
+#[cfg(unix)]
+fn scripts_allowed(dir: &Path) -> bool {
+    crate::scripts::ScriptPolicy::load(dir).is_ok_and(|p| p.allow_scripts)
+}
+
+#[cfg(not(unix))]
+fn scripts_allowed(_: &Path) -> bool {
+    false
 }
 
 /// Whether everything queued reached the server.
@@ -319,11 +407,17 @@ impl Agent {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+        let updates = self.updates.as_ref().and_then(|feed| feed.take());
         let mut core = self.core.lock().await;
         if want_inventory {
             core.inventory_at = Some(Instant::now());
         }
-        core.queue(Some(metrics), Some(observations), posture, inventory)?;
+        core.queue(
+            Some(metrics),
+            Some(observations),
+            Sections { posture, updates },
+            inventory,
+        )?;
         let flushed = self.flush(&mut core, health).await;
         // The acknowledgement may have brought a new watch list, and with it new probes.
         self.probes.set_orders(&core.watch.probes);
@@ -368,6 +462,32 @@ impl Agent {
                         .unwrap_or_else(PoisonError::into_inner) = Some(report);
                 }
                 Err(e) => tracing::error!(error = %e, "posture evaluation failed"),
+            }
+        }
+    }
+
+    /// Lists pending updates at start and every `config.every` (the package manager runs
+    /// on the blocking pool), leaving the listing for the next check-in. Pends for ever
+    /// when listing is off.
+    async fn updates_loop(&self, config: Option<UpdatesConfig>) {
+        let Some(config) = config else {
+            return std::future::pending().await;
+        };
+        let mut ticker = tokio::time::interval(config.every.max(MIN_INTERVAL));
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let feed = config.feed.clone();
+            match tokio::task::spawn_blocking(move || feed.list()).await {
+                Ok(report) => match &report.error {
+                    None => tracing::info!(
+                        pending = report.pending.len(),
+                        security = report.pending.iter().filter(|u| u.security).count(),
+                        "updates listed"
+                    ),
+                    Some(e) => tracing::warn!(error = %e, "listing updates failed"),
+                },
+                Err(e) => tracing::error!(error = %e, "the updates listing crashed"),
             }
         }
     }
@@ -623,7 +743,9 @@ fn update(state: JobState, message: String) -> JobUpdate {
     }
 }
 
-fn now() -> Timestamp {
+/// The wall clock as a [`Timestamp`]: what the agent stamps reports, listings and
+/// signature checks with.
+pub(crate) fn now() -> Timestamp {
     let since_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

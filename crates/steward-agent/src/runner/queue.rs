@@ -17,6 +17,20 @@ pub(super) struct Core {
     pub(super) watch: Watch,
 }
 
+/// The parts of a report that come every few hours from loops of their own, each taken
+/// from its loop's slot at a check-in.
+#[derive(Debug, Default)]
+pub(super) struct Sections {
+    pub(super) posture: Option<PostureReport>,
+    pub(super) updates: Option<UpdatesReport>,
+}
+
+impl Sections {
+    fn is_empty(&self) -> bool {
+        self.posture.is_none() && self.updates.is_none()
+    }
+}
+
 /// What a queued report says about the inventory, for the job's message.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Queued {
@@ -48,7 +62,7 @@ impl Core {
         &mut self,
         metrics: Option<Metrics>,
         observations: Option<Observations>,
-        posture: Option<PostureReport>,
+        sections: Sections,
         inventory: Option<Inventory>,
     ) -> anyhow::Result<Queued> {
         let (update, current, queued) = match inventory {
@@ -73,11 +87,11 @@ impl Core {
             m.clamp_to_limits();
             m
         });
-        if metrics.is_none() && update.is_none() && posture.is_none() {
+        if metrics.is_none() && update.is_none() && sections.is_empty() {
             return Ok(queued);
         }
         let changed = update.is_some();
-        self.push(metrics, observations, posture, update)?;
+        self.push(metrics, observations, sections, update)?;
         if let (true, Some(current)) = (changed, current) {
             // Saved after the push: a crash in between leaves a delta whose successor the
             // server refuses; it then asks for a full inventory, which repairs the chain.
@@ -90,7 +104,7 @@ impl Core {
         &mut self,
         metrics: Option<Metrics>,
         observations: Option<Observations>,
-        posture: Option<PostureReport>,
+        sections: Sections,
         inventory: Option<InventoryUpdate>,
     ) -> anyhow::Result<()> {
         let seq = self.state.take_seq(&self.dir)?;
@@ -100,7 +114,8 @@ impl Core {
             metrics,
             inventory,
             observations,
-            posture,
+            posture: sections.posture,
+            updates: sections.updates,
             summarised: 0,
         })
     }
@@ -164,7 +179,7 @@ impl Core {
                 let full = InventoryUpdate::Full {
                     inventory: Box::new(inventory),
                 };
-                self.push(None, None, None, Some(full))
+                self.push(None, None, Sections::default(), Some(full))
             }
             None => {
                 self.inventory_at = None;

@@ -88,19 +88,19 @@ fn queue_chains_inventory_updates() {
     let mut core = core(dir.path());
     let m = || Some(Metrics::default());
     assert_eq!(
-        core.queue(m(), None, None, Some(inv(&["a"]))).unwrap(),
+        core.queue(m(), None, Sections::default(), Some(inv(&["a"]))).unwrap(),
         Queued::Full
     );
     assert_eq!(
-        core.queue(m(), None, None, Some(inv(&["a"]))).unwrap(),
+        core.queue(m(), None, Sections::default(), Some(inv(&["a"]))).unwrap(),
         Queued::Unchanged
     );
     assert_eq!(
-        core.queue(None, None, None, Some(inv(&["a"]))).unwrap(),
+        core.queue(None, None, Sections::default(), Some(inv(&["a"]))).unwrap(),
         Queued::Unchanged
     );
     assert_eq!(
-        core.queue(None, None, None, Some(inv(&["b", "c"])))
+        core.queue(None, None, Sections::default(), Some(inv(&["b", "c"])))
             .unwrap(),
         Queued::Changes(3)
     );
@@ -123,9 +123,9 @@ fn need_full_inventory_replaces_queued_deltas() {
     let dir = tempfile::tempdir().unwrap();
     let mut core = core(dir.path());
     let m = || Some(Metrics::default());
-    core.queue(m(), None, None, Some(inv(&["a"]))).unwrap();
-    core.queue(m(), None, None, Some(inv(&["a", "b"]))).unwrap();
-    core.queue(m(), None, None, Some(inv(&["b"]))).unwrap();
+    core.queue(m(), None, Sections::default(), Some(inv(&["a"]))).unwrap();
+    core.queue(m(), None, Sections::default(), Some(inv(&["a", "b"]))).unwrap();
+    core.queue(m(), None, Sections::default(), Some(inv(&["b"]))).unwrap();
     // The server stored report 1 but holds another inventory than the agent thinks.
     let ack = ReportAck {
         acked_seq: 1,
@@ -148,7 +148,7 @@ fn need_full_inventory_replaces_queued_deltas() {
     assert_eq!(replay(Some(inv(&["zzz"])), &reports), Some(inv(&["b"])));
     // The next delta builds on the full inventory just queued.
     assert_eq!(
-        core.queue(None, None, None, Some(inv(&["c"]))).unwrap(),
+        core.queue(None, None, Sections::default(), Some(inv(&["c"]))).unwrap(),
         Queued::Changes(2)
     );
     let reports = core.outbox.peek_batch(100).unwrap();
@@ -166,7 +166,7 @@ fn ack_beyond_local_sequence_skips_ahead() {
         watch: None,
     };
     core.acknowledge(&ack).unwrap();
-    core.queue(Some(Metrics::default()), None, None, None)
+    core.queue(Some(Metrics::default()), None, Sections::default(), None)
         .unwrap();
     assert_eq!(core.outbox.last_seq(), Some(42));
     assert_eq!(AgentState::load(dir.path()).unwrap().next_seq, 43);

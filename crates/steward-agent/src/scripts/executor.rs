@@ -4,10 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use steward_core::Timestamp;
-use steward_core::scripts::{RunOrder, verify};
-use steward_proto::agent::JobAssignment;
+use steward_core::scripts::verify;
+use steward_proto::agent::{JobAssignment, RunScriptParams};
 
 use super::policy::{ScriptPolicy, pinned_script_key};
 use super::process::{self, Ending, RunSpec};
@@ -20,14 +19,6 @@ pub const OUTPUT_CAP_BYTES: usize = 64 * 1024;
 /// Between SIGTERM and SIGKILL when a run times out.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
 
-/// A `run_script` job's parameters: the signed order, its signature (base64) and the
-/// content whose hash the order names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunScriptParams {
-    pub order: RunOrder,
-    pub signature: String,
-    pub content: String,
-}
 
 /// Runs `run_script` jobs. Reads the device's policy and pinned key from the agent's state
 /// directory at every job, so a change an administrator makes on the device (turning
@@ -174,15 +165,8 @@ impl JobExecutor for RunScriptExecutor {
                 Ok(state) => state.device_id,
                 Err(e) => return refused(format!("the agent's identity: {e:#}")),
             };
-            self.execute(&dir, &device_id, ctx.job_id(), &job.params, now())
+            self.execute(&dir, &device_id, ctx.job_id(), &job.params, crate::runner::now())
                 .await
         })
     }
-}
-
-fn now() -> Timestamp {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_millis(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
 }

@@ -11,6 +11,7 @@ pub mod policy;
 pub mod process;
 
 pub use executor::{
-    KILL_GRACE, OUTPUT_CAP_BYTES, RUN_SCRIPT_KIND, RunScriptExecutor, RunScriptParams,
+    KILL_GRACE, OUTPUT_CAP_BYTES, RUN_SCRIPT_KIND, RunScriptExecutor,
 };
+pub use steward_proto::agent::RunScriptParams;
 pub use policy::{CONFIG_FILE, SCRIPT_KEY_FILE, ScriptPolicy, pin_script_key, pinned_script_key};

@@ -159,6 +159,10 @@ pub fn join(
 }
 
 impl UpdateManager for Dnf {
+    fn name(&self) -> &'static str {
+        "dnf"
+    }
+
     fn pending(&self) -> anyhow::Result<Vec<PendingUpdate>> {
         let listed = self.run("dnf", &["-q", "check-update"], self.list_timeout)?;
         let available = match listed.status {

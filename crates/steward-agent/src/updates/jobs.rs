@@ -1,50 +1,53 @@
-//! The job executors: `list_updates` (the pending updates, as JSON in the job's output)
-//! and `install_updates` (params `{"packages": [...]}`: the install's log as output, one
-//! line per package as the message, failed when any package failed). Fixed job kinds, no
-//! script: they need no opt-in on the device.
+//! The job executors: `list_updates` (lists now; the listing goes into the next report and,
+//! as JSON, into the job's output) and `install_updates` (params [`InstallUpdatesParams`]:
+//! the install's log as output, sent as it grows, one line per package as the message,
+//! failed when any package failed; then lists again so the server sees what is left).
+//! Fixed job kinds, no script: they need no opt-in on the device.
 //!
-//! Registering them (and naming their `JobKind`s) is the binary's wiring:
-//! `config.executors.register(ListUpdatesExecutor::new(manager.clone()))`.
+//! Registering them is the binary's wiring:
+//! `config.executors.register(ListUpdatesExecutor::new(feed.clone()))`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use serde::Deserialize;
-use steward_proto::agent::JobAssignment;
+use steward_proto::agent::{InstallUpdatesParams, JobAssignment};
 
-use super::UpdateManager;
+use super::UpdatesFeed;
 use crate::runner::jobs::{BoxFuture, JobContext, JobExecutor, JobOutcome};
 
 /// The most of an install's log kept as the job's output (the server keeps 1 MiB).
 pub const MAX_LOG_BYTES: usize = 256 * 1024;
+/// How often a running install's log is sent to the server.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+/// The job kinds, as the server names them.
+pub const LIST_UPDATES_KIND: &str = "list_updates";
+pub const INSTALL_UPDATES_KIND: &str = "install_updates";
 
 /// Lists the pending updates.
 pub struct ListUpdatesExecutor {
-    manager: Arc<dyn UpdateManager>,
+    feed: Arc<UpdatesFeed>,
 }
 
 impl ListUpdatesExecutor {
-    pub fn new(manager: Arc<dyn UpdateManager>) -> ListUpdatesExecutor {
-        ListUpdatesExecutor { manager }
+    pub fn new(feed: Arc<UpdatesFeed>) -> ListUpdatesExecutor {
+        ListUpdatesExecutor { feed }
     }
 }
 
 impl JobExecutor for ListUpdatesExecutor {
     fn kind(&self) -> &str {
-        "list_updates"
+        LIST_UPDATES_KIND
     }
 
     fn run(&self, _: JobContext, _: JobAssignment) -> BoxFuture<'_, JobOutcome> {
-        let manager = self.manager.clone();
+        let feed = self.feed.clone();
         Box::pin(async move {
-            let listed = tokio::task::spawn_blocking(move || {
-                let pending = manager.pending()?;
-                let reboot = manager.reboot_required()?;
-                anyhow::Ok((pending, reboot))
-            })
-            .await;
-            match listed {
-                Ok(Ok((pending, reboot))) => list_outcome(&pending, reboot),
-                Ok(Err(e)) => JobOutcome::failed(format!("listing updates: {e:#}")),
+            match tokio::task::spawn_blocking(move || feed.list()).await {
+                Ok(report) => match report.error {
+                    Some(e) => JobOutcome::failed(format!("listing updates: {e}")),
+                    None => list_outcome(&report.pending, report.reboot_required),
+                },
                 Err(e) => JobOutcome::failed(format!("listing updates: {e}")),
             }
         })
@@ -65,41 +68,66 @@ fn list_outcome(pending: &[steward_core::patching::PendingUpdate], reboot: bool)
 
 /// Installs the packages a job names.
 pub struct InstallUpdatesExecutor {
-    manager: Arc<dyn UpdateManager>,
+    feed: Arc<UpdatesFeed>,
 }
 
 impl InstallUpdatesExecutor {
-    pub fn new(manager: Arc<dyn UpdateManager>) -> InstallUpdatesExecutor {
-        InstallUpdatesExecutor { manager }
+    pub fn new(feed: Arc<UpdatesFeed>) -> InstallUpdatesExecutor {
+        InstallUpdatesExecutor { feed }
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InstallParams {
-    packages: Vec<String>,
 }
 
 impl JobExecutor for InstallUpdatesExecutor {
     fn kind(&self) -> &str {
-        "install_updates"
+        INSTALL_UPDATES_KIND
     }
 
-    fn run(&self, _: JobContext, job: JobAssignment) -> BoxFuture<'_, JobOutcome> {
-        let manager = self.manager.clone();
+    fn run(&self, ctx: JobContext, job: JobAssignment) -> BoxFuture<'_, JobOutcome> {
+        let feed = self.feed.clone();
         Box::pin(async move {
-            let params: InstallParams = match serde_json::from_value(job.params) {
+            let params: InstallUpdatesParams = match serde_json::from_value(job.params) {
                 Ok(params) => params,
                 Err(e) => return JobOutcome::failed(format!("params: {e}")),
             };
-            let installed = tokio::task::spawn_blocking(move || {
-                let mut log = CappedLog::default();
-                let results = manager.install(&params.packages, &mut |line| log.push(line));
-                (results, log.into_text())
-            })
-            .await;
-            match installed {
-                Ok((results, output)) => install_outcome(results, output),
+            let log = Arc::new(Mutex::new(CappedLog::default()));
+            let writer = log.clone();
+            let mut install = tokio::task::spawn_blocking(move || {
+                let mut log = |line: &str| {
+                    writer
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(line)
+                };
+                let results = feed.manager().install(&params.packages, &mut log);
+                // What is left pending goes to the server with the next report.
+                let listed = feed.list();
+                if params.reboot && listed.reboot_required && results.is_ok() {
+                    match feed.manager().schedule_reboot() {
+                        Ok(()) => log("steward: the machine asks for a reboot; rebooting in a minute"),
+                        Err(e) => log(&format!("steward: the reboot could not be scheduled: {e:#}")),
+                    }
+                }
+                results
+            });
+            let mut ticker = tokio::time::interval(PROGRESS_EVERY);
+            ticker.tick().await;
+            let mut sent = 0usize;
+            let results = loop {
+                tokio::select! {
+                    done = &mut install => break done,
+                    _ = ticker.tick() => {
+                        let text = log.lock().unwrap_or_else(PoisonError::into_inner).text.clone();
+                        if text.len() != sent {
+                            sent = text.len();
+                            ctx.progress("installing", &text).await;
+                        }
+                    }
+                }
+            };
+            let output = std::mem::take(&mut *log.lock().unwrap_or_else(PoisonError::into_inner))
+                .into_text();
+            match results {
+                Ok(results) => install_outcome(results, output),
                 Err(e) => JobOutcome::failed(format!("installing updates: {e}")),
             }
         })
@@ -240,10 +268,12 @@ mod tests {
 
     #[test]
     fn params_must_name_packages() {
-        assert!(serde_json::from_value::<InstallParams>(serde_json::json!({})).is_err());
+        assert!(serde_json::from_value::<InstallUpdatesParams>(serde_json::json!({})).is_err());
         assert!(
-            serde_json::from_value::<InstallParams>(serde_json::json!({"packages":["a"],"x":1}))
-                .is_err()
+            serde_json::from_value::<InstallUpdatesParams>(
+                serde_json::json!({"packages":["a"],"x":1})
+            )
+            .is_err()
         );
     }
 }

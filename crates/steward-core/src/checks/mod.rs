@@ -74,6 +74,10 @@ pub enum DeviceCheck {
     /// subjects are `manual:ITEM` (see `posture::manual::subject`), and its target is
     /// ignored.
     PostureReviews,
+    /// The device's patching: critical when its latest install failed or a security update
+    /// has been pending past 14 days, warning from 7 (see `patching::verdict`). Judged by
+    /// the server, not from reports.
+    Patching,
 }
 
 fn one() -> u32 {
@@ -115,6 +119,7 @@ impl DeviceCheck {
             DeviceCheck::Drill => "drill",
             DeviceCheck::Posture => "posture",
             DeviceCheck::PostureReviews => "posture_reviews",
+            DeviceCheck::Patching => "patching",
         }
     }
 
@@ -150,7 +155,8 @@ impl DeviceCheck {
             | DeviceCheck::Backup
             | DeviceCheck::Drill
             | DeviceCheck::Posture
-            | DeviceCheck::PostureReviews => {}
+            | DeviceCheck::PostureReviews
+            | DeviceCheck::Patching => {}
             DeviceCheck::Process { name, min_count } => {
                 name_ok("name", name)?;
                 if !(1..=10_000).contains(min_count) {
@@ -267,6 +273,9 @@ pub struct Facts<'a> {
     pub backup: Option<&'a crate::backup::verdict::BackupFacts>,
     /// What is known of the device's posture; given only by the posture capability's sweep.
     pub posture: Option<&'a crate::posture::verdict::PostureFacts>,
+    /// What is known of the device's patching; given only by the patching capability's
+    /// sweep.
+    pub patching: Option<&'a crate::patching::verdict::PatchFacts>,
     pub now: Timestamp,
 }
 
@@ -285,6 +294,9 @@ pub fn evaluate(check: &DeviceCheck, facts: &Facts<'_>) -> Option<(CheckStatus, 
             .map(|p| crate::posture::verdict::verdict(p, facts.now)),
         // Not about a device: judged for the organisation by the posture capability.
         DeviceCheck::PostureReviews => None,
+        DeviceCheck::Patching => facts
+            .patching
+            .map(|p| crate::patching::verdict::verdict(p, facts.now)),
         DeviceCheck::Heartbeat { missed_after_secs } => {
             let limit_ms = i64::try_from(*missed_after_secs)
                 .unwrap_or(i64::MAX / 1000)
@@ -412,6 +424,12 @@ pub fn posture_defaults() -> Vec<(&'static str, DeviceCheck, u64)> {
 /// databases that had the first posture default get it once too).
 pub fn posture_review_defaults() -> Vec<(&'static str, DeviceCheck, u64)> {
     vec![("Posture reviews", DeviceCheck::PostureReviews, 0)]
+}
+
+/// The patching capability's default check (added once, with its own marker): a failed
+/// install, or security updates pending past 14 days.
+pub fn patching_defaults() -> Vec<(&'static str, DeviceCheck, u64)> {
+    vec![("Patching", DeviceCheck::Patching, 0)]
 }
 
 /// The alert rules a default check starts with: confirmed at the first failure, or once it

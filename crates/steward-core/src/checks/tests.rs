@@ -36,6 +36,7 @@ fn facts<'a>(m: Option<&'a Metrics>, o: Option<&'a Observations>) -> Facts<'a> {
         last_seen: Some(Timestamp(0)),
         backup: None,
         posture: None,
+        patching: None,
         now: Timestamp(0),
     }
 }
@@ -119,6 +120,7 @@ fn a_heartbeat_is_missed_after_its_limit() {
                 last_seen: seen.map(Timestamp),
                 backup: None,
                 posture: None,
+        patching: None,
                 now: Timestamp(now),
             },
         )

@@ -5,8 +5,12 @@
 //! The maintenance window is decided elsewhere (monitoring's windows): [`plan`] answers
 //! "what would install now if the window were open".
 
+mod limits;
 mod plan;
 mod types;
+pub mod verdict;
+pub mod window;
 
+pub use limits::{MAX_ADVISORIES, MAX_PENDING_UPDATES, check_listing};
 pub use plan::{OthersRule, PatchPolicy, Plan, Reason, RebootRule, SecurityRule, plan};
 pub use types::{PackageOutcome, PackageResult, PendingUpdate};

@@ -67,10 +67,21 @@ pub async fn enroll(
     {
         Ok(device) => {
             tracing::info!(device = %device.name, id = %device.id, "device enrolled");
+            // The device is enrolled either way; without a key it can run no script (it
+            // refuses every one, saying no key is pinned) until it enrolls again.
+            let script_key = match crate::scripts::signing::public_key(&state).await {
+                Ok(key) => Some(key),
+                Err(e) => {
+                    tracing::error!(error = %e, device = %device.id,
+                        "enrolled without a script signing key to pin");
+                    None
+                }
+            };
             Ok(Json(EnrollResponse {
                 device_id,
                 credential,
                 checkin_interval_secs: state.config.checkin_interval_secs,
+                script_key,
             }))
         }
         Err(problem) => {
@@ -198,6 +209,9 @@ pub async fn update_job(
         JobUpdateOutcome::Updated(job) => {
             if job.state.is_final() {
                 crate::backup::job_finished(&state, &job).await;
+                if job.kind == steward_core::JobKind::InstallUpdates {
+                    crate::patching::alerts::wake(&state);
+                }
             }
             Ok(StatusCode::NO_CONTENT)
         }

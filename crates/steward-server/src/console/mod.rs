@@ -212,6 +212,11 @@ impl FormFields {
             .map_or("", |(_, v)| v.as_str())
     }
 
+    /// Every field, in the order sent.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Every value of `key`.
     pub fn all(&self, key: &str) -> Vec<String> {
         self.0

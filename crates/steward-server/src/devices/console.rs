@@ -38,6 +38,9 @@ pub struct JobRow {
     pub exact: String,
     pub updated: String,
     pub message: String,
+    /// What the job printed (a script's output, an install's log), shown folded; backups'
+    /// machine-readable summaries are not.
+    pub output: String,
 }
 
 impl JobRow {
@@ -54,6 +57,10 @@ impl JobRow {
                 String::new()
             },
             message: j.message.clone(),
+            output: match j.kind {
+                JobKind::RunScript | JobKind::InstallUpdates => j.output.clone(),
+                _ => String::new(),
+            },
         }
     }
 }
@@ -105,6 +112,8 @@ struct DevicePage {
     group_id: String,
     group_name: String,
     tags_text: String,
+    /// Whether the device's own configuration allows scripts, as its agent last said.
+    scripts_allowed: bool,
 }
 
 /// Lenient: a mangled parameter means its default, never an error page.
@@ -397,6 +406,12 @@ async fn build(
             .filter(|g| user.0.sees(Some(&g.id)))
             .map(|g| (g.id, g.name))
             .collect(),
+        scripts_allowed: state
+            .store
+            .agent_capabilities()
+            .await?
+            .get(&device.id)
+            .is_some_and(|(_, allowed)| *allowed),
         group_id: device.group_id.clone().unwrap_or_default(),
         group_name: device.group_name.clone().unwrap_or_default(),
         tags_text: device.tags.join(", "),

@@ -45,6 +45,8 @@ struct DashboardPage {
     backups: Option<crate::backup::console::BackupCard>,
     /// The organisation's posture and its trend; `None` before any device reported it.
     posture: Option<crate::posture::summary::PostureCard>,
+    /// The fleet's patching; `None` before any device listed its updates.
+    updates: Option<steward_proto::patching::UpdatesOverview>,
 }
 
 pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> Response {
@@ -104,6 +106,10 @@ async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<
         .collect();
     let backups = crate::backup::console::dashboard_card(state, &caller).await?;
     let posture = crate::posture::summary::card(state, caller.scope()).await?;
+    let updates = crate::patching::service::overview(state, &caller)
+        .await
+        .ok()
+        .filter(|u| u.devices_listed > 0);
     let active = stats.total.saturating_sub(stats.revoked);
     let offline = active.saturating_sub(stats.online + stats.never_seen);
     Ok(DashboardPage {
@@ -131,5 +137,6 @@ async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<
         problems_total: open.len(),
         backups,
         posture,
+        updates,
     })
 }

@@ -252,6 +252,7 @@ pub fn parse_spec(check: &serde_json::Value, timeout_secs: Option<u64>) -> Resul
         "process",
         "backup",
         "drill",
+        "patching",
     ];
     if DEVICE_KINDS.contains(&kind) {
         let device: DeviceCheck =

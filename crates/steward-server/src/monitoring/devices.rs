@@ -85,6 +85,7 @@ pub async fn judge_report(
         last_seen: Some(now),
         backup: None,
         posture: None,
+        patching: None,
         now,
     };
     let view = DeviceView {
@@ -270,6 +271,7 @@ pub async fn sweep(state: &AppState) -> Result<(), steward_store::StoreError> {
 pub struct SweptFacts {
     pub backups: HashMap<String, BackupFacts>,
     pub posture: HashMap<String, steward_core::posture::verdict::PostureFacts>,
+    pub patching: HashMap<String, steward_core::patching::verdict::PatchFacts>,
 }
 
 /// Judges every enabled device check that `pick` chooses, for every device it covers, with
@@ -333,6 +335,7 @@ fn judge_swept(
         last_seen: Some(device.last_seen_at.unwrap_or(device.enrolled_at)),
         backup: swept.backups.get(&device.device_id),
         posture: swept.posture.get(&device.device_id),
+        patching: swept.patching.get(&device.device_id),
         now,
     };
     let (status, summary) = checks::evaluate(check.spec.device_check()?, &facts)?;

@@ -214,6 +214,12 @@ pub async fn install_default_checks(state: &AppState) -> Result<(), StoreError> 
         "posture.review_check_installed",
         steward_core::checks::posture_review_defaults(),
     )
+    .await?;
+    install_defaults(
+        state,
+        "patching.default_check_installed",
+        steward_core::checks::patching_defaults(),
+    )
     .await
 }
 

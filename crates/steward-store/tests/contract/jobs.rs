@@ -277,8 +277,8 @@ contract_test!(
         };
         db.create_job(&rotation).await.unwrap();
         // The agent said it runs credential rotations only.
-        db.set_agent_capabilities("a", Some(&["rotate_credential".to_string()]), None)
-            .await
+        db.set_agent_capabilities("a", Some(&["rotate_credential".to_string()]), None, false)
+        .await
             .unwrap();
 
         let got = db.claim_next_job("a", ts(5_000)).await.unwrap().unwrap();
@@ -296,7 +296,8 @@ contract_test!(
         assert_eq!(refused.updated_at, ts(5_000));
 
         // An agent that says nothing (one from before advertising) gets the original kinds.
-        db.set_agent_capabilities("a", None, None).await.unwrap();
+        db.set_agent_capabilities("a", None, None, false)
+        .await.unwrap();
         db.create_job(&job("inventory-2", "a", 6_000))
             .await
             .unwrap();
@@ -367,17 +368,21 @@ contract_test!(
         let fresh = read().await;
         assert_eq!(fresh.agent_job_kinds, None);
         assert_eq!(fresh.agent_report_sections, None);
+        assert!(!fresh.agent_scripts_allowed);
         let kinds = vec!["collect_inventory".to_string(), "backup".to_string()];
         let sections = vec!["metrics".to_string()];
-        db.set_agent_capabilities("a", Some(&kinds), Some(&sections))
+        db.set_agent_capabilities("a", Some(&kinds), Some(&sections), true)
             .await
             .unwrap();
         let said = read().await;
-        assert_eq!(said.agent_job_kinds, Some(kinds));
+        assert_eq!(said.agent_job_kinds, Some(kinds.clone()));
         assert_eq!(said.agent_report_sections, Some(sections));
+        assert!(said.agent_scripts_allowed);
+        let all = db.agent_capabilities().await.unwrap();
+        assert_eq!(all.get("a"), Some(&(Some(kinds), true)));
         // An empty list is a statement (it runs nothing), not silence.
-        db.set_agent_capabilities("a", Some(&[]), None)
-            .await
+        db.set_agent_capabilities("a", Some(&[]), None, false)
+        .await
             .unwrap();
         let said = read().await;
         assert_eq!(said.agent_job_kinds, Some(vec![]));

@@ -98,6 +98,15 @@ contract_test!(pending_sign_ins_and_settings, |db: TestDb| async move {
         db.setting("require_two_factor").await.unwrap().as_deref(),
         Some("admin,viewer")
     );
+    // The first value stored wins; a later one is not written over it.
+    assert_eq!(
+        db.setting_or_insert("signing", "first", ts(3)).await.unwrap(),
+        "first"
+    );
+    assert_eq!(
+        db.setting_or_insert("signing", "second", ts(4)).await.unwrap(),
+        "first"
+    );
 });
 
 contract_test!(user_management_and_step_up, |db: TestDb| async move {

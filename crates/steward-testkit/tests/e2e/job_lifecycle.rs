@@ -120,7 +120,7 @@ async fn unsupported_kinds(server: TestServer) {
     // advertising), the agent itself answers: it received a kind it has no executor for.
     server
         .store
-        .set_agent_capabilities(&device, None, None)
+        .set_agent_capabilities(&device, None, None, false)
         .await
         .unwrap();
     let id = queue_inventory(&server, &api, &device).await;

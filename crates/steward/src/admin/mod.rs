@@ -12,7 +12,9 @@ use steward_store::{DeviceFilter, Store};
 mod backup;
 mod backup_policies;
 mod monitoring;
+mod patching;
 mod posture;
+mod scripts;
 
 use crate::cli::{
     AdminArgs, AdminCommand, ApiTokenCommand, AuditCommand, DeviceCommand, EnrollTokenCommand,
@@ -199,6 +201,9 @@ async fn command(state: &AppState, caller: &Caller, command: AdminCommand) -> an
         AdminCommand::Channels(cmd) => monitoring::channels(state, caller, cmd).await?,
         AdminCommand::Backup(cmd) => backup::run(state, caller, cmd).await?,
         AdminCommand::Posture(cmd) => posture::run(state, caller, cmd).await?,
+        AdminCommand::Updates(cmd) => patching::run(state, caller, cmd).await?,
+        AdminCommand::Script(cmd) => scripts::run(state, caller, cmd).await?,
+        AdminCommand::Batch(cmd) => scripts::batch(state, caller, cmd).await?,
         AdminCommand::User(cmd) => user_command(state, caller, cmd).await?,
         AdminCommand::Group(cmd) => group_command(state, caller, cmd).await?,
         AdminCommand::Security(SecurityCommand::Show) => {

@@ -6,13 +6,17 @@ use clap::{Args, Parser, Subcommand};
 
 mod backup;
 mod monitoring;
+mod patching;
 mod posture;
+mod scripts;
 pub use backup::{AddPolicy, BackupCommand, PolicyCommand};
 pub use monitoring::{
     AddCheck, AddWindow, AlertsCommand, ChannelsCommand, CheckSettings, ChecksCommand,
     MaintenanceCommand,
 };
+pub use patching::{PatchPolicyCommand, UpdatesCommand};
 pub use posture::{ExceptionCommand, PostureCommand};
+pub use scripts::{BatchCommand, ScriptCommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -180,6 +184,11 @@ pub enum AgentCommand {
         /// (sha256:HEX). Without it, the certificate presented now is trusted and pinned.
         #[arg(long, value_name = "sha256:HEX", env = "STEWARD_SERVER_PIN")]
         pin: Option<steward_core::CertFingerprint>,
+        /// Let this device run scripts the server sends, signed with the key pinned now
+        /// (off without it). Written to agent.toml in the state directory, which only
+        /// someone on this device can change; the server cannot.
+        #[arg(long)]
+        allow_scripts: bool,
         #[command(flatten)]
         state: AgentStateArgs,
     },
@@ -302,6 +311,15 @@ pub enum AdminCommand {
     /// Security posture: answer the checklist's manual items, accept a risk.
     #[command(subcommand)]
     Posture(PostureCommand),
+    /// Pending updates: list them, install now, approve versions, patch policies.
+    #[command(subcommand)]
+    Updates(UpdatesCommand),
+    /// The script library: add, change, run on devices that allow scripts.
+    #[command(subcommand)]
+    Script(ScriptCommand),
+    /// Jobs sent to many devices: their progress per device.
+    #[command(subcommand)]
+    Batch(BatchCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -161,6 +161,7 @@ const DEVICE_CHECKS: &[(&str, &[&str])] = &[
     ("process", &["process", "min_count"]),
     ("backup", &[]),
     ("drill", &[]),
+    ("patching", &[]),
 ];
 
 /// Every kind, network monitors first.
@@ -303,6 +304,7 @@ fn device_check(kind: &str, e: CheckEntry) -> Result<DeviceCheck, String> {
         "failed_units" => DeviceCheck::FailedUnits,
         "backup" => DeviceCheck::Backup,
         "drill" => DeviceCheck::Drill,
+        "patching" => DeviceCheck::Patching,
         _ => DeviceCheck::Process {
             name: e
                 .process

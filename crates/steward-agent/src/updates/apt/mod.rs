@@ -175,6 +175,18 @@ impl Apt {
 }
 
 impl UpdateManager for Apt {
+    fn name(&self) -> &'static str {
+        "apt"
+    }
+
+    fn schedule_reboot(&self) -> anyhow::Result<()> {
+        match self.root {
+            Root::System => crate::updates::reboot_in_a_minute(),
+            // A directory root is no machine to reboot (the tests' throwaway roots).
+            Root::Directory(_) => anyhow::bail!("not rebooting: updates were installed into a directory, not this machine"),
+        }
+    }
+
     fn pending(&self) -> anyhow::Result<Vec<PendingUpdate>> {
         let finished = self
             .apt_get(self.list_timeout)

@@ -21,6 +21,7 @@ pub const KINDS: &[(&str, &str, bool)] = &[
     ("heartbeat", "Agent heartbeat", true),
     ("backup", "Backups late or failed", true),
     ("drill", "Restore drills failed or overdue", true),
+    ("patching", "Install failed or security updates overdue", true),
     ("http", "HTTP(S)", false),
     ("tcp", "TCP port", false),
     ("tls", "TLS certificate", false),
@@ -194,7 +195,7 @@ impl CheckForm {
             "unit" => {
                 c.insert("unit".into(), self.unit.trim().into());
             }
-            "failed_units" | "backup" | "drill" => {}
+            "failed_units" | "backup" | "drill" | "patching" => {}
             "process" => {
                 c.insert("name".into(), self.process.trim().into());
                 put_number::<u32>(&mut c, "min_count", "at least", &self.min_count)?;

@@ -1,19 +1,17 @@
-//! The apt update manager against real apt-get and dpkg, in a throwaway root: the test
-//! builds three packages (`dpkg-deb`), installs their 1.0 into the root, indexes their 1.1
-//! into two local repositories (`dpkg-scanpackages`; one suite named like a security
-//! archive), and checks that the updates are listed and classified, and that installing
-//! them really installs the good ones and reports the broken one as failed. Nothing
-//! outside the temporary directory changes.
-
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! A throwaway Debian root for patching tests: three packages built with `dpkg-deb`
+//! (`steward-demo`, `steward-secfix`, `steward-broken`), their 1.0 installed into the root
+//! with dpkg, their 1.1 indexed into two local repositories with `dpkg-scanpackages` (one
+//! suite named like a security archive, whose update is classified as security), and apt
+//! pointed at both. `steward-broken` 1.1 has a preinst that refuses, so its install
+//! fails. Nothing outside the temporary directory changes; needs Debian's dpkg-dev and apt
+//! (`scripts/test` installs dpkg-dev where missing).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use steward_agent::updates::{Apt, Root, UpdateManager};
-use steward_core::patching::PackageOutcome;
+use steward_agent::updates::{Apt, Root};
 
-fn have(program: &str) -> bool {
+pub fn have(program: &str) -> bool {
     Command::new(program)
         .arg("--version")
         .output()
@@ -85,7 +83,7 @@ fn index_repository(dir: &Path, label: &str, suite: &str) {
     .unwrap();
 }
 
-fn status_version(root: &Path, package: &str) -> Option<String> {
+pub fn status_version(root: &Path, package: &str) -> Option<String> {
     let status = std::fs::read_to_string(root.join("var/lib/dpkg/status")).unwrap();
     status.split("\n\n").find_map(|stanza| {
         stanza
@@ -101,14 +99,15 @@ fn status_version(root: &Path, package: &str) -> Option<String> {
     })
 }
 
-struct Machine {
-    _work: tempfile::TempDir,
-    root: PathBuf,
-    apt: Apt,
+/// A throwaway root with apt and dpkg pointed at it.
+pub struct Machine {
+    pub work: tempfile::TempDir,
+    pub root: PathBuf,
+    pub apt: Apt,
 }
 
 /// The throwaway root with the three packages at 1.0 and both repositories known to apt.
-fn machine() -> Machine {
+pub fn machine() -> Machine {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let root = w.join("root");
@@ -162,108 +161,9 @@ fn machine() -> Machine {
         String::from_utf8_lossy(&update.stderr)
     );
     Machine {
-        _work: work,
+        work,
         root,
         apt,
     }
 }
 
-#[test]
-fn updates_are_listed_classified_and_installed_in_a_throwaway_root() {
-    for tool in ["dpkg", "dpkg-deb", "dpkg-scanpackages", "apt-get"] {
-        assert!(
-            have(tool),
-            "{tool} is needed for this test (Debian's dpkg-dev and apt)"
-        );
-    }
-    let m = machine();
-
-    let mut pending = m.apt.pending().unwrap();
-    pending.sort_by(|a, b| a.package.cmp(&b.package));
-    let seen: Vec<_> = pending
-        .iter()
-        .map(|p| {
-            (
-                p.package.as_str(),
-                p.installed.as_str(),
-                p.candidate.as_str(),
-                p.security,
-            )
-        })
-        .collect();
-    assert_eq!(
-        seen,
-        [
-            ("steward-broken", "1.0", "1.1", false),
-            ("steward-demo", "1.0", "1.1", false),
-            ("steward-secfix", "1.0", "1.1", true),
-        ]
-    );
-    assert_eq!(pending[2].source, "Steward-Security:bookworm-security");
-    assert_eq!(pending[2].arch, "all");
-    assert!(!m.apt.reboot_required().unwrap());
-
-    let packages: Vec<String> = ["steward-demo", "steward-secfix", "steward-broken"]
-        .map(str::to_owned)
-        .to_vec();
-    let mut log = Vec::new();
-    let results = m
-        .apt
-        .install(&packages, &mut |line| log.push(line.to_owned()))
-        .unwrap();
-    let log = log.join("\n");
-    let outcome = |name: &str| {
-        results
-            .iter()
-            .find(|r| r.package == name)
-            .unwrap_or_else(|| panic!("no result for {name}: {results:?}"))
-    };
-    for good in ["steward-demo", "steward-secfix"] {
-        let result = outcome(good);
-        assert_eq!(result.outcome, PackageOutcome::Installed, "{good}: {log}");
-        assert_eq!(result.from, "1.0");
-        assert_eq!(result.to.as_deref(), Some("1.1"));
-        assert_eq!(status_version(&m.root, good).as_deref(), Some("1.1"));
-    }
-    let broken = outcome("steward-broken");
-    let PackageOutcome::Failed { why } = &broken.outcome else {
-        panic!("steward-broken: {broken:?}\n{log}")
-    };
-    assert!(why.contains("pre-installation script"), "{why}");
-    assert_eq!(broken.to.as_deref(), Some("1.0"));
-    assert_eq!(
-        status_version(&m.root, "steward-broken").as_deref(),
-        Some("1.0")
-    );
-    assert!(
-        log.contains("this version refuses to install"),
-        "the log streams dpkg's output: {log}"
-    );
-
-    let after = m.apt.pending().unwrap();
-    let names: Vec<_> = after.iter().map(|p| p.package.as_str()).collect();
-    assert_eq!(names, ["steward-broken"]);
-
-    std::fs::write(m.root.join("run/reboot-required"), "").unwrap();
-    assert!(m.apt.reboot_required().unwrap());
-}
-
-#[test]
-fn an_already_current_package_is_unchanged_and_an_unknown_one_failed() {
-    let m = machine();
-    let packages = ["steward-demo", "steward-nosuch"]
-        .map(str::to_owned)
-        .to_vec();
-    let results = m.apt.install(&packages[..1], &mut |_| {}).unwrap();
-    assert_eq!(results[0].outcome, PackageOutcome::Installed);
-    let again = m.apt.install(&packages[..1], &mut |_| {}).unwrap();
-    assert_eq!(again[0].outcome, PackageOutcome::Unchanged, "{again:?}");
-    let unknown = m.apt.install(&packages[1..], &mut |_| {}).unwrap();
-    assert!(unknown[0].failed(), "{unknown:?}");
-    // A name that would be an option never reaches apt-get.
-    let err = m
-        .apt
-        .install(&["-oDir=/".to_owned()], &mut |_| {})
-        .unwrap_err();
-    assert!(err.to_string().starts_with("packages: "), "{err}");
-}

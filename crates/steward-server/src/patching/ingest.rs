@@ -1,0 +1,45 @@
+//! An agent report's `updates` section into the store: the device's pending updates are
+//! replaced (an update already pending keeps the time it was first seen, so its age is
+//! true), or, when the listing failed, the failure is recorded beside the last good list.
+//! Called after the report's own commit: a failure here is logged, and the next listing
+//! (at most 6 hours on) says it all again.
+
+use steward_core::Timestamp;
+use steward_proto::agent::UpdatesReport;
+
+use crate::state::AppState;
+
+pub async fn record(state: &AppState, device_id: &str, report: UpdatesReport, now: Timestamp) {
+    // The agent's clock may run ahead; the server never records a listing in its future.
+    let at = Timestamp(report.listed_at.0.min(now.0));
+    let stored = match &report.error {
+        Some(error) => {
+            state
+                .store
+                .record_update_listing_error(device_id, at, error)
+                .await
+        }
+        None => {
+            state
+                .store
+                .replace_pending_updates(
+                    device_id,
+                    &report.manager,
+                    at,
+                    report.reboot_required,
+                    &report.pending,
+                )
+                .await
+        }
+    };
+    match stored {
+        Ok(()) => {
+            tracing::info!(device = %device_id, pending = report.pending.len(),
+                security = report.pending.iter().filter(|u| u.security).count(),
+                failed = report.error.is_some(), "updates listing recorded");
+            super::alerts::wake(state);
+        }
+        Err(e) => tracing::warn!(device = %device_id, error = %e,
+            "patching: could not record a device's updates; its next listing will"),
+    }
+}
