@@ -69,28 +69,45 @@ pub(crate) fn names(row: &AnyRow, col: &str) -> Result<Option<Vec<String>>> {
         .transpose()
 }
 
+/// Values per job row: the columns of [`JOB_COLS`].
+const JOB_WIDTH: usize = 11;
+
 /// Queues a job inside the caller's transaction (a job queued with the change that asks
 /// for it, e.g. a scheduled backup with its schedule moved on).
 pub(crate) async fn insert_job<'c, E>(db: E, j: &JobRecord) -> Result<()>
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
-    sqlx::query(safe_sql!(
-        "INSERT INTO jobs ({JOB_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-    ))
-    .bind(&j.id)
-    .bind(&j.device_id)
-    .bind(j.kind.as_str())
-    .bind(j.params.to_string())
-    .bind(j.state.as_str())
-    .bind(&j.message)
-    .bind(&j.output)
-    .bind(&j.requested_by)
-    .bind(j.created_at.0)
-    .bind(j.updated_at.0)
-    .bind(j.deadline_at.0)
-    .execute(db)
-    .await?;
+    insert_jobs(db, std::slice::from_ref(j)).await
+}
+
+/// Queues several jobs in one multi-row statement, inside the caller's transaction: keep
+/// `jobs` to [`crate::rows::ROWS_PER_STATEMENT`] rows (a batch's thousand jobs are ten
+/// statements, not a thousand round trips). Nothing to do for no jobs.
+pub(crate) async fn insert_jobs<'c, E>(db: E, jobs: &[JobRecord]) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let values = crate::rows::values_placeholders(jobs.len(), JOB_WIDTH);
+    let mut q = sqlx::query(safe_sql!("INSERT INTO jobs ({JOB_COLS}) VALUES {values}"));
+    for j in jobs {
+        q = q
+            .bind(&j.id)
+            .bind(&j.device_id)
+            .bind(j.kind.as_str())
+            .bind(j.params.to_string())
+            .bind(j.state.as_str())
+            .bind(&j.message)
+            .bind(&j.output)
+            .bind(&j.requested_by)
+            .bind(j.created_at.0)
+            .bind(j.updated_at.0)
+            .bind(j.deadline_at.0);
+    }
+    q.execute(db).await?;
     Ok(())
 }
 

@@ -13,7 +13,9 @@
 //! a large software-list change, written in short steps after the ingest commit (see
 //! `ingest`), and the bulk writes of many independent rows (checks declared in the
 //! configuration, a large fleet's daily posture scores), written a chunk to a transaction
-//! so the writer is never held long (`monitoring::bulk`, `posture::scores`).
+//! so the writer is never held long (`monitoring::bulk`, `posture::scores`). A job batch is
+//! the exception the other way: a thousand jobs and their batch in one transaction, so a
+//! request is queued whole or not at all (`patching::batches`).
 
 /// `format!` for SQL text built only from constants in this crate (column lists, numbered
 /// placeholders, sort keys chosen from an enum): never from user input, which is always bound.
@@ -36,6 +38,7 @@ mod jobs;
 mod leases;
 mod migrate;
 mod monitoring;
+mod patching;
 mod posture;
 mod rows;
 pub(crate) mod scoped;
@@ -76,6 +79,10 @@ pub use jobs::{JobRecord, JobUpdateOutcome};
 pub use monitoring::{
     ChannelRecord, CheckHistoryRecord, CheckRecord, CheckResultWrite, CheckStateRecord,
     NoticeWrite, NotificationRecord, Recorded, TrackWrite,
+};
+pub use patching::{
+    BatchRecord, PatchApprovalRecord, PatchPolicyRecord, PatchPolicyWrite, PendingUpdateRecord,
+    ScriptRecord, ScriptVersionRecord, ScriptWrite, UpdateStatusRecord, UpdateSummary,
 };
 pub use posture::{
     AttachmentChange, NewPostureException, PostureAnswerRecord, PostureAnswerWrite,

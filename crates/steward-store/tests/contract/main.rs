@@ -52,6 +52,7 @@ mod jobs;
 mod leases;
 mod migrations;
 mod monitoring;
+mod patching;
 mod posture;
 mod posture_records;
 mod scheduler;
