@@ -44,8 +44,9 @@ pub async fn run(steward: &super::server::Steward, args: FanoutArgs) -> anyhow::
         now,
     )
     .await?;
-    let api = steward_server::admin::create_api_token(&store, "bench", Role::Admin, None, None, now)
-        .await?;
+    let api =
+        steward_server::admin::create_api_token(&store, "bench", Role::Admin, None, None, now)
+            .await?;
     store.close().await;
     let (mut server, url) = steward.spawn(&dir, None).await?;
     let pid = server.id().context("server pid")?;
@@ -78,7 +79,10 @@ pub async fn run(steward: &super::server::Steward, args: FanoutArgs) -> anyhow::
                 .error_for_status()?
                 .json()
                 .await?;
-            let credential = enrolled["credential"].as_str().unwrap_or_default().to_owned();
+            let credential = enrolled["credential"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             http.post(format!("{url}/agent/v1/reports"))
                 .bearer_auth(&credential)
                 .json(&serde_json::json!({"reports": [], "capabilities": {
@@ -131,8 +135,10 @@ pub async fn run(steward: &super::server::Steward, args: FanoutArgs) -> anyhow::
     let script: serde_json::Value = admin
         .post(format!("{url}/api/v1/scripts"))
         .bearer_auth(&api)
-        .json(&serde_json::json!({"name": "bench", "platform": "linux", "interpreter": "sh",
-            "content": "uptime\n"}))
+        .json(
+            &serde_json::json!({"name": "bench", "platform": "linux", "interpreter": "sh",
+            "content": "uptime\n"}),
+        )
         .send()
         .await?
         .error_for_status()?

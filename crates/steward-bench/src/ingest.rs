@@ -180,6 +180,7 @@ fn minimal_check_in(seq: u64) -> Report {
     Report {
         observations: None,
         posture: None,
+        updates: None,
         seq,
         collected_at: now,
         metrics: Some(steward_core::Metrics {
@@ -206,6 +207,7 @@ pub(super) fn check_in(seq: u64) -> Report {
     Report {
         observations: None,
         posture: None,
+        updates: None,
         seq,
         collected_at: now,
         metrics: Some(super::history::typical_metrics(&mut dice, now)),

@@ -338,6 +338,7 @@ fn heaviest_report(seq: u64, round: u64) -> Report {
     Report {
         observations: None,
         posture: None,
+        updates: None,
         seq,
         collected_at: Timestamp(1_700_000_000_000),
         metrics: None,

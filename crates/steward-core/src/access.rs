@@ -375,12 +375,15 @@ mod tests {
             | Action::ManageChannels
             | Action::ManageBackups
             | Action::RevealBackupPasswords
-            | Action::ManagePosture => Action::ALL.iter().filter(|x| **x == a).count(),
+            | Action::ManagePosture
+            | Action::ManagePatching
+            | Action::RunScripts
+            | Action::ManageScripts => Action::ALL.iter().filter(|x| **x == a).count(),
         };
         for a in Action::ALL {
             assert_eq!(listed(a), 1, "{a:?}");
         }
-        assert_eq!(Action::ALL.len(), 14);
+        assert_eq!(Action::ALL.len(), 17);
     }
 
     #[test]

@@ -106,7 +106,10 @@ CREATE TABLE job_batches (
     label TEXT NOT NULL,
     requested_by TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    total BIGINT NOT NULL
+    total BIGINT NOT NULL,
+    -- The devices the target named that were not sent the job, and why: JSON, a list of
+    -- {device_id, device_name, reason}.
+    skipped TEXT NOT NULL
 );
 CREATE INDEX job_batches_created ON job_batches (created_at);
 

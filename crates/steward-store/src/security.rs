@@ -212,7 +212,12 @@ impl Store {
 
     /// The setting's stored value, storing `value` first when there is none: of two
     /// servers that make a value at once (a key, say), both end with the one stored first.
-    pub async fn setting_or_insert(&self, key: &str, value: &str, now: Timestamp) -> Result<String> {
+    pub async fn setting_or_insert(
+        &self,
+        key: &str,
+        value: &str,
+        now: Timestamp,
+    ) -> Result<String> {
         sqlx::query(
             "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (key) DO NOTHING",

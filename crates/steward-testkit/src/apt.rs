@@ -160,10 +160,5 @@ pub fn machine() -> Machine {
         "apt-get update: {}",
         String::from_utf8_lossy(&update.stderr)
     );
-    Machine {
-        work,
-        root,
-        apt,
-    }
+    Machine { work, root, apt }
 }
-

@@ -253,6 +253,7 @@ async fn report_until_gone(url: String, credential: String) -> u64 {
             reports: vec![Report {
                 observations: None,
                 posture: None,
+                updates: None,
                 seq,
                 collected_at: Timestamp(seq as i64),
                 metrics: None,

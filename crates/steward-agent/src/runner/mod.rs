@@ -32,7 +32,7 @@ use steward_core::posture::PostureReport;
 use steward_core::{CertFingerprint, Inventory, InventoryDelta, JobState, Metrics, Timestamp};
 use steward_proto::agent::{
     Capabilities, EnrollRequest, InventoryUpdate, JobAssignment, JobUpdate, Report, ReportAck,
-    ReportBatch, report_section,
+    ReportBatch, UpdatesReport, report_section,
 };
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -621,7 +621,7 @@ impl Agent {
         let packages = inventory.packages.len();
         let mut core = self.core.lock().await;
         core.inventory_at = Some(Instant::now());
-        let queued = core.queue(None, None, None, Some(inventory))?;
+        let queued = core.queue(None, None, Sections::default(), Some(inventory))?;
         let delivery = self.flush(&mut core, health).await?;
         let mut message = format!("inventory collected: {packages} packages, {queued}");
         if delivery == Delivery::Pending {

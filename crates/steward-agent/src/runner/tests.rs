@@ -88,15 +88,18 @@ fn queue_chains_inventory_updates() {
     let mut core = core(dir.path());
     let m = || Some(Metrics::default());
     assert_eq!(
-        core.queue(m(), None, Sections::default(), Some(inv(&["a"]))).unwrap(),
+        core.queue(m(), None, Sections::default(), Some(inv(&["a"])))
+            .unwrap(),
         Queued::Full
     );
     assert_eq!(
-        core.queue(m(), None, Sections::default(), Some(inv(&["a"]))).unwrap(),
+        core.queue(m(), None, Sections::default(), Some(inv(&["a"])))
+            .unwrap(),
         Queued::Unchanged
     );
     assert_eq!(
-        core.queue(None, None, Sections::default(), Some(inv(&["a"]))).unwrap(),
+        core.queue(None, None, Sections::default(), Some(inv(&["a"])))
+            .unwrap(),
         Queued::Unchanged
     );
     assert_eq!(
@@ -123,9 +126,12 @@ fn need_full_inventory_replaces_queued_deltas() {
     let dir = tempfile::tempdir().unwrap();
     let mut core = core(dir.path());
     let m = || Some(Metrics::default());
-    core.queue(m(), None, Sections::default(), Some(inv(&["a"]))).unwrap();
-    core.queue(m(), None, Sections::default(), Some(inv(&["a", "b"]))).unwrap();
-    core.queue(m(), None, Sections::default(), Some(inv(&["b"]))).unwrap();
+    core.queue(m(), None, Sections::default(), Some(inv(&["a"])))
+        .unwrap();
+    core.queue(m(), None, Sections::default(), Some(inv(&["a", "b"])))
+        .unwrap();
+    core.queue(m(), None, Sections::default(), Some(inv(&["b"])))
+        .unwrap();
     // The server stored report 1 but holds another inventory than the agent thinks.
     let ack = ReportAck {
         acked_seq: 1,
@@ -148,7 +154,8 @@ fn need_full_inventory_replaces_queued_deltas() {
     assert_eq!(replay(Some(inv(&["zzz"])), &reports), Some(inv(&["b"])));
     // The next delta builds on the full inventory just queued.
     assert_eq!(
-        core.queue(None, None, Sections::default(), Some(inv(&["c"]))).unwrap(),
+        core.queue(None, None, Sections::default(), Some(inv(&["c"])))
+            .unwrap(),
         Queued::Changes(2)
     );
     let reports = core.outbox.peek_batch(100).unwrap();

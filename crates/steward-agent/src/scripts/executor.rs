@@ -19,7 +19,6 @@ pub const OUTPUT_CAP_BYTES: usize = 64 * 1024;
 /// Between SIGTERM and SIGKILL when a run times out.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
 
-
 /// Runs `run_script` jobs. Reads the device's policy and pinned key from the agent's state
 /// directory at every job, so a change an administrator makes on the device (turning
 /// scripts off) holds from the next job without a restart.
@@ -165,8 +164,14 @@ impl JobExecutor for RunScriptExecutor {
                 Ok(state) => state.device_id,
                 Err(e) => return refused(format!("the agent's identity: {e:#}")),
             };
-            self.execute(&dir, &device_id, ctx.job_id(), &job.params, crate::runner::now())
-                .await
+            self.execute(
+                &dir,
+                &device_id,
+                ctx.job_id(),
+                &job.params,
+                crate::runner::now(),
+            )
+            .await
         })
     }
 }

@@ -103,8 +103,12 @@ impl JobExecutor for InstallUpdatesExecutor {
                 let listed = feed.list();
                 if params.reboot && listed.reboot_required && results.is_ok() {
                     match feed.manager().schedule_reboot() {
-                        Ok(()) => log("steward: the machine asks for a reboot; rebooting in a minute"),
-                        Err(e) => log(&format!("steward: the reboot could not be scheduled: {e:#}")),
+                        Ok(()) => {
+                            log("steward: the machine asks for a reboot; rebooting in a minute")
+                        }
+                        Err(e) => log(&format!(
+                            "steward: the reboot could not be scheduled: {e:#}"
+                        )),
                     }
                 }
                 results

@@ -54,10 +54,18 @@ pub trait UpdateManager: Send + Sync {
 /// `shutdown -r +1`: this machine reboots in a minute, its users warned.
 pub(crate) fn reboot_in_a_minute() -> anyhow::Result<()> {
     let finished = command::Command::new("shutdown", std::time::Duration::from_secs(30))
-        .args(["-r", "+1", "Steward: updates were installed; rebooting in a minute"])
+        .args([
+            "-r",
+            "+1",
+            "Steward: updates were installed; rebooting in a minute",
+        ])
         .run(&mut |_| {})?;
     if finished.status != 0 {
-        anyhow::bail!("shutdown -r exited {}: {}", finished.status, finished.text());
+        anyhow::bail!(
+            "shutdown -r exited {}: {}",
+            finished.status,
+            finished.text()
+        );
     }
     Ok(())
 }

@@ -120,7 +120,7 @@ fn a_heartbeat_is_missed_after_its_limit() {
                 last_seen: seen.map(Timestamp),
                 backup: None,
                 posture: None,
-        patching: None,
+                patching: None,
                 now: Timestamp(now),
             },
         )

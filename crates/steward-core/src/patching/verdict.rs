@@ -33,10 +33,7 @@ pub fn verdict(facts: &PatchFacts, now: Timestamp) -> (CheckStatus, String) {
     if let Some((at, why)) = &facts.install_failed {
         return (
             CheckStatus::Critical,
-            format!(
-                "the install of {} failed: {why}",
-                crate::time::date(*at)
-            ),
+            format!("the install of {} failed: {why}", crate::time::date(*at)),
         );
     }
     if let Some(first) = facts.oldest_security {
@@ -88,7 +85,10 @@ mod tests {
         assert_eq!(verdict(&pending_for(14), NOW).0, CheckStatus::Warning);
         let (status, summary) = verdict(&pending_for(15), NOW);
         assert_eq!(status, CheckStatus::Critical);
-        assert!(summary.contains("2 security updates pending, the oldest for 15 days"), "{summary}");
+        assert!(
+            summary.contains("2 security updates pending, the oldest for 15 days"),
+            "{summary}"
+        );
     }
 
     #[test]

@@ -127,14 +127,31 @@ mod tests {
             panic!()
         };
         assert_eq!(days, [0, 1, 2, 3, 4]);
-        for text in ["sun 02:00 4h", "mon-fri 22:00 90m", "sat,sun 01:30 3h", "daily 03:00 1h"] {
-            assert_eq!(format(&parse(text).unwrap()), text.replace("mon-fri", "mon,tue,wed,thu,fri"));
+        for text in [
+            "sun 02:00 4h",
+            "mon-fri 22:00 90m",
+            "sat,sun 01:30 3h",
+            "daily 03:00 1h",
+        ] {
+            assert_eq!(
+                format(&parse(text).unwrap()),
+                text.replace("mon-fri", "mon,tue,wed,thu,fri")
+            );
         }
     }
 
     #[test]
     fn nonsense_is_refused_with_the_form() {
-        for bad in ["", "sun", "sun 25:00 1h", "sun 02:00", "funday 02:00 1h", "sun 02:00 0h", "fri-mon 01:00 1h", "sun 02:00 9d"] {
+        for bad in [
+            "",
+            "sun",
+            "sun 25:00 1h",
+            "sun 02:00",
+            "funday 02:00 1h",
+            "sun 02:00 0h",
+            "fri-mon 01:00 1h",
+            "sun 02:00 9d",
+        ] {
             let err = parse(bad).unwrap_err().to_string();
             assert!(err.contains("DAYS HH:MM DURATION"), "{bad}: {err}");
         }

@@ -177,7 +177,11 @@ pub async fn send(
         count(
             &mut progress,
             job.state,
-            offline(state, last_seen.get(job.device_id.as_str()).copied().flatten(), caller.now),
+            offline(
+                state,
+                last_seen.get(job.device_id.as_str()).copied().flatten(),
+                caller.now,
+            ),
         );
     }
     Ok(to_batch(record, progress))

@@ -15,7 +15,6 @@ use super::catalog::CheckDef;
 use super::decide::{Context, NOT_SCHEDULED, decide};
 use crate::state::AppState;
 
-
 /// One subject's result, as the capability judged it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubjectResult {

@@ -16,7 +16,6 @@ use super::decide::{Context, NOT_SCHEDULED, decide};
 use super::spec::Spec;
 use crate::state::AppState;
 
-
 /// The orders for the probes `device_id`'s agent runs.
 pub fn orders(catalog: &Catalog, device_id: &str) -> Vec<ProbeOrder> {
     catalog

@@ -29,9 +29,18 @@ pub fn routes() -> Routes {
         .api(Access::Requires(Action::ManagePatching), routes!(approve))
         .api(Access::Requires(Action::ManagePatching), routes!(revoke))
         .api(Access::Requires(Action::ViewDevices), routes!(policies))
-        .api(Access::Requires(Action::ManagePatching), routes!(create_policy))
-        .api(Access::Requires(Action::ManagePatching), routes!(update_policy))
-        .api(Access::Requires(Action::ManagePatching), routes!(delete_policy))
+        .api(
+            Access::Requires(Action::ManagePatching),
+            routes!(create_policy),
+        )
+        .api(
+            Access::Requires(Action::ManagePatching),
+            routes!(update_policy),
+        )
+        .api(
+            Access::Requires(Action::ManagePatching),
+            routes!(delete_policy),
+        )
 }
 
 /// The fleet's patching: devices missing security updates, the oldest pending security

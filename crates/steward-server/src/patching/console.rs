@@ -109,6 +109,9 @@ pub struct UpdatesPage {
     pub policies: Vec<PolicyRow>,
     pub approvals: Vec<ApprovalOut>,
     pub choices: Choices,
+    /// The forms' initial target (every device) and tag (none).
+    pub all: String,
+    pub no_tag: String,
     pub can_manage: bool,
     pub done: Option<String>,
     pub now: Timestamp,
@@ -160,6 +163,8 @@ pub async fn page(
             policies,
             approvals,
             choices,
+            all: "all".into(),
+            no_tag: String::new(),
             can_manage: user.0.may(Action::ManagePatching),
             done: q.done,
             now: caller.now,
@@ -176,13 +181,6 @@ pub struct DeviceUpdatesPage {
     pub rows: Vec<PendingRow>,
     pub can_manage: bool,
     pub done: Option<String>,
-    pub now: Timestamp,
-}
-
-impl DeviceUpdatesPage {
-    fn when(&self, t: &Timestamp) -> String {
-        relative(*t, self.now)
-    }
 }
 
 pub async fn device(
@@ -206,7 +204,6 @@ pub async fn device(
                 rows,
                 can_manage: user.0.may(Action::ManagePatching),
                 done: q.done,
-                now: caller.now,
             },
         ),
         Err(e) => refused(&user.0, e, "Updates", PAGE),

@@ -74,7 +74,9 @@ pub async fn run_once(state: &AppState) -> Result<usize, super::service::Patchin
                 continue;
             }
         }
-        let kinds = capabilities.get(&device.device_id).and_then(|(k, _)| k.as_deref());
+        let kinds = capabilities
+            .get(&device.device_id)
+            .and_then(|(k, _)| k.as_deref());
         if !steward_core::job::agent_runs(JobKind::InstallUpdates, kinds) {
             continue;
         }

@@ -10,8 +10,8 @@ use steward_core::patching::{PatchPolicy, PendingUpdate, Reason, plan};
 use steward_core::{Action, JobKind, Timestamp};
 use steward_proto::agent::InstallUpdatesParams;
 use steward_proto::patching::{
-    Approval, ApprovalOut, DeviceUpdates, InstallNow, PatchPolicyInput, PatchPolicyOut,
-    PendingRow, UpdatesOverview,
+    Approval, ApprovalOut, DeviceUpdates, InstallNow, PatchPolicyInput, PatchPolicyOut, PendingRow,
+    UpdatesOverview,
 };
 use steward_proto::scripts::Batch;
 use steward_store::{DeviceMembership, PatchPolicyRecord, PatchPolicyWrite, StoreError};
@@ -137,9 +137,7 @@ pub fn policy_for<'a>(
     policies
         .iter()
         .filter(|p| p.record.enabled && p.target.covers(&membership))
-        .min_by(|a, b| {
-            (rank(&a.target), &a.record.name).cmp(&(rank(&b.target), &b.record.name))
-        })
+        .min_by(|a, b| (rank(&a.target), &a.record.name).cmp(&(rank(&b.target), &b.record.name)))
 }
 
 /// Every device's pending updates with the time each was first seen.
@@ -218,7 +216,11 @@ pub async fn overview(state: &AppState, caller: &Caller) -> Result<UpdatesOvervi
             overview.reboot_required += 1;
         }
         if let Some(days) = oldest {
-            overview.oldest_security_days = Some(overview.oldest_security_days.map_or(days, |o: i64| o.max(days)));
+            overview.oldest_security_days = Some(
+                overview
+                    .oldest_security_days
+                    .map_or(days, |o: i64| o.max(days)),
+            );
         }
         overview.devices.push(DeviceUpdates {
             device_id: d.device_id.clone(),
@@ -235,12 +237,18 @@ pub async fn overview(state: &AppState, caller: &Caller) -> Result<UpdatesOvervi
     }
     // The devices that need attention first: most security updates, oldest first.
     overview.devices.sort_by(|a, b| {
-        (b.security, b.oldest_security_days, b.pending, &a.device_name).cmp(&(
-            a.security,
-            a.oldest_security_days,
-            a.pending,
-            &b.device_name,
-        ))
+        (
+            b.security,
+            b.oldest_security_days,
+            b.pending,
+            &a.device_name,
+        )
+            .cmp(&(
+                a.security,
+                a.oldest_security_days,
+                a.pending,
+                &b.device_name,
+            ))
     });
     Ok(overview)
 }
@@ -470,8 +478,8 @@ fn checked(input: &PatchPolicyInput) -> Result<PatchPolicyWrite> {
             "name: 1 to 100 characters, one line".into(),
         ));
     }
-    let target = Target::parse(input.target.trim())
-        .map_err(|e| PatchingError::Invalid(e.to_string()))?;
+    let target =
+        Target::parse(input.target.trim()).map_err(|e| PatchingError::Invalid(e.to_string()))?;
     let window = match input.window.as_deref().map(str::trim) {
         None | Some("") => String::new(),
         Some(text) => window::format(&window::parse(text)?),

@@ -29,7 +29,11 @@ pub fn routes() -> Routes {
     Routes::new()
         .get(PAGE, Access::Requires(Action::ViewDevices), list)
         .post(PAGE, Access::Requires(Action::ManageScripts), create)
-        .get("/scripts/{id}", Access::Requires(Action::ViewDevices), detail)
+        .get(
+            "/scripts/{id}",
+            Access::Requires(Action::ViewDevices),
+            detail,
+        )
         .post(
             "/scripts/{id}",
             Access::Requires(Action::ManageScripts),

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use steward_core::scripts::{
-    BindError, ParamKind, ParamSpec, MAX_TIMEOUT_SECS, RunOrder, Script as CoreScript, ScriptError, bind_params,
-    content_hash,
+    BindError, MAX_TIMEOUT_SECS, ParamKind, ParamSpec, RunOrder, Script as CoreScript, ScriptError,
+    bind_params, content_hash,
 };
 use steward_core::{Action, JobKind};
 use steward_proto::agent::RunScriptParams;
@@ -351,7 +351,7 @@ pub fn params_from_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>> {
 
 /// A parameter list as the form writes it, one per line: `name kind [required]
 /// [default=VALUE]`, where kind is `text`, `number` or `choice:a|b|c`.
-pub fn parse_params(text: &str) -> Result<Vec<ParamSpec>, ScriptsError> {
+pub fn parse_params(text: &str) -> Result<Vec<ParamSpec>> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())

@@ -22,9 +22,12 @@ pub struct BatchRecord {
     pub created_at: Timestamp,
     /// How many devices it covers, as the caller counted them.
     pub total: i64,
+    /// The devices the target named that were not sent the job, and why (JSON, as the
+    /// service wrote it).
+    pub skipped: String,
 }
 
-const BATCH_COLS: &str = "id, kind, target, label, requested_by, created_at, total";
+const BATCH_COLS: &str = "id, kind, target, label, requested_by, created_at, total, skipped";
 
 fn batch(row: &AnyRow) -> Result<BatchRecord> {
     Ok(BatchRecord {
@@ -35,6 +38,7 @@ fn batch(row: &AnyRow) -> Result<BatchRecord> {
         requested_by: text(row, "requested_by")?,
         created_at: Timestamp(int(row, "created_at")?),
         total: int(row, "total")?,
+        skipped: text(row, "skipped")?,
     })
 }
 
@@ -45,7 +49,7 @@ impl Store {
     pub async fn create_batch(&self, b: &BatchRecord, jobs: &[JobRecord]) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(safe_sql!(
-            "INSERT INTO job_batches ({BATCH_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            "INSERT INTO job_batches ({BATCH_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
         .bind(&b.id)
         .bind(&b.kind)
@@ -54,6 +58,7 @@ impl Store {
         .bind(&b.requested_by)
         .bind(b.created_at.0)
         .bind(b.total)
+        .bind(&b.skipped)
         .execute(&mut *tx)
         .await?;
         for chunk in jobs.chunks(ROWS_PER_STATEMENT) {

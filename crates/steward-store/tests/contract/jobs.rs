@@ -278,7 +278,7 @@ contract_test!(
         db.create_job(&rotation).await.unwrap();
         // The agent said it runs credential rotations only.
         db.set_agent_capabilities("a", Some(&["rotate_credential".to_string()]), None, false)
-        .await
+            .await
             .unwrap();
 
         let got = db.claim_next_job("a", ts(5_000)).await.unwrap().unwrap();
@@ -297,7 +297,8 @@ contract_test!(
 
         // An agent that says nothing (one from before advertising) gets the original kinds.
         db.set_agent_capabilities("a", None, None, false)
-        .await.unwrap();
+            .await
+            .unwrap();
         db.create_job(&job("inventory-2", "a", 6_000))
             .await
             .unwrap();
@@ -382,7 +383,7 @@ contract_test!(
         assert_eq!(all.get("a"), Some(&(Some(kinds), true)));
         // An empty list is a statement (it runs nothing), not silence.
         db.set_agent_capabilities("a", Some(&[]), None, false)
-        .await
+            .await
             .unwrap();
         let said = read().await;
         assert_eq!(said.agent_job_kinds, Some(vec![]));

@@ -535,6 +535,7 @@ fn batch_record(id: &str, created_at: i64, total: i64) -> BatchRecord {
         requested_by: "alice".into(),
         created_at: ts(created_at),
         total,
+        skipped: r#"[{"device_id":"d9","device_name":"till","reason":"no scripts"}]"#.into(),
     }
 }
 

@@ -100,11 +100,15 @@ contract_test!(pending_sign_ins_and_settings, |db: TestDb| async move {
     );
     // The first value stored wins; a later one is not written over it.
     assert_eq!(
-        db.setting_or_insert("signing", "first", ts(3)).await.unwrap(),
+        db.setting_or_insert("signing", "first", ts(3))
+            .await
+            .unwrap(),
         "first"
     );
     assert_eq!(
-        db.setting_or_insert("signing", "second", ts(4)).await.unwrap(),
+        db.setting_or_insert("signing", "second", ts(4))
+            .await
+            .unwrap(),
         "first"
     );
 });

@@ -36,6 +36,7 @@ fn full(seq: u64, inv: &Inventory) -> Report {
     Report {
         observations: None,
         posture: None,
+        updates: None,
         seq,
         collected_at: steward_core::Timestamp(1_700_000_000_000 + seq as i64),
         metrics: None,
@@ -50,6 +51,7 @@ fn delta(seq: u64, from: &Inventory, to: &Inventory) -> Report {
     Report {
         observations: None,
         posture: None,
+        updates: None,
         inventory: Some(InventoryUpdate::Delta {
             delta: Box::new(InventoryDelta::between(from, to)),
         }),

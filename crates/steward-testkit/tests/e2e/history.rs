@@ -62,6 +62,7 @@ impl Device<'_> {
             reports: vec![Report {
                 observations: None,
                 posture: None,
+                updates: None,
                 seq: self.seq,
                 collected_at: now,
                 metrics: Some(metrics_at(now.0)),

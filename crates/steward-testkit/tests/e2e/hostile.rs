@@ -15,6 +15,7 @@ fn full(seq: u64, inv: &Inventory) -> Report {
     Report {
         observations: None,
         posture: None,
+        updates: None,
         seq,
         collected_at: Timestamp(1_700_000_000_000 + seq as i64),
         metrics: None,
@@ -85,6 +86,7 @@ async fn refused_at_the_edge(backend: Backend) {
     let report = Report {
         observations: None,
         posture: None,
+        updates: None,
         inventory: Some(InventoryUpdate::Delta {
             delta: Box::new(delta),
         }),
@@ -236,6 +238,7 @@ async fn change_events_beyond_the_limit_are_summarised() {
     let report = Report {
         observations: None,
         posture: None,
+        updates: None,
         inventory: Some(InventoryUpdate::Delta {
             delta: Box::new(InventoryDelta::between(&v1, &v2)),
         }),
@@ -415,6 +418,7 @@ async fn an_agent_repairs_a_queue_the_server_refuses() {
         .push(Report {
             observations: None,
             posture: None,
+            updates: None,
             metrics: Some(metrics),
             ..full(1, &poisoned)
         })

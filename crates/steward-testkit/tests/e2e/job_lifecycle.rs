@@ -220,6 +220,7 @@ fn old_check_in(seq: u64) -> Value {
         reports: vec![Report {
             observations: None,
             posture: None,
+            updates: None,
             seq,
             collected_at: steward_core::Timestamp(1_700_000_000_000),
             metrics: Some(steward_core::Metrics::default()),

@@ -60,6 +60,7 @@ async fn metrics_count_what_the_server_does() {
                 inventory: None,
                 observations: None,
                 posture: None,
+                updates: None,
                 summarised: 0,
             }],
             capabilities: None,

@@ -74,7 +74,10 @@ async fn updates_are_listed_installed_on_request_and_a_failure_alerts() {
         names(&rows),
         ["steward-broken", "steward-demo", "steward-secfix"]
     );
-    let secfix = rows.iter().find(|r| r["package"] == "steward-secfix").unwrap();
+    let secfix = rows
+        .iter()
+        .find(|r| r["package"] == "steward-secfix")
+        .unwrap();
     assert_eq!(secfix["security"], true, "{secfix}");
     assert_eq!(secfix["installed"], "1.0");
     assert_eq!(secfix["candidate"], "1.1");
@@ -102,7 +105,10 @@ async fn updates_are_listed_installed_on_request_and_a_failure_alerts() {
             .contains("steward-secfix 1.0 → 1.1 installed"),
         "{done}"
     );
-    assert_eq!(status_version(&m.root, "steward-secfix").as_deref(), Some("1.1"));
+    assert_eq!(
+        status_version(&m.root, "steward-secfix").as_deref(),
+        Some("1.1")
+    );
     // The agent listed again after the install.
     eventually(WAIT, "the list refreshed after the install", || async {
         (names(&pending(&server, &api, &device).await) == ["steward-broken", "steward-demo"])
@@ -128,7 +134,10 @@ async fn updates_are_listed_installed_on_request_and_a_failure_alerts() {
         .unwrap()
         .unwrap();
     assert!(job.message.contains("steward-broken 1.0 failed"), "{job:?}");
-    assert!(job.message.contains("steward-demo 1.0 → 1.1 installed"), "{job:?}");
+    assert!(
+        job.message.contains("steward-demo 1.0 → 1.1 installed"),
+        "{job:?}"
+    );
     assert!(
         job.output.contains("this version refuses to install"),
         "the install's log is kept: {}",
@@ -152,7 +161,10 @@ async fn updates_are_listed_installed_on_request_and_a_failure_alerts() {
     .await;
     assert_eq!(alert["status"], "critical", "{alert}");
     assert!(
-        alert["summary"].as_str().unwrap().contains("steward-broken"),
+        alert["summary"]
+            .as_str()
+            .unwrap()
+            .contains("steward-broken"),
         "{alert}"
     );
 
@@ -160,7 +172,11 @@ async fn updates_are_listed_installed_on_request_and_a_failure_alerts() {
     let (_, audit) = server
         .api_get(&api, "/api/v1/audit?action=updates_install_queued")
         .await;
-    assert_eq!(audit["entries"].as_array().map(Vec::len), Some(2), "{audit}");
+    assert_eq!(
+        audit["entries"].as_array().map(Vec::len),
+        Some(2),
+        "{audit}"
+    );
     agent.stop().await;
 }
 
@@ -206,7 +222,10 @@ async fn a_policy_installs_what_it_allows_inside_its_window() {
             .unwrap()
             .to_owned()
     };
-    assert!(plan("steward-secfix").starts_with("installs in the window"), "{rows:?}");
+    assert!(
+        plan("steward-secfix").starts_with("installs in the window"),
+        "{rows:?}"
+    );
     assert_eq!(plan("steward-demo"), "needs approval");
     assert_eq!(plan("steward-broken"), "held");
 
@@ -253,7 +272,10 @@ async fn a_policy_installs_what_it_allows_inside_its_window() {
         .then_some(())
     })
     .await;
-    assert_eq!(status_version(&m.root, "steward-broken").as_deref(), Some("1.0"));
+    assert_eq!(
+        status_version(&m.root, "steward-broken").as_deref(),
+        Some("1.0")
+    );
     eventually(WAIT, "only the held package is left", || async {
         (names(&pending(&server, &api, &device).await) == ["steward-broken"]).then_some(())
     })

@@ -35,9 +35,8 @@ async fn agent(server: &TestServer, name: &str, allow: bool) -> TestAgent {
 
 fn start(agent: &mut TestAgent) {
     agent.start_with(Duration::from_secs(1), |c| {
-        c.executors.register(
-            RunScriptExecutor::new().with_kill_grace(Duration::from_millis(200)),
-        );
+        c.executors
+            .register(RunScriptExecutor::new().with_kill_grace(Duration::from_millis(200)));
     });
 }
 
@@ -58,15 +57,19 @@ async fn finished(server: &TestServer, api: &str, id: &str) -> Value {
 
 /// Waits until the server knows whether each device allows scripts.
 async fn capabilities_known(server: &TestServer, api: &str, allowed: usize) {
-    eventually(WAIT, "the agents' script settings reached the server", || async {
-        let (_, body) = server.api_get(api, "/api/v1/updates").await;
-        let n = body["devices"]
-            .as_array()?
-            .iter()
-            .filter(|d| d["scripts_allowed"] == true)
-            .count();
-        (n == allowed).then_some(())
-    })
+    eventually(
+        WAIT,
+        "the agents' script settings reached the server",
+        || async {
+            let (_, body) = server.api_get(api, "/api/v1/updates").await;
+            let n = body["devices"]
+                .as_array()?
+                .iter()
+                .filter(|d| d["scripts_allowed"] == true)
+                .count();
+            (n == allowed).then_some(())
+        },
+    )
     .await;
 }
 
@@ -156,7 +159,13 @@ async fn a_script_runs_only_where_the_device_allows_it_and_only_as_the_server_si
         )
         .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("does not allow scripts"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not allow scripts"),
+        "{body}"
+    );
 
     // Orders written into the database by someone else: the signed order of the run above
     // with other content, and one signed with a key the agent never pinned.
@@ -201,9 +210,14 @@ async fn a_script_runs_only_where_the_device_allows_it_and_only_as_the_server_si
     assert!(!forged_marker.exists(), "a forged order ran");
 
     // Every run is audited with the content's hash.
-    let (_, audit) = server.api_get(&api, "/api/v1/audit?action=script_run").await;
+    let (_, audit) = server
+        .api_get(&api, "/api/v1/audit?action=script_run")
+        .await;
     let entry = audit.to_string();
-    assert!(entry.contains(script["content_sha256"].as_str().unwrap()), "{entry}");
+    assert!(
+        entry.contains(script["content_sha256"].as_str().unwrap()),
+        "{entry}"
+    );
 
     allowing.stop().await;
     refusing.stop().await;
@@ -217,7 +231,9 @@ async fn the_library_is_the_admins_and_runs_follow_roles() {
     let viewer = server.api_token_with(Role::Viewer).await;
     let body = json!({"name": "x", "platform": "linux", "interpreter": "sh", "content": "true\n"});
     for token in [&technician, &viewer] {
-        let (status, _) = server.api_post(token, "/api/v1/scripts", body.clone()).await;
+        let (status, _) = server
+            .api_post(token, "/api/v1/scripts", body.clone())
+            .await;
         assert_eq!(status, 403);
     }
     let script = add_script(&server, &admin, "true\n").await;
@@ -275,7 +291,13 @@ async fn a_timeout_stops_the_script_and_says_so() {
     assert_eq!(status, 202, "{sent}");
     let done = finished(&server, &api, sent["id"].as_str().unwrap()).await;
     assert_eq!(done["batch"]["progress"]["failed"], 1, "{done}");
-    assert!(done["jobs"][0]["message"].as_str().unwrap().contains("timed out"), "{done}");
+    assert!(
+        done["jobs"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("timed out"),
+        "{done}"
+    );
     let job = server
         .store
         .job(done["jobs"][0]["job_id"].as_str().unwrap())
@@ -298,14 +320,23 @@ async fn an_offline_device_runs_the_script_on_return_unless_it_expired() {
     server.clock().advance(Duration::from_secs(3600));
 
     let out = tempfile::tempdir().unwrap();
-    let script = add_script(&server, &api, "echo \"$STEWARD_PARAM_WORD\" > \"$STEWARD_PARAM_OUT\"\n").await;
+    let script = add_script(
+        &server,
+        &api,
+        "echo \"$STEWARD_PARAM_WORD\" > \"$STEWARD_PARAM_OUT\"\n",
+    )
+    .await;
     let id = script["id"].as_str().unwrap();
     let run = |word: &str, file: &str| {
         json!({"target": "all", "expires_in_secs": 600,
                "params": {"word": word, "out": out.path().join(file).to_str().unwrap()}})
     };
     let (status, late) = server
-        .api_post(&api, &format!("/api/v1/scripts/{id}/runs"), run("bye", "late"))
+        .api_post(
+            &api,
+            &format!("/api/v1/scripts/{id}/runs"),
+            run("bye", "late"),
+        )
         .await;
     assert_eq!(status, 202, "{late}");
     assert_eq!(late["progress"]["offline"], 1, "{late}");
@@ -313,14 +344,21 @@ async fn an_offline_device_runs_the_script_on_return_unless_it_expired() {
     server.clock().advance(Duration::from_secs(3600));
     steward_server::expire_jobs(&server.state).await.unwrap();
     let (status, back) = server
-        .api_post(&api, &format!("/api/v1/scripts/{id}/runs"), run("hello", "back"))
+        .api_post(
+            &api,
+            &format!("/api/v1/scripts/{id}/runs"),
+            run("hello", "back"),
+        )
         .await;
     assert_eq!(status, 202, "{back}");
 
     start(&mut device);
     let done = finished(&server, &api, back["id"].as_str().unwrap()).await;
     assert_eq!(done["batch"]["progress"]["succeeded"], 1, "{done}");
-    assert_eq!(std::fs::read_to_string(out.path().join("back")).unwrap(), "hello\n");
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("back")).unwrap(),
+        "hello\n"
+    );
     let expired = batch(&server, &api, late["id"].as_str().unwrap()).await;
     assert_eq!(expired["batch"]["progress"]["expired"], 1, "{expired}");
     assert!(!out.path().join("late").exists());

@@ -29,8 +29,9 @@ pub async fn run(state: &AppState, caller: &Caller, command: UpdatesCommand) -> 
                     .map_or_else(|| "none".to_owned(), |d| format!("{d} days")),
                 overview.reboot_required
             );
-            let mut table =
-                Table::new(&["DEVICE", "PENDING", "SECURITY", "OLDEST", "REBOOT", "SCRIPTS"]);
+            let mut table = Table::new(&[
+                "DEVICE", "PENDING", "SECURITY", "OLDEST", "REBOOT", "SCRIPTS",
+            ]);
             for d in &overview.devices {
                 table.row(vec![
                     d.device_name.clone(),
@@ -45,15 +46,20 @@ pub async fn run(state: &AppState, caller: &Caller, command: UpdatesCommand) -> 
             print!("{}", table.render());
         }
         UpdatesCommand::Show { device, json } => {
-            let found =
-                steward_server::devices::find_by_name_or_id(state, caller, &device).await?;
+            let found = steward_server::devices::find_by_name_or_id(state, caller, &device).await?;
             let rows = service::device_pending(state, caller, &found.id).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
                 return Ok(());
             }
-            let mut table =
-                Table::new(&["PACKAGE", "INSTALLED", "CANDIDATE", "SECURITY", "DAYS", "POLICY"]);
+            let mut table = Table::new(&[
+                "PACKAGE",
+                "INSTALLED",
+                "CANDIDATE",
+                "SECURITY",
+                "DAYS",
+                "POLICY",
+            ]);
             for r in &rows {
                 table.row(vec![
                     r.package.clone(),
@@ -93,7 +99,11 @@ pub async fn run(state: &AppState, caller: &Caller, command: UpdatesCommand) -> 
     Ok(())
 }
 
-async fn policy(state: &AppState, caller: &Caller, command: PatchPolicyCommand) -> anyhow::Result<()> {
+async fn policy(
+    state: &AppState,
+    caller: &Caller,
+    command: PatchPolicyCommand,
+) -> anyhow::Result<()> {
     match command {
         PatchPolicyCommand::List { json } => {
             let policies = service::policies(state, caller).await?;

@@ -103,7 +103,11 @@ pub async fn run(state: &AppState, caller: &Caller, command: PostureCommand) -> 
 }
 
 /// `group:Shop`, `device:till-1` → the stored target (ids), looked up in the caller's scope.
-pub(super) async fn stored_target(state: &AppState, caller: &Caller, devices: &str) -> anyhow::Result<String> {
+pub(super) async fn stored_target(
+    state: &AppState,
+    caller: &Caller,
+    devices: &str,
+) -> anyhow::Result<String> {
     let named = match Target::parse(devices)
         .map_err(|e| anyhow::anyhow!("--devices: {e} (all, device:NAME, group:NAME or tag:NAME)"))?
     {

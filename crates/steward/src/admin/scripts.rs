@@ -194,7 +194,11 @@ async fn wait_for(state: &AppState, caller: &Caller, id: &str) -> anyhow::Result
         if p.queued + p.offline + p.running == 0 {
             print_jobs(&detail);
             if p.failed + p.expired > 0 {
-                bail!("{} of {} device(s) did not succeed", p.failed + p.expired, p.total);
+                bail!(
+                    "{} of {} device(s) did not succeed",
+                    p.failed + p.expired,
+                    p.total
+                );
             }
             return Ok(());
         }
@@ -205,7 +209,11 @@ async fn wait_for(state: &AppState, caller: &Caller, id: &str) -> anyhow::Result
 fn print_jobs(detail: &BatchDetail) {
     let mut table = Table::new(&["DEVICE", "STATE", "RESULT"]);
     for j in &detail.jobs {
-        table.row(vec![j.device_name.clone(), j.state.clone(), j.message.clone()]);
+        table.row(vec![
+            j.device_name.clone(),
+            j.state.clone(),
+            j.message.clone(),
+        ]);
     }
     print!("{}", table.render());
 }

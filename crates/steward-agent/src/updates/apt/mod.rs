@@ -183,7 +183,9 @@ impl UpdateManager for Apt {
         match self.root {
             Root::System => crate::updates::reboot_in_a_minute(),
             // A directory root is no machine to reboot (the tests' throwaway roots).
-            Root::Directory(_) => anyhow::bail!("not rebooting: updates were installed into a directory, not this machine"),
+            Root::Directory(_) => anyhow::bail!(
+                "not rebooting: updates were installed into a directory, not this machine"
+            ),
         }
     }
 

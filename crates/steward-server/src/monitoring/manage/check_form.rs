@@ -21,7 +21,11 @@ pub const KINDS: &[(&str, &str, bool)] = &[
     ("heartbeat", "Agent heartbeat", true),
     ("backup", "Backups late or failed", true),
     ("drill", "Restore drills failed or overdue", true),
-    ("patching", "Install failed or security updates overdue", true),
+    (
+        "patching",
+        "Install failed or security updates overdue",
+        true,
+    ),
     ("http", "HTTP(S)", false),
     ("tcp", "TCP port", false),
     ("tls", "TLS certificate", false),
