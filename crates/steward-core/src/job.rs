@@ -219,6 +219,9 @@ mod tests {
             (JobKind::RotateCredential, "rotate_credential"),
             (JobKind::Backup, "backup"),
             (JobKind::Restore, "restore"),
+            (JobKind::ListUpdates, "list_updates"),
+            (JobKind::InstallUpdates, "install_updates"),
+            (JobKind::RunScript, "run_script"),
         ];
         assert_eq!(JobKind::VARIANTS.len(), stored.len());
         for (kind, text) in stored {

@@ -12,8 +12,6 @@ use super::policy::{ScriptPolicy, pinned_script_key};
 use super::process::{self, Ending, RunSpec};
 use crate::runner::jobs::{BoxFuture, JobContext, JobExecutor, JobOutcome};
 
-/// The job kind, as the server names it.
-pub const RUN_SCRIPT_KIND: &str = "run_script";
 /// At most this much output is kept per run.
 pub const OUTPUT_CAP_BYTES: usize = 64 * 1024;
 /// Between SIGTERM and SIGKILL when a run times out.
@@ -154,7 +152,7 @@ fn exit_signal(status: &std::process::ExitStatus) -> Option<i32> {
 
 impl JobExecutor for RunScriptExecutor {
     fn kind(&self) -> &str {
-        RUN_SCRIPT_KIND
+        steward_core::JobKind::RunScript.as_str()
     }
 
     fn run(&self, ctx: JobContext, job: JobAssignment) -> BoxFuture<'_, JobOutcome> {

@@ -10,6 +10,6 @@ pub mod executor;
 pub mod policy;
 pub mod process;
 
-pub use executor::{KILL_GRACE, OUTPUT_CAP_BYTES, RUN_SCRIPT_KIND, RunScriptExecutor};
+pub use executor::{KILL_GRACE, OUTPUT_CAP_BYTES, RunScriptExecutor};
 pub use policy::{CONFIG_FILE, SCRIPT_KEY_FILE, ScriptPolicy, pin_script_key, pinned_script_key};
 pub use steward_proto::agent::RunScriptParams;

@@ -20,10 +20,6 @@ pub const MAX_LOG_BYTES: usize = 256 * 1024;
 /// How often a running install's log is sent to the server.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
-/// The job kinds, as the server names them.
-pub const LIST_UPDATES_KIND: &str = "list_updates";
-pub const INSTALL_UPDATES_KIND: &str = "install_updates";
-
 /// Lists the pending updates.
 pub struct ListUpdatesExecutor {
     feed: Arc<UpdatesFeed>,
@@ -37,7 +33,7 @@ impl ListUpdatesExecutor {
 
 impl JobExecutor for ListUpdatesExecutor {
     fn kind(&self) -> &str {
-        LIST_UPDATES_KIND
+        steward_core::JobKind::ListUpdates.as_str()
     }
 
     fn run(&self, _: JobContext, _: JobAssignment) -> BoxFuture<'_, JobOutcome> {
@@ -79,7 +75,7 @@ impl InstallUpdatesExecutor {
 
 impl JobExecutor for InstallUpdatesExecutor {
     fn kind(&self) -> &str {
-        INSTALL_UPDATES_KIND
+        steward_core::JobKind::InstallUpdates.as_str()
     }
 
     fn run(&self, ctx: JobContext, job: JobAssignment) -> BoxFuture<'_, JobOutcome> {

@@ -18,9 +18,7 @@ use steward_core::patching::{PackageResult, PendingUpdate};
 pub use apt::{Apt, Root};
 pub use dnf::Dnf;
 pub use feed::{MAX_REPORTED, UpdatesFeed};
-pub use jobs::{
-    INSTALL_UPDATES_KIND, InstallUpdatesExecutor, LIST_UPDATES_KIND, ListUpdatesExecutor,
-};
+pub use jobs::{InstallUpdatesExecutor, ListUpdatesExecutor};
 
 /// A machine's package manager, as far as patching goes.
 pub trait UpdateManager: Send + Sync {

@@ -19,7 +19,7 @@ pub enum BatchError {
     #[error("no batch {0:?}")]
     NotFound(String),
     /// The target names devices, none of which can take the job.
-    #[error("none of the {count} devices {target} names can take this job: {why}")]
+    #[error("{target} names {count} device(s), none of which can take this job: {why}")]
     NoneEligible {
         target: String,
         count: usize,

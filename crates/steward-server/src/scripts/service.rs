@@ -238,7 +238,7 @@ pub async fn run(
         )));
     }
     let expires_in = run.expires_in_secs.unwrap_or(DEFAULT_EXPIRES_IN_SECS);
-    if expires_in < 60 || expires_in > MAX_EXPIRES_IN_SECS {
+    if !(60..=MAX_EXPIRES_IN_SECS).contains(&expires_in) {
         return Err(ScriptsError::Invalid(format!(
             "expires_in_secs: 60 to {MAX_EXPIRES_IN_SECS}"
         )));

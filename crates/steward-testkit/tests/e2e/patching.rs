@@ -172,11 +172,7 @@ async fn updates_are_listed_installed_on_request_and_a_failure_alerts() {
     let (_, audit) = server
         .api_get(&api, "/api/v1/audit?action=updates_install_queued")
         .await;
-    assert_eq!(
-        audit["entries"].as_array().map(Vec::len),
-        Some(2),
-        "{audit}"
-    );
+    assert_eq!(audit["items"].as_array().map(Vec::len), Some(2), "{audit}");
     agent.stop().await;
 }
 

@@ -124,7 +124,7 @@ async fn a_script_runs_only_where_the_device_allows_it_and_only_as_the_server_si
         )
         .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("word"), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("word"), "{body}");
 
     // On every device: the one that allows scripts runs it; the other is named as skipped.
     let (status, sent) = server
@@ -136,7 +136,7 @@ async fn a_script_runs_only_where_the_device_allows_it_and_only_as_the_server_si
         .await;
     assert_eq!(status, 202, "{sent}");
     assert_eq!(sent["progress"]["total"], 1);
-    assert_eq!(sent["skipped"][0]["device_name"], "refuses");
+    assert_eq!(sent["skipped"][0]["device_id"], refusing.device_id.as_str());
     assert!(
         sent["skipped"][0]["reason"]
             .as_str()
@@ -146,7 +146,7 @@ async fn a_script_runs_only_where_the_device_allows_it_and_only_as_the_server_si
     );
     let done = finished(&server, &api, sent["id"].as_str().unwrap()).await;
     assert_eq!(done["batch"]["progress"]["succeeded"], 1, "{done}");
-    assert_eq!(done["jobs"][0]["device_name"], "allows");
+    assert_eq!(done["jobs"][0]["device_id"], allowing.device_id.as_str());
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "hello\n");
 
     // Aimed at the refusing device alone: nothing to send, and the answer says why.
@@ -160,7 +160,7 @@ async fn a_script_runs_only_where_the_device_allows_it_and_only_as_the_server_si
         .await;
     assert_eq!(status, 400, "{body}");
     assert!(
-        body["error"]
+        body["message"]
             .as_str()
             .unwrap()
             .contains("does not allow scripts"),
