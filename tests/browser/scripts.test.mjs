@@ -21,8 +21,8 @@ after(async () => {
   steward?.stop();
 });
 
-async function reloadUntil(page, check, what) {
-  for (let i = 0; i < 120; i++) {
+async function reloadUntil(page, check, what, tries = 120) {
+  for (let i = 0; i < tries; i++) {
     if (await check()) return;
     await page.waitForTimeout(500);
     await page.reload();
@@ -73,9 +73,10 @@ test('the updates page shows the fleet and the device its packages', async () =>
   for (const id of ['#missing-security', '#oldest-security', '#reboot-required']) {
     assert.ok(await page.locator(id).isVisible(), id);
   }
-  // This machine's package manager is listed at the agent's start.
+  // This machine's package manager is listed at the agent's start; the listing travels with
+  // its next check-in (a minute apart under `steward up`).
   await reloadUntil(page, async () => !/never/.test(await page.textContent('#update-devices tbody')),
-    'the local agent listed its updates');
+    'the local agent listed its updates', 300);
   await page.screenshot({ path: join(shots, 'updates.png'), fullPage: true });
   await Promise.all([page.waitForURL(/\/updates\/devices\//), page.click('#update-devices tbody a')]);
   assert.ok(await page.locator('#pending-updates').isVisible());

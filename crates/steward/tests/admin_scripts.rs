@@ -30,7 +30,11 @@ async fn the_library_and_patch_policies_are_kept_from_the_shell() {
     let data = dir.path();
     // An installation's database, as `steward server` leaves it.
     let url = format!("sqlite://{}?mode=rwc", data.join("steward.db").display());
-    steward_store::Store::connect(&url).await.unwrap().close().await;
+    steward_store::Store::connect(&url)
+        .await
+        .unwrap()
+        .close()
+        .await;
     let script = data.join("restart.sh");
     std::fs::write(&script, "systemctl restart \"$STEWARD_PARAM_SERVICE\"\n").unwrap();
     let file = script.display().to_string();

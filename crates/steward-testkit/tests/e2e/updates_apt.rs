@@ -38,7 +38,7 @@ fn updates_are_listed_classified_and_installed_in_a_throwaway_root() {
             ("steward-secfix", "1.0", "1.1", true),
         ]
     );
-    assert_eq!(pending[2].source, "Steward-Security:bookworm-security");
+    assert_eq!(pending[2].source, "bookworm-security");
     assert_eq!(pending[2].arch, "all");
     assert!(!m.apt.reboot_required().unwrap());
 

@@ -1,5 +1,5 @@
-//! [`Apt`]: Debian and Ubuntu. Listing is apt's simulation of a full upgrade (it reads the
-//! indexes the distribution's timer keeps fresh: no download, no lock); installing is
+//! [`Apt`]: Debian and Ubuntu. Listing is `apt list --upgradable` (it reads the indexes the
+//! distribution's timer keeps fresh: no download, no lock, no solver); installing is
 //! `apt-get install --only-upgrade`, and what happened to each package is read from the
 //! dpkg status before and after, not from apt's prose.
 
@@ -14,7 +14,7 @@ use steward_core::patching::{PackageOutcome, PackageResult, PendingUpdate};
 use super::UpdateManager;
 use super::command::{Command, Finished};
 use super::names::check_package_names;
-pub use parse::{Installed, dpkg_status, names_security, simulated_upgrades};
+pub use parse::{Installed, dpkg_status, names_security, upgradable};
 
 /// The system apt and dpkg act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +127,7 @@ impl Root {
 #[derive(Debug, Clone)]
 pub struct Apt {
     pub root: Root,
-    /// How long listing may take (the simulation resolves every package).
+    /// How long listing may take.
     pub list_timeout: Duration,
     /// How long an install may take before it is killed.
     pub install_timeout: Duration,
@@ -189,19 +189,33 @@ impl UpdateManager for Apt {
         }
     }
 
+    /// `apt list --upgradable`: every installed package with a newer candidate in the
+    /// current indexes, and the suites it comes from. Not `apt-get -s dist-upgrade`: that
+    /// resolves the whole upgrade and costs about three times the CPU (2 s against 0.7 s for
+    /// 114 pending on a Debian 12 machine: `steward-bench updates`), while a listing needs
+    /// only the candidates.
     fn pending(&self) -> anyhow::Result<Vec<PendingUpdate>> {
-        let finished = self
-            .apt_get(self.list_timeout)
-            .args(["-s", "-o", "Debug::NoLocking=1", "dist-upgrade"])
+        let mut command = Command::new("apt", self.list_timeout);
+        command.env = self.root.apt_env();
+        let finished = command
+            .args(self.root.apt_options())
+            .args(["-o", "Debug::NoLocking=1", "list", "--upgradable"])
             .run(&mut |_| {})?;
         if finished.status != 0 {
             bail!(
-                "apt-get -s dist-upgrade exited {}: {}",
+                "apt list --upgradable exited {}: {}",
                 finished.status,
                 parse::last_error(&finished.output).unwrap_or("no reason given")
             );
         }
-        Ok(simulated_upgrades(&finished.output.join("\n")))
+        let native = Command::new("dpkg", self.list_timeout)
+            .args(["--print-architecture"])
+            .run(&mut |_| {})
+            .ok()
+            .filter(|f| f.status == 0)
+            .and_then(|f| f.output.first().map(|a| a.trim().to_owned()))
+            .unwrap_or_default();
+        Ok(upgradable(&finished.output.join("\n"), &native))
     }
 
     fn install(

@@ -1,43 +1,46 @@
-//! Reading apt's and dpkg's text: the simulation's `Inst` lines, the dpkg status file, and
+//! Reading apt's and dpkg's text: `apt list --upgradable`'s lines, the dpkg status file, and
 //! the reasons an install names for a package it could not upgrade.
 
 use std::collections::BTreeMap;
 
 use steward_core::patching::PendingUpdate;
 
-/// The pending upgrades in `apt-get -s dist-upgrade`'s output: each line
-/// `Inst pkg [old] (new Label:Version/suite[, Label2:…] [arch])`. Packages the upgrade
-/// would newly install (no `[old]`) are not updates of the machine's packages and are
-/// left out.
-pub fn simulated_upgrades(output: &str) -> Vec<PendingUpdate> {
-    output.lines().filter_map(inst_line).collect()
+/// The pending upgrades in `apt list --upgradable`'s output: each line `name/suite[,suite…]
+/// candidate arch [upgradable from: installed]` (other lines — `Listing...`, apt's warning
+/// that its interface is not stable — are skipped). A package of an architecture other than
+/// `native` (and not `all`) is named `name:arch`, as apt-get installs it.
+pub fn upgradable(output: &str, native: &str) -> Vec<PendingUpdate> {
+    output
+        .lines()
+        .filter_map(|line| upgradable_line(line, native))
+        .collect()
 }
 
-fn inst_line(line: &str) -> Option<PendingUpdate> {
-    let rest = line.strip_prefix("Inst ")?;
-    let (package, rest) = rest.split_once(' ')?;
-    let rest = rest.trim_start();
-    let (installed, rest) = rest.strip_prefix('[')?.split_once(']')?;
-    let inside = rest.trim_start().strip_prefix('(')?;
-    let inside = &inside[..inside.find(')')?];
-    let (candidate, origin) = inside.split_once(' ').unwrap_or((inside, ""));
-    let (source, arch) = match origin.rfind(" [").or_else(|| origin.find('[')) {
-        Some(at) => (
-            origin[..at].trim(),
-            origin[at..]
-                .trim()
-                .trim_start_matches('[')
-                .trim_end_matches(']'),
-        ),
-        None => (origin.trim(), ""),
+fn upgradable_line(line: &str, native: &str) -> Option<PendingUpdate> {
+    let (name, rest) = line.split_once('/')?;
+    let mut words = rest.splitn(4, ' ');
+    let (suites, candidate, arch, from) =
+        (words.next()?, words.next()?, words.next()?, words.next()?);
+    let installed = from
+        .trim()
+        .strip_prefix("[upgradable from: ")?
+        .strip_suffix(']')?;
+    if name.is_empty() || name.contains(' ') || candidate.is_empty() || arch.is_empty() {
+        return None;
+    }
+    let package = if arch != "all" && !native.is_empty() && arch != native {
+        format!("{name}:{arch}")
+    } else {
+        name.to_owned()
     };
+    let source = suites.replace(',', ", ");
     Some(PendingUpdate {
-        package: package.to_owned(),
+        package,
         arch: arch.to_owned(),
         installed: installed.to_owned(),
         candidate: candidate.to_owned(),
-        source: source.to_owned(),
-        security: names_security(source),
+        security: names_security(&source),
+        source,
         advisories: Vec::new(),
     })
 }
@@ -147,45 +150,40 @@ pub fn last_error(lines: &[String]) -> Option<&str> {
 mod tests {
     use super::*;
 
-    /// Recorded on Debian 12 (a real `apt-get -s dist-upgrade`, shortened).
-    const BOOKWORM: &str = "\
-Reading package lists...
-Building dependency tree...
-Calculating upgrade...
-The following NEW packages will be installed:
-  linux-image-6.1.0-18-amd64
-The following packages will be upgraded:
-  libssl3 linux-image-amd64 openssl tzdata
-4 upgraded, 1 newly installed, 0 to remove and 0 not upgraded.
-Inst libssl3 [3.0.11-1~deb12u1] (3.0.11-1~deb12u2 Debian:12.5/stable, Debian-Security:12/stable-security [amd64])
-Inst linux-image-6.1.0-18-amd64 (6.1.76-1 Debian-Security:12/stable-security [amd64])
-Inst linux-image-amd64 [6.1.69-1] (6.1.76-1 Debian-Security:12/stable-security [amd64])
-Inst tzdata [2023c-5] (2024a-0+deb12u1 Debian:12.5/stable-updates [all])
-Inst libc6:i386 [2.36-9+deb12u3] (2.36-9+deb12u4 Debian:12.5/stable [i386])
-Conf libssl3 (3.0.11-1~deb12u2 Debian:12.5/stable, Debian-Security:12/stable-security [amd64])
-";
-
     #[test]
-    fn the_simulation_lists_upgrades_with_their_origin() {
-        let pending = simulated_upgrades(BOOKWORM);
-        let names: Vec<_> = pending.iter().map(|p| p.package.as_str()).collect();
+    fn the_upgradable_list_gives_suites_versions_and_foreign_architectures() {
+        // Recorded on Debian 12 (shortened).
+        let output = "WARNING: apt does not have a stable CLI interface. Use with caution in scripts.\n\
+Listing...\n\
+apt/oldstable-security 2.6.2 amd64 [upgradable from: 2.6.1]\n\
+base-files/oldstable 12.4+deb12u15 amd64 [upgradable from: 12.4+deb12u11]\n\
+libssl3/oldstable,oldstable-security 3.0.17-1~deb12u3 amd64 [upgradable from: 3.0.15-1~deb12u1]\n\
+tzdata/oldstable-updates 2025b-0+deb12u2 all [upgradable from: 2025b-0+deb12u1]\n\
+libc6/oldstable 2.36-9+deb12u13 i386 [upgradable from: 2.36-9+deb12u10]\n";
+        let pending = upgradable(output, "amd64");
+        let seen: Vec<_> = pending
+            .iter()
+            .map(|p| {
+                (
+                    p.package.as_str(),
+                    p.installed.as_str(),
+                    p.candidate.as_str(),
+                    p.security,
+                )
+            })
+            .collect();
         assert_eq!(
-            names,
-            ["libssl3", "linux-image-amd64", "tzdata", "libc6:i386"]
+            seen,
+            [
+                ("apt", "2.6.1", "2.6.2", true),
+                ("base-files", "12.4+deb12u11", "12.4+deb12u15", false),
+                ("libssl3", "3.0.15-1~deb12u1", "3.0.17-1~deb12u3", true),
+                ("tzdata", "2025b-0+deb12u1", "2025b-0+deb12u2", false),
+                ("libc6:i386", "2.36-9+deb12u10", "2.36-9+deb12u13", false),
+            ]
         );
-        let ssl = &pending[0];
-        assert_eq!(ssl.installed, "3.0.11-1~deb12u1");
-        assert_eq!(ssl.candidate, "3.0.11-1~deb12u2");
-        assert_eq!(ssl.arch, "amd64");
-        assert_eq!(
-            ssl.source,
-            "Debian:12.5/stable, Debian-Security:12/stable-security"
-        );
-        assert!(ssl.security);
-        assert!(pending[1].security);
-        assert!(!pending[2].security, "stable-updates is not security");
-        assert_eq!(pending[2].arch, "all");
-        assert_eq!(pending[3].arch, "i386");
+        assert_eq!(pending[2].source, "oldstable, oldstable-security");
+        assert_eq!(pending[3].arch, "all");
     }
 
     #[test]
