@@ -1,6 +1,6 @@
 //! The agent's own cost: how long a full inventory takes, and — over a run of real
-//! `steward agent run` processes against a real server, one with the posture checks off
-//! and one with them on — their memory and CPU use.
+//! `steward agent run` processes against a real server — with the posture checks and the
+//! updates listing off, with posture on, with the listing on — their memory and CPU use.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -52,11 +52,15 @@ pub async fn run(steward: &super::server::Steward, args: AgentArgs) -> anyhow::R
     let (mut server, url) = steward.spawn(&dir.join("server"), None).await?;
     let store =
         steward_store::Store::connect(&steward_store::sqlite_url(&dir.join("server"))).await?;
-    // Two agents side by side, in the same run: one with the posture checks off, one with
-    // them on (evaluated at start, as every agent does, then every 6 h), so their figures
-    // compare under the same load.
+    // Agents side by side, in the same run: one with the posture checks and the updates
+    // listing off, one with posture on, one with the listing on (each done at start, as every
+    // agent does, then every 6 h), so their figures compare under the same load.
     let mut agents = Vec::new();
-    for (name, posture_every) in [("posture off", "0"), ("posture on", "6")] {
+    for (name, posture_every, updates_every) in [
+        ("both off", "0", "0"),
+        ("posture on", "6", "0"),
+        ("updates on", "0", "6"),
+    ] {
         let state_dir = dir.join(name.replace(' ', "-"));
         enroll(steward, &store, &url, &state_dir).await?;
         let child = steward
@@ -68,6 +72,8 @@ pub async fn run(steward: &super::server::Steward, args: AgentArgs) -> anyhow::R
                 &args.interval.to_string(),
                 "--posture-every",
                 posture_every,
+                "--updates-every",
+                updates_every,
                 "--state-dir",
             ])
             .arg(&state_dir)

@@ -67,10 +67,15 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
                 state,
                 interval,
                 posture,
+                updates_every,
             } => {
                 let dir = state_dir(&state)?;
                 crate::private::dir(&dir)?;
                 let mut config = with_device_jobs(steward_agent::runner::AgentConfig::new(dir));
+                if let Some(updates) = config.updates.as_mut() {
+                    updates.every =
+                        std::time::Duration::from_secs(updates_every.saturating_mul(3600));
+                }
                 config.interval = interval.map(std::time::Duration::from_secs);
                 let worker = posture_worker()?;
                 config.posture =

@@ -140,6 +140,12 @@ impl JobContext {
         &self.agent.client
     }
 
+    /// Collects the inventory at the next check-in rather than at its usual time: a job
+    /// that changed the machine (an install) has the server see the change within a minute.
+    pub async fn refresh_inventory_soon(&self) {
+        self.agent.core.lock().await.inventory_at = None;
+    }
+
     /// Tells the server how the job is going (still `running`, with the output so far), so
     /// a person watching a long job sees its log grow. Best effort: a progress note that
     /// does not arrive is superseded by the next one or by the result.

@@ -86,6 +86,7 @@ pub struct AgentConfig {
 /// How the agent lists pending updates by itself.
 #[derive(Clone)]
 pub struct UpdatesConfig {
+    /// Zero: never by itself (the `list_updates` and `install_updates` jobs still list).
     pub every: Duration,
     /// Shared with the `list_updates` and `install_updates` executors.
     pub feed: Arc<crate::updates::UpdatesFeed>,
@@ -430,7 +431,7 @@ impl Agent {
     /// the blocking pool (they run commands and read files), leaving the results for the
     /// next check-in. Never returns while enabled; pends for ever when posture is off.
     async fn posture_loop(&self, config: Option<crate::posture::PostureConfig>) {
-        let Some(config) = config else {
+        let Some(config) = config.filter(|c| !c.every.is_zero()) else {
             return std::future::pending().await;
         };
         let mut ticker = tokio::time::interval(config.every.max(MIN_INTERVAL));
@@ -470,7 +471,7 @@ impl Agent {
     /// on the blocking pool), leaving the listing for the next check-in. Pends for ever
     /// when listing is off.
     async fn updates_loop(&self, config: Option<UpdatesConfig>) {
-        let Some(config) = config else {
+        let Some(config) = config.filter(|c| !c.every.is_zero()) else {
             return std::future::pending().await;
         };
         let mut ticker = tokio::time::interval(config.every.max(MIN_INTERVAL));

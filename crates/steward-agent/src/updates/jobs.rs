@@ -124,6 +124,8 @@ impl JobExecutor for InstallUpdatesExecutor {
                     }
                 }
             };
+            // The packages changed: the inventory's software list is collected again.
+            ctx.refresh_inventory_soon().await;
             let output = std::mem::take(&mut *log.lock().unwrap_or_else(PoisonError::into_inner))
                 .into_text();
             match results {

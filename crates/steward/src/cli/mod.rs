@@ -201,6 +201,11 @@ pub enum AgentCommand {
         interval: Option<u64>,
         #[command(flatten)]
         posture: PostureArgs,
+        /// How often to list pending updates with this machine's package manager, in hours
+        /// (also at start and after each install); 0 turns the listing off (install jobs
+        /// still run).
+        #[arg(long, value_name = "HOURS", default_value_t = 6)]
+        updates_every: u64,
     },
     /// Print the inventory this agent would report, as JSON, and exit.
     Inventory,
