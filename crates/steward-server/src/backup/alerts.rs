@@ -25,15 +25,13 @@ const GATHER: Duration = Duration::from_millis(500);
 /// Starts the judgement: every minute, and soon after each [`wake`]. It runs until the
 /// task is aborted.
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(SWEEP_EVERY) => {}
-                () = state.backup_alerts.notified() => tokio::time::sleep(GATHER).await,
-            }
-            judge(&state).await;
-        }
-    })
+    crate::monitoring::devices::spawn_judgement(
+        state,
+        SWEEP_EVERY,
+        GATHER,
+        |s| &s.backup_alerts,
+        |s| async move { judge(&s).await },
+    )
 }
 
 /// A backup or drill ended: judge the backup alerts soon. Wake-ups while a judgement is

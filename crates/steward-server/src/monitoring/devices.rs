@@ -242,6 +242,31 @@ pub(super) async fn record(state: &AppState, writes: Vec<(Option<String>, CheckR
     }
 }
 
+/// Starts a capability's judgement of its device checks: every `every`, and `gather` after
+/// each wake-up of the `Notify` that `woken` picks from the state (wake-ups while one is
+/// pending fold into it). It runs until the task is aborted.
+pub fn spawn_judgement<F, Fut>(
+    state: AppState,
+    every: Duration,
+    gather: Duration,
+    woken: fn(&AppState) -> &tokio::sync::Notify,
+    judge: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(AppState) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = woken(&state).notified() => tokio::time::sleep(gather).await,
+            }
+            judge(state.clone()).await;
+        }
+    })
+}
+
 /// Starts the heartbeat sweep; it runs until the task is aborted.
 pub fn spawn_sweep(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

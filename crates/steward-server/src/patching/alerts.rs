@@ -19,15 +19,13 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 const GATHER: Duration = Duration::from_millis(500);
 
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(SWEEP_EVERY) => {}
-                () = state.patching_alerts.notified() => tokio::time::sleep(GATHER).await,
-            }
-            judge(&state).await;
-        }
-    })
+    crate::monitoring::devices::spawn_judgement(
+        state,
+        SWEEP_EVERY,
+        GATHER,
+        |s| &s.patching_alerts,
+        |s| async move { judge(&s).await },
+    )
 }
 
 /// A listing or an install arrived: judge soon (wake-ups fold into one judgement).

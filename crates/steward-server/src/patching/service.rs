@@ -526,6 +526,11 @@ pub async fn create_policy(
             &format!("{} on {}", record.name, record.target),
         )
         .await;
+    out_of(record)
+}
+
+/// A policy just stored, as the API answers it.
+fn out_of(record: PatchPolicyRecord) -> Result<PatchPolicyOut> {
     StoredPolicy::read(record)
         .map(|p| p.out())
         .ok_or_else(|| PatchingError::Invalid("the stored policy does not read".into()))
@@ -560,9 +565,7 @@ pub async fn update_policy(
             &format!("{} on {}", record.name, record.target),
         )
         .await;
-    StoredPolicy::read(record)
-        .map(|p| p.out())
-        .ok_or_else(|| PatchingError::Invalid("the stored policy does not read".into()))
+    out_of(record)
 }
 
 pub async fn delete_policy(state: &AppState, caller: &Caller, id_or_name: &str) -> Result<()> {
