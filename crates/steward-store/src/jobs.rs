@@ -107,7 +107,12 @@ where
             .bind(j.updated_at.0)
             .bind(j.deadline_at.0);
     }
-    q.execute(db).await?;
+    q.execute(db).await.map_err(|e| match e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(
+            "an update install is already waiting or running on the device".into(),
+        ),
+        e => e.into(),
+    })?;
     Ok(())
 }
 
@@ -151,6 +156,24 @@ impl Store {
         .fetch_all(&self.read)
         .await?;
         rows.iter().map(job).collect()
+    }
+
+    /// The devices with a job of `kind` not finished yet (queued, dispatched or running):
+    /// one query for the whole fleet.
+    pub async fn devices_with_unfinished_jobs_of_kind(
+        &self,
+        kind: JobKind,
+    ) -> Result<std::collections::HashSet<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT device_id FROM jobs WHERE kind = $1 \
+             AND state IN ('queued', 'dispatched', 'running')",
+        )
+        .bind(kind.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| crate::rows::text(r, "device_id"))
+            .collect()
     }
 
     /// Each device's newest finished job of `kind` (one query for the whole fleet): whether

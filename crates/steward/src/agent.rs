@@ -36,7 +36,8 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
                     }
                     .save(&dir)?;
                     println!(
-                        "This device runs scripts signed with the server's pinned key                          (allow_scripts = true in {}; set it to false there to stop).",
+                        "This device runs scripts signed with the server's pinned key \
+                         (allow_scripts = true in {}; set it to false there to stop).",
                         steward_agent::scripts::ScriptPolicy::path(&dir).display()
                     );
                 }

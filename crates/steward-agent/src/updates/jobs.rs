@@ -97,7 +97,12 @@ impl JobExecutor for InstallUpdatesExecutor {
                 let results = feed.manager().install(&params.packages, &mut log);
                 // What is left pending goes to the server with the next report.
                 let listed = feed.list();
-                if params.reboot && listed.reboot_required && results.is_ok() {
+                // Only after an install that went through: a machine half-upgraded is
+                // better left up for a person to look at.
+                let all_installed = results
+                    .as_ref()
+                    .is_ok_and(|r| r.iter().all(|p| !p.failed()));
+                if params.reboot && listed.reboot_required && all_installed {
                     match feed.manager().schedule_reboot() {
                         Ok(()) => {
                             log("steward: the machine asks for a reboot; rebooting in a minute")

@@ -71,6 +71,37 @@ fn parse_minutes(text: &str) -> Option<u32> {
     }
 }
 
+/// When the opening of `window` that covers `t` closes; `None` when it is closed at `t`.
+/// A policy's install must not start (nor its reboot happen) after that.
+pub fn closes_at(window: &Window, t: crate::Timestamp) -> Option<crate::Timestamp> {
+    const MINUTE: i64 = 60_000;
+    const DAY: i64 = 1_440 * MINUTE;
+    match window {
+        Window::Once { start, end } => (*start <= t && t < *end).then_some(*end),
+        Window::Weekly {
+            days,
+            start_minute,
+            minutes,
+        } => {
+            let day = t.0.div_euclid(DAY);
+            let length = i64::from(*minutes) * MINUTE;
+            let back = i64::from(*minutes).div_euclid(1_440) + 1;
+            // The latest opening that covers `t` (two may, when a window is longer than
+            // the gap to its next opening): its close is the later one.
+            (0..=back)
+                .filter_map(|ago| {
+                    let d = day - ago;
+                    // 1970-01-01 was a Thursday (3, counting Monday as 0).
+                    let weekday = (d + 3).rem_euclid(7) as u8;
+                    let opens = d * DAY + i64::from(*start_minute) * MINUTE;
+                    (days.contains(&weekday) && opens <= t.0 && t.0 < opens + length)
+                        .then_some(crate::Timestamp(opens + length))
+                })
+                .max()
+        }
+    }
+}
+
 /// The text form of a weekly window (what [`parse`] reads back); a one-off window as its
 /// times.
 pub fn format(window: &Window) -> String {
@@ -164,5 +195,18 @@ mod tests {
         let w = parse("sun 02:00 4h").unwrap();
         assert!(w.covers(sunday));
         assert!(!w.covers(sunday.plus_millis(4 * 3_600_000)));
+        // Opened at 02:00, so it closes at 06:00, three and a half hours on.
+        assert_eq!(
+            closes_at(&w, sunday),
+            Some(sunday.plus_millis(210 * 60_000))
+        );
+        assert_eq!(closes_at(&w, sunday.plus_millis(4 * 3_600_000)), None);
+        // A window running past midnight closes the next day.
+        let late = parse("sat 23:00 3h").unwrap();
+        let saturday_2330 = sunday.plus_millis(-3 * 3_600_000);
+        assert_eq!(
+            closes_at(&late, saturday_2330),
+            Some(sunday.plus_millis(-30 * 60_000))
+        );
     }
 }

@@ -59,6 +59,8 @@ pub struct Fanout<'a> {
     pub label: String,
     /// When every job of the batch expires if it has not finished.
     pub deadline_at: Timestamp,
+    /// Most jobs one batch may hold (their parameters are built and stored at once).
+    pub max_jobs: usize,
 }
 
 /// A device as a capability sees it when deciding and building its job.
@@ -139,6 +141,15 @@ pub async fn send(
                 jobs.push(job);
             }
         }
+    }
+    if jobs.len() > fanout.max_jobs {
+        return Err(BatchError::Invalid(format!(
+            "{} names {} devices that can take this job; at most {} at once for it: choose a \
+             group or a tag",
+            fanout.target,
+            jobs.len(),
+            fanout.max_jobs
+        )));
     }
     if jobs.is_empty() {
         let why = skipped
@@ -246,12 +257,25 @@ fn to_batch(record: BatchRecord, progress: BatchProgress) -> Batch {
     }
 }
 
-/// The newest batches, with their progress. Batches are listed to whoever may view
-/// devices; a batch's jobs are each device's own and are shown within the caller's scope
-/// ([`detail`]).
+/// The newest batches, with their progress. A caller who sees every device gets each
+/// batch's counts from one grouped read; a caller limited to some groups sees only the
+/// batches with jobs on their devices, counted over those jobs alone (their skipped list
+/// too).
 pub async fn list(state: &AppState, caller: &Caller, limit: u32) -> Result<Vec<Batch>> {
     caller.require(Action::ViewDevices)?;
     let records = state.store.batches(i64::from(limit.clamp(1, 500))).await?;
+    if *caller.scope() != steward_core::Scope::AllDevices {
+        let mut visible = Vec::new();
+        for record in records {
+            let id = record.id.clone();
+            match detail(state, caller, &id).await {
+                Ok(d) => visible.push(d.batch),
+                Err(BatchError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok(visible);
+    }
     let ids: Vec<String> = records.iter().map(|b| b.id.clone()).collect();
     let mut counts: HashMap<String, BatchProgress> = HashMap::new();
     for (batch, job_state, n) in state.store.batch_progress(&ids).await? {
@@ -299,10 +323,14 @@ pub async fn detail(state: &AppState, caller: &Caller, id: &str) -> Result<Batch
         count(&mut progress, job.state, is_offline);
         jobs.push(batch_job(job, device, is_offline));
     }
-    Ok(BatchDetail {
-        batch: to_batch(record, progress),
-        jobs,
-    })
+    // A batch none of whose jobs the caller may see is not theirs to see.
+    if jobs.is_empty() && *caller.scope() != steward_core::Scope::AllDevices {
+        return Err(BatchError::NotFound(id.to_owned()));
+    }
+    let mut batch = to_batch(record, progress);
+    // Devices the target named but the caller does not see are not named to them.
+    batch.skipped.retain(|s| devices.contains_key(&s.device_id));
+    Ok(BatchDetail { batch, jobs })
 }
 
 fn batch_job(job: JobRecord, device: &DeviceMembership, offline: bool) -> BatchJob {

@@ -40,7 +40,7 @@ pub enum DeviceError {
     )]
     RotationIsSeparate,
     #[error(
-        "backups and restores are queued with their parameters: POST /api/v1/devices/{{id}}/backups or …/restores"
+        "this kind of job is queued with its parameters: backups and restores at POST /api/v1/devices/{{id}}/backups or …/restores, installs at POST /api/v1/updates/install, scripts at POST /api/v1/scripts/{{id}}/runs"
     )]
     NeedsParameters,
     #[error("you can only place devices in groups you serve")]
@@ -267,7 +267,10 @@ pub async fn queue_job(
     if kind == JobKind::RotateCredential {
         return Err(DeviceError::RotationIsSeparate);
     }
-    if matches!(kind, JobKind::Backup | JobKind::Restore) {
+    if matches!(
+        kind,
+        JobKind::Backup | JobKind::Restore | JobKind::InstallUpdates | JobKind::RunScript
+    ) {
         return Err(DeviceError::NeedsParameters);
     }
     let device = find(state, caller, id).await?;

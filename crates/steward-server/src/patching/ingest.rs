@@ -9,9 +9,19 @@ use steward_proto::agent::UpdatesReport;
 
 use crate::state::AppState;
 
+/// The oldest a listing's time is believed: a report waits at most a day in the agent's
+/// queue (`OUTBOX_MAX_REPORTS` at the default interval), so a week is generous.
+const MAX_LISTING_AGE_MS: i64 = 7 * 86_400_000;
+
 pub async fn record(state: &AppState, device_id: &str, report: UpdatesReport, now: Timestamp) {
-    // The agent's clock may run ahead; the server never records a listing in its future.
-    let at = Timestamp(report.listed_at.0.min(now.0));
+    // The agent's clock may run ahead (the server never records a listing in its future)
+    // or be far behind (a board without a real-time clock starts in 1970): a listing older
+    // than a week cannot have waited that long in the agent's queue, and is taken as now.
+    let at = if report.listed_at.0 < now.0 - MAX_LISTING_AGE_MS {
+        now
+    } else {
+        Timestamp(report.listed_at.0.min(now.0))
+    };
     let stored = match &report.error {
         Some(error) => {
             state

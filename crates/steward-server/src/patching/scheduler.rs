@@ -1,9 +1,10 @@
 //! Installs by policy: every minute, for each device whose governing policy's window is
 //! open, the updates its plan allows (security ones at once or once approved, others after
 //! their deferral or approval, held packages never) are queued as one `install_updates`
-//! job. A device gets at most one policy install per [`RETRY_AFTER`] (one attempt per
-//! window, or per six hours without one), none while one is running, and none until it has
-//! listed again after its last install.
+//! job. A device gets at most one policy install per [`RETRY_AFTER_MS`] (one attempt per
+//! window, or per six hours without one), none while one is waiting or running (the store
+//! refuses a second: two servers may run this pass at once), and none until it has listed
+//! again after its last install. A policy's install expires when its window closes.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -55,6 +56,10 @@ pub async fn run_once(state: &AppState) -> Result<usize, super::service::Patchin
         .map(|j| (j.device_id.clone(), j))
         .collect();
     let capabilities = state.store.agent_capabilities().await?;
+    let busy = state
+        .store
+        .devices_with_unfinished_jobs_of_kind(JobKind::InstallUpdates)
+        .await?;
     let mut queued = 0;
     for device in state.store.device_memberships().await? {
         let Some(list) = pending.get(&device.device_id) else {
@@ -67,9 +72,11 @@ pub async fn run_once(state: &AppState) -> Result<usize, super::service::Patchin
             continue;
         }
         if let Some(last) = last_install.get(&device.device_id) {
+            // The agent lists again as soon as an install ends, before it reports the
+            // result: a listing after the install was queued is one after the install.
             let relisted = listed
                 .get(&device.device_id)
-                .is_some_and(|at| *at > last.updated_at);
+                .is_some_and(|at| *at > last.created_at);
             if !relisted || now.since(last.created_at) < RETRY_AFTER_MS {
                 continue;
             }
@@ -85,13 +92,8 @@ pub async fn run_once(state: &AppState) -> Result<usize, super::service::Patchin
             continue;
         }
         // Running or waiting already (queued by a person, or by an earlier pass whose
-        // job has not finished).
-        if !state
-            .store
-            .unfinished_jobs_of_kind(&device.device_id, JobKind::InstallUpdates)
-            .await?
-            .is_empty()
-        {
+        // job has not finished). The store holds the line too, for two servers at once.
+        if busy.contains(&device.device_id) {
             continue;
         }
         let mut job = crate::devices::new_job(
@@ -105,7 +107,19 @@ pub async fn run_once(state: &AppState) -> Result<usize, super::service::Patchin
             reboot: policy.policy.reboot == steward_core::patching::RebootRule::InWindow,
         })
         .unwrap_or_default();
-        state.store.create_job(&job).await?;
+        // A device that is offline when the window opens installs when it returns only
+        // while the window is still open: never a reboot in the middle of a working day.
+        if let Some(window) = &policy.window
+            && let Some(closes) = steward_core::patching::window::closes_at(window, now)
+        {
+            job.deadline_at = job.deadline_at.min(closes);
+        }
+        match state.store.create_job(&job).await {
+            Ok(()) => {}
+            // Another server queued one for this device a moment ago.
+            Err(steward_store::StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
         state.dispatcher.notify(&device.device_id);
         crate::audit::record(
             &state.store,

@@ -165,6 +165,32 @@ pub async fn approved_set(state: &AppState) -> Result<HashSet<(String, String)>>
         .collect())
 }
 
+/// Whether a caller limited to some groups may see and change a policy on `target`: only
+/// one of their groups, or one of their devices. `all` and tags reach beyond any scope; only
+/// callers who see every device may use them.
+fn target_within(caller: &Caller, target: &Target, devices: &[DeviceMembership]) -> bool {
+    match (caller.scope(), target) {
+        (steward_core::Scope::AllDevices, _) => true,
+        (scope, Target::Group(g)) => scope.allows(Some(g)),
+        (scope, Target::Device(id)) => devices
+            .iter()
+            .find(|d| &d.device_id == id)
+            .is_some_and(|d| scope.allows(d.group_id.as_deref())),
+        (_, Target::All | Target::Tag(_)) => false,
+    }
+}
+
+/// Approvals are fleet-wide: they take a caller who sees every device.
+fn require_every_device(caller: &Caller, what: &str) -> Result<()> {
+    if *caller.scope() == steward_core::Scope::AllDevices {
+        Ok(())
+    } else {
+        Err(PatchingError::Invalid(format!(
+            "{what} holds for every device: it takes access to every device"
+        )))
+    }
+}
+
 fn in_scope(caller: &Caller, devices: Vec<DeviceMembership>) -> Vec<DeviceMembership> {
     devices
         .into_iter()
@@ -332,6 +358,7 @@ fn check_package_name(name: &str) -> Result<()> {
 /// Approves one version of a package, fleet-wide: policies that ask for approval install it.
 pub async fn approve(state: &AppState, caller: &Caller, approval: &Approval) -> Result<()> {
     caller.require(Action::ManagePatching)?;
+    require_every_device(caller, "an approval")?;
     check_package_name(&approval.package)?;
     check_package_name(&approval.version)?;
     state
@@ -357,6 +384,7 @@ pub async fn approve(state: &AppState, caller: &Caller, approval: &Approval) -> 
 /// Withdraws an approval (an install already queued still runs).
 pub async fn revoke_approval(state: &AppState, caller: &Caller, approval: &Approval) -> Result<()> {
     caller.require(Action::ManagePatching)?;
+    require_every_device(caller, "an approval")?;
     state
         .store
         .revoke_approval(&approval.package, &approval.version)
@@ -397,6 +425,10 @@ pub async fn install_now(state: &AppState, caller: &Caller, req: &InstallNow) ->
         check_package_name(p)?;
     }
     let pending = pending_by_device(state).await?;
+    let busy = state
+        .store
+        .devices_with_unfinished_jobs_of_kind(JobKind::InstallUpdates)
+        .await?;
     let pick = |device_id: &str| -> Vec<String> {
         let mut names: Vec<String> = pending
             .get(device_id)
@@ -428,9 +460,12 @@ pub async fn install_now(state: &AppState, caller: &Caller, req: &InstallNow) ->
             target: &req.target,
             label: label.clone(),
             deadline_at: JobKind::InstallUpdates.deadline_for(caller.now),
+            max_jobs: 10_000,
         },
         |candidate| {
-            if pick(&candidate.device.device_id).is_empty() {
+            if busy.contains(&candidate.device.device_id) {
+                Eligibility::No("an install is already waiting or running on it".into())
+            } else if pick(&candidate.device.device_id).is_empty() {
                 Eligibility::No("nothing of this is pending on it".into())
             } else {
                 Eligibility::Yes
@@ -462,13 +497,31 @@ pub async fn install_now(state: &AppState, caller: &Caller, req: &InstallNow) ->
     Ok(batch)
 }
 
+/// The policies the caller may see: every one for a caller who sees every device; those on
+/// their groups and devices otherwise.
 pub async fn policies(state: &AppState, caller: &Caller) -> Result<Vec<PatchPolicyOut>> {
     caller.require(Action::ViewDevices)?;
+    let devices = state.store.device_memberships().await?;
     Ok(stored_policies(state)
         .await?
         .iter()
+        .filter(|p| target_within(caller, &p.target, &devices))
         .map(StoredPolicy::out)
         .collect())
+}
+
+/// A policy's target must lie within the caller's scope.
+async fn check_target(state: &AppState, caller: &Caller, write: &PatchPolicyWrite) -> Result<()> {
+    let target = Target::parse(&write.target).map_err(|e| PatchingError::Invalid(e.to_string()))?;
+    let devices = state.store.device_memberships().await?;
+    if target_within(caller, &target, &devices) {
+        Ok(())
+    } else {
+        Err(PatchingError::Invalid(format!(
+            "target {}: you can give policies only to your own groups and their devices",
+            write.target
+        )))
+    }
 }
 
 fn checked(input: &PatchPolicyInput) -> Result<PatchPolicyWrite> {
@@ -514,6 +567,7 @@ pub async fn create_policy(
 ) -> Result<PatchPolicyOut> {
     caller.require(Action::ManagePatching)?;
     let write = checked(input)?;
+    check_target(state, caller, &write).await?;
     let record = state
         .store
         .create_patch_policy(&write, caller.now, &caller.label())
@@ -536,10 +590,13 @@ fn out_of(record: PatchPolicyRecord) -> Result<PatchPolicyOut> {
         .ok_or_else(|| PatchingError::Invalid("the stored policy does not read".into()))
 }
 
-async fn find_policy(state: &AppState, id_or_name: &str) -> Result<StoredPolicy> {
+/// A policy by id or name, among those the caller may see.
+async fn find_policy(state: &AppState, caller: &Caller, id_or_name: &str) -> Result<StoredPolicy> {
+    let devices = state.store.device_memberships().await?;
     stored_policies(state)
         .await?
         .into_iter()
+        .filter(|p| target_within(caller, &p.target, &devices))
         .find(|p| p.record.id == id_or_name || p.record.name == id_or_name)
         .ok_or_else(|| PatchingError::NoPolicy(id_or_name.to_owned()))
 }
@@ -552,7 +609,8 @@ pub async fn update_policy(
 ) -> Result<PatchPolicyOut> {
     caller.require(Action::ManagePatching)?;
     let write = checked(input)?;
-    let current = find_policy(state, id_or_name).await?;
+    check_target(state, caller, &write).await?;
+    let current = find_policy(state, caller, id_or_name).await?;
     let record = state
         .store
         .update_patch_policy(&current.record.id, &write, caller.now, &caller.label())
@@ -570,7 +628,7 @@ pub async fn update_policy(
 
 pub async fn delete_policy(state: &AppState, caller: &Caller, id_or_name: &str) -> Result<()> {
     caller.require(Action::ManagePatching)?;
-    let current = find_policy(state, id_or_name).await?;
+    let current = find_policy(state, caller, id_or_name).await?;
     state.store.delete_patch_policy(&current.record.id).await?;
     caller
         .audit(

@@ -1,6 +1,7 @@
 //! What the server knows of every check: the agents' built-in pack (the server embeds the
 //! same pack the agents do) and the checks the server judges itself from what it already
-//! knows (backups, restore drills, check-ins), each with the metadata the report shows.
+//! knows (backups, restore drills, check-ins, the patching capability's update listings),
+//! each with the metadata the report shows.
 
 use std::sync::OnceLock;
 
@@ -14,6 +15,8 @@ pub const BACKUP_RECENT: &str = "backup-recent";
 pub const RESTORE_PROVEN: &str = "restore-proven";
 /// The device reports its inventory.
 pub const INVENTORY_REPORTING: &str = "inventory-reporting";
+/// No security update has waited longer than 14 days, by the patching capability's listing.
+pub const PATCHES_WITHIN_14_DAYS: &str = "patches-within-14-days";
 
 /// The server's own checks, for the frameworks' coverage.
 pub const SERVER_CHECKS: &[ServerCheck<'static>] = &[
@@ -28,6 +31,10 @@ pub const SERVER_CHECKS: &[ServerCheck<'static>] = &[
     ServerCheck {
         id: INVENTORY_REPORTING,
         cis: &["1.1", "2.1", "5.1"],
+    },
+    ServerCheck {
+        id: PATCHES_WITHIN_14_DAYS,
+        cis: &["7.3", "7.4"],
     },
 ];
 
@@ -68,6 +75,16 @@ fn server_meta() -> Vec<CheckMeta> {
             remediation: "Start the agent (`steward agent run`) or find out why the device went silent; a device out of reach is a device nobody patches.".into(),
             cis: cis(INVENTORY_REPORTING),
             cyber_essentials: None,
+            kind: "server",
+        },
+        CheckMeta {
+            id: PATCHES_WITHIN_14_DAYS.into(),
+            title: "No security update has waited more than 14 days (the agent's update listing)".into(),
+            section: Section::Software,
+            severity: Severity::High,
+            remediation: "Install the pending security updates (Updates → the device → Install now), or give the device a patch policy that installs security updates in a weekly window.".into(),
+            cis: cis(PATCHES_WITHIN_14_DAYS),
+            cyber_essentials: Some("updates-within-14-days".into()),
             kind: "server",
         },
     ]

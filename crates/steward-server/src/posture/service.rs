@@ -16,7 +16,9 @@ use steward_store::{
     PostureScoreWrite, StoreError,
 };
 
-use super::catalog::{self, BACKUP_RECENT, INVENTORY_REPORTING, RESTORE_PROVEN};
+use super::catalog::{
+    self, BACKUP_RECENT, INVENTORY_REPORTING, PATCHES_WITHIN_14_DAYS, RESTORE_PROVEN,
+};
 use super::report::{self, Answered, CheckMeta, Device, ExceptionRow, Framework, Inputs, Stored};
 use crate::service::{Caller, Denied, DomainError, Refusal};
 use crate::state::AppState;
@@ -140,7 +142,8 @@ pub async fn report(
 }
 
 /// The server's own checks for each device: a recent backup, a proven restore, a device
-/// that reports.
+/// that reports, security updates installed within 14 days (the same facts the `Patching`
+/// alert and the Updates page read).
 async fn server_results(
     state: &AppState,
     devices: &[Device],
@@ -148,7 +151,16 @@ async fn server_results(
     now: Timestamp,
 ) -> Result<Vec<Stored>> {
     let backups: HashMap<String, BackupFacts> = crate::backup::alerts::facts(state).await?;
-    let mut out = Vec::with_capacity(devices.len() * 3);
+    let patching = crate::patching::alerts::facts(state).await?;
+    let listed: HashMap<String, Timestamp> = state
+        .store
+        .update_statuses()
+        .await?
+        .into_iter()
+        .filter(|s| !s.manager.is_empty())
+        .map(|s| (s.device_id, s.listed_at))
+        .collect();
+    let mut out = Vec::with_capacity(devices.len() * 4);
     for d in devices {
         let facts = backups.get(&d.id);
         let mut push = |check: &str, (state, why): (PostureState, String)| {
@@ -187,8 +199,48 @@ async fn server_results(
                 None => (PostureState::Fail, "the agent never reported".to_owned()),
             },
         );
+        push(
+            PATCHES_WITHIN_14_DAYS,
+            patches_within_14_days(listed.get(&d.id).copied(), patching.get(&d.id), now),
+        );
     }
     Ok(out)
+}
+
+/// Unknown until the device has listed its updates; then failing when a security update
+/// has waited more than 14 days since the listing first saw it.
+fn patches_within_14_days(
+    listed: Option<Timestamp>,
+    facts: Option<&steward_core::patching::verdict::PatchFacts>,
+    now: Timestamp,
+) -> (PostureState, String) {
+    let Some(listed) = listed else {
+        return (
+            PostureState::Unknown,
+            "the agent has not listed this device's updates".to_owned(),
+        );
+    };
+    let days = |t: Timestamp| now.since(t).max(0) / 86_400_000;
+    match facts.and_then(|f| f.oldest_security.map(|t| (f.security_pending, days(t)))) {
+        Some((n, age)) if age > steward_core::patching::verdict::SECURITY_DAYS_ALLOWED => (
+            PostureState::Fail,
+            format!("{n} security update(s) pending, the oldest for {age} days"),
+        ),
+        Some((n, age)) => (
+            PostureState::Pass,
+            format!(
+                "{n} security update(s) pending, the oldest for {age} days (listed {} ago)",
+                steward_core::time::human_duration_ms(now.since(listed))
+            ),
+        ),
+        None => (
+            PostureState::Pass,
+            format!(
+                "no security update pending (listed {} ago)",
+                steward_core::time::human_duration_ms(now.since(listed))
+            ),
+        ),
+    }
 }
 
 /// A monitoring verdict as a posture state: OK passes, any problem fails, none (nothing

@@ -23,6 +23,11 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 300;
 pub const DEFAULT_EXPIRES_IN_SECS: u64 = 24 * 3600;
 /// The longest a run may wait for an offline device.
 pub const MAX_EXPIRES_IN_SECS: u64 = 7 * 24 * 3600;
+/// Most devices one run reaches.
+const MAX_RUN_DEVICES: usize = 10_000;
+/// Most bytes of content one run stores in its jobs (each job carries the signed content):
+/// a 4 KiB script reaches 10,000 devices at once, the largest (256 KiB) 256.
+const MAX_RUN_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScriptsError {
@@ -257,6 +262,8 @@ pub async fn run(
             // The job outlives the order by the run's timeout: an order started just
             // before it expires may still report its result.
             deadline_at: expires_at.plus_millis((timeout_secs * 1000) as i64 + 60_000),
+            // Every job carries the content: bound what one run stores at once.
+            max_jobs: (MAX_RUN_BYTES / script.content.len().max(1)).clamp(1, MAX_RUN_DEVICES),
         },
         |candidate| {
             if candidate.scripts_allowed {

@@ -390,3 +390,37 @@ contract_test!(
         assert_eq!(said.agent_report_sections, None);
     }
 );
+
+contract_test!(
+    one_update_install_at_a_time_per_device,
+    |db: TestDb| async move {
+        enroll(&db, "a", "a").await;
+        enroll(&db, "b", "b").await;
+        let install = |id: &str, device: &str| {
+            let mut j = job(id, device, 1_000);
+            j.kind = JobKind::InstallUpdates;
+            j
+        };
+        db.create_job(&install("i1", "a")).await.unwrap();
+        // Another device, or another kind, is not held back.
+        db.create_job(&install("i-b", "b")).await.unwrap();
+        db.create_job(&job("inv", "a", 1_000)).await.unwrap();
+        assert!(matches!(
+            db.create_job(&install("i2", "a")).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let waiting = db
+            .devices_with_unfinished_jobs_of_kind(JobKind::InstallUpdates)
+            .await
+            .unwrap();
+        assert_eq!(waiting.len(), 2);
+        db.update_job("a", "i1", JobState::Running, "", "", ts(2_000))
+            .await
+            .unwrap();
+        assert!(db.create_job(&install("i3", "a")).await.is_err());
+        db.update_job("a", "i1", JobState::Failed, "broken", "", ts(3_000))
+            .await
+            .unwrap();
+        db.create_job(&install("i4", "a")).await.unwrap();
+    }
+);

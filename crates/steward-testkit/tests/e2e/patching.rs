@@ -49,6 +49,22 @@ fn names(rows: &[Value]) -> Vec<String> {
     names
 }
 
+/// The posture report's standing of the server's 14-day check on the one device.
+async fn posture_status(server: &TestServer, api: &str) -> String {
+    let (status, report) = server.api_get(api, "/api/v1/posture/report").await;
+    assert_eq!(status, 200, "{report}");
+    report["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["items"].as_array().unwrap())
+        .find(|i| i["id"] == "patches-within-14-days")
+        .unwrap_or_else(|| panic!("no patches-within-14-days in {report}"))["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 async fn finished(server: &TestServer, api: &str, id: &str) -> Value {
     eventually(WAIT, "the install finished", || async {
         let (_, b) = server.api_get(api, &format!("/api/v1/batches/{id}")).await;
@@ -86,6 +102,8 @@ async fn updates_are_listed_installed_on_request_and_a_failure_alerts() {
     assert_eq!(overview["devices_missing_security"], 1, "{overview}");
     assert_eq!(overview["oldest_security_days"], 0, "{overview}");
     assert_eq!(overview["devices"][0]["manager"], "apt");
+    // Posture reads the same facts: nothing has waited 14 days.
+    assert_eq!(posture_status(&server, &api).await, "pass");
 
     // Security updates only, now.
     let (status, sent) = server
@@ -186,6 +204,27 @@ async fn a_policy_installs_what_it_allows_inside_its_window() {
         (pending(&server, &api, &device).await.len() == 3).then_some(())
     })
     .await;
+
+    // Fifteen days on, the security update still waiting fails Cyber Essentials' 14-day rule
+    // in the posture report and raises the Patching alert.
+    server.clock().advance(Duration::from_secs(15 * 86_400));
+    assert_eq!(posture_status(&server, &api).await, "fail");
+    steward_server::patching::alerts::judge(&server.state).await;
+    let (_, view) = server.api_get(&api, "/api/v1/alerts").await;
+    let alert = view["open"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["check"] == "Patching")
+        .unwrap_or_else(|| panic!("no Patching alert in {view}"));
+    assert_eq!(alert["status"], "critical", "{alert}");
+    assert!(
+        alert["summary"]
+            .as_str()
+            .unwrap()
+            .contains("the oldest for 15 days"),
+        "{alert}"
+    );
 
     // A window that is closed now: nothing installs.
     let now = server.now();

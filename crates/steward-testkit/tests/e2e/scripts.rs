@@ -364,3 +364,163 @@ async fn an_offline_device_runs_the_script_on_return_unless_it_expired() {
     assert!(!out.path().join("late").exists());
     device.stop().await;
 }
+
+#[tokio::test]
+async fn a_technician_limited_to_a_group_reaches_only_its_devices_batches_and_policies() {
+    use crate::support::{Caller, api};
+    use reqwest::Method;
+
+    let server = TestServer::sqlite().await;
+    let admin = server.api_token().await;
+    let (ours, _) = server.enroll_raw("ours").await;
+    let (theirs, _) = server.enroll_raw("theirs").await;
+    let group = steward_server::secrets::new_id();
+    server
+        .store
+        .create_group(&group, "Shop", server.now())
+        .await
+        .unwrap();
+    server
+        .store
+        .set_device_group(&ours, Some(&group))
+        .await
+        .unwrap();
+    server
+        .create_user("tech", Role::Technician, "a password of some length")
+        .await;
+    let user = server
+        .store
+        .user_by_username("tech")
+        .await
+        .unwrap()
+        .unwrap();
+    server
+        .store
+        .set_user_scope(&user.id, &steward_core::Scope::Groups(vec![group.clone()]))
+        .await
+        .unwrap();
+    let cookie = server.sign_in("tech", "a password of some length").await;
+    let (_, html) = crate::support::get(&crate::support::browser(), &server, &cookie, "/").await;
+    let csrf = steward_testkit::csrf_in(&html);
+    let tech = Caller::Session {
+        cookie: &cookie,
+        csrf: &csrf,
+    };
+
+    // A patch policy on every device, or on another group's device, is refused; one on the
+    // technician's group is kept, and only that one is listed to them.
+    let policy = |target: String| {
+        json!({"name": format!("p {target}"), "target": target,
+               "policy": {"security": "auto", "others": {"mode": "never"}, "reboot": "in_window"}})
+    };
+    for target in [
+        "all".to_owned(),
+        format!("device:{theirs}"),
+        "tag:x".to_owned(),
+    ] {
+        let (status, body) = api(
+            &server,
+            Method::POST,
+            "/api/v1/patch-policies",
+            tech,
+            Some(policy(target.clone())),
+        )
+        .await;
+        assert_eq!(status, 400, "{target}: {body}");
+    }
+    let (status, body) = api(
+        &server,
+        Method::POST,
+        "/api/v1/patch-policies",
+        tech,
+        Some(policy(format!("group:{group}"))),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server
+        .api_post(&admin, "/api/v1/patch-policies", policy("all".into()))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, listed) = api(&server, Method::GET, "/api/v1/patch-policies", tech, None).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let (status, _) = api(
+        &server,
+        Method::DELETE,
+        "/api/v1/patch-policies/p all",
+        tech,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    // Approvals hold for every device: not a limited technician's to give.
+    let (status, _) = api(
+        &server,
+        Method::POST,
+        "/api/v1/updates/approvals",
+        tech,
+        Some(json!({"package": "openssl", "version": "3"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // A run the administrator sent to every device: the technician sees nothing of the
+    // other group's device in it, and a run only there not at all.
+    for device in [&ours, &theirs] {
+        server
+            .store
+            .set_agent_capabilities(device, Some(&["run_script".to_owned()]), None, true)
+            .await
+            .unwrap();
+    }
+    let script = add_script(&server, &admin, "true\n").await;
+    let id = script["id"].as_str().unwrap();
+    let run =
+        |target: String| json!({"target": target, "params": {"word": "hello", "out": "/dev/null"}});
+    let (_, everywhere) = server
+        .api_post(
+            &admin,
+            &format!("/api/v1/scripts/{id}/runs"),
+            run("all".into()),
+        )
+        .await;
+    let (_, elsewhere) = server
+        .api_post(
+            &admin,
+            &format!("/api/v1/scripts/{id}/runs"),
+            run(format!("device:{theirs}")),
+        )
+        .await;
+    let (status, seen) = api(
+        &server,
+        Method::GET,
+        &format!("/api/v1/batches/{}", everywhere["id"].as_str().unwrap()),
+        tech,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(seen["batch"]["progress"]["total"], 1, "{seen}");
+    assert_eq!(seen["jobs"][0]["device_id"], ours.as_str());
+    let (status, _) = api(
+        &server,
+        Method::GET,
+        &format!("/api/v1/batches/{}", elsewhere["id"].as_str().unwrap()),
+        tech,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, list) = api(&server, Method::GET, "/api/v1/batches", tech, None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    // And a run the technician sends reaches only their device.
+    let (status, mine) = api(
+        &server,
+        Method::POST,
+        &format!("/api/v1/scripts/{id}/runs"),
+        tech,
+        Some(run("all".into())),
+    )
+    .await;
+    assert_eq!(status, 202, "{mine}");
+    assert_eq!(mine["progress"]["total"], 1, "{mine}");
+}

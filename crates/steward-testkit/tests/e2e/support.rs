@@ -75,6 +75,7 @@ pub async fn post(
 }
 
 /// Who calls the API: a bearer token, or a console session (its cookie and CSRF token).
+#[derive(Clone, Copy)]
 pub enum Caller<'a> {
     Token(&'a str),
     Session { cookie: &'a str, csrf: &'a str },
