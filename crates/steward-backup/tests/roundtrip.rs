@@ -248,22 +248,21 @@ fn backup_restore_check_forget_prune_and_restic_reads_it() -> Result {
     assert!(open(&storage)?.check(100.0)?.errors.is_empty());
     assert!(storage.list(ObjectKind::Data)?.len() >= packs_after_first.min(1));
 
-    // A corrupted pack is found by a check that reads data.
-    let (pack, _) = storage
-        .list(ObjectKind::Data)?
-        .into_iter()
-        .next()
-        .ok_or("no pack")?;
-    let path = storage
-        .root()
-        .join("data")
-        .join(&pack.as_str()[..2])
-        .join(pack.as_str());
-    let mut bytes = fs::read(&path)?;
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0xff;
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o644))?;
-    fs::write(&path, bytes)?;
+    // A corrupted pack is found by a check that reads data. Every pack is corrupted: the
+    // prune above may leave a pack it only marked for deletion (rustic removes those a day
+    // later), which no check reads, and the listing's order is the packs' random names.
+    for (pack, _) in storage.list(ObjectKind::Data)? {
+        let path = storage
+            .root()
+            .join("data")
+            .join(&pack.as_str()[..2])
+            .join(pack.as_str());
+        let mut bytes = fs::read(&path)?;
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644))?;
+        fs::write(&path, bytes)?;
+    }
     let report = open(&storage)?.check(100.0)?;
     assert!(!report.errors.is_empty(), "the corruption is reported");
     Ok(())
