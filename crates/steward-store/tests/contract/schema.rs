@@ -99,17 +99,19 @@ fn on_delete(action: &str) -> String {
     .to_string()
 }
 
-/// The column list of `CREATE [UNIQUE] INDEX name ON table (a, lower(b))`, split at the
-/// top-level commas.
+/// The column list of `CREATE [UNIQUE] INDEX name ON table (a, lower(b)) [WHERE …]`, split
+/// at the top-level commas. A partial index's condition is not compared (PostgreSQL gives
+/// the columns one by one, without it).
 fn index_columns(sql: &str) -> Vec<String> {
     let after_on = &sql[sql.find(" ON ").unwrap() + 4..];
     let open = after_on.find('(').unwrap();
-    let close = after_on.rfind(')').unwrap();
     let mut columns = Vec::new();
     let (mut depth, mut current) = (0, String::new());
-    for c in after_on[open + 1..close].chars() {
+    for c in after_on[open + 1..].chars() {
         match c {
             '(' => depth += 1,
+            // The list's own closing parenthesis.
+            ')' if depth == 0 => break,
             ')' => depth -= 1,
             ',' if depth == 0 => {
                 columns.push(current.trim().to_string());
