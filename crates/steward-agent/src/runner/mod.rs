@@ -674,7 +674,12 @@ impl Agent {
             let (first, last) = (first.seq, last.seq);
             let batch = ReportBatch {
                 reports,
-                capabilities: Some(self.capabilities.clone()),
+                capabilities: Some(Capabilities {
+                    // Read again at every delivery (a small file): a change someone made on
+                    // the device shows in the console at the next check-in.
+                    scripts_allowed: scripts_allowed(&self.state_dir),
+                    ..self.capabilities.clone()
+                }),
             };
             let sent = self.client.send_reports(&batch).await;
             if matches!(sent, Err(ClientError::Rejected { status: 413, .. })) && batch_size > 1 {

@@ -209,6 +209,15 @@ async fn a_script_runs_only_where_the_device_allows_it_and_only_as_the_server_si
     }
     assert!(!forged_marker.exists(), "a forged order ran");
 
+    // Someone on the refusing device allows scripts: the server knows at its next check-in,
+    // without a restart.
+    ScriptPolicy {
+        allow_scripts: true,
+    }
+    .save(refusing.state_dir())
+    .unwrap();
+    capabilities_known(&server, &api, 2).await;
+
     // Every run is audited with the content's hash.
     let (_, audit) = server
         .api_get(&api, "/api/v1/audit?action=script_run")
