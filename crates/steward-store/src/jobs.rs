@@ -140,24 +140,6 @@ impl Store {
         rows.iter().map(job).collect()
     }
 
-    /// The device's jobs of `kind` not finished yet (queued, dispatched or running), oldest
-    /// first: the patching scheduler queues no second install beside one.
-    pub async fn unfinished_jobs_of_kind(
-        &self,
-        device_id: &str,
-        kind: JobKind,
-    ) -> Result<Vec<JobRecord>> {
-        let rows = sqlx::query(safe_sql!(
-            "SELECT {JOB_COLS} FROM jobs WHERE device_id = $1 AND kind = $2 \
-             AND state IN ('queued', 'dispatched', 'running') ORDER BY created_at"
-        ))
-        .bind(device_id)
-        .bind(kind.as_str())
-        .fetch_all(&self.read)
-        .await?;
-        rows.iter().map(job).collect()
-    }
-
     /// The devices with a job of `kind` not finished yet (queued, dispatched or running):
     /// one query for the whole fleet.
     pub async fn devices_with_unfinished_jobs_of_kind(

@@ -94,6 +94,31 @@ pub struct Plan {
 }
 
 impl PatchPolicy {
+    /// What the policy does, in words: `security updates at once; others after 7 days;
+    /// never reboots; holds linux-image-*`.
+    pub fn describe(&self) -> String {
+        let security = match self.security {
+            SecurityRule::Auto => "security updates at once",
+            SecurityRule::Approve => "security updates once approved",
+        };
+        let others = match self.others {
+            OthersRule::Auto { defer_days: 0 } => "others at once".to_owned(),
+            OthersRule::Auto { defer_days } => format!("others after {defer_days} days"),
+            OthersRule::Approve => "others once approved".to_owned(),
+            OthersRule::Never => "no others".to_owned(),
+        };
+        let reboot = match self.reboot {
+            RebootRule::Never => "never reboots",
+            RebootRule::InWindow => "reboots in the window when asked",
+            RebootRule::Ask => "a person reboots",
+        };
+        let mut text = format!("{security}; {others}; {reboot}");
+        if !self.holds.is_empty() {
+            text.push_str(&format!("; holds {}", self.holds.join(", ")));
+        }
+        text
+    }
+
     /// Whether `package` is on the hold list.
     pub fn holds(&self, package: &str) -> bool {
         self.holds.iter().any(|hold| match hold.strip_suffix('*') {

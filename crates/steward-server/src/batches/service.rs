@@ -265,10 +265,10 @@ pub async fn list(state: &AppState, caller: &Caller, limit: u32) -> Result<Vec<B
     caller.require(Action::ViewDevices)?;
     let records = state.store.batches(i64::from(limit.clamp(1, 500))).await?;
     if *caller.scope() != steward_core::Scope::AllDevices {
+        let devices = visible_devices(state, caller).await?;
         let mut visible = Vec::new();
         for record in records {
-            let id = record.id.clone();
-            match detail(state, caller, &id).await {
+            match detail_of(state, caller, record, &devices).await {
                 Ok(d) => visible.push(d.batch),
                 Err(BatchError::NotFound(_)) => {}
                 Err(e) => return Err(e),
@@ -304,17 +304,35 @@ pub async fn detail(state: &AppState, caller: &Caller, id: &str) -> Result<Batch
         .batch(id)
         .await?
         .ok_or_else(|| BatchError::NotFound(id.to_owned()))?;
-    let devices: HashMap<String, DeviceMembership> = state
+    let devices = visible_devices(state, caller).await?;
+    detail_of(state, caller, record, &devices).await
+}
+
+/// The devices the caller sees, by id.
+async fn visible_devices(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<HashMap<String, DeviceMembership>> {
+    Ok(state
         .store
         .device_memberships()
         .await?
         .into_iter()
         .filter(|d| caller.scope().allows(d.group_id.as_deref()))
         .map(|d| (d.device_id.clone(), d))
-        .collect();
+        .collect())
+}
+
+/// A batch's jobs on `devices` (those the caller sees), and its progress over them.
+async fn detail_of(
+    state: &AppState,
+    caller: &Caller,
+    record: BatchRecord,
+    devices: &HashMap<String, DeviceMembership>,
+) -> Result<BatchDetail> {
     let mut progress = BatchProgress::default();
     let mut jobs = Vec::new();
-    for job in state.store.batch_jobs(id).await? {
+    for job in state.store.batch_jobs(&record.id).await? {
         let Some(device) = devices.get(&job.device_id) else {
             continue;
         };
@@ -325,7 +343,7 @@ pub async fn detail(state: &AppState, caller: &Caller, id: &str) -> Result<Batch
     }
     // A batch none of whose jobs the caller may see is not theirs to see.
     if jobs.is_empty() && *caller.scope() != steward_core::Scope::AllDevices {
-        return Err(BatchError::NotFound(id.to_owned()));
+        return Err(BatchError::NotFound(record.id));
     }
     let mut batch = to_batch(record, progress);
     // Devices the target named but the caller does not see are not named to them.

@@ -408,10 +408,9 @@ async fn build(
             .collect(),
         scripts_allowed: state
             .store
-            .agent_capabilities()
+            .device_ingest_state(&device.id)
             .await?
-            .get(&device.id)
-            .is_some_and(|(_, allowed)| *allowed),
+            .is_some_and(|d| d.agent_scripts_allowed),
         group_id: device.group_id.clone().unwrap_or_default(),
         group_name: device.group_name.clone().unwrap_or_default(),
         tags_text: device.tags.join(", "),

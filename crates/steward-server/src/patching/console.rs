@@ -77,30 +77,6 @@ pub struct PolicyRow {
     pub enabled: bool,
 }
 
-/// What a policy does, in words.
-pub fn rules_text(p: &PatchPolicy) -> String {
-    let security = match p.security {
-        SecurityRule::Auto => "security updates at once",
-        SecurityRule::Approve => "security updates once approved",
-    };
-    let others = match p.others {
-        OthersRule::Auto { defer_days: 0 } => "others at once".to_owned(),
-        OthersRule::Auto { defer_days } => format!("others after {defer_days} days"),
-        OthersRule::Approve => "others once approved".to_owned(),
-        OthersRule::Never => "no others".to_owned(),
-    };
-    let reboot = match p.reboot {
-        RebootRule::Never => "never reboots",
-        RebootRule::InWindow => "reboots in the window when asked",
-        RebootRule::Ask => "a person reboots",
-    };
-    let mut text = format!("{security}; {others}; {reboot}");
-    if !p.holds.is_empty() {
-        text.push_str(&format!("; holds {}", p.holds.join(", ")));
-    }
-    text
-}
-
 #[derive(Template)]
 #[template(path = "updates.html")]
 pub struct UpdatesPage {
@@ -148,7 +124,7 @@ pub async fn page(
         .into_iter()
         .map(|p: PatchPolicyOut| PolicyRow {
             target: choices.describe(&p.target),
-            rules: rules_text(&p.policy),
+            rules: p.policy.describe(),
             window: p.window.unwrap_or_else(|| "any time".into()),
             id: p.id,
             name: p.name,

@@ -11,7 +11,7 @@
 
 pub mod alerts;
 mod api;
-pub mod console;
+pub(crate) mod console;
 pub mod ingest;
 pub mod scheduler;
 pub mod service;

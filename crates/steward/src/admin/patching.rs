@@ -117,7 +117,7 @@ async fn policy(
                     p.name.clone(),
                     p.target.clone(),
                     p.window.clone().unwrap_or_else(|| "any time".into()),
-                    steward_server::patching::console::rules_text(&p.policy),
+                    p.policy.describe(),
                 ]);
             }
             print!("{}", table.render());
