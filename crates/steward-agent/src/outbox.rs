@@ -218,7 +218,7 @@ impl Outbox {
 }
 
 /// One report with the effect of `older` followed by `newer`: the newer metrics, the composed
-/// inventory update, `newer`'s sequence number and time.
+/// inventory update, both reports' detections, `newer`'s sequence number and time.
 pub fn merge(older: Report, newer: Report) -> Report {
     let inventory = match (older.inventory, newer.inventory) {
         (None, update) | (update, None) => update,
@@ -253,7 +253,28 @@ pub fn merge(older: Report, newer: Report) -> Report {
             .summarised
             .saturating_add(newer.summarised)
             .saturating_add(1),
+        detections: merge_detections(older.detections, newer.detections),
+        stopping: newer.stopping,
     }
+}
+
+/// Both reports' detections, a later record of the same detection (with more response
+/// steps) replacing the earlier one, cut to what one report may carry (the newest kept: an
+/// attack under way matters more than an old one the server has by now most likely seen).
+fn merge_detections(
+    older: Vec<steward_core::detection::Detected>,
+    newer: Vec<steward_core::detection::Detected>,
+) -> Vec<steward_core::detection::Detected> {
+    let mut all = older;
+    for d in newer {
+        all.retain(|o| o.local_id != d.local_id);
+        all.push(d);
+    }
+    let max = steward_core::detection::MAX_DETECTIONS_PER_REPORT;
+    if all.len() > max {
+        all.drain(..all.len() - max);
+    }
+    all
 }
 
 /// `00000000000000000042.json` → 42.

@@ -213,6 +213,8 @@ pub(super) fn check_in(seq: u64) -> Report {
         metrics: Some(super::history::typical_metrics(&mut dice, now)),
         inventory: None,
         summarised: 0,
+        detections: Vec::new(),
+        stopping: false,
     }
 }
 

@@ -346,6 +346,8 @@ fn heaviest_report(seq: u64, round: u64) -> Report {
             inventory: Box::new(inv),
         }),
         summarised: 0,
+        detections: Vec::new(),
+        stopping: false,
     }
 }
 

@@ -43,6 +43,12 @@ pub enum JobKind {
     /// Run a library script, as a signed order the agent verifies against the key it
     /// pinned at enrollment, on a device whose own configuration allows scripts.
     RunScript,
+    /// Carry out a response to a detection: kill or continue the stopped process tree,
+    /// isolate the device from the network except for the server, or lift the isolation.
+    DetectionResponse,
+    /// Run the built-in, harmless ransomware simulation on a scratch folder of the agent's
+    /// own and measure how fast the detector caught it and how many files were lost.
+    RansomwareDrill,
 }
 
 impl JobKind {
@@ -61,6 +67,8 @@ impl JobKind {
             JobKind::ListUpdates => "List updates",
             JobKind::InstallUpdates => "Install updates",
             JobKind::RunScript => "Run script",
+            JobKind::DetectionResponse => "Respond to a detection",
+            JobKind::RansomwareDrill => "Ransomware drill",
         }
     }
 
@@ -88,6 +96,11 @@ impl JobKind {
             // The default; a run carries its own (the signed order's expiry), chosen when
             // it is queued.
             JobKind::RunScript => 24 * HOUR_MS,
+            // A person decided while looking at the detection; a frozen process waits for
+            // the device to come back, as does a lifted isolation.
+            JobKind::DetectionResponse => 24 * HOUR_MS,
+            // Someone is watching the drill: an hour is plenty.
+            JobKind::RansomwareDrill => HOUR_MS,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod backup;
 pub mod changes;
 pub mod checks;
 pub mod denials;
+pub mod detection;
 pub mod device;
 pub mod diff;
 pub mod enroll;

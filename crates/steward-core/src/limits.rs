@@ -89,6 +89,8 @@ pub enum LimitError {
     ControlCharacter { field: &'static str },
     #[error("{field}: names are 1 to {MAX_ADVERTISED_NAME_BYTES} characters of a-z, 0-9 and _")]
     BadName { field: &'static str },
+    #[error("{what}: not a finite number")]
+    NotFinite { what: &'static str },
 }
 
 /// Checks one text field: bounded, and free of control characters (C0, DEL, C1), which could

@@ -22,6 +22,7 @@
 
 use serde::{Deserialize, Serialize};
 use steward_core::checks::{Observations, Watch};
+use steward_core::detection::{Detected, DetectionPolicy};
 use steward_core::patching::PendingUpdate;
 use steward_core::posture::PostureReport;
 use steward_core::scripts::RunOrder;
@@ -88,6 +89,14 @@ pub struct Report {
     /// last report (every few hours, and after an install).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updates: Option<UpdatesReport>,
+    /// Detections since the last report, and response steps added to earlier ones (the
+    /// same `local_id` again, with its steps so far).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detections: Vec<Detected>,
+    /// Set on the last report of an agent that is stopping on purpose (its service stopped
+    /// or uninstalled): the server tells that silence from a machine that lost power.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopping: bool,
     /// How many reports the agent merged into this one because its queue was full.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub summarised: u32,
@@ -178,6 +187,7 @@ pub mod report_section {
     pub const OBSERVATIONS: &str = "observations";
     pub const POSTURE: &str = "posture";
     pub const UPDATES: &str = "updates";
+    pub const DETECTIONS: &str = "detections";
     /// What agents that advertise nothing send.
     pub const OF_AGENTS_THAT_DO_NOT_SAY: &[&str] = &[METRICS, INVENTORY];
 }
@@ -198,6 +208,10 @@ pub struct ReportAck {
     /// it watches (only to agents that report observations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watch: Option<Watch>,
+    /// The detection policy the device is to apply (protected folders, canaries, automatic
+    /// responses); sent to agents that report detections, on every acknowledgement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<DetectionPolicy>,
 }
 
 /// A job handed to the agent.

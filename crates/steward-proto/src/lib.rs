@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod api;
 pub mod backup;
+pub mod detection;
 pub mod monitoring;
 pub mod patching;
 pub mod posture;

@@ -471,6 +471,7 @@ fn plan(
             need_full_inventory: need_full,
             server_inventory_hash: server_hash,
             watch: None,
+            detection: None,
         },
     })
 }

@@ -259,6 +259,8 @@ async fn report_until_gone(url: String, credential: String) -> u64 {
                 metrics: None,
                 inventory: Some(update),
                 summarised: 0,
+                detections: Vec::new(),
+                stopping: false,
             }],
             capabilities: None,
         };

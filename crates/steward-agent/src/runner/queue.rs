@@ -117,6 +117,8 @@ impl Core {
             posture: sections.posture,
             updates: sections.updates,
             summarised: 0,
+            detections: Vec::new(),
+            stopping: false,
         })
     }
 

@@ -138,6 +138,7 @@ fn need_full_inventory_replaces_queued_deltas() {
         need_full_inventory: true,
         server_inventory_hash: None,
         watch: None,
+        detection: None,
     };
     core.acknowledge(&ack).unwrap();
     core.requeue_full().unwrap();
@@ -171,6 +172,7 @@ fn ack_beyond_local_sequence_skips_ahead() {
         need_full_inventory: false,
         server_inventory_hash: None,
         watch: None,
+        detection: None,
     };
     core.acknowledge(&ack).unwrap();
     core.queue(Some(Metrics::default()), None, Sections::default(), None)

@@ -269,7 +269,12 @@ pub async fn queue_job(
     }
     if matches!(
         kind,
-        JobKind::Backup | JobKind::Restore | JobKind::InstallUpdates | JobKind::RunScript
+        JobKind::Backup
+            | JobKind::Restore
+            | JobKind::InstallUpdates
+            | JobKind::RunScript
+            | JobKind::DetectionResponse
+            | JobKind::RansomwareDrill
     ) {
         return Err(DeviceError::NeedsParameters);
     }

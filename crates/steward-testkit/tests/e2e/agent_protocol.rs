@@ -44,6 +44,8 @@ fn full(seq: u64, inv: &Inventory) -> Report {
             inventory: Box::new(inv.clone()),
         }),
         summarised: 0,
+        detections: Vec::new(),
+        stopping: false,
     }
 }
 

@@ -68,6 +68,8 @@ impl Device<'_> {
                 metrics: Some(metrics_at(now.0)),
                 inventory: None,
                 summarised: 0,
+                detections: Vec::new(),
+                stopping: false,
             }],
             capabilities: None,
         };

@@ -226,6 +226,8 @@ fn old_check_in(seq: u64) -> Value {
             metrics: Some(steward_core::Metrics::default()),
             inventory: None,
             summarised: 0,
+            detections: Vec::new(),
+            stopping: false,
         }],
         capabilities: None,
     };

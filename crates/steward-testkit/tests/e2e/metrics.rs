@@ -62,6 +62,8 @@ async fn metrics_count_what_the_server_does() {
                 posture: None,
                 updates: None,
                 summarised: 0,
+                detections: Vec::new(),
+                stopping: false,
             }],
             capabilities: None,
         })

@@ -1,0 +1,1 @@
+//! What a file's name promises about its content, and whether a sample keeps the promise.
