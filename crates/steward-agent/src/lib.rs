@@ -9,6 +9,8 @@
 pub mod backup;
 pub mod client;
 pub mod collect;
+#[cfg(target_os = "linux")]
+pub mod detection;
 pub mod outbox;
 pub mod posture;
 #[cfg(unix)]

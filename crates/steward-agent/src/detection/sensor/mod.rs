@@ -1,0 +1,158 @@
+//! The detection sensor: what the kernel says of file operations in the protected folders,
+//! turned into the detector's [`Event`]s.
+//!
+//! [`Sensor::open`] tries fanotify first ([`fanotify`]: each event carries the pid of the
+//! process that acted; needs `CAP_SYS_ADMIN`) and falls back to inotify ([`inotify`]: no
+//! pid, one watch per directory). Before a process's first file event the sensor sends its
+//! [`steward_detect::ProcessInfo`] ([`procs`]), read from `/proc`.
+//!
+//! Blocking, for a thread of its own: [`Sensor::read`] waits at most its timeout and returns
+//! at most [`MAX_EVENTS_PER_READ`] file events (plus their processes). Bounded everywhere:
+//! fixed read buffers, capped caches, counted losses ([`Sensor::overflows`]).
+
+pub mod fanotify;
+pub mod inotify;
+pub mod procs;
+
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use steward_detect::{Event, FileEvent, Sample};
+
+/// Most file events one [`Sensor::read`] returns; the rest wait in the kernel's queue.
+pub const MAX_EVENTS_PER_READ: usize = 1024;
+
+enum Backend {
+    Fanotify(fanotify::Fanotify),
+    Inotify(inotify::Inotify),
+}
+
+/// The sensor on a set of folders.
+pub struct Sensor {
+    backend: Backend,
+    processes: procs::Processes,
+    /// The file events of the current read, before their processes are announced.
+    scratch: Vec<FileEvent>,
+    /// Why fanotify was not used, when it was not.
+    fallback_reason: Option<String>,
+}
+
+impl Sensor {
+    /// Watches `folders` (absolute paths of existing directories), ignoring the events of
+    /// `ignore_pid` (the agent's own). fanotify when the kernel allows it, inotify otherwise.
+    pub fn open(folders: &[PathBuf], ignore_pid: u32) -> io::Result<Sensor> {
+        match fanotify::Fanotify::open(folders, ignore_pid) {
+            Ok(f) => Ok(Sensor::with(Backend::Fanotify(f), None)),
+            Err(e) => {
+                tracing::info!(error = %e, "fanotify refused; the sensor uses inotify (no process ids)");
+                let reason = format!("fanotify refused: {e}");
+                Sensor::open_inotify(folders).map(|mut s| {
+                    s.fallback_reason = Some(reason);
+                    s
+                })
+            }
+        }
+    }
+
+    /// The inotify sensor, whatever the privileges (tests; machines where fanotify
+    /// misbehaves).
+    pub fn open_inotify(folders: &[PathBuf]) -> io::Result<Sensor> {
+        let backend = Backend::Inotify(inotify::Inotify::open(folders)?);
+        Ok(Sensor::with(backend, None))
+    }
+
+    fn with(backend: Backend, fallback_reason: Option<String>) -> Sensor {
+        Sensor {
+            backend,
+            processes: procs::Processes::default(),
+            scratch: Vec::new(),
+            fallback_reason,
+        }
+    }
+
+    /// `"fanotify"` or `"inotify"`.
+    pub fn kind(&self) -> &'static str {
+        match self.backend {
+            Backend::Fanotify(_) => "fanotify",
+            Backend::Inotify(_) => "inotify",
+        }
+    }
+
+    /// Why fanotify was not used, when the sensor fell back to inotify.
+    pub fn fallback_reason(&self) -> Option<&str> {
+        self.fallback_reason.as_deref()
+    }
+
+    /// Waits at most `timeout` for file events and appends them to `out`, each process's
+    /// [`Event::Process`] before its first file event. Returns with nothing on a timeout.
+    pub fn read(&mut self, timeout: Duration, out: &mut Vec<Event>) -> io::Result<()> {
+        self.scratch.clear();
+        // A filesystem mark hears of the whole filesystem: a wake-up may bring only events
+        // outside the folders, so wait on until something is left or the time is up.
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match &mut self.backend {
+                Backend::Fanotify(f) => f.read(left, &mut self.scratch)?,
+                Backend::Inotify(i) => i.read(left, &mut self.scratch)?,
+            }
+            if !self.scratch.is_empty() || left.is_zero() {
+                break;
+            }
+        }
+        let now = clock_ms();
+        for file in self.scratch.drain(..) {
+            if file.pid != 0 {
+                self.processes.announce(file.pid, now, out);
+            }
+            out.push(Event::File(file));
+        }
+        Ok(())
+    }
+
+    /// How many times the kernel's queue overflowed (events were lost).
+    pub fn overflows(&self) -> u64 {
+        match &self.backend {
+            Backend::Fanotify(f) => f.overflows,
+            Backend::Inotify(i) => i.overflows,
+        }
+    }
+
+    /// Directories left unwatched (inotify's watch limit); always 0 with fanotify.
+    pub fn unwatched(&self) -> u64 {
+        match &self.backend {
+            Backend::Fanotify(_) => 0,
+            Backend::Inotify(i) => i.unwatched,
+        }
+    }
+}
+
+/// Milliseconds on the sensor's clock: monotonic, from the first reading in this process.
+pub fn clock_ms() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// Whether `path` is one of `folders` or inside one.
+pub(crate) fn under_any(path: &Path, folders: &[PathBuf]) -> bool {
+    folders.iter().any(|f| path.starts_with(f))
+}
+
+/// Samples the regular file at `path` (a rename's target, an inotify write), if it is
+/// still there. Never follows a symlink and never blocks on a FIFO.
+pub(crate) fn sample_path(path: &Path) -> Option<Sample> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let info = file.metadata().ok()?;
+    if !info.is_file() {
+        return None;
+    }
+    Sample::read_with(info.len(), |offset, buf| file.read_at(buf, offset)).ok()
+}

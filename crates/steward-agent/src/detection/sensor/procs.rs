@@ -1,0 +1,217 @@
+//! What the sensor knows of the processes behind file events: read once from `/proc` the
+//! first time a process is seen, so the detector gets its [`ProcessInfo`] (parent, name,
+//! executable, user, ancestors) before its first file event.
+//!
+//! A pid is reused by the kernel, so a process is known by its pid and its start time; the
+//! cache is bounded and forgets the least recently seen processes first.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs;
+
+use steward_detect::{Event, ProcessInfo};
+
+/// Most processes remembered. A busy machine writes files from a few hundred processes a
+/// minute at most; beyond this the oldest are forgotten (and announced again if they write).
+pub const MAX_PROCESSES: usize = 1024;
+/// Most ancestors named (nearest first), so a deep or looping chain stays bounded.
+pub const MAX_ANCESTORS: usize = 8;
+/// How long a pid's start time is trusted before it is read again (milliseconds): a pid
+/// reused within this window by a new process is attributed to the old one's facts.
+const RECHECK_MS: u64 = 1_000;
+
+/// A process's start time in clock ticks since boot (field 22 of `/proc/PID/stat`), and its
+/// parent and short name: `None` when the process is gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    pub ppid: u32,
+    pub name: String,
+    /// Single-letter state (`R`, `S`, `T` for stopped, `Z`).
+    pub state: char,
+    pub start_time: u64,
+}
+
+/// Reads `/proc/PID/stat`. The name is between the first `(` and the last `)` (a name may
+/// hold spaces and parentheses).
+pub fn stat(pid: u32) -> Option<Stat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+fn parse_stat(text: &str) -> Option<Stat> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let name = text.get(open + 1..close)?.to_string();
+    // After the name: state (3), ppid (4), …, starttime (22): index 0 is the state.
+    let rest: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
+    let state = rest.first()?.chars().next()?;
+    let ppid = rest.get(1)?.parse().ok()?;
+    let start_time = rest.get(19)?.parse().ok()?;
+    Some(Stat {
+        ppid,
+        name,
+        state,
+        start_time,
+    })
+}
+
+/// The real uid from `/proc/PID/status` (`Uid:` line, first field).
+fn uid(pid: u32) -> u32 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The process's facts as the detector wants them; `ppid` 0 and an empty name when the
+/// process was gone before it could be read.
+pub fn process_info(pid: u32) -> ProcessInfo {
+    let Some(stat) = stat(pid) else {
+        return ProcessInfo {
+            pid,
+            ppid: 0,
+            name: String::new(),
+            exe: String::new(),
+            uid: 0,
+            ancestors: vec![],
+        };
+    };
+    let exe = fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    ProcessInfo {
+        pid,
+        ppid: stat.ppid,
+        name: stat.name,
+        exe,
+        uid: uid(pid),
+        ancestors: ancestors(stat.ppid),
+    }
+}
+
+/// The names of `ppid` and its ancestors, nearest first, at most [`MAX_ANCESTORS`].
+fn ancestors(mut ppid: u32) -> Vec<String> {
+    let mut names = Vec::new();
+    while ppid > 0 && names.len() < MAX_ANCESTORS {
+        let Some(parent) = stat(ppid) else { break };
+        names.push(parent.name);
+        ppid = parent.ppid;
+    }
+    names
+}
+
+/// The processes already announced to the detector.
+#[derive(Debug, Default)]
+pub struct Processes {
+    /// pid → (start time, when it was last checked, in sensor milliseconds).
+    known: HashMap<u32, (u64, u64)>,
+    /// pids in the order they were announced or refreshed, for eviction (may hold stale
+    /// entries; they are skipped).
+    order: VecDeque<u32>,
+}
+
+impl Processes {
+    /// Pushes `pid`'s [`Event::Process`] into `out` unless it was already announced (the
+    /// same pid with the same start time). `now_ms` is the sensor's clock.
+    pub fn announce(&mut self, pid: u32, now_ms: u64, out: &mut Vec<Event>) {
+        if let Some((start, checked)) = self.known.get(&pid).copied() {
+            if now_ms.saturating_sub(checked) < RECHECK_MS {
+                return;
+            }
+            let current = stat(pid).map(|s| s.start_time);
+            // Gone (None) means nothing new to say: the events come from the process known.
+            if current.is_none() || current == Some(start) {
+                self.known.insert(pid, (start, now_ms));
+                return;
+            }
+        }
+        let start = stat(pid).map(|s| s.start_time).unwrap_or(0);
+        let info = process_info(pid);
+        self.known.insert(pid, (start, now_ms));
+        self.order.push_back(pid);
+        self.evict();
+        out.push(Event::Process(info));
+    }
+
+    fn evict(&mut self) {
+        while self.known.len() > MAX_PROCESSES {
+            match self.order.pop_front() {
+                Some(pid) => {
+                    // Only drop it if no later entry for the same pid remains queued.
+                    if !self.order.contains(&pid) {
+                        self.known.remove(&pid);
+                    }
+                }
+                None => break,
+            }
+        }
+        // The queue holds at most twice the cap of stale entries.
+        if self.order.len() > 2 * MAX_PROCESSES {
+            let known = &self.known;
+            let mut seen = std::collections::HashSet::new();
+            let mut kept: VecDeque<u32> = self
+                .order
+                .iter()
+                .rev()
+                .filter(|p| known.contains_key(p) && seen.insert(**p))
+                .copied()
+                .collect();
+            kept.make_contiguous().reverse();
+            self.order = kept;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.known.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.known.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_with_spaces_and_parentheses_is_read_whole() {
+        let line = "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 \
+                    123456 1000 100 18446744073709551615";
+        let stat = parse_stat(line).unwrap();
+        assert_eq!(stat.name, "my (odd) name");
+        assert_eq!(stat.ppid, 1);
+        assert_eq!(stat.state, 'S');
+        assert_eq!(stat.start_time, 123456);
+    }
+
+    #[test]
+    fn this_process_is_read_and_announced_once() {
+        let me = std::process::id();
+        let info = process_info(me);
+        assert!(!info.name.is_empty());
+        assert!(info.ppid > 0);
+        assert!(!info.ancestors.is_empty());
+        let mut procs = Processes::default();
+        let mut out = vec![];
+        procs.announce(me, 0, &mut out);
+        procs.announce(me, 10, &mut out);
+        procs.announce(me, 5_000, &mut out);
+        assert_eq!(out.len(), 1, "the same process is announced once");
+    }
+
+    #[test]
+    fn the_cache_is_bounded() {
+        let mut procs = Processes::default();
+        let mut out = vec![];
+        // pids far above pid_max: gone, announced with empty facts, still cached.
+        for pid in 0..(MAX_PROCESSES as u32 + 100) {
+            procs.announce(90_000_000 + pid, 0, &mut out);
+        }
+        assert_eq!(procs.len(), MAX_PROCESSES);
+        assert!(procs.order.len() <= 2 * MAX_PROCESSES);
+    }
+}

@@ -1,0 +1,237 @@
+//! The detection sensor on real files and real processes: what a child process does in a
+//! protected folder is seen with its pid, path, operation and a sample of the content; what
+//! the agent itself does, and what happens outside the folders, is not. The inotify
+//! fallback sees the same operations, attributed to pid 0.
+#![cfg(target_os = "linux")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use steward_agent::detection::sensor::Sensor;
+use steward_detect::{Event, FileEvent, Op};
+
+/// A tempdir under /tmp (a real filesystem, not a tmpfs-only quirk of `TMPDIR`).
+fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("steward-sensor-")
+        .tempdir_in("/tmp")
+        .unwrap()
+}
+
+/// Runs `script` in `sh` and returns its pid once it has exited.
+fn sh(script: &str) -> u32 {
+    let mut child = Command::new("sh").arg("-c").arg(script).spawn().unwrap();
+    let pid = child.id();
+    assert!(child.wait().unwrap().success(), "{script}");
+    pid
+}
+
+/// Reads until `done` holds of the events so far, or 5 s pass.
+fn read_until(sensor: &mut Sensor, done: impl Fn(&[Event]) -> bool) -> Vec<Event> {
+    let mut events = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && !done(&events) {
+        sensor
+            .read(Duration::from_millis(100), &mut events)
+            .unwrap();
+    }
+    events
+}
+
+fn files(events: &[Event]) -> Vec<&FileEvent> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::File(f) => Some(f),
+            Event::Process(_) => None,
+        })
+        .collect()
+}
+
+fn has(events: &[Event], op: Op, path: &Path) -> bool {
+    files(events)
+        .iter()
+        .any(|f| f.op == op && Path::new(&f.path) == path)
+}
+
+/// 64 KiB that look random (xorshift): a stand-in for encrypted content.
+fn noise() -> Vec<u8> {
+    let mut x: u64 = 0x9E3779B97F4A7C15;
+    (0..65_536)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Everything one child process does in the folder, and the checks common to both sensors.
+fn a_childs_operations_are_seen(sensor: &mut Sensor, dir: &Path, expect_pid: bool) {
+    let outside = scratch();
+    let text = "Quarterly figures for the shoe factory. ".repeat(500);
+    let plain = dir.join("report.txt");
+    let secret = dir.join("photo.jpg");
+    let sub = dir.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    // The agent's own write (this process), and a write outside the folders.
+    std::fs::write(dir.join("agent-own.txt"), "the agent's own file").unwrap();
+    std::fs::write(outside.path().join("elsewhere.txt"), "not protected").unwrap();
+    std::fs::write(outside.path().join("noise.bin"), noise()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    // Two steps, each read before the next, so a write is sampled before its file moves
+    // on (the sensor reads the content when it hears of the write).
+    let pid = sh(&format!(
+        "printf '%s' '{text}' > '{plain}'; cp '{noise}' '{secret}'",
+        plain = plain.display(),
+        noise = outside.path().join("noise.bin").display(),
+        secret = secret.display(),
+    ));
+    let mut events = read_until(sensor, |e| {
+        has(e, Op::Write, &plain) && has(e, Op::Write, &secret)
+    });
+    let locked = dir.join("photo.jpg.locked");
+    let nested = sub.join("new.txt");
+    let second = sh(&format!(
+        "mv '{secret}' '{locked}'; rm '{plain}'; : > '{nested}'",
+        secret = secret.display(),
+        locked = locked.display(),
+        plain = plain.display(),
+        nested = nested.display(),
+    ));
+    events.extend(read_until(sensor, |e| {
+        has(e, Op::Delete, &plain) && has(e, Op::Create, &nested) && has(e, Op::Rename, &secret)
+    }));
+    let seen = files(&events);
+    let want_pid = if expect_pid { pid } else { 0 };
+
+    let write = seen
+        .iter()
+        .find(|f| f.op == Op::Write && Path::new(&f.path) == plain)
+        .unwrap_or_else(|| panic!("the text's write: {events:#?}"));
+    let sample = write.sample.as_ref().expect("a write carries a sample");
+    assert!(sample.entropy.iter().all(|e| *e < 5.0), "{sample:?}");
+    assert_eq!(sample.size, text.len() as u64);
+    // printf is a builtin: the shell itself wrote the file.
+    assert_eq!(write.pid, want_pid);
+
+    let noisy = seen
+        .iter()
+        .find(|f| f.op == Op::Write && Path::new(&f.path) == secret)
+        .unwrap_or_else(|| panic!("the noise's write: {events:#?}"));
+    assert!(
+        noisy.sample.as_ref().unwrap().random_regions() >= 3,
+        "{noisy:?}"
+    );
+
+    let rename = seen
+        .iter()
+        .find(|f| f.op == Op::Rename && Path::new(&f.path) == secret)
+        .unwrap();
+    assert_eq!(rename.to.as_deref(), Some(locked.to_str().unwrap()));
+    assert!(
+        rename.sample.as_ref().unwrap().random_regions() >= 3,
+        "a rename samples its target: {rename:?}"
+    );
+    // The shells and the programs they ran (cp and rm: children that were gone before
+    // the sensor could read /proc, so their parents are not known here): a real pid, never
+    // this process's.
+    for f in &seen {
+        if expect_pid {
+            assert!(f.pid != 0 && f.pid != std::process::id(), "{f:?}");
+        } else {
+            assert_eq!(f.pid, 0, "{f:?}");
+        }
+        assert!(Path::new(&f.path).starts_with(dir), "outside: {f:?}");
+        assert!(
+            !f.path.ends_with("agent-own.txt") || !expect_pid,
+            "own: {f:?}"
+        );
+    }
+    assert!(has(&events, Op::Create, &plain));
+    assert!(has(&events, Op::Delete, &plain));
+    let rm = seen
+        .iter()
+        .find(|f| f.op == Op::Delete && Path::new(&f.path) == plain)
+        .unwrap();
+    if expect_pid {
+        // rm, run by the second shell: neither the first shell nor this process.
+        assert!(rm.pid != pid && rm.pid != std::process::id(), "{rm:?}");
+    } else {
+        assert_eq!(rm.pid, 0);
+    }
+    assert!(has(&events, Op::Create, &nested));
+
+    if expect_pid {
+        // The process is announced before its first file event.
+        let first_file = events
+            .iter()
+            .position(|e| matches!(e, Event::File(_)))
+            .unwrap();
+        let announced = events
+            .iter()
+            .position(|e| matches!(e, Event::Process(p) if p.pid == pid))
+            .expect("the child is announced");
+        assert!(announced < first_file, "{events:#?}");
+    }
+}
+
+#[test]
+fn fanotify_sees_a_childs_files_with_its_pid_and_not_the_agents_own() {
+    let dir = scratch();
+    let folders = vec![dir.path().to_path_buf()];
+    let mut sensor = Sensor::open(&folders, std::process::id()).unwrap();
+    if sensor.kind() != "fanotify" {
+        // Without CAP_SYS_ADMIN the fallback is what there is; the inotify test covers it.
+        eprintln!("fanotify refused here: {:?}", sensor.fallback_reason());
+        return;
+    }
+    a_childs_operations_are_seen(&mut sensor, dir.path(), true);
+    assert_eq!(sensor.overflows(), 0);
+}
+
+#[test]
+fn inotify_sees_the_same_operations_without_a_pid() {
+    let dir = scratch();
+    let folders: Vec<PathBuf> = vec![dir.path().to_path_buf()];
+    let mut sensor = Sensor::open_inotify(&folders).unwrap();
+    assert_eq!(sensor.kind(), "inotify");
+    a_childs_operations_are_seen(&mut sensor, dir.path(), false);
+}
+
+#[test]
+fn a_read_with_nothing_to_say_returns_at_its_timeout() {
+    let dir = scratch();
+    let mut sensor = Sensor::open(&[dir.path().to_path_buf()], std::process::id()).unwrap();
+    let started = Instant::now();
+    let mut events = Vec::new();
+    sensor
+        .read(Duration::from_millis(150), &mut events)
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(100), "{waited:?}");
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+}
+
+#[test]
+fn the_sensor_can_run_on_a_thread_of_its_own() {
+    let dir = scratch();
+    let path = dir.path().to_path_buf();
+    let mut sensor = Sensor::open(&[path.clone()], std::process::id()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let events = read_until(&mut sensor, |e| !files(e).is_empty());
+        tx.send(events).unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    sh(&format!(
+        "echo hello > '{}'",
+        path.join("from-a-child.txt").display()
+    ));
+    let events = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    reader.join().unwrap();
+    assert!(!files(&events).is_empty());
+}
