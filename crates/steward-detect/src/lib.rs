@@ -16,10 +16,13 @@
 pub mod content;
 pub mod detector;
 pub mod event;
+pub mod notes;
 pub mod sample;
 pub mod signals;
+#[cfg(feature = "simulate")]
+pub mod simulate;
 pub mod trace;
 
-pub use detector::{Config, Detector, Verdict};
+pub use detector::{Config, Detector, Touched, Verdict, VerdictKind};
 pub use event::{Event, FileEvent, Op, ProcessInfo};
 pub use sample::Sample;
