@@ -3,6 +3,7 @@
 //! the agent itself does, and what happens outside the folders, is not. The inotify
 //! fallback sees the same operations, attributed to pid 0.
 #![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -95,7 +96,7 @@ fn a_childs_operations_are_seen(sensor: &mut Sensor, dir: &Path, expect_pid: boo
     });
     let locked = dir.join("photo.jpg.locked");
     let nested = sub.join("new.txt");
-    let second = sh(&format!(
+    sh(&format!(
         "mv '{secret}' '{locked}'; rm '{plain}'; : > '{nested}'",
         secret = secret.display(),
         locked = locked.display(),
@@ -220,7 +221,7 @@ fn a_read_with_nothing_to_say_returns_at_its_timeout() {
 fn the_sensor_can_run_on_a_thread_of_its_own() {
     let dir = scratch();
     let path = dir.path().to_path_buf();
-    let mut sensor = Sensor::open(&[path.clone()], std::process::id()).unwrap();
+    let mut sensor = Sensor::open(std::slice::from_ref(&path), std::process::id()).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         let events = read_until(&mut sensor, |e| !files(e).is_empty());
