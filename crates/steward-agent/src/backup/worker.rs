@@ -113,7 +113,7 @@ fn run(state_dir: &Path, order: WorkerOrder) -> anyhow::Result<WorkerEvent> {
             tags.extend(job.policy.clone());
             let request = BackupRequest {
                 paths: job.paths,
-                excludes: job.excludes,
+                excludes: with_canaries_excluded(state_dir, job.excludes),
                 host: host_name(&state),
                 tags,
             };
@@ -161,6 +161,16 @@ fn run(state_dir: &Path, order: WorkerOrder) -> anyhow::Result<WorkerEvent> {
     };
     drop(reporter);
     Ok(event)
+}
+
+/// The job's excludes and the detection canaries this agent placed: decoys, not anyone's
+/// files, and restoring one would only plant a stale decoy.
+fn with_canaries_excluded(state_dir: &Path, mut excludes: Vec<String>) -> Vec<String> {
+    #[cfg(target_os = "linux")]
+    excludes.extend(crate::detection::canaries::backup_excludes(state_dir));
+    #[cfg(not(target_os = "linux"))]
+    let _ = state_dir;
+    excludes
 }
 
 /// A drill's restore: each sampled file into `scratch`, then its size and SHA-256 as it came
