@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use steward_agent::detection::respond::{self, Nft};
 use steward_agent::detection::sensor::procs;
 
-/// A shell with two sleeping children: `sh` → `sleep`, `sleep`.
+/// A shell with two sleeping children: `sh` → `sleep`, `sleep`. The caller waits for it.
+#[allow(clippy::zombie_processes)]
 fn sleep_tree() -> (Child, Vec<u32>) {
     let child = Command::new("sh")
         .arg("-c")
