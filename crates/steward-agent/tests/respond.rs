@@ -226,3 +226,115 @@ fn isolation_admits_the_server_only_and_lifts() {
     // Lifting when nothing is isolated is fine.
     assert!(ns.nft().lift().ok);
 }
+
+mod job {
+    //! The `detection_response` job through its executor, as the runner calls it.
+
+    use super::*;
+    use serde_json::json;
+    use steward_agent::detection::executor::DetectionResponseExecutor;
+    use steward_agent::runner::jobs::JobOutcome;
+
+    fn message(outcome: &JobOutcome) -> &str {
+        match outcome {
+            JobOutcome::Succeeded { message, .. } | JobOutcome::Failed { message, .. } => message,
+            JobOutcome::Unsupported { message } => message,
+        }
+    }
+
+    #[tokio::test]
+    async fn kill_and_continue_act_on_the_stopped_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let executor = DetectionResponseExecutor::new();
+        let (mut child, pids) = sleep_tree();
+        assert!(respond::stop_tree(pids[0]).ok);
+        let out = executor
+            .execute(
+                dir.path(),
+                &json!({"detection": "d1", "action": "continue", "pids": pids}),
+            )
+            .await;
+        assert!(matches!(out, JobOutcome::Succeeded { .. }), "{out:?}");
+        assert!(message(&out).starts_with("continued 3"), "{out:?}");
+
+        assert!(respond::stop_tree(pids[0]).ok);
+        let out = executor
+            .execute(
+                dir.path(),
+                &json!({"detection": "d1", "action": "kill", "pids": pids}),
+            )
+            .await;
+        assert!(matches!(out, JobOutcome::Succeeded { .. }), "{out:?}");
+        assert!(message(&out).starts_with("killed 3"), "{out:?}");
+        child.wait().unwrap();
+
+        // The same pids again: gone, nothing to do, the job says so and fails.
+        let out = executor
+            .execute(
+                dir.path(),
+                &json!({"detection": "d1", "action": "kill", "pids": pids}),
+            )
+            .await;
+        assert!(matches!(out, JobOutcome::Failed { .. }), "{out:?}");
+        assert!(message(&out).contains("left alone 3"), "{out:?}");
+    }
+
+    #[tokio::test]
+    async fn stop_bad_parameters_and_an_unknown_server_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let executor = DetectionResponseExecutor::new();
+        let out = executor
+            .execute(
+                dir.path(),
+                &json!({"detection": "d1", "action": "stop", "pids": [42]}),
+            )
+            .await;
+        assert!(message(&out).contains("automatic"), "{out:?}");
+        let out = executor
+            .execute(dir.path(), &json!({"detection": "d1", "action": "explode"}))
+            .await;
+        assert!(message(&out).contains("parameters"), "{out:?}");
+        let out = executor
+            .execute(dir.path(), &json!({"detection": "d1", "action": "kill"}))
+            .await;
+        assert!(message(&out).contains("no processes"), "{out:?}");
+        // No agent state, so no server address: isolation refuses rather than cut it off.
+        let out = executor
+            .execute(dir.path(), &json!({"detection": "d1", "action": "isolate"}))
+            .await;
+        assert!(matches!(out, JobOutcome::Failed { .. }), "{out:?}");
+        assert!(message(&out).starts_with("not isolated"), "{out:?}");
+    }
+
+    #[tokio::test]
+    async fn isolate_and_lift_as_jobs() {
+        if Command::new("nft").arg("--version").output().is_err() {
+            eprintln!("nft missing: not tested here");
+            return;
+        }
+        let octet = 150 + (std::process::id() % 40) as u8;
+        let Some(ns) = Namespace::create(octet) else {
+            eprintln!("no network namespace (not root?): not tested here");
+            return;
+        };
+        let listener = TcpListener::bind("0.0.0.0:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || for _ in listener.incoming() {});
+        let server: SocketAddr = format!("10.{octet}.0.1:{port}").parse().unwrap();
+        let other: SocketAddr = format!("10.{octet}.0.5:{port}").parse().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let executor = DetectionResponseExecutor::new()
+            .with_nft(ns.nft())
+            .with_servers(vec![server]);
+        let out = executor
+            .execute(dir.path(), &json!({"detection": "d2", "action": "isolate"}))
+            .await;
+        assert!(matches!(out, JobOutcome::Succeeded { .. }), "{out:?}");
+        assert!(ns.connects(server) && !ns.connects(other));
+        let out = executor
+            .execute(dir.path(), &json!({"detection": "d2", "action": "lift"}))
+            .await;
+        assert!(matches!(out, JobOutcome::Succeeded { .. }), "{out:?}");
+        assert!(ns.connects(other));
+    }
+}

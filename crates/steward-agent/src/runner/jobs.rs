@@ -173,12 +173,15 @@ impl JobExecutors {
         JobExecutors::default()
     }
 
-    /// The kinds every agent runs: `collect_inventory` and `rotate_credential`.
+    /// The kinds every agent runs: `collect_inventory` and `rotate_credential`, and on
+    /// Linux `detection_response` (a person's kill, continue, isolate or lift).
     pub fn with_builtins() -> JobExecutors {
         let mut executors = JobExecutors::empty();
         executors
             .register(super::builtin::CollectInventory)
             .register(super::builtin::RotateCredential);
+        #[cfg(target_os = "linux")]
+        executors.register(crate::detection::executor::DetectionResponseExecutor::new());
         executors
     }
 
@@ -233,6 +236,18 @@ mod tests {
     #[test]
     fn the_registry_is_what_the_agent_advertises() {
         let mut executors = JobExecutors::with_builtins();
+        #[cfg(target_os = "linux")]
+        {
+            assert_eq!(
+                executors.kinds(),
+                [
+                    "collect_inventory",
+                    "detection_response",
+                    "rotate_credential"
+                ]
+            );
+            executors.remove("detection_response");
+        }
         assert_eq!(
             executors.kinds(),
             ["collect_inventory", "rotate_credential"]
