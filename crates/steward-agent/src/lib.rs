@@ -9,6 +9,8 @@
 pub mod backup;
 pub mod client;
 pub mod collect;
+#[cfg(unix)]
+pub mod drill;
 pub mod outbox;
 pub mod posture;
 #[cfg(unix)]

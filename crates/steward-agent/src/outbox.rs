@@ -342,6 +342,8 @@ mod tests {
             posture: None,
             updates: None,
             summarised: 0,
+            detections: Vec::new(),
+            stopping: false,
         }
     }
 
