@@ -9,6 +9,8 @@
 pub mod backup;
 pub mod client;
 pub mod collect;
+#[cfg(target_os = "linux")]
+pub mod detection;
 #[cfg(unix)]
 pub mod drill;
 pub mod outbox;

@@ -1,0 +1,4 @@
+//! Detection on the device: the sensor's file events fed to the detector, verdicts made
+//! into records for the server, and the responses.
+
+pub mod record;
