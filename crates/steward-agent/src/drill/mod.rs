@@ -6,4 +6,6 @@
 //! process, as a real attack is, so the detector scores it, the response stops it, and
 //! the agent itself is never the one frozen.
 
+#[cfg(target_os = "linux")]
+pub mod executor;
 pub mod simulator;
