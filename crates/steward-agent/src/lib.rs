@@ -11,6 +11,8 @@ pub mod client;
 pub mod collect;
 #[cfg(target_os = "linux")]
 pub mod detection;
+#[cfg(unix)]
+pub mod drill;
 pub mod outbox;
 pub mod posture;
 #[cfg(unix)]

@@ -342,7 +342,7 @@ mod tests {
             posture: None,
             updates: None,
             summarised: 0,
-            detections: vec![],
+            detections: Vec::new(),
             stopping: false,
         }
     }

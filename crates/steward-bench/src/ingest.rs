@@ -181,6 +181,8 @@ fn minimal_check_in(seq: u64) -> Report {
         observations: None,
         posture: None,
         updates: None,
+        detections: Vec::new(),
+        stopping: false,
         seq,
         collected_at: now,
         metrics: Some(steward_core::Metrics {

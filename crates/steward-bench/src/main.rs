@@ -11,6 +11,7 @@ mod alert_latency;
 mod backup;
 mod console;
 mod dataset;
+mod detect;
 mod fanout;
 mod history;
 mod ingest;
@@ -72,6 +73,8 @@ enum BenchCommand {
     Fanout(fanout::FanoutArgs),
     /// Listing pending updates with this machine's package manager: CPU and memory.
     Updates(updates::UpdatesArgs),
+    /// Ransomware detection: files lost per attack mode, the detector's cost per event.
+    Detect(detect::DetectArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -109,6 +112,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         BenchCommand::Posture(args) => posture::run(args).await,
         BenchCommand::Fanout(args) => fanout::run(&steward()?, args).await,
         BenchCommand::Updates(args) => updates::run(args).await,
+        BenchCommand::Detect(args) => detect::run(args).await,
     }
 }
 

@@ -32,12 +32,16 @@ use crate::signals::{self, Fired};
 pub const MAX_TOUCHED: usize = 200;
 /// Most processes and families remembered; the least recently active are forgotten first.
 pub const MAX_PROCESSES: usize = 4096;
-pub const MAX_FAMILIES: usize = 1024;
+pub const MAX_FAMILIES: usize = 256;
 /// Most file contents remembered (for "its regions turned random" and "its magic is gone"
 /// when the name promises nothing).
 pub const MAX_KNOWN_FILES: usize = 4096;
 /// Most members named in a family.
 const MAX_MEMBERS: usize = 64;
+/// Most recent changes, random writes and deletions a family keeps: more than any
+/// threshold needs, few enough that a busy machine's families stay small.
+const MAX_RECENT: usize = 256;
+const MAX_DELETIONS: usize = 1024;
 
 /// How the detector is set.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,7 +137,10 @@ struct Family {
     notes: VecDeque<(u64, String)>,
     foreign_renames: VecDeque<u64>,
     replaced: VecDeque<u64>,
-    changes: VecDeque<(u64, String)>,
+    /// Files changed within [`RATE_WINDOW_MS`] (a hash of the path), oldest first, and how
+    /// many times each is in it: the number of distinct files is the map's length.
+    changes: VecDeque<(u64, u64)>,
+    changed: HashMap<u64, u32>,
     deletions: VecDeque<u64>,
     /// Random files without a promise the family wrote: (time, folder, name).
     random_writes: VecDeque<(u64, String, String)>,
@@ -428,19 +435,13 @@ impl Detector {
         let family = self.families.get(&key)?;
         let damaged = family.damaged.len();
         let note_folders: HashSet<&str> = family.notes.iter().map(|(_, d)| d.as_str()).collect();
-        let rate = family
-            .changes
-            .iter()
-            .filter(|(at, _)| now.saturating_sub(*at) <= RATE_WINDOW_MS)
-            .map(|(_, p)| p.as_str())
-            .collect::<HashSet<_>>()
-            .len();
+        let rate = family.changed.len();
         let corroborations = [
             !note_folders.is_empty(),
             !family.foreign_renames.is_empty(),
             !family.replaced.is_empty(),
             family.lineage.is_some(),
-            rate >= config.rate,
+            rate >= config.rate.min(MAX_RECENT),
         ]
         .iter()
         .filter(|c| **c)
@@ -450,7 +451,7 @@ impl Detector {
             || damaged >= config.damage_corroborated && corroborations >= 1
             || damaged >= 2 && corroborations >= 2
             || note_folders.len() >= config.note_folders;
-        let mass_deletion = family.deletions.len() >= config.mass_deletion;
+        let mass_deletion = family.deletions.len() >= config.mass_deletion.min(MAX_DELETIONS);
         if !ransomware && !mass_deletion {
             return None;
         }
@@ -589,7 +590,18 @@ impl Family {
             .front()
             .is_some_and(|(at, _)| now.saturating_sub(*at) > RATE_WINDOW_MS)
         {
-            self.changes.pop_front();
+            self.forget_oldest_change();
+        }
+    }
+
+    fn forget_oldest_change(&mut self) {
+        if let Some((_, path)) = self.changes.pop_front()
+            && let Some(n) = self.changed.get_mut(&path)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.changed.remove(&path);
+            }
         }
     }
 
@@ -600,7 +612,7 @@ impl Family {
             let name = content::file_name(&e.path).to_string();
             self.random_writes
                 .push_back((at, content::parent(&e.path).to_string(), name));
-            if self.random_writes.len() > 4096 {
+            if self.random_writes.len() > MAX_RECENT {
                 self.random_writes.pop_front();
             }
         }
@@ -618,7 +630,7 @@ impl Family {
                     });
             } else if a.deleted_document {
                 self.deletions.push_back(at);
-                if self.deletions.len() > 100_000 {
+                if self.deletions.len() > MAX_DELETIONS {
                     self.deletions.pop_front();
                 }
             }
@@ -655,9 +667,11 @@ impl Family {
                     .or_insert_with(|| detail.clone());
             }
         }
-        self.changes.push_back((at, e.path.clone()));
-        if self.changes.len() > 8192 {
-            self.changes.pop_front();
+        let hashed = path_hash(&e.path);
+        self.changes.push_back((at, hashed));
+        *self.changed.entry(hashed).or_default() += 1;
+        if self.changes.len() > MAX_RECENT {
+            self.forget_oldest_change();
         }
         if self.touched.len() < MAX_TOUCHED {
             self.touched.push(Touched {
@@ -682,6 +696,11 @@ impl Family {
                 && (written.starts_with(name) || written.starts_with(&format!("{stem}.")))
         })
     }
+}
+
+fn path_hash(path: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(path)
 }
 
 fn describe_damage(path: &str, judged: &Judged, former: Option<String>, sample: &Sample) -> String {

@@ -29,10 +29,19 @@ pub struct DrillParams {
     /// How many files the simulation creates and then encrypts in its scratch folder.
     #[serde(default = "default_drill_files")]
     pub files: u32,
+    /// How the simulated attack works (`in-place`, `encrypt-then-rename`,
+    /// `copy-then-delete`, `intermittent`, `note-first`, `slow`, `workers`,
+    /// `keep-extension`).
+    #[serde(default = "default_drill_mode")]
+    pub mode: String,
 }
 
 fn default_drill_files() -> u32 {
     200
+}
+
+fn default_drill_mode() -> String {
+    "in-place".into()
 }
 
 /// The most files a drill may ask for.

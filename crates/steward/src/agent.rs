@@ -12,6 +12,17 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
         // The worker's standard output is its report to the agent: no log lines there.
         return steward_agent::backup::worker::main(&state_dir(state)?);
     }
+    if let AgentCommand::SimulateAttack {
+        dir,
+        mode,
+        generate,
+        files,
+        key,
+        part,
+    } = cmd
+    {
+        return simulate_attack(dir, mode, generate, files, key, part);
+    }
     crate::logging::init("info");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -95,7 +106,7 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
                 )
                 .await
             }
-            AgentCommand::BackupWorker { .. } => Ok(()),
+            AgentCommand::BackupWorker { .. } | AgentCommand::SimulateAttack { .. } => Ok(()),
             AgentCommand::Posture { json, posture_pack } => {
                 let report = tokio::task::spawn_blocking(move || {
                     steward_agent::posture::evaluate_this_machine(posture_pack.as_deref())
@@ -121,6 +132,52 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// `steward agent simulate-attack`: the drill's simulated attack, in this process (its
+/// workers are this same command with `--part`).
+#[cfg(unix)]
+fn simulate_attack(
+    dir: PathBuf,
+    mode: steward_detect::simulate::Mode,
+    generate: bool,
+    files: usize,
+    key: u64,
+    part: Option<(usize, usize)>,
+) -> anyhow::Result<()> {
+    use steward_agent::drill::simulator;
+    if generate {
+        let made = simulator::generate(&dir, files, key)?;
+        println!("made {made} files in {}", dir.display());
+        return Ok(());
+    }
+    let binary = std::env::current_exe().context("finding this program to start workers")?;
+    let program = vec![
+        binary.into_os_string(),
+        "agent".into(),
+        "simulate-attack".into(),
+    ];
+    let simulation = simulator::Simulation {
+        dir,
+        mode,
+        key,
+        part,
+    };
+    let done = simulator::run(&simulation, &program)?;
+    println!("{done} files attacked");
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn simulate_attack(
+    _: PathBuf,
+    _: steward_detect::simulate::Mode,
+    _: bool,
+    _: usize,
+    _: u64,
+    _: Option<(usize, usize)>,
+) -> anyhow::Result<()> {
+    anyhow::bail!("the ransomware drill runs on Linux and other Unix systems only")
 }
 
 /// Posture is evaluated in a worker: this same binary as `agent posture` (the runner adds

@@ -1,12 +1,23 @@
-//! Detection on the endpoint: the sensor that feeds `steward-detect`'s detector, the canary
-//! files it watches, the responses (stop, kill, continue, isolate, lift), the
-//! `detection_response` job, and failed logins read from the journal or auth logs.
+//! Detection on the device: the sensor's file events fed to the detector, verdicts made
+//! into records for the server, and the responses.
 //!
-//! The runner wires these together on a thread of their own (sensor → detector →
-//! response); each part here is usable alone and blocking.
+//! - [`sensor`]: fanotify (with pids) or inotify (without) on the protected folders,
+//!   turning the kernel's events into the detector's; blocking, for a thread of its own.
+//! - [`canaries`]: decoy documents sorting first and last in each protected folder.
+//! - [`respond`]: stop a process tree, kill or continue it, isolate the device and lift it.
+//! - [`executor`]: the `detection_response` job (a person's kill, continue, isolate, lift).
+//! - [`logins`]: failed SSH logins per source, from the journal or the auth log.
+//! - [`engine`], [`feed`], [`record`]: the thread that runs sensor → detector → response,
+//!   and what it hands the agent for the server.
 
 pub mod canaries;
+pub mod engine;
 pub mod executor;
+pub mod feed;
 pub mod logins;
+pub mod record;
 pub mod respond;
 pub mod sensor;
+
+pub use engine::{Device, EventSource};
+pub use feed::{DetectionFeed, DrillWatch};

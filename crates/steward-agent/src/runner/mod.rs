@@ -83,6 +83,25 @@ pub struct AgentConfig {
     pub posture: Option<crate::posture::PostureConfig>,
     /// Pending updates, listed at start and every so often; `None`: not listed.
     pub updates: Option<UpdatesConfig>,
+    /// Ransomware detection on this device; `None`: off.
+    #[cfg(target_os = "linux")]
+    pub detection: Option<DetectionConfig>,
+}
+
+/// Ransomware detection: the feed the engine and the agent share, and the device the
+/// engine's thread takes when the agent starts (a sensor, canaries, responses).
+#[cfg(target_os = "linux")]
+#[derive(Clone)]
+pub struct DetectionConfig {
+    pub feed: Arc<crate::detection::DetectionFeed>,
+    pub device: Arc<Mutex<Option<Box<dyn crate::detection::Device>>>>,
+}
+
+#[cfg(target_os = "linux")]
+impl std::fmt::Debug for DetectionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DetectionConfig").finish_non_exhaustive()
+    }
 }
 
 /// How the agent lists pending updates by itself.
@@ -116,6 +135,8 @@ impl AgentConfig {
             max_concurrent_jobs: DEFAULT_MAX_CONCURRENT_JOBS,
             posture: Some(crate::posture::PostureConfig::default()),
             updates: None,
+            #[cfg(target_os = "linux")]
+            detection: None,
         }
     }
 
@@ -179,6 +200,16 @@ pub async fn run(
     if config.updates.is_some() {
         report_sections.push(report_section::UPDATES.to_owned());
     }
+    #[cfg(target_os = "linux")]
+    let (detection, _engine) = match &config.detection {
+        Some(d) => {
+            report_sections.push(report_section::DETECTIONS.to_owned());
+            (Some(d.feed.clone()), start_engine(d))
+        }
+        None => (None, None),
+    };
+    #[cfg(not(target_os = "linux"))]
+    let detection: Option<Arc<DetectionFeedStub>> = None;
     // `scripts_allowed` is read from the device's file at each delivery (`flush`).
     let capabilities = Capabilities {
         job_kinds: config.executors.kinds(),
@@ -218,6 +249,7 @@ pub async fn run(
         probes: probes::Probes::spawn(),
         posture_ready: Mutex::new(None),
         updates: config.updates.as_ref().map(|u| u.feed.clone()),
+        detection,
     });
     tokio::select! {
         () = shutdown => tracing::info!("agent stopping"),
@@ -225,9 +257,49 @@ pub async fn run(
         () = agent.job_loop(first_checkin) => {}
         () = agent.posture_loop(config.posture) => {}
         () = agent.updates_loop(config.updates) => {}
+        () = agent.detection_loop() => {}
     }
     Ok(())
 }
+
+/// Stops the detection engine's thread when dropped (the agent stopping).
+#[cfg(target_os = "linux")]
+struct EngineGuard(Arc<std::sync::atomic::AtomicBool>);
+
+#[cfg(target_os = "linux")]
+impl Drop for EngineGuard {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Starts the detection engine on a thread of its own, with the device the configuration
+/// holds (taken: a second start of the same configuration has none and starts nothing).
+#[cfg(target_os = "linux")]
+fn start_engine(config: &DetectionConfig) -> Option<EngineGuard> {
+    let device = config
+        .device
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let feed = config.feed.clone();
+    let flag = stop.clone();
+    let started = std::thread::Builder::new()
+        .name("detection".into())
+        .spawn(move || crate::detection::engine::run(feed, device, flag));
+    match started {
+        Ok(_) => Some(EngineGuard(stop)),
+        Err(e) => {
+            tracing::error!(error = %e, "the detection engine could not start");
+            None
+        }
+    }
+}
+
+/// Stands in for the detection feed where there is no detection (not Linux).
+#[cfg(not(target_os = "linux"))]
+struct DetectionFeedStub;
 
 fn outbox_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("outbox")
@@ -255,6 +327,11 @@ struct Agent {
     posture_ready: Mutex<Option<PostureReport>>,
     /// Where the latest listing of pending updates waits for a check-in.
     updates: Option<Arc<crate::updates::UpdatesFeed>>,
+    /// Where detections wait for a report, and the policy goes to the engine.
+    #[cfg(target_os = "linux")]
+    detection: Option<Arc<crate::detection::DetectionFeed>>,
+    #[cfg(not(target_os = "linux"))]
+    detection: Option<Arc<DetectionFeedStub>>,
 }
 
 /// Whether the device's own configuration allows scripts, as the agent advertises it (the
@@ -319,6 +396,7 @@ impl Agent {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         let updates = self.updates.as_ref().and_then(|feed| feed.take());
+        let detections = self.take_detections();
         let mut core = self.core.lock().await;
         if want_inventory {
             core.inventory_at = Some(Instant::now());
@@ -326,7 +404,11 @@ impl Agent {
         core.queue(
             Some(metrics),
             Some(observations),
-            Sections { posture, updates },
+            Sections {
+                posture,
+                updates,
+                detections,
+            },
             inventory,
         )?;
         let flushed = self.flush(&mut core, health).await;
@@ -334,6 +416,53 @@ impl Agent {
         self.probes.set_orders(&core.watch.probes);
         flushed?;
         Ok(())
+    }
+
+    /// Sends a report the moment the detection engine has a record for the server (an
+    /// attack is not left waiting for the next check-in). Pends for ever without detection.
+    #[cfg(target_os = "linux")]
+    async fn detection_loop(&self) {
+        let Some(feed) = self.detection.clone() else {
+            return std::future::pending().await;
+        };
+        let mut health = Health::new("detections");
+        loop {
+            feed.ready.notified().await;
+            let detections = feed.take();
+            if detections.is_empty() {
+                continue;
+            }
+            let mut core = self.core.lock().await;
+            let sections = Sections {
+                detections,
+                ..Sections::default()
+            };
+            if let Err(e) = core.queue(None, None, sections, None) {
+                tracing::error!(error = format!("{e:#}"), "queueing a detection failed");
+                continue;
+            }
+            if let Err(e) = self.flush(&mut core, &mut health).await {
+                tracing::error!(error = format!("{e:#}"), "sending a detection failed");
+            }
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    async fn detection_loop(&self) {
+        std::future::pending().await
+    }
+
+    #[cfg(target_os = "linux")]
+    fn take_detections(&self) -> Vec<steward_core::detection::Detected> {
+        self.detection
+            .as_ref()
+            .map(|f| f.take())
+            .unwrap_or_default()
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn take_detections(&self) -> Vec<steward_core::detection::Detected> {
+        Vec::new()
     }
 
     /// Evaluates the posture checks at start and every `config.every`, in a worker process
@@ -614,6 +743,10 @@ impl Agent {
                 tracing::info!(acked_seq = ack.acked_seq, "reports delivered to the server");
             }
             core.acknowledge(&ack)?;
+            #[cfg(target_os = "linux")]
+            if let (Some(policy), Some(feed)) = (&ack.detection, &self.detection) {
+                feed.set_policy(policy.clone());
+            }
             if ack.need_full_inventory {
                 full_requests += 1;
                 if full_requests > 2 {

@@ -23,11 +23,13 @@ pub(super) struct Core {
 pub(super) struct Sections {
     pub(super) posture: Option<PostureReport>,
     pub(super) updates: Option<UpdatesReport>,
+    /// Detections since the last report: sent at once, not at the next check-in.
+    pub(super) detections: Vec<steward_core::detection::Detected>,
 }
 
 impl Sections {
     fn is_empty(&self) -> bool {
-        self.posture.is_none() && self.updates.is_none()
+        self.posture.is_none() && self.updates.is_none() && self.detections.is_empty()
     }
 }
 
@@ -117,7 +119,7 @@ impl Core {
             posture: sections.posture,
             updates: sections.updates,
             summarised: 0,
-            detections: Vec::new(),
+            detections: sections.detections,
             stopping: false,
         })
     }

@@ -206,3 +206,14 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     s.push(suffix);
     PathBuf::from(s)
 }
+
+/// Reads a worker's share, `I/N`.
+pub fn parse_part(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("a part is I/N with I < N, such as 0/4, not {s:?}");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if n == 0 || i >= n || n > 64 {
+        return Err(bad());
+    }
+    Ok((i, n))
+}

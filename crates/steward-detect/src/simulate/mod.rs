@@ -9,10 +9,12 @@
 //! again with the same key.
 
 pub mod attack;
+#[cfg(unix)]
 pub mod synthetic;
 pub mod tree;
 
 pub use attack::{Mode, Options, attack};
+#[cfg(unix)]
 pub use synthetic::Synthetic;
 pub use tree::{Manifest, generate, lost_files};
 

@@ -226,6 +226,38 @@ pub enum AgentCommand {
         #[command(flatten)]
         state: AgentStateArgs,
     },
+    /// The ransomware drill's harmless simulated attack (started by the agent's
+    /// `ransomware_drill` job, and by tests and the benchmark): with --generate, make a
+    /// tree of --files documents at --dir; otherwise "encrypt" that tree (and only the
+    /// files it made) the --mode way. Running it again with the same --key undoes it.
+    #[command(hide = true)]
+    SimulateAttack {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// in-place, encrypt-then-rename, copy-then-delete, intermittent, note-first,
+        /// slow, workers or keep-extension.
+        #[arg(long, default_value = "in-place", value_parser = parse_mode)]
+        mode: steward_detect::simulate::Mode,
+        #[arg(long)]
+        generate: bool,
+        #[arg(long, default_value_t = 200)]
+        files: usize,
+        #[arg(long, default_value_t = 0x5354_4557)]
+        key: u64,
+        /// A worker's share, I/N (set by the attack itself for its workers).
+        #[arg(long, value_parser = steward_detect::simulate::attack::parse_part)]
+        part: Option<(usize, usize)>,
+    },
+}
+
+fn parse_mode(s: &str) -> Result<steward_detect::simulate::Mode, String> {
+    steward_detect::simulate::Mode::parse(s).ok_or_else(|| {
+        let modes: Vec<&str> = steward_detect::simulate::Mode::ALL
+            .iter()
+            .map(|m| m.as_str())
+            .collect();
+        format!("the modes are {}", modes.join(", "))
+    })
 }
 
 #[derive(Debug, Args, Clone)]

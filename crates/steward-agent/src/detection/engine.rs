@@ -1,0 +1,138 @@
+//! The detection engine: a thread of its own that reads the sensor, feeds the detector and
+//! responds at once. Stopping an attack is a race against its next file, so nothing between
+//! the kernel's event and the SIGSTOP waits on the async runtime, the network or the disk;
+//! the record goes to the server afterwards, through [`DetectionFeed`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use steward_core::detection::{DetectionPolicy, ResponseStep};
+use steward_detect::{Config, Detector, Event, Verdict};
+
+use super::feed::DetectionFeed;
+use super::record;
+
+/// How long one read of the sensor waits for events: the engine looks at its policy and
+/// its stop flag at least this often.
+const READ_TIMEOUT: Duration = Duration::from_millis(250);
+/// How long to wait before opening the sensor again after it failed.
+const REOPEN_AFTER: Duration = Duration::from_secs(30);
+
+/// Where file events come from (the fanotify or inotify sensor; a recorded trace in tests).
+pub trait EventSource: Send {
+    /// Appends the events that arrive within `timeout` (returns earlier when some did).
+    fn read(&mut self, timeout: Duration, out: &mut Vec<Event>) -> std::io::Result<()>;
+    /// `fanotify`, `inotify`, …: said in the log and the agent's figures.
+    fn kind(&self) -> &'static str;
+}
+
+/// What the engine needs from the device: a sensor on some folders, canaries placed by a
+/// policy, and the responses.
+pub trait Device: Send {
+    /// A sensor on `folders` (existing ones; a folder that does not exist is skipped).
+    fn open_sensor(&mut self, folders: &[PathBuf]) -> std::io::Result<Box<dyn EventSource>>;
+    /// Places (or removes) canary files as `policy` says; returns the canaries' paths.
+    fn place_canaries(&mut self, policy: &DetectionPolicy) -> Vec<String>;
+    /// Stops (SIGSTOP) the processes and their descendants.
+    fn stop(&mut self, pids: &[u32]) -> ResponseStep;
+    /// Cuts the device off from the network except for the Steward server.
+    fn isolate(&mut self) -> ResponseStep;
+}
+
+/// Runs the engine until `stop` is set. Meant for a thread of its own.
+pub fn run(feed: Arc<DetectionFeed>, mut device: Box<dyn Device>, stop: Arc<AtomicBool>) {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let mut detector = Detector::new(Config {
+        ignore_pids: vec![std::process::id()],
+        ..Config::default()
+    });
+    let mut applied = 0;
+    let mut source: Option<Box<dyn EventSource>> = None;
+    let mut failed_at: Option<Instant> = None;
+    let mut events = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let version = feed.version();
+        let retry = failed_at.is_some_and(|at| at.elapsed() >= REOPEN_AFTER);
+        if version != applied || retry {
+            applied = version;
+            failed_at = None;
+            let (policy, drills) = feed.watched();
+            detector.set_canaries(device.place_canaries(&policy));
+            let folders = watched_folders(&policy, &drills);
+            source = match device.open_sensor(&folders) {
+                Ok(s) => {
+                    tracing::info!(sensor = s.kind(), folders = ?folders, "watching for ransomware");
+                    feed.set_applied(version);
+                    Some(s)
+                }
+                Err(e) => {
+                    feed.set_applied(0);
+                    tracing::error!(error = %e, folders = ?folders,
+                        "the detection sensor could not start; trying again in 30 s");
+                    failed_at = Some(Instant::now());
+                    None
+                }
+            };
+        }
+        let Some(sensor) = source.as_mut() else {
+            std::thread::sleep(READ_TIMEOUT);
+            continue;
+        };
+        events.clear();
+        if let Err(e) = sensor.read(READ_TIMEOUT, &mut events) {
+            tracing::error!(error = %e, "reading the detection sensor failed; reopening it");
+            source = None;
+            failed_at = Some(Instant::now());
+            continue;
+        }
+        for event in &events {
+            if let Some(verdict) = detector.feed(event) {
+                respond(&feed, device.as_mut(), &verdict, &passwd);
+            }
+        }
+    }
+}
+
+/// The folders to watch: the policy's that exist, and the drills' scratch folders.
+fn watched_folders(policy: &DetectionPolicy, drills: &[PathBuf]) -> Vec<PathBuf> {
+    policy
+        .folders
+        .iter()
+        .map(PathBuf::from)
+        .chain(drills.iter().cloned())
+        .filter(|f| Path::new(f).is_dir())
+        .collect()
+}
+
+/// Acts on a verdict: stops the process tree where the policy (or a drill) says so,
+/// isolates where the policy says so, and hands the record to the agent.
+fn respond(feed: &DetectionFeed, device: &mut dyn Device, verdict: &Verdict, passwd: &str) {
+    let seen = Instant::now();
+    let policy = feed.policy();
+    let drill = feed.drill_of(verdict.files.iter().map(|f| f.path.as_str()));
+    let mut steps = Vec::new();
+    // A drill's attack is always stopped: it is the agent's own child and the point of
+    // the drill is to measure how much it destroyed before that.
+    if policy.auto_stop || drill.is_some() {
+        steps.push(device.stop(&verdict.pids));
+    }
+    if policy.auto_isolate && drill.is_none() {
+        steps.push(device.isolate());
+    }
+    let detected = record::detected(
+        verdict,
+        crate::runner::now(),
+        steps,
+        drill.as_ref().map(|(job, _)| job.clone()),
+        passwd,
+    );
+    tracing::warn!(summary = %detected.summary, id = %detected.local_id,
+        responses = ?detected.responses.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
+        "detection");
+    if let Some((_, tell)) = drill {
+        let _ = tell.send((seen, detected.clone()));
+    }
+    feed.push(detected);
+}
