@@ -251,16 +251,26 @@ pub async fn run(
         updates: config.updates.as_ref().map(|u| u.feed.clone()),
         detection,
     });
-    tokio::select! {
-        () = shutdown => tracing::info!("agent stopping"),
-        () = agent.checkin_loop(interval) => {}
-        () = agent.job_loop(first_checkin) => {}
-        () = agent.posture_loop(config.posture) => {}
-        () = agent.updates_loop(config.updates) => {}
-        () = agent.detection_loop() => {}
+    let stopping = tokio::select! {
+        () = shutdown => {
+            tracing::info!("agent stopping");
+            true
+        }
+        () = agent.checkin_loop(interval) => false,
+        () = agent.job_loop(first_checkin) => false,
+        () = agent.posture_loop(config.posture) => false,
+        () = agent.updates_loop(config.updates) => false,
+        () = agent.detection_loop() => false,
+    };
+    if stopping {
+        agent.say_stopping(STOPPING_WITHIN).await;
     }
     Ok(())
 }
+
+/// How long a stopping agent tries to deliver its last report (a service manager waits
+/// longer than this before it kills the agent: systemd's default is 90 s).
+pub const STOPPING_WITHIN: Duration = Duration::from_secs(3);
 
 /// Stops the detection engine's thread when dropped (the agent stopping).
 #[cfg(target_os = "linux")]
@@ -698,6 +708,31 @@ impl Agent {
             "credential rotated: the previous one stops working at this agent's next request"
                 .into(),
         )
+    }
+
+    /// Queues a last small report saying the agent is stopping on purpose, and tries to
+    /// deliver it (with whatever is still queued) within `within`. The server tells a
+    /// stopped agent from a machine that lost power by it. Undelivered, it stays queued
+    /// and goes with the next start's first delivery.
+    async fn say_stopping(&self, within: Duration) {
+        let said = tokio::time::timeout(within, async {
+            let mut core = self.core.lock().await;
+            core.push_stopping()?;
+            let mut health = Health::new("reports");
+            self.flush(&mut core, &mut health).await
+        })
+        .await;
+        match said {
+            Ok(Ok(Delivery::Done)) => tracing::info!("told the server the agent is stopping"),
+            Ok(Ok(Delivery::Pending)) => {
+                tracing::info!("the server did not take the stopping report; it stays queued")
+            }
+            Ok(Err(e)) => tracing::warn!(error = format!("{e:#}"), "the stopping report failed"),
+            Err(_) => tracing::info!(
+                within_secs = within.as_secs(),
+                "the server did not answer in time; the stopping report stays queued"
+            ),
+        }
     }
 
     /// Sends the outbox, oldest first, until it is empty or the server stops accepting.

@@ -124,6 +124,23 @@ impl Core {
         })
     }
 
+    /// Queues the stopping agent's last report: `stopping` and nothing else.
+    pub(super) fn push_stopping(&mut self) -> anyhow::Result<()> {
+        let seq = self.state.take_seq(&self.dir)?;
+        self.outbox.push(Report {
+            seq,
+            collected_at: now(),
+            metrics: None,
+            inventory: None,
+            observations: None,
+            posture: None,
+            updates: None,
+            summarised: 0,
+            detections: Vec::new(),
+            stopping: true,
+        })
+    }
+
     /// Drops what the server stored. If the server knows later sequence numbers than this
     /// agent (state restored from a backup), new reports jump past them instead of being
     /// ignored as duplicates.

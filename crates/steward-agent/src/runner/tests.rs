@@ -213,13 +213,18 @@ async fn run_queues_reports_while_the_server_is_unreachable() {
     .unwrap();
 
     *shared.lock().unwrap() = inv(&["a", "b"]);
-    let stop = outbox_holds(dir.path().to_owned(), 2);
+    // The first run's report and its stopping report, then the second run's report.
+    let stop = outbox_holds(dir.path().to_owned(), 3);
     run(config, Box::new(FakeCollector(shared)), stop)
         .await
         .unwrap();
 
     let outbox = Outbox::open(outbox_dir(dir.path()), 100).unwrap();
-    let reports = outbox.peek_batch(100).unwrap();
+    let all = outbox.peek_batch(100).unwrap();
+    // Each run ended with a stopping report, kept for the next delivery.
+    let stopping: Vec<bool> = all.iter().map(|r| r.stopping).collect();
+    assert_eq!(stopping, [false, true, false, true]);
+    let reports: Vec<Report> = all.into_iter().filter(|r| !r.stopping).collect();
     assert_eq!(reports.len(), 2);
     assert!(matches!(
         reports[0].inventory,
@@ -231,6 +236,64 @@ async fn run_queues_reports_while_the_server_is_unreachable() {
     ));
     assert_eq!(reports[1].metrics.as_ref().unwrap().uptime_secs, 7);
     assert_eq!(replay(None, &reports), Some(inv(&["a", "b"])));
+}
+
+/// A stopping agent's last report says so and nothing else.
+#[tokio::test]
+async fn a_stopped_agent_says_so_in_its_last_report() {
+    let dir = tempfile::tempdir().unwrap();
+    enrolled(dir.path());
+    let mut config = AgentConfig::new(dir.path());
+    config.posture = None;
+    let stop = outbox_holds(dir.path().to_owned(), 1);
+    let collector = Box::new(FakeCollector(Arc::new(Mutex::new(inv(&["a"])))));
+    run(config, collector, stop).await.unwrap();
+    let reports = Outbox::open(outbox_dir(dir.path()), 100)
+        .unwrap()
+        .peek_batch(100)
+        .unwrap();
+    let last = reports.last().unwrap();
+    assert!(last.stopping);
+    assert!(last.metrics.is_none() && last.inventory.is_none() && last.detections.is_empty());
+    assert!(reports[..reports.len() - 1].iter().all(|r| !r.stopping));
+}
+
+/// A server that takes connections and never answers: the stopping agent waits at most
+/// [`STOPPING_WITHIN`] for it, not for ever.
+#[tokio::test]
+async fn the_stopping_report_waits_for_a_silent_server_three_seconds_at_most() {
+    let dir = tempfile::tempdir().unwrap();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut state = enrolled(dir.path());
+    state.server_url = format!("http://{}", silent.local_addr().unwrap());
+    state.save(dir.path()).unwrap();
+    // Held open (and never read) for the whole test.
+    let held = std::thread::spawn(move || {
+        let conns: Vec<_> = silent.incoming().take(8).collect();
+        std::thread::sleep(Duration::from_secs(30));
+        drop(conns);
+    });
+    let mut config = AgentConfig::new(dir.path());
+    config.posture = None;
+    let collector = Box::new(FakeCollector(Arc::new(Mutex::new(inv(&["a"])))));
+    let stopped_at = Arc::new(Mutex::new(None));
+    let at = stopped_at.clone();
+    let stop = async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        *at.lock().unwrap() = Some(std::time::Instant::now());
+    };
+    run(config, collector, stop).await.unwrap();
+    let waited = stopped_at.lock().unwrap().unwrap().elapsed();
+    assert!(
+        waited <= STOPPING_WITHIN + Duration::from_millis(500),
+        "{waited:?}"
+    );
+    let reports = Outbox::open(outbox_dir(dir.path()), 100)
+        .unwrap()
+        .peek_batch(100)
+        .unwrap();
+    assert!(reports.last().unwrap().stopping, "kept for the next start");
+    drop(held);
 }
 
 #[tokio::test]
