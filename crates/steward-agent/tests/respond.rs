@@ -338,3 +338,16 @@ mod job {
         assert!(ns.connects(other));
     }
 }
+
+#[test]
+fn the_device_stops_every_workers_tree_in_one_step() {
+    let (mut first, a) = sleep_tree();
+    let (mut second, b) = sleep_tree();
+    let step = steward_agent::detection::device::stop_all(&[a[0], b[0], a[0]]);
+    assert!(step.ok, "{step:?}");
+    assert!(step.message.starts_with("stopped 6 processes"), "{step:?}");
+    let all: Vec<u32> = a.iter().chain(&b).copied().collect();
+    assert!(respond::kill(&all).message.starts_with("killed 6"));
+    first.wait().unwrap();
+    second.wait().unwrap();
+}

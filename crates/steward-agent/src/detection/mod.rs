@@ -6,11 +6,13 @@
 //! - [`canaries`]: decoy documents sorting first and last in each protected folder.
 //! - [`respond`]: stop a process tree, kill or continue it, isolate the device and lift it.
 //! - [`executor`]: the `detection_response` job (a person's kill, continue, isolate, lift).
+//! - [`device`]: the engine's [`Device`] on this machine (the parts above together).
 //! - [`logins`]: failed SSH logins per source, from the journal or the auth log.
 //! - [`engine`], [`feed`], [`record`]: the thread that runs sensor → detector → response,
 //!   and what it hands the agent for the server.
 
 pub mod canaries;
+pub mod device;
 pub mod engine;
 pub mod executor;
 pub mod feed;
@@ -19,5 +21,6 @@ pub mod record;
 pub mod respond;
 pub mod sensor;
 
+pub use device::SystemDevice;
 pub use engine::{Device, EventSource};
 pub use feed::{DetectionFeed, DrillWatch};
