@@ -236,3 +236,97 @@ fn the_sensor_can_run_on_a_thread_of_its_own() {
     reader.join().unwrap();
     assert!(!files(&events).is_empty());
 }
+
+/// CPU time of the calling thread in milliseconds (utime + stime, in clock ticks of 10 ms).
+fn thread_cpu_ms() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15: 11 and 12 after the state (field 3).
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks * 10
+}
+
+/// Figures, not a check: `cargo nextest run -p steward-agent --test sensor --run-ignored
+/// only --no-capture`. The delay from a write to its event, and the sensor thread's CPU for
+/// a burst of creates, writes, renames and deletes in the folder and as many outside it.
+#[test]
+#[ignore]
+fn measure_latency_and_cost() {
+    use std::io::Write;
+    let dir = scratch();
+    let outside = scratch();
+    let folder = dir.path().to_path_buf();
+    let mut sensor = Sensor::open(std::slice::from_ref(&folder), std::process::id()).unwrap();
+    let kind = sensor.kind();
+
+    // Latency: a shell writes the file named on its stdin; the clock starts at the send.
+    let mut writer = Command::new("sh")
+        .arg("-c")
+        .arg("while read f; do echo data > \"$f\"; done")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = writer.stdin.take().unwrap();
+    let mut delays = Vec::new();
+    for i in 0..50 {
+        let path = folder.join(format!("latency-{i}.txt"));
+        let sent = Instant::now();
+        writeln!(stdin, "{}", path.display()).unwrap();
+        let events = read_until(&mut sensor, |e| has(e, Op::Write, &path));
+        assert!(has(&events, Op::Write, &path));
+        delays.push(sent.elapsed());
+    }
+    drop(stdin);
+    writer.wait().unwrap();
+    delays.sort();
+    let median = delays[delays.len() / 2];
+    let p95 = delays[delays.len() * 95 / 100];
+
+    // Cost: 2000 files created, written, renamed and deleted inside, as many outside.
+    let n = 2000;
+    let script = |d: &Path| {
+        format!(
+            "cd '{}' && i=0; while [ $i -lt {n} ]; do echo \"row $i\" > f$i.txt; \
+             mv f$i.txt g$i.txt; i=$((i+1)); done; rm -f g*.txt",
+            d.display()
+        )
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let cpu = thread_cpu_ms();
+        let mut count = 0usize;
+        let mut events = Vec::new();
+        let mut idle = 0;
+        while idle < 10 {
+            events.clear();
+            sensor
+                .read(Duration::from_millis(100), &mut events)
+                .unwrap();
+            if events.is_empty() {
+                idle += 1;
+            } else {
+                idle = 0;
+                count += files(&events).len();
+            }
+        }
+        tx.send((count, thread_cpu_ms() - cpu, sensor.overflows()))
+            .unwrap();
+    });
+    let started = Instant::now();
+    // MEASURE_OUTSIDE_ONLY=1: only the files outside, to see what filtering alone costs.
+    let inside = match std::env::var_os("MEASURE_OUTSIDE_ONLY") {
+        Some(_) => ":".to_string(),
+        None => script(&folder),
+    };
+    sh(&format!("{inside} & {} & wait", script(outside.path())));
+    let work = started.elapsed();
+    let (count, cpu_ms, overflows) = rx.recv().unwrap();
+    reader.join().unwrap();
+    println!(
+        "sensor {kind}: write→event median {median:?}, p95 {p95:?}; burst of {n} files in and \
+         {n} outside in {work:?}: {count} events, sensor thread CPU {cpu_ms} ms \
+         ({:.1} µs/event), overflows {overflows}",
+        cpu_ms as f64 * 1000.0 / count.max(1) as f64
+    );
+}

@@ -69,8 +69,17 @@ fn uid(pid: u32) -> u32 {
 /// The process's facts as the detector wants them; `ppid` 0 and an empty name when the
 /// process was gone before it could be read.
 pub fn process_info(pid: u32) -> ProcessInfo {
+    process_info_with(pid, ancestors).0
+}
+
+/// [`process_info`] with the ancestors' names from `ancestors_of(ppid)` (a cache), and the
+/// process's start time (0 when it is gone).
+fn process_info_with(
+    pid: u32,
+    ancestors_of: impl FnOnce(u32) -> Vec<String>,
+) -> (ProcessInfo, u64) {
     let Some(stat) = stat(pid) else {
-        return ProcessInfo {
+        let gone = ProcessInfo {
             pid,
             ppid: 0,
             name: String::new(),
@@ -78,18 +87,20 @@ pub fn process_info(pid: u32) -> ProcessInfo {
             uid: 0,
             ancestors: vec![],
         };
+        return (gone, 0);
     };
     let exe = fs::read_link(format!("/proc/{pid}/exe"))
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
-    ProcessInfo {
+    let info = ProcessInfo {
         pid,
         ppid: stat.ppid,
         name: stat.name,
         exe,
         uid: uid(pid),
-        ancestors: ancestors(stat.ppid),
-    }
+        ancestors: ancestors_of(stat.ppid),
+    };
+    (info, stat.start_time)
 }
 
 /// The names of `ppid` and its ancestors, nearest first, at most [`MAX_ANCESTORS`].
@@ -111,7 +122,14 @@ pub struct Processes {
     /// pids in the order they were announced or refreshed, for eviction (may hold stale
     /// entries; they are skipped).
     order: VecDeque<u32>,
+    /// A parent's ancestor names (itself first), read at most once per [`RECHECK_MS`]: a
+    /// shell loop starting a thousand `mv`s has their lineage read once, not a thousand
+    /// times.
+    lineage: HashMap<u32, (Vec<String>, u64)>,
 }
+
+/// Most parents whose lineage is remembered.
+const MAX_LINEAGES: usize = 256;
 
 impl Processes {
     /// Pushes `pid`'s [`Event::Process`] into `out` unless it was already announced (the
@@ -128,8 +146,23 @@ impl Processes {
                 return;
             }
         }
-        let start = stat(pid).map(|s| s.start_time).unwrap_or(0);
-        let info = process_info(pid);
+        let lineage = &mut self.lineage;
+        let (info, start) = process_info_with(pid, |ppid| {
+            if let Some((names, at)) = lineage.get(&ppid)
+                && now_ms.saturating_sub(*at) < RECHECK_MS
+            {
+                return names.clone();
+            }
+            let names = ancestors(ppid);
+            if lineage.len() >= MAX_LINEAGES {
+                lineage.retain(|_, (_, at)| now_ms.saturating_sub(*at) < RECHECK_MS);
+                if lineage.len() >= MAX_LINEAGES {
+                    lineage.clear();
+                }
+            }
+            lineage.insert(ppid, (names.clone(), now_ms));
+            names
+        });
         self.known.insert(pid, (start, now_ms));
         self.order.push_back(pid);
         self.evict();
