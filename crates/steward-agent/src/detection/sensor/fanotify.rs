@@ -46,6 +46,8 @@ use super::{MAX_EVENTS_PER_READ, clock_ms, sample_path, under_any};
 const BUFFER: usize = 64 * 1024;
 /// Most directory paths remembered.
 const MAX_DIRS: usize = 4096;
+/// Most reads of one group in one [`Fanotify::read`].
+const MAX_READS: usize = 16;
 
 /// The two groups, and what is needed to read them.
 pub struct Fanotify {
@@ -189,15 +191,21 @@ impl Fanotify {
             self.drain(false, out)?;
         }
         // A move out of the protected folders (or whose other half was lost): the file left.
+        // (Kernels before 5.17 only; a pair split across two reads comes out as a delete
+        // and a create.)
         if let Some((pid, path)) = self.moved_from.take() {
             out.push(file_event(pid, Op::Delete, path, None, None));
         }
         Ok(())
     }
 
-    /// Reads one group until it is empty or the batch is full.
+    /// Reads one group until it is empty, the batch is full, or [`MAX_READS`] reads were
+    /// made (a filesystem busy outside the folders must not keep the caller here).
     fn drain(&mut self, names: bool, out: &mut Vec<FileEvent>) -> io::Result<()> {
-        while out.len() < MAX_EVENTS_PER_READ {
+        for _ in 0..MAX_READS {
+            if out.len() >= MAX_EVENTS_PER_READ {
+                break;
+            }
             let fd = if names { &self.names } else { &self.writes };
             let n = match rustix::io::read(fd.as_fd(), &mut self.buf[..]) {
                 Ok(0) => return Ok(()),
