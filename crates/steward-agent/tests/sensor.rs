@@ -340,3 +340,56 @@ fn measure_latency_and_cost() {
         cpu_ms as f64 * 1000.0 / count.max(1) as f64
     );
 }
+
+/// The whole path on this machine: canaries placed, the sensor, the detector. A child that
+/// writes to a canary is named in a verdict within 200 ms of starting (the target
+/// for a canary alert), with its own pid.
+#[test]
+fn a_canary_touched_by_a_child_is_a_verdict_within_200_ms() {
+    use steward_agent::detection::canaries;
+    use steward_core::detection::DetectionPolicy;
+    use steward_detect::{Config, Detector};
+
+    let state = scratch();
+    let share = scratch();
+    std::fs::write(share.path().join("orders.txt"), "order 1\n").unwrap();
+    let policy = DetectionPolicy {
+        folders: vec![share.path().to_string_lossy().into_owned()],
+        canaries: true,
+        auto_stop: false,
+        auto_isolate: false,
+    };
+    let placed = canaries::apply(state.path(), &policy).unwrap();
+    let canary = placed[0].clone();
+    let mut detector = Detector::new(Config {
+        canaries: placed
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect(),
+        ignore_pids: vec![std::process::id()],
+        ..Config::default()
+    });
+    let mut sensor = Sensor::open(&[share.path().to_path_buf()], std::process::id()).unwrap();
+    let started = Instant::now();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("echo encrypted >> '{}'; sleep 5", canary.display()))
+        .spawn()
+        .unwrap();
+    let mut verdict = None;
+    let mut events = Vec::new();
+    while verdict.is_none() && started.elapsed() < Duration::from_secs(5) {
+        events.clear();
+        sensor.read(Duration::from_millis(50), &mut events).unwrap();
+        verdict = events.iter().find_map(|e| detector.feed(e));
+    }
+    let took = started.elapsed();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let verdict = verdict.expect("a verdict for the canary");
+    println!("canary verdict after {took:?} ({})", sensor.kind());
+    assert!(took < Duration::from_millis(200), "{took:?}");
+    if sensor.kind() == "fanotify" {
+        assert_eq!(verdict.pid, child.id());
+    }
+}
