@@ -103,6 +103,7 @@ fn attack_events(root: &std::path::Path, mode: Mode) -> anyhow::Result<Vec<Event
             key: 9,
             part: (w, workers),
             pace: Duration::ZERO,
+            walk: false,
         };
         simulate::attack(root, mode, options, &mut sensor)?;
         all.extend(sensor.events);

@@ -142,8 +142,8 @@ struct Family {
     changes: VecDeque<(u64, u64)>,
     changed: HashMap<u64, u32>,
     deletions: VecDeque<u64>,
-    /// Random files without a promise the family wrote: (time, folder, name).
-    random_writes: VecDeque<(u64, String, String)>,
+    /// Files the family wrote: (time, folder, name, random without a promise).
+    writes: VecDeque<(u64, String, String, bool)>,
     lineage: Option<String>,
     touched: Vec<Touched>,
     /// The first detail of each signal, for the verdict.
@@ -578,12 +578,8 @@ impl Family {
         while self.deletions.front().is_some_and(|at| old(*at)) {
             self.deletions.pop_front();
         }
-        while self
-            .random_writes
-            .front()
-            .is_some_and(|(at, _, _)| old(*at))
-        {
-            self.random_writes.pop_front();
+        while self.writes.front().is_some_and(|(at, _, _, _)| old(*at)) {
+            self.writes.pop_front();
         }
         while self
             .changes
@@ -608,16 +604,21 @@ impl Family {
     fn record(&mut self, e: &FileEvent, a: &Assessment) {
         let at = e.at_ms;
         let mut damaged = a.damaged.clone();
-        if e.op == Op::Write && a.random_unknown {
+        if e.op == Op::Write {
             let name = content::file_name(&e.path).to_string();
-            self.random_writes
-                .push_back((at, content::parent(&e.path).to_string(), name));
-            if self.random_writes.len() > MAX_RECENT {
-                self.random_writes.pop_front();
+            self.writes.push_back((
+                at,
+                content::parent(&e.path).to_string(),
+                name,
+                a.random_unknown,
+            ));
+            if self.writes.len() > MAX_RECENT {
+                self.writes.pop_front();
             }
         }
         if e.op == Op::Delete {
-            if a.deleted_promised && self.wrote_a_random_copy_of(&e.path) {
+            let copy = self.copy_of(&e.path);
+            if a.deleted_promised && copy == Some(true) {
                 self.replaced.push_back(at);
                 damaged = Some(e.path.clone());
                 self.details
@@ -628,7 +629,9 @@ impl Family {
                             e.path
                         )
                     });
-            } else if a.deleted_document {
+            } else if a.deleted_document && copy.is_none() {
+                // Deleted after a readable copy was written (gzip, a converter): moved,
+                // not destroyed. Otherwise it counts towards mass deletion.
                 self.deletions.push_back(at);
                 if self.deletions.len() > MAX_DELETIONS {
                     self.deletions.pop_front();
@@ -684,17 +687,23 @@ impl Family {
         }
     }
 
-    /// Whether the family wrote, in the same folder, a random file named after `path`
-    /// (`offer.docx` → `offer.docx.enc`, `offer.enc`).
-    fn wrote_a_random_copy_of(&self, path: &str) -> bool {
+    /// Whether the family wrote, in the same folder, a copy named after `path`
+    /// (`offer.docx` → `offer.docx.enc`, `offer.docx.gz`, `offer.enc`): `Some(true)` when
+    /// that copy is random bytes without a promise, `Some(false)` when readable, `None`
+    /// when there is none.
+    fn copy_of(&self, path: &str) -> Option<bool> {
         let folder = content::parent(path);
         let name = content::file_name(path);
         let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
-        self.random_writes.iter().any(|(_, dir, written)| {
-            dir == folder
-                && written != name
-                && (written.starts_with(name) || written.starts_with(&format!("{stem}.")))
-        })
+        self.writes
+            .iter()
+            .rev()
+            .find(|(_, dir, written, _)| {
+                dir == folder
+                    && written != name
+                    && (written.starts_with(name) || written.starts_with(&format!("{stem}.")))
+            })
+            .map(|(_, _, _, random)| *random)
     }
 }
 

@@ -44,6 +44,7 @@ fn attack_events(root: &Path, mode: Mode) -> Vec<Event> {
             key: 7,
             part: (w, workers),
             pace: Duration::ZERO,
+            walk: false,
         };
         attack(root, mode, options, &mut sensor).unwrap();
         per_worker.push(sensor.events);

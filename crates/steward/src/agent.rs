@@ -19,9 +19,10 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
         files,
         key,
         part,
+        walk,
     } = cmd
     {
-        return simulate_attack(dir, mode, generate, files, key, part);
+        return simulate_attack(dir, mode, generate, files, key, part, walk);
     }
     crate::logging::init("info");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -144,6 +145,7 @@ fn simulate_attack(
     files: usize,
     key: u64,
     part: Option<(usize, usize)>,
+    walk: bool,
 ) -> anyhow::Result<()> {
     use steward_agent::drill::simulator;
     if generate {
@@ -162,6 +164,7 @@ fn simulate_attack(
         mode,
         key,
         part,
+        walk,
     };
     let done = simulator::run(&simulation, &program)?;
     println!("{done} files attacked");
@@ -176,6 +179,7 @@ fn simulate_attack(
     _: usize,
     _: u64,
     _: Option<(usize, usize)>,
+    _: bool,
 ) -> anyhow::Result<()> {
     anyhow::bail!("the ransomware drill runs on Linux and other Unix systems only")
 }

@@ -79,6 +79,10 @@ pub fn detected(
     for s in &mut signals {
         clean_text(&mut s.detail);
     }
+    let mut responses = responses;
+    for r in &mut responses {
+        clean_text(&mut r.message);
+    }
     for f in &mut files {
         clean_text(&mut f.path);
         if let Some(to) = &mut f.to {

@@ -17,6 +17,9 @@ pub struct Simulation {
     pub key: u64,
     /// A worker's share (`Some((i, n))`): attack only it, spawning nothing.
     pub part: Option<(usize, usize)>,
+    /// Walk the tree and attack every file in it, canaries included (see
+    /// `steward_detect::simulate::Options::walk`).
+    pub walk: bool,
 }
 
 /// Makes a tree of `files` files at `dir` (which must not exist or be empty).
@@ -51,6 +54,7 @@ pub fn run(simulation: &Simulation, program: &[std::ffi::OsString]) -> anyhow::R
             .arg(simulation.key.to_string())
             .arg("--part")
             .arg(format!("{i}/{workers}"))
+            .args(simulation.walk.then_some("--walk"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
@@ -73,6 +77,7 @@ pub fn run(simulation: &Simulation, program: &[std::ffi::OsString]) -> anyhow::R
 fn attack(simulation: &Simulation, part: (usize, usize)) -> anyhow::Result<usize> {
     let options = Options {
         part,
+        walk: simulation.walk,
         ..Options::of(simulation.mode, simulation.key)
     };
     simulate::attack(

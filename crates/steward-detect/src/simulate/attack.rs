@@ -100,6 +100,10 @@ pub struct Options {
     pub part: (usize, usize),
     /// The pause between two files.
     pub pace: Duration,
+    /// Walk the tree as real ransomware does, sorted, attacking every file found there
+    /// (canaries placed in it included), instead of only the files the tree's manifest
+    /// lists. Still refused on a folder without the simulator's manifest.
+    pub walk: bool,
 }
 
 impl Options {
@@ -109,6 +113,7 @@ impl Options {
             key,
             part: (0, 1),
             pace: mode.pace(),
+            walk: false,
         }
     }
 }
@@ -123,7 +128,12 @@ pub fn attack(
 ) -> io::Result<usize> {
     let part = options.part;
     let manifest = read_manifest(root)?;
-    let files: Vec<PathBuf> = files_in_order(root, &manifest)
+    let in_order = if options.walk {
+        walk_sorted(root)?
+    } else {
+        files_in_order(root, &manifest)
+    };
+    let files: Vec<PathBuf> = in_order
         .into_iter()
         .enumerate()
         .filter(|(i, _)| i % part.1.max(1) == part.0)
@@ -182,6 +192,26 @@ pub fn attack(
         done += 1;
     }
     Ok(done)
+}
+
+/// Every file under `root` but the manifest, sorted by path (folders' files in name order:
+/// `!Accounts.xlsx` before `April 0000.png`).
+fn walk_sorted(root: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(&folder)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                folders.push(entry.path());
+            } else if kind.is_file() && entry.file_name() != super::tree::MANIFEST {
+                out.push(entry.path());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// Encrypts a file in place: all of it, or every other 4 KiB block from the first.

@@ -9,6 +9,7 @@
 //! again with the same key.
 
 pub mod attack;
+pub mod benign;
 #[cfg(unix)]
 pub mod synthetic;
 pub mod tree;

@@ -247,6 +247,10 @@ pub enum AgentCommand {
         /// A worker's share, I/N (set by the attack itself for its workers).
         #[arg(long, value_parser = steward_detect::simulate::attack::parse_part)]
         part: Option<(usize, usize)>,
+        /// Walk the tree and attack every file in it (canaries placed there included),
+        /// not only the files --generate made. Refused on a folder --generate did not make.
+        #[arg(long)]
+        walk: bool,
     },
 }
 

@@ -1,0 +1,214 @@
+//! The patterns of benign work that look most like an attack, as a sensor reports them,
+//! raise no verdict: compressing files in place (a readable copy, then the original
+//! deleted), log rotation, a package manager's `.dpkg-new` renames, an editor's saves, a
+//! backup tool writing random packs without names that promise anything, many files
+//! deleted by a cleanup that are no documents.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use steward_detect::{Config, Detector, Event, FileEvent, Op, ProcessInfo, Sample};
+
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
+fn with_head(head: &[u8], n: usize, seed: u64) -> Sample {
+    let mut bytes = head.to_vec();
+    bytes.extend(noise(n, seed));
+    Sample::of_bytes(&bytes)
+}
+
+fn text(n: usize) -> Sample {
+    Sample::of_bytes(
+        "log line: order 42 shipped to the customer\n"
+            .repeat(n / 40)
+            .as_bytes(),
+    )
+}
+
+struct Trace {
+    pid: u32,
+    at: u64,
+    events: Vec<Event>,
+}
+
+impl Trace {
+    fn new(pid: u32, name: &str) -> Trace {
+        Trace {
+            pid,
+            at: 0,
+            events: vec![Event::Process(ProcessInfo {
+                pid,
+                ppid: 1,
+                name: name.into(),
+                exe: format!("/usr/bin/{name}"),
+                uid: 0,
+                ancestors: vec!["systemd".into()],
+            })],
+        }
+    }
+
+    fn op(&mut self, op: Op, path: &str, to: Option<&str>, sample: Option<Sample>) {
+        self.at += 1;
+        self.events.push(Event::File(FileEvent {
+            at_ms: self.at,
+            pid: self.pid,
+            op,
+            path: path.into(),
+            to: to.map(String::from),
+            sample,
+        }));
+    }
+}
+
+fn verdicts(events: &[Event]) -> Vec<String> {
+    let mut detector = Detector::new(Config::default());
+    events
+        .iter()
+        .filter_map(|e| detector.feed(e))
+        .map(|v| v.summary)
+        .collect()
+}
+
+#[test]
+fn gzip_in_place_of_documents_is_no_attack() {
+    let mut t = Trace::new(100, "gzip");
+    for i in 0..400 {
+        let original = format!("/srv/share/docs/report {i}.docx");
+        let gz = format!("{original}.gz");
+        t.op(Op::Create, &gz, None, None);
+        t.op(
+            Op::Write,
+            &gz,
+            None,
+            Some(with_head(b"\x1F\x8B\x08\x00", 30_000, i)),
+        );
+        t.op(Op::Delete, &original, None, None);
+    }
+    assert_eq!(verdicts(&t.events), Vec::<String>::new());
+}
+
+#[test]
+fn log_rotation_is_no_attack() {
+    let mut t = Trace::new(101, "logrotate");
+    for i in 0..100 {
+        let dir = format!("/srv/www/logs/site{i}");
+        t.op(
+            Op::Rename,
+            &format!("{dir}/access.log"),
+            Some(&format!("{dir}/access.log.1")),
+            Some(text(50_000)),
+        );
+        t.op(Op::Create, &format!("{dir}/access.log"), None, None);
+        t.op(Op::Create, &format!("{dir}/access.log.2.gz"), None, None);
+        t.op(
+            Op::Write,
+            &format!("{dir}/access.log.2.gz"),
+            None,
+            Some(with_head(b"\x1F\x8B\x08\x00", 9_000, i)),
+        );
+        t.op(Op::Delete, &format!("{dir}/access.log.2"), None, None);
+    }
+    assert_eq!(verdicts(&t.events), Vec::<String>::new());
+}
+
+#[test]
+fn a_package_managers_renames_over_existing_files_are_no_attack() {
+    let mut t = Trace::new(102, "dpkg");
+    for i in 0..500 {
+        let path = format!("/srv/app/lib/module{i}.so");
+        let new = format!("{path}.dpkg-new");
+        t.op(Op::Create, &new, None, None);
+        t.op(
+            Op::Write,
+            &new,
+            None,
+            Some(with_head(b"\x7FELF\x02\x01\x01", 40_000, i)),
+        );
+        t.op(
+            Op::Rename,
+            &new,
+            Some(&path),
+            Some(with_head(b"\x7FELF\x02\x01\x01", 40_000, i)),
+        );
+        let doc = format!("/srv/app/share/doc{i}.txt.gz");
+        t.op(
+            Op::Write,
+            &doc,
+            None,
+            Some(with_head(b"\x1F\x8B\x08\x00", 3_000, i)),
+        );
+    }
+    assert_eq!(verdicts(&t.events), Vec::<String>::new());
+}
+
+#[test]
+fn an_editor_saving_through_temporary_files_is_no_attack() {
+    let mut t = Trace::new(103, "soffice.bin");
+    for i in 0..300 {
+        let path = format!("/home/anna/Documents/offer {i}.docx");
+        let tmp = format!("/home/anna/Documents/lu{i}.tmp");
+        t.op(Op::Create, &tmp, None, None);
+        t.op(
+            Op::Write,
+            &tmp,
+            None,
+            Some(with_head(b"PK\x03\x04", 20_000, i)),
+        );
+        t.op(
+            Op::Rename,
+            &tmp,
+            Some(&path),
+            Some(with_head(b"PK\x03\x04", 20_000, i)),
+        );
+    }
+    assert_eq!(verdicts(&t.events), Vec::<String>::new());
+}
+
+#[test]
+fn a_backup_tool_writing_random_packs_is_no_attack() {
+    let mut t = Trace::new(104, "restic");
+    for i in 0..1000 {
+        let pack = format!("/srv/backup/repo/data/{:02x}/{:064x}", i % 256, i * 7919);
+        t.op(Op::Create, &pack, None, None);
+        t.op(
+            Op::Write,
+            &pack,
+            None,
+            Some(Sample::of_bytes(&noise(4 << 20 >> 6, i))),
+        );
+    }
+    for i in 0..300 {
+        let pack = format!("/srv/backup/repo/data/{:02x}/{:064x}", i % 256, i * 7919);
+        t.op(Op::Delete, &pack, None, None);
+    }
+    assert_eq!(verdicts(&t.events), Vec::<String>::new());
+}
+
+#[test]
+fn deleting_many_documents_is_mass_deletion_but_a_build_cleanup_is_not() {
+    let mut clean = Trace::new(105, "make");
+    for i in 0..2000 {
+        clean.op(Op::Delete, &format!("/srv/src/build/obj{i}.o"), None, None);
+    }
+    assert_eq!(verdicts(&clean.events), Vec::<String>::new());
+    let mut wipe = Trace::new(106, "rm");
+    for i in 0..300 {
+        wipe.op(
+            Op::Delete,
+            &format!("/srv/share/Customers/contract {i}.pdf"),
+            None,
+            None,
+        );
+    }
+    let found = verdicts(&wipe.events);
+    assert_eq!(found.len(), 1);
+    assert!(found[0].contains("deleted 200 documents"), "{found:?}");
+}
