@@ -373,7 +373,10 @@ fn a_canary_touched_by_a_child_is_a_verdict_within_200_ms() {
     let started = Instant::now();
     let mut child = Command::new("sh")
         .arg("-c")
-        .arg(format!("echo encrypted >> '{}'; exec sleep 5", canary.display()))
+        .arg(format!(
+            "echo encrypted >> '{}'; exec sleep 5",
+            canary.display()
+        ))
         .spawn()
         .unwrap();
     let mut verdict = None;
