@@ -346,6 +346,16 @@ fn measure_latency_and_cost() {
 /// for a canary alert), with its own pid.
 #[test]
 fn a_canary_touched_by_a_child_is_a_verdict_within_200_ms() {
+    canary_verdict(false);
+}
+
+/// The same with inotify: the verdict comes as fast, without the process (pid 0).
+#[test]
+fn with_inotify_a_canary_is_a_verdict_too() {
+    canary_verdict(true);
+}
+
+fn canary_verdict(inotify: bool) {
     use steward_agent::detection::canaries;
     use steward_core::detection::DetectionPolicy;
     use steward_detect::{Config, Detector};
@@ -369,7 +379,12 @@ fn a_canary_touched_by_a_child_is_a_verdict_within_200_ms() {
         ignore_pids: vec![std::process::id()],
         ..Config::default()
     });
-    let mut sensor = Sensor::open(&[share.path().to_path_buf()], std::process::id()).unwrap();
+    let folders = [share.path().to_path_buf()];
+    let mut sensor = if inotify {
+        Sensor::open_inotify(&folders).unwrap()
+    } else {
+        Sensor::open(&folders, std::process::id()).unwrap()
+    };
     let started = Instant::now();
     let mut child = Command::new("sh")
         .arg("-c")
@@ -394,5 +409,7 @@ fn a_canary_touched_by_a_child_is_a_verdict_within_200_ms() {
     assert!(took < Duration::from_millis(200), "{took:?}");
     if sensor.kind() == "fanotify" {
         assert_eq!(verdict.pid, child.id());
+    } else {
+        assert_eq!(verdict.pid, 0);
     }
 }
