@@ -204,6 +204,18 @@ fn inotify_sees_the_same_operations_without_a_pid() {
 }
 
 #[test]
+fn a_missing_folder_is_left_out_and_none_at_all_is_an_error() {
+    let dir = scratch();
+    let folders = [dir.path().join("not-there"), dir.path().to_path_buf()];
+    let sensor = Sensor::open(&folders, std::process::id()).unwrap();
+    // Where fanotify works here, a missing folder does not make it fall back.
+    if Sensor::open(&[dir.path().to_path_buf()], 0).unwrap().kind() == "fanotify" {
+        assert_eq!(sensor.kind(), "fanotify");
+    }
+    assert!(Sensor::open(&folders[..1], std::process::id()).is_err());
+}
+
+#[test]
 fn a_read_with_nothing_to_say_returns_at_its_timeout() {
     let dir = scratch();
     let mut sensor = Sensor::open(&[dir.path().to_path_buf()], std::process::id()).unwrap();

@@ -43,7 +43,17 @@ pub struct Sensor {
 impl Sensor {
     /// Watches `folders` (absolute paths of existing directories), ignoring the events of
     /// `ignore_pid` (the agent's own). fanotify when the kernel allows it, inotify otherwise.
+    /// Folders that are not directories are left out (a missing folder must not cost the
+    /// pids by failing fanotify); none left is an error.
     pub fn open(folders: &[PathBuf], ignore_pid: u32) -> io::Result<Sensor> {
+        let folders: Vec<PathBuf> = folders.iter().filter(|f| f.is_dir()).cloned().collect();
+        if folders.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "none of the protected folders is a directory on this machine",
+            ));
+        }
+        let folders = &folders[..];
         match fanotify::Fanotify::open(folders, ignore_pid) {
             Ok(f) => Ok(Sensor::with(Backend::Fanotify(f), None)),
             Err(e) => {
