@@ -4,7 +4,8 @@
 //! Its limits, which is why fanotify comes first:
 //! - **No process id.** inotify does not say who acted: every event is attributed to pid 0,
 //!   and the detector scores the whole machine as one process. Canaries still decide at
-//!   once; the response cannot stop the right process tree from this sensor alone.
+//!   once; the response cannot stop the right process tree from this sensor alone. The
+//!   agent's own writes (a restore job's files) cannot be told apart from anyone else's.
 //! - **One watch per directory**, added recursively at start and as directories appear
 //!   (files created in a new directory before its watch is added are announced by a scan
 //!   of it). A user has at most `fs.inotify.max_user_watches` (8192 on older kernels, up to
