@@ -425,3 +425,52 @@ fn canary_verdict(inotify: bool) {
         assert_eq!(verdict.pid, 0);
     }
 }
+
+/// A file moved in from outside the folders is a create (with a sample of what came in);
+/// a file moved out is a delete: the folder lost it.
+fn moves_across_the_boundary(sensor: &mut Sensor, dir: &Path, outside: &Path) {
+    let arriving = outside.join("arriving.bin");
+    std::fs::write(&arriving, noise()).unwrap();
+    let leaving = dir.join("leaving.txt");
+    std::fs::write(&leaving, "a letter").unwrap();
+    // This process's own writes, read and set aside (inotify sees them).
+    let mut ignored = Vec::new();
+    sensor
+        .read(Duration::from_millis(300), &mut ignored)
+        .unwrap();
+    let arrived = dir.join("arrived.bin");
+    let left = outside.join("left.txt");
+    sh(&format!(
+        "mv '{}' '{}'; mv '{}' '{}'",
+        arriving.display(),
+        arrived.display(),
+        leaving.display(),
+        left.display()
+    ));
+    let events = read_until(sensor, |e| {
+        has(e, Op::Create, &arrived) && has(e, Op::Delete, &leaving)
+    });
+    let created = files(&events)
+        .into_iter()
+        .find(|f| f.op == Op::Create && Path::new(&f.path) == arrived)
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    assert!(created.sample.as_ref().unwrap().random_regions() >= 3);
+    assert!(has(&events, Op::Delete, &leaving), "{events:#?}");
+    assert!(
+        files(&events)
+            .iter()
+            .all(|f| !f.path.contains("left.txt") && f.op != Op::Rename),
+        "{events:#?}"
+    );
+}
+
+#[test]
+fn moves_in_and_out_are_creates_and_deletes() {
+    let dir = scratch();
+    let outside = scratch();
+    let folders = [dir.path().to_path_buf()];
+    let mut sensor = Sensor::open(&folders, std::process::id()).unwrap();
+    moves_across_the_boundary(&mut sensor, dir.path(), outside.path());
+    let mut sensor = Sensor::open_inotify(&folders).unwrap();
+    moves_across_the_boundary(&mut sensor, dir.path(), outside.path());
+}
