@@ -144,6 +144,10 @@ struct Family {
     deletions: VecDeque<u64>,
     /// Files the family wrote: (time, folder, name, random without a promise).
     writes: VecDeque<(u64, String, String, bool)>,
+    /// Files with a promise the family deleted without a copy written first: (time,
+    /// folder, name). The sensor may report a delete before the write that preceded it
+    /// (two kernel queues), so a random copy written just "after" still counts.
+    deleted: VecDeque<(u64, String, String)>,
     lineage: Option<String>,
     touched: Vec<Touched>,
     /// The first detail of each signal, for the verdict.
@@ -578,6 +582,9 @@ impl Family {
         while self.deletions.front().is_some_and(|at| old(*at)) {
             self.deletions.pop_front();
         }
+        while self.deleted.front().is_some_and(|(at, _, _)| old(*at)) {
+            self.deleted.pop_front();
+        }
         while self.writes.front().is_some_and(|(at, _, _, _)| old(*at)) {
             self.writes.pop_front();
         }
@@ -604,6 +611,19 @@ impl Family {
     fn record(&mut self, e: &FileEvent, a: &Assessment) {
         let at = e.at_ms;
         let mut damaged = a.damaged.clone();
+        if e.op == Op::Write
+            && a.random_unknown
+            && damaged.is_none()
+            && let Some(original) = self.deleted_original_of(&e.path)
+        {
+            self.replaced.push_back(at);
+            self.details
+                .entry(signals::REPLACED_ORIGINALS)
+                .or_insert_with(|| {
+                    format!("{original} deleted and a random copy written beside it")
+                });
+            damaged = Some(original);
+        }
         if e.op == Op::Write {
             let name = content::file_name(&e.path).to_string();
             self.writes.push_back((
@@ -629,7 +649,17 @@ impl Family {
                             e.path
                         )
                     });
-            } else if a.deleted_document && copy.is_none() {
+            } else if a.deleted_promised && copy.is_none() {
+                self.deleted.push_back((
+                    at,
+                    content::parent(&e.path).to_string(),
+                    content::file_name(&e.path).to_string(),
+                ));
+                if self.deleted.len() > MAX_RECENT {
+                    self.deleted.pop_front();
+                }
+            }
+            if a.deleted_document && copy.is_none() {
                 // Deleted after a readable copy was written (gzip, a converter): moved,
                 // not destroyed. Otherwise it counts towards mass deletion.
                 self.deletions.push_back(at);
@@ -687,6 +717,23 @@ impl Family {
         }
     }
 
+    /// The original a random copy at `path` is named after, among the files with a promise
+    /// the family deleted lately in the same folder (taken from the list: counted once).
+    fn deleted_original_of(&mut self, path: &str) -> Option<String> {
+        let folder = content::parent(path);
+        let written = content::file_name(path);
+        let i = self
+            .deleted
+            .iter()
+            .rposition(|(_, dir, name)| dir == folder && named_after(written, name))?;
+        let (_, dir, name) = self.deleted.remove(i)?;
+        Some(if dir == "/" {
+            format!("/{name}")
+        } else {
+            format!("{dir}/{name}")
+        })
+    }
+
     /// Whether the family wrote, in the same folder, a copy named after `path`
     /// (`offer.docx` → `offer.docx.enc`, `offer.docx.gz`, `offer.enc`): `Some(true)` when
     /// that copy is random bytes without a promise, `Some(false)` when readable, `None`
@@ -694,17 +741,26 @@ impl Family {
     fn copy_of(&self, path: &str) -> Option<bool> {
         let folder = content::parent(path);
         let name = content::file_name(path);
-        let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
         self.writes
             .iter()
             .rev()
-            .find(|(_, dir, written, _)| {
-                dir == folder
-                    && written != name
-                    && (written.starts_with(name) || written.starts_with(&format!("{stem}.")))
-            })
+            .find(|(_, dir, written, _)| dir == folder && named_after(written, name))
             .map(|(_, _, _, random)| *random)
     }
+}
+
+/// Whether a written file's name is a copy of `original`'s (`offer.docx.enc`,
+/// `offer.docx.gz`, `offer.enc` of `offer.docx`).
+fn named_after(written: &str, original: &str) -> bool {
+    let stem = original
+        .rsplit_once('.')
+        .map(|(s, _)| s)
+        .unwrap_or(original);
+    written != original
+        && (written.starts_with(original)
+            || written.len() > stem.len() + 1
+                && written.starts_with(stem)
+                && written.as_bytes()[stem.len()] == b'.')
 }
 
 fn path_hash(path: &str) -> u64 {

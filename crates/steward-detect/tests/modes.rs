@@ -139,3 +139,38 @@ fn a_canary_sorting_first_stops_the_attack_before_any_real_file() {
     assert_eq!(verdict.signals[0].name, "canary");
     assert!(verdict.summary.contains("canary"), "{}", verdict.summary);
 }
+
+#[test]
+fn copies_are_matched_to_deleted_originals_whichever_the_sensor_reports_first() {
+    // fanotify reports writes and deletes through two queues: a delete may come first.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("share");
+    simulate::generate(&root, FILES, 5).unwrap();
+    let mut events = attack_events(&root, Mode::CopyThenDelete);
+    let mut i = 1;
+    while i + 1 < events.len() {
+        let swap = matches!(
+            (&events[i], &events[i + 1]),
+            (Event::File(w), Event::File(d))
+                if w.op == steward_detect::Op::Write && d.op == steward_detect::Op::Delete
+        );
+        if swap {
+            events.swap(i, i + 1);
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    let mut detector = Detector::new(Config::default());
+    let (verdict, lost) = replay(&mut detector, &events, &root);
+    let verdict = verdict.expect("detected");
+    assert!(lost <= 4, "{lost}: {}", verdict.summary);
+    assert!(
+        verdict
+            .signals
+            .iter()
+            .any(|s| s.name == "replaced_originals"),
+        "{:?}",
+        verdict.signals
+    );
+}

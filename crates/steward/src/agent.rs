@@ -81,10 +81,15 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
                 interval,
                 posture,
                 updates_every,
+                no_detection,
             } => {
                 let dir = state_dir(&state)?;
                 crate::private::dir(&dir)?;
-                let mut config = with_device_jobs(steward_agent::runner::AgentConfig::new(dir));
+                let mut config =
+                    with_device_jobs(steward_agent::runner::AgentConfig::new(dir.clone()));
+                if !no_detection {
+                    with_detection(&mut config, &dir)?;
+                }
                 if let Some(updates) = config.updates.as_mut() {
                     updates.every =
                         std::time::Duration::from_secs(updates_every.saturating_mul(3600));
@@ -207,6 +212,46 @@ pub(crate) fn with_device_jobs(
         .executors
         .register(steward_agent::scripts::RunScriptExecutor::new());
     config
+}
+
+/// Ransomware detection on this device (Linux): the engine's thread with the sensor,
+/// canaries and responses, and the `ransomware_drill` job, whose attack runs as this same
+/// binary's `agent simulate-attack`.
+#[cfg(target_os = "linux")]
+fn with_detection(
+    config: &mut steward_agent::runner::AgentConfig,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    use std::sync::{Arc, Mutex};
+    use steward_agent::detection::{DetectionFeed, SystemDevice};
+    let state = steward_agent::state::AgentState::load(dir)?;
+    let feed = Arc::new(DetectionFeed::open(dir));
+    let device = SystemDevice {
+        state_dir: dir.to_path_buf(),
+        server_url: state.server_url,
+    };
+    let binary = std::env::current_exe().context("finding this program to run drills")?;
+    let program = vec![
+        binary.into_os_string(),
+        "agent".into(),
+        "simulate-attack".into(),
+    ];
+    config
+        .executors
+        .register(steward_agent::drill::executor::DrillExecutor::new(
+            feed.clone(),
+            program,
+        ));
+    config.detection = Some(steward_agent::runner::DetectionConfig {
+        feed,
+        device: Arc::new(Mutex::new(Some(Box::new(device)))),
+    });
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn with_detection(_: &mut steward_agent::runner::AgentConfig, _: &Path) -> anyhow::Result<()> {
+    Ok(())
 }
 
 /// `backup` and `restore` jobs run in a worker: this same binary as `agent backup-worker`.

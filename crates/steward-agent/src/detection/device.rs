@@ -73,6 +73,7 @@ impl Device for SystemDevice {
 
 /// Stops each process's tree (a verdict may name several workers); one step for all.
 pub fn stop_all(pids: &[u32]) -> ResponseStep {
+    respond::freeze(pids);
     let mut stopped = Vec::new();
     let mut failures = Vec::new();
     for &pid in pids {

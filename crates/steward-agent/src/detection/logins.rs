@@ -486,3 +486,32 @@ Failed password for invalid user oracle from 203.0.113.9 port 50150 ssh2";
         assert_eq!(source.read_new(now).unwrap(), ["new"]);
     }
 }
+
+/// The failed-login watch the agent runs every minute: new lines from the device's log,
+/// counted per source.
+#[derive(Debug, Default)]
+pub struct LoginWatch {
+    source: Option<LogSource>,
+    tracker: FailedLogins,
+}
+
+impl LoginWatch {
+    /// Reads what was logged since the last poll (from now on, at the first) and returns
+    /// the detections it makes. A device without a journal or an auth log has none.
+    pub fn poll(&mut self, now: Timestamp) -> Vec<Detected> {
+        let Some(source) = self.source.as_mut() else {
+            self.source = LogSource::detect(now);
+            return Vec::new();
+        };
+        match source.read_new(now) {
+            Ok(lines) => lines
+                .iter()
+                .filter_map(|line| self.tracker.observe(now, line))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the login log failed");
+                Vec::new()
+            }
+        }
+    }
+}

@@ -15,7 +15,7 @@ use steward_core::limits::clean_text;
 use steward_detect::{Op, Verdict, VerdictKind};
 
 /// Largest executable hashed (a bigger one is named without a hash).
-const MAX_HASHED_BYTES: u64 = 512 * 1024 * 1024;
+const MAX_HASHED_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The record of `verdict`, given at `now` (the verdict's time on the sensor's clock is
 /// `verdict.at_ms`: earlier events are dated back from `now`).
@@ -30,7 +30,7 @@ pub fn detected(
         VerdictKind::Ransomware => DetectionKind::Ransomware,
         VerdictKind::MassDeletion => DetectionKind::MassDeletion,
     };
-    let mut process = process_facts(verdict.pid, passwd).or_else(|| {
+    let mut process = process_facts(verdict.pid, passwd, true).or_else(|| {
         verdict.process.as_ref().map(|p| ProcessFacts {
             pid: p.pid,
             exe: p.exe.clone(),
@@ -104,7 +104,8 @@ pub fn detected(
 }
 
 /// A process as `/proc` shows it now (a stopped process still shows); `None` once gone.
-pub fn process_facts(pid: u32, passwd: &str) -> Option<ProcessFacts> {
+/// With `hash`, its executable's SHA-256 (the offender's; its ancestors are named only).
+pub fn process_facts(pid: u32, passwd: &str, hash: bool) -> Option<ProcessFacts> {
     let dir = Path::new("/proc").join(pid.to_string());
     let status = std::fs::read_to_string(dir.join("status")).ok()?;
     let uid = status
@@ -127,7 +128,11 @@ pub fn process_facts(pid: u32, passwd: &str) -> Option<ProcessFacts> {
         .unwrap_or_default();
     Some(ProcessFacts {
         pid,
-        exe_sha256: hash_file(&dir.join("exe")).unwrap_or_default(),
+        exe_sha256: if hash {
+            hash_file(&dir.join("exe")).unwrap_or_default()
+        } else {
+            String::new()
+        },
         exe,
         cmdline: cmdline.chars().take(1024).collect(),
         user: user_name(uid, passwd),
@@ -145,7 +150,7 @@ pub fn ancestors_of(pid: u32, passwd: &str) -> Vec<ProcessFacts> {
         if parent <= 1 {
             break;
         }
-        match process_facts(parent, passwd) {
+        match process_facts(parent, passwd, false) {
             Some(facts) => out.push(facts),
             None => break,
         }
@@ -222,7 +227,7 @@ mod tests {
 
     #[test]
     fn this_process_is_read_with_its_hash_and_user() {
-        let me = process_facts(std::process::id(), "root:x:0:0::/root:/bin/sh\n").unwrap();
+        let me = process_facts(std::process::id(), "root:x:0:0::/root:/bin/sh\n", true).unwrap();
         assert_eq!(me.pid, std::process::id());
         assert!(!me.exe.is_empty());
         assert_eq!(me.exe_sha256.len(), 64);

@@ -156,8 +156,53 @@ fn protected_pids(me: u32) -> BTreeSet<u32> {
     set
 }
 
-/// All descendants of `root` from one scan of `/proc`, breadth first.
+/// SIGSTOPs each of `pids` at once, before anything slower: the processes a verdict
+/// names (an attack's workers among them) stop writing while their trees are looked up.
+/// Never the agent, its ancestors or pid 1. [`stop_tree`] records them afterwards.
+pub fn freeze(pids: &[u32]) {
+    let protected = protected_pids(std::process::id());
+    for &pid in pids {
+        if pid > 1 && !protected.contains(&pid) {
+            signal(pid, Signal::STOP);
+        }
+    }
+}
+
+/// All descendants of `root`, breadth first: from the kernel's children lists where it
+/// keeps them (`/proc/PID/task/TID/children`, a few small reads), else one scan of `/proc`.
 fn descendants(root: u32) -> Vec<u32> {
+    descendants_from_children_lists(root).unwrap_or_else(|| descendants_by_scan(root))
+}
+
+fn descendants_from_children_lists(root: u32) -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    let mut queue = std::collections::VecDeque::from([root]);
+    while let Some(p) = queue.pop_front() {
+        let tasks = std::fs::read_dir(format!("/proc/{p}/task")).ok()?;
+        for task in tasks.flatten() {
+            let children = match std::fs::read_to_string(task.path().join("children")) {
+                Ok(text) => text,
+                // The kernel keeps no such list (CONFIG_PROC_CHILDREN off): scan instead.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+                Err(_) => continue,
+            };
+            for child in children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+            {
+                if out.len() >= MAX_TREE {
+                    return Some(out);
+                }
+                out.push(child);
+                queue.push_back(child);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// All descendants of `root` from one scan of `/proc`, breadth first.
+fn descendants_by_scan(root: u32) -> Vec<u32> {
     let mut children: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {

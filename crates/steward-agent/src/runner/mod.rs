@@ -63,6 +63,9 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const MIN_POLL_SPACING: Duration = Duration::from_secs(2);
 /// Times a failed job result is re-sent before giving up (the server expires the job).
 const JOB_RESULT_ATTEMPTS: u32 = 5;
+/// How often the device's login log is read for failed logins.
+#[cfg(target_os = "linux")]
+const LOGINS_EVERY: Duration = Duration::from_secs(60);
 /// Jobs held at once by default: enough for a long job of each of a few kinds beside the
 /// quick ones, few enough that a burst of jobs cannot swamp the machine.
 pub const DEFAULT_MAX_CONCURRENT_JOBS: usize = 4;
@@ -261,6 +264,7 @@ pub async fn run(
         () = agent.posture_loop(config.posture) => false,
         () = agent.updates_loop(config.updates) => false,
         () = agent.detection_loop() => false,
+        () = agent.logins_loop() => false,
     };
     if stopping {
         agent.say_stopping(STOPPING_WITHIN).await;
@@ -459,6 +463,40 @@ impl Agent {
 
     #[cfg(not(target_os = "linux"))]
     async fn detection_loop(&self) {
+        std::future::pending().await
+    }
+
+    /// Every minute, counts the failed logins the device logged since (the journal or the
+    /// auth log, read on the blocking pool); a source past the threshold becomes a detection,
+    /// sent at once. Pends for ever without detection.
+    #[cfg(target_os = "linux")]
+    async fn logins_loop(&self) {
+        let Some(feed) = self.detection.clone() else {
+            return std::future::pending().await;
+        };
+        let watch = Arc::new(Mutex::new(crate::detection::logins::LoginWatch::default()));
+        let mut ticker = tokio::time::interval(LOGINS_EVERY);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let watch = watch.clone();
+            let found = tokio::task::spawn_blocking(move || {
+                watch
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .poll(now())
+            })
+            .await
+            .unwrap_or_default();
+            for detected in found {
+                tracing::warn!(summary = %detected.summary, "detection");
+                feed.push(detected);
+            }
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    async fn logins_loop(&self) {
         std::future::pending().await
     }
 

@@ -206,6 +206,10 @@ pub enum AgentCommand {
         /// still run).
         #[arg(long, value_name = "HOURS", default_value_t = 6)]
         updates_every: u64,
+        /// Do not watch for ransomware (on by default on Linux: the folders, canaries and
+        /// responses of the server's detection policy for this device).
+        #[arg(long)]
+        no_detection: bool,
     },
     /// Print the inventory this agent would report, as JSON, and exit.
     Inventory,
