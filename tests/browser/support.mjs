@@ -20,7 +20,8 @@ export function startSteward({ allowScripts = false } = {}) {
   }
   const server = spawn(bin, ['up', '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, STEWARD_LOG: 'warn' },
+    // Detection would watch and place canaries in this machine's own folders.
+    env: { ...process.env, STEWARD_LOG: 'warn', STEWARD_NO_DETECTION: '1' },
   });
   let out = '';
   return new Promise((resolve, reject) => {

@@ -218,7 +218,7 @@ pub(crate) fn with_device_jobs(
 /// canaries and responses, and the `ransomware_drill` job, whose attack runs as this same
 /// binary's `agent simulate-attack`.
 #[cfg(target_os = "linux")]
-fn with_detection(
+pub(crate) fn with_detection(
     config: &mut steward_agent::runner::AgentConfig,
     dir: &Path,
 ) -> anyhow::Result<()> {
@@ -250,7 +250,10 @@ fn with_detection(
 }
 
 #[cfg(not(target_os = "linux"))]
-fn with_detection(_: &mut steward_agent::runner::AgentConfig, _: &Path) -> anyhow::Result<()> {
+pub(crate) fn with_detection(
+    _: &mut steward_agent::runner::AgentConfig,
+    _: &Path,
+) -> anyhow::Result<()> {
     Ok(())
 }
 

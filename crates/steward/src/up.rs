@@ -37,7 +37,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         enroll_local_agent(&state, &agent_dir, &console, pin).await?;
     }
     let mut agent_config =
-        crate::agent::with_device_jobs(steward_agent::runner::AgentConfig::new(agent_dir));
+        crate::agent::with_device_jobs(steward_agent::runner::AgentConfig::new(agent_dir.clone()));
+    if !args.no_detection {
+        crate::agent::with_detection(&mut agent_config, &agent_dir)?;
+    }
     // Posture in a worker process, as `steward agent run` does: what an evaluation reads is
     // not kept in this long-lived process.
     if let Some(posture) = agent_config.posture.as_mut() {

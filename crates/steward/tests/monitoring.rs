@@ -23,6 +23,8 @@ use steward_testkit::peers::{
 /// returned channel.
 fn start(args: &[&str], ready: &str) -> (Child, Vec<String>, std_mpsc::Receiver<String>) {
     let mut child = Command::new(BIN)
+        // Detection would watch and place canaries in this machine's own folders.
+        .env("STEWARD_NO_DETECTION", "1")
         .args(args)
         .env("STEWARD_LOG", "info")
         .stdout(Stdio::piped())

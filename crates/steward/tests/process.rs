@@ -19,6 +19,8 @@ use common::{BIN, admin};
 /// Starts the binary and collects lines from stdout and stderr until `want` has matched.
 fn spawn(args: &[&str], want: &[&str]) -> (Child, Vec<String>) {
     let mut child = Command::new(BIN)
+        // Detection would watch and place canaries in this machine's own folders.
+        .env("STEWARD_NO_DETECTION", "1")
         .args(args)
         .env("STEWARD_LOG", "info")
         .stdout(Stdio::piped())

@@ -37,7 +37,8 @@ impl Steward {
     /// Runs `steward ARGS` (logging at info) until it prints a line containing `ready`.
     pub fn start(args: &[&str], ready: &str) -> Steward {
         let mut command = Command::new(BIN);
-        command.args(args);
+        // Detection would watch and place canaries in this machine's own folders.
+        command.args(args).env("STEWARD_NO_DETECTION", "1");
         Self::start_command(command, ready)
     }
 
