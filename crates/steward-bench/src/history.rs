@@ -151,7 +151,7 @@ impl Fleet {
                 changes: Vec::new(),
                 software_in_step: true,
                 detections: Vec::new(),
-                agent_stopping: false,
+                agent_stopping: None,
             })
             .await?;
         self.seqs[d] = seq + 1;

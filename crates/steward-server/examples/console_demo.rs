@@ -169,7 +169,7 @@ async fn report(
             changes: Vec::new(),
             software_in_step: true,
             detections: Vec::new(),
-            agent_stopping: false,
+            agent_stopping: None,
         })
         .await?;
     // Spread the differences between enrollment and the last check-in, oldest first.
@@ -221,7 +221,7 @@ async fn report(
             changes,
             software_in_step: true,
             detections: Vec::new(),
-            agent_stopping: false,
+            agent_stopping: None,
         })
         .await?;
     if dice.next(3) == 0 {

@@ -98,8 +98,9 @@ pub struct IngestCommit {
     /// The delivery's detections (new ones, and response steps added to stored ones),
     /// written with the rest so a report is stored whole or not at all.
     pub detections: Vec<crate::DetectionWrite>,
-    /// Whether the delivery's last report said the agent is stopping on purpose.
-    pub agent_stopping: bool,
+    /// Whether the delivery's last new report said the agent is stopping on purpose
+    /// (`None`: no new report, the stored flag stands).
+    pub agent_stopping: Option<bool>,
 }
 
 /// A stored timeline line.
@@ -231,7 +232,7 @@ impl Store {
              inventory_hash = COALESCE($3, inventory_hash), \
              os_name = COALESCE($4, os_name), os_version = COALESCE($5, os_version), \
              software_hash = COALESCE($6, software_hash), software_gen = software_gen + $9, \
-             agent_stopping = $10 \
+             agent_stopping = COALESCE($10, agent_stopping) \
              WHERE id = $7 AND last_seq = $8 AND revoked_at IS NULL",
         )
         .bind(c.new_last_seq as i64)
@@ -243,7 +244,7 @@ impl Store {
         .bind(&c.device_id)
         .bind(c.expected_last_seq as i64)
         .bind(i64::from(stepped))
-        .bind(i64::from(c.agent_stopping))
+        .bind(c.agent_stopping.map(i64::from))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {

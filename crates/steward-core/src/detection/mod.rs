@@ -13,6 +13,7 @@
 //! The detector itself (file events in, verdicts out) is the `steward-detect` crate; the
 //! agent's sensor, canaries and responses are `steward-agent::detection`.
 
+pub mod alert;
 pub mod drill;
 pub mod limits;
 pub mod policy;

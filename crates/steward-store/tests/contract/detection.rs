@@ -157,7 +157,7 @@ contract_test!(
                 write(detected("old", 1_000, Vec::new()), false),
                 write(detected("new", 2_000, Vec::new()), false),
             ],
-            agent_stopping: true,
+            agent_stopping: Some(true),
             ..bare_commit("d1", 0, 1, 3_000)
         };
         db.commit_ingest(&commit).await.unwrap();

@@ -50,7 +50,7 @@ contract_test!(ingest_full_inventory, |db: TestDb| async move {
         ],
         software_in_step: true,
         detections: Vec::new(),
-        agent_stopping: false,
+        agent_stopping: None,
     };
     db.commit_ingest(&commit).await.unwrap();
 
@@ -215,7 +215,7 @@ contract_test!(
             )],
             software_in_step: true,
             detections: Vec::new(),
-            agent_stopping: false,
+            agent_stopping: None,
         };
         let err = db.commit_ingest(&stale).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");

@@ -195,7 +195,7 @@ fn bare_commit(device_id: &str, expected: u64, new: u64, seen_at: i64) -> Ingest
         changes: Vec::new(),
         software_in_step: true,
         detections: Vec::new(),
-        agent_stopping: false,
+        agent_stopping: None,
     }
 }
 
