@@ -125,9 +125,18 @@ mod tests {
         });
         assert_eq!(status, CheckStatus::Critical);
         assert!(text.contains("Ransomware behaviour"), "{text}");
-        assert!(text.contains("/usr/bin/python3 (pid 42, sha256 ab12)"), "{text}");
-        assert!(text.contains("/srv/f0.docx, /srv/f1.docx, /srv/f2.docx and 2 more"), "{text}");
-        assert!(text.contains("last backup of them 1970-01-01 00:00 UTC"), "{text}");
+        assert!(
+            text.contains("/usr/bin/python3 (pid 42, sha256 ab12)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("/srv/f0.docx, /srv/f1.docx, /srv/f2.docx and 2 more"),
+            "{text}"
+        );
+        assert!(
+            text.contains("last backup of them 1970-01-01 00:00 UTC"),
+            "{text}"
+        );
         let (_, none) = verdict(&DetectionFacts {
             open: vec![open(1, None), open(0, None)],
         });

@@ -53,9 +53,7 @@ pub async fn judge(state: &AppState) {
 
 /// Each device with a detection: its open ones, newest first, the newest with its files
 /// and the last backup of them. A device with none has no facts (its check records nothing).
-pub(crate) async fn facts(
-    state: &AppState,
-) -> Result<HashMap<String, DetectionFacts>, StoreError> {
+pub(crate) async fn facts(state: &AppState) -> Result<HashMap<String, DetectionFacts>, StoreError> {
     let mut facts: HashMap<String, DetectionFacts> = HashMap::new();
     let listed = state
         .store

@@ -23,7 +23,10 @@ pub fn routes() -> Routes {
     Routes::new()
         .api(Access::Requires(Action::ViewDevices), routes!(list))
         .api(Access::Requires(Action::ViewDevices), routes!(show))
-        .api(Access::Requires(Action::RespondToDetections), routes!(decide))
+        .api(
+            Access::Requires(Action::RespondToDetections),
+            routes!(decide),
+        )
         .api(Access::Requires(Action::ViewDevices), routes!(policies))
         .api(
             Access::Requires(Action::ManageDetectionPolicies),
@@ -33,7 +36,10 @@ pub fn routes() -> Routes {
             Access::Requires(Action::ManageDetectionPolicies),
             routes!(delete_policy),
         )
-        .api(Access::Requires(Action::RespondToDetections), routes!(drill))
+        .api(
+            Access::Requires(Action::RespondToDetections),
+            routes!(drill),
+        )
         .api(Access::Requires(Action::ViewDevices), routes!(drills))
 }
 
@@ -147,7 +153,7 @@ pub async fn delete_policy(
 /// Run a ransomware fire drill on a device (`{}` for the default 200 files): the agent runs a harmless simulation on a
 /// scratch folder of its own, and the drill records time to detect, files lost and which
 /// channels the alert reached.
-#[utoipa::path(post, path = "/api/v1/devices/{id}/drills", tag = "detection",
+#[utoipa::path(post, path = "/api/v1/devices/{id}/ransomware-drills", tag = "detection",
     request_body = DrillRequest,
     params(("id" = String, Path, description = "device id or name")),
     security(("api_token" = []), ("session" = [])),
@@ -170,7 +176,7 @@ pub struct DrillsQuery {
 }
 
 /// Fire drills, newest first.
-#[utoipa::path(get, path = "/api/v1/drills", tag = "detection", params(DrillsQuery),
+#[utoipa::path(get, path = "/api/v1/ransomware-drills", tag = "detection", params(DrillsQuery),
     security(("api_token" = []), ("session" = [])),
     responses((status = 200, body = Vec<DrillOut>), (status = 401, body = ApiError)))]
 pub async fn drills(

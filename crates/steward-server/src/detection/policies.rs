@@ -128,11 +128,16 @@ mod tests {
         assert_eq!(folder("d2", &g1, &tags).as_deref(), Some("/group"));
         assert_eq!(folder("d2", &[], &tags).as_deref(), Some("/tag-a"));
         assert_eq!(folder("d2", &[], &[]).as_deref(), Some("/all"));
-        assert!(policy_for(&policies[1..3], &Membership {
-            device_id: "d3",
-            groups: &[],
-            tags: &[],
-        })
-        .is_none());
+        assert!(
+            policy_for(
+                &policies[1..3],
+                &Membership {
+                    device_id: "d3",
+                    groups: &[],
+                    tags: &[],
+                }
+            )
+            .is_none()
+        );
     }
 }

@@ -10,13 +10,11 @@ use steward_core::detection::DetectionPolicy;
 use steward_core::detection::record::{self, Decision, DecisionError, Standing, Status};
 use steward_core::{Action, JobKind};
 use steward_proto::detection::{
-    DecisionOut, DetectionDetail, DetectionPolicyIo, DetectionPolicyOut, DetectionResponseParams,
-    DEFAULT_DRILL_FILES, DetectionSummary, DrillOut, DrillParams, DrillRequest,
+    DEFAULT_DRILL_FILES, DecisionOut, DetectionDetail, DetectionPolicyIo, DetectionPolicyOut,
+    DetectionResponseParams, DetectionSummary, DrillOut, DrillParams, DrillRequest,
     MAX_DRILL_FILES,
 };
-use steward_store::{
-    DetectionFilter, DetectionRecord, DeviceMembership, DrillRecord, StoreError,
-};
+use steward_store::{DetectionFilter, DetectionRecord, DeviceMembership, DrillRecord, StoreError};
 
 use crate::service::{Caller, Denied, DomainError, Refusal};
 use crate::state::AppState;
@@ -318,7 +316,8 @@ pub async fn set_policy(
         .policy
         .normalised()
         .map_err(|e| DetectionError::Invalid(e.to_string()))?;
-    let json = serde_json::to_string(&policy).map_err(|e| DetectionError::Invalid(e.to_string()))?;
+    let json =
+        serde_json::to_string(&policy).map_err(|e| DetectionError::Invalid(e.to_string()))?;
     let record = state
         .store
         .set_detection_policy(&target.as_string(), &json, caller.now, &caller.label())

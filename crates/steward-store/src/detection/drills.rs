@@ -102,7 +102,10 @@ impl Store {
         .bind(at.0)
         .bind(i64::from(w.files_total))
         .bind(i64::from(w.files_lost))
-        .bind(w.time_to_detect_ms.map(|n| i64::try_from(n).unwrap_or(i64::MAX)))
+        .bind(
+            w.time_to_detect_ms
+                .map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
+        )
         .bind(w.detection_id.clone())
         .bind(to_json(&w.channels)?)
         .bind(i64::from(w.passed))

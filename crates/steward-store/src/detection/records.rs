@@ -80,8 +80,7 @@ fn detection(row: &AnyRow) -> Result<DetectionRecord> {
         device_id: text(row, "device_id")?,
         device_name: text(row, "device_name")?,
         local_id: text(row, "local_id")?,
-        kind: DetectionKind::parse(&kind)
-            .ok_or_else(|| corrupt("detections.kind", &kind))?,
+        kind: DetectionKind::parse(&kind).ok_or_else(|| corrupt("detections.kind", &kind))?,
         status: Status::parse(&status).ok_or_else(|| corrupt("detections.status", &status))?,
         detected_at: Timestamp(int(row, "detected_at")?),
         recorded_at: Timestamp(int(row, "recorded_at")?),
@@ -110,11 +109,12 @@ pub(crate) async fn record_in(
     let mut new = Vec::new();
     for w in writes {
         let d = &w.detected;
-        let existing = sqlx::query("SELECT id FROM detections WHERE device_id = $1 AND local_id = $2")
-            .bind(device_id)
-            .bind(&d.local_id)
-            .fetch_optional(&mut **tx)
-            .await?;
+        let existing =
+            sqlx::query("SELECT id FROM detections WHERE device_id = $1 AND local_id = $2")
+                .bind(device_id)
+                .bind(&d.local_id)
+                .fetch_optional(&mut **tx)
+                .await?;
         let (id, stored_steps) = match existing {
             Some(row) => {
                 let id = text(&row, "id")?;
@@ -272,7 +272,10 @@ impl Store {
             let op = text(r, "op")?;
             Ok(FileTouch {
                 at: Timestamp(int(r, "at")?),
-                op: op.parse::<FileOp>().ok().ok_or_else(|| corrupt("detection_files.op", &op))?,
+                op: op
+                    .parse::<FileOp>()
+                    .ok()
+                    .ok_or_else(|| corrupt("detection_files.op", &op))?,
                 path: text(r, "path")?,
                 to: opt_text(r, "to_path")?,
                 damaged: int(r, "damaged")? != 0,

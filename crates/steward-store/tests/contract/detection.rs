@@ -258,7 +258,9 @@ contract_test!(
             passed: true,
             failures: Vec::new(),
         };
-        db.finish_drill("drill-1", &result, ts(11_000)).await.unwrap();
+        db.finish_drill("drill-1", &result, ts(11_000))
+            .await
+            .unwrap();
         let err = db
             .finish_drill("drill-1", &result, ts(12_000))
             .await

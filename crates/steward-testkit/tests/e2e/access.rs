@@ -215,6 +215,26 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
         ("POST /api/v1/scripts/{id}/runs", Some(Action::RunScripts)),
         ("GET /api/v1/batches", Some(Action::ViewDevices)),
         ("GET /api/v1/batches/{id}", Some(Action::ViewDevices)),
+        ("GET /api/v1/detections", Some(Action::ViewDevices)),
+        ("GET /api/v1/detections/{id}", Some(Action::ViewDevices)),
+        (
+            "POST /api/v1/detections/{id}/decision",
+            Some(Action::RespondToDetections),
+        ),
+        ("GET /api/v1/detection-policies", Some(Action::ViewDevices)),
+        (
+            "PUT /api/v1/detection-policies",
+            Some(Action::ManageDetectionPolicies),
+        ),
+        (
+            "DELETE /api/v1/detection-policies",
+            Some(Action::ManageDetectionPolicies),
+        ),
+        (
+            "POST /api/v1/devices/{id}/ransomware-drills",
+            Some(Action::RespondToDetections),
+        ),
+        ("GET /api/v1/ransomware-drills", Some(Action::ViewDevices)),
     ])
 }
 
