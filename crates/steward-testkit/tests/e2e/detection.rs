@@ -514,3 +514,111 @@ async fn oversized_detections_are_refused_with_the_field_named() {
     assert!(list.as_array().unwrap().is_empty(), "{list}");
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_console_shows_a_detection_and_takes_decisions_and_drills() {
+    use crate::console_backups::{signed_in, submit};
+    use crate::support::{browser, get};
+    use steward_core::Role;
+
+    let server = TestServer::sqlite().await;
+    let agent = raw(&server, "shop-server").await;
+    let (status, _) = agent.send(vec![report(1, vec![attack("a-1", None)])]).await;
+    assert_eq!(status, 200);
+    let (cookie, csrf) = signed_in(&server, "tech", Role::Technician).await;
+
+    let (status, list) = get(&browser(), &server, &cookie, "/detections").await;
+    assert_eq!(status, 200);
+    assert!(list.contains("Ransomware behaviour"), "{list}");
+    assert!(list.contains("shop-server"), "{list}");
+    assert!(list.contains(r#"id="open-detections">1<"#), "{list}");
+    // A technician decides but sets no policies: no form.
+    assert!(!list.contains("detection-policy-form"), "{list}");
+    let id = list
+        .split("data-detection=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+
+    let (status, page) = get(&browser(), &server, &cookie, &format!("/detections/{id}")).await;
+    assert_eq!(status, 200);
+    let hash = "9f".repeat(32);
+    for shown in [
+        "/usr/bin/python3.11",
+        hash.as_str(),
+        "/srv/share/offer.docx.lockbit",
+        "distinct_files_per_10s",
+        "Confirm: kill the process",
+        "Release the process",
+        "Isolate the device",
+        "No backup of them is known",
+    ] {
+        assert!(page.contains(shown), "{shown} in {page}");
+    }
+
+    // A decision without the CSRF token is refused; with it, it is taken.
+    let (status, _) = submit(
+        &server,
+        &cookie,
+        &format!("/detections/{id}/decision"),
+        &[("decision", "false_alarm")],
+    )
+    .await;
+    assert!(matches!(status, 400 | 403), "{status}");
+    let (status, to) = submit(
+        &server,
+        &cookie,
+        &format!("/detections/{id}/decision"),
+        &[("csrf", &csrf), ("decision", "false_alarm")],
+    )
+    .await;
+    assert_eq!(status, 303, "{to}");
+    let (_, page) = get(&browser(), &server, &cookie, &to).await;
+    assert!(
+        page.contains(r#"id="detection-status">false alarm<"#),
+        "{page}"
+    );
+
+    // The device page's drill button queues a drill.
+    let (_, device) = get(
+        &browser(),
+        &server,
+        &cookie,
+        &format!("/devices/{}", agent.device),
+    )
+    .await;
+    assert!(device.contains("Run ransomware drill"), "{device}");
+    let (status, to) = submit(
+        &server,
+        &cookie,
+        "/detections/drills",
+        &[("csrf", &csrf), ("device", &agent.device)],
+    )
+    .await;
+    assert_eq!(status, 303, "{to}");
+    let (_, list) = get(&browser(), &server, &cookie, &to).await;
+    assert!(list.contains("Ransomware drill queued"), "{list}");
+    assert!(list.contains("waiting"), "{list}");
+
+    // An administrator sets a policy through the form.
+    let (admin_cookie, admin_csrf) = signed_in(&server, "boss", Role::Admin).await;
+    let (status, to) = submit(
+        &server,
+        &admin_cookie,
+        "/detections/policies",
+        &[
+            ("csrf", &admin_csrf),
+            ("target", "all"),
+            ("folders", "/srv/share, /home"),
+            ("canaries", "on"),
+            ("auto_stop", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{to}");
+    let (_, list) = get(&browser(), &server, &admin_cookie, "/detections").await;
+    assert!(list.contains("/home, /srv/share"), "{list}");
+    assert!(list.contains("stop the process"), "{list}");
+    server.cleanup().await;
+}
