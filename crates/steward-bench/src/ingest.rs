@@ -198,6 +198,8 @@ fn minimal_check_in(seq: u64) -> Report {
         }),
         inventory: None,
         summarised: 0,
+        detections: Vec::new(),
+        stopping: false,
     }
 }
 

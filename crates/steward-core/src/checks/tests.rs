@@ -123,7 +123,6 @@ fn a_heartbeat_is_missed_after_its_limit() {
                 posture: None,
                 patching: None,
                 detection: None,
-                detection: None,
                 now: Timestamp(now),
             },
         )

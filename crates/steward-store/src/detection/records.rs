@@ -182,7 +182,7 @@ async fn insert_detection(
     .bind(d.detected_at.0)
     .bind(now.0)
     .bind(&d.summary)
-    .bind(d.process.as_ref().map(|p| json(p)).transpose()?)
+    .bind(d.process.as_ref().map(json).transpose()?)
     .bind(json(&d.ancestors)?)
     .bind(json(&d.signals)?)
     .bind(d.drill.clone())
