@@ -454,6 +454,9 @@ fn plan(
         stopping = Some(report.stopping);
         last_seq = report.seq;
     }
+    // A new administrator or a port opened beyond loopback is a detection of its own (the
+    // events only exist from the second inventory on, so a first one raises nothing).
+    detections.extend(steward_core::detection::server_side::from_changes(&changes));
     let changes = steward_core::changes::summarise(changes, MAX_CHANGES_PER_BATCH);
     let server_hash = after
         .as_ref()

@@ -201,6 +201,7 @@ async fn serve_with(
     let patching_alerts = patching::alerts::spawn(state.clone());
     let patch_installs = patching::scheduler::spawn(state.clone());
     let detection_alerts = detection::alerts::spawn(state.clone());
+    let stopped_agents = detection::server_side::spawn(state.clone());
     let drills = backup::drills::spawn(state.clone());
     let leases = monitoring::leases::spawn(state.clone());
     let backup_runs = backup::scheduler::spawn(state.clone());
@@ -228,6 +229,7 @@ async fn serve_with(
     patching_alerts.abort();
     patch_installs.abort();
     detection_alerts.abort();
+    stopped_agents.abort();
     drills.abort();
     leases.abort();
     backup_runs.abort();

@@ -18,6 +18,7 @@ pub mod drill;
 pub mod limits;
 pub mod policy;
 pub mod record;
+pub mod server_side;
 pub mod types;
 
 pub use limits::{MAX_DETECTIONS_PER_REPORT, MAX_FILES, MAX_SIGNALS, check_detections};

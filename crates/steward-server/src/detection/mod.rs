@@ -9,6 +9,8 @@
 //! - [`alerts`]: the `detection` device check, through monitoring's pipeline;
 //! - [`service`]: the rules (who may read, decide, define policies, run drills; audit);
 //! - [`drills`]: the ransomware fire drill's result, recorded and scored;
+//! - [`server_side`]: the detections the server makes itself (protection turned off, the
+//!   agent stopped; a new administrator and listening port come with the ingest commit);
 //! - `api`, `console`: thin adapters over the service.
 
 pub mod alerts;
@@ -17,6 +19,7 @@ pub(crate) mod console;
 pub mod drills;
 pub mod ingest;
 pub mod policies;
+pub mod server_side;
 pub mod service;
 
 pub fn routes() -> crate::web::routes::Routes {

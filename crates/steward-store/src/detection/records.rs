@@ -346,13 +346,23 @@ impl Store {
         })
     }
 
-    /// The devices whose last report said their agent was stopping on purpose, by id.
-    pub async fn agents_stopping(&self) -> Result<Vec<String>> {
+    /// The devices whose last report said their agent was stopping on purpose, by id, with
+    /// when each last reported and its check-in interval in seconds.
+    pub async fn agents_stopping(&self) -> Result<Vec<(String, Option<Timestamp>, i64)>> {
         let rows = sqlx::query(
-            "SELECT id FROM devices WHERE agent_stopping = 1 AND revoked_at IS NULL ORDER BY id",
+            "SELECT id, last_seen_at, checkin_interval_secs FROM devices \
+             WHERE agent_stopping = 1 AND revoked_at IS NULL ORDER BY id",
         )
         .fetch_all(&self.read)
         .await?;
-        rows.iter().map(|r| text(r, "id")).collect()
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    text(r, "id")?,
+                    opt_int(r, "last_seen_at")?.map(Timestamp),
+                    int(r, "checkin_interval_secs")?,
+                ))
+            })
+            .collect()
     }
 }

@@ -202,7 +202,17 @@ contract_test!(
             .await
             .unwrap();
         assert!(elsewhere.is_empty());
-        assert_eq!(db.agents_stopping().await.unwrap(), vec!["d1".to_string()]);
+        assert_eq!(
+            db.agents_stopping().await.unwrap(),
+            vec![("d1".to_string(), Some(ts(3_000)), 60)]
+        );
+        // A later report that does not say it is stopping clears it.
+        let commit = IngestCommit {
+            agent_stopping: Some(false),
+            ..bare_commit("d1", 1, 2, 5_000)
+        };
+        db.commit_ingest(&commit).await.unwrap();
+        assert!(db.agents_stopping().await.unwrap().is_empty());
     }
 );
 

@@ -622,3 +622,100 @@ async fn the_console_shows_a_detection_and_takes_decisions_and_drills() {
     assert!(list.contains("stop the process"), "{list}");
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_server_detects_a_new_admin_a_public_port_and_a_stopped_agent() {
+    use steward_core::inventory::{Account, Listener, Protocol};
+    use steward_proto::agent::InventoryUpdate;
+
+    let server = TestServer::sqlite_manual_clock().await;
+    let api = server.api_token().await;
+    let agent = raw(&server, "file-server").await;
+    let first = steward_testkit::sample_inventory("file-server", 3);
+    let full = |seq: u64, inventory: &steward_core::Inventory| Report {
+        inventory: Some(InventoryUpdate::Full {
+            inventory: Box::new(inventory.clone()),
+        }),
+        ..report(seq, Vec::new())
+    };
+    // The first inventory raises nothing, whatever it holds.
+    let (status, _) = agent.send(vec![full(1, &first)]).await;
+    assert_eq!(status, 200);
+    let (_, list) = server.api_get(&api, "/api/v1/detections").await;
+    assert!(list.as_array().unwrap().is_empty(), "{list}");
+
+    let mut second = first.clone();
+    second.accounts.push(Account {
+        name: "mallory".into(),
+        uid: 1666,
+        gid: 1666,
+        home: "/home/mallory".into(),
+        shell: "/bin/bash".into(),
+        is_admin: true,
+        can_login: true,
+    });
+    for (address, port) in [("0.0.0.0", 4444), ("127.0.0.1", 5433)] {
+        second.listeners.push(Listener {
+            protocol: Protocol::Tcp,
+            address: address.into(),
+            port,
+            process: "nc".into(),
+            pid: Some(777),
+        });
+    }
+    second.normalize();
+    let (status, body) = agent.send(vec![full(2, &second)]).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, list) = server.api_get(&api, "/api/v1/detections").await;
+    let mut kinds: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["new_administrator", "new_listening_port"], "{list}");
+    assert!(
+        list.to_string().contains("nc listens on tcp/0.0.0.0:4444"),
+        "{list}"
+    );
+    assert!(
+        list.to_string().contains("mallory became an administrator"),
+        "{list}"
+    );
+    let alert = detection_alert(&server, &api)
+        .await
+        .expect("the Detection alert");
+    assert_eq!(alert["status"], "critical", "{alert}");
+
+    // The agent says it is stopping, then falls silent: "the agent was stopped".
+    let (status, _) = agent
+        .send(vec![Report {
+            stopping: true,
+            ..report(3, Vec::new())
+        }])
+        .await;
+    assert_eq!(status, 200);
+    steward_server::detection::server_side::stopped_agents(&server.state).await;
+    let (_, list) = server.api_get(&api, "/api/v1/detections?status=open").await;
+    assert_eq!(list.as_array().unwrap().len(), 2, "not yet: {list}");
+    server.clock().advance(Duration::from_secs(600));
+    steward_server::detection::server_side::stopped_agents(&server.state).await;
+    steward_server::detection::server_side::stopped_agents(&server.state).await;
+    let (_, list) = server.api_get(&api, "/api/v1/detections?status=open").await;
+    let stopped: Vec<&Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "agent_stopped")
+        .collect();
+    assert_eq!(stopped.len(), 1, "once per silence: {list}");
+    assert!(
+        stopped[0]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("the agent was stopped"),
+        "{list}"
+    );
+    server.cleanup().await;
+}
