@@ -534,6 +534,11 @@ async fn the_console_shows_a_detection_and_takes_decisions_and_drills() {
     assert!(list.contains(r#"id="open-detections">1<"#), "{list}");
     // A technician decides but sets no policies: no form.
     assert!(!list.contains("detection-policy-form"), "{list}");
+    let (_, dashboard) = get(&browser(), &server, &cookie, "/").await;
+    assert!(
+        dashboard.contains(r#"id="dash-open-detections">1<"#),
+        "{dashboard}"
+    );
     let id = list
         .split("data-detection=\"")
         .nth(1)
