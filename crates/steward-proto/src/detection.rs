@@ -92,6 +92,9 @@ pub struct DetectionDetail {
     /// When the newest backup holding the first touched file was received, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_backup: Option<Timestamp>,
+    /// That backup's snapshot id: what a restore of exactly the touched files reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_backup_snapshot: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,4 +170,14 @@ pub struct DrillOut {
     pub passed: Option<bool>,
     #[serde(default)]
     pub failures: Vec<String>,
+}
+
+/// A restore of exactly a detection's files, queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FilesRestoreQueued {
+    /// The `restore` job.
+    pub job_id: String,
+    pub snapshot: String,
+    /// The files it puts back where they were, in the order they were touched.
+    pub paths: Vec<String>,
 }

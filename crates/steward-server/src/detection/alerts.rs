@@ -75,7 +75,9 @@ pub(crate) async fn facts(state: &AppState) -> Result<HashMap<String, DetectionF
                 .await?
                 .map(|full| full.files.into_iter().map(|f| f.path).collect())
                 .unwrap_or_default();
-            let backup = last_backup_of(state, &d.device_id, &files).await?;
+            let backup = last_backup_of(state, &d.device_id, &files)
+                .await?
+                .map(|(at, _)| at);
             (files, backup)
         } else {
             (Vec::new(), None)
@@ -91,12 +93,13 @@ pub(crate) async fn facts(state: &AppState) -> Result<HashMap<String, DetectionF
     Ok(facts)
 }
 
-/// When the newest snapshot of the device that holds the first touched file was received.
+/// The newest snapshot of the device that holds the first touched file: when it was
+/// received, and its id.
 pub(crate) async fn last_backup_of(
     state: &AppState,
     device_id: &str,
     files: &[String],
-) -> Result<Option<steward_core::Timestamp>, StoreError> {
+) -> Result<Option<(steward_core::Timestamp, String)>, StoreError> {
     let Some(first) = files.first() else {
         return Ok(None);
     };
@@ -113,5 +116,5 @@ pub(crate) async fn last_backup_of(
                 .as_ref()
                 .is_some_and(|paths| paths.iter().any(|p| is_within(first, p)))
         })
-        .map(|s| s.received_at))
+        .map(|s| (s.received_at, s.snapshot_id)))
 }

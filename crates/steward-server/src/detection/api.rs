@@ -7,11 +7,13 @@ use serde::Deserialize;
 use steward_proto::api::ApiError;
 use steward_proto::detection::{
     DecisionInput, DecisionOut, DetectionDetail, DetectionPolicyIo, DetectionPolicyOut,
-    DetectionSummary, DrillOut, DrillRequest,
+    DetectionSummary, DrillOut, DrillRequest, FilesRestoreQueued,
 };
 
 use super::service;
-use crate::auth::{Authorized, ManageDetectionPolicies, RespondToDetections, ViewDevices};
+use crate::auth::{
+    Authorized, ManageBackups, ManageDetectionPolicies, RespondToDetections, ViewDevices,
+};
 use crate::error::{ApiJson, AppResult};
 use crate::state::AppState;
 use crate::web::routes::Routes;
@@ -27,6 +29,7 @@ pub fn routes() -> Routes {
             Access::Requires(Action::RespondToDetections),
             routes!(decide),
         )
+        .api(Access::Requires(Action::ManageBackups), routes!(restore))
         .api(Access::Requires(Action::ViewDevices), routes!(policies))
         .api(
             Access::Requires(Action::ManageDetectionPolicies),
@@ -102,6 +105,21 @@ pub async fn decide(
     Ok(Json(
         service::decide(&state, &who.caller(&state), &id, req.decision).await?,
     ))
+}
+
+/// Restore exactly the files the detection touched, where they were, from the newest
+/// backup that holds them (a `restore` job).
+#[utoipa::path(post, path = "/api/v1/detections/{id}/restore", tag = "detection",
+    params(("id" = String, Path, description = "detection id")),
+    security(("api_token" = []), ("session" = [])),
+    responses((status = 202, body = FilesRestoreQueued), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn restore(
+    State(state): State<AppState>,
+    who: Authorized<ManageBackups>,
+    Path(id): Path<String>,
+) -> AppResult<(StatusCode, Json<FilesRestoreQueued>)> {
+    let queued = service::restore_files(&state, &who.caller(&state), &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(queued)))
 }
 
 /// The detection policies.

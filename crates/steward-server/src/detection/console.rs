@@ -17,7 +17,7 @@ use steward_proto::detection::{
 };
 
 use super::service::{self, DetectionError};
-use crate::auth::{ConsoleUser, ManageDetectionPolicies, RespondToDetections};
+use crate::auth::{ConsoleUser, ManageBackups, ManageDetectionPolicies, RespondToDetections};
 use crate::console::format::{relative, utc};
 use crate::console::{Chrome, FormFields, refused, render};
 use crate::monitoring::manage::targets::{self, Choices};
@@ -39,6 +39,11 @@ pub fn routes() -> Routes {
             "/detections/{id}/decision",
             Access::Requires(Action::RespondToDetections),
             decide,
+        )
+        .post(
+            "/detections/{id}/restore",
+            Access::Requires(Action::ManageBackups),
+            restore,
         )
         .post(
             "/detections/policies",
@@ -156,6 +161,8 @@ pub struct DetectionPage {
     pub chrome: Chrome,
     pub d: DetectionDetail,
     pub buttons: Vec<Button>,
+    /// Whether the caller may restore the files (when a backup holds them).
+    pub can_restore: bool,
     pub done: Option<String>,
     pub now: Timestamp,
 }
@@ -232,6 +239,9 @@ pub async fn detail(
                 } else {
                     Vec::new()
                 },
+                can_restore: user.0.may(Action::ManageBackups)
+                    && d.last_backup_snapshot.is_some()
+                    && !d.files.is_empty(),
                 d,
                 done: q.done,
                 now: caller.now,
@@ -259,6 +269,19 @@ pub async fn decide(
     match service::decide(&state, &user.caller(&state), &id, decision).await {
         Ok(_) => Redirect::to(&format!("{back}?done={}", decision.as_str())).into_response(),
         Err(e) => refused(&user.0, e, "Decide", &back),
+    }
+}
+
+pub async fn restore(
+    State(state): State<AppState>,
+    user: ConsoleUser<ManageBackups>,
+    Path(id): Path<String>,
+    CsrfForm(_): CsrfForm<FormFields>,
+) -> Response {
+    let back = format!("/detections/{}", urlencoding(&id));
+    match service::restore_files(&state, &user.caller(&state), &id).await {
+        Ok(_) => Redirect::to(&format!("{back}?done=restore")).into_response(),
+        Err(e) => refused(&user.0, e, "Restore the files", &back),
     }
 }
 

@@ -12,7 +12,7 @@ use steward_core::{Action, JobKind};
 use steward_proto::detection::{
     DEFAULT_DRILL_FILES, DecisionOut, DetectionDetail, DetectionPolicyIo, DetectionPolicyOut,
     DetectionResponseParams, DetectionSummary, DrillOut, DrillParams, DrillRequest,
-    MAX_DRILL_FILES,
+    FilesRestoreQueued, MAX_DRILL_FILES,
 };
 use steward_store::{DetectionFilter, DetectionRecord, DeviceMembership, DrillRecord, StoreError};
 
@@ -34,6 +34,8 @@ pub enum DetectionError {
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]
+    Backup(#[from] crate::backup::service::BackupError),
+    #[error(transparent)]
     Denied(#[from] Denied),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -47,6 +49,7 @@ impl DomainError for DetectionError {
             | DetectionError::NoDevice(_)
             | DetectionError::NoPolicy(_) => Refusal::NotFound,
             DetectionError::Decision(_) | DetectionError::Conflict(_) => Refusal::Conflict,
+            DetectionError::Backup(e) => e.refusal(),
             DetectionError::Denied(d) => d.refusal(),
             DetectionError::Store(e) => e.refusal(),
         }
@@ -155,7 +158,7 @@ pub async fn get(state: &AppState, caller: &Caller, id: &str) -> Result<Detectio
         return Err(DetectionError::NoDetection(id.to_owned()));
     }
     let paths: Vec<String> = full.files.iter().map(|f| f.path.clone()).collect();
-    let last_backup = super::alerts::last_backup_of(state, &full.record.device_id, &paths).await?;
+    let backup = super::alerts::last_backup_of(state, &full.record.device_id, &paths).await?;
     let r = full.record;
     Ok(DetectionDetail {
         summary: summary_of(&r),
@@ -166,7 +169,8 @@ pub async fn get(state: &AppState, caller: &Caller, id: &str) -> Result<Detectio
         signals: r.signals,
         files: full.files,
         responses: full.responses,
-        last_backup,
+        last_backup: backup.as_ref().map(|(at, _)| *at),
+        last_backup_snapshot: backup.map(|(_, id)| id),
         decided_by: r.decided_by,
         decided_at: r.decided_at,
     })
@@ -249,6 +253,64 @@ pub async fn decide(
     Ok(DecisionOut {
         status: outcome.status,
         job_id,
+    })
+}
+
+/// Restores exactly the files a detection touched from the newest backup that holds them,
+/// where they were (a `restore` job through the backup service, which checks the caller
+/// may restore and audits the restore itself).
+pub async fn restore_files(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<FilesRestoreQueued> {
+    caller.require(Action::ManageBackups)?;
+    let d = get(state, caller, id).await?;
+    let Some(snapshot) = d.last_backup_snapshot.clone() else {
+        return Err(DetectionError::Invalid(
+            "no backup of these files is known: nothing to restore them from".into(),
+        ));
+    };
+    let mut paths: Vec<String> = Vec::new();
+    for f in &d.files {
+        if !paths.contains(&f.path) {
+            paths.push(f.path.clone());
+        }
+    }
+    if paths.is_empty() {
+        return Err(DetectionError::Invalid(
+            "this detection names no files to restore".into(),
+        ));
+    }
+    let job = crate::backup::service::restore(
+        state,
+        caller,
+        crate::backup::service::RestoreRequest {
+            source: d.summary.device_id.clone(),
+            snapshot: snapshot.clone(),
+            paths: paths.clone(),
+            target_device: d.summary.device_id.clone(),
+            target_path: "/".into(),
+        },
+    )
+    .await?;
+    caller
+        .audit(
+            &state.store,
+            "detection_files_restore_queued",
+            id,
+            &format!(
+                "{} files of snapshot {snapshot} on {} (job {})",
+                paths.len(),
+                d.summary.device_name,
+                job.id
+            ),
+        )
+        .await;
+    Ok(FilesRestoreQueued {
+        job_id: job.id,
+        snapshot,
+        paths,
     })
 }
 

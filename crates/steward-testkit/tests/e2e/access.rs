@@ -221,6 +221,10 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
             "POST /api/v1/detections/{id}/decision",
             Some(Action::RespondToDetections),
         ),
+        (
+            "POST /api/v1/detections/{id}/restore",
+            Some(Action::ManageBackups),
+        ),
         ("GET /api/v1/detection-policies", Some(Action::ViewDevices)),
         (
             "PUT /api/v1/detection-policies",
@@ -440,6 +444,7 @@ fn console_decisions() -> BTreeMap<&'static str, Option<Action>> {
         ("GET /detections", Some(ViewDevices)),
         ("GET /detections/{id}", Some(ViewDevices)),
         ("POST /detections/{id}/decision", Some(RespondToDetections)),
+        ("POST /detections/{id}/restore", Some(ManageBackups)),
         ("POST /detections/policies", Some(ManageDetectionPolicies)),
         (
             "POST /detections/policies/delete",

@@ -724,3 +724,100 @@ async fn the_server_detects_a_new_admin_a_public_port_and_a_stopped_agent() {
     );
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn exactly_the_touched_files_are_restored_from_the_last_backup() {
+    let server = TestServer::sqlite().await;
+    let api = server.api_token().await;
+    let agent = raw(&server, "nas").await;
+    let (status, _) = agent.send(vec![report(1, vec![attack("a-1", None)])]).await;
+    assert_eq!(status, 200);
+    let (_, list) = server.api_get(&api, "/api/v1/detections").await;
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    // No backup yet: refused, saying why.
+    let (status, refused) = server
+        .api_post(&api, &format!("/api/v1/detections/{id}/restore"), json!({}))
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no backup of these files"),
+        "{refused}"
+    );
+
+    // A repository and a snapshot of /srv: the detection names it, and restores from it.
+    let snapshot = "ab".repeat(32);
+    server
+        .store
+        .create_backup_repository(&steward_store::BackupRepositoryRecord {
+            device_id: agent.device.clone(),
+            storage: "local".into(),
+            location: "nas".into(),
+            password_sealed: "sealed".into(),
+            created_at: Timestamp(1),
+        })
+        .await
+        .unwrap();
+    server
+        .store
+        .record_snapshot_received(&agent.device, &snapshot, Timestamp(1_700_000_000_000))
+        .await
+        .unwrap();
+    server
+        .store
+        .record_snapshot_summary(
+            &agent.device,
+            &snapshot,
+            &steward_store::SnapshotSummary {
+                written_at: None,
+                policy_id: None,
+                job_id: None,
+                files: Some(10),
+                bytes: None,
+                added_bytes: None,
+                stored_bytes: None,
+                duration_ms: None,
+                paths: Some(vec!["/srv".into()]),
+            },
+        )
+        .await
+        .unwrap();
+    let (_, detail) = server
+        .api_get(&api, &format!("/api/v1/detections/{id}"))
+        .await;
+    assert_eq!(
+        detail["last_backup_snapshot"],
+        snapshot.as_str(),
+        "{detail}"
+    );
+    let (status, queued) = server
+        .api_post(&api, &format!("/api/v1/detections/{id}/restore"), json!({}))
+        .await;
+    assert_eq!(status, 202, "{queued}");
+    assert_eq!(
+        queued["paths"],
+        json!(["/srv/share/offer.docx", "/srv/share/budget.xlsx"])
+    );
+    let job = server
+        .store
+        .job(queued["job_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.kind, steward_core::JobKind::Restore);
+    assert_eq!(job.params["paths"], queued["paths"], "{:?}", job.params);
+    assert_eq!(job.params["target"], "/", "{:?}", job.params);
+    // The alert names the backup too.
+    steward_server::detection::alerts::judge(&server.state).await;
+    let alert = detection_alert(&server, &api).await.expect("the alert");
+    assert!(
+        alert["summary"]
+            .as_str()
+            .unwrap()
+            .contains("last backup of them 2023-11-14"),
+        "{alert}"
+    );
+    server.cleanup().await;
+}
