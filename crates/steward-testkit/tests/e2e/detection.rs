@@ -821,3 +821,50 @@ async fn exactly_the_touched_files_are_restored_from_the_last_backup() {
     );
     server.cleanup().await;
 }
+
+#[tokio::test]
+async fn turning_the_firewall_off_is_a_detection() {
+    use steward_core::posture::{PostureReport, PostureResult, PostureState};
+
+    let server = TestServer::sqlite().await;
+    let api = server.api_token().await;
+    let agent = raw(&server, "desk-1").await;
+    let posture = |seq: u64, state: PostureState| Report {
+        posture: Some(PostureReport {
+            evaluated_at: Timestamp(1_700_000_000_000 + seq as i64),
+            results: vec![PostureResult {
+                check: "firewall-default-deny-inbound".into(),
+                state,
+                evidence: String::new(),
+                reason: String::new(),
+            }],
+        }),
+        ..report(seq, Vec::new())
+    };
+    // Failing from the first evaluation is a posture finding, not a detection.
+    let other = raw(&server, "desk-2").await;
+    let (status, _) = other.send(vec![posture(1, PostureState::Fail)]).await;
+    assert_eq!(status, 200);
+    let (status, _) = agent.send(vec![posture(1, PostureState::Pass)]).await;
+    assert_eq!(status, 200);
+    let (_, list) = server.api_get(&api, "/api/v1/detections").await;
+    assert!(list.as_array().unwrap().is_empty(), "{list}");
+    let (status, _) = agent.send(vec![posture(2, PostureState::Fail)]).await;
+    assert_eq!(status, 200);
+    let (_, list) = server.api_get(&api, "/api/v1/detections").await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["kind"], "protection_off");
+    assert_eq!(list[0]["device_name"], "desk-1");
+    assert!(
+        list[0]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("the firewall was turned off"),
+        "{list}"
+    );
+    let alert = detection_alert(&server, &api)
+        .await
+        .expect("the Detection alert");
+    assert_eq!(alert["status"], "critical");
+    server.cleanup().await;
+}
