@@ -22,12 +22,21 @@ pub struct DetectArgs {
     /// Benign events fed to measure the detector's cost.
     #[arg(long, default_value_t = 500_000)]
     events: usize,
+    /// Also on this machine, through the agent's engine and sensor (fanotify as root):
+    /// attacks by `steward agent simulate-attack`, canaries, the benign suite's CPU.
+    #[arg(long)]
+    live: bool,
 }
 
-pub async fn run(args: DetectArgs) -> anyhow::Result<()> {
+pub async fn run(steward: Option<super::server::Steward>, args: DetectArgs) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || {
         replay_modes(&args)?;
         detector_cost(args.events);
+        if args.live {
+            let steward = steward
+                .ok_or_else(|| anyhow::anyhow!("the live bench needs the steward binary"))?;
+            super::detect_live::run(&steward, args.rounds)?;
+        }
         Ok(())
     })
     .await?

@@ -150,6 +150,8 @@ impl Fleet {
                 metrics: samples.last().cloned(),
                 changes: Vec::new(),
                 software_in_step: true,
+                detections: Vec::new(),
+                agent_stopping: None,
             })
             .await?;
         self.seqs[d] = seq + 1;

@@ -12,6 +12,7 @@ mod backup;
 mod console;
 mod dataset;
 mod detect;
+mod detect_live;
 mod fanout;
 mod history;
 mod ingest;
@@ -112,7 +113,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         BenchCommand::Posture(args) => posture::run(args).await,
         BenchCommand::Fanout(args) => fanout::run(&steward()?, args).await,
         BenchCommand::Updates(args) => updates::run(args).await,
-        BenchCommand::Detect(args) => detect::run(args).await,
+        BenchCommand::Detect(args) => detect::run(steward().ok(), args).await,
     }
 }
 

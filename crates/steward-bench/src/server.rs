@@ -34,6 +34,11 @@ impl Steward {
         Ok(Steward(path))
     }
 
+    /// The binary's path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
     /// A command running the `steward` binary.
     pub fn command(&self) -> tokio::process::Command {
         tokio::process::Command::new(&self.0)

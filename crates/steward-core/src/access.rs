@@ -113,6 +113,12 @@ pub enum Action {
     /// Write and change the script library: what every technician may then run on every
     /// device that allows scripts. Administrators only, with a step-up.
     ManageScripts,
+    /// Decide on the detections of the devices in one's scope (confirm, release, false
+    /// alarm, isolate the device, lift the isolation) and run ransomware fire drills.
+    RespondToDetections,
+    /// Define detection policies: which folders every device protects and which responses
+    /// are automatic (an automatic isolation cuts a device off). Administrators only.
+    ManageDetectionPolicies,
 }
 
 impl Action {
@@ -127,16 +133,16 @@ pub fn permits(role: Role, action: Action) -> bool {
         Role::Admin => true,
         Role::Technician => match action {
             ViewDevices | OperateDevices | RevokeDevices | OrganizeDevices | ManageOwnAccount
-            | ManageMonitoring | ManageBackups | ManagePosture | ManagePatching | RunScripts => {
-                true
-            }
+            | ManageMonitoring | ManageBackups | ManagePosture | ManagePatching | RunScripts
+            | RespondToDetections => true,
             ManageUsers
             | ManageTokens
             | ViewAudit
             | ManageSecurity
             | ManageChannels
             | RevealBackupPasswords
-            | ManageScripts => false,
+            | ManageScripts
+            | ManageDetectionPolicies => false,
         },
         Role::Viewer => match action {
             ViewDevices | ManageOwnAccount => true,
@@ -154,7 +160,9 @@ pub fn permits(role: Role, action: Action) -> bool {
             | ManagePosture
             | ManagePatching
             | RunScripts
-            | ManageScripts => false,
+            | ManageScripts
+            | RespondToDetections
+            | ManageDetectionPolicies => false,
         },
     }
 }
@@ -378,12 +386,14 @@ mod tests {
             | Action::ManagePosture
             | Action::ManagePatching
             | Action::RunScripts
-            | Action::ManageScripts => Action::ALL.iter().filter(|x| **x == a).count(),
+            | Action::ManageScripts
+            | Action::RespondToDetections
+            | Action::ManageDetectionPolicies => Action::ALL.iter().filter(|x| **x == a).count(),
         };
         for a in Action::ALL {
             assert_eq!(listed(a), 1, "{a:?}");
         }
-        assert_eq!(Action::ALL.len(), 17);
+        assert_eq!(Action::ALL.len(), 19);
     }
 
     #[test]

@@ -235,6 +235,8 @@ mod tests {
             (JobKind::ListUpdates, "list_updates"),
             (JobKind::InstallUpdates, "install_updates"),
             (JobKind::RunScript, "run_script"),
+            (JobKind::DetectionResponse, "detection_response"),
+            (JobKind::RansomwareDrill, "ransomware_drill"),
         ];
         assert_eq!(JobKind::VARIANTS.len(), stored.len());
         for (kind, text) in stored {

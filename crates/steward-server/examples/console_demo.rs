@@ -168,6 +168,8 @@ async fn report(
             history: Default::default(),
             changes: Vec::new(),
             software_in_step: true,
+            detections: Vec::new(),
+            agent_stopping: None,
         })
         .await?;
     // Spread the differences between enrollment and the last check-in, oldest first.
@@ -218,6 +220,8 @@ async fn report(
             history: Default::default(),
             changes,
             software_in_step: true,
+            detections: Vec::new(),
+            agent_stopping: None,
         })
         .await?;
     if dice.next(3) == 0 {

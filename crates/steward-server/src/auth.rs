@@ -349,6 +349,8 @@ permissions!(
     ManagePatching,
     RunScripts,
     ManageScripts,
+    RespondToDetections,
+    ManageDetectionPolicies,
 );
 
 /// The header carrying a console session's CSRF token on API changes.

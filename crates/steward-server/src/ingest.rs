@@ -194,14 +194,39 @@ pub async fn receive(
                         .iter()
                         .any(|s| s == steward_proto::agent::report_section::OBSERVATIONS)
                 });
+                let detects = said.as_ref().is_some_and(|c| {
+                    c.report_sections
+                        .iter()
+                        .any(|s| s == steward_proto::agent::report_section::DETECTIONS)
+                });
                 record_capabilities(state, &device, said).await;
+                let detected = plan.detections();
                 if let Some(posture) = plan.posture {
                     crate::posture::ingest::record(state, &device.device_id, posture, now).await;
                 }
                 if let Some(updates) = plan.updates {
                     crate::patching::ingest::record(state, &device.device_id, updates, now).await;
                 }
+                if detected > 0 {
+                    crate::detection::ingest::stored(state, &device.device_id, detected).await;
+                }
                 let mut ack = plan.ack;
+                if detects {
+                    ack.detection = match crate::detection::policies::for_device(
+                        state,
+                        &device.device_id,
+                        device.group_id.as_deref(),
+                    )
+                    .await
+                    {
+                        Ok(policy) => Some(policy),
+                        Err(e) => {
+                            tracing::warn!(device = %device.device_id, error = %e,
+                                "detection: cannot read the device's policy; the next report sends it");
+                            None
+                        }
+                    };
+                }
                 if let Some(facts) = plan.judged {
                     ack.watch =
                         crate::monitoring::devices::judge_report(state, &device, facts, observes)
@@ -320,6 +345,7 @@ fn check_report(report: &Report) -> Result<(), String> {
     if let Some(p) = &report.posture {
         p.check_limits().map_err(|e| e.to_string())?;
     }
+    steward_core::detection::check_detections(&report.detections).map_err(|e| e.to_string())?;
     if let Some(u) = &report.updates {
         steward_core::patching::check_listing(&u.manager, &u.pending, u.error.as_deref())
             .map_err(|e| e.to_string())?;
@@ -340,6 +366,13 @@ struct Plan {
     posture: Option<steward_core::posture::PostureReport>,
     /// The newest listing of pending updates, recorded after the commit.
     updates: Option<steward_proto::agent::UpdatesReport>,
+}
+
+impl Plan {
+    /// How many detections the commit carries (the check is judged after it when any).
+    fn detections(&self) -> usize {
+        self.commit.detections.len()
+    }
 }
 
 /// The inventory the server holds while walking a delivery, with its (checked) hash.
@@ -374,6 +407,8 @@ fn plan(
     let mut samples: Vec<history::Sample> = Vec::new();
     let mut changes: Vec<(Timestamp, ChangeEvent)> = Vec::new();
     let mut need_full = false;
+    let mut detections = Vec::new();
+    let mut stopping = None;
     for report in reports.into_iter().filter(|r| r.seq > device.last_seq) {
         let at = Timestamp(report.collected_at.0.min(now.0));
         let held = after.as_ref().or(before.as_ref());
@@ -415,8 +450,13 @@ fn plan(
         if report.updates.is_some() {
             updates = report.updates;
         }
+        detections.extend(report.detections);
+        stopping = Some(report.stopping);
         last_seq = report.seq;
     }
+    // A new administrator or a port opened beyond loopback is a detection of its own (the
+    // events only exist from the second inventory on, so a first one raises nothing).
+    detections.extend(steward_core::detection::server_side::from_changes(&changes));
     let changes = steward_core::changes::summarise(changes, MAX_CHANGES_PER_BATCH);
     let server_hash = after
         .as_ref()
@@ -465,6 +505,8 @@ fn plan(
             },
             changes,
             software_in_step: device.software_hash == device.inventory_hash,
+            detections: crate::detection::ingest::writes(detections),
+            agent_stopping: stopping,
         },
         ack: ReportAck {
             acked_seq: last_seq,

@@ -19,6 +19,7 @@ pub mod backup;
 pub mod batches;
 pub mod clock;
 mod console;
+pub mod detection;
 pub mod devices;
 mod dispatch;
 pub mod enrollment;
@@ -81,6 +82,7 @@ pub fn routes(config: &ServerConfig) -> Routes {
         .merge(posture::routes())
         .merge(batches::routes())
         .merge(patching::routes())
+        .merge(detection::routes())
         .map_routers(
             |api| net::body_limit::limit_documented(api, small),
             |pages| net::body_limit::limit(pages, small),
@@ -198,6 +200,8 @@ async fn serve_with(
     let posture_alerts = posture::alerts::spawn(state.clone());
     let patching_alerts = patching::alerts::spawn(state.clone());
     let patch_installs = patching::scheduler::spawn(state.clone());
+    let detection_alerts = detection::alerts::spawn(state.clone());
+    let stopped_agents = detection::server_side::spawn(state.clone());
     let drills = backup::drills::spawn(state.clone());
     let leases = monitoring::leases::spawn(state.clone());
     let backup_runs = backup::scheduler::spawn(state.clone());
@@ -224,6 +228,8 @@ async fn serve_with(
     posture_alerts.abort();
     patching_alerts.abort();
     patch_installs.abort();
+    detection_alerts.abort();
+    stopped_agents.abort();
     drills.abort();
     leases.abort();
     backup_runs.abort();

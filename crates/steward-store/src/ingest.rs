@@ -95,6 +95,12 @@ pub struct IngestCommit {
     /// the list only falls out of step through a commit, which moves `last_seq`, so with
     /// `expected_last_seq` it cannot be stale in the unsafe direction.
     pub software_in_step: bool,
+    /// The delivery's detections (new ones, and response steps added to stored ones),
+    /// written with the rest so a report is stored whole or not at all.
+    pub detections: Vec<crate::DetectionWrite>,
+    /// Whether the delivery's last new report said the agent is stopping on purpose
+    /// (`None`: no new report, the stored flag stands).
+    pub agent_stopping: Option<bool>,
 }
 
 /// A stored timeline line.
@@ -225,7 +231,8 @@ impl Store {
             "UPDATE devices SET last_seq = $1, last_seen_at = $2, \
              inventory_hash = COALESCE($3, inventory_hash), \
              os_name = COALESCE($4, os_name), os_version = COALESCE($5, os_version), \
-             software_hash = COALESCE($6, software_hash), software_gen = software_gen + $9 \
+             software_hash = COALESCE($6, software_hash), software_gen = software_gen + $9, \
+             agent_stopping = COALESCE($10, agent_stopping) \
              WHERE id = $7 AND last_seq = $8 AND revoked_at IS NULL",
         )
         .bind(c.new_last_seq as i64)
@@ -237,6 +244,7 @@ impl Store {
         .bind(&c.device_id)
         .bind(c.expected_last_seq as i64)
         .bind(i64::from(stepped))
+        .bind(c.agent_stopping.map(i64::from))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
@@ -276,6 +284,7 @@ impl Store {
             .write_checkin_metrics(&mut tx, &c.device_id, latest, &c.history)
             .await?;
         insert_changes(&mut tx, &c.device_id, &c.changes).await?;
+        crate::detection::record_in(&mut tx, &c.device_id, &c.detections, c.seen_at).await?;
         tx.commit().await?;
         if let Some(series) = series {
             self.series_cache.put(&c.device_id, series);

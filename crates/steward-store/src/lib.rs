@@ -28,6 +28,7 @@ mod alert_rules;
 mod audit;
 mod backups;
 mod credentials;
+mod detection;
 mod devices;
 mod enrollment;
 mod error;
@@ -61,6 +62,10 @@ pub use backups::{
     BackupDrillRecord, BackupDue, BackupMaintenanceRecord, BackupPolicyRecord,
     BackupRepositoryRecord, BackupScheduleRecord, BackupSnapshotRecord, DeclaredPolicies,
     DrillFinish, DrillOutcome, NewBackupPolicy, SnapshotSummary,
+};
+pub use detection::{
+    DetectionFilter, DetectionFull, DetectionPolicyRecord, DetectionRecord, DetectionWrite,
+    DrillFinishWrite, DrillRecord,
 };
 pub use devices::{
     DeviceFilter, DeviceRecord, DeviceSortKey, FleetStats, InventoryDoc, SoftwareRecord,

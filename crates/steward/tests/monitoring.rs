@@ -224,7 +224,7 @@ fn a_bad_entry_is_reported_with_file_line_and_reason() {
     assert!(
         said.contains(
             "kind must be one of http, tcp, tls, dns, icmp, disk, memory, cpu, load, \
-             heartbeat, unit, failed_units, process, backup, drill, patching, not \"ping\""
+             heartbeat, unit, failed_units, process, backup, drill, patching, detection, not \"ping\""
         ),
         "{said}"
     );

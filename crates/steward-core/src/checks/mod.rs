@@ -78,6 +78,11 @@ pub enum DeviceCheck {
     /// has been pending past 14 days, warning from 7 (see `patching::verdict`). Judged by
     /// the server, not from reports.
     Patching,
+    /// The device's detections (ransomware, a new administrator, protection turned off, …):
+    /// critical while any is open, naming the process, its executable's hash, the files
+    /// touched and their last backup (see `detection::alert`). Judged by the server when a
+    /// detection arrives or is decided, never retried.
+    Detection,
 }
 
 fn one() -> u32 {
@@ -120,6 +125,7 @@ impl DeviceCheck {
             DeviceCheck::Posture => "posture",
             DeviceCheck::PostureReviews => "posture_reviews",
             DeviceCheck::Patching => "patching",
+            DeviceCheck::Detection => "detection",
         }
     }
 
@@ -156,7 +162,8 @@ impl DeviceCheck {
             | DeviceCheck::Drill
             | DeviceCheck::Posture
             | DeviceCheck::PostureReviews
-            | DeviceCheck::Patching => {}
+            | DeviceCheck::Patching
+            | DeviceCheck::Detection => {}
             DeviceCheck::Process { name, min_count } => {
                 name_ok("name", name)?;
                 if !(1..=10_000).contains(min_count) {
@@ -276,6 +283,8 @@ pub struct Facts<'a> {
     /// What is known of the device's patching; given only by the patching capability's
     /// sweep.
     pub patching: Option<&'a crate::patching::verdict::PatchFacts>,
+    /// What is known of the device's detections; given only by the detection capability.
+    pub detection: Option<&'a crate::detection::alert::DetectionFacts>,
     pub now: Timestamp,
 }
 
@@ -297,6 +306,7 @@ pub fn evaluate(check: &DeviceCheck, facts: &Facts<'_>) -> Option<(CheckStatus, 
         DeviceCheck::Patching => facts
             .patching
             .map(|p| crate::patching::verdict::verdict(p, facts.now)),
+        DeviceCheck::Detection => facts.detection.map(crate::detection::alert::verdict),
         DeviceCheck::Heartbeat { missed_after_secs } => {
             let limit_ms = i64::try_from(*missed_after_secs)
                 .unwrap_or(i64::MAX / 1000)
@@ -430,6 +440,12 @@ pub fn posture_review_defaults() -> Vec<(&'static str, DeviceCheck, u64)> {
 /// install, or security updates pending past 14 days.
 pub fn patching_defaults() -> Vec<(&'static str, DeviceCheck, u64)> {
     vec![("Patching", DeviceCheck::Patching, 0)]
+}
+
+/// The detection capability's default check (added once, with its own marker): critical
+/// while a detection of the device is open.
+pub fn detection_defaults() -> Vec<(&'static str, DeviceCheck, u64)> {
+    vec![("Detection", DeviceCheck::Detection, 0)]
 }
 
 /// The alert rules a default check starts with: confirmed at the first failure, or once it

@@ -37,6 +37,7 @@ fn facts<'a>(m: Option<&'a Metrics>, o: Option<&'a Observations>) -> Facts<'a> {
         backup: None,
         posture: None,
         patching: None,
+        detection: None,
         now: Timestamp(0),
     }
 }
@@ -121,6 +122,7 @@ fn a_heartbeat_is_missed_after_its_limit() {
                 backup: None,
                 posture: None,
                 patching: None,
+                detection: None,
                 now: Timestamp(now),
             },
         )

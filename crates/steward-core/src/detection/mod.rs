@@ -13,10 +13,12 @@
 //! The detector itself (file events in, verdicts out) is the `steward-detect` crate; the
 //! agent's sensor, canaries and responses are `steward-agent::detection`.
 
+pub mod alert;
 pub mod drill;
 pub mod limits;
 pub mod policy;
 pub mod record;
+pub mod server_side;
 pub mod types;
 
 pub use limits::{MAX_DETECTIONS_PER_REPORT, MAX_FILES, MAX_SIGNALS, check_detections};

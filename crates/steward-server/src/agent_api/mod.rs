@@ -212,6 +212,9 @@ pub async fn update_job(
                 if job.kind == steward_core::JobKind::InstallUpdates {
                     crate::patching::alerts::wake(&state);
                 }
+                if job.kind == steward_core::JobKind::RansomwareDrill {
+                    crate::detection::drills::job_finished(&state, &job).await;
+                }
             }
             Ok(StatusCode::NO_CONTENT)
         }

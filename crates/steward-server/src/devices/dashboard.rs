@@ -47,6 +47,9 @@ struct DashboardPage {
     posture: Option<crate::posture::summary::PostureCard>,
     /// The fleet's patching; `None` before any device listed its updates.
     updates: Option<steward_proto::patching::UpdatesOverview>,
+    /// The open detections, newest first (a few named; the card is shown only when any).
+    detections: Vec<steward_proto::detection::DetectionSummary>,
+    detections_open: usize,
 }
 
 pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> Response {
@@ -110,6 +113,11 @@ async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<
         .await
         .ok()
         .filter(|u| u.devices_listed > 0);
+    let mut detections = crate::detection::service::list(state, &caller, None, Some("open"))
+        .await
+        .unwrap_or_default();
+    let detections_open = detections.len();
+    detections.truncate(PROBLEM_ROWS);
     let active = stats.total.saturating_sub(stats.revoked);
     let offline = active.saturating_sub(stats.online + stats.never_seen);
     Ok(DashboardPage {
@@ -138,5 +146,7 @@ async fn build(state: &AppState, user: &ConsoleUser) -> crate::error::AppResult<
         backups,
         posture,
         updates,
+        detections,
+        detections_open,
     })
 }

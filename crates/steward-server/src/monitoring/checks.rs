@@ -253,6 +253,7 @@ pub fn parse_spec(check: &serde_json::Value, timeout_secs: Option<u64>) -> Resul
         "backup",
         "drill",
         "patching",
+        "detection",
     ];
     if DEVICE_KINDS.contains(&kind) {
         let device: DeviceCheck =

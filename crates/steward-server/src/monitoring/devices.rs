@@ -86,6 +86,7 @@ pub async fn judge_report(
         backup: None,
         posture: None,
         patching: None,
+        detection: None,
         now,
     };
     let view = DeviceView {
@@ -297,6 +298,7 @@ pub struct SweptFacts {
     pub backups: HashMap<String, BackupFacts>,
     pub posture: HashMap<String, steward_core::posture::verdict::PostureFacts>,
     pub patching: HashMap<String, steward_core::patching::verdict::PatchFacts>,
+    pub detection: HashMap<String, steward_core::detection::alert::DetectionFacts>,
 }
 
 /// Judges every enabled device check that `pick` chooses, for every device it covers, with
@@ -361,6 +363,7 @@ fn judge_swept(
         backup: swept.backups.get(&device.device_id),
         posture: swept.posture.get(&device.device_id),
         patching: swept.patching.get(&device.device_id),
+        detection: swept.detection.get(&device.device_id),
         now,
     };
     let (status, summary) = checks::evaluate(check.spec.device_check()?, &facts)?;

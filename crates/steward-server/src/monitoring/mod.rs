@@ -220,6 +220,12 @@ pub async fn install_default_checks(state: &AppState) -> Result<(), StoreError> 
         "patching.default_check_installed",
         steward_core::checks::patching_defaults(),
     )
+    .await?;
+    install_defaults(
+        state,
+        "detection.default_check_installed",
+        steward_core::checks::detection_defaults(),
+    )
     .await
 }
 

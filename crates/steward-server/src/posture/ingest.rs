@@ -24,6 +24,8 @@ pub async fn record(state: &AppState, device_id: &str, report: PostureReport, no
         .collect();
     match state.store.record_posture(device_id, at, &results).await {
         Ok(transitions) => {
+            crate::detection::server_side::posture_transitions(state, device_id, &transitions, at)
+                .await;
             let failing = transitions.iter().filter(|t| t.to == "fail").count();
             tracing::info!(device = %device_id, results = results.len(),
                 changed = transitions.len(), newly_failing = failing, "posture recorded");

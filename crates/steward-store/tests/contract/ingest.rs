@@ -49,6 +49,8 @@ contract_test!(ingest_full_inventory, |db: TestDb| async move {
             ),
         ],
         software_in_step: true,
+        detections: Vec::new(),
+        agent_stopping: None,
     };
     db.commit_ingest(&commit).await.unwrap();
 
@@ -212,6 +214,8 @@ contract_test!(
                 event(ChangeKind::HostnameChanged, "hostname", None, None),
             )],
             software_in_step: true,
+            detections: Vec::new(),
+            agent_stopping: None,
         };
         let err = db.commit_ingest(&stale).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");

@@ -43,6 +43,7 @@ mod audit;
 mod backup_runs;
 mod backups;
 mod credentials;
+mod detection;
 mod devices;
 mod enrollment;
 mod hardening;
@@ -193,6 +194,8 @@ fn bare_commit(device_id: &str, expected: u64, new: u64, seen_at: i64) -> Ingest
         history: Default::default(),
         changes: Vec::new(),
         software_in_step: true,
+        detections: Vec::new(),
+        agent_stopping: None,
     }
 }
 

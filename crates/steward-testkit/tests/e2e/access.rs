@@ -215,6 +215,30 @@ fn decisions() -> BTreeMap<&'static str, Option<Action>> {
         ("POST /api/v1/scripts/{id}/runs", Some(Action::RunScripts)),
         ("GET /api/v1/batches", Some(Action::ViewDevices)),
         ("GET /api/v1/batches/{id}", Some(Action::ViewDevices)),
+        ("GET /api/v1/detections", Some(Action::ViewDevices)),
+        ("GET /api/v1/detections/{id}", Some(Action::ViewDevices)),
+        (
+            "POST /api/v1/detections/{id}/decision",
+            Some(Action::RespondToDetections),
+        ),
+        (
+            "POST /api/v1/detections/{id}/restore",
+            Some(Action::ManageBackups),
+        ),
+        ("GET /api/v1/detection-policies", Some(Action::ViewDevices)),
+        (
+            "PUT /api/v1/detection-policies",
+            Some(Action::ManageDetectionPolicies),
+        ),
+        (
+            "DELETE /api/v1/detection-policies",
+            Some(Action::ManageDetectionPolicies),
+        ),
+        (
+            "POST /api/v1/devices/{id}/ransomware-drills",
+            Some(Action::RespondToDetections),
+        ),
+        ("GET /api/v1/ransomware-drills", Some(Action::ViewDevices)),
     ])
 }
 
@@ -417,6 +441,16 @@ fn console_decisions() -> BTreeMap<&'static str, Option<Action>> {
         ("POST /updates/approvals/revoke", Some(ManagePatching)),
         ("POST /updates/policies", Some(ManagePatching)),
         ("POST /updates/policies/{id}/delete", Some(ManagePatching)),
+        ("GET /detections", Some(ViewDevices)),
+        ("GET /detections/{id}", Some(ViewDevices)),
+        ("POST /detections/{id}/decision", Some(RespondToDetections)),
+        ("POST /detections/{id}/restore", Some(ManageBackups)),
+        ("POST /detections/policies", Some(ManageDetectionPolicies)),
+        (
+            "POST /detections/policies/delete",
+            Some(ManageDetectionPolicies),
+        ),
+        ("POST /detections/drills", Some(RespondToDetections)),
         ("GET /scripts", Some(ViewDevices)),
         ("POST /scripts", Some(ManageScripts)),
         ("GET /scripts/{id}", Some(ViewDevices)),

@@ -355,7 +355,7 @@ async fn bad_definitions_are_refused_with_the_field_named() {
     assert_eq!(status, 200);
     assert_eq!(
         checks.as_array().unwrap().len(),
-        9,
+        10,
         "the default checks: {checks}"
     );
     server.cleanup().await;

@@ -16,6 +16,7 @@ mod console_backups;
 mod console_backups_access;
 mod console_monitoring;
 mod console_text;
+mod detection;
 mod device_checks;
 mod edge;
 mod first_sign_in;

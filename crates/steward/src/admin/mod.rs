@@ -11,6 +11,7 @@ use steward_store::{DeviceFilter, Store};
 
 mod backup;
 mod backup_policies;
+mod detection;
 mod monitoring;
 mod patching;
 mod posture;
@@ -204,6 +205,9 @@ async fn command(state: &AppState, caller: &Caller, command: AdminCommand) -> an
         AdminCommand::Updates(cmd) => patching::run(state, caller, cmd).await?,
         AdminCommand::Script(cmd) => scripts::run(state, caller, cmd).await?,
         AdminCommand::Batch(cmd) => scripts::batch(state, caller, cmd).await?,
+        AdminCommand::Detections(cmd) => detection::detections(state, caller, cmd).await?,
+        AdminCommand::DetectionPolicy(cmd) => detection::policy(state, caller, cmd).await?,
+        AdminCommand::Drill(cmd) => detection::drill(state, caller, cmd).await?,
         AdminCommand::User(cmd) => user_command(state, caller, cmd).await?,
         AdminCommand::Group(cmd) => group_command(state, caller, cmd).await?,
         AdminCommand::Security(SecurityCommand::Show) => {

@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod backup;
+mod detection;
 mod monitoring;
 mod patching;
 mod posture;
 mod scripts;
 pub use backup::{AddPolicy, BackupCommand, PolicyCommand};
+pub use detection::{DetectionPolicyCommand, DetectionsCommand, DrillCommand};
 pub use monitoring::{
     AddCheck, AddWindow, AlertsCommand, ChannelsCommand, CheckSettings, ChecksCommand,
     MaintenanceCommand,
@@ -369,6 +371,15 @@ pub enum AdminCommand {
     /// Jobs sent to many devices: their progress per device.
     #[command(subcommand)]
     Batch(BatchCommand),
+    /// Ransomware and intrusion detections: list, show, decide.
+    #[command(subcommand)]
+    Detections(DetectionsCommand),
+    /// Detection policies: the folders each device protects, canaries, automatic responses.
+    #[command(subcommand)]
+    DetectionPolicy(DetectionPolicyCommand),
+    /// Fire drills: `steward admin drill ransomware --device NAME [--wait]`.
+    #[command(subcommand)]
+    Drill(DrillCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -162,6 +162,7 @@ const DEVICE_CHECKS: &[(&str, &[&str])] = &[
     ("backup", &[]),
     ("drill", &[]),
     ("patching", &[]),
+    ("detection", &[]),
 ];
 
 /// Every kind, network monitors first.
@@ -305,6 +306,7 @@ fn device_check(kind: &str, e: CheckEntry) -> Result<DeviceCheck, String> {
         "backup" => DeviceCheck::Backup,
         "drill" => DeviceCheck::Drill,
         "patching" => DeviceCheck::Patching,
+        "detection" => DeviceCheck::Detection,
         _ => DeviceCheck::Process {
             name: e
                 .process

@@ -416,7 +416,7 @@ host = "example.com"
         "line 7: check \"cert\": warn_days (2) must be at least critical_days (5)",
         "line 14: check \"mx\": unknown variant `MXX`",
         "line 20: check \"api\": json_value needs json_pointer",
-        "line 26: check \"smoke\": kind must be one of http, tcp, tls, dns, icmp, disk, memory, cpu, load, heartbeat, unit, failed_units, process, backup, drill, patching, not \"smtp\"",
+        "line 26: check \"smoke\": kind must be one of http, tcp, tls, dns, icmp, disk, memory, cpu, load, heartbeat, unit, failed_units, process, backup, drill, patching, detection, not \"smtp\"",
     ];
     assert_eq!(d.problems.len(), expected.len(), "{:?}", d.problems);
     for (problem, start) in d.problems.iter().zip(expected) {

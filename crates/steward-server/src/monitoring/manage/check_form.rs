@@ -26,6 +26,7 @@ pub const KINDS: &[(&str, &str, bool)] = &[
         "Install failed or security updates overdue",
         true,
     ),
+    ("detection", "Ransomware or intrusion detected", true),
     ("http", "HTTP(S)", false),
     ("tcp", "TCP port", false),
     ("tls", "TLS certificate", false),
@@ -199,7 +200,7 @@ impl CheckForm {
             "unit" => {
                 c.insert("unit".into(), self.unit.trim().into());
             }
-            "failed_units" | "backup" | "drill" | "patching" => {}
+            "failed_units" | "backup" | "drill" | "patching" | "detection" => {}
             "process" => {
                 c.insert("name".into(), self.process.trim().into());
                 put_number::<u32>(&mut c, "min_count", "at least", &self.min_count)?;
