@@ -141,13 +141,13 @@ struct Family {
     /// many times each is in it: the number of distinct files is the map's length.
     changes: VecDeque<(u64, u64)>,
     changed: HashMap<u64, u32>,
-    deletions: VecDeque<u64>,
     /// Files the family wrote: (time, folder, name, random without a promise).
     writes: VecDeque<(u64, String, String, bool)>,
-    /// Files with a promise the family deleted without a copy written first: (time,
-    /// folder, name). The sensor may report a delete before the write that preceded it
-    /// (two kernel queues), so a random copy written just "after" still counts.
-    deleted: VecDeque<(u64, String, String)>,
+    /// Files with a promise the family deleted with no copy written beside them first.
+    /// The sensor may report a delete before the write that preceded it (two kernel
+    /// queues): a random copy that shows up just "after" still makes the delete damage,
+    /// and a readable one (gzip's `.gz`) takes the delete off the list.
+    deleted: VecDeque<Deleted>,
     lineage: Option<String>,
     touched: Vec<Touched>,
     /// The first detail of each signal, for the verdict.
@@ -205,6 +205,21 @@ impl Detector {
             }
             Event::File(file) => self.feed_file(file),
         }
+    }
+
+    /// Judges again what waits on time alone (deletions past their grace): called by the
+    /// sensor's reader between reads, with the sensor's clock.
+    pub fn tick(&mut self, now_ms: u64) -> Vec<Verdict> {
+        let waiting: Vec<u32> = self
+            .families
+            .iter()
+            .filter(|(_, f)| !f.verdict_given && f.deleted.iter().any(|d| d.document))
+            .map(|(k, _)| *k)
+            .collect();
+        waiting
+            .into_iter()
+            .filter_map(|key| self.judge_family(key, now_ms, false))
+            .collect()
     }
 
     /// Forgets a process and the family it heads (it exited, or a person decided).
@@ -299,6 +314,7 @@ impl Detector {
                     let promised = original.as_deref().unwrap_or(&e.path);
                     let judged = content::judge(promised, sample);
                     let former = self.lost_former_content(&e.path, sample);
+                    a.readable = judged == Judged::Fits && former.is_none();
                     if judged.broken() || former.is_some() {
                         a.damaged = Some(promised.to_string());
                         a.detail = Some(describe_damage(promised, &judged, former, sample));
@@ -455,7 +471,8 @@ impl Detector {
             || damaged >= config.damage_corroborated && corroborations >= 1
             || damaged >= 2 && corroborations >= 2
             || note_folders.len() >= config.note_folders;
-        let mass_deletion = family.deletions.len() >= config.mass_deletion.min(MAX_DELETIONS);
+        let deletions = family.unmatched_deletions(now);
+        let mass_deletion = deletions >= config.mass_deletion.min(MAX_DELETIONS);
         if !ransomware && !mass_deletion {
             return None;
         }
@@ -482,7 +499,7 @@ impl Detector {
         fire(signals::REPLACED_ORIGINALS, family.replaced.len());
         fire(signals::LINEAGE, family.lineage.is_some() as usize);
         fire(signals::DISTINCT_FILES, rate);
-        fire(signals::DELETIONS, family.deletions.len());
+        fire(signals::DELETIONS, deletions);
 
         let process = self.processes.get(&key).cloned();
         // A parent that wrote nothing itself was never announced: its workers name it.
@@ -502,7 +519,7 @@ impl Detector {
         let what = if canary {
             format!("touched a canary file ({})", detail(signals::CANARY))
         } else if kind == VerdictKind::MassDeletion {
-            format!("deleted {} documents", family.deletions.len())
+            format!("deleted {deletions} documents")
         } else if damaged == 0 {
             format!("left ransom notes in {} folders", note_folders.len())
         } else {
@@ -552,6 +569,20 @@ impl Detector {
     }
 }
 
+/// A delete not (yet) matched with a copy.
+#[derive(Debug)]
+struct Deleted {
+    at: u64,
+    folder: String,
+    name: String,
+    /// A document a person made (what mass deletion counts).
+    document: bool,
+}
+
+/// How long a delete waits for its copy before it counts towards mass deletion: the
+/// sensor's two queues can be this far apart under load.
+pub const DELETE_GRACE_MS: u64 = 1_000;
+
 /// What one event did.
 #[derive(Debug, Default)]
 struct Assessment {
@@ -560,6 +591,8 @@ struct Assessment {
     note: bool,
     foreign_rename: bool,
     random_unknown: bool,
+    /// A write whose content keeps its name's promise.
+    readable: bool,
     deleted_document: bool,
     deleted_promised: bool,
 }
@@ -579,10 +612,7 @@ impl Family {
         while self.replaced.front().is_some_and(|at| old(*at)) {
             self.replaced.pop_front();
         }
-        while self.deletions.front().is_some_and(|at| old(*at)) {
-            self.deletions.pop_front();
-        }
-        while self.deleted.front().is_some_and(|(at, _, _)| old(*at)) {
+        while self.deleted.front().is_some_and(|d| old(d.at)) {
             self.deleted.pop_front();
         }
         while self.writes.front().is_some_and(|(at, _, _, _)| old(*at)) {
@@ -624,6 +654,10 @@ impl Family {
                 });
             damaged = Some(original);
         }
+        if e.op == Op::Write && a.readable {
+            // A readable copy of a file deleted just "before" (the queues' order): moved.
+            let _ = self.deleted_original_of(&e.path);
+        }
         if e.op == Op::Write {
             let name = content::file_name(&e.path).to_string();
             self.writes.push_back((
@@ -649,22 +683,18 @@ impl Family {
                             e.path
                         )
                     });
-            } else if a.deleted_promised && copy.is_none() {
-                self.deleted.push_back((
+            } else if (a.deleted_promised || a.deleted_document) && copy.is_none() {
+                // With a readable copy written first (gzip, a converter) it was moved, not
+                // destroyed; without one it may yet be matched, else it counts towards
+                // mass deletion.
+                self.deleted.push_back(Deleted {
                     at,
-                    content::parent(&e.path).to_string(),
-                    content::file_name(&e.path).to_string(),
-                ));
-                if self.deleted.len() > MAX_RECENT {
+                    folder: content::parent(&e.path).to_string(),
+                    name: content::file_name(&e.path).to_string(),
+                    document: a.deleted_document,
+                });
+                if self.deleted.len() > MAX_DELETIONS {
                     self.deleted.pop_front();
-                }
-            }
-            if a.deleted_document && copy.is_none() {
-                // Deleted after a readable copy was written (gzip, a converter): moved,
-                // not destroyed. Otherwise it counts towards mass deletion.
-                self.deletions.push_back(at);
-                if self.deletions.len() > MAX_DELETIONS {
-                    self.deletions.pop_front();
                 }
             }
         }
@@ -717,20 +747,28 @@ impl Family {
         }
     }
 
-    /// The original a random copy at `path` is named after, among the files with a promise
-    /// the family deleted lately in the same folder (taken from the list: counted once).
+    /// Documents deleted at least [`DELETE_GRACE_MS`] before `now` with no copy beside them.
+    fn unmatched_deletions(&self, now: u64) -> usize {
+        self.deleted
+            .iter()
+            .filter(|d| d.document && now.saturating_sub(d.at) >= DELETE_GRACE_MS)
+            .count()
+    }
+
+    /// The original a copy at `path` is named after, among the files the family deleted
+    /// lately in the same folder (taken from the list: counted once).
     fn deleted_original_of(&mut self, path: &str) -> Option<String> {
         let folder = content::parent(path);
         let written = content::file_name(path);
         let i = self
             .deleted
             .iter()
-            .rposition(|(_, dir, name)| dir == folder && named_after(written, name))?;
-        let (_, dir, name) = self.deleted.remove(i)?;
-        Some(if dir == "/" {
-            format!("/{name}")
+            .rposition(|d| d.folder == folder && named_after(written, &d.name))?;
+        let d = self.deleted.remove(i)?;
+        Some(if d.folder == "/" {
+            format!("/{}", d.name)
         } else {
-            format!("{dir}/{name}")
+            format!("{}/{}", d.folder, d.name)
         })
     }
 

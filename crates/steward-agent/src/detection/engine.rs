@@ -92,6 +92,10 @@ pub fn run(feed: Arc<DetectionFeed>, mut device: Box<dyn Device>, stop: Arc<Atom
                 respond(&feed, device.as_mut(), &verdict, &passwd);
             }
         }
+        // What waits on time alone (deletions past their grace), on the sensor's clock.
+        for verdict in detector.tick(super::sensor::clock_ms()) {
+            respond(&feed, device.as_mut(), &verdict, &passwd);
+        }
     }
 }
 
