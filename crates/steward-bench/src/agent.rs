@@ -1,6 +1,7 @@
 //! The agent's own cost: how long a full inventory takes, and — over a run of real
-//! `steward agent run` processes against a real server — with the posture checks and the
-//! updates listing off, with posture on, with the listing on — their memory and CPU use.
+//! `steward agent run` processes against a real server — with the posture checks, the
+//! updates listing and detection off, with posture on, with the listing on, with detection
+//! on — their memory and CPU use.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -52,17 +53,38 @@ pub async fn run(steward: &super::server::Steward, args: AgentArgs) -> anyhow::R
     let (mut server, url) = steward.spawn(&dir.join("server"), None).await?;
     let store =
         steward_store::Store::connect(&steward_store::sqlite_url(&dir.join("server"))).await?;
-    // Agents side by side, in the same run: one with the posture checks and the updates
-    // listing off, one with posture on, one with the listing on (each done at start, as every
-    // agent does, then every 6 h), so their figures compare under the same load.
+    // Detection watches a folder of the bench's own (a generated tree of documents, with
+    // canaries): the policy for every device, and the one the agent starts with before the
+    // server's first answer, so nothing outside the bench's folder is watched or touched.
+    let protected = dir.join("protected");
+    steward_detect::simulate::generate(&protected, 500, 3)?;
+    let policy = serde_json::to_string(&steward_core::detection::DetectionPolicy {
+        folders: vec![protected.to_string_lossy().into_owned()],
+        canaries: true,
+        auto_stop: true,
+        auto_isolate: false,
+    })?;
+    let now = steward_server::clock::Clock::now(&steward_server::SystemClock);
+    store
+        .set_detection_policy("all", &policy, now, "steward-bench")
+        .await?;
+    // Agents side by side, in the same run: one with the posture checks, the updates
+    // listing and detection off, one with posture on, one with the listing on (each done at
+    // start, as every agent does, then every 6 h), one with detection on, so their figures
+    // compare under the same load.
     let mut agents = Vec::new();
-    for (name, posture_every, updates_every) in [
-        ("both off", "0", "0"),
-        ("posture on", "6", "0"),
-        ("updates on", "0", "6"),
+    for (name, posture_every, updates_every, detection) in [
+        ("all off", "0", "0", false),
+        ("posture on", "6", "0", false),
+        ("updates on", "0", "6", false),
+        ("detection on", "0", "0", true),
     ] {
         let state_dir = dir.join(name.replace(' ', "-"));
         enroll(steward, &store, &url, &state_dir).await?;
+        std::fs::write(
+            state_dir.join(steward_agent::detection::feed::POLICY_FILE),
+            &policy,
+        )?;
         let child = steward
             .command()
             .args([
@@ -77,6 +99,7 @@ pub async fn run(steward: &super::server::Steward, args: AgentArgs) -> anyhow::R
                 "--state-dir",
             ])
             .arg(&state_dir)
+            .args((!detection).then_some("--no-detection"))
             .env("STEWARD_LOG", "warn")
             .kill_on_drop(true)
             .spawn()?;

@@ -73,8 +73,8 @@ impl Default for Config {
             canaries: Vec::new(),
             window_ms: 60_000,
             ignore_pids: Vec::new(),
-            damage_alone: 5,
-            damage_corroborated: 3,
+            damage_alone: 4,
+            damage_corroborated: 2,
             rate: 30,
             mass_deletion: 200,
             note_folders: 3,
@@ -469,7 +469,6 @@ impl Detector {
         let ransomware = canary
             || damaged >= config.damage_alone
             || damaged >= config.damage_corroborated && corroborations >= 1
-            || damaged >= 2 && corroborations >= 2
             || note_folders.len() >= config.note_folders;
         let deletions = family.unmatched_deletions(now);
         let mass_deletion = deletions >= config.mass_deletion.min(MAX_DELETIONS);
