@@ -170,7 +170,7 @@ async fn detections_policies_and_drills_from_the_shell() {
             "0",
         ],
     );
-    assert!(err.contains("files: 1 to 2000"), "{err}");
+    assert!(err.contains("files: 10 to 2000"), "{err}");
 
     let audit = admin(data, &["audit", "export"]);
     for action in [

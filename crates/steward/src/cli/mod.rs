@@ -95,7 +95,7 @@ pub struct ServerArgs {
     pub no_tls: bool,
     /// `up` only: do not watch this machine for ransomware in the local agent (on by
     /// default: the folders, canaries and responses of the detection policy).
-    #[arg(long, env = "STEWARD_NO_DETECTION")]
+    #[arg(long, env = "STEWARD_NO_DETECTION", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_detection: bool,
     /// Host names browsers and agents use to reach this server, besides its addresses,
     /// `localhost`, this host's name and the certificate's names (comma-separated; `*.example.com`
@@ -214,7 +214,7 @@ pub enum AgentCommand {
         updates_every: u64,
         /// Do not watch for ransomware (on by default on Linux: the folders, canaries and
         /// responses of the server's detection policy for this device).
-        #[arg(long, env = "STEWARD_NO_DETECTION")]
+        #[arg(long, env = "STEWARD_NO_DETECTION", value_parser = clap::builder::BoolishValueParser::new())]
         no_detection: bool,
     },
     /// Print the inventory this agent would report, as JSON, and exit.
