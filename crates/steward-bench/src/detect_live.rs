@@ -112,7 +112,8 @@ pub fn run(steward: &super::server::Steward, rounds: u64) -> anyhow::Result<()> 
     let scratch = tempfile::Builder::new()
         .prefix("steward-detect-")
         .tempdir()?;
-    attack_modes(steward, scratch.path(), rounds)?;
+    attack_modes(steward, scratch.path(), rounds, false)?;
+    attack_modes(steward, scratch.path(), rounds, true)?;
     canaries(steward, scratch.path(), rounds)?;
     benign_cpu(scratch.path())?;
     Ok(())
@@ -123,6 +124,7 @@ fn attack(
     dir: &Path,
     mode: Mode,
     walk: bool,
+    unthrottled: bool,
 ) -> std::io::Result<std::process::Child> {
     let mut command = std::process::Command::new(steward.path());
     command
@@ -132,6 +134,9 @@ fn attack(
         .stderr(Stdio::null());
     if walk {
         command.arg("--walk");
+    }
+    if unthrottled {
+        command.arg("--unthrottled");
     }
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     command.spawn()
@@ -162,10 +167,16 @@ fn attack_modes(
     steward: &super::server::Steward,
     scratch: &Path,
     rounds: u64,
+    unthrottled: bool,
 ) -> anyhow::Result<()> {
     println!(
-        "live attacks: 200 files per tree, {rounds} per mode, no canaries, the engine stopping \
-         the attack; target: median ≤ 5 files lost, p95 ≤ 25"
+        "live attacks {}: 200 files per tree, {rounds} per mode, no canaries, the engine \
+         stopping the attack; target: median ≤ 5 files lost, p95 ≤ 25",
+        if unthrottled {
+            "at this machine's full speed"
+        } else {
+            "at LockBit's pace (25,000 files a minute per process)"
+        }
     );
     println!(
         "{:<20} {:>12} {:>12} {:>12} {:>12} {:>10}",
@@ -180,12 +191,12 @@ fn attack_modes(
             rounds
         };
         for round in 0..rounds {
-            let dir = scratch.join(format!("{}-{round}", mode.as_str()));
+            let dir = scratch.join(format!("{}-{round}-{unthrottled}", mode.as_str()));
             let share = dir.join("share");
             let manifest = simulate::generate(&share, 200, 1000 + round)?;
             let engine = Engine::start(&dir.join("state"), &share, false)?;
             let started = Instant::now();
-            let mut child = attack(steward, &share, mode, false)?;
+            let mut child = attack(steward, &share, mode, false, unthrottled)?;
             let found = engine.wait(Duration::from_secs(60), || {
                 matches!(child.try_wait(), Ok(Some(_)))
             });
@@ -247,7 +258,7 @@ fn canaries(steward: &super::server::Steward, scratch: &Path, rounds: u64) -> an
         let share = dir.join("share");
         let manifest = simulate::generate(&share, 200, 2000 + round)?;
         let engine = Engine::start(&dir.join("state"), &share, true)?;
-        let mut child = attack(steward, &share, Mode::InPlace, true)?;
+        let mut child = attack(steward, &share, Mode::InPlace, true, false)?;
         let found = engine.wait(Duration::from_secs(30), || {
             matches!(child.try_wait(), Ok(Some(_)))
         });

@@ -1,5 +1,6 @@
-//! Traces: a stream of [`Event`]s as JSON lines, recorded by the sensor (`steward agent
-//! detect --record FILE`) and replayed by tests and the benchmark without privileges.
+//! Traces: a stream of [`Event`]s as JSON lines, kept to be replayed by tests and the
+//! benchmark without privileges (the replay tests write the simulator's traces this way
+//! and read them back).
 
 use std::io::{self, BufRead, Write};
 

@@ -93,7 +93,12 @@ fn every_mode_is_caught_within_five_files() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("share");
         simulate::generate(&root, FILES, 11).unwrap();
-        let events = attack_events(&root, mode);
+        // Through the trace format, as a recorded trace is replayed.
+        let mut recorded = Vec::new();
+        for event in attack_events(&root, mode) {
+            steward_detect::trace::write_event(&mut recorded, &event).unwrap();
+        }
+        let events = steward_detect::trace::read_events(recorded.as_slice()).unwrap();
         let mut detector = Detector::new(Config::default());
         let (verdict, lost) = replay(&mut detector, &events, &root);
         let verdict = verdict.unwrap_or_else(|| panic!("{} was not detected", mode.as_str()));
@@ -173,4 +178,10 @@ fn copies_are_matched_to_deleted_originals_whichever_the_sensor_reports_first() 
         "{:?}",
         verdict.signals
     );
+}
+
+#[test]
+fn a_damaged_trace_is_refused_with_its_line() {
+    let err = steward_detect::trace::read_events(&b"{\"type\":\"process\"}\n"[..]).unwrap_err();
+    assert!(err.to_string().contains("trace line 1"), "{err}");
 }

@@ -20,9 +20,15 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
         key,
         part,
         walk,
+        unthrottled,
     } = cmd
     {
-        return simulate_attack(dir, mode, generate, files, key, part, walk);
+        let simulation = SimulateArgs {
+            part,
+            walk,
+            unthrottled,
+        };
+        return simulate_attack(dir, mode, generate, files, key, simulation);
     }
     crate::logging::init("info");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -140,6 +146,13 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
     })
 }
 
+/// How `simulate-attack` runs (beyond its tree, mode and key).
+struct SimulateArgs {
+    part: Option<(usize, usize)>,
+    walk: bool,
+    unthrottled: bool,
+}
+
 /// `steward agent simulate-attack`: the drill's simulated attack, in this process (its
 /// workers are this same command with `--part`).
 #[cfg(unix)]
@@ -149,8 +162,7 @@ fn simulate_attack(
     generate: bool,
     files: usize,
     key: u64,
-    part: Option<(usize, usize)>,
-    walk: bool,
+    args: SimulateArgs,
 ) -> anyhow::Result<()> {
     use steward_agent::drill::simulator;
     if generate {
@@ -168,8 +180,9 @@ fn simulate_attack(
         dir,
         mode,
         key,
-        part,
-        walk,
+        part: args.part,
+        walk: args.walk,
+        unthrottled: args.unthrottled,
     };
     let done = simulator::run(&simulation, &program)?;
     println!("{done} files attacked");
@@ -183,8 +196,7 @@ fn simulate_attack(
     _: bool,
     _: usize,
     _: u64,
-    _: Option<(usize, usize)>,
-    _: bool,
+    _: SimulateArgs,
 ) -> anyhow::Result<()> {
     anyhow::bail!("the ransomware drill runs on Linux and other Unix systems only")
 }

@@ -20,6 +20,8 @@ pub struct Simulation {
     /// Walk the tree and attack every file in it, canaries included (see
     /// `steward_detect::simulate::Options::walk`).
     pub walk: bool,
+    /// No pause between files (see `steward_detect::simulate::Options::unthrottled`).
+    pub unthrottled: bool,
 }
 
 /// Makes a tree of `files` files at `dir` (which must not exist or be empty).
@@ -55,6 +57,7 @@ pub fn run(simulation: &Simulation, program: &[std::ffi::OsString]) -> anyhow::R
             .arg("--part")
             .arg(format!("{i}/{workers}"))
             .args(simulation.walk.then_some("--walk"))
+            .args(simulation.unthrottled.then_some("--unthrottled"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
@@ -75,11 +78,14 @@ pub fn run(simulation: &Simulation, program: &[std::ffi::OsString]) -> anyhow::R
 }
 
 fn attack(simulation: &Simulation, part: (usize, usize)) -> anyhow::Result<usize> {
-    let options = Options {
+    let mut options = Options {
         part,
         walk: simulation.walk,
         ..Options::of(simulation.mode, simulation.key)
     };
+    if simulation.unthrottled {
+        options = options.unthrottled(simulation.mode);
+    }
     simulate::attack(
         &simulation.dir,
         simulation.mode,

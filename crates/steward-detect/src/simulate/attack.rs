@@ -64,15 +64,21 @@ impl Mode {
         if self == Mode::Workers { 4 } else { 1 }
     }
 
-    /// The pause between two files.
+    /// The pause between two files: one second for the slow mode; otherwise the pace of
+    /// the fastest ransomware measured in the wild (LockBit, about 25,000 files a minute:
+    /// 2.4 ms a file, per worker). [`Options::unthrottled`] takes the pause away: this
+    /// machine's own speed on small cached files, many times any real attack's.
     pub fn pace(self) -> Duration {
         if self == Mode::Slow {
             Duration::from_secs(1)
         } else {
-            Duration::ZERO
+            LOCKBIT_PACE
         }
     }
 }
+
+/// LockBit's measured pace: about 25,000 files a minute.
+pub const LOCKBIT_PACE: Duration = Duration::from_micros(2_400);
 
 /// Told of each operation the attack made, right after it (the synthetic sensor).
 pub trait Observer {
@@ -107,6 +113,14 @@ pub struct Options {
 }
 
 impl Options {
+    /// No pause between files (the slow mode's second stays).
+    pub fn unthrottled(mut self, mode: Mode) -> Options {
+        if mode != Mode::Slow {
+            self.pace = Duration::ZERO;
+        }
+        self
+    }
+
     /// One process attacking every file at the mode's own pace.
     pub fn of(mode: Mode, key: u64) -> Options {
         Options {

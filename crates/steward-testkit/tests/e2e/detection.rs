@@ -427,7 +427,7 @@ async fn a_drill_is_queued_recorded_and_scored_against_the_channel() {
     let job_id = drill["job_id"].as_str().unwrap().to_owned();
     let job = agent.next_job().await;
     assert_eq!(job["kind"], "ransomware_drill");
-    assert_eq!(job["params"], json!({"files": 200}));
+    assert_eq!(job["params"], json!({"files": 200, "mode": "in-place"}));
 
     // The simulation is caught: its detection, then the alert, then the result.
     let (status, _) = agent

@@ -261,6 +261,10 @@ pub enum AgentCommand {
         /// not only the files --generate made. Refused on a folder --generate did not make.
         #[arg(long)]
         walk: bool,
+        /// No pause between files: this machine's full speed, not LockBit's 25,000 files
+        /// a minute (the slow mode keeps its second).
+        #[arg(long)]
+        unthrottled: bool,
     },
 }
 

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use steward_detect::{Event, FileEvent, Sample};
 
 /// Most file events one [`Sensor::read`] returns; the rest wait in the kernel's queue.
-pub const MAX_EVENTS_PER_READ: usize = 1024;
+pub const MAX_EVENTS_PER_READ: usize = 128;
 
 enum Backend {
     Fanotify(fanotify::Fanotify),
