@@ -16,6 +16,8 @@
 pub mod content;
 pub mod detector;
 pub mod event;
+mod family;
+mod lineage;
 pub mod notes;
 pub mod sample;
 pub mod signals;

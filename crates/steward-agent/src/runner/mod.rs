@@ -44,11 +44,19 @@ use crate::outbox::Outbox;
 use crate::state::{self, AgentState, StateLock};
 
 mod builtin;
+mod detection;
 mod enroll;
 pub mod jobs;
+mod periodic;
 mod probes;
 mod queue;
 
+#[cfg(target_os = "linux")]
+pub use detection::DetectionConfig;
+#[cfg(not(target_os = "linux"))]
+use detection::DetectionFeedStub;
+#[cfg(target_os = "linux")]
+use detection::start_engine;
 pub use enroll::enroll;
 pub use jobs::{BoxFuture, JobContext, JobExecutor, JobExecutors, JobOutcome};
 use queue::{Core, Sections};
@@ -63,9 +71,6 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const MIN_POLL_SPACING: Duration = Duration::from_secs(2);
 /// Times a failed job result is re-sent before giving up (the server expires the job).
 const JOB_RESULT_ATTEMPTS: u32 = 5;
-/// How often the device's login log is read for failed logins.
-#[cfg(target_os = "linux")]
-const LOGINS_EVERY: Duration = Duration::from_secs(60);
 /// Jobs held at once by default: enough for a long job of each of a few kinds beside the
 /// quick ones, few enough that a burst of jobs cannot swamp the machine.
 pub const DEFAULT_MAX_CONCURRENT_JOBS: usize = 4;
@@ -89,22 +94,6 @@ pub struct AgentConfig {
     /// Ransomware detection on this device; `None`: off.
     #[cfg(target_os = "linux")]
     pub detection: Option<DetectionConfig>,
-}
-
-/// Ransomware detection: the feed the engine and the agent share, and the device the
-/// engine's thread takes when the agent starts (a sensor, canaries, responses).
-#[cfg(target_os = "linux")]
-#[derive(Clone)]
-pub struct DetectionConfig {
-    pub feed: Arc<crate::detection::DetectionFeed>,
-    pub device: Arc<Mutex<Option<Box<dyn crate::detection::Device>>>>,
-}
-
-#[cfg(target_os = "linux")]
-impl std::fmt::Debug for DetectionConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DetectionConfig").finish_non_exhaustive()
-    }
 }
 
 /// How the agent lists pending updates by itself.
@@ -276,45 +265,6 @@ pub async fn run(
 /// longer than this before it kills the agent: systemd's default is 90 s).
 pub const STOPPING_WITHIN: Duration = Duration::from_secs(3);
 
-/// Stops the detection engine's thread when dropped (the agent stopping).
-#[cfg(target_os = "linux")]
-struct EngineGuard(Arc<std::sync::atomic::AtomicBool>);
-
-#[cfg(target_os = "linux")]
-impl Drop for EngineGuard {
-    fn drop(&mut self) {
-        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// Starts the detection engine on a thread of its own, with the device the configuration
-/// holds (taken: a second start of the same configuration has none and starts nothing).
-#[cfg(target_os = "linux")]
-fn start_engine(config: &DetectionConfig) -> Option<EngineGuard> {
-    let device = config
-        .device
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take()?;
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let feed = config.feed.clone();
-    let flag = stop.clone();
-    let started = std::thread::Builder::new()
-        .name("detection".into())
-        .spawn(move || crate::detection::engine::run(feed, device, flag));
-    match started {
-        Ok(_) => Some(EngineGuard(stop)),
-        Err(e) => {
-            tracing::error!(error = %e, "the detection engine could not start");
-            None
-        }
-    }
-}
-
-/// Stands in for the detection feed where there is no detection (not Linux).
-#[cfg(not(target_os = "linux"))]
-struct DetectionFeedStub;
-
 fn outbox_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("outbox")
 }
@@ -430,154 +380,6 @@ impl Agent {
         self.probes.set_orders(&core.watch.probes);
         flushed?;
         Ok(())
-    }
-
-    /// Sends a report the moment the detection engine has a record for the server (an
-    /// attack is not left waiting for the next check-in). Pends for ever without detection.
-    #[cfg(target_os = "linux")]
-    async fn detection_loop(&self) {
-        let Some(feed) = self.detection.clone() else {
-            return std::future::pending().await;
-        };
-        let mut health = Health::new("detections");
-        loop {
-            feed.ready.notified().await;
-            let detections = feed.take();
-            if detections.is_empty() {
-                continue;
-            }
-            let mut core = self.core.lock().await;
-            let sections = Sections {
-                detections,
-                ..Sections::default()
-            };
-            if let Err(e) = core.queue(None, None, sections, None) {
-                tracing::error!(error = format!("{e:#}"), "queueing a detection failed");
-                continue;
-            }
-            if let Err(e) = self.flush(&mut core, &mut health).await {
-                tracing::error!(error = format!("{e:#}"), "sending a detection failed");
-            }
-        }
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    async fn detection_loop(&self) {
-        std::future::pending().await
-    }
-
-    /// Every minute, counts the failed logins the device logged since (the journal or the
-    /// auth log, read on the blocking pool); a source past the threshold becomes a detection,
-    /// sent at once. Pends for ever without detection.
-    #[cfg(target_os = "linux")]
-    async fn logins_loop(&self) {
-        let Some(feed) = self.detection.clone() else {
-            return std::future::pending().await;
-        };
-        let watch = Arc::new(Mutex::new(crate::detection::logins::LoginWatch::default()));
-        let mut ticker = tokio::time::interval(LOGINS_EVERY);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            let watch = watch.clone();
-            let found = tokio::task::spawn_blocking(move || {
-                watch
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .poll(now())
-            })
-            .await
-            .unwrap_or_default();
-            for detected in found {
-                tracing::warn!(summary = %detected.summary, "detection");
-                feed.push(detected);
-            }
-        }
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    async fn logins_loop(&self) {
-        std::future::pending().await
-    }
-
-    #[cfg(target_os = "linux")]
-    fn take_detections(&self) -> Vec<steward_core::detection::Detected> {
-        self.detection
-            .as_ref()
-            .map(|f| f.take())
-            .unwrap_or_default()
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn take_detections(&self) -> Vec<steward_core::detection::Detected> {
-        Vec::new()
-    }
-
-    /// Evaluates the posture checks at start and every `config.every`, in a worker process
-    /// when one is configured (its memory goes back to the system when it exits) or else in
-    /// the blocking pool (they run commands and read files), leaving the results for the
-    /// next check-in. Never returns while enabled; pends for ever when posture is off.
-    async fn posture_loop(&self, config: Option<crate::posture::PostureConfig>) {
-        let Some(config) = config.filter(|c| !c.every.is_zero()) else {
-            return std::future::pending().await;
-        };
-        let mut ticker = tokio::time::interval(config.every.max(MIN_INTERVAL));
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            let pack_dir = config.pack_dir.clone();
-            let started = Instant::now();
-            let evaluated = match &config.worker {
-                Some(worker) => {
-                    crate::posture::evaluate_in_worker(worker, pack_dir.as_deref()).await
-                }
-                None => tokio::task::spawn_blocking(move || {
-                    crate::posture::evaluate_this_machine(pack_dir.as_deref())
-                })
-                .await
-                .map_err(anyhow::Error::from),
-            };
-            match evaluated {
-                Ok(report) => {
-                    tracing::info!(
-                        checks = report.results.len(),
-                        took_ms = started.elapsed().as_millis() as u64,
-                        "posture evaluated"
-                    );
-                    *self
-                        .posture_ready
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner) = Some(report);
-                }
-                Err(e) => tracing::error!(error = %e, "posture evaluation failed"),
-            }
-        }
-    }
-
-    /// Lists pending updates at start and every `config.every` (the package manager runs
-    /// on the blocking pool), leaving the listing for the next check-in. Pends for ever
-    /// when listing is off.
-    async fn updates_loop(&self, config: Option<UpdatesConfig>) {
-        let Some(config) = config.filter(|c| !c.every.is_zero()) else {
-            return std::future::pending().await;
-        };
-        let mut ticker = tokio::time::interval(config.every.max(MIN_INTERVAL));
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            let feed = config.feed.clone();
-            match tokio::task::spawn_blocking(move || feed.list()).await {
-                Ok(report) => match &report.error {
-                    None => tracing::info!(
-                        pending = report.pending.len(),
-                        security = report.pending.iter().filter(|u| u.security).count(),
-                        "updates listed"
-                    ),
-                    Some(e) => tracing::warn!(error = %e, "listing updates failed"),
-                },
-                Err(e) => tracing::error!(error = %e, "the updates listing crashed"),
-            }
-        }
     }
 
     /// Takes jobs while a job slot is free and runs each on a task of its own. Waits for
