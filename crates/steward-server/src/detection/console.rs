@@ -82,6 +82,10 @@ pub struct DetectionsPage {
     pub chrome: Chrome,
     pub detections: Vec<DetectionSummary>,
     pub open: usize,
+    /// Detections people confirmed, and those they judged false alarms: the detector's
+    /// record, shown rather than tuned away.
+    pub confirmed: usize,
+    pub false_alarms: usize,
     pub policies: Vec<PolicyRow>,
     pub drills: Vec<DrillOut>,
     pub choices: Choices,
@@ -134,6 +138,14 @@ pub async fn page(
             open: detections
                 .iter()
                 .filter(|d| d.status == Status::Open)
+                .count(),
+            confirmed: detections
+                .iter()
+                .filter(|d| d.status == Status::Confirmed)
+                .count(),
+            false_alarms: detections
+                .iter()
+                .filter(|d| d.status == Status::FalseAlarm)
                 .count(),
             detections,
             policies,

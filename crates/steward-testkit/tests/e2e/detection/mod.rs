@@ -605,6 +605,9 @@ async fn the_console_shows_a_detection_and_takes_decisions_and_drills() {
     let (_, list) = get(&browser(), &server, &cookie, &to).await;
     assert!(list.contains("Ransomware drill queued"), "{list}");
     assert!(list.contains("waiting"), "{list}");
+    // The false alarm is in the figures, not forgotten.
+    assert!(list.contains(r#"id="false-alarms">1<"#), "{list}");
+    assert!(list.contains(r#"id="open-detections">0<"#), "{list}");
 
     // An administrator sets a policy through the form.
     let (admin_cookie, admin_csrf) = signed_in(&server, "boss", Role::Admin).await;
