@@ -23,7 +23,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   agent?.kill('SIGTERM');
-  steward?.stop();
+  await steward?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 

@@ -35,7 +35,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  steward?.stop();
+  await steward?.stop();
 });
 
 test('sign in and open this machine\'s device page', async () => {

@@ -19,7 +19,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  steward?.stop();
+  await steward?.stop();
 });
 
 // Texts of exactly the longest length: one unbroken word (the layout's worst case), words

@@ -18,7 +18,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  steward?.stop();
+  await steward?.stop();
 });
 
 // Enrolls a device and sends a day of samples a minute apart (oldest first, 100 a

@@ -18,7 +18,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  steward?.stop();
+  await steward?.stop();
 });
 
 test('a check added on the Checks page is listed and judged', async () => {

@@ -18,7 +18,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  steward?.stop();
+  await steward?.stop();
 });
 
 test('the posture report: sections, frameworks, answers, exceptions, print and PDF', async () => {

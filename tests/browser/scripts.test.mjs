@@ -18,7 +18,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  steward?.stop();
+  await steward?.stop();
 });
 
 async function reloadUntil(page, check, what, tries = 120) {

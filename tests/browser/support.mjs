@@ -37,8 +37,14 @@ export function startSteward({ allowScripts = false } = {}) {
           url: url[1].replace(/\/$/, ''),
           password: pw[1],
           dataDir,
-          stop() {
+          // Stops it and removes its data once it has exited: a stopping agent still
+          // writes its last report ("stopping") into the data directory.
+          async stop() {
+            const exited = server.exitCode !== null
+              ? Promise.resolve()
+              : new Promise((done) => server.once('exit', done));
             server.kill('SIGTERM');
+            await Promise.race([exited, new Promise((done) => setTimeout(done, 10_000))]);
             rmSync(dataDir, { recursive: true, force: true });
           },
         });
