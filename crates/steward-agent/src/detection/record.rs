@@ -90,7 +90,7 @@ pub fn detected(
         }
     }
     Detected {
-        local_id: uuid_v4(),
+        local_id: uuid::Uuid::new_v4().to_string(),
         kind,
         detected_at: now,
         summary,
@@ -159,12 +159,9 @@ pub fn ancestors_of(pid: u32, passwd: &str) -> Vec<ProcessFacts> {
     out
 }
 
-/// The parent's pid, from `/proc/PID/stat` (the field after the parenthesised name, which
-/// may itself hold spaces and parentheses).
+/// The parent's pid (the sensor's reading of `/proc/PID/stat`).
 pub fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    after.split_whitespace().nth(1)?.parse().ok()
+    super::sensor::procs::stat(pid).map(|s| s.ppid)
 }
 
 /// SHA-256 of a file, hex; `None` when unreadable or too large.
@@ -202,23 +199,6 @@ pub fn user_name(uid: u32, passwd: &str) -> String {
                 uid.to_string()
             }
         })
-}
-
-/// A random id for a detection (UUID v4 form).
-fn uuid_v4() -> String {
-    let bytes: [u8; 16] = rand::random();
-    let mut b = bytes;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
 }
 
 #[cfg(test)]
