@@ -30,7 +30,10 @@ after(async () => {
 // Enrolls an agent in its own state directory and starts `steward agent run` (checking in
 // every second); resolves with its device id once it says it can run backup jobs.
 async function startAgent() {
-  const env = { ...process.env, STEWARD_LOG: 'info' };
+  // Detection off, as in support.mjs: with no policy of its own the agent would watch and
+  // place canary files in /home, /root, /srv and /var/www, and they would outlive its
+  // state directory (which records them).
+  const env = { ...process.env, STEWARD_LOG: 'info', STEWARD_NO_DETECTION: '1' };
   const token = execFileSync(bin, ['admin', 'enroll-token', 'create', '--data-dir', steward.dataDir],
     { env: { ...env, STEWARD_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim().split('\n').pop().trim();
   const stateDir = join(work, 'agent');

@@ -26,10 +26,20 @@ pub struct DetectArgs {
     /// attacks by `steward agent simulate-attack`, canaries, the benign suite's CPU.
     #[arg(long)]
     live: bool,
+    /// Instead of measuring: record what the real sensor sees of each attack mode (not
+    /// stopped) and each benign workload, as traces in this folder (the detector's test
+    /// fixtures: `crates/steward-detect/tests/recorded/`).
+    #[arg(long, value_name = "DIR")]
+    record: Option<std::path::PathBuf>,
 }
 
 pub async fn run(steward: Option<super::server::Steward>, args: DetectArgs) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || {
+        if let Some(dir) = &args.record {
+            let steward =
+                steward.ok_or_else(|| anyhow::anyhow!("recording needs the steward binary"))?;
+            return super::detect_record::run(&steward, dir, 100);
+        }
         replay_modes(&args)?;
         detector_cost(args.events);
         if args.live {

@@ -13,6 +13,7 @@ mod console;
 mod dataset;
 mod detect;
 mod detect_live;
+mod detect_record;
 mod fanout;
 mod history;
 mod ingest;

@@ -124,6 +124,18 @@ impl Family {
             // A readable copy of a file deleted just "before" (the queues' order): moved.
             let _ = self.deleted_original_of(&e.path);
         }
+        // A file created again where it was deleted, or renamed onto that name, is back: a
+        // checkout or an editor's save replaces files this way, and the new content is
+        // judged on its own.
+        match e.op {
+            Op::Create | Op::Write => self.restored(&e.path),
+            Op::Rename => {
+                if let Some(to) = &e.to {
+                    self.restored(to);
+                }
+            }
+            Op::Delete => {}
+        }
         if e.op == Op::Write {
             let name = content::file_name(&e.path).to_string();
             self.writes.push_back((
@@ -211,6 +223,17 @@ impl Family {
                 damaged: damaged.is_some() && !already,
             });
         }
+    }
+
+    /// Forgets the pending deletions of `path`: a file is there again under that name.
+    fn restored(&mut self, path: &str) {
+        if self.deleted.is_empty() {
+            return;
+        }
+        let folder = content::parent(path);
+        let name = content::file_name(path);
+        self.deleted
+            .retain(|d| !(d.folder == folder && d.name == name));
     }
 
     /// Documents deleted at least [`DELETE_GRACE_MS`] before `now` with no copy beside them.

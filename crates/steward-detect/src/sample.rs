@@ -55,9 +55,22 @@ impl Sample {
         size: u64,
         mut read_at: impl FnMut(u64, &mut [u8]) -> Result<usize, E>,
     ) -> Result<Sample, E> {
-        let mut buf = [0u8; REGION as usize];
+        let mut buf = [0u8; REGION as usize * MAX_REGIONS];
         let mut head = Vec::new();
         let mut entropy = Vec::new();
+        // A file of at most four blocks is read whole in one call (most files written are
+        // small: one system call instead of up to four).
+        if size <= REGION * MAX_REGIONS as u64 {
+            let n = read_at(0, &mut buf[..size as usize])?;
+            head = buf[..n.min(HEAD)].to_vec();
+            entropy = buf[..n].chunks(REGION as usize).map(entropy_of).collect();
+            return Ok(Sample {
+                size,
+                head,
+                entropy,
+            });
+        }
+        let buf = &mut buf[..REGION as usize];
         for offset in region_offsets(size) {
             let want = (size - offset).min(REGION) as usize;
             let n = read_at(offset, &mut buf[..want])?;
@@ -106,20 +119,53 @@ pub fn entropy_of(bytes: &[u8]) -> f32 {
     if bytes.is_empty() {
         return 0.0;
     }
-    let mut counts = [0u32; 256];
-    for b in bytes {
-        counts[*b as usize] += 1;
+    // Four histograms, summed after: a run of one byte value (zeros, spaces) then updates
+    // four counters in turn instead of waiting on the same one, about twice as fast on
+    // the low-entropy content most files hold.
+    let mut counts = [[0u32; 256]; 4];
+    let mut quads = bytes.chunks_exact(4);
+    for q in &mut quads {
+        counts[0][q[0] as usize] += 1;
+        counts[1][q[1] as usize] += 1;
+        counts[2][q[2] as usize] += 1;
+        counts[3][q[3] as usize] += 1;
     }
-    let n = bytes.len() as f64;
-    let h: f64 = counts
-        .iter()
-        .filter(|c| **c > 0)
-        .map(|c| {
-            let p = *c as f64 / n;
-            -p * p.log2()
-        })
-        .sum();
-    h as f32
+    for b in quads.remainder() {
+        counts[0][*b as usize] += 1;
+    }
+    // H = log2(n) - (1/n) * sum(c * log2(c)): with c * log2(c) from a table for counts up to
+    // a region's size, no logarithm is computed per byte value.
+    let table = c_log2_c();
+    let n = bytes.len();
+    let mut sum = 0.0f64;
+    let [a, b, c, d] = &counts;
+    for (((a, b), c), d) in a.iter().zip(b).zip(c).zip(d) {
+        let c = (a + b + c + d) as usize;
+        if c > 1 {
+            sum += match table.get(c) {
+                Some(x) => *x,
+                None => c as f64 * (c as f64).log2(),
+            };
+        }
+    }
+    let n = n as f64;
+    (n.log2() - sum / n).max(0.0) as f32
+}
+
+/// `c * log2(c)` for every count a region can hold, computed once.
+fn c_log2_c() -> &'static [f64] {
+    static TABLE: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..=REGION as usize)
+            .map(|c| {
+                if c < 2 {
+                    0.0
+                } else {
+                    c as f64 * (c as f64).log2()
+                }
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]

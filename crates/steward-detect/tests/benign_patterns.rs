@@ -248,3 +248,44 @@ fn deleting_many_documents_is_mass_deletion_but_a_build_cleanup_is_not() {
     assert_eq!(found.len(), 1);
     assert!(found[0].contains("deleted 300 documents"), "{found:?}");
 }
+
+#[test]
+fn documents_deleted_and_written_again_where_they_were_are_no_mass_deletion() {
+    // A branch switch by one program: each tracked document unlinked, then created again
+    // under its name (the create and delete share a queue; the write may come first).
+    let mut checkout = Trace::new(107, "code");
+    for round in 0..3 {
+        for i in 0..150 {
+            let path = format!("/srv/repo/docs/chapter {i}.md");
+            if round % 2 == 0 {
+                checkout.op(Op::Delete, &path, None, None);
+                checkout.op(Op::Create, &path, None, None);
+                checkout.op(Op::Write, &path, None, Some(text(3_000)));
+            } else {
+                checkout.op(Op::Write, &path, None, Some(text(3_000)));
+                checkout.op(Op::Delete, &path, None, None);
+                checkout.op(Op::Create, &path, None, None);
+            }
+        }
+    }
+    assert_eq!(verdicts(&checkout.events), Vec::<String>::new());
+    // Deleted, and something else written: still a deletion of what was there.
+    let mut wipe = Trace::new(108, "python3");
+    for i in 0..250 {
+        wipe.op(
+            Op::Delete,
+            &format!("/srv/share/Letters/letter {i}.md"),
+            None,
+            None,
+        );
+        wipe.op(
+            Op::Write,
+            &format!("/srv/share/Letters/log {i}.txt"),
+            None,
+            Some(text(100)),
+        );
+    }
+    let found = verdicts(&wipe.events);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("deleted 250 documents"), "{found:?}");
+}

@@ -142,6 +142,8 @@ pub struct AppState {
     pub(crate) device_states: Arc<crate::monitoring::devices::StatesCache>,
     /// Steward's own metrics, served at `/metrics`.
     pub(crate) telemetry: Arc<crate::telemetry::Telemetry>,
+    /// The stored detection policies, as the check-ins read them.
+    pub(crate) detection_policies: Arc<crate::detection::policies::PolicyCache>,
     /// Wakes the backup alerts' judgement (`backup::alerts::wake`).
     pub(crate) backup_alerts: Arc<tokio::sync::Notify>,
     /// Wakes the posture alerts' judgement (`posture::alerts::wake`).
@@ -181,6 +183,7 @@ impl AppState {
             denials: Arc::default(),
             dummy_hash: dummy_hash.into(),
             monitoring: Arc::default(),
+            detection_policies: Arc::default(),
             backup_alerts: Arc::default(),
             posture_alerts: Arc::default(),
             patching_alerts: Arc::default(),

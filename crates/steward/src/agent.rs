@@ -30,6 +30,16 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
         };
         return simulate_attack(dir, mode, generate, files, key, simulation);
     }
+    if let AgentCommand::RecordTrace {
+        dirs,
+        out,
+        seconds,
+        rewrite,
+    } = cmd
+    {
+        crate::logging::init("info");
+        return record_trace(&dirs, &out, seconds, rewrite);
+    }
     crate::logging::init("info");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -118,7 +128,9 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
                 )
                 .await
             }
-            AgentCommand::BackupWorker { .. } | AgentCommand::SimulateAttack { .. } => Ok(()),
+            AgentCommand::BackupWorker { .. }
+            | AgentCommand::SimulateAttack { .. }
+            | AgentCommand::RecordTrace { .. } => Ok(()),
             AgentCommand::Posture { json, posture_pack } => {
                 let report = tokio::task::spawn_blocking(move || {
                     steward_agent::posture::evaluate_this_machine(posture_pack.as_deref())
@@ -144,6 +156,86 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// `steward agent record-trace`: the sensor on `dirs` for `seconds` (or until Ctrl-C),
+/// its events written to `out` as they come.
+#[cfg(target_os = "linux")]
+fn record_trace(
+    dirs: &[PathBuf],
+    out: &Path,
+    seconds: u64,
+    rewrite: Vec<(String, String)>,
+) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use steward_agent::detection::recorder::{Rewrite, record};
+
+    let mut folders = Vec::new();
+    for dir in dirs {
+        let folder = dir
+            .canonicalize()
+            .with_context(|| format!("{}: not a folder to watch", dir.display()))?;
+        anyhow::ensure!(folder.is_dir(), "{}: not a folder", dir.display());
+        folders.push(folder);
+    }
+    let rewrites: Vec<Rewrite> = rewrite
+        .into_iter()
+        .map(|(from, to)| Rewrite { from, to })
+        .collect();
+    let mut writer: Box<dyn std::io::Write + Send> = if out == Path::new("-") {
+        Box::new(std::io::stdout())
+    } else {
+        let file = std::fs::File::create(out)
+            .with_context(|| format!("creating the trace {}", out.display()))?;
+        Box::new(std::io::BufWriter::new(file))
+    };
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let flag = interrupted.clone();
+    let (recorded, mut writer) = runtime.block_on(async move {
+        tokio::spawn(async move {
+            crate::shutdown::signal().await;
+            flag.store(true, Ordering::Relaxed);
+        });
+        tokio::task::spawn_blocking(move || {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+            let recorded = record(
+                &folders,
+                std::process::id(),
+                &rewrites,
+                &mut writer,
+                || eprintln!("Recording for {seconds} s (Ctrl-C stops sooner)."),
+                || interrupted.load(Ordering::Relaxed) || std::time::Instant::now() >= until,
+                std::time::Duration::from_millis(200),
+            );
+            (recorded, writer)
+        })
+        .await
+    })?;
+    let recorded = recorded.context("recording the sensor's events")?;
+    writer.flush()?;
+    eprintln!(
+        "Recorded {} events with {}{}.",
+        recorded.events,
+        recorded.sensor,
+        if recorded.overflows > 0 {
+            format!(
+                "; the kernel's queue overflowed {} times, so events are missing",
+                recorded.overflows
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn record_trace(_: &[PathBuf], _: &Path, _: u64, _: Vec<(String, String)>) -> anyhow::Result<()> {
+    anyhow::bail!("recording the ransomware sensor's events runs on Linux only")
 }
 
 /// How `simulate-attack` runs (beyond its tree, mode and key).

@@ -87,8 +87,7 @@ pub fn stop_all(pids: &[u32]) -> ResponseStep {
             failures.push(step.message);
         }
     }
-    let list: Vec<String> = stopped.iter().map(|p| p.to_string()).collect();
-    let mut message = format!("stopped {} processes: {}", stopped.len(), list.join(" "));
+    let mut message = format!("stopped {}", super::respond::processes(&stopped));
     if !failures.is_empty() {
         message.push_str(&format!("; {}", failures.join("; ")));
     }

@@ -112,7 +112,7 @@ fn watched_folders(policy: &DetectionPolicy, drills: &[PathBuf]) -> Vec<PathBuf>
 
 /// Acts on a verdict: stops the process tree where the policy (or a drill) says so,
 /// isolates where the policy says so, and hands the record to the agent.
-fn respond(feed: &DetectionFeed, device: &mut dyn Device, verdict: &Verdict, passwd: &str) {
+fn respond(feed: &Arc<DetectionFeed>, device: &mut dyn Device, verdict: &Verdict, passwd: &str) {
     let seen = Instant::now();
     let policy = feed.policy();
     let drill = feed.drill_of(verdict.files.iter().map(|f| f.path.as_str()));
@@ -125,6 +125,8 @@ fn respond(feed: &DetectionFeed, device: &mut dyn Device, verdict: &Verdict, pas
     if policy.auto_isolate && drill.is_none() {
         steps.push(device.isolate());
     }
+    // Opened before anything else can end the process: its executable stays readable.
+    let exe = record::open_executable(verdict.pid);
     let detected = record::detected(
         verdict,
         crate::runner::now(),
@@ -138,5 +140,7 @@ fn respond(feed: &DetectionFeed, device: &mut dyn Device, verdict: &Verdict, pas
     if let Some((_, tell)) = drill {
         let _ = tell.send((seen, detected.clone()));
     }
-    feed.push(detected);
+    // The record goes to the server once its executable is hashed, off this thread.
+    let feed = feed.clone();
+    record::hash_then(exe, detected, move |d| feed.push(d));
 }

@@ -10,6 +10,7 @@
 //! - [`logins`]: failed SSH logins per source, from the journal or the auth log.
 //! - [`engine`], [`feed`], [`record`]: the thread that runs sensor → detector → response,
 //!   and what it hands the agent for the server.
+//! - [`recorder`]: what the sensor sees, written as a trace to replay against the detector.
 
 pub mod canaries;
 pub mod device;
@@ -18,6 +19,7 @@ pub mod executor;
 pub mod feed;
 pub mod logins;
 pub mod record;
+pub mod recorder;
 pub mod respond;
 pub mod sensor;
 

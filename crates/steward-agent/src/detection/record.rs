@@ -14,8 +14,9 @@ use steward_core::detection::{
 use steward_core::limits::clean_text;
 use steward_detect::{Op, Verdict, VerdictKind};
 
-/// Largest executable hashed (a bigger one is named without a hash).
-const MAX_HASHED_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest executable hashed (a bigger one is named without a hash): about a second of
+/// reading, on a thread of its own ([`hash_then`]), so the engine never waits on it.
+const MAX_HASHED_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// The record of `verdict`, given at `now` (the verdict's time on the sensor's clock is
 /// `verdict.at_ms`: earlier events are dated back from `now`).
@@ -30,7 +31,7 @@ pub fn detected(
         VerdictKind::Ransomware => DetectionKind::Ransomware,
         VerdictKind::MassDeletion => DetectionKind::MassDeletion,
     };
-    let mut process = process_facts(verdict.pid, passwd, true).or_else(|| {
+    let mut process = process_facts(verdict.pid, passwd, false).or_else(|| {
         verdict.process.as_ref().map(|p| ProcessFacts {
             pid: p.pid,
             exe: p.exe.clone(),
@@ -139,8 +140,11 @@ pub fn process_facts(pid: u32, passwd: &str, hash: bool) -> Option<ProcessFacts>
     })
 }
 
-/// The process's ancestors, nearest first, up to (not including) pid 1.
+/// The process's ancestors, nearest first, up to (not including) pid 1, and up to this
+/// agent itself when the process is its own (a drill's attack): what started the agent is
+/// none of the detection's business.
 pub fn ancestors_of(pid: u32, passwd: &str) -> Vec<ProcessFacts> {
+    let me = std::process::id();
     let mut out = Vec::new();
     let mut current = pid;
     while out.len() < MAX_ANCESTORS {
@@ -154,9 +158,62 @@ pub fn ancestors_of(pid: u32, passwd: &str) -> Vec<ProcessFacts> {
             Some(facts) => out.push(facts),
             None => break,
         }
+        if parent == me {
+            break;
+        }
         current = parent;
     }
     out
+}
+
+/// The executable of `pid`, opened now: it stays readable for hashing after the process
+/// exits or is killed.
+pub fn open_executable(pid: u32) -> Option<std::fs::File> {
+    std::fs::File::open(format!("/proc/{pid}/exe")).ok()
+}
+
+/// Fills in the SHA-256 of `exe` (the offender's executable, opened at the verdict) and
+/// hands the record to `done`, on a thread of its own: a large executable takes a while to
+/// read, and the engine must go back to the sensor at once. Inline if no thread starts.
+pub fn hash_then(
+    exe: Option<std::fs::File>,
+    mut detected: Detected,
+    done: impl FnOnce(Detected) + Send + 'static,
+) {
+    let Some(exe) = exe else {
+        done(detected);
+        return;
+    };
+    let work = move || {
+        if let Some(p) = detected.process.as_mut() {
+            p.exe_sha256 = hash_open_file(exe).unwrap_or_default();
+        }
+        done(detected);
+    };
+    // The work waits in a slot the thread takes it from, so it is still here to do inline
+    // when no thread starts.
+    type Work = Box<dyn FnOnce() + Send>;
+    let slot: std::sync::Arc<std::sync::Mutex<Option<Work>>> =
+        std::sync::Arc::new(std::sync::Mutex::new(Some(Box::new(work))));
+    let take = |slot: &std::sync::Mutex<Option<Work>>| {
+        slot.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    };
+    let theirs = slot.clone();
+    let spawned = std::thread::Builder::new()
+        .name("detection-hash".into())
+        .spawn(move || {
+            if let Some(work) = take(&theirs) {
+                work();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no thread to hash the executable on; hashing here");
+        if let Some(work) = take(&slot) {
+            work();
+        }
+    }
 }
 
 /// The parent's pid (the sensor's reading of `/proc/PID/stat`).
@@ -166,7 +223,10 @@ pub fn parent_of(pid: u32) -> Option<u32> {
 
 /// SHA-256 of a file, hex; `None` when unreadable or too large.
 fn hash_file(path: &Path) -> Option<String> {
-    let mut file = std::fs::File::open(path).ok()?;
+    hash_open_file(std::fs::File::open(path).ok()?)
+}
+
+fn hash_open_file(mut file: std::fs::File) -> Option<String> {
     if file.metadata().ok()?.len() > MAX_HASHED_BYTES {
         return None;
     }

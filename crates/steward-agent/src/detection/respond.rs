@@ -81,6 +81,15 @@ fn list(pids: &[u32]) -> String {
         .join(" ")
 }
 
+/// "none", "1 process: 4242", "2 processes: 4242 4243".
+pub(crate) fn processes(pids: &[u32]) -> String {
+    match pids.len() {
+        0 => "no process".into(),
+        1 => format!("1 process: {}", list(pids)),
+        n => format!("{n} processes: {}", list(pids)),
+    }
+}
+
 /// SIGSTOPs `pid` and all its descendants, the root first (so it forks no more), then the
 /// tree as `/proc` shows it, again until no new child appears. Never the agent itself, its
 /// ancestors, or pid 1.
@@ -136,7 +145,7 @@ pub fn stop_tree_recorded(pid: u32) -> (ResponseStep, Vec<Stopped>) {
         }
     }
     let pids: Vec<u32> = done.iter().map(|s| s.pid).collect();
-    let message = format!("stopped {} processes: {}", pids.len(), list(&pids));
+    let message = format!("stopped {}", processes(&pids));
     (step(ResponseAction::Stop, true, message), done)
 }
 
@@ -258,7 +267,7 @@ fn act(action: ResponseAction, pids: &[u32], sig: Signal, verb: &str) -> Respons
             map.remove(&pid);
         }
     }
-    let mut message = format!("{verb} {} processes: {}", acted.len(), list(&acted));
+    let mut message = format!("{verb} {}", processes(&acted));
     if !skipped.is_empty() {
         message.push_str(&format!(
             "; left alone {} (gone, or no longer the process that was stopped): {}",

@@ -215,6 +215,9 @@ pub async fn update_job(
                 if job.kind == steward_core::JobKind::RansomwareDrill {
                     crate::detection::drills::job_finished(&state, &job).await;
                 }
+                if job.kind == steward_core::JobKind::DetectionResponse {
+                    crate::detection::steps::response_job_finished(&state, &job).await;
+                }
             }
             Ok(StatusCode::NO_CONTENT)
         }

@@ -88,6 +88,10 @@ pub struct DetectionsPage {
     pub false_alarms: usize,
     pub policies: Vec<PolicyRow>,
     pub drills: Vec<DrillOut>,
+    /// The finished drills' trend, when there are any.
+    pub trend: Option<super::trend::DrillTrend>,
+    pub trend_width: u32,
+    pub trend_height: u32,
     pub choices: Choices,
     pub all: String,
     pub no_tag: String,
@@ -99,6 +103,9 @@ pub struct DetectionsPage {
 impl DetectionsPage {
     fn when(&self, t: &Timestamp) -> String {
         relative(*t, self.now)
+    }
+    fn actor(&self, label: &str) -> String {
+        crate::console::format::actor(label)
     }
 }
 
@@ -149,6 +156,9 @@ pub async fn page(
                 .count(),
             detections,
             policies,
+            trend: super::trend::DrillTrend::of(&drills, caller.now),
+            trend_width: super::trend::WIDTH,
+            trend_height: super::trend::HEIGHT,
             drills,
             choices,
             all: "all".into(),
@@ -189,6 +199,9 @@ impl DetectionPage {
     fn op(&self, f: &steward_core::detection::FileTouch) -> &'static str {
         f.op.into()
     }
+    fn actor(&self, label: &str) -> String {
+        crate::console::format::actor(label)
+    }
 }
 
 /// The decisions that apply to a detection as it stands.
@@ -205,7 +218,8 @@ fn buttons(d: &DetectionDetail) -> Vec<Button> {
             },
             danger: true,
         });
-        if s.status == Status::Open && d.process.is_some() {
+        // Only a stopped tree has anything to release.
+        if s.status == Status::Open && d.process.is_some() && s.stopped {
             buttons.push(Button {
                 decision: Decision::Release.as_str(),
                 label: "Release the process",
@@ -356,7 +370,7 @@ pub async fn drill(
     )
     .await
     {
-        Ok(_) => Redirect::to(&format!("{PAGE}?done=drill")).into_response(),
+        Ok(_) => Redirect::to(&format!("{back}?done=drill")).into_response(),
         Err(e) => refused(&user.0, e, "Run a ransomware drill", &back),
     }
 }

@@ -13,11 +13,67 @@ use crate::state::AppState;
 /// Notifications read back when scoring (the newest; a drill is scored minutes after).
 const NOTIFICATIONS_READ: u32 = 1_000;
 
-/// A `ransomware_drill` job finished: record its result. Failures are logged (the drill
-/// then stays unfinished, and shows so).
+/// How long a finished drill waits for its alert to be delivered before it is scored: the
+/// agent reports the job's end a check-in after the detection, while the alert may still be
+/// on its way to a slow channel.
+const DELIVERY_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A `ransomware_drill` job finished: record its result, once the alert of a detected
+/// attack has reached every channel it went to (or [`DELIVERY_WAIT`] has passed), in a task
+/// of its own so the report that brought the job is not held. Failures are logged (the
+/// drill then stays unfinished, and shows so).
 pub async fn job_finished(state: &AppState, job: &JobRecord) {
-    if let Err(e) = record(state, job).await {
-        tracing::warn!(job = %job.id, error = %e, "detection: could not record a drill's result");
+    let (state, job) = (state.clone(), job.clone());
+    tokio::spawn(async move {
+        if let Err(e) = record(&state, &job).await {
+            tracing::warn!(job = %job.id, error = %e, "detection: could not record a drill's result");
+        }
+    });
+}
+
+/// Each channel the drill's alert went to, with whether it was delivered: waited for while
+/// none is known yet or one is still in flight, up to [`DELIVERY_WAIT`].
+async fn settled_channels(
+    state: &AppState,
+    device_name: &str,
+    since: steward_core::Timestamp,
+) -> Result<Vec<(String, bool)>, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        let channels = delivered(state, device_name, since).await?;
+        // No channel at all: nothing will be delivered, so nothing to wait for.
+        if channels.is_empty()
+            && state
+                .monitoring
+                .get(&state.store, state.now())
+                .await?
+                .channels
+                .is_empty()
+        {
+            return Ok(channels);
+        }
+        let settled = !channels.is_empty() && channels.iter().all(|(_, ok)| *ok);
+        if settled || started.elapsed() >= DELIVERY_WAIT {
+            return Ok(channels);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// The id of the drill's detection once its report is in, waited for up to
+/// [`DELIVERY_WAIT`] (the agent sends it when its executable is hashed).
+async fn stored_detection(
+    state: &AppState,
+    device_id: &str,
+    local_id: &str,
+) -> Result<Option<String>, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        let found = state.store.detection_id_of(device_id, local_id).await?;
+        if found.is_some() || started.elapsed() >= DELIVERY_WAIT {
+            return Ok(found);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 }
 
@@ -30,20 +86,23 @@ async fn record(state: &AppState, job: &JobRecord) -> Result<(), StoreError> {
         .flatten();
     let write = match run {
         Some(run) => {
+            let channels = if run.time_to_detect_ms.is_some() {
+                settled_channels(state, &drill.device_name, drill.queued_at).await?
+            } else {
+                // Not detected: no alert to wait for.
+                delivered(state, &drill.device_name, drill.queued_at).await?
+            };
+            // The detection comes in a report of its own, perhaps after the job's end.
             let detection_id = match &run.detection {
-                Some(local) => state
-                    .store
-                    .detections(&steward_store::DetectionFilter {
-                        device_id: Some(job.device_id.clone()),
-                        ..Default::default()
-                    })
-                    .await?
-                    .into_iter()
-                    .find(|d| &d.local_id == local)
-                    .map(|d| d.id),
+                Some(local) => stored_detection(state, &job.device_id, local).await?,
                 None => None,
             };
-            let channels = delivered(state, &drill.device_name, drill.queued_at).await?;
+            if let (Some(local), Some(_)) = (&run.detection, &detection_id)
+                && let Err(e) =
+                    super::steps::drill_ended(state, &job.device_id, local, &job.id).await
+            {
+                tracing::warn!(job = %job.id, error = %e, "detection: could not mark the drill's attack ended");
+            }
             let scored = score(&run, &channels);
             DrillFinishWrite {
                 files_total: run.files_total,

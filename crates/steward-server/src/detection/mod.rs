@@ -11,6 +11,8 @@
 //! - [`drills`]: the ransomware fire drill's result, recorded and scored;
 //! - [`server_side`]: the detections the server makes itself (protection turned off, the
 //!   agent stopped; a new administrator and listening port come with the ingest commit);
+//! - [`steps`]: what response jobs and drills did, added to the detection's steps;
+//! - [`trend`]: the drills' trend drawn for the Detections page;
 //! - `api`, `console`: thin adapters over the service.
 
 pub mod alerts;
@@ -21,6 +23,8 @@ pub mod ingest;
 pub mod policies;
 pub mod server_side;
 pub mod service;
+pub mod steps;
+pub mod trend;
 
 pub fn routes() -> crate::web::routes::Routes {
     api::routes().merge(console::routes())

@@ -1,6 +1,8 @@
 //! Which detection policy governs a device: the most specific target wins (the device's
 //! own, then its group's, then a tag's, then `all`); the core default when none does.
 
+use std::sync::Arc;
+
 use steward_core::checks::{Membership, Target};
 use steward_core::detection::DetectionPolicy;
 use steward_store::{DetectionPolicyRecord, StoreError};
@@ -65,13 +67,50 @@ pub fn policy_for<'a>(
         })
 }
 
+/// How long the stored policies are reused for check-ins before they are read again. A
+/// change made through this server is seen at once ([`PolicyCache::invalidate`]); one made
+/// by `steward admin` beside it, within this long (an agent applies its policy at its next
+/// check-in anyway, a minute apart by default).
+const CACHE_MS: i64 = 10_000;
+
+/// The stored policies as last read, for the check-ins: a thousand devices reporting every
+/// minute read the table a few times a minute, not every report.
+#[derive(Debug, Default)]
+pub struct PolicyCache {
+    held: std::sync::RwLock<Option<(steward_core::Timestamp, Arc<Vec<StoredPolicy>>)>>,
+}
+
+impl PolicyCache {
+    async fn get(&self, state: &AppState) -> Result<Arc<Vec<StoredPolicy>>, StoreError> {
+        let now = state.now();
+        if let Ok(guard) = self.held.read()
+            && let Some((at, policies)) = guard.as_ref()
+            && (0..CACHE_MS).contains(&now.since(*at))
+        {
+            return Ok(policies.clone());
+        }
+        let policies = Arc::new(stored(state).await?);
+        if let Ok(mut guard) = self.held.write() {
+            *guard = Some((now, policies.clone()));
+        }
+        Ok(policies)
+    }
+
+    /// Forgets the cached policies: the next check-in reads them.
+    pub fn invalidate(&self) {
+        if let Ok(mut guard) = self.held.write() {
+            *guard = None;
+        }
+    }
+}
+
 /// The policy a device is to apply.
 pub async fn for_device(
     state: &AppState,
     device_id: &str,
     group_id: Option<&str>,
 ) -> Result<DetectionPolicy, StoreError> {
-    let policies = stored(state).await?;
+    let policies = state.detection_policies.get(state).await?;
     if policies.is_empty() {
         return Ok(DetectionPolicy::default());
     }

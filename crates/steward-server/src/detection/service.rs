@@ -197,17 +197,8 @@ pub async fn decide(
         },
         decision,
     )?;
-    if outcome.status != s.status {
-        state
-            .store
-            .decide_detection(id, s.status, outcome.status, &caller.label(), caller.now)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(m) => DetectionError::Conflict(m),
-                e => e.into(),
-            })?;
-    }
-    let job_id = match outcome.response {
+    // The response the decision orders, queued with the decision in one transaction.
+    let job = match outcome.response {
         Some(action) => {
             // The offending process: the agent acts on the tree it stopped under it.
             let pids: Vec<u32> = current.process.iter().map(|p| p.pid).collect();
@@ -224,12 +215,31 @@ pub async fn decide(
             );
             job.params = serde_json::to_value(&params)
                 .map_err(|e| DetectionError::Invalid(e.to_string()))?;
-            state.store.create_job(&job).await?;
-            state.dispatcher.notify(&s.device_id);
-            Some(job.id)
+            Some(job)
         }
         None => None,
     };
+    if outcome.status != s.status || job.is_some() {
+        state
+            .store
+            .decide_detection(
+                id,
+                s.status,
+                outcome.status,
+                &caller.label(),
+                caller.now,
+                job.as_ref(),
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(m) => DetectionError::Conflict(m),
+                e => e.into(),
+            })?;
+    }
+    if job.is_some() {
+        state.dispatcher.notify(&s.device_id);
+    }
+    let job_id = job.map(|j| j.id);
     caller
         .audit(
             &state.store,
@@ -384,6 +394,7 @@ pub async fn set_policy(
         .store
         .set_detection_policy(&target.as_string(), &json, caller.now, &caller.label())
         .await?;
+    state.detection_policies.invalidate();
     caller
         .audit(
             &state.store,
@@ -412,7 +423,7 @@ pub async fn delete_policy(state: &AppState, caller: &Caller, target: &str) -> R
     let devices = devices_in_scope(state, caller).await?;
     let target = checked_target(caller, target, &devices)?.as_string();
     match state.store.delete_detection_policy(&target).await {
-        Ok(()) => {}
+        Ok(()) => state.detection_policies.invalidate(),
         Err(StoreError::NotFound) => return Err(DetectionError::NoPolicy(target)),
         Err(e) => return Err(e.into()),
     }

@@ -48,7 +48,7 @@ impl JobRow {
         Self {
             kind: j.kind.describe(),
             state: j.state.as_str(),
-            requested_by: j.requested_by.clone(),
+            requested_by: crate::console::format::actor(&j.requested_by),
             when: relative(j.created_at, now),
             exact: utc(j.created_at),
             updated: if j.updated_at > j.created_at {

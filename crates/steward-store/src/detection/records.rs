@@ -309,9 +309,70 @@ impl Store {
         }))
     }
 
-    /// Moves a detection from `from` to `to`, decided by `by` at `at`. `Conflict` when its
-    /// status is no longer `from` (another decision came first); `NotFound` when there is
-    /// no such detection.
+    /// The id of the detection `device_id`'s agent calls `local_id`, if it is stored.
+    pub async fn detection_id_of(&self, device_id: &str, local_id: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT id FROM detections WHERE device_id = $1 AND local_id = $2")
+            .bind(device_id)
+            .bind(local_id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| text(&r, "id")).transpose()
+    }
+
+    /// Adds a response step after a detection's stored ones (what a response job did on the
+    /// device, a drill's end), with where the steps now leave the device. `NotFound` when
+    /// there is no such detection.
+    pub async fn add_detection_step(
+        &self,
+        id: &str,
+        step: &ResponseStep,
+        stopped: bool,
+        isolated: bool,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let updated =
+            sqlx::query("UPDATE detections SET stopped = $2, isolated = $3 WHERE id = $1")
+                .bind(id)
+                .bind(i64::from(stopped))
+                .bind(i64::from(isolated))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let next = int(
+            &sqlx::query(
+                "SELECT COALESCE(MAX(seq) + 1, CAST(0 AS BIGINT)) AS n FROM detection_responses \
+                 WHERE detection_id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?,
+            "n",
+        )?;
+        sqlx::query(
+            "INSERT INTO detection_responses (detection_id, seq, action, at, ok, message, job_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(next)
+        .bind(step.action.as_str())
+        .bind(step.at.0)
+        .bind(i64::from(step.ok))
+        .bind(&step.message)
+        .bind(step.job.clone())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Moves a detection from `from` to `to` (left as it is when they are the same),
+    /// decided by `by` at `at`, and queues `job` (the response the decision orders) in the
+    /// same transaction: a decision is never recorded without its job, nor the job without
+    /// the decision. `Conflict` when its status is no longer `from` (another decision came
+    /// first); `NotFound` when there is no such detection.
     pub async fn decide_detection(
         &self,
         id: &str,
@@ -319,24 +380,40 @@ impl Store {
         to: Status,
         by: &str,
         at: Timestamp,
+        job: Option<&crate::JobRecord>,
     ) -> Result<()> {
-        let res = sqlx::query(
-            "UPDATE detections SET status = $3, decided_by = $4, decided_at = $5 \
-             WHERE id = $1 AND status = $2",
-        )
-        .bind(id)
-        .bind(from.as_str())
-        .bind(to.as_str())
-        .bind(by)
-        .bind(at.0)
-        .execute(&self.write)
-        .await?;
-        if res.rows_affected() == 1 {
+        let mut tx = self.begin_write().await?;
+        let res = if from == to {
+            sqlx::query("SELECT 1 AS one FROM detections WHERE id = $1 AND status = $2")
+                .bind(id)
+                .bind(from.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map_or(0, |_| 1)
+        } else {
+            sqlx::query(
+                "UPDATE detections SET status = $3, decided_by = $4, decided_at = $5 \
+                 WHERE id = $1 AND status = $2",
+            )
+            .bind(id)
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(by)
+            .bind(at.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        };
+        if res == 1 {
+            if let Some(job) = job {
+                crate::jobs::insert_job(&mut *tx, job).await?;
+            }
+            tx.commit().await?;
             return Ok(());
         }
         let exists = sqlx::query("SELECT 1 AS one FROM detections WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.write)
+            .fetch_optional(&mut *tx)
             .await?
             .is_some();
         Err(if exists {

@@ -166,16 +166,40 @@ contract_test!(
         assert_eq!(order, ["new", "old"]);
         // A decision moves the newest out of the open ones, and only from its status read.
         let newest = listed[0].id.clone();
-        db.decide_detection(&newest, Status::Open, Status::FalseAlarm, "anna", ts(4_000))
-            .await
-            .unwrap();
+        db.decide_detection(
+            &newest,
+            Status::Open,
+            Status::FalseAlarm,
+            "anna",
+            ts(4_000),
+            None,
+        )
+        .await
+        .unwrap();
+        // A decision that lost the race queues no job: the two are one transaction.
+        let late_job = job("kill-late", "d1", 4_100);
         let err = db
-            .decide_detection(&newest, Status::Open, Status::Confirmed, "bob", ts(4_100))
+            .decide_detection(
+                &newest,
+                Status::Open,
+                Status::Confirmed,
+                "bob",
+                ts(4_100),
+                Some(&late_job),
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert!(db.job("kill-late").await.unwrap().is_none());
         let err = db
-            .decide_detection("none", Status::Open, Status::Confirmed, "bob", ts(4_100))
+            .decide_detection(
+                "none",
+                Status::Open,
+                Status::Confirmed,
+                "bob",
+                ts(4_100),
+                None,
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::NotFound), "{err:?}");
@@ -194,6 +218,35 @@ contract_test!(
             .unwrap();
         assert_eq!(open.len(), 1);
         assert_eq!(open[0].local_id, "old");
+        // A decision that keeps the status (an isolation) still queues its job, once the
+        // status is what was read.
+        let isolate = job("isolate-1", "d1", 4_200);
+        let old_id = open[0].id.clone();
+        db.decide_detection(
+            &old_id,
+            Status::Open,
+            Status::Open,
+            "anna",
+            ts(4_200),
+            Some(&isolate),
+        )
+        .await
+        .unwrap();
+        assert!(db.job("isolate-1").await.unwrap().is_some());
+        let stale = job("isolate-2", "d1", 4_300);
+        let err = db
+            .decide_detection(
+                &old_id,
+                Status::Confirmed,
+                Status::Confirmed,
+                "anna",
+                ts(4_300),
+                Some(&stale),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert!(db.job("isolate-2").await.unwrap().is_none());
         let elsewhere = db
             .detections(&DetectionFilter {
                 device_id: Some("d2".into()),

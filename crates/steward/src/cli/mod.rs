@@ -236,6 +236,24 @@ pub enum AgentCommand {
         #[command(flatten)]
         state: AgentStateArgs,
     },
+    /// Record what the ransomware sensor sees of some folders, as a trace of the
+    /// detector's events (JSON lines) to replay without privileges: attach one to a report
+    /// of a false alarm or a missed attack. Runs for --seconds, or until stopped (Ctrl-C).
+    RecordTrace {
+        /// A folder to watch (repeat for each).
+        #[arg(long = "dir", value_name = "DIR", required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the trace is written (`-`: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// How long to record.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        seconds: u64,
+        /// Rewrite a leading folder in every path, FROM=TO (e.g. the folder's real name to
+        /// /srv/share), so the trace does not name this machine's folders.
+        #[arg(long, value_name = "FROM=TO", value_parser = parse_rewrite)]
+        rewrite: Vec<(String, String)>,
+    },
     /// The ransomware drill's harmless simulated attack (started by the agent's
     /// `ransomware_drill` job, and by tests and the benchmark): with --generate, make a
     /// tree of --files documents at --dir; otherwise "encrypt" that tree (and only the
@@ -266,6 +284,16 @@ pub enum AgentCommand {
         #[arg(long)]
         unthrottled: bool,
     },
+}
+
+fn parse_rewrite(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((from, to)) if from.starts_with('/') && to.starts_with('/') => Ok((
+            from.trim_end_matches('/').into(),
+            to.trim_end_matches('/').into(),
+        )),
+        _ => Err("expected FROM=TO, two absolute paths".into()),
+    }
 }
 
 fn parse_mode(s: &str) -> Result<steward_detect::simulate::Mode, String> {

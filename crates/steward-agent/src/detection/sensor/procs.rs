@@ -54,15 +54,13 @@ fn parse_stat(text: &str) -> Option<Stat> {
     })
 }
 
-/// The real uid from `/proc/PID/status` (`Uid:` line, first field).
+/// The uid the process acts as: the owner of its `/proc/PID` directory, which the kernel
+/// sets to the effective uid (one `stat`, where `/proc/PID/status` would have the kernel
+/// format fifty lines; root for a process that made itself undumpable).
 fn uid(pid: u32) -> u32 {
-    fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(format!("/proc/{pid}"))
+        .map(|m| m.uid())
         .unwrap_or(0)
 }
 

@@ -370,6 +370,23 @@ async fn a_detection_is_stored_once_alerted_shown_and_decided() {
         job["params"],
         json!({"detection": "a-1", "action": "kill", "pids": [4242]})
     );
+    // What the agent did becomes the detection's next step: the tree is no longer stopped.
+    agent
+        .finish_job(job["id"].as_str().unwrap(), "killed 1 processes: 4242")
+        .await;
+    let (_, shown) = server
+        .api_get(&api, &format!("/api/v1/detections/{id}"))
+        .await;
+    let last = shown["responses"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["action"], "kill", "{shown}");
+    assert_eq!(last["ok"], true, "{shown}");
+    assert_eq!(last["job"], job["id"], "{shown}");
+    assert_eq!(shown["stopped"], false, "{shown}");
     // Decided: it stands; isolation can still be lifted.
     let (status, again) = server
         .api_post(
@@ -429,27 +446,22 @@ async fn a_drill_is_queued_recorded_and_scored_against_the_channel() {
     assert_eq!(job["kind"], "ransomware_drill");
     assert_eq!(job["params"], json!({"files": 200, "mode": "in-place"}));
 
-    // The simulation is caught: its detection, then the alert, then the result.
+    // The simulation is caught: its detection, then the result, reported (as an agent
+    // does) a check-in after the detection and perhaps before the alert was delivered:
+    // the drill is scored once the alert has reached the channel.
     let (status, _) = agent
         .send(vec![report(2, vec![attack("drill-1", Some(&job_id))])])
         .await;
     assert_eq!(status, 200);
-    detection_message(&mut received).await;
-    eventually(WAIT, "the alert delivered", || async {
-        let delivered = server
-            .store
-            .notifications(10)
-            .await
-            .unwrap()
-            .iter()
-            .any(|n| n.delivered_at.is_some());
-        delivered.then_some(())
-    })
-    .await;
     let run = json!({"files_total": 200, "files_lost": 3, "time_to_detect_ms": 140, "detection": "drill-1"});
     agent.finish_job(&job_id, &run.to_string()).await;
-    let (status, drills) = server.api_get(&api, "/api/v1/ransomware-drills").await;
-    assert_eq!(status, 200, "{drills}");
+    detection_message(&mut received).await;
+    let drills = eventually(WAIT, "the drill scored", || async {
+        let (status, drills) = server.api_get(&api, "/api/v1/ransomware-drills").await;
+        assert_eq!(status, 200, "{drills}");
+        drills[0]["finished_at"].is_number().then_some(drills)
+    })
+    .await;
     let d = &drills[0];
     assert_eq!(d["job_id"], job_id.as_str(), "{d}");
     assert_eq!(d["files_lost"], 3);
@@ -459,6 +471,22 @@ async fn a_drill_is_queued_recorded_and_scored_against_the_channel() {
     assert!(d["detection_id"].is_string(), "{d}");
     let (_, detections) = server.api_get(&api, "/api/v1/detections").await;
     assert_eq!(detections[0]["drill"], job_id.as_str());
+    // The console draws the drills' trend: one bar for this one, passed.
+    use crate::console_backups::signed_in;
+    use crate::support::{browser, get};
+    let (cookie, _) = signed_in(&server, "viewer", steward_core::Role::Viewer).await;
+    let (status, page) = get(&browser(), &server, &cookie, "/detections").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"id="drill-trend""#), "{page}");
+    assert_eq!(
+        page.matches(r#"<rect class="trend-pass""#).count(),
+        1,
+        "{page}"
+    );
+    assert!(
+        page.contains("1 of 1 drill passed; time to detect: 140 ms at the median"),
+        "{page}"
+    );
 
     // Asking for too many files is refused.
     let (status, refused) = server
@@ -602,8 +630,11 @@ async fn the_console_shows_a_detection_and_takes_decisions_and_drills() {
     )
     .await;
     assert_eq!(status, 303, "{to}");
-    let (_, list) = get(&browser(), &server, &cookie, &to).await;
-    assert!(list.contains("Ransomware drill queued"), "{list}");
+    // Back to the device page, which says so.
+    assert_eq!(to, format!("/devices/{}?done=drill", agent.device));
+    let (_, device) = get(&browser(), &server, &cookie, &to).await;
+    assert!(device.contains("Ransomware drill queued"), "{device}");
+    let (_, list) = get(&browser(), &server, &cookie, "/detections").await;
     assert!(list.contains("waiting"), "{list}");
     // The false alarm is in the figures, not forgotten.
     assert!(list.contains(r#"id="false-alarms">1<"#), "{list}");
