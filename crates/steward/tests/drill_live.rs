@@ -12,28 +12,12 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{BIN, Steward, admin};
+use common::{BIN, Steward, admin, admin_result};
 use steward_core::detection::DetectionPolicy;
 use steward_testkit::peers::{next_within, webhook_receiver};
-
-fn run(data: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN)
-        .arg("admin")
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_drill_from_the_shell_runs_on_a_real_agent_and_is_scored_against_the_channel() {
@@ -119,7 +103,7 @@ async fn a_drill_from_the_shell_runs_on_a_real_agent_and_is_scored_against_the_c
         .env_remove("STEWARD_NO_DETECTION");
     let agent = Steward::start_command(command, "job executors registered");
 
-    let (ok, job, err) = run(
+    let (ok, job, err) = admin_result(
         &data,
         &[
             "drill",

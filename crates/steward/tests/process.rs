@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -14,7 +13,7 @@ use steward_proto::agent::{InventoryUpdate, Report, ReportBatch};
 
 mod common;
 
-use common::{BIN, admin};
+use common::{BIN, admin, admin_result};
 
 /// Starts the binary and collects lines from stdout and stderr until `want` has matched.
 fn spawn(args: &[&str], want: &[&str]) -> (Child, Vec<String>) {
@@ -495,21 +494,6 @@ async fn https_server_pinning_enrollment_and_rotation_from_the_shell() {
 }
 
 /// Runs `steward admin ARGS --data-dir DIR`; returns (success, stdout, stderr).
-fn admin_result(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN)
-        .arg("admin")
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
-
 #[tokio::test]
 async fn admin_commands_manage_users_groups_and_the_policy() {
     let dir = tempfile::tempdir().unwrap();

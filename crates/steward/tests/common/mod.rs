@@ -24,6 +24,24 @@ pub fn admin(data_dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// Runs `steward admin ARGS --data-dir DATA_DIR`, successful or not: whether it succeeded,
+/// its stdout (trimmed) and its stderr.
+#[allow(dead_code)] // not every test crate looks at refusals
+pub fn admin_result(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .arg("admin")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
 /// A `steward` process a test started: killed when dropped, so a failing test leaves none
 /// behind. Its output (stdout and stderr) is kept for the failure message.
 #[allow(dead_code)] // not every test crate starts servers this way
