@@ -279,6 +279,40 @@ mod tests {
     }
 
     #[test]
+    fn the_record_is_handed_over_once_its_executable_is_hashed() {
+        let me = std::process::id();
+        let facts = process_facts(me, "", true).unwrap();
+        let record = |exe_sha256: &str| Detected {
+            local_id: "l-1".into(),
+            kind: DetectionKind::Ransomware,
+            detected_at: Timestamp(0),
+            summary: String::new(),
+            process: Some(ProcessFacts {
+                exe_sha256: exe_sha256.into(),
+                ..facts.clone()
+            }),
+            ancestors: vec![],
+            signals: vec![],
+            files: vec![],
+            responses: vec![],
+            drill: None,
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let tell = tx.clone();
+        hash_then(open_executable(me), record(""), move |d| {
+            let _ = tell.send(d);
+        });
+        let hashed = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+        assert_eq!(hashed.process.unwrap().exe_sha256, facts.exe_sha256);
+        // No executable to read (the process was gone): handed over at once, as it is.
+        hash_then(None, record(""), move |d| {
+            let _ = tx.send(d);
+        });
+        let as_is = rx.try_recv().unwrap();
+        assert_eq!(as_is.process.unwrap().exe_sha256, "");
+    }
+
+    #[test]
     fn users_are_named_from_passwd_or_by_number() {
         let passwd = "root:x:0:0::/root:/bin/sh\nanna:x:1000:1000::/home/anna:/bin/bash\n";
         assert_eq!(user_name(1000, passwd), "anna");
