@@ -9,19 +9,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_steward");
 /// trimmed.
 #[allow(dead_code)] // not every test crate runs admin commands
 pub fn admin(data_dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .arg("admin")
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    let (ok, out, err) = admin_result(data_dir, args);
+    assert!(ok, "{err}");
+    out
 }
 
 /// Runs `steward admin ARGS --data-dir DATA_DIR`, successful or not: whether it succeeded,
