@@ -370,3 +370,52 @@ fn moves_in_and_out_are_creates_and_deletes() {
     let mut sensor = Sensor::open_inotify(&folders).unwrap();
     moves_across_the_boundary(&mut sensor, dir.path(), outside.path());
 }
+
+/// The sensor remembers directories' paths by their handles: a directory's move must not
+/// leave files in it reported under its old name, and a deleted directory must not
+/// confuse the names of the others.
+#[test]
+fn files_in_a_moved_directory_are_named_by_its_new_path() {
+    let dir = scratch();
+    let folders = vec![dir.path().to_path_buf()];
+    let mut sensor = Sensor::open(&folders, std::process::id()).unwrap();
+    if sensor.kind() != "fanotify" {
+        eprintln!("fanotify refused here: {:?}", sensor.fallback_reason());
+        return;
+    }
+    let old = dir.path().join("projects/2026");
+    let new = dir.path().join("archive/2026");
+    let before = old.join("before.txt");
+    sh(&format!(
+        "mkdir -p '{old}' '{parent}' '{gone}'; echo first > '{before}'; rmdir '{gone}'",
+        old = old.display(),
+        parent = dir.path().join("archive").display(),
+        gone = dir.path().join("projects/empty").display(),
+        before = before.display(),
+    ));
+    read_until(&mut sensor, |e| has(e, Op::Write, &before));
+    let after = new.join("after.txt");
+    let beside = dir.path().join("projects/beside.txt");
+    sh(&format!(
+        "mv '{old}' '{new}'; echo second > '{after}'; echo third > '{beside}'",
+        old = old.display(),
+        new = new.display(),
+        after = after.display(),
+        beside = beside.display(),
+    ));
+    let events = read_until(&mut sensor, |e| {
+        has(e, Op::Write, &after) && has(e, Op::Write, &beside)
+    });
+    assert!(has(&events, Op::Write, &after), "{events:#?}");
+    assert!(
+        files(&events)
+            .iter()
+            .all(|f| !f.path.contains("projects/2026/after")),
+        "a file named by its directory's old path: {events:#?}"
+    );
+    let written = files(&events)
+        .into_iter()
+        .find(|f| f.op == Op::Write && Path::new(&f.path) == after)
+        .unwrap();
+    assert_eq!(written.sample.as_ref().unwrap().size, 7);
+}

@@ -3,8 +3,8 @@
 //! (`attack-MODE.jsonl`, `benign-WORKLOAD.jsonl`) with the temp folder's paths rewritten to
 //! `/srv/share`. Nothing responds: each attack runs to its end. The detector's tests replay
 //! these recordings (`steward-detect/tests/recorded/`, gzipped) without privileges, so the
-//! real sensor's order of events (two fanotify queues, renames read late, processes gone
-//! before they were read) is tested on every run, not only on a root machine.
+//! real sensor's order of events (renames sampled late, processes gone before they were
+//! read; recordings before the sensor's single queue also interleave two queues) is tested on every run, not only on a root machine.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};

@@ -2,28 +2,28 @@
 //!
 //! Hand-written FFI over `libc` (the only module of the agent that allows `unsafe`): no
 //! maintained crate supports fanotify's FID modes (`FAN_REPORT_DFID_NAME`), which are the
-//! only way to hear of creates, renames and deletes. Needs `CAP_SYS_ADMIN`.
+//! only way to hear of creates, renames and deletes. Needs `CAP_SYS_ADMIN` (and
+//! `CAP_DAC_READ_SEARCH` for `open_by_handle_at`; root has both).
 //!
-//! Two notification groups, both with filesystem marks (`FAN_MARK_FILESYSTEM`) on the
-//! filesystems that hold the protected folders, filtered by path prefix here (a mark on a
-//! folder would not cover its subfolders):
-//! - **writes**, classic fd mode, `FAN_CLOSE_WRITE`: the event brings an open descriptor of
-//!   the file as the writer closed it, so its content is sampled with `pread` and its path
-//!   read from `/proc/self/fd/N`, with no window for a later rename to make us read another
-//!   file;
-//! - **names**, `FAN_REPORT_DFID_NAME`, `FAN_CREATE | FAN_DELETE | FAN_RENAME` (or
-//!   `FAN_MOVED_FROM | FAN_MOVED_TO` paired by pid on kernels before 5.17): the event names
-//!   the directory by a file handle and the entry by its name; a directory's handle is
-//!   turned into its path with `open_by_handle_at` + `readlink`, cached (bounded, and
-//!   dropped whenever a directory is renamed or deleted, since its cached path is then
-//!   wrong).
+//! One notification group, `FAN_REPORT_DFID_NAME | FAN_REPORT_FID`, with filesystem marks
+//! (`FAN_MARK_FILESYSTEM`) on the filesystems that hold the protected folders, filtered by
+//! path prefix here (a mark on a folder would not cover its subfolders), for
+//! `FAN_CLOSE_WRITE | FAN_CREATE | FAN_DELETE | FAN_RENAME` (or `FAN_MOVED_FROM |
+//! FAN_MOVED_TO`, paired by pid, on kernels before 5.17). Each event names the directory
+//! by a file handle and the entry by its name; a close-write also carries the written
+//! file's own handle.
+//! - A directory's handle is turned into its path with `open_by_handle_at` + `readlink`,
+//!   cached (bounded; a directory's move drops the cached paths under its old name). An
+//!   event outside the folders, or of the agent itself, costs a cache lookup and nothing
+//!   more: on a busy filesystem most events are such (a build elsewhere, a database).
+//! - A close-write inside the folders is sampled through the file's own handle
+//!   (`open_by_handle_at`, `O_NOATIME`): the very inode that was written, whatever name it
+//!   has by now, with no window for a later rename to make us read another file.
 //!
-//! The two groups are read one after the other, so within one batch a file's write and its
-//! rename may come out of order; the detector scores over a window of seconds, where this
-//! does not matter.
+//! One queue keeps the kernel's order: a file's write comes before its rename.
 //!
-//! Limits: the kernel's queue holds 16384 events per group; past that it drops events and
-//! says so once (`FAN_Q_OVERFLOW`, counted in [`Fanotify::overflows`]).
+//! Limits: the kernel's queue holds 16384 events; past that it drops events and says so
+//! once (`FAN_Q_OVERFLOW`, counted in [`Fanotify::overflows`]).
 
 #![allow(unsafe_code)]
 
@@ -31,7 +31,7 @@ use std::collections::HashMap;
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -42,32 +42,37 @@ use steward_detect::{FileEvent, Op, Sample};
 
 use super::{MAX_EVENTS_PER_READ, clock_ms, sample_path, under_any};
 
-/// The read buffer: about 300 name events a read.
+/// The read buffer.
 const BUFFER: usize = 64 * 1024;
-/// How much of it one read of the write group may fill: 64 events (24 bytes each). Each
-/// write event is sampled before the detector sees any of the read; a small read puts the
-/// first writes of an attack in front of the detector within a fraction of a millisecond
-/// instead of after thousands of others.
-const WRITES_READ: usize = 64 * 24;
-/// The same for the name group (events of 30 to 300 bytes).
-const NAMES_READ: usize = 8 * 1024;
+/// How much of it one read may fill: about 64 events (a close-write with its two records
+/// is about 100 bytes). Each write is sampled before the detector sees any event of the
+/// read; a small read puts the first writes of an attack in front of the detector within
+/// a fraction of a millisecond instead of after thousands of others.
+const READ: usize = 6 * 1024;
 /// Most directory paths remembered.
 const MAX_DIRS: usize = 4096;
-/// Most reads of one group in one [`Fanotify::read`].
+/// Most reads in one [`Fanotify::read`].
 const MAX_READS: usize = 16;
 
-/// The two groups, and what is needed to read them.
+/// A directory the cache knows: its path, and whether it is inside the protected folders
+/// (then so is every file event in it).
+#[derive(Clone)]
+struct Dir {
+    path: PathBuf,
+    inside: bool,
+}
+
+/// The group, and what is needed to read it.
 pub struct Fanotify {
-    writes: OwnedFd,
-    names: OwnedFd,
-    /// Whether the names group has `FAN_RENAME` (one event with both names) or pairs
+    group: OwnedFd,
+    /// Whether the group has `FAN_RENAME` (one event with both names) or pairs
     /// `FAN_MOVED_FROM` with `FAN_MOVED_TO`.
     rename_events: bool,
     /// A descriptor inside each marked filesystem, by fsid, for `open_by_handle_at`.
     mounts: Vec<([u8; 8], OwnedFd)>,
-    /// Directory handle (fsid + handle type + bytes) → its path, or `None` when it could
+    /// Directory handle (fsid + `struct file_handle`) → its path, or `None` when it could
     /// not be opened (gone).
-    dirs: HashMap<Vec<u8>, Option<PathBuf>>,
+    dirs: HashMap<Box<[u8]>, Option<Dir>>,
     folders: Vec<PathBuf>,
     ignore_pid: u32,
     buf: Vec<u8>,
@@ -125,19 +130,75 @@ fn fsid_of(file: &OwnedFd) -> io::Result<[u8; 8]> {
     Ok(unsafe { std::mem::transmute_copy::<libc::fsid_t, [u8; 8]>(&st.f_fsid) })
 }
 
+/// One info record of an event, by type: the directory's handle and the entry's name
+/// (`DFID_NAME`, and `OLD_`/`NEW_` for a rename), or the written file's own handle (`FID`).
+/// Both hold `fsid (8) + struct file_handle`, as [`Record::key`].
+#[derive(Default)]
+struct Records<'a> {
+    here: Option<Named<'a>>,
+    old: Option<Named<'a>>,
+    new: Option<Named<'a>>,
+    file: Option<&'a [u8]>,
+}
+
+/// A directory (fsid + handle) and a name in it.
+#[derive(Clone, Copy)]
+struct Named<'a> {
+    dir: &'a [u8],
+    name: &'a [u8],
+}
+
+impl<'a> Records<'a> {
+    /// The records of one event (after its metadata). A record that does not parse ends
+    /// the list: what came before it is kept.
+    fn parse(mut infos: &'a [u8]) -> Records<'a> {
+        let mut found = Records::default();
+        while infos.len() >= 4 {
+            let kind = infos[0];
+            let len = u16::from_ne_bytes([infos[2], infos[3]]) as usize;
+            if len < 4 || len > infos.len() {
+                break;
+            }
+            let record = &infos[..len];
+            infos = &infos[len..];
+            let Some((key, rest)) = split_handle(record) else {
+                break;
+            };
+            let named = || {
+                let name = CStr::from_bytes_until_nul(rest).ok()?.to_bytes();
+                Some(Named { dir: key, name })
+            };
+            match kind {
+                libc::FAN_EVENT_INFO_TYPE_DFID_NAME => found.here = named(),
+                libc::FAN_EVENT_INFO_TYPE_OLD_DFID_NAME => found.old = named(),
+                libc::FAN_EVENT_INFO_TYPE_NEW_DFID_NAME => found.new = named(),
+                libc::FAN_EVENT_INFO_TYPE_FID => found.file = Some(key),
+                _ => {}
+            }
+        }
+        found
+    }
+}
+
+/// A record's `fsid (8) + struct file_handle (4 + 4 + bytes)`, and what follows it (the
+/// name, for a `DFID_NAME` record). The record's header is 4 bytes.
+fn split_handle(record: &[u8]) -> Option<(&[u8], &[u8])> {
+    let handle_bytes = u32::from_ne_bytes(record.get(12..16)?.try_into().ok()?) as usize;
+    let end = 20usize.checked_add(handle_bytes)?;
+    Some((record.get(4..end)?, record.get(end..)?))
+}
+
 impl Fanotify {
-    /// Both groups with marks on the filesystems of `folders`. Fails (`EPERM` without
+    /// The group with marks on the filesystems of `folders`. Fails (`EPERM` without
     /// `CAP_SYS_ADMIN`, `EINVAL` on kernels before 5.9) so the caller falls back to inotify.
     pub fn open(folders: &[PathBuf], ignore_pid: u32) -> io::Result<Fanotify> {
-        let writes = init(0)?;
-        let names = init(libc::FAN_REPORT_DFID_NAME)?;
-        let base = libc::FAN_CREATE | libc::FAN_DELETE | libc::FAN_ONDIR;
+        let group = init(libc::FAN_REPORT_DFID_NAME | libc::FAN_REPORT_FID)?;
+        let base = libc::FAN_CLOSE_WRITE | libc::FAN_CREATE | libc::FAN_DELETE | libc::FAN_ONDIR;
         let mut rename_events = true;
         let mut mounts = Vec::new();
         for (i, folder) in folders.iter().enumerate() {
-            mark_filesystem(&writes, libc::FAN_CLOSE_WRITE, folder)?;
             if rename_events {
-                match mark_filesystem(&names, base | libc::FAN_RENAME, folder) {
+                match mark_filesystem(&group, base | libc::FAN_RENAME, folder) {
                     Ok(()) => {}
                     Err(e) if i == 0 && e.raw_os_error() == Some(libc::EINVAL) => {
                         rename_events = false;
@@ -147,7 +208,7 @@ impl Fanotify {
             }
             if !rename_events {
                 mark_filesystem(
-                    &names,
+                    &group,
                     base | libc::FAN_MOVED_FROM | libc::FAN_MOVED_TO,
                     folder,
                 )?;
@@ -159,8 +220,7 @@ impl Fanotify {
             }
         }
         Ok(Fanotify {
-            writes,
-            names,
+            group,
             rename_events,
             mounts,
             dirs: HashMap::new(),
@@ -172,32 +232,21 @@ impl Fanotify {
         })
     }
 
-    /// Waits up to `timeout` for events, then reads what both groups hold (at most
+    /// Waits up to `timeout` for events, then reads what the group holds (at most
     /// [`MAX_EVENTS_PER_READ`] file events) into `out`.
     pub fn read(&mut self, timeout: Duration, out: &mut Vec<FileEvent>) -> io::Result<()> {
         let ts = Timespec::try_from(timeout).unwrap_or(Timespec {
             tv_sec: 1,
             tv_nsec: 0,
         });
-        let (names_ready, writes_ready) = {
-            let mut fds = [
-                PollFd::new(&self.names, PollFlags::IN),
-                PollFd::new(&self.writes, PollFlags::IN),
-            ];
-            match rustix::event::poll(&mut fds, Some(&ts)) {
-                Ok(_) => {}
-                Err(rustix::io::Errno::INTR) => return Ok(()),
-                Err(e) => return Err(e.into()),
-            }
-            (!fds[0].revents().is_empty(), !fds[1].revents().is_empty())
-        };
-        // Writes first: their content is what an attack destroys.
-        if writes_ready {
-            self.drain(false, out)?;
+        let mut fds = [PollFd::new(&self.group, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, Some(&ts)) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => return Ok(()),
+            Err(e) => return Err(e.into()),
         }
-        if names_ready {
-            self.drain(true, out)?;
-        }
+        self.drain(out)?;
         // A move out of the protected folders (or whose other half was lost): the file left.
         // (Kernels before 5.17 only; a pair split across two reads comes out as a delete
         // and a create.)
@@ -207,16 +256,14 @@ impl Fanotify {
         Ok(())
     }
 
-    /// Reads one group until it is empty, the batch is full, or [`MAX_READS`] reads were
+    /// Reads the group until it is empty, the batch is full, or [`MAX_READS`] reads were
     /// made (a filesystem busy outside the folders must not keep the caller here).
-    fn drain(&mut self, names: bool, out: &mut Vec<FileEvent>) -> io::Result<()> {
+    fn drain(&mut self, out: &mut Vec<FileEvent>) -> io::Result<()> {
         for _ in 0..MAX_READS {
             if out.len() >= MAX_EVENTS_PER_READ {
                 break;
             }
-            let fd = if names { &self.names } else { &self.writes };
-            let limit = if names { NAMES_READ } else { WRITES_READ };
-            let n = match rustix::io::read(fd.as_fd(), &mut self.buf[..limit]) {
+            let n = match rustix::io::read(self.group.as_fd(), &mut self.buf[..READ]) {
                 Ok(0) => return Ok(()),
                 Ok(n) => n,
                 Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => return Ok(()),
@@ -229,11 +276,7 @@ impl Fanotify {
                     break;
                 };
                 let end = (at + meta.event_len).min(n);
-                if names {
-                    self.on_name_event(&meta, &buf[at + meta.metadata_len..end], out);
-                } else {
-                    self.on_write_event(&meta, out);
-                }
+                self.on_event(&meta, &buf[at + meta.metadata_len..end], out);
                 at += meta.event_len.max(EVENT_HEADER);
             }
             self.buf = buf;
@@ -241,87 +284,50 @@ impl Fanotify {
         Ok(())
     }
 
-    fn on_write_event(&mut self, meta: &Metadata, out: &mut Vec<FileEvent>) {
-        if meta.mask & libc::FAN_Q_OVERFLOW != 0 {
-            self.overflows += 1;
-        }
-        if meta.fd < 0 {
-            return;
-        }
-        // SAFETY: in fd mode each event's descriptor is a new one, ours to close.
-        let file = File::from(unsafe { OwnedFd::from_raw_fd(meta.fd as RawFd) });
-        if meta.pid == self.ignore_pid || meta.mask & libc::FAN_CLOSE_WRITE == 0 {
-            return;
-        }
-        let Ok(path) = std::fs::read_link(format!("/proc/self/fd/{}", meta.fd)) else {
-            return;
-        };
-        if !under_any(&path, &self.folders) {
-            return;
-        }
-        let Ok(info) = file.metadata() else { return };
-        // Written then deleted before we looked: its delete event says what matters.
-        if !info.is_file() || std::os::unix::fs::MetadataExt::nlink(&info) == 0 {
-            return;
-        }
-        let sample = Sample::read_with(info.len(), |offset, buf| file.read_at(buf, offset)).ok();
-        out.push(file_event(
-            meta.pid,
-            Op::Write,
-            path.to_string_lossy().into_owned(),
-            None,
-            sample,
-        ));
-    }
-
-    fn on_name_event(&mut self, meta: &Metadata, infos: &[u8], out: &mut Vec<FileEvent>) {
+    fn on_event(&mut self, meta: &Metadata, infos: &[u8], out: &mut Vec<FileEvent>) {
         if meta.mask & libc::FAN_Q_OVERFLOW != 0 {
             self.overflows += 1;
             return;
         }
-        let mut here = None;
-        let mut old = None;
-        let mut new = None;
-        for (kind, path) in self.names_of(infos) {
-            match kind {
-                libc::FAN_EVENT_INFO_TYPE_OLD_DFID_NAME => old = path,
-                libc::FAN_EVENT_INFO_TYPE_NEW_DFID_NAME => new = path,
-                _ => here = path,
-            }
+        // FID mode never opens a descriptor; one that came anyway is closed.
+        if meta.fd >= 0 {
+            // SAFETY: a descriptor the kernel put in the event is ours to close.
+            drop(unsafe { OwnedFd::from_raw_fd(meta.fd) });
         }
-        let is_dir = meta.mask & libc::FAN_ONDIR != 0;
-        let moves = libc::FAN_RENAME | libc::FAN_MOVED_FROM | libc::FAN_MOVED_TO;
-        if is_dir && meta.mask & (moves | libc::FAN_DELETE) != 0 {
-            // Paths cached under the directory are now wrong.
-            self.dirs.clear();
-        }
-        if is_dir || meta.pid == self.ignore_pid {
+        let records = Records::parse(infos);
+        if meta.mask & libc::FAN_ONDIR != 0 {
+            self.on_directory(meta.mask, &records);
             return;
         }
-        let inside = |p: &Option<PathBuf>, folders: &[PathBuf]| {
-            p.as_ref().filter(|p| under_any(p, folders)).cloned()
-        };
+        if meta.pid == self.ignore_pid {
+            return;
+        }
         let pid = meta.pid;
-        let text = |p: PathBuf| p.to_string_lossy().into_owned();
         if meta.mask & libc::FAN_CREATE != 0
-            && let Some(path) = inside(&here, &self.folders)
+            && let Some(path) = self.inside(records.here)
         {
-            out.push(file_event(pid, Op::Create, text(path), None, None));
+            out.push(file_event(pid, Op::Create, text(&path), None, None));
+        }
+        if meta.mask & libc::FAN_CLOSE_WRITE != 0
+            && let Some(path) = self.inside(records.here)
+            && let Some(sample) = self.sample_written(records.file, &path)
+        {
+            out.push(file_event(pid, Op::Write, text(&path), None, Some(sample)));
         }
         if meta.mask & libc::FAN_RENAME != 0 {
-            let (from, to) = (inside(&old, &self.folders), inside(&new, &self.folders));
-            self.on_move(pid, from, to, out);
+            let (from, to) = (self.inside(records.old), self.inside(records.new));
+            on_move(pid, from, to, out);
         }
         if meta.mask & libc::FAN_MOVED_FROM != 0 {
             if let Some((pid, path)) = self.moved_from.take() {
                 out.push(file_event(pid, Op::Delete, path, None, None));
             }
-            if let Some(path) = inside(&here, &self.folders) {
-                self.moved_from = Some((pid, text(path)));
+            if let Some(path) = self.inside(records.here) {
+                self.moved_from = Some((pid, text(&path)));
             }
         }
         if meta.mask & libc::FAN_MOVED_TO != 0 {
-            let to = inside(&here, &self.folders);
+            let to = self.inside(records.here);
             let from = match self.moved_from.take() {
                 Some((from_pid, path)) if from_pid == pid => Some(PathBuf::from(path)),
                 Some((from_pid, path)) => {
@@ -330,125 +336,162 @@ impl Fanotify {
                 }
                 None => None,
             };
-            self.on_move(pid, from, to, out);
+            on_move(pid, from, to, out);
         }
         if meta.mask & libc::FAN_DELETE != 0
-            && let Some(path) = inside(&here, &self.folders)
+            && let Some(path) = self.inside(records.here)
         {
-            out.push(file_event(pid, Op::Delete, text(path), None, None));
+            out.push(file_event(pid, Op::Delete, text(&path), None, None));
         }
     }
 
-    /// A rename seen from the protected folders: within them, a rename with the target's
-    /// content sampled; moved in, a create; moved out, a delete.
-    fn on_move(
-        &mut self,
-        pid: u32,
-        from: Option<PathBuf>,
-        to: Option<PathBuf>,
-        out: &mut Vec<FileEvent>,
-    ) {
-        let text = |p: &Path| p.to_string_lossy().into_owned();
-        match (from, to) {
-            (Some(from), Some(to)) => {
-                let sample = sample_path(&to);
-                out.push(file_event(
-                    pid,
-                    Op::Rename,
-                    text(&from),
-                    Some(text(&to)),
-                    sample,
-                ));
-            }
-            (Some(from), None) => out.push(file_event(pid, Op::Delete, text(&from), None, None)),
-            (None, Some(to)) => {
-                let sample = sample_path(&to);
-                out.push(file_event(pid, Op::Create, text(&to), None, sample));
-            }
-            (None, None) => {}
+    /// A directory's own event. Only a move matters: it drops the cached paths it made
+    /// wrong, its own and those under it. A deleted directory needs nothing: it was empty,
+    /// and its handle will not come back (handles carry the inode's generation), so its
+    /// entry only waits for eviction. (Git and package managers delete directories by the
+    /// hundred; dropping the cache on each cost a path lookup per event after it.)
+    fn on_directory(&mut self, mask: u64, records: &Records<'_>) {
+        let from = if mask & libc::FAN_RENAME != 0 {
+            records.old
+        } else if mask & libc::FAN_MOVED_FROM != 0 {
+            records.here
+        } else {
+            return;
+        };
+        match from.and_then(|named| self.path_of(named)) {
+            Some(from) => self
+                .dirs
+                .retain(|_, dir| !dir.as_ref().is_some_and(|d| d.path.starts_with(&from))),
+            // The old name could not be read: any cached path may be wrong.
+            None => self.dirs.clear(),
         }
     }
 
-    /// The paths named by an event's info records, with each record's type.
-    fn names_of(&mut self, mut infos: &[u8]) -> Vec<(u8, Option<PathBuf>)> {
-        let mut found = Vec::new();
-        while infos.len() >= 4 {
-            let kind = infos[0];
-            let len = u16::from_ne_bytes([infos[2], infos[3]]) as usize;
-            if len < 4 || len > infos.len() {
-                break;
-            }
-            let record = &infos[..len];
-            infos = &infos[len..];
-            let named = matches!(
-                kind,
-                libc::FAN_EVENT_INFO_TYPE_DFID_NAME
-                    | libc::FAN_EVENT_INFO_TYPE_OLD_DFID_NAME
-                    | libc::FAN_EVENT_INFO_TYPE_NEW_DFID_NAME
-            );
-            if named {
-                found.push((kind, self.path_of_record(record)));
-            }
+    /// The path of a file event's entry, when it is inside the protected folders.
+    fn inside(&mut self, named: Option<Named<'_>>) -> Option<PathBuf> {
+        let named = named?;
+        let dir = self.dir(named.dir)?;
+        if !dir.inside || named.name.is_empty() || named.name == b"." {
+            return None;
         }
-        found
+        Some(dir.path.join(OsStr::from_bytes(named.name)))
     }
 
-    /// A DFID_NAME record: header (4), fsid (8), file_handle (4 + 4 + bytes), name, NUL.
-    fn path_of_record(&mut self, record: &[u8]) -> Option<PathBuf> {
-        let fsid: [u8; 8] = record.get(4..12)?.try_into().ok()?;
-        let handle_bytes = u32::from_ne_bytes(record.get(12..16)?.try_into().ok()?) as usize;
-        let handle_end = 20usize.checked_add(handle_bytes)?;
-        let handle = record.get(12..handle_end)?;
-        let name = CStr::from_bytes_until_nul(record.get(handle_end..)?).ok()?;
-        let mut key = fsid.to_vec();
-        key.extend_from_slice(handle);
-        let dir = match self.dirs.get(&key) {
-            Some(dir) => dir.clone(),
-            None => {
-                let dir = self.open_handle(&fsid, handle);
-                if self.dirs.len() >= MAX_DIRS {
-                    self.dirs.clear();
-                }
-                self.dirs.insert(key, dir.clone());
-                dir
-            }
-        }?;
-        let name = name.to_bytes();
-        if name.is_empty() || name == b"." {
-            return Some(dir);
+    /// The path of any entry (a directory's, for its move), inside the folders or not.
+    fn path_of(&mut self, named: Named<'_>) -> Option<PathBuf> {
+        let dir = self.dir(named.dir)?;
+        if named.name.is_empty() || named.name == b"." {
+            return Some(dir.path.clone());
         }
-        Some(dir.join(OsStr::from_bytes(name)))
+        Some(dir.path.join(OsStr::from_bytes(named.name)))
     }
 
-    /// The current path of the directory with this handle (`struct file_handle` bytes).
-    fn open_handle(&self, fsid: &[u8; 8], handle: &[u8]) -> Option<PathBuf> {
+    /// The directory with this handle, from the cache or opened (and then cached).
+    fn dir(&mut self, key: &[u8]) -> Option<&Dir> {
+        if !self.dirs.contains_key(key) {
+            let dir = self.open_handle(key, libc::O_PATH).and_then(|fd| {
+                let path = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+                let inside = under_any(&path, &self.folders);
+                Some(Dir { path, inside })
+            });
+            if self.dirs.len() >= MAX_DIRS {
+                self.dirs.clear();
+            }
+            self.dirs.insert(key.into(), dir);
+        }
+        self.dirs.get(key)?.as_ref()
+    }
+
+    /// The sample of a file just written, read through its own handle (the inode that was
+    /// closed); by its path when the event had no handle. `None` when it is not a regular
+    /// file or was deleted since (its delete event says what matters).
+    fn sample_written(&self, handle: Option<&[u8]>, path: &Path) -> Option<Sample> {
+        let Some(handle) = handle else {
+            return sample_path(path);
+        };
+        // O_NOATIME: reading a file just written would otherwise update its access time,
+        // a metadata write per sample (refused without CAP_FOWNER: then without it).
+        // O_NONBLOCK: a FIFO never blocks the engine.
+        let read = libc::O_RDONLY | libc::O_NONBLOCK;
+        let fd = self
+            .open_handle(handle, read | libc::O_NOATIME)
+            .or_else(|| self.open_handle(handle, read))?;
+        let file = File::from(fd);
+        let info = file.metadata().ok()?;
+        if !info.is_file() || std::os::unix::fs::MetadataExt::nlink(&info) == 0 {
+            return None;
+        }
+        Sample::read_with(info.len(), |offset, buf| file.read_at(buf, offset)).ok()
+    }
+
+    /// Opens what `key` (fsid + `struct file_handle`) names, on the filesystem with that
+    /// fsid.
+    fn open_handle(&self, key: &[u8], flags: libc::c_int) -> Option<OwnedFd> {
+        let fsid = key.get(..8)?;
+        let handle = key.get(8..)?;
         let mount = self
             .mounts
             .iter()
             .find(|(id, _)| id == fsid)
             .or(self.mounts.first())?;
         // Copied into u32s: `struct file_handle` is 4-byte aligned.
-        let mut words = vec![0u32; handle.len().div_ceil(4)];
+        let mut words = [0u32; 34];
+        let needed = handle.len().div_ceil(4);
+        if needed > words.len() {
+            return None;
+        }
         for (i, chunk) in handle.chunks(4).enumerate() {
             let mut w = [0u8; 4];
             w[..chunk.len()].copy_from_slice(chunk);
             words[i] = u32::from_ne_bytes(w);
         }
         // SAFETY: `words` holds a whole `struct file_handle` (its header and
-        // `handle_bytes` bytes, as the kernel wrote them) and outlives the call.
+        // `handle_bytes` bytes, as the kernel wrote them; at most MAX_HANDLE_SZ = 128) and
+        // outlives the call.
         let fd = unsafe {
             libc::open_by_handle_at(
                 mount.1.as_raw_fd(),
                 words.as_mut_ptr().cast::<libc::file_handle>(),
-                libc::O_PATH | libc::O_CLOEXEC,
+                flags | libc::O_CLOEXEC,
             )
         };
         if fd < 0 {
             return None;
         }
         // SAFETY: a new descriptor just returned by the kernel.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()
+        Some(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// Whether renames arrive as one event (`FAN_RENAME`, kernel 5.17 and later).
+    pub fn has_rename_events(&self) -> bool {
+        self.rename_events
+    }
+}
+
+fn text(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// A rename seen from the protected folders: within them, a rename with the target's
+/// content sampled; moved in, a create; moved out, a delete.
+fn on_move(pid: u32, from: Option<PathBuf>, to: Option<PathBuf>, out: &mut Vec<FileEvent>) {
+    match (from, to) {
+        (Some(from), Some(to)) => {
+            let sample = sample_path(&to);
+            out.push(file_event(
+                pid,
+                Op::Rename,
+                text(&from),
+                Some(text(&to)),
+                sample,
+            ));
+        }
+        (Some(from), None) => out.push(file_event(pid, Op::Delete, text(&from), None, None)),
+        (None, Some(to)) => {
+            let sample = sample_path(&to);
+            out.push(file_event(pid, Op::Create, text(&to), None, sample));
+        }
+        (None, None) => {}
     }
 }
 
@@ -500,12 +543,5 @@ fn file_event(
         path,
         to,
         sample,
-    }
-}
-
-impl Fanotify {
-    /// Whether renames arrive as one event (`FAN_RENAME`, kernel 5.17 and later).
-    pub fn has_rename_events(&self) -> bool {
-        self.rename_events
     }
 }
