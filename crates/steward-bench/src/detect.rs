@@ -26,6 +26,9 @@ pub struct DetectArgs {
     /// attacks by `steward agent simulate-attack`, canaries, the benign suite's CPU.
     #[arg(long)]
     live: bool,
+    /// With `--live`: only this part (the replay and the detector's cost are skipped too).
+    #[arg(long, value_enum, requires = "live")]
+    only: Option<super::detect_live::Part>,
     /// Instead of measuring: record what the real sensor sees of each attack mode (not
     /// stopped) and each benign workload, as traces in this folder (the detector's test
     /// fixtures: `crates/steward-detect/tests/recorded/`).
@@ -40,12 +43,14 @@ pub async fn run(steward: Option<super::server::Steward>, args: DetectArgs) -> a
                 steward.ok_or_else(|| anyhow::anyhow!("recording needs the steward binary"))?;
             return super::detect_record::run(&steward, dir, 100);
         }
-        replay_modes(&args)?;
-        detector_cost(args.events);
+        if args.only.is_none() {
+            replay_modes(&args)?;
+            detector_cost(args.events);
+        }
         if args.live {
             let steward = steward
                 .ok_or_else(|| anyhow::anyhow!("the live bench needs the steward binary"))?;
-            super::detect_live::run(&steward, args.rounds)?;
+            super::detect_live::run(&steward, args.rounds, args.only)?;
         }
         Ok(())
     })

@@ -116,14 +116,36 @@ impl Drop for Engine {
     }
 }
 
-pub fn run(steward: &super::server::Steward, rounds: u64) -> anyhow::Result<()> {
+/// One part of the live bench, to measure it alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// The attack modes at LockBit's pace and at full speed.
+    Attacks,
+    /// Walking attacks that reach a canary.
+    Canaries,
+    /// The benign suite's alerts and CPU, and the engine at idle.
+    Benign,
+}
+
+pub fn run(
+    steward: &super::server::Steward,
+    rounds: u64,
+    only: Option<Part>,
+) -> anyhow::Result<()> {
     let scratch = tempfile::Builder::new()
         .prefix("steward-detect-")
         .tempdir()?;
-    attack_modes(steward, scratch.path(), rounds, false)?;
-    attack_modes(steward, scratch.path(), rounds, true)?;
-    canaries(steward, scratch.path(), rounds)?;
-    benign_cpu(scratch.path())?;
+    let part = |p: Part| only.is_none_or(|o| o == p);
+    if part(Part::Attacks) {
+        attack_modes(steward, scratch.path(), rounds, false)?;
+        attack_modes(steward, scratch.path(), rounds, true)?;
+    }
+    if part(Part::Canaries) {
+        canaries(steward, scratch.path(), rounds)?;
+    }
+    if part(Part::Benign) {
+        benign_cpu(scratch.path())?;
+    }
     Ok(())
 }
 

@@ -143,7 +143,13 @@ pub struct Detector {
     /// so a write under the new name (`offer.docx.locked`) is judged by the old promise.
     renamed: HashMap<String, String>,
     renamed_order: VecDeque<String>,
+    /// When the last event that could start a verdict came (a damaged file, a ransom note,
+    /// a rename to a foreign extension, a canary): see [`Detector::concerned`].
+    last_concern_ms: Option<u64>,
 }
+
+/// How long after an event of concern the detector stays [`Detector::concerned`].
+pub const CONCERN_MS: u64 = 10_000;
 
 impl Detector {
     pub fn new(config: Config) -> Detector {
@@ -157,7 +163,18 @@ impl Detector {
             known_order: VecDeque::new(),
             renamed: HashMap::new(),
             renamed_order: VecDeque::new(),
+            last_concern_ms: None,
         }
+    }
+
+    /// Whether an event that could lead to a verdict came within [`CONCERN_MS`] of `now_ms`.
+    /// The agent's engine reads the sensor at once while concerned; otherwise it may let
+    /// events gather for a moment between reads, which costs a burst of benign writes a
+    /// few wake-ups instead of one per file, and an attack at most that moment: its first
+    /// damaged file makes the detector concerned.
+    pub fn concerned(&self, now_ms: u64) -> bool {
+        self.last_concern_ms
+            .is_some_and(|at| now_ms.saturating_sub(at) < CONCERN_MS)
     }
 
     /// Replaces the canary list (the agent re-places canaries when its policy changes).
@@ -249,7 +266,6 @@ impl Detector {
         let lineage = self.lineage_of(e.pid);
         let window = self.config.window_ms;
         let assessment = self.assess(e);
-
         let family = self.families.entry(key).or_default();
         if family.verdict_given {
             return None;
@@ -264,6 +280,12 @@ impl Detector {
         }
         family.prune(e.at_ms, window);
         family.record(e, &assessment);
+        // Random content under a name that promises nothing is no concern alone: git's
+        // objects and backup tools' packs are that by the thousand; the attack that writes
+        // such copies concerns the detector when it deletes the first original.
+        if canary || family.alarming() {
+            self.last_concern_ms = Some(e.at_ms);
+        }
         if canary {
             family
                 .details

@@ -64,6 +64,16 @@ pub(crate) struct Assessment {
 }
 
 impl Family {
+    /// Whether the family did, within the window, what starts a verdict: damaged a file,
+    /// left a ransom note, renamed to a foreign extension, or replaced an original by a
+    /// random copy.
+    pub(crate) fn alarming(&self) -> bool {
+        !self.damaged.is_empty()
+            || !self.notes.is_empty()
+            || !self.foreign_renames.is_empty()
+            || !self.replaced.is_empty()
+    }
+
     pub(crate) fn prune(&mut self, now: u64, window: u64) {
         let old = |at: u64| now.saturating_sub(at) > window;
         while self.damaged.front().is_some_and(|(at, _)| old(*at)) {

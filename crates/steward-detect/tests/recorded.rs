@@ -113,3 +113,46 @@ fn no_recorded_benign_workload_draws_a_verdict() {
         );
     }
 }
+
+/// The agent's engine lets events gather between reads while the detector is not
+/// concerned, and reads at once while it is: every attack must make it concerned within
+/// its first few files, and the heavy benign work (git, packages, compression, log
+/// rotation) must leave it calm for most of its events, or the gathering saves nothing.
+#[test]
+fn attacks_concern_the_detector_at_once_and_benign_work_mostly_does_not() {
+    for (name, events) in &recordings("attack-") {
+        let mut detector = Detector::new(Config::default());
+        let mut destroyed = HashSet::new();
+        let concerned_after = events.iter().find_map(|event| {
+            if let Event::File(f) = event {
+                destroyed.insert(f.path.trim_end_matches(".locked").to_string());
+            }
+            detector.feed(event);
+            match event {
+                Event::File(f) if detector.concerned(f.at_ms) => Some(destroyed.len()),
+                _ => None,
+            }
+        });
+        let files = concerned_after.unwrap_or_else(|| panic!("{name}: never concerned"));
+        assert!(files <= 2, "{name}: concerned only after {files} files");
+    }
+    for (name, events) in &recordings("benign-") {
+        let mut detector = Detector::new(Config::default());
+        let (mut files, mut calm) = (0, 0);
+        for event in events {
+            detector.feed(event);
+            if let Event::File(f) = event {
+                files += 1;
+                calm += usize::from(!detector.concerned(f.at_ms));
+            }
+        }
+        println!("{name}: calm for {calm} of {files} events");
+        if files >= 500 {
+            assert!(
+                calm * 10 >= files * 9,
+                "{name}: concerned for {} of {files} events",
+                files - calm
+            );
+        }
+    }
+}

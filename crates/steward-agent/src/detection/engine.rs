@@ -19,6 +19,14 @@ use super::record;
 const READ_TIMEOUT: Duration = Duration::from_millis(250);
 /// How long to wait before opening the sensor again after it failed.
 const REOPEN_AFTER: Duration = Duration::from_secs(30);
+/// How long events may gather between two reads while the detector is not concerned
+/// ([`Detector::concerned`]). Benign work makes its writes one by one: read as they come,
+/// each costs the engine a wake-up (two context switches, a poll and a read), which was
+/// most of its CPU; gathered for a millisecond, a dozen share one. Only after a read
+/// that brought a few events (fewer than [`GATHERED`]; more mean they are gathering on
+/// their own): the first event after a quiet spell (a canary touched) is read at once.
+const GATHER: Duration = Duration::from_millis(1);
+const GATHERED: usize = 32;
 
 /// Where file events come from (the fanotify or inotify sensor; a recorded trace in tests).
 pub trait EventSource: Send {
@@ -93,8 +101,13 @@ pub fn run(feed: Arc<DetectionFeed>, mut device: Box<dyn Device>, stop: Arc<Atom
             }
         }
         // What waits on time alone (deletions past their grace), on the sensor's clock.
-        for verdict in detector.tick(super::sensor::clock_ms()) {
+        let now = super::sensor::clock_ms();
+        for verdict in detector.tick(now) {
             respond(&feed, device.as_mut(), &verdict, &passwd);
+        }
+        let trickle = !events.is_empty() && events.len() < GATHERED;
+        if trickle && !detector.concerned(now) {
+            std::thread::sleep(GATHER);
         }
     }
 }

@@ -40,19 +40,15 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use steward_detect::{FileEvent, Op, Sample};
 
-use super::{MAX_EVENTS_PER_READ, clock_ms, sample_path, under_any};
+use super::{clock_ms, sample_path, under_any};
 
-/// The read buffer.
-const BUFFER: usize = 64 * 1024;
-/// How much of it one read may fill: about 64 events (a close-write with its two records
-/// is about 100 bytes). Each write is sampled before the detector sees any event of the
-/// read; a small read puts the first writes of an attack in front of the detector within
-/// a fraction of a millisecond instead of after thousands of others.
-const READ: usize = 6 * 1024;
+/// How much one read takes from the kernel's queue: about 40 events (a close-write with
+/// its two records is about 100 bytes). Each write is sampled before the detector sees
+/// any event of the read; a small read puts the first writes of an attack in front of the
+/// detector within a fraction of a millisecond instead of after thousands of others.
+const READ: usize = 4 * 1024;
 /// Most directory paths remembered.
 const MAX_DIRS: usize = 4096;
-/// Most reads in one [`Fanotify::read`].
-const MAX_READS: usize = 16;
 
 /// A directory the cache knows: its path, and whether it is inside the protected folders
 /// (then so is every file event in it).
@@ -226,14 +222,14 @@ impl Fanotify {
             dirs: HashMap::new(),
             folders: folders.to_vec(),
             ignore_pid,
-            buf: vec![0; BUFFER],
+            buf: vec![0; READ],
             moved_from: None,
             overflows: 0,
         })
     }
 
-    /// Waits up to `timeout` for events, then reads what the group holds (at most
-    /// [`MAX_EVENTS_PER_READ`] file events) into `out`.
+    /// Waits up to `timeout` for events, then reads some of what the group holds (at most
+    /// [`READ`] bytes of events) into `out`.
     pub fn read(&mut self, timeout: Duration, out: &mut Vec<FileEvent>) -> io::Result<()> {
         let ts = Timespec::try_from(timeout).unwrap_or(Timespec {
             tv_sec: 1,
@@ -256,31 +252,26 @@ impl Fanotify {
         Ok(())
     }
 
-    /// Reads the group until it is empty, the batch is full, or [`MAX_READS`] reads were
-    /// made (a filesystem busy outside the folders must not keep the caller here).
+    /// One read of the group (at most [`READ`] bytes, about 40 events): the detector sees
+    /// them before the next are sampled, so at an attack's full speed the stop comes a
+    /// few dozen events after the file that decided it, not a few hundred.
     fn drain(&mut self, out: &mut Vec<FileEvent>) -> io::Result<()> {
-        for _ in 0..MAX_READS {
-            if out.len() >= MAX_EVENTS_PER_READ {
+        let n = match rustix::io::read(self.group.as_fd(), &mut self.buf[..READ]) {
+            Ok(n) => n,
+            Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let buf = std::mem::take(&mut self.buf);
+        let mut at = 0;
+        while at + EVENT_HEADER <= n {
+            let Some(meta) = Metadata::parse(&buf[at..n]) else {
                 break;
-            }
-            let n = match rustix::io::read(self.group.as_fd(), &mut self.buf[..READ]) {
-                Ok(0) => return Ok(()),
-                Ok(n) => n,
-                Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => return Ok(()),
-                Err(e) => return Err(e.into()),
             };
-            let buf = std::mem::take(&mut self.buf);
-            let mut at = 0;
-            while at + EVENT_HEADER <= n {
-                let Some(meta) = Metadata::parse(&buf[at..n]) else {
-                    break;
-                };
-                let end = (at + meta.event_len).min(n);
-                self.on_event(&meta, &buf[at + meta.metadata_len..end], out);
-                at += meta.event_len.max(EVENT_HEADER);
-            }
-            self.buf = buf;
+            let end = (at + meta.event_len).min(n);
+            self.on_event(&meta, &buf[at + meta.metadata_len..end], out);
+            at += meta.event_len.max(EVENT_HEADER);
         }
+        self.buf = buf;
         Ok(())
     }
 
