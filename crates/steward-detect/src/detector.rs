@@ -146,10 +146,16 @@ pub struct Detector {
     /// When the last event that could start a verdict came (a damaged file, a ransom note,
     /// a rename to a foreign extension, a canary): see [`Detector::concerned`].
     last_concern_ms: Option<u64>,
+    /// When the newest family made its first file event.
+    newest_family_ms: Option<u64>,
 }
 
 /// How long after an event of concern the detector stays [`Detector::concerned`].
 pub const CONCERN_MS: u64 = 10_000;
+/// How long after a family's first file event the detector stays [`Detector::concerned`]:
+/// a new writer is read at once until it has shown what it does (an attack at full speed
+/// damages its first files within a millisecond or two).
+pub const NEW_FAMILY_MS: u64 = 20;
 
 impl Detector {
     pub fn new(config: Config) -> Detector {
@@ -164,17 +170,20 @@ impl Detector {
             renamed: HashMap::new(),
             renamed_order: VecDeque::new(),
             last_concern_ms: None,
+            newest_family_ms: None,
         }
     }
 
-    /// Whether an event that could lead to a verdict came within [`CONCERN_MS`] of `now_ms`.
-    /// The agent's engine reads the sensor at once while concerned; otherwise it may let
-    /// events gather for a moment between reads, which costs a burst of benign writes a
-    /// few wake-ups instead of one per file, and an attack at most that moment: its first
-    /// damaged file makes the detector concerned.
+    /// Whether an event that could lead to a verdict came within [`CONCERN_MS`] of
+    /// `now_ms`, or a new family began writing within [`NEW_FAMILY_MS`]. The agent's
+    /// engine reads the sensor at once while concerned; otherwise it may let events gather
+    /// for a moment between reads, which costs a burst of benign writes a few wake-ups
+    /// instead of one per file, and an attack at most that moment: a new process is read at
+    /// once, and its first damaged file makes the detector concerned.
     pub fn concerned(&self, now_ms: u64) -> bool {
-        self.last_concern_ms
-            .is_some_and(|at| now_ms.saturating_sub(at) < CONCERN_MS)
+        let within =
+            |at: Option<u64>, span: u64| at.is_some_and(|at| now_ms.saturating_sub(at) < span);
+        within(self.last_concern_ms, CONCERN_MS) || within(self.newest_family_ms, NEW_FAMILY_MS)
     }
 
     /// Replaces the canary list (the agent re-places canaries when its policy changes).
@@ -274,6 +283,9 @@ impl Detector {
             family.members.push(e.pid);
         }
         family.last_at = e.at_ms;
+        if family.first_at.is_none() {
+            self.newest_family_ms = Some(e.at_ms);
+        }
         family.first_at.get_or_insert(e.at_ms);
         if family.lineage.is_none() {
             family.lineage = lineage;

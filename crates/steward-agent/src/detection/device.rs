@@ -12,8 +12,12 @@ use super::respond;
 use super::sensor::Sensor;
 
 impl EventSource for Sensor {
-    fn read(&mut self, timeout: std::time::Duration, out: &mut Vec<Event>) -> std::io::Result<()> {
-        Sensor::read(self, timeout, out)
+    fn read(
+        &mut self,
+        timeout: std::time::Duration,
+        each: &mut dyn FnMut(Event),
+    ) -> std::io::Result<()> {
+        Sensor::read_each(self, timeout, each)
     }
 
     fn kind(&self) -> &'static str {

@@ -30,8 +30,9 @@ const GATHERED: usize = 32;
 
 /// Where file events come from (the fanotify or inotify sensor; a recorded trace in tests).
 pub trait EventSource: Send {
-    /// Appends the events that arrive within `timeout` (returns earlier when some did).
-    fn read(&mut self, timeout: Duration, out: &mut Vec<Event>) -> std::io::Result<()>;
+    /// Hands each event that arrives within `timeout` to `each` as soon as it is known
+    /// (returns earlier when some did).
+    fn read(&mut self, timeout: Duration, each: &mut dyn FnMut(Event)) -> std::io::Result<()>;
     /// `fanotify`, `inotify`, …: said in the log and the agent's figures.
     fn kind(&self) -> &'static str;
 }
@@ -59,7 +60,6 @@ pub fn run(feed: Arc<DetectionFeed>, mut device: Box<dyn Device>, stop: Arc<Atom
     let mut applied = 0;
     let mut source: Option<Box<dyn EventSource>> = None;
     let mut failed_at: Option<Instant> = None;
-    let mut events = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         let version = feed.version();
         let retry = failed_at.is_some_and(|at| at.elapsed() >= REOPEN_AFTER);
@@ -88,24 +88,27 @@ pub fn run(feed: Arc<DetectionFeed>, mut device: Box<dyn Device>, stop: Arc<Atom
             std::thread::sleep(READ_TIMEOUT);
             continue;
         };
-        events.clear();
-        if let Err(e) = sensor.read(READ_TIMEOUT, &mut events) {
+        // Each event is judged as soon as the sensor has it, and a verdict answered at once:
+        // the rest of the read waits.
+        let mut events = 0usize;
+        let read = sensor.read(READ_TIMEOUT, &mut |event| {
+            events += 1;
+            if let Some(verdict) = detector.feed(&event) {
+                respond(&feed, device.as_mut(), &verdict, &passwd);
+            }
+        });
+        if let Err(e) = read {
             tracing::error!(error = %e, "reading the detection sensor failed; reopening it");
             source = None;
             failed_at = Some(Instant::now());
             continue;
-        }
-        for event in &events {
-            if let Some(verdict) = detector.feed(event) {
-                respond(&feed, device.as_mut(), &verdict, &passwd);
-            }
         }
         // What waits on time alone (deletions past their grace), on the sensor's clock.
         let now = super::sensor::clock_ms();
         for verdict in detector.tick(now) {
             respond(&feed, device.as_mut(), &verdict, &passwd);
         }
-        let trickle = !events.is_empty() && events.len() < GATHERED;
+        let trickle = events > 0 && events < GATHERED;
         if trickle && !detector.concerned(now) {
             std::thread::sleep(GATHER);
         }

@@ -229,8 +229,9 @@ impl Fanotify {
     }
 
     /// Waits up to `timeout` for events, then reads some of what the group holds (at most
-    /// [`READ`] bytes of events) into `out`.
-    pub fn read(&mut self, timeout: Duration, out: &mut Vec<FileEvent>) -> io::Result<()> {
+    /// [`READ`] bytes of events), handing each file event to `emit` as soon as it is
+    /// sampled.
+    pub fn read(&mut self, timeout: Duration, emit: &mut dyn FnMut(FileEvent)) -> io::Result<()> {
         let ts = Timespec::try_from(timeout).unwrap_or(Timespec {
             tv_sec: 1,
             tv_nsec: 0,
@@ -242,20 +243,20 @@ impl Fanotify {
             Err(rustix::io::Errno::INTR) => return Ok(()),
             Err(e) => return Err(e.into()),
         }
-        self.drain(out)?;
+        self.drain(emit)?;
         // A move out of the protected folders (or whose other half was lost): the file left.
         // (Kernels before 5.17 only; a pair split across two reads comes out as a delete
         // and a create.)
         if let Some((pid, path)) = self.moved_from.take() {
-            out.push(file_event(pid, Op::Delete, path, None, None));
+            emit(file_event(pid, Op::Delete, path, None, None));
         }
         Ok(())
     }
 
-    /// One read of the group (at most [`READ`] bytes, about 40 events): the detector sees
-    /// them before the next are sampled, so at an attack's full speed the stop comes a
-    /// few dozen events after the file that decided it, not a few hundred.
-    fn drain(&mut self, out: &mut Vec<FileEvent>) -> io::Result<()> {
+    /// One read of the group (at most [`READ`] bytes, about 40 events). Each event goes to
+    /// `emit` (the detector) before the next is sampled, so at an attack's full speed the
+    /// stop comes right after the file that decided it.
+    fn drain(&mut self, emit: &mut dyn FnMut(FileEvent)) -> io::Result<()> {
         let n = match rustix::io::read(self.group.as_fd(), &mut self.buf[..READ]) {
             Ok(n) => n,
             Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => return Ok(()),
@@ -268,14 +269,14 @@ impl Fanotify {
                 break;
             };
             let end = (at + meta.event_len).min(n);
-            self.on_event(&meta, &buf[at + meta.metadata_len..end], out);
+            self.on_event(&meta, &buf[at + meta.metadata_len..end], emit);
             at += meta.event_len.max(EVENT_HEADER);
         }
         self.buf = buf;
         Ok(())
     }
 
-    fn on_event(&mut self, meta: &Metadata, infos: &[u8], out: &mut Vec<FileEvent>) {
+    fn on_event(&mut self, meta: &Metadata, infos: &[u8], emit: &mut dyn FnMut(FileEvent)) {
         if meta.mask & libc::FAN_Q_OVERFLOW != 0 {
             self.overflows += 1;
             return;
@@ -297,21 +298,21 @@ impl Fanotify {
         if meta.mask & libc::FAN_CREATE != 0
             && let Some(path) = self.inside(records.here)
         {
-            out.push(file_event(pid, Op::Create, text(&path), None, None));
+            emit(file_event(pid, Op::Create, text(&path), None, None));
         }
         if meta.mask & libc::FAN_CLOSE_WRITE != 0
             && let Some(path) = self.inside(records.here)
             && let Some(sample) = self.sample_written(records.file, &path)
         {
-            out.push(file_event(pid, Op::Write, text(&path), None, Some(sample)));
+            emit(file_event(pid, Op::Write, text(&path), None, Some(sample)));
         }
         if meta.mask & libc::FAN_RENAME != 0 {
             let (from, to) = (self.inside(records.old), self.inside(records.new));
-            on_move(pid, from, to, out);
+            on_move(pid, from, to, emit);
         }
         if meta.mask & libc::FAN_MOVED_FROM != 0 {
             if let Some((pid, path)) = self.moved_from.take() {
-                out.push(file_event(pid, Op::Delete, path, None, None));
+                emit(file_event(pid, Op::Delete, path, None, None));
             }
             if let Some(path) = self.inside(records.here) {
                 self.moved_from = Some((pid, text(&path)));
@@ -322,17 +323,17 @@ impl Fanotify {
             let from = match self.moved_from.take() {
                 Some((from_pid, path)) if from_pid == pid => Some(PathBuf::from(path)),
                 Some((from_pid, path)) => {
-                    out.push(file_event(from_pid, Op::Delete, path, None, None));
+                    emit(file_event(from_pid, Op::Delete, path, None, None));
                     None
                 }
                 None => None,
             };
-            on_move(pid, from, to, out);
+            on_move(pid, from, to, emit);
         }
         if meta.mask & libc::FAN_DELETE != 0
             && let Some(path) = self.inside(records.here)
         {
-            out.push(file_event(pid, Op::Delete, text(&path), None, None));
+            emit(file_event(pid, Op::Delete, text(&path), None, None));
         }
     }
 
@@ -465,11 +466,11 @@ fn text(path: &Path) -> String {
 
 /// A rename seen from the protected folders: within them, a rename with the target's
 /// content sampled; moved in, a create; moved out, a delete.
-fn on_move(pid: u32, from: Option<PathBuf>, to: Option<PathBuf>, out: &mut Vec<FileEvent>) {
+fn on_move(pid: u32, from: Option<PathBuf>, to: Option<PathBuf>, emit: &mut dyn FnMut(FileEvent)) {
     match (from, to) {
         (Some(from), Some(to)) => {
             let sample = sample_path(&to);
-            out.push(file_event(
+            emit(file_event(
                 pid,
                 Op::Rename,
                 text(&from),
@@ -477,10 +478,10 @@ fn on_move(pid: u32, from: Option<PathBuf>, to: Option<PathBuf>, out: &mut Vec<F
                 sample,
             ));
         }
-        (Some(from), None) => out.push(file_event(pid, Op::Delete, text(&from), None, None)),
+        (Some(from), None) => emit(file_event(pid, Op::Delete, text(&from), None, None)),
         (None, Some(to)) => {
             let sample = sample_path(&to);
-            out.push(file_event(pid, Op::Create, text(&to), None, sample));
+            emit(file_event(pid, Op::Create, text(&to), None, sample));
         }
         (None, None) => {}
     }

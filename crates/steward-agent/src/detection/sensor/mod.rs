@@ -99,28 +99,38 @@ impl Sensor {
     /// Waits at most `timeout` for file events and appends them to `out`, each process's
     /// [`Event::Process`] before its first file event. Returns with nothing on a timeout.
     pub fn read(&mut self, timeout: Duration, out: &mut Vec<Event>) -> io::Result<()> {
-        self.scratch.clear();
+        self.read_each(timeout, &mut |event| out.push(event))
+    }
+
+    /// [`Sensor::read`], handing each event to `each` as soon as it is known: with fanotify,
+    /// a write's verdict (and the stop) comes before the next write is even sampled.
+    pub fn read_each(&mut self, timeout: Duration, each: &mut dyn FnMut(Event)) -> io::Result<()> {
         // A filesystem mark hears of the whole filesystem: a wake-up may bring only events
         // outside the folders, so wait on until something is left or the time is up.
         let deadline = Instant::now() + timeout;
+        let mut handed = 0usize;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
+            let processes = &mut self.processes;
+            let mut emit = |file: FileEvent| {
+                if file.pid != 0 {
+                    processes.announce(file.pid, clock_ms(), &mut |p| each(p));
+                }
+                each(Event::File(file));
+                handed += 1;
+            };
             match &mut self.backend {
-                Backend::Fanotify(f) => f.read(left, &mut self.scratch)?,
-                Backend::Inotify(i) => i.read(left, &mut self.scratch)?,
+                Backend::Fanotify(f) => f.read(left, &mut emit)?,
+                Backend::Inotify(i) => {
+                    self.scratch.clear();
+                    i.read(left, &mut self.scratch)?;
+                    self.scratch.drain(..).for_each(&mut emit);
+                }
             }
-            if !self.scratch.is_empty() || left.is_zero() {
-                break;
+            if handed > 0 || left.is_zero() {
+                return Ok(());
             }
         }
-        let now = clock_ms();
-        for file in self.scratch.drain(..) {
-            if file.pid != 0 {
-                self.processes.announce(file.pid, now, out);
-            }
-            out.push(Event::File(file));
-        }
-        Ok(())
     }
 
     /// How many times the kernel's queue overflowed (events were lost).

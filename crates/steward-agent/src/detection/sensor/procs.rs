@@ -130,9 +130,9 @@ pub struct Processes {
 const MAX_LINEAGES: usize = 256;
 
 impl Processes {
-    /// Pushes `pid`'s [`Event::Process`] into `out` unless it was already announced (the
-    /// same pid with the same start time). `now_ms` is the sensor's clock.
-    pub fn announce(&mut self, pid: u32, now_ms: u64, out: &mut Vec<Event>) {
+    /// Hands `pid`'s [`Event::Process`] to `out` unless it was already announced (the same
+    /// pid with the same start time). `now_ms` is the sensor's clock.
+    pub fn announce(&mut self, pid: u32, now_ms: u64, out: &mut dyn FnMut(Event)) {
         if let Some((start, checked)) = self.known.get(&pid).copied() {
             if now_ms.saturating_sub(checked) < RECHECK_MS {
                 return;
@@ -164,7 +164,7 @@ impl Processes {
         self.known.insert(pid, (start, now_ms));
         self.order.push_back(pid);
         self.evict();
-        out.push(Event::Process(info));
+        out(Event::Process(info));
     }
 
     fn evict(&mut self) {
@@ -228,9 +228,9 @@ mod tests {
         assert!(!info.ancestors.is_empty());
         let mut procs = Processes::default();
         let mut out = vec![];
-        procs.announce(me, 0, &mut out);
-        procs.announce(me, 10, &mut out);
-        procs.announce(me, 5_000, &mut out);
+        for at in [0, 10, 5_000] {
+            procs.announce(me, at, &mut |e| out.push(e));
+        }
         assert_eq!(out.len(), 1, "the same process is announced once");
     }
 
@@ -240,7 +240,7 @@ mod tests {
         let mut out = vec![];
         // pids far above pid_max: gone, announced with empty facts, still cached.
         for pid in 0..(MAX_PROCESSES as u32 + 100) {
-            procs.announce(90_000_000 + pid, 0, &mut out);
+            procs.announce(90_000_000 + pid, 0, &mut |e| out.push(e));
         }
         assert_eq!(procs.len(), MAX_PROCESSES);
         assert!(procs.order.len() <= 2 * MAX_PROCESSES);
