@@ -144,7 +144,7 @@ pub fn run(
         canaries(steward, scratch.path(), rounds)?;
     }
     if part(Part::Benign) {
-        benign_cpu(scratch.path())?;
+        benign_cpu(scratch.path(), rounds)?;
     }
     Ok(())
 }
@@ -332,34 +332,47 @@ fn canaries(steward: &super::server::Steward, scratch: &Path, rounds: u64) -> an
     Ok(())
 }
 
-fn benign_cpu(scratch: &Path) -> anyhow::Result<()> {
+fn benign_cpu(scratch: &Path, rounds: u64) -> anyhow::Result<()> {
     let share = scratch.join("benign");
     let tools = scratch.join("benign-scratch");
     println!(
-        "benign suite: the engine's CPU during each workload, as a share of the workload's \
-         own CPU (target ≤ 2 %) and of one core over its wall time; alerts (target 0)"
+        "benign suite, {rounds} rounds: the engine's CPU during each workload, as a share of \
+         the workload's own CPU (target ≤ 2 %), summed over the rounds; alerts (target 0)"
     );
     println!(
         "{:<16} {:>9} {:>12} {:>11} {:>9} {:>7}",
         "workload", "wall ms", "work CPU ms", "engine ms", "of work", "alerts"
     );
-    for w in Workload::ALL {
-        w.prepare(&share.join(w.as_str()), &tools.join(w.as_str()))?;
+    let rounds = rounds.max(1);
+    for round in 0..rounds {
+        for w in Workload::ALL {
+            let name = format!("{}-{round}", w.as_str());
+            w.prepare(&share.join(&name), &tools.join(&name))?;
+        }
     }
     let engine = Engine::start(&scratch.join("benign-state"), &share, true)?;
     let (mut work_total, mut engine_total) = (Duration::ZERO, Duration::ZERO);
+    let mut rows = Vec::new();
     for w in Workload::ALL {
-        let (_, kids0) = own_and_children_cpu_time().unwrap_or_default();
-        let cpu0 = engine.cpu();
-        let started = Instant::now();
-        w.run(&share.join(w.as_str()), &tools.join(w.as_str()))?;
-        // Let the engine drain what the workload made it read.
-        std::thread::sleep(Duration::from_millis(300));
-        let wall = started.elapsed();
-        let (_, kids1) = own_and_children_cpu_time().unwrap_or_default();
-        let work = kids1.saturating_sub(kids0);
-        let spent = engine.cpu().saturating_sub(cpu0);
-        let alerts = engine.feed.take().len();
+        rows.push((w, Duration::ZERO, Duration::ZERO, Duration::ZERO, 0usize));
+    }
+    for round in 0..rounds {
+        for (w, wall_sum, work_sum, spent_sum, alerts_sum) in rows.iter_mut() {
+            let name = format!("{}-{round}", w.as_str());
+            let (_, kids0) = own_and_children_cpu_time().unwrap_or_default();
+            let cpu0 = engine.cpu();
+            let started = Instant::now();
+            w.run(&share.join(&name), &tools.join(&name))?;
+            // Let the engine drain what the workload made it read.
+            std::thread::sleep(Duration::from_millis(300));
+            *wall_sum += started.elapsed();
+            let (_, kids1) = own_and_children_cpu_time().unwrap_or_default();
+            *work_sum += kids1.saturating_sub(kids0);
+            *spent_sum += engine.cpu().saturating_sub(cpu0);
+            *alerts_sum += engine.feed.take().len();
+        }
+    }
+    for (w, wall, work, spent, alerts) in rows {
         work_total += work;
         engine_total += spent;
         // A share of almost no work (a copy of a few files) says nothing.

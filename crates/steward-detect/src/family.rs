@@ -242,8 +242,9 @@ impl Family {
         }
         let folder = content::parent(path);
         let name = content::file_name(path);
+        // Names first: they differ early, where a busy folder's path is compared whole.
         self.deleted
-            .retain(|d| !(d.folder == folder && d.name == name));
+            .retain(|d| !(d.name == name && d.folder == folder));
     }
 
     /// Documents deleted at least [`DELETE_GRACE_MS`] before `now` with no copy beside them.
@@ -262,7 +263,7 @@ impl Family {
         let i = self
             .deleted
             .iter()
-            .rposition(|d| d.folder == folder && named_after(written, &d.name))?;
+            .rposition(|d| named_after(written, &d.name) && d.folder == folder)?;
         let d = self.deleted.remove(i)?;
         Some(if d.folder == "/" {
             format!("/{}", d.name)
@@ -281,7 +282,7 @@ impl Family {
         self.writes
             .iter()
             .rev()
-            .find(|(_, dir, written, _)| dir == folder && named_after(written, name))
+            .find(|(_, dir, written, _)| named_after(written, name) && dir == folder)
             .map(|(_, _, _, random)| *random)
     }
 }

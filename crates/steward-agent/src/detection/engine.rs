@@ -25,7 +25,7 @@ const REOPEN_AFTER: Duration = Duration::from_secs(30);
 /// most of its CPU; gathered for a millisecond, a dozen share one. Only after a read
 /// that brought a few events (fewer than [`GATHERED`]; more mean they are gathering on
 /// their own): the first event after a quiet spell (a canary touched) is read at once.
-const GATHER: Duration = Duration::from_millis(1);
+const GATHER: Duration = Duration::from_millis(2);
 const GATHERED: usize = 32;
 
 /// Where file events come from (the fanotify or inotify sensor; a recorded trace in tests).

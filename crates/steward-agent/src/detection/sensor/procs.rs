@@ -102,14 +102,57 @@ fn process_info_with(
 }
 
 /// The names of `ppid` and its ancestors, nearest first, at most [`MAX_ANCESTORS`].
-fn ancestors(mut ppid: u32) -> Vec<String> {
-    let mut names = Vec::new();
-    while ppid > 0 && names.len() < MAX_ANCESTORS {
-        let Some(parent) = stat(ppid) else { break };
-        names.push(parent.name);
-        ppid = parent.ppid;
+fn ancestors(ppid: u32) -> Vec<String> {
+    lineage_of(&mut Lineages::new(), ppid, 0, MAX_ANCESTORS)
+}
+
+/// The names of `pid` and its ancestors, nearest first, at most `depth`: from `cache` where
+/// it knows them (read within [`RECHECK_MS`]), else `pid`'s own `stat` and its parent's
+/// lineage, cached in turn. A build starts thousands of compilers under a few parents:
+/// each new one costs one read of `/proc`, not one per ancestor.
+fn lineage_of(cache: &mut Lineages, pid: u32, now_ms: u64, depth: usize) -> Vec<String> {
+    if pid == 0 || depth == 0 {
+        return Vec::new();
     }
+    if let Some(known) = cache.get(&pid)
+        && now_ms.saturating_sub(known.at) < RECHECK_MS
+        && (known.whole || known.names.len() >= depth)
+    {
+        return known.names.iter().take(depth).cloned().collect();
+    }
+    let Some(stat) = stat(pid) else {
+        return Vec::new();
+    };
+    let mut names = vec![stat.name];
+    names.extend(lineage_of(cache, stat.ppid, now_ms, depth - 1));
+    if cache.len() >= MAX_LINEAGES {
+        cache.retain(|_, known| now_ms.saturating_sub(known.at) < RECHECK_MS);
+        if cache.len() >= MAX_LINEAGES {
+            cache.clear();
+        }
+    }
+    let whole = names.len() < depth;
+    let known = Lineage {
+        names: names.clone(),
+        at: now_ms,
+        whole,
+    };
+    cache.insert(pid, known);
     names
+}
+
+/// Lineages read lately, by pid.
+type Lineages = HashMap<u32, Lineage>;
+
+/// A process's name and its ancestors' names, nearest first.
+#[derive(Debug)]
+struct Lineage {
+    names: Vec<String>,
+    /// When it was read (sensor milliseconds).
+    at: u64,
+    /// Whether the chain ended (at init or a process gone) within the names: it holds every
+    /// ancestor, not only as many as were asked for.
+    whole: bool,
 }
 
 /// The processes already announced to the detector.
@@ -123,7 +166,7 @@ pub struct Processes {
     /// A parent's ancestor names (itself first), read at most once per [`RECHECK_MS`]: a
     /// shell loop starting a thousand `mv`s has their lineage read once, not a thousand
     /// times.
-    lineage: HashMap<u32, (Vec<String>, u64)>,
+    lineage: Lineages,
 }
 
 /// Most parents whose lineage is remembered.
@@ -145,22 +188,8 @@ impl Processes {
             }
         }
         let lineage = &mut self.lineage;
-        let (info, start) = process_info_with(pid, |ppid| {
-            if let Some((names, at)) = lineage.get(&ppid)
-                && now_ms.saturating_sub(*at) < RECHECK_MS
-            {
-                return names.clone();
-            }
-            let names = ancestors(ppid);
-            if lineage.len() >= MAX_LINEAGES {
-                lineage.retain(|_, (_, at)| now_ms.saturating_sub(*at) < RECHECK_MS);
-                if lineage.len() >= MAX_LINEAGES {
-                    lineage.clear();
-                }
-            }
-            lineage.insert(ppid, (names.clone(), now_ms));
-            names
-        });
+        let (info, start) =
+            process_info_with(pid, |ppid| lineage_of(lineage, ppid, now_ms, MAX_ANCESTORS));
         self.known.insert(pid, (start, now_ms));
         self.order.push_back(pid);
         self.evict();
@@ -232,6 +261,22 @@ mod tests {
             procs.announce(me, at, &mut |e| out.push(e));
         }
         assert_eq!(out.len(), 1, "the same process is announced once");
+    }
+
+    #[test]
+    fn a_lineage_read_in_parts_is_the_whole_chain() {
+        let me = std::process::id();
+        let whole = ancestors(me);
+        assert!(whole.len() >= 2, "{whole:?}");
+        let mut cache = Lineages::new();
+        // A short read first (cached as not whole), then the full depth: read again.
+        let short = lineage_of(&mut cache, me, 0, 1);
+        assert_eq!(short, whole[..1]);
+        assert_eq!(lineage_of(&mut cache, me, 0, MAX_ANCESTORS), whole);
+        // The parent's lineage came with it, cached: its child's is the child plus it.
+        let parent = stat(me).unwrap().ppid;
+        assert_eq!(cache[&parent].names, whole[1..]);
+        assert_eq!(lineage_of(&mut cache, me, 10, MAX_ANCESTORS), whole);
     }
 
     #[test]
