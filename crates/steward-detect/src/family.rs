@@ -1,7 +1,7 @@
 //! A process family's tally over the window: what it damaged, deleted, wrote, renamed and
 //! left as notes, kept bounded, and the matching of copies to the originals they replace.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::content;
 use crate::detector::{MAX_DELETIONS, MAX_RECENT, MAX_TOUCHED, RATE_WINDOW_MS, Touched};
@@ -28,6 +28,12 @@ pub(crate) struct Family {
     /// queues): a random copy that shows up just "after" still makes the delete damage,
     /// and a readable one (gzip's `.gz`) takes the delete off the list.
     pub(crate) deleted: VecDeque<Deleted>,
+    /// What [`Family::deleted`] and [`Family::writes`] may hold, as hashes of a folder and
+    /// a name or a name's stem ([`key`]): a superset (kept when entries leave, rebuilt when
+    /// it grows past a few times the lists' bounds). A busy family (a checkout, a package
+    /// upgrade) writes into folders where it deleted hundreds of files; the lists are
+    /// scanned only when these say a match may be there.
+    maybe: HashSet<u64>,
     pub(crate) lineage: Option<String>,
     pub(crate) touched: Vec<Touched>,
     /// The first detail of each signal, for the verdict.
@@ -148,12 +154,11 @@ impl Family {
         }
         if e.op == Op::Write {
             let name = content::file_name(&e.path).to_string();
-            self.writes.push_back((
-                at,
-                content::parent(&e.path).to_string(),
-                name,
-                a.random_unknown,
-            ));
+            let folder = content::parent(&e.path).to_string();
+            for stem in stems_of(&name) {
+                self.maybe.insert(key(&folder, stem, Part::WrittenStem));
+            }
+            self.writes.push_back((at, folder, name, a.random_unknown));
             if self.writes.len() > MAX_RECENT {
                 self.writes.pop_front();
             }
@@ -175,12 +180,14 @@ impl Family {
                 // With a readable copy written first (gzip, a converter) it was moved, not
                 // destroyed; without one it may yet be matched, else it counts towards
                 // mass deletion.
-                self.deleted.push_back(Deleted {
+                let deleted = Deleted {
                     at,
                     folder: content::parent(&e.path).to_string(),
                     name: content::file_name(&e.path).to_string(),
                     document: a.deleted_document,
-                });
+                };
+                self.remember_deleted(&deleted);
+                self.deleted.push_back(deleted);
                 if self.deleted.len() > MAX_DELETIONS {
                     self.deleted.pop_front();
                 }
@@ -235,6 +242,33 @@ impl Family {
         }
     }
 
+    fn remember_deleted(&mut self, d: &Deleted) {
+        self.maybe
+            .insert(key(&d.folder, &d.name, Part::DeletedName));
+        self.maybe
+            .insert(key(&d.folder, stem(&d.name), Part::DeletedStem));
+        self.bound_maybe();
+    }
+
+    /// Rebuilds [`Family::maybe`] from the lists once entries that left them make up most
+    /// of it.
+    fn bound_maybe(&mut self) {
+        if self.maybe.len() <= 4 * (MAX_DELETIONS + MAX_RECENT) {
+            return;
+        }
+        let mut maybe = HashSet::new();
+        for d in &self.deleted {
+            maybe.insert(key(&d.folder, &d.name, Part::DeletedName));
+            maybe.insert(key(&d.folder, stem(&d.name), Part::DeletedStem));
+        }
+        for (_, folder, name, _) in &self.writes {
+            for s in stems_of(name) {
+                maybe.insert(key(folder, s, Part::WrittenStem));
+            }
+        }
+        self.maybe = maybe;
+    }
+
     /// Forgets the pending deletions of `path`: a file is there again under that name.
     fn restored(&mut self, path: &str) {
         if self.deleted.is_empty() {
@@ -242,6 +276,9 @@ impl Family {
         }
         let folder = content::parent(path);
         let name = content::file_name(path);
+        if !self.maybe.contains(&key(folder, name, Part::DeletedName)) {
+            return;
+        }
         // Names first: they differ early, where a busy folder's path is compared whole.
         self.deleted
             .retain(|d| !(d.name == name && d.folder == folder));
@@ -260,6 +297,11 @@ impl Family {
     pub(crate) fn deleted_original_of(&mut self, path: &str) -> Option<String> {
         let folder = content::parent(path);
         let written = content::file_name(path);
+        // An original it is named after has the stem of one of its prefixes that end
+        // before a dot (`offer` of `offer.docx.enc`).
+        if !stems_of(written).any(|s| self.maybe.contains(&key(folder, s, Part::DeletedStem))) {
+            return None;
+        }
         let i = self
             .deleted
             .iter()
@@ -279,12 +321,47 @@ impl Family {
     pub(crate) fn copy_of(&self, path: &str) -> Option<bool> {
         let folder = content::parent(path);
         let name = content::file_name(path);
+        if !self
+            .maybe
+            .contains(&key(folder, stem(name), Part::WrittenStem))
+        {
+            return None;
+        }
         self.writes
             .iter()
             .rev()
             .find(|(_, dir, written, _)| named_after(written, name) && dir == folder)
             .map(|(_, _, _, random)| *random)
     }
+}
+
+/// The name without its last extension (`offer.docx` of `offer.docx.enc`; the name itself
+/// when it has none).
+fn stem(name: &str) -> &str {
+    name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name)
+}
+
+/// Every prefix of `name` that ends right before a dot: the stems of the originals it may
+/// be [`named_after`] (`offer`, `offer.docx` of `offer.docx.enc`).
+fn stems_of(name: &str) -> impl Iterator<Item = &str> {
+    name.match_indices('.').map(move |(i, _)| &name[..i])
+}
+
+/// What a [`key`] was made of.
+#[derive(Clone, Copy)]
+enum Part {
+    DeletedName,
+    DeletedStem,
+    WrittenStem,
+}
+
+fn key(folder: &str, part: &str, kind: Part) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash, Hasher};
+    let mut h = BuildHasherDefault::<DefaultHasher>::default().build_hasher();
+    folder.hash(&mut h);
+    part.hash(&mut h);
+    (kind as u8).hash(&mut h);
+    h.finish()
 }
 
 /// Whether a written file's name is a copy of `original`'s (`offer.docx.enc`,
