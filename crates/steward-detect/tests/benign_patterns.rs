@@ -289,3 +289,51 @@ fn documents_deleted_and_written_again_where_they_were_are_no_mass_deletion() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].contains("deleted 250 documents"), "{found:?}");
 }
+
+/// The engine reads at once while the detector is concerned: for a new writer's first
+/// moments, and for a while after anything that could start a verdict; benign work by a
+/// writer past its first moments leaves it calm.
+#[test]
+fn a_new_writer_and_damage_concern_the_detector_and_benign_work_does_not() {
+    let mut detector = Detector::new(Config::default());
+    assert!(!detector.concerned(0), "nothing seen yet");
+    let mut logs = Trace::new(300, "logrotate");
+    logs.op(
+        Op::Write,
+        "/srv/share/logs/site.log",
+        None,
+        Some(text(8_000)),
+    );
+    logs.events.iter().for_each(|e| {
+        detector.feed(e);
+    });
+    assert!(detector.concerned(1), "a new writer is read at once");
+    assert!(
+        !detector.concerned(1 + steward_detect::detector::NEW_FAMILY_MS),
+        "and no longer once it has shown what it does"
+    );
+    // The same writer, later, compressing its log: readable content, no concern.
+    let later = Event::File(FileEvent {
+        at_ms: 500,
+        pid: 300,
+        op: Op::Write,
+        path: "/srv/share/logs/site.log.1.gz".into(),
+        to: None,
+        sample: Some(with_head(b"\x1f\x8b\x08", 8_000, 5)),
+    });
+    detector.feed(&later);
+    assert!(!detector.concerned(501), "compression is no concern");
+    // A document overwritten with random bytes is.
+    let damage = Event::File(FileEvent {
+        at_ms: 600,
+        pid: 300,
+        op: Op::Write,
+        path: "/srv/share/offer.docx".into(),
+        to: None,
+        sample: Some(Sample::of_bytes(&noise(20_000, 9))),
+    });
+    detector.feed(&damage);
+    assert!(detector.concerned(601));
+    assert!(detector.concerned(600 + steward_detect::detector::CONCERN_MS - 1));
+    assert!(!detector.concerned(600 + steward_detect::detector::CONCERN_MS + 1));
+}

@@ -22,10 +22,11 @@ const REOPEN_AFTER: Duration = Duration::from_secs(30);
 /// How long events may gather between two reads while the detector is not concerned
 /// ([`Detector::concerned`]). Benign work makes its writes one by one: read as they come,
 /// each costs the engine a wake-up (two context switches, a poll and a read), which was
-/// most of its CPU; gathered for a millisecond, a dozen share one. Only after a read
+/// most of its CPU; gathered for two milliseconds, dozens share one. Only after a read
 /// that brought a few events (fewer than [`GATHERED`]; more mean they are gathering on
 /// their own): the first event after a quiet spell (a canary touched) is read at once.
 const GATHER: Duration = Duration::from_millis(2);
+/// A read that brought this many events needs no gathering.
 const GATHERED: usize = 32;
 
 /// Where file events come from (the fanotify or inotify sensor; a recorded trace in tests).
