@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 
-use super::stats::{cpu_time, ms, percentile, rss_kib};
+use super::stats::{cpu_time, ms, percentile, rss_kib, rss_split_kib};
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
@@ -147,6 +147,14 @@ pub async fn run(steward: &super::server::Steward, args: AgentArgs) -> anyhow::R
             a.rss_max as f64 / 1024.0,
             peak as f64 / 1024.0
         );
+        if let Some((anon, file)) = rss_split_kib(a.pid) {
+            println!(
+                "               {:.1} MiB anonymous (the agent's own), {:.1} MiB file-backed \
+                 (the binary's pages and libraries, shared and reclaimable)",
+                anon as f64 / 1024.0,
+                file as f64 / 1024.0
+            );
+        }
         let _ = a.child.kill().await;
     }
     let _ = server.kill().await;

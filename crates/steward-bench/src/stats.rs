@@ -17,15 +17,28 @@ pub fn ms(d: Duration) -> String {
 
 /// (resident set size, peak resident set size) of a process in KiB.
 pub fn rss_kib(pid: u32) -> Option<(u64, u64)> {
+    let [rss, peak] = status_kib(pid, ["VmRSS:", "VmHWM:"])?;
+    Some((rss, peak))
+}
+
+/// A process's resident memory split into anonymous and file-backed pages, in KiB.
+pub fn rss_split_kib(pid: u32) -> Option<(u64, u64)> {
+    let [anon, file] = status_kib(pid, ["RssAnon:", "RssFile:"])?;
+    Some((anon, file))
+}
+
+/// Fields of /proc/PID/status given in kB.
+fn status_kib<const N: usize>(pid: u32, names: [&str; N]) -> Option<[u64; N]> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
+    let mut values = [0; N];
+    for (value, name) in values.iter_mut().zip(names) {
+        *value = status
             .lines()
             .find(|l| l.starts_with(name))
             .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
+            .and_then(|v| v.parse().ok())?;
+    }
+    Some(values)
 }
 
 /// CPU time (user + system) a process has used, from /proc/PID/stat.
