@@ -4,7 +4,7 @@
 //! `/srv/share`. Nothing responds: each attack runs to its end. The detector's tests replay
 //! these recordings (`steward-detect/tests/recorded/`, gzipped) without privileges, so the
 //! real sensor's order of events (renames sampled late, processes gone before they were
-//! read; recordings before the sensor's single queue also interleave two queues) is tested on every run, not only on a root machine.
+//! read) is tested on every run, not only on a root machine.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};

@@ -24,9 +24,10 @@ pub(crate) struct Family {
     /// Files the family wrote: (time, folder, name, random without a promise).
     pub(crate) writes: VecDeque<(u64, String, String, bool)>,
     /// Files with a promise the family deleted with no copy written beside them first.
-    /// The sensor may report a delete before the write that preceded it (two kernel
-    /// queues): a random copy that shows up just "after" still makes the delete damage,
-    /// and a readable one (gzip's `.gz`) takes the delete off the list.
+    /// A sensor may report a delete before the write that preceded it (the agent's older
+    /// two-queue sensor did; a recorded or foreign trace may): a random copy that shows up
+    /// just "after" still makes the delete damage, and a readable one (gzip's `.gz`) takes
+    /// the delete off the list.
     pub(crate) deleted: VecDeque<Deleted>,
     /// What [`Family::deleted`] and [`Family::writes`] may hold, as hashes of a folder and
     /// a name or a name's stem ([`key`]): a superset (kept when entries leave, rebuilt when
@@ -51,8 +52,8 @@ pub(crate) struct Deleted {
     pub(crate) document: bool,
 }
 
-/// How long a delete waits for its copy before it counts towards mass deletion: the
-/// sensor's two queues can be this far apart under load.
+/// How long a delete waits for its copy before it counts towards mass deletion (a sensor
+/// that reports the two out of order may have them this far apart under load).
 pub const DELETE_GRACE_MS: u64 = 1_000;
 
 /// What one event did.

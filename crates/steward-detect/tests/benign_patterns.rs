@@ -108,8 +108,8 @@ fn gzip_in_place_of_documents_is_no_attack() {
 
 #[test]
 fn gzip_in_place_is_no_attack_when_the_deletes_are_reported_before_the_copies() {
-    // fanotify's two queues: a batch of deletes may come before the writes that preceded
-    // them.
+    // A sensor with two queues (the agent's before 2026-11-30): a batch of deletes may
+    // come before the writes that preceded them.
     let mut t = Trace::new(107, "gzip");
     for i in 0..400 {
         t.op(

@@ -147,7 +147,7 @@ fn a_canary_sorting_first_stops_the_attack_before_any_real_file() {
 
 #[test]
 fn copies_are_matched_to_deleted_originals_whichever_the_sensor_reports_first() {
-    // fanotify reports writes and deletes through two queues: a delete may come first.
+    // A sensor with two queues (writes, names) may report a delete first.
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("share");
     simulate::generate(&root, FILES, 5).unwrap();

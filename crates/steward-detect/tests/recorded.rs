@@ -1,9 +1,11 @@
 //! Recordings of the real sensor (fanotify as root, made with `steward-bench detect
 //! --record`, gzipped in `tests/recorded/`), replayed without privileges: every attack mode
 //! of the simulator is caught within five files, and no workload of the benign suite draws
-//! a verdict. Unlike the synthetic sensor's traces, these have the real sensor's order of
-//! events: the two fanotify queues interleaved, write paths read after a rename, processes
-//! announced late or gone before they were read.
+//! a verdict. Unlike the synthetic sensor's traces, these have what the real sensor does:
+//! its order of events, renames sampled after the file moved on, processes gone before
+//! they were read, events of the whole filesystem filtered by folder. (Recorded with the
+//! single-queue sensor of 2026-11-30; the delete-before-copy order of the older two-queue
+//! sensor is kept in `benign_patterns.rs`.)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
