@@ -419,3 +419,52 @@ fn files_in_a_moved_directory_are_named_by_its_new_path() {
         .unwrap();
     assert_eq!(written.sample.as_ref().unwrap().size, 7);
 }
+
+/// A rename right after a write reuses the write's sample; a write the sensor does not
+/// report (the agent's own) must not leave that sample behind for a later rename.
+#[test]
+fn a_rename_is_judged_by_what_the_file_holds_now() {
+    let dir = scratch();
+    let folders = vec![dir.path().to_path_buf()];
+    let mut sensor = Sensor::open(&folders, std::process::id()).unwrap();
+    if sensor.kind() != "fanotify" {
+        eprintln!("fanotify refused here: {:?}", sensor.fallback_reason());
+        return;
+    }
+    let text = "Minutes of the board meeting. ".repeat(600);
+    let (letter, moved) = (dir.path().join("letter.txt"), dir.path().join("letter.old"));
+    let (report, locked) = (
+        dir.path().join("report.txt"),
+        dir.path().join("report.locked"),
+    );
+    sh(&format!(
+        "printf '%s' '{text}' > '{letter}'; printf '%s' '{text}' > '{report}'",
+        letter = letter.display(),
+        report = report.display(),
+    ));
+    read_until(&mut sensor, |e| has(e, Op::Write, &report));
+    // The agent itself (an ignored pid) puts random bytes in one of them.
+    std::fs::write(&report, noise()).unwrap();
+    sh(&format!(
+        "mv '{}' '{}'; mv '{}' '{}'",
+        letter.display(),
+        moved.display(),
+        report.display(),
+        locked.display()
+    ));
+    let events = read_until(&mut sensor, |e| {
+        has(e, Op::Rename, &letter) && has(e, Op::Rename, &report)
+    });
+    let sample_of = |from: &Path| {
+        files(&events)
+            .into_iter()
+            .find(|f| f.op == Op::Rename && Path::new(&f.path) == from)
+            .and_then(|f| f.sample.clone())
+            .unwrap_or_else(|| panic!("{from:?}: {events:#?}"))
+    };
+    assert_eq!(sample_of(&letter).size, text.len() as u64);
+    assert_eq!(sample_of(&letter).random_regions(), 0);
+    let report = sample_of(&report);
+    assert_eq!(report.size, 65_536, "{report:?}");
+    assert!(report.random_regions() >= 3, "{report:?}");
+}

@@ -15,9 +15,10 @@ impl EventSource for Sensor {
     fn read(
         &mut self,
         timeout: std::time::Duration,
+        gather: std::time::Duration,
         each: &mut dyn FnMut(Event),
     ) -> std::io::Result<()> {
-        Sensor::read_each(self, timeout, each)
+        Sensor::read_each(self, timeout, gather, each)
     }
 
     fn kind(&self) -> &'static str {

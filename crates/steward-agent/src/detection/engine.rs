@@ -32,8 +32,14 @@ const GATHERED: usize = 32;
 /// Where file events come from (the fanotify or inotify sensor; a recorded trace in tests).
 pub trait EventSource: Send {
     /// Hands each event that arrives within `timeout` to `each` as soon as it is known
-    /// (returns earlier when some did).
-    fn read(&mut self, timeout: Duration, each: &mut dyn FnMut(Event)) -> std::io::Result<()>;
+    /// (returns earlier when some did), pausing `gather` between wake-ups that brought
+    /// nothing of the protected folders.
+    fn read(
+        &mut self,
+        timeout: Duration,
+        gather: Duration,
+        each: &mut dyn FnMut(Event),
+    ) -> std::io::Result<()>;
     /// `fanotify`, `inotify`, …: said in the log and the agent's figures.
     fn kind(&self) -> &'static str;
 }
@@ -109,7 +115,12 @@ pub fn run(feed: Arc<DetectionFeed>, mut device: Box<dyn Device>, stop: Arc<Atom
         // Each event is judged as soon as the sensor has it, and a verdict answered at once:
         // the rest of the read waits.
         let mut events = 0usize;
-        let read = sensor.read(READ_TIMEOUT, &mut |event| {
+        let gather = if detector.concerned(super::sensor::clock_ms()) {
+            Duration::ZERO
+        } else {
+            GATHER
+        };
+        let read = sensor.read(READ_TIMEOUT, gather, &mut |event| {
             events += 1;
             if let Some(verdict) = detector.feed(&event) {
                 respond(&feed, device.as_mut(), &verdict, &passwd);

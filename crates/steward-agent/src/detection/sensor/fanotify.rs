@@ -74,8 +74,16 @@ pub struct Fanotify {
     buf: Vec<u8>,
     /// A `FAN_MOVED_FROM` waiting for its `FAN_MOVED_TO` (older kernels only).
     moved_from: Option<(u32, String)>,
+    /// The samples of the files last written, by path, until they are renamed, deleted or
+    /// created again: a rename right after a write (a package's `.dpkg-new` put in place,
+    /// an attack's `.locked`) reuses the write's sample instead of reading the file again.
+    /// Events come in the kernel's order, so a later write of the file updates it first.
+    written: HashMap<PathBuf, Sample>,
     pub overflows: u64,
 }
+
+/// Most samples kept in [`Fanotify::written`].
+const MAX_WRITTEN: usize = 256;
 
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret < 0 {
@@ -224,6 +232,7 @@ impl Fanotify {
             ignore_pid,
             buf: vec![0; READ],
             moved_from: None,
+            written: HashMap::new(),
             overflows: 0,
         })
     }
@@ -292,23 +301,34 @@ impl Fanotify {
             return;
         }
         if meta.pid == self.ignore_pid {
+            // The agent's own write (a restore, a canary): a sample kept of the file is old.
+            if !self.written.is_empty()
+                && let Some(path) = self.inside(records.here)
+            {
+                self.written.remove(&path);
+            }
             return;
         }
         let pid = meta.pid;
         if meta.mask & libc::FAN_CREATE != 0
             && let Some(path) = self.inside(records.here)
         {
+            self.written.remove(&path);
             emit(file_event(pid, Op::Create, text(&path), None, None));
         }
         if meta.mask & libc::FAN_CLOSE_WRITE != 0
             && let Some(path) = self.inside(records.here)
             && let Some(sample) = self.sample_written(records.file, &path)
         {
+            if self.written.len() >= MAX_WRITTEN {
+                self.written.clear();
+            }
+            self.written.insert(path.clone(), sample.clone());
             emit(file_event(pid, Op::Write, text(&path), None, Some(sample)));
         }
         if meta.mask & libc::FAN_RENAME != 0 {
             let (from, to) = (self.inside(records.old), self.inside(records.new));
-            on_move(pid, from, to, emit);
+            self.on_move(pid, from, to, emit);
         }
         if meta.mask & libc::FAN_MOVED_FROM != 0 {
             if let Some((pid, path)) = self.moved_from.take() {
@@ -328,11 +348,12 @@ impl Fanotify {
                 }
                 None => None,
             };
-            on_move(pid, from, to, emit);
+            self.on_move(pid, from, to, emit);
         }
         if meta.mask & libc::FAN_DELETE != 0
             && let Some(path) = self.inside(records.here)
         {
+            self.written.remove(&path);
             emit(file_event(pid, Op::Delete, text(&path), None, None));
         }
     }
@@ -454,6 +475,49 @@ impl Fanotify {
         Some(unsafe { OwnedFd::from_raw_fd(fd) })
     }
 
+    /// A rename seen from the protected folders: within them, a rename with the target's
+    /// content sampled (or the sample of its last write); moved in, a create; moved out, a
+    /// delete.
+    fn on_move(
+        &mut self,
+        pid: u32,
+        from: Option<PathBuf>,
+        to: Option<PathBuf>,
+        emit: &mut dyn FnMut(FileEvent),
+    ) {
+        match (from, to) {
+            (Some(from), Some(to)) => {
+                let sample = match self.written.remove(&from) {
+                    Some(sample) => {
+                        self.written.insert(to.clone(), sample.clone());
+                        Some(sample)
+                    }
+                    None => {
+                        self.written.remove(&to);
+                        sample_path(&to)
+                    }
+                };
+                emit(file_event(
+                    pid,
+                    Op::Rename,
+                    text(&from),
+                    Some(text(&to)),
+                    sample,
+                ));
+            }
+            (Some(from), None) => {
+                self.written.remove(&from);
+                emit(file_event(pid, Op::Delete, text(&from), None, None));
+            }
+            (None, Some(to)) => {
+                self.written.remove(&to);
+                let sample = sample_path(&to);
+                emit(file_event(pid, Op::Create, text(&to), None, sample));
+            }
+            (None, None) => {}
+        }
+    }
+
     /// Whether renames arrive as one event (`FAN_RENAME`, kernel 5.17 and later).
     pub fn has_rename_events(&self) -> bool {
         self.rename_events
@@ -462,29 +526,6 @@ impl Fanotify {
 
 fn text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
-}
-
-/// A rename seen from the protected folders: within them, a rename with the target's
-/// content sampled; moved in, a create; moved out, a delete.
-fn on_move(pid: u32, from: Option<PathBuf>, to: Option<PathBuf>, emit: &mut dyn FnMut(FileEvent)) {
-    match (from, to) {
-        (Some(from), Some(to)) => {
-            let sample = sample_path(&to);
-            emit(file_event(
-                pid,
-                Op::Rename,
-                text(&from),
-                Some(text(&to)),
-                sample,
-            ));
-        }
-        (Some(from), None) => emit(file_event(pid, Op::Delete, text(&from), None, None)),
-        (None, Some(to)) => {
-            let sample = sample_path(&to);
-            emit(file_event(pid, Op::Create, text(&to), None, sample));
-        }
-        (None, None) => {}
-    }
 }
 
 /// `struct fanotify_event_metadata`: event_len u32, vers u8, reserved u8, metadata_len

@@ -99,14 +99,22 @@ impl Sensor {
     /// Waits at most `timeout` for file events and appends them to `out`, each process's
     /// [`Event::Process`] before its first file event. Returns with nothing on a timeout.
     pub fn read(&mut self, timeout: Duration, out: &mut Vec<Event>) -> io::Result<()> {
-        self.read_each(timeout, &mut |event| out.push(event))
+        self.read_each(timeout, Duration::ZERO, &mut |event| out.push(event))
     }
 
     /// [`Sensor::read`], handing each event to `each` as soon as it is known: with fanotify,
     /// a write's verdict (and the stop) comes before the next write is even sampled.
-    pub fn read_each(&mut self, timeout: Duration, each: &mut dyn FnMut(Event)) -> io::Result<()> {
-        // A filesystem mark hears of the whole filesystem: a wake-up may bring only events
-        // outside the folders, so wait on until something is left or the time is up.
+    ///
+    /// A filesystem mark hears of the whole filesystem: a wake-up may bring only events
+    /// outside the folders (a build or a database elsewhere on the disk), and then the
+    /// sensor waits on until something is left or the time is up, pausing `gather` before
+    /// each further wait so that such writes cost a wake-up every `gather`, not one each.
+    pub fn read_each(
+        &mut self,
+        timeout: Duration,
+        gather: Duration,
+        each: &mut dyn FnMut(Event),
+    ) -> io::Result<()> {
         let deadline = Instant::now() + timeout;
         let mut handed = 0usize;
         loop {
@@ -130,6 +138,8 @@ impl Sensor {
             if handed > 0 || left.is_zero() {
                 return Ok(());
             }
+            let left = deadline.saturating_duration_since(Instant::now());
+            std::thread::sleep(gather.min(left));
         }
     }
 
