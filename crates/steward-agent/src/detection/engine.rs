@@ -22,10 +22,13 @@ const REOPEN_AFTER: Duration = Duration::from_secs(30);
 /// How long events may gather between two reads while the detector is not concerned
 /// ([`Detector::concerned`]). Benign work makes its writes one by one: read as they come,
 /// each costs the engine a wake-up (two context switches, a poll and a read), which was
-/// most of its CPU; gathered for two milliseconds, dozens share one. Only after a read
+/// most of its CPU; gathered for five milliseconds, dozens share one (2 ms left the
+/// engine a fifth busier in the benign suite). What an attack by a writer already known as
+/// calm can do in that time is all it gains: a new writer is read at once, and so is
+/// everything after a damaged file. Only after a read
 /// that brought a few events (fewer than [`GATHERED`]; more mean they are gathering on
 /// their own): the first event after a quiet spell (a canary touched) is read at once.
-const GATHER: Duration = Duration::from_millis(2);
+const GATHER: Duration = Duration::from_millis(5);
 /// A read that brought this many events needs no gathering.
 const GATHERED: usize = 32;
 
