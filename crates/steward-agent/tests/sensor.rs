@@ -69,6 +69,18 @@ fn noise() -> Vec<u8> {
         .collect()
 }
 
+/// The fanotify sensor on `dir`, ignoring this process; `None` (said on stderr) where the
+/// kernel refuses fanotify: without `CAP_SYS_ADMIN` the fallback is what there is, and the
+/// inotify tests cover it.
+fn fanotify_on(dir: &Path) -> Option<Sensor> {
+    let sensor = Sensor::open(&[dir.to_path_buf()], std::process::id()).unwrap();
+    if sensor.kind() != "fanotify" {
+        eprintln!("fanotify refused here: {:?}", sensor.fallback_reason());
+        return None;
+    }
+    Some(sensor)
+}
+
 /// Everything one child process does in the folder, and the checks common to both sensors.
 fn a_childs_operations_are_seen(sensor: &mut Sensor, dir: &Path, expect_pid: bool) {
     let outside = scratch();
@@ -183,13 +195,9 @@ fn a_childs_operations_are_seen(sensor: &mut Sensor, dir: &Path, expect_pid: boo
 #[test]
 fn fanotify_sees_a_childs_files_with_its_pid_and_not_the_agents_own() {
     let dir = scratch();
-    let folders = vec![dir.path().to_path_buf()];
-    let mut sensor = Sensor::open(&folders, std::process::id()).unwrap();
-    if sensor.kind() != "fanotify" {
-        // Without CAP_SYS_ADMIN the fallback is what there is; the inotify test covers it.
-        eprintln!("fanotify refused here: {:?}", sensor.fallback_reason());
+    let Some(mut sensor) = fanotify_on(dir.path()) else {
         return;
-    }
+    };
     a_childs_operations_are_seen(&mut sensor, dir.path(), true);
     assert_eq!(sensor.overflows(), 0);
 }
@@ -377,12 +385,9 @@ fn moves_in_and_out_are_creates_and_deletes() {
 #[test]
 fn files_in_a_moved_directory_are_named_by_its_new_path() {
     let dir = scratch();
-    let folders = vec![dir.path().to_path_buf()];
-    let mut sensor = Sensor::open(&folders, std::process::id()).unwrap();
-    if sensor.kind() != "fanotify" {
-        eprintln!("fanotify refused here: {:?}", sensor.fallback_reason());
+    let Some(mut sensor) = fanotify_on(dir.path()) else {
         return;
-    }
+    };
     let old = dir.path().join("projects/2026");
     let new = dir.path().join("archive/2026");
     let before = old.join("before.txt");
@@ -425,12 +430,9 @@ fn files_in_a_moved_directory_are_named_by_its_new_path() {
 #[test]
 fn a_rename_is_judged_by_what_the_file_holds_now() {
     let dir = scratch();
-    let folders = vec![dir.path().to_path_buf()];
-    let mut sensor = Sensor::open(&folders, std::process::id()).unwrap();
-    if sensor.kind() != "fanotify" {
-        eprintln!("fanotify refused here: {:?}", sensor.fallback_reason());
+    let Some(mut sensor) = fanotify_on(dir.path()) else {
         return;
-    }
+    };
     let text = "Minutes of the board meeting. ".repeat(600);
     let (letter, moved) = (dir.path().join("letter.txt"), dir.path().join("letter.old"));
     let (report, locked) = (
