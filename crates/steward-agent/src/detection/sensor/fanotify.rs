@@ -277,8 +277,10 @@ impl Fanotify {
             let Some(meta) = Metadata::parse(&buf[at..n]) else {
                 break;
             };
+            // The kernel returns whole events; a short one would only lose its records.
             let end = (at + meta.event_len).min(n);
-            self.on_event(&meta, &buf[at + meta.metadata_len..end], emit);
+            let start = (at + meta.metadata_len).min(end);
+            self.on_event(&meta, &buf[start..end], emit);
             at += meta.event_len.max(EVENT_HEADER);
         }
         self.buf = buf;
