@@ -368,10 +368,7 @@ fn key(folder: &str, part: &str, kind: Part) -> u64 {
 /// Whether a written file's name is a copy of `original`'s (`offer.docx.enc`,
 /// `offer.docx.gz`, `offer.enc` of `offer.docx`).
 fn named_after(written: &str, original: &str) -> bool {
-    let stem = original
-        .rsplit_once('.')
-        .map(|(s, _)| s)
-        .unwrap_or(original);
+    let stem = stem(original);
     written != original
         && (written.starts_with(original)
             || written.len() > stem.len() + 1
