@@ -17,6 +17,8 @@ pub mod outbox;
 pub mod posture;
 #[cfg(unix)]
 pub mod process_group;
+#[cfg(target_os = "linux")]
+pub mod residency;
 pub mod runner;
 #[cfg(unix)]
 pub mod scripts;

@@ -121,6 +121,8 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
                         worker: Some(worker),
                     });
                 register_backup_executors(&mut config)?;
+                // The agent has this process to itself (unlike in `steward up`).
+                config.release_idle_memory = true;
                 steward_agent::runner::run(
                     config,
                     steward_agent::collect::platform_collector(),

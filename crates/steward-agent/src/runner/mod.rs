@@ -23,6 +23,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -94,6 +95,10 @@ pub struct AgentConfig {
     /// Ransomware detection on this device; `None`: off.
     #[cfg(target_os = "linux")]
     pub detection: Option<DetectionConfig>,
+    /// Hand the kernel back the code pages and freed heap a burst of work left behind,
+    /// after each check-in that followed one ([`crate::residency`]). For an agent that has
+    /// its process to itself (`steward agent run`), not one beside a server (`steward up`).
+    pub release_idle_memory: bool,
 }
 
 /// How the agent lists pending updates by itself.
@@ -129,6 +134,7 @@ impl AgentConfig {
             updates: None,
             #[cfg(target_os = "linux")]
             detection: None,
+            release_idle_memory: false,
         }
     }
 
@@ -242,6 +248,9 @@ pub async fn run(
         posture_ready: Mutex::new(None),
         updates: config.updates.as_ref().map(|u| u.feed.clone()),
         detection,
+        release_idle_memory: config.release_idle_memory,
+        // Start-up is the first burst.
+        burst_done: AtomicBool::new(true),
     });
     let stopping = tokio::select! {
         () = shutdown => {
@@ -296,6 +305,11 @@ struct Agent {
     detection: Option<Arc<crate::detection::DetectionFeed>>,
     #[cfg(not(target_os = "linux"))]
     detection: Option<Arc<DetectionFeedStub>>,
+    /// From the configuration: see [`AgentConfig::release_idle_memory`].
+    release_idle_memory: bool,
+    /// Set by infrequent work (start-up, an inventory, posture, updates, a job): its
+    /// memory is handed back after the next check-in.
+    burst_done: AtomicBool,
 }
 
 /// Whether the device's own configuration allows scripts, as the agent advertises it (the
@@ -328,6 +342,28 @@ impl Agent {
                 tracing::error!(error = format!("{e:#}"), "check-in failed");
             }
             self.checked_in.send_replace(true);
+            if self.burst_done.swap(false, Ordering::Relaxed) {
+                self.release_idle_memory().await;
+            }
+        }
+    }
+
+    /// After a burst of work, once its report is out: see [`crate::residency`].
+    async fn release_idle_memory(&self) {
+        #[cfg(target_os = "linux")]
+        if self.release_idle_memory {
+            match tokio::task::spawn_blocking(crate::residency::release_idle_memory).await {
+                Ok(Ok(r)) => tracing::debug!(
+                    advised_mib = r.advised_bytes >> 20,
+                    rss_before_kib = r.rss_before_kib,
+                    rss_after_kib = r.rss_after_kib,
+                    "handed idle memory back to the kernel"
+                ),
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "could not hand idle memory back to the kernel")
+                }
+                Err(e) => tracing::warn!(error = %e, "releasing idle memory panicked"),
+            }
         }
     }
 
@@ -360,6 +396,9 @@ impl Agent {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         let updates = self.updates.as_ref().and_then(|feed| feed.take());
+        if want_inventory || posture.is_some() || updates.is_some() {
+            self.burst_done.store(true, Ordering::Relaxed);
+        }
         let detections = self.take_detections();
         let mut core = self.core.lock().await;
         if want_inventory {
@@ -475,6 +514,7 @@ impl Agent {
         let done = outcome.into_update();
         tracing::info!(job = %id, state = done.state.as_str(), message = %done.message, "job finished");
         self.report(&id, done).await;
+        self.burst_done.store(true, Ordering::Relaxed);
     }
 
     /// Reports a job's result, retrying while the server is unreachable. A server too old
