@@ -1,8 +1,8 @@
 //! The fanotify sensor: every file event carries the pid of the process that caused it.
 //!
-//! Hand-written FFI over `libc` (one of the two modules of the agent that allow `unsafe`, with `residency`): no
-//! maintained crate supports fanotify's FID modes (`FAN_REPORT_DFID_NAME`), which are the
-//! only way to hear of creates, renames and deletes. Needs `CAP_SYS_ADMIN` (and
+//! Hand-written FFI over `libc` (with `residency`, one of the agent's two modules that
+//! allow `unsafe`): no maintained crate supports fanotify's FID modes
+//! (`FAN_REPORT_DFID_NAME`), which are the only way to hear of creates, renames and deletes. Needs `CAP_SYS_ADMIN` (and
 //! `CAP_DAC_READ_SEARCH` for `open_by_handle_at`; root has both).
 //!
 //! One notification group, `FAN_REPORT_DFID_NAME | FAN_REPORT_FID`, with filesystem marks
