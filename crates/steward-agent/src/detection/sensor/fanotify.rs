@@ -2,8 +2,8 @@
 //!
 //! Hand-written FFI over `libc` (with `residency`, one of the agent's two modules that
 //! allow `unsafe`): no maintained crate supports fanotify's FID modes
-//! (`FAN_REPORT_DFID_NAME`), which are the only way to hear of creates, renames and deletes. Needs `CAP_SYS_ADMIN` (and
-//! `CAP_DAC_READ_SEARCH` for `open_by_handle_at`; root has both).
+//! (`FAN_REPORT_DFID_NAME`), which are the only way to hear of creates, renames and deletes.
+//! Needs `CAP_SYS_ADMIN` (and `CAP_DAC_READ_SEARCH` for `open_by_handle_at`; root has both).
 //!
 //! One notification group, `FAN_REPORT_DFID_NAME | FAN_REPORT_FID`, with filesystem marks
 //! (`FAN_MARK_FILESYSTEM`) on the filesystems that hold the protected folders, filtered by
