@@ -73,19 +73,25 @@ pub async fn run(steward: &super::server::Steward, args: AgentArgs) -> anyhow::R
     // start, as every agent does, then every 6 h), one with detection on, so their figures
     // compare under the same load.
     let mut agents = Vec::new();
+    // And one with all off that keeps what start-up left resident, to show what handing it
+    // back saves.
     for (name, posture_every, updates_every, detection) in [
+        ("all off, start-up kept", "0", "0", false),
         ("all off", "0", "0", false),
         ("posture on", "6", "0", false),
         ("updates on", "0", "6", false),
         ("detection on", "0", "0", true),
     ] {
-        let state_dir = dir.join(name.replace(' ', "-"));
+        let state_dir = dir.join(name.replace(',', "").replace(' ', "-"));
         enroll(steward, &store, &url, &state_dir).await?;
         std::fs::write(
             state_dir.join(steward_agent::detection::feed::POLICY_FILE),
             &policy,
         )?;
+        // Each agent from a binary of its own, as on a device where it is the only process
+        // running it (see `copy_into`).
         let child = steward
+            .copy_into(&state_dir)?
             .command()
             .args([
                 "agent",
@@ -100,6 +106,7 @@ pub async fn run(steward: &super::server::Steward, args: AgentArgs) -> anyhow::R
             ])
             .arg(&state_dir)
             .args((!detection).then_some("--no-detection"))
+            .args(name.contains("kept").then_some("--keep-idle-memory"))
             .env("STEWARD_LOG", "warn")
             .kill_on_drop(true)
             .spawn()?;

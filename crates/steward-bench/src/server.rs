@@ -39,6 +39,20 @@ impl Steward {
         &self.0
     }
 
+    /// A copy of the binary in `dir`, written out to disk, for a process that should have
+    /// its binary to itself as on a device: the kernel keeps a code page that another process
+    /// maps too, so agents started from one file would hold each other's pages.
+    pub fn copy_into(&self, dir: &Path) -> anyhow::Result<Steward> {
+        let name = self.0.file_name().context("the steward binary's name")?;
+        let copy = dir.join(name);
+        std::fs::copy(&self.0, &copy)
+            .with_context(|| format!("copying {} into {}", self.0.display(), dir.display()))?;
+        // Written out, as an installed binary long is (the kernel does not page out a page
+        // that is still to be written).
+        std::fs::File::open(&copy)?.sync_all()?;
+        Ok(Steward(copy))
+    }
+
     /// A command running the `steward` binary.
     pub fn command(&self) -> tokio::process::Command {
         tokio::process::Command::new(&self.0)

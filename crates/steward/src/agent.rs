@@ -98,6 +98,7 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
                 posture,
                 updates_every,
                 no_detection,
+                keep_idle_memory,
             } => {
                 let dir = state_dir(&state)?;
                 crate::private::dir(&dir)?;
@@ -122,7 +123,7 @@ pub fn main(cmd: AgentCommand) -> anyhow::Result<()> {
                     });
                 register_backup_executors(&mut config)?;
                 // The agent has this process to itself (unlike in `steward up`).
-                config.release_idle_memory = true;
+                config.release_idle_memory = !keep_idle_memory;
                 steward_agent::runner::run(
                     config,
                     steward_agent::collect::platform_collector(),

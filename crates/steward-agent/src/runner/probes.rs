@@ -16,9 +16,6 @@ use steward_core::checks::remote::{
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// How often the runner looks for probes due.
-const TICK: Duration = Duration::from_secs(1);
-
 /// The probe runner's handle.
 pub(super) struct Probes {
     orders: watch::Sender<Vec<ProbeOrder>>,
@@ -56,20 +53,12 @@ impl Probes {
 }
 
 async fn run(mut orders: watch::Receiver<Vec<ProbeOrder>>, results: Arc<Mutex<Vec<ProbeResult>>>) {
-    let client = match steward_probes::client() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "no HTTP client for probes; the server's probes do not run here");
-            return;
-        }
-    };
+    // Made when the first probe is due: most agents run none, and the client (its TLS
+    // roots among the rest) is memory the resident agent would hold for nothing.
+    let mut client: Option<reqwest::Client> = None;
     let mut next_due: HashMap<String, Instant> = HashMap::new();
     loop {
-        tokio::select! {
-            changed = orders.changed() => if changed.is_err() { return },
-            () = tokio::time::sleep(TICK) => {}
-        }
-        let current = orders.borrow().clone();
+        let current = orders.borrow_and_update().clone();
         next_due.retain(|id, _| current.iter().any(|o| &o.check_id == id));
         let now = Instant::now();
         for order in current {
@@ -79,7 +68,17 @@ async fn run(mut orders: watch::Receiver<Vec<ProbeOrder>>, results: Arc<Mutex<Ve
             let every =
                 Duration::from_secs(u64::from(order.interval_secs.max(MIN_PROBE_INTERVAL_SECS)));
             next_due.insert(order.check_id.clone(), now + every);
-            let (client, results) = (client.clone(), Arc::clone(&results));
+            let client = match &client {
+                Some(c) => c.clone(),
+                None => match steward_probes::client() {
+                    Ok(c) => client.insert(c).clone(),
+                    Err(e) => {
+                        tracing::error!(error = %e, "no HTTP client for probes; the server's probes do not run here");
+                        return;
+                    }
+                },
+            };
+            let results = Arc::clone(&results);
             tokio::spawn(async move {
                 let found = run_one(&order, &client).await;
                 let mut held = results.lock().unwrap_or_else(PoisonError::into_inner);
@@ -88,6 +87,20 @@ async fn run(mut orders: watch::Receiver<Vec<ProbeOrder>>, results: Arc<Mutex<Ve
                 held.drain(..excess);
             });
         }
+        // Until the next probe is due or the orders change; with no probes, only the
+        // latter: an agent that runs none does not wake up for them.
+        let next = next_due.values().min().copied();
+        tokio::select! {
+            changed = orders.changed() => if changed.is_err() { return },
+            () = sleep_until_due(next) => {}
+        }
+    }
+}
+
+async fn sleep_until_due(due: Option<Instant>) {
+    match due {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -216,6 +216,11 @@ pub enum AgentCommand {
         /// responses of the server's detection policy for this device).
         #[arg(long, env = "STEWARD_NO_DETECTION", value_parser = clap::builder::BoolishValueParser::new())]
         no_detection: bool,
+        /// Keep the code pages and freed heap a burst of work (start-up, an inventory, a
+        /// job) leaves resident, instead of handing them back to the kernel after it: for
+        /// measuring what handing them back saves (`steward-bench agent`).
+        #[arg(long, hide = true)]
+        keep_idle_memory: bool,
     },
     /// Print the inventory this agent would report, as JSON, and exit.
     Inventory,
