@@ -60,11 +60,12 @@ pub trait Device: Send {
     fn isolate(&mut self) -> ResponseStep;
 }
 
-/// The engine thread's nice value. The kernel tends to wake the engine on the CPU of the
-/// process whose write woke it, behind that process: at the default priority an attack
-/// at full speed ran a couple of milliseconds (a few dozen files) before the engine read
-/// its first event. Raised, the engine runs as soon as it wakes; it sleeps between reads,
-/// so it takes nothing from the machine when nothing is written.
+/// The engine thread's nice value, where real-time is refused ([`super::realtime`]). The
+/// kernel tends to wake the engine on the CPU of the process whose write woke it, behind
+/// that process: at the default priority an attack at full speed ran a couple of
+/// milliseconds (a few dozen files) before the engine read its first event. Raised, the
+/// engine runs sooner; it sleeps between reads, so it takes nothing from the machine when
+/// nothing is written.
 const NICE: i32 = -10;
 
 /// Raises this thread's priority to [`NICE`] (only root may: elsewhere it stays as it is).
@@ -79,6 +80,9 @@ fn raise_priority() {
 /// Runs the engine until `stop` is set. Meant for a thread of its own.
 pub fn run(feed: Arc<DetectionFeed>, mut device: Box<dyn Device>, stop: Arc<AtomicBool>) {
     raise_priority();
+    if let Err(e) = super::realtime::enter() {
+        tracing::debug!(error = %e, "the detection engine runs at its nice value, not real-time");
+    }
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let mut detector = Detector::new(Config {
         ignore_pids: vec![std::process::id()],

@@ -18,6 +18,7 @@ pub mod engine;
 pub mod executor;
 pub mod feed;
 pub mod logins;
+mod realtime;
 pub mod record;
 pub mod recorder;
 pub mod respond;

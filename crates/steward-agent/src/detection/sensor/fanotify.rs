@@ -1,7 +1,7 @@
 //! The fanotify sensor: every file event carries the pid of the process that caused it.
 //!
-//! Hand-written FFI over `libc` (with `residency`, one of the agent's two modules that
-//! allow `unsafe`): no maintained crate supports fanotify's FID modes
+//! Hand-written FFI over `libc` (with `residency` and `realtime`, one of the agent's
+//! three modules that allow `unsafe`): no maintained crate supports fanotify's FID modes
 //! (`FAN_REPORT_DFID_NAME`), which are the only way to hear of creates, renames and deletes.
 //! Needs `CAP_SYS_ADMIN` (and `CAP_DAC_READ_SEARCH` for `open_by_handle_at`; root has both).
 //!
