@@ -3,9 +3,9 @@
 //! At a nice value the kernel still lets a process that writes as fast as the machine
 //! allows run on for milliseconds after its write woke the engine, whenever anything else
 //! runs too (two cores, measured): at 10,000 files a second that was dozens of files before
-//! the stop (p95 55–68 in the live bench). At the lowest real-time priority (`SCHED_FIFO`
-//! 1) the engine runs the moment an event arrives (p95 10–13), and costs no more CPU: it
-//! still sleeps between reads, and its work per event is the same.
+//! the stop (p95 55–68 in the live bench). At the lowest real-time priority, `SCHED_FIFO`
+//! at 1, the engine runs the moment an event arrives (p95 9–13), and costs no more CPU:
+//! it still sleeps between reads, and its work per event is the same.
 //!
 //! `SCHED_RESET_ON_FORK`: the threads and processes the engine starts (the executable's
 //! hashing thread, `nft` for an isolation) run at the normal policy, not real-time. The
