@@ -8,10 +8,10 @@
 //! it still sleeps between reads, and its work per event is the same.
 //!
 //! `SCHED_RESET_ON_FORK`: the threads and processes the engine starts (the executable's
-//! hashing thread, `nft` for an isolation) run at the normal policy, not real-time. The
-//! kernel keeps 5 % of each second from real-time threads for everything else
-//! (`sched_rt_runtime_us`), so even a fault that made the engine spin could not take a CPU
-//! whole. Root only (`CAP_SYS_NICE`); where it is refused (not root, or a control group
+//! hashing thread, `nft` for an isolation) run at the normal policy, not real-time. By
+//! default the kernel keeps 5 % of each second of every CPU from real-time threads for
+//! everything else (`sched_rt_runtime_us`); the engine's loop always blocks (poll, the
+//! gathering sleep), so the budget is a backstop, not what keeps the machine responsive. Root only (`CAP_SYS_NICE`); where it is refused (not root, or a control group
 //! with no real-time budget), the engine keeps its nice value.
 //!
 //! Hand-written over `libc`: `sched_setscheduler` with the reset-on-fork flag has no safe
@@ -44,7 +44,7 @@ mod tests {
     fn policy() -> u32 {
         let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
         let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        // Field 41 of stat, the 39th after the command name and state.
+        // Field 41 of stat; `rest` starts at field 3 (the state).
         rest.split_whitespace().nth(38).unwrap().parse().unwrap()
     }
 

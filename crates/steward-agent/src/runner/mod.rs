@@ -95,9 +95,10 @@ pub struct AgentConfig {
     /// Ransomware detection on this device; `None`: off.
     #[cfg(target_os = "linux")]
     pub detection: Option<DetectionConfig>,
-    /// Hand the kernel back the code pages and freed heap a burst of work left behind,
-    /// after each check-in that followed one ([`crate::residency`]). For an agent that has
-    /// its process to itself (`steward agent run`), not one beside a server (`steward up`).
+    /// Hand the kernel back the freed heap and (with detection off) the code pages a burst
+    /// of work left behind, after each check-in that followed one ([`crate::residency`]).
+    /// For an agent that has its process to itself (`steward agent run`), not one beside a
+    /// server (`steward up`).
     pub release_idle_memory: bool,
 }
 
@@ -348,11 +349,17 @@ impl Agent {
         }
     }
 
-    /// After a burst of work, once its report is out: see [`crate::residency`].
+    /// After a burst of work, once the check-in that carries it was made (delivered or
+    /// not): see [`crate::residency`].
     async fn release_idle_memory(&self) {
         #[cfg(target_os = "linux")]
         if self.release_idle_memory {
-            match tokio::task::spawn_blocking(crate::residency::release_idle_memory).await {
+            // Not the code while detection runs (see `residency`): its response path must
+            // not be read back from disk during an attack.
+            let code = self.detection.is_none();
+            match tokio::task::spawn_blocking(move || crate::residency::release_idle_memory(code))
+                .await
+            {
                 Ok(Ok(r)) => tracing::debug!(
                     advised_mib = r.advised_bytes >> 20,
                     rss_before_kib = r.rss_before_kib,
