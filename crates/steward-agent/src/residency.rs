@@ -75,6 +75,21 @@ pub fn release_idle_memory(code: bool) -> io::Result<Released> {
     })
 }
 
+/// [`release_idle_memory`] on a blocking thread, with what it did logged: for the runner.
+pub async fn release_off_the_workers(code: bool) {
+    match tokio::task::spawn_blocking(move || release_idle_memory(code)).await {
+        Ok(Ok(r)) => tracing::debug!(
+            advised_mib = r.advised_bytes >> 20,
+            refused = r.refused,
+            rss_before_kib = r.rss_before_kib,
+            rss_after_kib = r.rss_after_kib,
+            "handed idle memory back to the kernel"
+        ),
+        Ok(Err(e)) => tracing::debug!(error = %e, "could not hand idle memory back to the kernel"),
+        Err(e) => tracing::warn!(error = %e, "releasing idle memory panicked"),
+    }
+}
+
 /// The address range of a `/proc/self/maps` line that maps a file without write access:
 /// the binary's code and read-only data, and the shared libraries'. Anonymous memory,
 /// writable mappings and the kernel's own (`[vdso]`, `[stack]`) are left alone.

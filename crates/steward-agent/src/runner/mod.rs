@@ -357,20 +357,7 @@ impl Agent {
             // Not the code while detection runs (see `residency`): its response path must
             // not be read back from disk during an attack.
             let code = self.detection.is_none();
-            match tokio::task::spawn_blocking(move || crate::residency::release_idle_memory(code))
-                .await
-            {
-                Ok(Ok(r)) => tracing::debug!(
-                    advised_mib = r.advised_bytes >> 20,
-                    rss_before_kib = r.rss_before_kib,
-                    rss_after_kib = r.rss_after_kib,
-                    "handed idle memory back to the kernel"
-                ),
-                Ok(Err(e)) => {
-                    tracing::debug!(error = %e, "could not hand idle memory back to the kernel")
-                }
-                Err(e) => tracing::warn!(error = %e, "releasing idle memory panicked"),
-            }
+            crate::residency::release_off_the_workers(code).await;
         }
     }
 
