@@ -75,9 +75,16 @@ pub fn release_idle_memory(code: bool) -> io::Result<Released> {
     })
 }
 
-/// [`release_idle_memory`] on a blocking thread, with what it did logged: for the runner.
-pub async fn release_off_the_workers(code: bool) {
-    match tokio::task::spawn_blocking(move || release_idle_memory(code)).await {
+/// [`release_idle_memory`] on a blocking thread, then `after` on the same thread (the
+/// detection engine's rehearsal, which brings back the code an attack needs at once), with
+/// what was done logged: for the runner.
+pub async fn release_off_the_workers(code: bool, after: impl FnOnce() + Send + 'static) {
+    let release = move || {
+        let released = release_idle_memory(code);
+        after();
+        released
+    };
+    match tokio::task::spawn_blocking(release).await {
         Ok(Ok(r)) => tracing::debug!(
             advised_mib = r.advised_bytes >> 20,
             refused = r.refused,

@@ -203,6 +203,46 @@ fn fanotify_sees_a_childs_files_with_its_pid_and_not_the_agents_own() {
 }
 
 #[test]
+fn the_agents_own_files_in_the_rehearsal_folder_are_read_as_another_processs() {
+    let dir = scratch();
+    let share = dir.path().join("share");
+    std::fs::create_dir(&share).unwrap();
+    let rehearsal = dir.path().join("state").join("detection-rehearsal");
+    let me = std::process::id();
+    let mut sensor = Sensor::open_rehearsed(std::slice::from_ref(&share), me, &rehearsal).unwrap();
+    if sensor.kind() != "fanotify" {
+        eprintln!("fanotify refused here: {:?}", sensor.fallback_reason());
+        return;
+    }
+    assert!(rehearsal.is_dir(), "the sensor makes the rehearsal folder");
+    let sub = rehearsal.join("1");
+    std::fs::create_dir(&sub).unwrap();
+    let written = sub.join("offer.docx");
+    std::fs::write(&written, noise()).unwrap();
+    std::fs::write(
+        share.join("mine.txt"),
+        b"the agent's own, in a protected folder",
+    )
+    .unwrap();
+    let locked = sub.join("offer.docx.locked");
+    std::fs::rename(&written, &locked).unwrap();
+    let events = read_until(&mut sensor, |e| has(e, Op::Rename, &written));
+    let write = files(&events)
+        .into_iter()
+        .find(|f| f.op == Op::Write && Path::new(&f.path) == written)
+        .cloned();
+    let write = write.unwrap_or_else(|| panic!("the rehearsal's write was not read: {events:?}"));
+    assert_eq!(write.pid, me);
+    let sample = write.sample.expect("the write is sampled");
+    assert_eq!(sample.random_regions(), sample.entropy.len(), "{sample:?}");
+    // Elsewhere the agent's own events are left out, as always.
+    assert!(
+        !files(&events).iter().any(|f| f.path.ends_with("mine.txt")),
+        "{events:?}"
+    );
+}
+
+#[test]
 fn inotify_sees_the_same_operations_without_a_pid() {
     let dir = scratch();
     let folders: Vec<PathBuf> = vec![dir.path().to_path_buf()];

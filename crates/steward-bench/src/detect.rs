@@ -29,6 +29,11 @@ pub struct DetectArgs {
     /// With `--live`: only this part (the replay and the detector's cost are skipped too).
     #[arg(long, value_enum, requires = "live")]
     only: Option<super::detect_live::Part>,
+    /// With `--live`: before each attack, page out the bench's idle code, as `steward agent
+    /// run` does after each burst of work; `rehearsed` then rehearses the engine's response
+    /// as the agent does, `bare` does not (what the rehearsal is for).
+    #[arg(long, value_enum, requires = "live")]
+    page_out: Option<super::detect_live::PageOut>,
     /// Instead of measuring: record what the real sensor sees of each attack mode (not
     /// stopped) and each benign workload, as traces in this folder (the detector's test
     /// fixtures: `crates/steward-detect/tests/recorded/`).
@@ -50,7 +55,7 @@ pub async fn run(steward: Option<super::server::Steward>, args: DetectArgs) -> a
         if args.live {
             let steward = steward
                 .ok_or_else(|| anyhow::anyhow!("the live bench needs the steward binary"))?;
-            super::detect_live::run(&steward, args.rounds, args.only)?;
+            super::detect_live::run(&steward, args.rounds, args.only, args.page_out)?;
         }
         Ok(())
     })

@@ -67,6 +67,23 @@ impl Engine {
         })
     }
 
+    /// With `page_out`, what `steward agent run` does after a burst of work: the idle code
+    /// paged out, then the engine's response rehearsed back in. The attack that follows
+    /// finds the engine as a device's would be at any time.
+    fn page_out_if(&self, page_out: Option<PageOut>) {
+        if page_out.is_some() {
+            let _ = steward_agent::residency::release_idle_memory(true);
+        }
+        if page_out == Some(PageOut::Rehearsed) {
+            steward_agent::detection::rehearsal::rehearse(&self.feed);
+        }
+        if page_out.is_some() {
+            // On a device the attack comes at any time after the release, not within the
+            // second: by then the engine's loop (a read every 250 ms) has run again.
+            std::thread::sleep(SETTLE);
+        }
+    }
+
     fn wait(&self, within: Duration, mut done: impl FnMut() -> bool) -> Option<Detected> {
         let start = Instant::now();
         loop {
@@ -91,19 +108,22 @@ impl Engine {
         if let Some(ns) = ns.filter(|ns| *ns > 0) {
             return Duration::from_nanos(ns);
         }
+        Duration::from_millis((self.stat_field(11) + self.stat_field(12)) * 10)
+    }
+
+    /// The engine thread's major page faults so far: code or data read back from disk
+    /// while it ran.
+    fn major_faults(&self) -> u64 {
+        self.stat_field(9)
+    }
+
+    /// Field `i` (0: the state) of the engine thread's `/proc` stat line, after its name.
+    fn stat_field(&self, i: usize) -> u64 {
         let stat = std::fs::read_to_string(format!("/proc/self/task/{}/stat", self.tid))
             .unwrap_or_default();
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-            return Duration::ZERO;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let tick = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        Duration::from_millis((tick(11) + tick(12)) * 10)
+        stat.rfind(')')
+            .and_then(|at| stat[at + 1..].split_whitespace().nth(i)?.parse().ok())
+            .unwrap_or(0)
     }
 }
 
@@ -114,6 +134,19 @@ impl Drop for Engine {
             let _ = t.join();
         }
     }
+}
+
+/// How long after a page-out the attack starts.
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// How the bench's idle code is paged out before each attack (`--page-out`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PageOut {
+    /// Paged out, nothing rehearsed: the engine's response path is read back from disk
+    /// during the attack.
+    Bare,
+    /// Paged out, then the engine's response rehearsed, as `steward agent run` does.
+    Rehearsed,
 }
 
 /// One part of the live bench, to measure it alone.
@@ -131,17 +164,18 @@ pub fn run(
     steward: &super::server::Steward,
     rounds: u64,
     only: Option<Part>,
+    page_out: Option<PageOut>,
 ) -> anyhow::Result<()> {
     let scratch = tempfile::Builder::new()
         .prefix("steward-detect-")
         .tempdir()?;
     let part = |p: Part| only.is_none_or(|o| o == p);
     if part(Part::Attacks) {
-        attack_modes(steward, scratch.path(), rounds, false)?;
-        attack_modes(steward, scratch.path(), rounds, true)?;
+        attack_modes(steward, scratch.path(), rounds, false, page_out)?;
+        attack_modes(steward, scratch.path(), rounds, true, page_out)?;
     }
     if part(Part::Canaries) {
-        canaries(steward, scratch.path(), rounds)?;
+        canaries(steward, scratch.path(), rounds, page_out)?;
     }
     if part(Part::Benign) {
         benign_cpu(scratch.path(), rounds)?;
@@ -198,23 +232,34 @@ fn attack_modes(
     scratch: &Path,
     rounds: u64,
     unthrottled: bool,
+    page_out: Option<PageOut>,
 ) -> anyhow::Result<()> {
     println!(
         "live attacks {}: 200 files per tree, {rounds} per mode, no canaries, the engine \
-         stopping the attack; target: median ≤ 5 files lost, p95 ≤ 25",
+         stopping the attack{}; target: median ≤ 5 files lost, p95 ≤ 25",
         if unthrottled {
             "at this machine's full speed"
         } else {
             "at LockBit's pace (25,000 files a minute per process)"
+        },
+        match page_out {
+            None => "",
+            Some(PageOut::Bare) => ", idle code paged out before each attack",
+            Some(PageOut::Rehearsed) => {
+                ", idle code paged out and the response rehearsed before each attack"
+            }
         }
     );
     println!(
-        "{:<20} {:>12} {:>12} {:>12} {:>12} {:>10}",
-        "mode", "alert p50", "alert p95", "stop p50", "stop p95", "detect ms"
+        "{:<20} {:>12} {:>12} {:>12} {:>12} {:>10} {:>8}",
+        "mode", "alert p50", "alert p95", "stop p50", "stop p95", "detect ms", "faults"
     );
     let (mut all_alert, mut all_stop) = (Vec::new(), Vec::new());
     for mode in Mode::ALL {
         let (mut at_alert, mut at_stop, mut ms) = (Vec::new(), Vec::new(), Vec::new());
+        // The engine thread's major page faults during each attack (`--page-out`: what it
+        // read back from disk).
+        let mut faults = Vec::new();
         let rounds = if mode == Mode::Slow {
             rounds.min(2)
         } else {
@@ -225,12 +270,15 @@ fn attack_modes(
             let share = dir.join("share");
             let manifest = simulate::generate(&share, 200, 1000 + round)?;
             let engine = Engine::start(&dir.join("state"), &share, false)?;
+            engine.page_out_if(page_out);
+            let faults_before = engine.major_faults();
             let started = Instant::now();
             let mut child = attack(steward, &share, mode, false, unthrottled)?;
             let found = engine.wait(Duration::from_secs(60), || {
                 matches!(child.try_wait(), Ok(Some(_)))
             });
             let took = started.elapsed();
+            faults.push((engine.major_faults() - faults_before) as usize);
             std::thread::sleep(Duration::from_millis(200));
             let lost = simulate::lost_files(&share, &manifest).len();
             end(child);
@@ -252,17 +300,18 @@ fn attack_modes(
                 }
             }
         }
-        for v in [&mut at_alert, &mut at_stop, &mut ms] {
+        for v in [&mut at_alert, &mut at_stop, &mut ms, &mut faults] {
             v.sort_unstable();
         }
         println!(
-            "{:<20} {:>12} {:>12} {:>12} {:>12} {:>10}",
+            "{:<20} {:>12} {:>12} {:>12} {:>12} {:>10} {:>8}",
             mode.as_str(),
             pct(&at_alert, 50),
             pct(&at_alert, 95),
             pct(&at_stop, 50),
             pct(&at_stop, 95),
-            pct(&ms, 50)
+            pct(&ms, 50),
+            pct(&faults, 50)
         );
         all_alert.extend(at_alert);
         all_stop.extend(at_stop);
@@ -280,7 +329,12 @@ fn attack_modes(
     Ok(())
 }
 
-fn canaries(steward: &super::server::Steward, scratch: &Path, rounds: u64) -> anyhow::Result<()> {
+fn canaries(
+    steward: &super::server::Steward,
+    scratch: &Path,
+    rounds: u64,
+    page_out: Option<PageOut>,
+) -> anyhow::Result<()> {
     let mut latencies = Vec::new();
     let mut ready = Vec::new();
     let mut lost_real = Vec::new();
@@ -289,6 +343,7 @@ fn canaries(steward: &super::server::Steward, scratch: &Path, rounds: u64) -> an
         let share = dir.join("share");
         let manifest = simulate::generate(&share, 200, 2000 + round)?;
         let engine = Engine::start(&dir.join("state"), &share, true)?;
+        engine.page_out_if(page_out);
         let mut child = attack(steward, &share, Mode::InPlace, true, false)?;
         let found = engine.wait(Duration::from_secs(30), || {
             matches!(child.try_wait(), Ok(Some(_)))

@@ -37,7 +37,8 @@ pub struct SystemDevice {
 
 impl Device for SystemDevice {
     fn open_sensor(&mut self, folders: &[PathBuf]) -> std::io::Result<Box<dyn EventSource>> {
-        let sensor = Sensor::open(folders, std::process::id())?;
+        let rehearsal = super::rehearsal::folder(&self.state_dir);
+        let sensor = Sensor::open_rehearsed(folders, std::process::id(), &rehearsal)?;
         if let Some(why) = sensor.fallback_reason() {
             tracing::warn!(
                 reason = why,

@@ -90,6 +90,11 @@ impl DetectionFeed {
         self.version.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// The agent's state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
     pub fn policy(&self) -> DetectionPolicy {
         self.state().policy.clone()
     }

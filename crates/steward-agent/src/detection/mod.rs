@@ -11,6 +11,8 @@
 //! - [`engine`], [`feed`], [`record`]: the thread that runs sensor → detector → response,
 //!   and what it hands the agent for the server.
 //! - [`recorder`]: what the sensor sees, written as a trace to replay against the detector.
+//! - [`rehearsal`]: the verdict and stop path run on a made-up attack, to keep it in memory
+//!   when the agent's idle code is paged out.
 
 pub mod canaries;
 pub mod device;
@@ -21,6 +23,7 @@ pub mod logins;
 mod realtime;
 pub mod record;
 pub mod recorder;
+pub mod rehearsal;
 pub mod respond;
 pub mod sensor;
 

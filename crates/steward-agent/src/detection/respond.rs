@@ -74,6 +74,14 @@ fn signal(pid: u32, sig: Signal) -> bool {
     kill_process(p, sig).is_ok()
 }
 
+/// Whether `pid` exists and this process may signal it (signal 0: nothing is sent).
+fn may_signal(pid: u32) -> bool {
+    i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .is_some_and(|p| rustix::process::test_kill_process(p).is_ok())
+}
+
 fn list(pids: &[u32]) -> String {
     pids.iter()
         .map(|p| p.to_string())
@@ -99,9 +107,28 @@ pub fn stop_tree(pid: u32) -> ResponseStep {
 
 /// [`stop_tree`], with the processes it stopped.
 pub fn stop_tree_recorded(pid: u32) -> (ResponseStep, Vec<Stopped>) {
+    walk_tree(pid, Walk::Stop)
+}
+
+/// The stop's code, run without stopping anything (the engine's rehearsal,
+/// [`super::rehearsal`]): the agent's own tree is walked as a stop walks an offender's,
+/// each process found is only asked whether it could be signalled (signal 0), and nothing
+/// is remembered. Returns how many processes it found.
+pub fn rehearse_stop() -> usize {
+    walk_tree(std::process::id(), Walk::Rehearse).1.len()
+}
+
+/// What [`walk_tree`] does to each process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    Stop,
+    Rehearse,
+}
+
+fn walk_tree(pid: u32, walk: Walk) -> (ResponseStep, Vec<Stopped>) {
     let me = std::process::id();
     let protected = protected_pids(me);
-    if pid <= 1 || protected.contains(&pid) {
+    if walk == Walk::Stop && (pid <= 1 || protected.contains(&pid)) {
         let why =
             format!("refused to stop pid {pid}: it is the agent, one of its ancestors or init");
         return (step(ResponseAction::Stop, false, why), vec![]);
@@ -110,7 +137,11 @@ pub fn stop_tree_recorded(pid: u32) -> (ResponseStep, Vec<Stopped>) {
     let mut seen = BTreeSet::new();
     let stop = |pid: u32, done: &mut Vec<Stopped>| {
         let Some(stat) = procs::stat(pid) else { return };
-        if signal(pid, Signal::STOP) {
+        let sent = match walk {
+            Walk::Stop => signal(pid, Signal::STOP),
+            Walk::Rehearse => may_signal(pid),
+        };
+        if sent {
             done.push(Stopped {
                 pid,
                 start_time: stat.start_time,
@@ -139,7 +170,9 @@ pub fn stop_tree_recorded(pid: u32) -> (ResponseStep, Vec<Stopped>) {
             break;
         }
     }
-    if let Ok(mut map) = STOPPED.lock() {
+    if walk == Walk::Stop
+        && let Ok(mut map) = STOPPED.lock()
+    {
         for s in &done {
             map.insert(s.pid, s.start_time);
         }
@@ -482,6 +515,21 @@ mod tests {
         let step = stop_tree(std::process::id());
         assert!(!step.ok, "{step:?}");
         assert!(!stop_tree(1).ok);
+    }
+
+    #[test]
+    fn the_rehearsed_stop_finds_the_agents_children_and_stops_none() {
+        let mut child = Command::new("sleep").arg("30").spawn().expect("sleep");
+        let pid = child.id();
+        let found = rehearse_stop();
+        let state = procs::stat(pid).map(|s| s.state);
+        let remembered = stopped().iter().any(|s| s.pid == pid);
+        let _ = child.kill();
+        let _ = child.wait();
+        // The agent (this test process) and at least the child.
+        assert!(found >= 2, "found {found}");
+        assert_ne!(state, Some('T'), "the rehearsal stopped the child");
+        assert!(!remembered, "the rehearsal remembered the child as stopped");
     }
 
     #[test]

@@ -95,8 +95,9 @@ pub struct AgentConfig {
     /// Ransomware detection on this device; `None`: off.
     #[cfg(target_os = "linux")]
     pub detection: Option<DetectionConfig>,
-    /// Hand the kernel back the freed heap and (with detection off) the code pages a burst
-    /// of work left behind, after each check-in that followed one ([`crate::residency`]).
+    /// Hand the kernel back the freed heap and the code pages a burst of work left behind,
+    /// after each check-in that followed one ([`crate::residency`]; with detection on, its
+    /// response path is rehearsed back in at once, [`crate::detection::rehearsal`]).
     /// For an agent that has its process to itself (`steward agent run`), not one beside a
     /// server (`steward up`).
     pub release_idle_memory: bool,
@@ -354,10 +355,16 @@ impl Agent {
     async fn release_idle_memory(&self) {
         #[cfg(target_os = "linux")]
         if self.release_idle_memory {
-            // Not the code while detection runs (see `residency`): its response path must
-            // not be read back from disk during an attack.
-            let code = self.detection.is_none();
-            crate::residency::release_off_the_workers(code).await;
+            // With detection on, its verdict and stop path is rehearsed at once, so it is
+            // not read back from disk during an attack (see `detection::rehearsal`).
+            let feed = self.detection.clone();
+            crate::residency::release_off_the_workers(true, move || {
+                if let Some(feed) = feed {
+                    let rehearsed = crate::detection::rehearsal::rehearse(&feed);
+                    tracing::debug!(?rehearsed, "rehearsed the detection engine's response");
+                }
+            })
+            .await;
         }
     }
 

@@ -33,14 +33,13 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 use steward_detect::{FileEvent, Op, Sample};
 
-use super::{clock_ms, sample_path, under_any};
+use super::{clock_ms, sample_file, sample_path, under_any};
 
 /// How much one read takes from the kernel's queue: about 40 events (a close-write with
 /// its two records is about 100 bytes). Each write is sampled before the detector sees
@@ -79,6 +78,10 @@ pub struct Fanotify {
     /// an attack's `.locked`) reuses the write's sample instead of reading the file again.
     /// Events come in the kernel's order, so a later write of the file updates it first.
     written: HashMap<PathBuf, Sample>,
+    /// The engine's rehearsal folder ([`super::super::rehearsal`]), when it is on a marked
+    /// filesystem: the agent's own events there are read as an attack's would be (the
+    /// detector then ignores them as the agent's), which keeps that code in memory.
+    rehearsal: Option<PathBuf>,
     pub overflows: u64,
 }
 
@@ -233,8 +236,41 @@ impl Fanotify {
             buf: vec![0; READ],
             moved_from: None,
             written: HashMap::new(),
+            rehearsal: None,
             overflows: 0,
         })
+    }
+
+    /// Reads the agent's own events in `dir` (created if missing) as any other process's,
+    /// when it is on one of the marked filesystems; otherwise changes nothing (marking
+    /// another filesystem for it would make the sensor hear all of that one's writes).
+    /// Whether it will.
+    pub fn rehearse_in(&mut self, dir: &Path) -> bool {
+        use std::os::unix::fs::DirBuilderExt;
+        let made = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir);
+        let marked = made
+            .and_then(|()| File::open(dir))
+            .and_then(|f| fsid_of(&f.into()))
+            .is_ok_and(|fsid| self.mounts.iter().any(|(id, _)| *id == fsid));
+        if marked {
+            self.folders.push(dir.to_path_buf());
+            self.rehearsal = Some(dir.to_path_buf());
+        }
+        marked
+    }
+
+    /// Whether an event of the agent's own is in the rehearsal folder.
+    fn rehearsing(&mut self, records: &Records<'_>) -> bool {
+        let Some(folder) = self.rehearsal.clone() else {
+            return false;
+        };
+        let named = records.here.or(records.old);
+        named
+            .and_then(|n| self.dir(n.dir))
+            .is_some_and(|d| d.path.starts_with(&folder))
     }
 
     /// Waits up to `timeout` for events, then reads some of what the group holds (at most
@@ -302,7 +338,7 @@ impl Fanotify {
             self.on_directory(meta.mask, &records);
             return;
         }
-        if meta.pid == self.ignore_pid {
+        if meta.pid == self.ignore_pid && !self.rehearsing(&records) {
             // The agent's own write (a restore, a canary): a sample kept of the file is old.
             if !self.written.is_empty()
                 && let Some(path) = self.inside(records.here)
@@ -431,12 +467,7 @@ impl Fanotify {
         let fd = self
             .open_handle(handle, read | libc::O_NOATIME)
             .or_else(|| self.open_handle(handle, read))?;
-        let file = File::from(fd);
-        let info = file.metadata().ok()?;
-        if !info.is_file() || std::os::unix::fs::MetadataExt::nlink(&info) == 0 {
-            return None;
-        }
-        Sample::read_with(info.len(), |offset, buf| file.read_at(buf, offset)).ok()
+        sample_file(&File::from(fd))
     }
 
     /// Opens what `key` (fsid + `struct file_handle`) names, on the filesystem with that

@@ -67,6 +67,23 @@ impl Sensor {
         }
     }
 
+    /// [`Sensor::open`], and with fanotify the agent's own events in `rehearsal` read as
+    /// another process's ([`fanotify::Fanotify::rehearse_in`]: the engine's rehearsal).
+    pub fn open_rehearsed(
+        folders: &[PathBuf],
+        ignore_pid: u32,
+        rehearsal: &Path,
+    ) -> io::Result<Sensor> {
+        let mut sensor = Sensor::open(folders, ignore_pid)?;
+        if let Backend::Fanotify(f) = &mut sensor.backend
+            && !f.rehearse_in(rehearsal)
+        {
+            tracing::debug!(folder = %rehearsal.display(),
+                "the detection rehearsal's folder is not on a watched filesystem");
+        }
+        Ok(sensor)
+    }
+
     /// The inotify sensor, whatever the privileges (tests; machines where fanotify
     /// misbehaves).
     pub fn open_inotify(folders: &[PathBuf]) -> io::Result<Sensor> {
@@ -180,8 +197,16 @@ pub(crate) fn sample_path(path: &Path) -> Option<Sample> {
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
         .ok()?;
+    sample_file(&file)
+}
+
+/// Samples an open file, if it is a regular file that still has a name (one deleted since
+/// it was written says nothing: its delete event is what matters). The one place the
+/// sensor reads content, so the code a sample runs is the same for every event (and for
+/// the engine's rehearsal, [`super::rehearsal`]).
+pub fn sample_file(file: &std::fs::File) -> Option<Sample> {
     let info = file.metadata().ok()?;
-    if !info.is_file() {
+    if !info.is_file() || std::os::unix::fs::MetadataExt::nlink(&info) == 0 {
         return None;
     }
     Sample::read_with(info.len(), |offset, buf| file.read_at(buf, offset)).ok()
