@@ -19,12 +19,12 @@
 //! check-in that followed a burst (the inventory every 15 minutes, posture, updates, a
 //! job), and only in `steward agent run`, where the agent has the process to itself.
 //!
-//! **Not the code while ransomware detection runs.** The engine's verdict and stop path is
-//! touched only during an attack; paged out, it is read back from disk during one, on the
-//! engine's thread, while the attack runs on. Measured (the live bench with the code paged
-//! out just before each attack): at full speed the stop came after a median of 71–96 files
-//! instead of 4, and at LockBit's pace after 4 (p95 9–12) instead of 2 (p95 4). So with
-//! detection on only the heap is trimmed, until that path can be kept resident.
+//! **With ransomware detection on, the engine's response is rehearsed right after.** Its
+//! verdict and stop path is touched only during an attack; paged out with the rest, it
+//! would be read back from disk during one, on the engine's thread, while the attack runs
+//! on (measured: at full speed the stop came after a median of 27–96 files instead of 4).
+//! [`crate::detection::rehearsal`] runs that path once on a made-up attack, on the same
+//! blocking thread ([`release_off_the_workers`]'s `after`), which faults it back in.
 //!
 //! Hand-written over `libc`: `madvise` is an FFI call with no safe wrapper in any crate
 //! (rustix's and nix's are `unsafe` too, since other advice values can discard data).
@@ -46,15 +46,11 @@ pub struct Released {
     pub rss_after_kib: u64,
 }
 
-/// Trims the heap and, with `code`, pages out this process's read-only file mappings.
-/// Takes a few milliseconds (the kernel walks the mappings); call it off the async workers.
-pub fn release_idle_memory(code: bool) -> io::Result<Released> {
+/// Pages out this process's read-only file mappings and trims the heap. Takes a few
+/// milliseconds (the kernel walks the mappings); call it off the async workers.
+pub fn release_idle_memory() -> io::Result<Released> {
     let rss_before_kib = resident_kib().unwrap_or(0);
-    let maps = if code {
-        std::fs::read_to_string("/proc/self/maps")?
-    } else {
-        String::new()
-    };
+    let maps = std::fs::read_to_string("/proc/self/maps")?;
     let (mut advised_bytes, mut refused) = (0, 0);
     for range in maps.lines().filter_map(read_only_file_mapping) {
         // A refusal changes nothing: a mapping gone since the list was read (a library
@@ -78,9 +74,9 @@ pub fn release_idle_memory(code: bool) -> io::Result<Released> {
 /// [`release_idle_memory`] on a blocking thread, then `after` on the same thread (the
 /// detection engine's rehearsal, which brings back the code an attack needs at once), with
 /// what was done logged: for the runner.
-pub async fn release_off_the_workers(code: bool, after: impl FnOnce() + Send + 'static) {
+pub async fn release_off_the_workers(after: impl FnOnce() + Send + 'static) {
     let release = move || {
-        let released = release_idle_memory(code);
+        let released = release_idle_memory();
         after();
         released
     };

@@ -36,7 +36,7 @@ fn executable_rss_kib() -> u64 {
 }
 
 #[test]
-fn the_code_a_burst_left_resident_is_handed_back_unless_only_the_heap_is_asked_for() {
+fn the_code_a_burst_left_resident_is_handed_back() {
     // The linker wrote this binary moments ago: its pages may still be dirty in the page
     // cache, and the kernel pages out only clean ones. Written out, they are as they are on
     // a device, where the binary was installed long before.
@@ -46,17 +46,8 @@ fn the_code_a_burst_left_resident_is_handed_back_unless_only_the_heap_is_asked_f
     // The burst: a full inventory, as the agent collects at start and every 15 minutes.
     let mut collector = steward_agent::collect::platform_collector();
     collector.inventory().expect("inventory");
-    // With detection on only the heap is trimmed: the code stays.
-    let before_heap_only = executable_rss_kib();
-    let trimmed = steward_agent::residency::release_idle_memory(false).expect("trim");
-    let after_heap_only = executable_rss_kib();
-    assert_eq!(trimmed.advised_bytes, 0, "{trimmed:?}");
-    assert!(
-        after_heap_only * 4 >= before_heap_only * 3,
-        "the heap trim alone dropped code: {before_heap_only} KiB to {after_heap_only} KiB"
-    );
     let before = executable_rss_kib();
-    let released = steward_agent::residency::release_idle_memory(true).expect("release");
+    let released = steward_agent::residency::release_idle_memory().expect("release");
     let after = executable_rss_kib();
     eprintln!("executable resident: {before} KiB before, {after} KiB after; {released:?}");
     assert!(

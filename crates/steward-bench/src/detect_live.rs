@@ -72,7 +72,7 @@ impl Engine {
     /// finds the engine as a device's would be at any time.
     fn page_out_if(&self, page_out: Option<PageOut>) {
         if page_out.is_some() {
-            let _ = steward_agent::residency::release_idle_memory(true);
+            let _ = steward_agent::residency::release_idle_memory();
         }
         if page_out == Some(PageOut::Rehearsed) {
             steward_agent::detection::rehearsal::rehearse(&self.feed);

@@ -358,7 +358,7 @@ impl Agent {
             // With detection on, its verdict and stop path is rehearsed at once, so it is
             // not read back from disk during an attack (see `detection::rehearsal`).
             let feed = self.detection.clone();
-            crate::residency::release_off_the_workers(true, move || {
+            crate::residency::release_off_the_workers(move || {
                 if let Some(feed) = feed {
                     let rehearsed = crate::detection::rehearsal::rehearse(&feed);
                     tracing::debug!(?rehearsed, "rehearsed the detection engine's response");
