@@ -196,3 +196,147 @@ fn respond(feed: &Arc<DetectionFeed>, device: &mut dyn Device, verdict: &Verdict
     let feed = feed.clone();
     record::hash_then(exe, detected, move |d| feed.push(d));
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use steward_core::detection::{Detected, ResponseAction};
+    use steward_detect::{FileEvent, Op, ProcessInfo, Sample};
+
+    use super::*;
+
+    /// A pid no process has (above the kernel's default `pid_max`): the record reads
+    /// nothing of a real process.
+    const ATTACKER: u32 = 4_194_400;
+
+    /// Hands out an attack once: four documents overwritten with random bytes.
+    struct Attack(Option<Vec<Event>>);
+
+    impl EventSource for Attack {
+        fn read(
+            &mut self,
+            timeout: Duration,
+            _gather: Duration,
+            each: &mut dyn FnMut(Event),
+        ) -> std::io::Result<()> {
+            match self.0.take() {
+                Some(events) => events.into_iter().for_each(each),
+                None => std::thread::sleep(timeout.min(Duration::from_millis(20))),
+            }
+            Ok(())
+        }
+
+        fn kind(&self) -> &'static str {
+            "scripted"
+        }
+    }
+
+    fn attack() -> Vec<Event> {
+        let mut events = vec![Event::Process(ProcessInfo {
+            pid: ATTACKER,
+            ppid: 1,
+            name: "locker".into(),
+            exe: "/tmp/locker".into(),
+            uid: 1000,
+            ancestors: vec!["systemd".into()],
+        })];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for i in 0..4u64 {
+            let bytes: Vec<u8> = (0..16_384)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 32) as u8
+                })
+                .collect();
+            events.push(Event::File(FileEvent {
+                at_ms: super::super::sensor::clock_ms() + i,
+                pid: ATTACKER,
+                op: Op::Write,
+                path: format!("/srv/share/report-{i}.docx"),
+                to: None,
+                sample: Some(Sample::of_bytes(&bytes)),
+            }));
+        }
+        events
+    }
+
+    /// Records what the engine asked of the device.
+    struct Recording(Arc<Mutex<Vec<String>>>);
+
+    impl Device for Recording {
+        fn open_sensor(&mut self, _: &[PathBuf]) -> std::io::Result<Box<dyn EventSource>> {
+            Ok(Box::new(Attack(Some(attack()))))
+        }
+        fn place_canaries(&mut self, _: &DetectionPolicy) -> Vec<String> {
+            vec![]
+        }
+        fn stop(&mut self, pids: &[u32]) -> ResponseStep {
+            self.0.lock().unwrap().push(format!("stop {pids:?}"));
+            step(ResponseAction::Stop)
+        }
+        fn isolate(&mut self) -> ResponseStep {
+            self.0.lock().unwrap().push("isolate".into());
+            step(ResponseAction::Isolate)
+        }
+    }
+
+    fn step(action: ResponseAction) -> ResponseStep {
+        ResponseStep {
+            action,
+            at: crate::runner::now(),
+            ok: true,
+            message: "done".into(),
+            job: None,
+        }
+    }
+
+    /// Runs the engine on the attack under a policy; what the device was asked, and the
+    /// record sent to the server.
+    fn respond_with(auto_stop: bool, auto_isolate: bool) -> (Vec<String>, Detected) {
+        let state = tempfile::tempdir().expect("state dir");
+        let feed = Arc::new(DetectionFeed::open(state.path()));
+        feed.set_policy(DetectionPolicy {
+            folders: vec![state.path().to_string_lossy().into_owned()],
+            canaries: false,
+            auto_stop,
+            auto_isolate,
+        });
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let engine = {
+            let (feed, device, stop) = (feed.clone(), Recording(asked.clone()), stop.clone());
+            std::thread::spawn(move || run(feed, Box::new(device), stop))
+        };
+        let started = Instant::now();
+        let detected = loop {
+            if let Some(d) = feed.take().pop() {
+                break d;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "no detection");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        stop.store(true, Ordering::Relaxed);
+        engine.join().expect("engine thread");
+        let asked = asked.lock().unwrap().clone();
+        (asked, detected)
+    }
+
+    #[test]
+    fn without_automatic_responses_the_detection_only_alerts() {
+        let (asked, detected) = respond_with(false, false);
+        assert!(asked.is_empty(), "{asked:?}");
+        assert!(detected.responses.is_empty(), "{:?}", detected.responses);
+        assert_eq!(detected.process.map(|p| p.pid), Some(ATTACKER));
+    }
+
+    #[test]
+    fn the_policys_automatic_stop_and_isolation_are_carried_out_and_recorded() {
+        let (asked, detected) = respond_with(true, true);
+        assert_eq!(asked, [format!("stop {:?}", [ATTACKER]), "isolate".into()]);
+        let actions: Vec<_> = detected.responses.iter().map(|r| r.action).collect();
+        assert_eq!(actions, [ResponseAction::Stop, ResponseAction::Isolate]);
+    }
+}
