@@ -94,7 +94,8 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub detections: Vec<Detected>,
     /// Set on the last report of an agent that is stopping on purpose (its service stopped
-    /// or uninstalled): the server tells that silence from a machine that lost power.
+    /// or uninstalled; not when the machine itself shuts down): the server tells that
+    /// silence from a machine that lost power or was switched off.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stopping: bool,
     /// How many reports the agent merged into this one because its queue was full.

@@ -266,10 +266,23 @@ pub async fn run(
         () = agent.detection_loop() => false,
         () = agent.logins_loop() => false,
     };
-    if stopping {
+    if stopping && machine_shutting_down().await {
+        // Its silence is the machine's, not a stopped agent's (see `shutdown`).
+        tracing::info!("the machine is shutting down; not saying the agent stops");
+    } else if stopping {
         agent.say_stopping(STOPPING_WITHIN).await;
     }
     Ok(())
+}
+
+#[cfg(target_os = "linux")]
+async fn machine_shutting_down() -> bool {
+    crate::shutdown::machine_shutting_down_off_the_workers().await
+}
+
+#[cfg(not(target_os = "linux"))]
+async fn machine_shutting_down() -> bool {
+    false
 }
 
 /// How long a stopping agent tries to deliver its last report (a service manager waits
