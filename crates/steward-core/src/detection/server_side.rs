@@ -13,6 +13,7 @@ use crate::changes::{ChangeEvent, ChangeKind};
 pub const PROTECTION_CHECKS: &[(&str, &str)] = &[
     ("firewall-default-deny-inbound", "the firewall"),
     ("anti-malware-present", "anti-malware protection"),
+    ("anti-malware-running", "anti-malware protection"),
 ];
 
 fn detected(local_id: String, kind: DetectionKind, at: Timestamp, summary: String) -> Detected {
@@ -147,6 +148,12 @@ mod tests {
         assert!(off.is_some_and(|d| d.summary.starts_with("the firewall was turned off")));
         assert!(protection_off("firewall-default-deny-inbound", None, "fail", at).is_none());
         assert!(protection_off("ssh-root-login-off", Some("pass"), "fail", at).is_none());
+        // A scanner whose service was stopped.
+        let stopped = protection_off("anti-malware-running", Some("pass"), "fail", at);
+        assert!(stopped.is_some_and(|d| {
+            d.summary
+                .starts_with("anti-malware protection was turned off")
+        }));
     }
 
     #[test]

@@ -66,6 +66,7 @@ const EVALUATORS: &[(&str, Evaluator)] = &[
     ("shadow-file-permissions", files::shadow_permissions),
     ("passwd-file-permissions", files::passwd_permissions),
     ("anti-malware-present", malware::present),
+    ("anti-malware-running", malware::running),
     ("anti-malware-signatures-fresh", malware::signatures_fresh),
     ("removable-media-autorun-off", desktop::autorun_off),
     ("screen-lock-on-desktops", desktop::screen_lock),
