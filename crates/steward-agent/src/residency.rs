@@ -22,7 +22,7 @@
 //! **With ransomware detection on, the engine's response is rehearsed right after.** Its
 //! verdict and stop path is touched only during an attack; paged out with the rest, it
 //! would be read back from disk during one, on the engine's thread, while the attack runs
-//! on (measured: at full speed the stop came after a median of 27–96 files instead of 4).
+//! on (measured: at full speed the stop came after a median of 22–96 files instead of 3–4).
 //! [`crate::detection::rehearsal`] runs that path once on a made-up attack, on the same
 //! blocking thread ([`release_off_the_workers`]'s `after`), which faults it back in.
 //!

@@ -207,7 +207,9 @@ fn the_agents_own_files_in_the_rehearsal_folder_are_read_as_another_processs() {
     let dir = scratch();
     let share = dir.path().join("share");
     std::fs::create_dir(&share).unwrap();
-    let rehearsal = dir.path().join("state").join("detection-rehearsal");
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let rehearsal = state.join("detection-rehearsal");
     let me = std::process::id();
     let mut sensor = Sensor::open_rehearsed(std::slice::from_ref(&share), me, &rehearsal).unwrap();
     if sensor.kind() != "fanotify" {

@@ -5,8 +5,8 @@
 //! Why: the agent hands back the code pages a burst of work left resident, to stay small.
 //! The path from a damaged file to the SIGSTOP runs only during an attack; paged out with
 //! the rest, it would be read back from disk during one, on the engine's thread, while the
-//! attack runs on (measured: at full speed the stop came after a median of 71–96 files
-//! instead of 4). Rehearsed right after the release, it faults back in (the kernel reads
+//! attack runs on (measured: at full speed the stop came after a median of 22–96 files
+//! instead of 3–4). Rehearsed right after the release, it faults back in (the kernel reads
 //! code in windows around each touch, so the neighbours of what runs come too), and the
 //! agent keeps the gain of the release for everything else.
 //!
@@ -54,8 +54,8 @@ pub struct Rehearsed {
     /// Files named in the record built.
     pub recorded_files: usize,
     /// Whether the file for the sensor was written (only where a fanotify sensor made the
-    /// rehearsal folder: it reads it).
-    pub sensor_files: bool,
+    /// rehearsal folder: it reads it there).
+    pub sensor_file_written: bool,
 }
 
 /// Runs the engine's verdict and stop path once on a made-up attack. Takes about a
@@ -63,7 +63,7 @@ pub struct Rehearsed {
 /// it off the async workers.
 pub fn rehearse(feed: &DetectionFeed) -> Rehearsed {
     // First, so the engine's thread reads it while the rest runs here.
-    let sensor_files = write_for_the_sensor(&folder(feed.state_dir())).is_ok();
+    let sensor_file_written = write_for_the_sensor(&folder(feed.state_dir())).is_ok();
     let me = std::process::id();
     let mut events = Vec::new();
     let mut processes = Processes::default();
@@ -90,7 +90,7 @@ pub fn rehearse(feed: &DetectionFeed) -> Rehearsed {
             stop_refused: false,
             walked: 0,
             recorded_files: 0,
-            sensor_files,
+            sensor_file_written,
         };
     };
     // The engine's response ([`super::engine`]), step by step, minus what acts or leaves
@@ -115,27 +115,45 @@ pub fn rehearse(feed: &DetectionFeed) -> Rehearsed {
         stop_refused: !stop.ok,
         walked,
         recorded_files: detected.files.len(),
-        sensor_files,
+        sensor_file_written,
     }
 }
 
-/// The sensor's part: a file written and then renamed as an attack's would be, in a new
-/// subfolder of `folder`, after the previous rehearsal's subfolder is deleted. With
-/// fanotify the sensor reads the agent's own events there as an attack's (its directory
-/// lookup, the written file's sample, the rename), then the detector ignores them as the
-/// agent's ([`super::sensor::fanotify::Fanotify::rehearse_in`]). The file stays until the
-/// next rehearsal: the sensor reads it after this returns, through its handle.
+/// The sensor's part: a file written and then renamed, as an attack's would be, in a new
+/// subfolder of `folder`, after the previous rehearsal's subfolder is deleted. Only where
+/// the sensor made `folder` (it reads the agent's own events there: fanotify on that
+/// filesystem, [`super::sensor::fanotify::Fanotify::rehearse_in`]); the sensor then reads
+/// them as an attack's (its directory lookup, the written file's sample through its handle,
+/// the rename), and the detector ignores them as the agent's. The names promise nothing (no
+/// extension), so even a sensor without pids could not make them an attack. The file stays
+/// until the next rehearsal: the sensor reads it after this returns.
 fn write_for_the_sensor(folder: &Path) -> io::Result<()> {
+    // A folder, not a link to one elsewhere: what is in it is deleted.
+    if !std::fs::symlink_metadata(folder)?.is_dir() {
+        return Err(io::Error::other("the rehearsal folder is not a directory"));
+    }
     for previous in std::fs::read_dir(folder)?.flatten() {
-        std::fs::remove_dir_all(previous.path())?;
+        let path = previous.path();
+        match previous.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path)?,
+            _ => std::fs::remove_file(&path)?,
+        }
     }
     let dir = folder.join(sensor::clock_ms().to_string());
     std::fs::create_dir_all(&dir)?;
     let mut content = vec![0u8; 8 * 1024];
     Keystream::new(sensor::clock_ms()).fill(&mut content);
-    let written = dir.join("offer.docx");
+    let written = dir.join("written");
     std::fs::write(&written, &content)?;
-    std::fs::rename(&written, dir.join("offer.docx.locked"))
+    std::fs::rename(&written, dir.join("renamed"))
+}
+
+/// Removes the rehearsal folder `folder` (the sensor cannot read it), so that nothing is
+/// written there. Best effort: a folder that cannot be removed is written to in vain.
+pub fn forget(folder: &Path) {
+    if std::fs::symlink_metadata(folder).is_ok_and(|m| m.is_dir()) {
+        let _ = std::fs::remove_dir_all(folder);
+    }
 }
 
 /// The made-up attack by `pid`, one operation a millisecond from `start_ms`.
@@ -209,7 +227,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("state dir");
         let feed = DetectionFeed::open(dir.path());
         // No folder made by a sensor: nothing is written for it.
-        assert!(!rehearse(&feed).sensor_files);
+        assert!(!rehearse(&feed).sensor_file_written);
         assert!(!folder(dir.path()).exists());
         std::fs::create_dir(folder(dir.path())).expect("as the sensor makes it");
         let rehearsed = rehearse(&feed);
@@ -220,9 +238,9 @@ mod tests {
         // Nothing was queued for the server.
         assert!(feed.take().is_empty());
         // The sensor's file: one, in one subfolder, the previous one gone.
-        assert!(rehearsed.sensor_files, "{rehearsed:?}");
+        assert!(rehearsed.sensor_file_written, "{rehearsed:?}");
         std::thread::sleep(std::time::Duration::from_millis(2));
-        assert!(rehearse(&feed).sensor_files);
+        assert!(rehearse(&feed).sensor_file_written);
         let subfolders: Vec<_> = std::fs::read_dir(folder(dir.path()))
             .expect("rehearsal folder")
             .flatten()
@@ -233,6 +251,10 @@ mod tests {
             .flatten()
             .map(|e| e.file_name())
             .collect();
-        assert_eq!(files, ["offer.docx.locked"]);
+        assert_eq!(files, ["renamed"]);
+        // Where the sensor cannot read it, it is removed and nothing is written.
+        forget(&folder(dir.path()));
+        assert!(!rehearse(&feed).sensor_file_written);
+        assert!(!folder(dir.path()).exists());
     }
 }

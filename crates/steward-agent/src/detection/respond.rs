@@ -67,19 +67,17 @@ fn step(action: ResponseAction, ok: bool, message: String) -> ResponseStep {
     }
 }
 
+fn pid_of(pid: u32) -> Option<Pid> {
+    i32::try_from(pid).ok().and_then(Pid::from_raw)
+}
+
 fn signal(pid: u32, sig: Signal) -> bool {
-    let Some(p) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
-        return false;
-    };
-    kill_process(p, sig).is_ok()
+    pid_of(pid).is_some_and(|p| kill_process(p, sig).is_ok())
 }
 
 /// Whether `pid` exists and this process may signal it (signal 0: nothing is sent).
 fn may_signal(pid: u32) -> bool {
-    i32::try_from(pid)
-        .ok()
-        .and_then(Pid::from_raw)
-        .is_some_and(|p| rustix::process::test_kill_process(p).is_ok())
+    pid_of(pid).is_some_and(|p| rustix::process::test_kill_process(p).is_ok())
 }
 
 fn list(pids: &[u32]) -> String {

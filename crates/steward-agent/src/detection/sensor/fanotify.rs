@@ -78,10 +78,11 @@ pub struct Fanotify {
     /// an attack's `.locked`) reuses the write's sample instead of reading the file again.
     /// Events come in the kernel's order, so a later write of the file updates it first.
     written: HashMap<PathBuf, Sample>,
-    /// The engine's rehearsal folder ([`super::super::rehearsal`]), when it is on a marked
-    /// filesystem: the agent's own events there are read as an attack's would be (the
-    /// detector then ignores them as the agent's), which keeps that code in memory.
-    rehearsal: Option<PathBuf>,
+    /// The engine's rehearsal folder ([`super::super::rehearsal`]) and its filesystem's id,
+    /// when it is on a marked filesystem: the agent's own events there are read as an
+    /// attack's would be (the detector then ignores them as the agent's), which keeps that
+    /// code in memory.
+    rehearsal: Option<(PathBuf, [u8; 8])>,
     pub overflows: u64,
 }
 
@@ -241,35 +242,52 @@ impl Fanotify {
         })
     }
 
-    /// Reads the agent's own events in `dir` (created if missing) as any other process's,
-    /// when it is on one of the marked filesystems; otherwise changes nothing (marking
-    /// another filesystem for it would make the sensor hear all of that one's writes).
-    /// Whether it will.
+    /// Reads the agent's own events in `dir` as any other process's, when `dir`'s parent
+    /// is on one of the marked filesystems: then `dir` is made (0700) and `true` returned.
+    /// Otherwise `dir` is removed, so that the rehearsal writes nothing no sensor reads
+    /// (marking another filesystem for it would make the sensor hear all of that one's
+    /// writes).
     pub fn rehearse_in(&mut self, dir: &Path) -> bool {
         use std::os::unix::fs::DirBuilderExt;
+        // Compared with the paths `readlink` gives the directory cache: resolved.
+        let marked = dir
+            .parent()
+            .and_then(|parent| parent.canonicalize().ok())
+            .and_then(|parent| {
+                let fsid = File::open(&parent).and_then(|f| fsid_of(&f.into())).ok()?;
+                let name = dir.file_name()?;
+                self.mounts
+                    .iter()
+                    .any(|(id, _)| *id == fsid)
+                    .then(|| (parent.join(name), fsid))
+            });
+        let Some((dir, fsid)) = marked else {
+            super::super::rehearsal::forget(dir);
+            return false;
+        };
         let made = std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(dir);
-        let marked = made
-            .and_then(|()| File::open(dir))
-            .and_then(|f| fsid_of(&f.into()))
-            .is_ok_and(|fsid| self.mounts.iter().any(|(id, _)| *id == fsid));
-        if marked {
-            self.folders.push(dir.to_path_buf());
-            self.rehearsal = Some(dir.to_path_buf());
+            .create(&dir);
+        if made.is_err() {
+            return false;
         }
-        marked
+        self.folders.push(dir.clone());
+        self.rehearsal = Some((dir, fsid));
+        true
     }
 
-    /// Whether an event of the agent's own is in the rehearsal folder.
+    /// Whether an event of the agent's own is in the rehearsal folder (its filesystem's id
+    /// first: the agent's writes elsewhere cost no directory lookup).
     fn rehearsing(&mut self, records: &Records<'_>) -> bool {
-        let Some(folder) = self.rehearsal.clone() else {
+        let Some(named) = records.here.or(records.old) else {
             return false;
         };
-        let named = records.here.or(records.old);
-        named
-            .and_then(|n| self.dir(n.dir))
+        let folder = match &self.rehearsal {
+            Some((folder, fsid)) if named.dir.get(..8) == Some(fsid.as_slice()) => folder.clone(),
+            _ => return false,
+        };
+        self.dir(named.dir)
             .is_some_and(|d| d.path.starts_with(&folder))
     }
 

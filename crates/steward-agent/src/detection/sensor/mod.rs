@@ -69,17 +69,26 @@ impl Sensor {
 
     /// [`Sensor::open`], and with fanotify the agent's own events in `rehearsal` read as
     /// another process's ([`fanotify::Fanotify::rehearse_in`]: the engine's rehearsal).
+    /// Where that cannot be, `rehearsal` is removed, so the rehearsal writes nothing there.
     pub fn open_rehearsed(
         folders: &[PathBuf],
         ignore_pid: u32,
         rehearsal: &Path,
     ) -> io::Result<Sensor> {
         let mut sensor = Sensor::open(folders, ignore_pid)?;
-        if let Backend::Fanotify(f) = &mut sensor.backend
-            && !f.rehearse_in(rehearsal)
-        {
-            tracing::debug!(folder = %rehearsal.display(),
-                "the detection rehearsal's folder is not on a watched filesystem");
+        let rehearsed = match &mut sensor.backend {
+            Backend::Fanotify(f) => f.rehearse_in(rehearsal),
+            // inotify has no pids: the agent's own file there would be anybody's.
+            Backend::Inotify(_) => {
+                super::rehearsal::forget(rehearsal);
+                false
+            }
+        };
+        if !rehearsed {
+            tracing::info!(folder = %rehearsal.display(),
+                "the detection rehearsal's folder is not on a filesystem the sensor watches \
+                 with process ids: after each memory release the sensor's own path is not \
+                 rehearsed, and the first file of an attack may wait on the disk");
         }
         Ok(sensor)
     }

@@ -426,8 +426,26 @@ async fn a_detection_is_stored_once_alerted_shown_and_decided() {
 }
 
 #[tokio::test]
-async fn a_drill_is_queued_recorded_and_scored_against_the_channel() {
-    let (server, mut received) = server_with_webhook().await;
+async fn a_drill_is_queued_recorded_and_scored_against_every_channel() {
+    // Two channels of two kinds: the drill passes only once the alert reached both.
+    let (hook, mut received) = webhook_receiver().await;
+    let (slack, mut slack_received) = webhook_receiver().await;
+    let server = TestServer::sqlite_configured(|c| {
+        c.declared_channels = vec![
+            DeclaredChannel {
+                name: "ops-webhook".into(),
+                channel: steward_notify::Channel::Webhook(steward_notify::Webhook {
+                    url: hook,
+                    secret: None,
+                }),
+            },
+            DeclaredChannel {
+                name: "ops-slack".into(),
+                channel: steward_notify::Channel::Slack(steward_notify::Slack { url: slack }),
+            },
+        ];
+    })
+    .await;
     let api = server.api_token().await;
     let agent = raw(&server, "office-pc").await;
     let (status, _) = agent.send(vec![report(1, Vec::new())]).await;
@@ -456,6 +474,10 @@ async fn a_drill_is_queued_recorded_and_scored_against_the_channel() {
     let run = json!({"files_total": 200, "files_lost": 3, "time_to_detect_ms": 140, "detection": "drill-1"});
     agent.finish_job(&job_id, &run.to_string()).await;
     detection_message(&mut received).await;
+    let on_slack = next_within(&mut slack_received, WAIT)
+        .await
+        .expect("the Detection alert on Slack");
+    assert!(on_slack.to_string().contains("Detection"), "{on_slack}");
     let drills = eventually(WAIT, "the drill scored", || async {
         let (status, drills) = server.api_get(&api, "/api/v1/ransomware-drills").await;
         assert_eq!(status, 200, "{drills}");
@@ -466,7 +488,13 @@ async fn a_drill_is_queued_recorded_and_scored_against_the_channel() {
     assert_eq!(d["job_id"], job_id.as_str(), "{d}");
     assert_eq!(d["files_lost"], 3);
     assert_eq!(d["time_to_detect_ms"], 140);
-    assert_eq!(d["channels"], json!([["ops-webhook", true]]), "{d}");
+    let mut channels = d["channels"].as_array().cloned().unwrap_or_default();
+    channels.sort_by_key(|c| c[0].as_str().map(str::to_owned));
+    assert_eq!(
+        channels,
+        [json!(["ops-slack", true]), json!(["ops-webhook", true])],
+        "{d}"
+    );
     assert_eq!(d["passed"], true, "{d}");
     assert!(d["detection_id"].is_string(), "{d}");
     let (_, detections) = server.api_get(&api, "/api/v1/detections").await;
