@@ -6,15 +6,8 @@
 use steward_detect::{Config, Detector, Event, FileEvent, Op, ProcessInfo, Sample, signals};
 
 fn random(n: usize, seed: u64) -> Sample {
-    let mut x = seed | 1;
-    let bytes: Vec<u8> = (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 32) as u8
-        })
-        .collect();
+    let mut bytes = vec![0u8; n];
+    steward_detect::simulate::Keystream::new(seed).fill(&mut bytes);
     Sample::of_bytes(&bytes)
 }
 

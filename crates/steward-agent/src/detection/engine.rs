@@ -241,16 +241,10 @@ mod tests {
             uid: 1000,
             ancestors: vec!["systemd".into()],
         })];
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut keys = steward_detect::simulate::Keystream::new(7);
         for i in 0..4u64 {
-            let bytes: Vec<u8> = (0..16_384)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    (x >> 32) as u8
-                })
-                .collect();
+            let mut bytes = vec![0u8; 16_384];
+            keys.fill(&mut bytes);
             events.push(Event::File(FileEvent {
                 at_ms: super::super::sensor::clock_ms() + i,
                 pid: ATTACKER,
