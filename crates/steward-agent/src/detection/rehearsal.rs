@@ -19,7 +19,12 @@
 //!   the stop aimed at the agent itself (which the stop always refuses: the agent never
 //!   stops itself or its ancestors), the stop's walk of a process tree over the agent's
 //!   own (each process only asked whether it could be signalled), the executable opened
-//!   and the record built. Nothing is signalled, isolated, logged or sent.
+//!   and the record built;
+//! - one file written and renamed in `detection-rehearsal/` of the agent's state directory,
+//!   which the fanotify sensor reads as an attack's file before the detector ignores it as
+//!   the agent's own ([`write_for_the_sensor`]).
+//!
+//! Nothing is signalled, isolated, logged or sent, and nothing is written elsewhere.
 
 use std::io;
 use std::path::{Path, PathBuf};
