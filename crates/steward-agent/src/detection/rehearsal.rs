@@ -22,7 +22,7 @@
 //!   and the record built;
 //! - one file written and renamed in `detection-rehearsal/` of the agent's state directory,
 //!   which the fanotify sensor reads as an attack's file before the detector ignores it as
-//!   the agent's own ([`write_for_the_sensor`]).
+//!   the agent's own (`write_for_the_sensor`).
 //!
 //! Nothing is signalled, isolated, logged or sent, and nothing is written elsewhere.
 
@@ -40,7 +40,7 @@ use super::{device, record, respond};
 const ROOT: &str = "/nonexistent/steward-rehearsal";
 
 /// The folder in the agent's state directory where the rehearsal writes a file for the
-/// sensor to read ([`write_for_the_sensor`]).
+/// sensor to read (`write_for_the_sensor`).
 pub fn folder(state_dir: &Path) -> PathBuf {
     state_dir.join("detection-rehearsal")
 }
