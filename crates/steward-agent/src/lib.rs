@@ -22,7 +22,6 @@ pub mod residency;
 pub mod runner;
 #[cfg(unix)]
 pub mod scripts;
-#[cfg(target_os = "linux")]
 pub mod shutdown;
 pub mod state;
 pub mod tls;

@@ -10,15 +10,25 @@
 //! silence be the machine's. Without systemd, or when it does not answer within a second,
 //! the agent says it is stopping, as before.
 
+#[cfg(target_os = "linux")]
 use std::path::Path;
+#[cfg(target_os = "linux")]
 use std::time::Duration;
 
 /// How long `systemctl` may take to answer (at shutdown, D-Bus may be going away).
+#[cfg(target_os = "linux")]
 const ASK_WITHIN: Duration = Duration::from_secs(1);
 
 /// Whether systemd says the machine is shutting down. Blocking (runs `systemctl`).
+#[cfg(target_os = "linux")]
 pub fn machine_shutting_down() -> bool {
     said_by(crate::collect::linux::command::find("systemctl").as_deref())
+}
+
+/// Elsewhere the agent cannot tell yet: it says it is stopping.
+#[cfg(not(target_os = "linux"))]
+pub fn machine_shutting_down() -> bool {
+    false
 }
 
 /// [`machine_shutting_down`] off the async workers.
@@ -30,6 +40,7 @@ pub async fn machine_shutting_down_off_the_workers() -> bool {
 
 /// What `systemctl` (at `systemctl`) says: `stopping` is a shutdown; anything else, no
 /// answer or no systemd is not.
+#[cfg(target_os = "linux")]
 fn said_by(systemctl: Option<&Path>) -> bool {
     let Some(systemctl) = systemctl else {
         return false;
@@ -41,6 +52,7 @@ fn said_by(systemctl: Option<&Path>) -> bool {
 }
 
 #[cfg(test)]
+#[cfg(target_os = "linux")]
 mod tests {
     use super::*;
 

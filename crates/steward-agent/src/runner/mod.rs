@@ -266,23 +266,10 @@ pub async fn run(
         () = agent.detection_loop() => false,
         () = agent.logins_loop() => false,
     };
-    if stopping && machine_shutting_down().await {
-        // Its silence is the machine's, not a stopped agent's (see `shutdown`).
-        tracing::info!("the machine is shutting down; not saying the agent stops");
-    } else if stopping {
+    if stopping {
         agent.say_stopping(STOPPING_WITHIN).await;
     }
     Ok(())
-}
-
-#[cfg(target_os = "linux")]
-async fn machine_shutting_down() -> bool {
-    crate::shutdown::machine_shutting_down_off_the_workers().await
-}
-
-#[cfg(not(target_os = "linux"))]
-async fn machine_shutting_down() -> bool {
-    false
 }
 
 /// How long a stopping agent tries to deliver its last report (a service manager waits
@@ -604,11 +591,17 @@ impl Agent {
         )
     }
 
-    /// Queues a last small report saying the agent is stopping on purpose, and tries to
-    /// deliver it (with whatever is still queued) within `within`. The server tells a
-    /// stopped agent from a machine that lost power by it. Undelivered, it stays queued
-    /// and goes with the next start's first delivery.
+    /// Queues a last small report saying the agent is stopping on purpose (not when the
+    /// machine itself is shutting down), and tries to deliver it (with whatever is still
+    /// queued) within `within`. The server tells a stopped agent from a machine that lost
+    /// power by it. Undelivered, it stays queued and goes with the next start's first
+    /// delivery.
     async fn say_stopping(&self, within: Duration) {
+        if crate::shutdown::machine_shutting_down_off_the_workers().await {
+            // Its silence is the machine's, not a stopped agent's (see `shutdown`).
+            tracing::info!("the machine is shutting down; not saying the agent stops");
+            return;
+        }
         let said = tokio::time::timeout(within, async {
             let mut core = self.core.lock().await;
             core.push_stopping()?;
