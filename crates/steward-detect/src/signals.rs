@@ -4,10 +4,10 @@ use serde::{Deserialize, Serialize};
 
 /// A canary file was written, renamed or deleted. Decisive at once.
 pub const CANARY: &str = "canary";
-/// Files whose content no longer matches their name (magic bytes or text gone).
+/// Files whose content no longer matches their name or what they held (magic bytes or
+/// text gone, or sampled regions turned random where they were not before: the entropy
+/// rise on overwrite, judged with what the file promises).
 pub const CONTENT_MISMATCH: &str = "content_mismatch";
-/// Files whose sampled regions turned random where they were not before.
-pub const ENTROPY_RISE: &str = "entropy_rise";
 /// Originals renamed or deleted after the process wrote an unreadable copy of them.
 pub const REPLACED_ORIGINALS: &str = "replaced_originals";
 /// Files renamed to an extension no program reads (`.docx.locked`).
